@@ -1,0 +1,3 @@
+#define LLM_IMPLEMENTATION
+#include "llm.h"
+int main(void) { return 0; }
