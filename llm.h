@@ -124,12 +124,24 @@ typedef enum llm_dtype {
     LLM_DTYPE_I64,
     LLM_DTYPE_U32,
     LLM_DTYPE_BOOL,
+    /* llama.cpp's block-quantized types (GGUF); layouts in the quantization part */
+    LLM_DTYPE_Q4_0,
+    LLM_DTYPE_Q4_1,
+    LLM_DTYPE_Q5_0,
+    LLM_DTYPE_Q5_1,
+    LLM_DTYPE_Q8_0,
+    LLM_DTYPE_Q2_K,
+    LLM_DTYPE_Q3_K,
+    LLM_DTYPE_Q4_K,
+    LLM_DTYPE_Q5_K,
+    LLM_DTYPE_Q6_K,
+    LLM_DTYPE_Q8_K,
     LLM_DTYPE_COUNT
 } llm_dtype;
 
 typedef struct llm_dtype_info {
     const char *name;          /* "f32", "bf16", ... */
-    const char *st_name;       /* safetensors spelling: "F32", "BF16", ... */
+    const char *st_name;       /* safetensors spelling ("F32", "BF16"), NULL if none */
     int32_t     block_elems;   /* elements per block */
     int32_t     block_bytes;   /* bytes per block */
     bool        is_float;      /* usable as weights for the float kernels */
@@ -737,6 +749,17 @@ static const llm_dtype_info llm__dtypes[LLM_DTYPE_COUNT] = {
     [LLM_DTYPE_I64]  = { "i64",  "I64",  1, 8, false },
     [LLM_DTYPE_U32]  = { "u32",  "U32",  1, 4, false },
     [LLM_DTYPE_BOOL] = { "bool", "BOOL", 1, 1, false },
+    [LLM_DTYPE_Q4_0] = { "q4_0", NULL,  32,  18, false },
+    [LLM_DTYPE_Q4_1] = { "q4_1", NULL,  32,  20, false },
+    [LLM_DTYPE_Q5_0] = { "q5_0", NULL,  32,  22, false },
+    [LLM_DTYPE_Q5_1] = { "q5_1", NULL,  32,  24, false },
+    [LLM_DTYPE_Q8_0] = { "q8_0", NULL,  32,  34, false },
+    [LLM_DTYPE_Q2_K] = { "q2_K", NULL, 256,  84, false },
+    [LLM_DTYPE_Q3_K] = { "q3_K", NULL, 256, 110, false },
+    [LLM_DTYPE_Q4_K] = { "q4_K", NULL, 256, 144, false },
+    [LLM_DTYPE_Q5_K] = { "q5_K", NULL, 256, 176, false },
+    [LLM_DTYPE_Q6_K] = { "q6_K", NULL, 256, 210, false },
+    [LLM_DTYPE_Q8_K] = { "q8_K", NULL, 256, 292, false },
 };
 
 LLM_API const llm_dtype_info *llm_dtype_get(llm_dtype dtype) {
@@ -839,7 +862,7 @@ struct llm_safetensors {
 
 static llm_status llm__st_dtype(const char *s, llm_dtype *out) {
     for (int i = 0; i < LLM_DTYPE_COUNT; i++)
-        if (strcmp(llm__dtypes[i].st_name, s) == 0) { *out = (llm_dtype)i; return LLM_OK; }
+        if (llm__dtypes[i].st_name && strcmp(llm__dtypes[i].st_name, s) == 0) { *out = (llm_dtype)i; return LLM_OK; }
     return LLM_ERR_UNSUPPORTED;
 }
 
@@ -1077,6 +1100,10 @@ LLM_API llm_status llm_safetensors_write(const char *path, const llm_tensor *ten
     for (int64_t i = 0; i < n_tensors; i++) {
         const llm_tensor *t = &tensors[i];
         size_t want = llm_dtype_n_bytes(t->dtype, llm_tensor_n_elems(t));
+        if (!llm_dtype_get(t->dtype) || !llm__dtypes[t->dtype].st_name) {
+            cJSON_Delete(hdr);
+            return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s': dtype has no safetensors form", path, t->name ? t->name : "?");
+        }
         if (want != t->n_bytes || !t->name) {
             cJSON_Delete(hdr);
             return llm__fail(LLM_ERR_INVALID_ARG, "%s: tensor '%s' has %zu bytes, its shape needs %zu", path,

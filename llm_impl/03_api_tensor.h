@@ -15,12 +15,24 @@ typedef enum llm_dtype {
     LLM_DTYPE_I64,
     LLM_DTYPE_U32,
     LLM_DTYPE_BOOL,
+    /* llama.cpp's block-quantized types (GGUF); layouts in the quantization part */
+    LLM_DTYPE_Q4_0,
+    LLM_DTYPE_Q4_1,
+    LLM_DTYPE_Q5_0,
+    LLM_DTYPE_Q5_1,
+    LLM_DTYPE_Q8_0,
+    LLM_DTYPE_Q2_K,
+    LLM_DTYPE_Q3_K,
+    LLM_DTYPE_Q4_K,
+    LLM_DTYPE_Q5_K,
+    LLM_DTYPE_Q6_K,
+    LLM_DTYPE_Q8_K,
     LLM_DTYPE_COUNT
 } llm_dtype;
 
 typedef struct llm_dtype_info {
     const char *name;          /* "f32", "bf16", ... */
-    const char *st_name;       /* safetensors spelling: "F32", "BF16", ... */
+    const char *st_name;       /* safetensors spelling ("F32", "BF16"), NULL if none */
     int32_t     block_elems;   /* elements per block */
     int32_t     block_bytes;   /* bytes per block */
     bool        is_float;      /* usable as weights for the float kernels */

@@ -15,6 +15,17 @@ static const llm_dtype_info llm__dtypes[LLM_DTYPE_COUNT] = {
     [LLM_DTYPE_I64]  = { "i64",  "I64",  1, 8, false },
     [LLM_DTYPE_U32]  = { "u32",  "U32",  1, 4, false },
     [LLM_DTYPE_BOOL] = { "bool", "BOOL", 1, 1, false },
+    [LLM_DTYPE_Q4_0] = { "q4_0", NULL,  32,  18, false },
+    [LLM_DTYPE_Q4_1] = { "q4_1", NULL,  32,  20, false },
+    [LLM_DTYPE_Q5_0] = { "q5_0", NULL,  32,  22, false },
+    [LLM_DTYPE_Q5_1] = { "q5_1", NULL,  32,  24, false },
+    [LLM_DTYPE_Q8_0] = { "q8_0", NULL,  32,  34, false },
+    [LLM_DTYPE_Q2_K] = { "q2_K", NULL, 256,  84, false },
+    [LLM_DTYPE_Q3_K] = { "q3_K", NULL, 256, 110, false },
+    [LLM_DTYPE_Q4_K] = { "q4_K", NULL, 256, 144, false },
+    [LLM_DTYPE_Q5_K] = { "q5_K", NULL, 256, 176, false },
+    [LLM_DTYPE_Q6_K] = { "q6_K", NULL, 256, 210, false },
+    [LLM_DTYPE_Q8_K] = { "q8_K", NULL, 256, 292, false },
 };
 
 LLM_API const llm_dtype_info *llm_dtype_get(llm_dtype dtype) {

@@ -27,7 +27,7 @@ struct llm_safetensors {
 
 static llm_status llm__st_dtype(const char *s, llm_dtype *out) {
     for (int i = 0; i < LLM_DTYPE_COUNT; i++)
-        if (strcmp(llm__dtypes[i].st_name, s) == 0) { *out = (llm_dtype)i; return LLM_OK; }
+        if (llm__dtypes[i].st_name && strcmp(llm__dtypes[i].st_name, s) == 0) { *out = (llm_dtype)i; return LLM_OK; }
     return LLM_ERR_UNSUPPORTED;
 }
 
@@ -265,6 +265,10 @@ LLM_API llm_status llm_safetensors_write(const char *path, const llm_tensor *ten
     for (int64_t i = 0; i < n_tensors; i++) {
         const llm_tensor *t = &tensors[i];
         size_t want = llm_dtype_n_bytes(t->dtype, llm_tensor_n_elems(t));
+        if (!llm_dtype_get(t->dtype) || !llm__dtypes[t->dtype].st_name) {
+            cJSON_Delete(hdr);
+            return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s': dtype has no safetensors form", path, t->name ? t->name : "?");
+        }
         if (want != t->n_bytes || !t->name) {
             cJSON_Delete(hdr);
             return llm__fail(LLM_ERR_INVALID_ARG, "%s: tensor '%s' has %zu bytes, its shape needs %zu", path,
