@@ -95,6 +95,10 @@ typedef enum llm_log_level { LLM_LOG_ERROR, LLM_LOG_WARN, LLM_LOG_INFO, LLM_LOG_
 typedef void (*llm_log_fn)(llm_log_level level, const char *msg, void *user);
 LLM_API void llm_set_log(llm_log_fn fn, void *user);   /* fn NULL: back to the default */
 
+/* Use the scalar reference kernels everywhere (true) or the fastest this build has (false,
+   the default). Global; call it before creating sessions. */
+LLM_API void llm_set_reference_kernels(bool reference);
+
 /* Token ids. */
 typedef int32_t llm_token;
 
@@ -170,13 +174,85 @@ LLM_API size_t llm_dtype_n_bytes(llm_dtype dtype, int64_t n);
 LLM_API void llm_convert(llm_dtype to, void *dst, llm_dtype from, const void *src, int64_t n);
 /* ==== end llm_impl/03_api_tensor.h ==== */
 /* ==== begin llm_impl/04_api_model.h ==== */
-/* (filled in below) */
+/* ---- >>model: loading a model ----
+   A model is the weights plus the hyperparameters of one architecture. It is read-only after
+   loading and may be shared by sessions on several threads. Weights are used in place from
+   the memory-mapped file where their dtype allows (f32, f16, bf16); compute is in f32. */
+typedef struct llm_model llm_model;
+
+typedef struct llm_model_desc {
+    llm_allocator allocator;     /* zero = default */
+    const char *config_file;     /* NULL = "config.json" next to the weights (e.g. "config.legacy.json") */
+} llm_model_desc;
+
+/* Load a model from `path`:
+   - a Hugging Face / MLX directory (config.json + model.safetensors or a sharded index),
+   - a .safetensors file or a model.safetensors.index.json (config.json next to it),
+   - a llama2.c checkpoint (.bin, legacy v0 header).
+   desc may be NULL. Free with llm_model_free(). Errors: LLM_ERR_IO, LLM_ERR_FORMAT (a bad
+   file, a missing tensor or a shape mismatch, naming the file and the tensor),
+   LLM_ERR_UNSUPPORTED (an unknown model_type: the message lists the supported ones). */
+LLM_API llm_status llm_model_load(const char *path, const llm_model_desc *desc, llm_model **out_model);
+LLM_API void       llm_model_free(llm_model *model);
+
+/* What a program needs to know about a loaded model. Valid until llm_model_free(). */
+typedef struct llm_model_info {
+    const char *arch;            /* the config's model_type, e.g. "llama", "qwen3" */
+    int64_t n_vocab;             /* V: rows of the output layer */
+    int64_t n_embd;              /* C: width of the residual stream */
+    int64_t n_layers;
+    int64_t n_heads;             /* H: query heads */
+    int64_t n_kv_heads;          /* Hkv: key/value heads (grouped-query attention when < H) */
+    int64_t head_dim;            /* D */
+    int64_t n_ff;                /* width of the feed-forward hidden layer */
+    int64_t n_ctx_train;         /* max_position_embeddings (0 if unknown) */
+    int64_t n_params;            /* number of weights */
+    llm_token bos;               /* -1 if none */
+    const llm_token *eos;        /* end-of-sequence ids (generation_config.json, else config.json) */
+    int32_t n_eos;
+    const char *path;            /* what llm_model_load was given */
+} llm_model_info;
+
+LLM_API const llm_model_info *llm_model_get_info(const llm_model *model);
+
+/* The architectures this build supports, NULL-terminated ("llama", "mistral", ...). */
+LLM_API const char *const *llm_architectures(void);
 /* ==== end llm_impl/04_api_model.h ==== */
 /* ==== begin llm_impl/05_api_text.h ==== */
 /* (filled in below) */
 /* ==== end llm_impl/05_api_text.h ==== */
 /* ==== begin llm_impl/06_api_infer.h ==== */
-/* (filled in below) */
+/* ---- >>session: the KV cache and the forward pass ----
+   A session holds one sequence's state: the KV cache, scratch buffers and a thread pool.
+   Feed it tokens with llm_session_eval (a whole prompt at once, then one token at a time);
+   positions continue from where the last call stopped. One thread at a time per session. */
+typedef struct llm_session llm_session;
+
+typedef struct llm_session_desc {
+    int64_t n_ctx;               /* KV cache length in tokens; 0 = min(n_ctx_train, 4096) */
+    int64_t n_batch;             /* tokens per forward chunk when evaluating a long prompt; 0 = 256 */
+    int n_threads;               /* 0 = LLM_THREADS, which if 0 = online cores; ignored with pool */
+    llm_pool *pool;              /* optional shared pool (borrowed) */
+    llm_allocator allocator;     /* zero = the model's */
+} llm_session_desc;
+
+/* Create a session over a model (borrowed: keep the model alive). desc may be NULL.
+   Free with llm_session_destroy(). */
+LLM_API llm_status llm_session_create(const llm_model *model, const llm_session_desc *desc, llm_session **out_session);
+LLM_API void       llm_session_destroy(llm_session *session);
+
+/* Run n tokens through the model at positions n_past .. n_past+n-1 and append them to the
+   cache. out_logits: NULL, or room for [n, n_vocab] floats to receive the logits of every
+   position. The last position's logits are always kept (llm_session_logits).
+   Errors: LLM_ERR_CONTEXT_FULL (n_past + n > n_ctx; nothing is changed),
+   LLM_ERR_INVALID_ARG (a token id outside the vocabulary). */
+LLM_API llm_status   llm_session_eval(llm_session *session, const llm_token *tokens, int64_t n, float *out_logits);
+/* [n_vocab] logits of the last evaluated position; valid until the next eval. */
+LLM_API const float *llm_session_logits(const llm_session *session);
+LLM_API int64_t      llm_session_n_past(const llm_session *session);
+LLM_API int64_t      llm_session_n_ctx(const llm_session *session);
+/* Forget everything after the first n_past tokens (0 = clear). */
+LLM_API llm_status   llm_session_rewind(llm_session *session, int64_t n_past);
 /* ==== end llm_impl/06_api_infer.h ==== */
 /* ==== begin llm_impl/07_api_files.h ==== */
 /* ---- >>files: safetensors reading and writing ----
@@ -832,6 +908,284 @@ LLM_API void llm_convert(llm_dtype to, void *dst, llm_dtype from, const void *sr
     }
 }
 /* ==== end llm_impl/20_tensor.c ==== */
+/* ==== begin llm_impl/21_kernels_scalar.c ==== */
+/* ---- >>kernels_scalar: the reference kernels ----
+   Plain C, always compiled: the oracle the SIMD kernels are tested against, and the path
+   used on CPUs without them. Same function order in every kernels file.
+
+   matmul kernels compute, for rows r in [r0, r1) of a weight matrix W [n_rows, k] and
+   tokens t < n_tok of activations x [n_tok, k]:  y[t*ldy + r] = dot(x[t], W[r]).
+   Each output is reduced by one call in a fixed order, so the result does not depend on
+   how rows are split between threads. */
+/* #include "10_internal.h" (already above) */
+
+typedef struct llm__mm_args {
+    float *y;              /* [n_tok, ldy] output */
+    int64_t ldy;
+    const float *x;        /* [n_tok, k] activations */
+    int64_t n_tok, k;
+    const void *w;         /* [n_rows, k] weights in the kernel's dtype */
+} llm__mm_args;
+
+typedef void (*llm__matmul_fn)(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch);
+
+/* dot(a, b) over n floats, accumulated left to right in float. */
+static float llm__dot_f32_scalar(const float *a, const float *b, int64_t n) {
+    float s = 0;
+    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static void llm__matmul_f32_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    (void)scratch;
+    const float *w = (const float *)a->w;
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t t = 0; t < a->n_tok; t++)
+            a->y[t * a->ldy + r] = llm__dot_f32_scalar(a->x + t * a->k, w + r * a->k, a->k);
+}
+
+/* f16/bf16 weights: widen a row to f32 once (scratch, k floats), then dot it with every token. */
+static void llm__matmul_f16_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    const uint16_t *w = (const uint16_t *)a->w;
+    for (int64_t r = r0; r < r1; r++) {
+        for (int64_t i = 0; i < a->k; i++) scratch[i] = llm__f16_to_f32(w[r * a->k + i]);
+        for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_scalar(a->x + t * a->k, scratch, a->k);
+    }
+}
+
+static void llm__matmul_bf16_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    const uint16_t *w = (const uint16_t *)a->w;
+    for (int64_t r = r0; r < r1; r++) {
+        for (int64_t i = 0; i < a->k; i++) scratch[i] = llm__bf16_to_f32(w[r * a->k + i]);
+        for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_scalar(a->x + t * a->k, scratch, a->k);
+    }
+}
+
+/* y[i] += alpha * x[i] (attention: accumulate a value row weighted by its probability). */
+static void llm__axpy_f32_scalar(float *y, float alpha, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+/* ==== end llm_impl/21_kernels_scalar.c ==== */
+/* ==== begin llm_impl/22_kernels_avx2.c ==== */
+/* ---- >>kernels_avx2: AVX2 + FMA + F16C versions of the scalar kernels ----
+   Same order and contracts as 21_kernels_scalar.c. Dot products keep 4 independent 8-lane
+   accumulators (to hide FMA latency), then reduce them in a fixed order: results are
+   bitwise stable run to run, and equal to the scalar path within float rounding. */
+/* #include "10_internal.h" (already above) */
+
+#ifdef LLM__AVX2
+static inline float llm__hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Load 8 weights of any float dtype as f32. */
+static inline __m256 llm__load8_f32(const float *p) { return _mm256_loadu_ps(p); }
+static inline __m256 llm__load8_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline __m256 llm__load8_bf16(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+/* dot(x, w) for one weight row; the tail (n % 32) is finished in scalar. */
+#define LLM__DOT_AVX2(NAME, WT, LOAD, SCALAR)                                                  \
+    static float NAME(const float *x, const WT *w, int64_t n) {                               \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;              \
+        int64_t i = 0;                                                                         \
+        for (; i + 32 <= n; i += 32) {                                                         \
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), LOAD(w + i), acc0);                 \
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), LOAD(w + i + 8), acc1);         \
+            acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), LOAD(w + i + 16), acc2);       \
+            acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), LOAD(w + i + 24), acc3);       \
+        }                                                                                      \
+        for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), LOAD(w + i), acc0); \
+        float s = llm__hsum256(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3))); \
+        for (; i < n; i++) s += x[i] * SCALAR(w[i]);                                           \
+        return s;                                                                              \
+    }
+static inline float llm__id_f32(float v) { return v; }
+LLM__DOT_AVX2(llm__dot_f32_avx2, float, llm__load8_f32, llm__id_f32)
+LLM__DOT_AVX2(llm__dot_f16_avx2, uint16_t, llm__load8_f16, llm__f16_to_f32)
+LLM__DOT_AVX2(llm__dot_bf16_avx2, uint16_t, llm__load8_bf16, llm__bf16_to_f32)
+#undef LLM__DOT_AVX2
+
+static void llm__matmul_f32_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    (void)scratch;
+    const float *w = (const float *)a->w;
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t t = 0; t < a->n_tok; t++)
+            a->y[t * a->ldy + r] = llm__dot_f32_avx2(a->x + t * a->k, w + r * a->k, a->k);
+}
+
+/* One token: convert on the fly. Several: widen each row once, then reuse it. */
+static void llm__matmul_f16_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    const uint16_t *w = (const uint16_t *)a->w;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint16_t *row = w + r * a->k;
+        if (a->n_tok == 1) { a->y[r] = llm__dot_f16_avx2(a->x, row, a->k); continue; }
+        int64_t i = 0;
+        for (; i + 8 <= a->k; i += 8) _mm256_storeu_ps(scratch + i, llm__load8_f16(row + i));
+        for (; i < a->k; i++) scratch[i] = llm__f16_to_f32(row[i]);
+        for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_avx2(a->x + t * a->k, scratch, a->k);
+    }
+}
+
+static void llm__matmul_bf16_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    const uint16_t *w = (const uint16_t *)a->w;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint16_t *row = w + r * a->k;
+        if (a->n_tok == 1) { a->y[r] = llm__dot_bf16_avx2(a->x, row, a->k); continue; }
+        int64_t i = 0;
+        for (; i + 8 <= a->k; i += 8) _mm256_storeu_ps(scratch + i, llm__load8_bf16(row + i));
+        for (; i < a->k; i++) scratch[i] = llm__bf16_to_f32(row[i]);
+        for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_avx2(a->x + t * a->k, scratch, a->k);
+    }
+}
+
+static void llm__axpy_f32_avx2(float *y, float alpha, const float *x, int64_t n) {
+    __m256 va = _mm256_set1_ps(alpha);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += alpha * x[i];
+}
+#endif
+/* ==== end llm_impl/22_kernels_avx2.c ==== */
+/* ==== begin llm_impl/24_kernels.c ==== */
+/* ---- >>kernels: the kernel table and the threaded matmul ----
+   All model code calls kernels through llm__k, filled once: with the AVX2 versions when the
+   build targets AVX2+FMA, else the scalar references. llm_set_reference_kernels(true) forces
+   the references at run time (debugging, and the tests that compare the two). */
+/* #include "10_internal.h" (already above) */
+
+typedef struct llm__kernels {
+    llm__matmul_fn matmul[LLM_DTYPE_COUNT];   /* NULL: no kernel for that weight dtype */
+    float (*dot_f32)(const float *a, const float *b, int64_t n);
+    void (*axpy_f32)(float *y, float alpha, const float *x, int64_t n);
+} llm__kernels;
+
+static const llm__kernels llm__kernels_scalar = {
+    .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_scalar, [LLM_DTYPE_F16] = llm__matmul_f16_scalar,
+                [LLM_DTYPE_BF16] = llm__matmul_bf16_scalar },
+    .dot_f32 = llm__dot_f32_scalar,
+    .axpy_f32 = llm__axpy_f32_scalar,
+};
+
+#ifdef LLM__AVX2
+static const llm__kernels llm__kernels_best = {
+    .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_avx2, [LLM_DTYPE_F16] = llm__matmul_f16_avx2,
+                [LLM_DTYPE_BF16] = llm__matmul_bf16_avx2 },
+    .dot_f32 = llm__dot_f32_avx2,
+    .axpy_f32 = llm__axpy_f32_avx2,
+};
+#else
+#define llm__kernels_best llm__kernels_scalar
+#endif
+
+static const llm__kernels *llm__k = &llm__kernels_best;
+
+/* Use the scalar reference kernels everywhere (true) or the fastest ones (false).
+   Not thread-safe: call before creating sessions. */
+LLM_API void llm_set_reference_kernels(bool reference) {
+    llm__k = reference ? &llm__kernels_scalar : &llm__kernels_best;
+}
+
+/* ---- threaded matmul: y[T, n_out] = x[T, k] . W^T, rows of W split between threads ---- */
+
+typedef struct {
+    llm__mm_args args;
+    llm__matmul_fn fn;
+    int64_t n_rows;
+    float *scratch;           /* [nth, k] */
+    int64_t scratch_stride;
+} llm__mm_task;
+
+static void llm__mm_worker(void *ctx, int ith, int nth) {
+    llm__mm_task *t = (llm__mm_task *)ctx;
+    int64_t r0, r1;
+    llm__split(t->n_rows, ith, nth, &r0, &r1);
+    if (r0 < r1) t->fn(&t->args, r0, r1, t->scratch + ith * t->scratch_stride);
+}
+
+/* y[t*ldy + r] = dot(x[t], w[r]) for every token t < n_tok and row r of w ([n_rows, k]).
+   scratch: n_threads * k floats. */
+LLM_PRIVATE void llm__matmul(llm_pool *pool, float *scratch, float *y, int64_t ldy, const float *x, int64_t n_tok,
+                             const llm_tensor *w) {
+    llm__mm_task t = {
+        .args = { .y = y, .ldy = ldy, .x = x, .n_tok = n_tok, .k = w->shape[1], .w = w->data },
+        .fn = llm__k->matmul[w->dtype],
+        .n_rows = w->shape[0],
+        .scratch = scratch,
+        .scratch_stride = w->shape[1],
+    };
+    LLM_ASSERT(t.fn && w->n_dims == 2);
+    llm__parallel_for(pool, llm__mm_worker, &t);
+}
+/* ==== end llm_impl/24_kernels.c ==== */
+/* ==== begin llm_impl/25_ops.c ==== */
+/* ---- >>ops: norms, activations, rotary embeddings, softmax ----
+   The small per-row operations of a transformer, in plain C (they are a few percent of the
+   time next to the matmuls). Shapes: one row of n floats unless stated. Sums are taken in
+   double where a row is reduced to one statistic, so long rows lose no precision. */
+/* #include "10_internal.h" (already above) */
+
+/* RMSNorm: out = x / sqrt(mean(x^2) + eps) * (w + add_one). Gemma stores w - 1, hence add_one. */
+static void llm__rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps, float add_one) {
+    double ss = 0;
+    for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / (double)n + eps));
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale * (w ? w[i] + add_one : 1.0f);
+}
+
+/* LayerNorm: out = (x - mean) / sqrt(var + eps) * w + b (w, b may be NULL). */
+static void llm__layernorm(float *out, const float *x, const float *w, const float *b, int64_t n, float eps) {
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < n; i++) mean += x[i];
+    mean /= (double)n;
+    for (int64_t i = 0; i < n; i++) var += ((double)x[i] - mean) * ((double)x[i] - mean);
+    float scale = (float)(1.0 / sqrt(var / (double)n + eps)), m = (float)mean;
+    for (int64_t i = 0; i < n; i++) out[i] = (x[i] - m) * scale * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
+}
+
+typedef enum { LLM__ACT_SILU, LLM__ACT_GELU, LLM__ACT_GELU_TANH, LLM__ACT_RELU } llm__act;
+
+static inline float llm__activate(llm__act act, float x) {
+    switch (act) {
+    case LLM__ACT_SILU:      return x / (1.0f + expf(-x));
+    case LLM__ACT_GELU:      return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case LLM__ACT_GELU_TANH: return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    case LLM__ACT_RELU:      return x > 0 ? x : 0;
+    }
+    return x;
+}
+
+/* Softmax in place; returns nothing, the row sums to 1. */
+static void llm__softmax(float *x, int64_t n) {
+    float m = -INFINITY;
+    for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) { x[i] = expf(x[i] - m); sum += x[i]; }
+    float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+/* Rotary position embedding of one head vector v[head_dim] at position pos.
+   inv_freq[n_rot/2] are the per-pair frequencies; only the first n_rot dims rotate (partial
+   rotary). Pairs are (i, i + n_rot/2) in Hugging Face's rotate_half layout, or (2i, 2i+1)
+   when interleaved (the original Meta / llama2.c layout). mscale multiplies cos and sin
+   (YaRN's attention factor; 1 otherwise). */
+static void llm__rope(float *v, int64_t pos, const float *inv_freq, int64_t n_rot, bool interleaved, float mscale) {
+    int64_t half = n_rot / 2;
+    for (int64_t i = 0; i < half; i++) {
+        float angle = (float)pos * inv_freq[i];
+        float c = cosf(angle) * mscale, s = sinf(angle) * mscale;
+        int64_t a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
+        float x0 = v[a], x1 = v[b];
+        v[a] = x0 * c - x1 * s;
+        v[b] = x1 * c + x0 * s;
+    }
+}
+/* ==== end llm_impl/25_ops.c ==== */
 /* ==== begin llm_impl/31_safetensors.c ==== */
 /* ---- >>safetensors: validated mmap reader, sharded models, atomic writer ----
    Format: u64 little-endian header length N, N bytes of JSON
@@ -1136,6 +1490,890 @@ LLM_API llm_status llm_safetensors_write(const char *path, const llm_tensor *ten
     return s;
 }
 /* ==== end llm_impl/31_safetensors.c ==== */
+/* ==== begin llm_impl/50_hparams.c ==== */
+/* ---- >>hparams: what config.json says about the network ----
+   One struct describes every supported architecture: a family is a set of options on the
+   generic transformer in 55_forward.c, not a copy of it. Both config forms are read: the
+   transformers v5 form (rope settings under "rope_parameters", per layer type where layer
+   types differ) and the v4 form most Hub models still use ("rope_theta", "rope_scaling").
+   Shape legend used across the model files: T tokens in a batch, C = n_embd, H heads,
+   Hkv kv heads, D head_dim, F = n_ff, V = n_vocab, L layers. */
+/* #include "10_internal.h" (already above) */
+
+typedef enum {
+    LLM__ROPE_DEFAULT, LLM__ROPE_LINEAR, LLM__ROPE_LLAMA3, LLM__ROPE_YARN, LLM__ROPE_DYNAMIC, LLM__ROPE_LONGROPE
+} llm__rope_type;
+
+typedef struct llm__rope_cfg {
+    llm__rope_type type;
+    double theta;                       /* base */
+    double factor;                      /* linear / llama3 / yarn / dynamic scaling factor */
+    double low_freq_factor, high_freq_factor;  /* llama3 */
+    double orig_ctx;                    /* original_max_position_embeddings */
+    double beta_fast, beta_slow;        /* yarn */
+    double attn_factor;                 /* yarn mscale override (0 = from factor) */
+} llm__rope_cfg;
+
+#define LLM__MAX_EOS 16
+
+typedef struct llm__hparams {
+    char arch[32];                      /* config model_type */
+    int64_t n_vocab, n_embd, n_layers, n_heads, n_kv_heads, head_dim, n_ff, n_ctx_train;
+    double norm_eps;
+    bool tie_embeddings;
+    llm__act act;                       /* feed-forward activation (gated: act(gate) * up) */
+    int64_t n_rot;                      /* rotary dims per head (= head_dim unless partial) */
+    bool rope_interleaved;              /* pairs (2i, 2i+1) instead of (i, i + n_rot/2) */
+    llm__rope_cfg rope;                 /* rope of full-attention layers */
+    llm__rope_cfg rope_local;           /* rope of sliding-window layers (= rope unless the config differs) */
+    int64_t sliding_window;             /* window of sliding layers; 0 = none */
+    float attn_scale;                   /* query scale, 1/sqrt(D) by default */
+    float embed_scale;                  /* embeddings are multiplied by this (1 by default) */
+    float norm_add_one;                 /* RMSNorm weight offset: 1 where checkpoints store w - 1 */
+    uint8_t *layer_sliding;             /* [L] 1 = sliding-window attention */
+    uint8_t *layer_rope;                /* [L] 1 = apply rope (0 = NoPE layer) */
+    llm_token bos;
+    llm_token eos[LLM__MAX_EOS];
+    int32_t n_eos;
+} llm__hparams;
+
+static void llm__hparams_free(llm__hparams *hp) {
+    free(hp->layer_sliding);
+    free(hp->layer_rope);
+    hp->layer_sliding = hp->layer_rope = NULL;
+}
+
+#ifndef LLM_NO_CJSON
+static llm_status llm__rope_type_parse(const char *path, const char *name, llm__rope_type *out) {
+    static const struct { const char *name; llm__rope_type type; } types[] = {
+        { "default", LLM__ROPE_DEFAULT }, { "linear", LLM__ROPE_LINEAR }, { "llama3", LLM__ROPE_LLAMA3 },
+        { "yarn", LLM__ROPE_YARN }, { "dynamic", LLM__ROPE_DYNAMIC }, { "longrope", LLM__ROPE_LONGROPE },
+    };
+    for (int i = 0; i < LLM__COUNT(types); i++)
+        if (!strcmp(types[i].name, name)) { *out = types[i].type; return LLM_OK; }
+    return llm__fail(LLM_ERR_UNSUPPORTED, "%s: rope type '%s' is not supported", path, name);
+}
+
+/* Read one rope description: `params` holds rope_type/type and its factors (v4 rope_scaling
+   or v5 rope_parameters); theta comes from params or the fallback. */
+static llm_status llm__rope_parse(const char *path, const cJSON *params, double theta, int64_t n_ctx_train, llm__rope_cfg *r) {
+    memset(r, 0, sizeof *r);
+    r->theta = llm__json_num(params, "rope_theta", theta);
+    r->factor = llm__json_num(params, "factor", 1.0);
+    r->low_freq_factor = llm__json_num(params, "low_freq_factor", 1.0);
+    r->high_freq_factor = llm__json_num(params, "high_freq_factor", 4.0);
+    r->orig_ctx = llm__json_num(params, "original_max_position_embeddings", (double)n_ctx_train);
+    r->beta_fast = llm__json_num(params, "beta_fast", 32.0);
+    r->beta_slow = llm__json_num(params, "beta_slow", 1.0);
+    r->attn_factor = llm__json_num(params, "attention_factor", 0.0);
+    const char *type = llm__json_str(params, "rope_type", llm__json_str(params, "type", "default"));
+    return llm__rope_type_parse(path, type, &r->type);
+}
+
+/* Read a required positive integer field. */
+static llm_status llm__cfg_int(const char *path, const cJSON *cfg, const char *key, int64_t *out) {
+    int64_t v = llm__json_int(cfg, key, -1);
+    if (v <= 0 || v > (1 << 30))
+        return llm__fail(LLM_ERR_FORMAT, "%s: field \"%s\" is missing or not a positive integer", path, key);
+    *out = v;
+    return LLM_OK;
+}
+
+/* eos_token_id may be an int or a list of ints. */
+static void llm__cfg_eos(const cJSON *cfg, llm__hparams *hp) {
+    const cJSON *e = llm__json_get(cfg, "eos_token_id");
+    if (cJSON_IsNumber(e)) { hp->eos[0] = (llm_token)e->valuedouble; hp->n_eos = 1; }
+    if (cJSON_IsArray(e)) {
+        hp->n_eos = 0;
+        for (const cJSON *x = e->child; x && hp->n_eos < LLM__MAX_EOS; x = x->next)
+            if (cJSON_IsNumber(x)) hp->eos[hp->n_eos++] = (llm_token)x->valuedouble;
+    }
+    if (cJSON_IsNumber(llm__json_get(cfg, "bos_token_id"))) hp->bos = (llm_token)llm__json_int(cfg, "bos_token_id", -1);
+}
+
+/* The v5 form keeps rope settings in rope_parameters, either directly or per layer type
+   ({"full_attention": {...}, "sliding_attention": {...}}); the v4 form has rope_theta and
+   rope_scaling at the top (and rope_local_base_freq for Gemma 3's sliding layers). */
+static llm_status llm__cfg_rope(const char *path, const cJSON *cfg, llm__hparams *hp) {
+    const cJSON *rp = llm__json_get(cfg, "rope_parameters");
+    double theta = llm__json_num(cfg, "rope_theta", 10000.0);
+    llm_status s;
+    if (cJSON_IsObject(rp) && cJSON_IsObject(llm__json_get(rp, "full_attention"))) {
+        s = llm__rope_parse(path, llm__json_get(rp, "full_attention"), theta, hp->n_ctx_train, &hp->rope);
+        const cJSON *local = llm__json_get(rp, "sliding_attention");
+        if (!s) s = llm__rope_parse(path, cJSON_IsObject(local) ? local : llm__json_get(rp, "full_attention"), theta, hp->n_ctx_train, &hp->rope_local);
+        return s;
+    }
+    const cJSON *params = cJSON_IsObject(rp) ? rp : llm__json_get(cfg, "rope_scaling");
+    s = llm__rope_parse(path, params, theta, hp->n_ctx_train, &hp->rope);
+    hp->rope_local = hp->rope;
+    if (llm__json_has(cfg, "rope_local_base_freq")) {           /* v4 Gemma 3: sliding layers use plain rope */
+        memset(&hp->rope_local, 0, sizeof hp->rope_local);
+        hp->rope_local.factor = 1.0;
+        hp->rope_local.theta = llm__json_num(cfg, "rope_local_base_freq", 10000.0);
+    }
+    return s;
+}
+
+/* Which layers use a sliding window and which skip rope. layer_types (v5) names each
+   layer; otherwise a sliding_window applies to every layer unless use_sliding_window is
+   false (Qwen2). SmolLM3 lists its NoPE layers in no_rope_layers. */
+static llm_status llm__cfg_layers(const char *path, const cJSON *cfg, llm__hparams *hp) {
+    int64_t L = hp->n_layers;
+    hp->layer_sliding = (uint8_t *)calloc((size_t)L, 1);
+    hp->layer_rope = (uint8_t *)malloc((size_t)L);
+    if (!hp->layer_sliding || !hp->layer_rope) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+    memset(hp->layer_rope, 1, (size_t)L);
+    hp->sliding_window = llm__json_int(cfg, "sliding_window", 0);
+    if (hp->sliding_window < 0) hp->sliding_window = 0;
+    bool use_sliding = llm__json_bool(cfg, "use_sliding_window", true) && hp->sliding_window > 0;
+    const cJSON *types = llm__json_get(cfg, "layer_types");
+    if (cJSON_IsArray(types)) {
+        if (cJSON_GetArraySize(types) != L)
+            return llm__fail(LLM_ERR_FORMAT, "%s: layer_types has %d entries for %lld layers", path, cJSON_GetArraySize(types), (long long)L);
+        int64_t i = 0;
+        for (const cJSON *t = types->child; t; t = t->next, i++)
+            hp->layer_sliding[i] = use_sliding && cJSON_IsString(t) && !strcmp(t->valuestring, "sliding_attention");
+    } else if (use_sliding) {
+        memset(hp->layer_sliding, 1, (size_t)L);
+    }
+    const cJSON *nope = llm__json_get(cfg, "no_rope_layers");
+    int64_t interval = llm__json_int(cfg, "no_rope_layer_interval", 0);
+    if (cJSON_IsArray(nope)) {
+        if (cJSON_GetArraySize(nope) != L)
+            return llm__fail(LLM_ERR_FORMAT, "%s: no_rope_layers has %d entries for %lld layers", path, cJSON_GetArraySize(nope), (long long)L);
+        int64_t i = 0;
+        for (const cJSON *t = nope->child; t; t = t->next, i++) hp->layer_rope[i] = cJSON_IsNumber(t) && t->valuedouble != 0;
+    } else if (interval > 0) {
+        for (int64_t i = 0; i < L; i++) hp->layer_rope[i] = (i + 1) % interval != 0;
+    }
+    return LLM_OK;
+}
+
+static llm_status llm__cfg_act(const char *path, const char *name, llm__act *out) {
+    static const struct { const char *name; llm__act act; } acts[] = {
+        { "silu", LLM__ACT_SILU }, { "swish", LLM__ACT_SILU }, { "gelu", LLM__ACT_GELU },
+        { "gelu_pytorch_tanh", LLM__ACT_GELU_TANH }, { "gelu_new", LLM__ACT_GELU_TANH },
+        { "gelu_fast", LLM__ACT_GELU_TANH }, { "relu", LLM__ACT_RELU },
+    };
+    for (int i = 0; i < LLM__COUNT(acts); i++)
+        if (!strcmp(acts[i].name, name)) { *out = acts[i].act; return LLM_OK; }
+    return llm__fail(LLM_ERR_UNSUPPORTED, "%s: activation '%s' is not supported", path, name);
+}
+
+/* The fields every decoder-only transformer config has. Family quirks are applied after
+   this by the architecture's own configure function (51_arch.c). */
+static llm_status llm__hparams_parse(const char *path, const cJSON *cfg, llm__hparams *hp) {
+    llm_status s;
+    memset(hp, 0, sizeof *hp);
+    hp->bos = -1;
+    snprintf(hp->arch, sizeof hp->arch, "%s", llm__json_str(cfg, "model_type", ""));
+    if ((s = llm__cfg_int(path, cfg, "vocab_size", &hp->n_vocab)) || (s = llm__cfg_int(path, cfg, "hidden_size", &hp->n_embd)) ||
+        (s = llm__cfg_int(path, cfg, "num_hidden_layers", &hp->n_layers)) ||
+        (s = llm__cfg_int(path, cfg, "num_attention_heads", &hp->n_heads)) ||
+        (s = llm__cfg_int(path, cfg, "intermediate_size", &hp->n_ff)))
+        return s;
+    hp->n_kv_heads = llm__json_int(cfg, "num_key_value_heads", hp->n_heads);
+    hp->head_dim = llm__json_int(cfg, "head_dim", hp->n_embd / hp->n_heads);
+    if (hp->n_kv_heads <= 0 || hp->n_heads % hp->n_kv_heads || hp->head_dim <= 0 || hp->head_dim > 4096 || hp->head_dim % 2)
+        return llm__fail(LLM_ERR_FORMAT, "%s: %lld heads, %lld kv heads and head_dim %lld do not fit together", path,
+                         (long long)hp->n_heads, (long long)hp->n_kv_heads, (long long)hp->head_dim);
+    hp->n_ctx_train = llm__json_int(cfg, "max_position_embeddings", 0);
+    hp->norm_eps = llm__json_num(cfg, "rms_norm_eps", llm__json_num(cfg, "layer_norm_eps", 1e-5));
+    hp->tie_embeddings = llm__json_bool(cfg, "tie_word_embeddings", false);
+    hp->n_rot = hp->head_dim;
+    if (llm__json_has(cfg, "partial_rotary_factor"))
+        hp->n_rot = (int64_t)(hp->head_dim * llm__json_num(cfg, "partial_rotary_factor", 1.0)) / 2 * 2;
+    hp->attn_scale = (float)(1.0 / sqrt((double)hp->head_dim));
+    hp->embed_scale = 1.0f;
+    const char *act = llm__json_str(cfg, "hidden_act", llm__json_str(cfg, "hidden_activation", "silu"));
+    if ((s = llm__cfg_act(path, act, &hp->act))) return s;
+    if ((s = llm__cfg_rope(path, cfg, hp))) return s;
+    if ((s = llm__cfg_layers(path, cfg, hp))) return s;
+    llm__cfg_eos(cfg, hp);
+    return LLM_OK;
+}
+#endif
+/* ==== end llm_impl/50_hparams.c ==== */
+/* ==== begin llm_impl/51_model.c ==== */
+/* ---- >>model: the weights of the generic transformer, and loading them ----
+   A model is hyperparameters (50_hparams.c) plus one llm__layer per layer. Matrices stay
+   where the file put them (llm_tensor views into the mapping, f32/f16/bf16); the small 1-D
+   parameters (norms, biases) are converted to f32 once, so the forward pass reads floats.
+   Optional tensors (biases, q/k norms) are bound when the checkpoint has them: a family
+   whose config says attention_bias gets its biases without a flag of its own. */
+/* #include "10_internal.h" (already above) */
+
+typedef struct llm__layer {
+    const float *attn_norm, *attn_norm_b;          /* [C] pre-attention norm (bias: LayerNorm) */
+    const llm_tensor *wq, *wk, *wv, *wo;           /* [H*D, C] [Hkv*D, C] [Hkv*D, C] [C, H*D] */
+    const float *bq, *bk, *bv, *bo;                /* [H*D] [Hkv*D] [Hkv*D] [C] or NULL */
+    const float *q_norm, *k_norm;                  /* [D] per-head RMSNorm (Qwen3) or NULL */
+    const float *ffn_norm, *ffn_norm_b;            /* [C] pre-feed-forward norm */
+    const llm_tensor *w_gate, *w_up, *w_down;      /* [F, C] [F, C] [C, F] (gate NULL: plain MLP) */
+    const float *b_up, *b_down;                    /* [F] [C] or NULL */
+} llm__layer;
+
+struct llm_model {
+    llm_allocator alloc;
+    llm__hparams hp;
+    llm_model_info info;
+    char *path;
+    llm_safetensors *st;                /* the weights (HF / MLX directories) */
+    llm__mapping bin;                   /* or a llama2.c checkpoint */
+    llm_tensor *views;                  /* [n_views] tensors the loader described itself */
+    int64_t n_views;
+    float **owned;                      /* f32 copies of 1-D parameters, freed with the model */
+    int64_t n_owned, cap_owned;
+    const llm_tensor *tok_embd;         /* [V, C] */
+    const llm_tensor *output;           /* [V, C] (= tok_embd when tied) */
+    const float *out_norm, *out_norm_b; /* [C] */
+    llm__layer *layers;                 /* [L] */
+    float *inv_freq, *inv_freq_local;   /* [n_rot/2] rope frequencies: full / sliding layers */
+    float rope_mscale, rope_mscale_local;
+    char lookup_err[256];               /* scratch for tensor names */
+};
+
+/* ---- rope frequencies ----
+   inv_freq[i] = theta^(-2i/n_rot), then rescaled by the rope type's rule (formulas as in
+   transformers' modeling_rope_utils.py). mscale scales cos/sin (YaRN). */
+static llm_status llm__rope_inv_freq(const llm__rope_cfg *r, int64_t n_rot, float *inv_freq, float *mscale) {
+    int64_t half = n_rot / 2;
+    *mscale = 1.0f;
+    for (int64_t i = 0; i < half; i++) inv_freq[i] = 1.0f / powf((float)r->theta, (float)(2 * i) / (float)n_rot);
+    switch (r->type) {
+    case LLM__ROPE_DEFAULT:
+    case LLM__ROPE_DYNAMIC:     /* dynamic NTK equals default up to the original context */
+        break;
+    case LLM__ROPE_LINEAR:
+        for (int64_t i = 0; i < half; i++) inv_freq[i] /= (float)r->factor;
+        break;
+    case LLM__ROPE_LLAMA3: {    /* Llama 3.1: slow down low frequencies, keep high ones, blend between */
+        double low_wavelen = r->orig_ctx / r->low_freq_factor, high_wavelen = r->orig_ctx / r->high_freq_factor;
+        for (int64_t i = 0; i < half; i++) {
+            double f = inv_freq[i], wavelen = 2 * M_PI / f;
+            if (wavelen > low_wavelen) f = f / r->factor;
+            else if (wavelen >= high_wavelen) {
+                double smooth = (r->orig_ctx / wavelen - r->low_freq_factor) / (r->high_freq_factor - r->low_freq_factor);
+                f = (1 - smooth) * f / r->factor + smooth * f;
+            }
+            inv_freq[i] = (float)f;
+        }
+        break;
+    }
+    case LLM__ROPE_YARN: {     /* YaRN: interpolate low frequencies, extrapolate high ones, ramp between */
+        double d = (double)n_rot, base = r->theta;
+        double lo = floor(d * log(r->orig_ctx / (r->beta_fast * 2 * M_PI)) / (2 * log(base)));
+        double hi = ceil(d * log(r->orig_ctx / (r->beta_slow * 2 * M_PI)) / (2 * log(base)));
+        lo = LLM__MAX(lo, 0);
+        hi = LLM__MIN(hi, d - 1);
+        if (lo == hi) hi += 0.001;
+        for (int64_t i = 0; i < half; i++) {
+            double ramp = LLM__MIN(LLM__MAX(((double)i - lo) / (hi - lo), 0.0), 1.0), extrap = 1 - ramp;
+            inv_freq[i] = (float)(inv_freq[i] / r->factor * (1 - extrap) + inv_freq[i] * extrap);
+        }
+        *mscale = (float)(r->attn_factor > 0 ? r->attn_factor : r->factor > 1 ? 0.1 * log(r->factor) + 1.0 : 1.0);
+        break;
+    }
+    case LLM__ROPE_LONGROPE:
+        return llm__fail(LLM_ERR_UNSUPPORTED, "rope type 'longrope' is not supported yet");
+    }
+    return LLM_OK;
+}
+
+/* ---- binding tensors by name ---- */
+
+static const llm_tensor *llm__model_tensor(const llm_model *m, const char *name) {
+    if (m->st) return llm_safetensors_find(m->st, name);
+    for (int64_t i = 0; i < m->n_views; i++) if (!strcmp(m->views[i].name, name)) return &m->views[i];
+    return NULL;
+}
+
+/* A matrix [rows, cols] in a float dtype; NULL (and LLM_OK) when absent and optional. */
+static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, int64_t cols, bool required, const llm_tensor **out) {
+    const llm_tensor *t = llm__model_tensor(m, name);
+    *out = NULL;
+    if (!t) return required ? llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is missing", m->path, name) : LLM_OK;
+    if (t->n_dims != 2 || t->shape[0] != rows || t->shape[1] != cols)
+        return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", m->path, name,
+                         (long long)t->shape[0], (long long)(t->n_dims > 1 ? t->shape[1] : 0), (long long)rows, (long long)cols);
+    if (t->dtype != LLM_DTYPE_F32 && t->dtype != LLM_DTYPE_F16 && t->dtype != LLM_DTYPE_BF16)
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, not f32/f16/bf16", m->path, name, llm__dtypes[t->dtype].name);
+    *out = t;
+    return LLM_OK;
+}
+
+/* A vector [n], converted to f32 and owned by the model. */
+static llm_status llm__bind_vec(llm_model *m, const char *name, int64_t n, bool required, const float **out) {
+    const llm_tensor *t = llm__model_tensor(m, name);
+    *out = NULL;
+    if (!t) return required ? llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is missing", m->path, name) : LLM_OK;
+    if (t->n_dims != 1 || t->shape[0] != n)
+        return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has %d dims of which the first is %lld, expected [%lld]", m->path, name,
+                         t->n_dims, (long long)(t->n_dims ? t->shape[0] : 0), (long long)n);
+    if (t->dtype != LLM_DTYPE_F32 && t->dtype != LLM_DTYPE_F16 && t->dtype != LLM_DTYPE_BF16)
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, not f32/f16/bf16", m->path, name, llm__dtypes[t->dtype].name);
+    if (m->n_owned == m->cap_owned) {
+        int64_t cap = m->cap_owned ? 2 * m->cap_owned : 64;
+        float **p = (float **)realloc(m->owned, (size_t)cap * sizeof *p);
+        if (!p) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+        m->owned = p;
+        m->cap_owned = cap;
+    }
+    float *v = (float *)llm__alloc(&m->alloc, (size_t)n * sizeof *v);
+    if (!v) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+    llm_convert(LLM_DTYPE_F32, v, t->dtype, t->data, n);
+    m->owned[m->n_owned++] = v;
+    *out = v;
+    return LLM_OK;
+}
+
+/* Hugging Face names of the Llama family (Llama, Mistral, Qwen2/3, SmolLM3, ...). */
+static llm_status llm__bind_hf_layer(llm_model *m, int64_t il) {
+    const llm__hparams *hp = &m->hp;
+    llm__layer *l = &m->layers[il];
+    int64_t C = hp->n_embd, q = hp->n_heads * hp->head_dim, kv = hp->n_kv_heads * hp->head_dim, F = hp->n_ff, D = hp->head_dim;
+    char n[256];
+    llm_status s = LLM_OK;
+#define LLM__NAME(suffix) (snprintf(n, sizeof n, "model.layers.%lld.%s", (long long)il, suffix), n)
+    if (!s) s = llm__bind_vec(m, LLM__NAME("input_layernorm.weight"), C, true, &l->attn_norm);
+    if (!s) s = llm__bind_mat(m, LLM__NAME("self_attn.q_proj.weight"), q, C, true, &l->wq);
+    if (!s) s = llm__bind_mat(m, LLM__NAME("self_attn.k_proj.weight"), kv, C, true, &l->wk);
+    if (!s) s = llm__bind_mat(m, LLM__NAME("self_attn.v_proj.weight"), kv, C, true, &l->wv);
+    if (!s) s = llm__bind_mat(m, LLM__NAME("self_attn.o_proj.weight"), C, q, true, &l->wo);
+    if (!s) s = llm__bind_vec(m, LLM__NAME("self_attn.q_proj.bias"), q, false, &l->bq);
+    if (!s) s = llm__bind_vec(m, LLM__NAME("self_attn.k_proj.bias"), kv, false, &l->bk);
+    if (!s) s = llm__bind_vec(m, LLM__NAME("self_attn.v_proj.bias"), kv, false, &l->bv);
+    if (!s) s = llm__bind_vec(m, LLM__NAME("self_attn.o_proj.bias"), C, false, &l->bo);
+    if (!s) s = llm__bind_vec(m, LLM__NAME("self_attn.q_norm.weight"), D, false, &l->q_norm);
+    if (!s) s = llm__bind_vec(m, LLM__NAME("self_attn.k_norm.weight"), D, false, &l->k_norm);
+    if (!s) s = llm__bind_vec(m, LLM__NAME("post_attention_layernorm.weight"), C, true, &l->ffn_norm);
+    if (!s) s = llm__bind_mat(m, LLM__NAME("mlp.gate_proj.weight"), F, C, true, &l->w_gate);
+    if (!s) s = llm__bind_mat(m, LLM__NAME("mlp.up_proj.weight"), F, C, true, &l->w_up);
+    if (!s) s = llm__bind_mat(m, LLM__NAME("mlp.down_proj.weight"), C, F, true, &l->w_down);
+    if (!s) s = llm__bind_vec(m, LLM__NAME("mlp.up_proj.bias"), F, false, &l->b_up);
+    if (!s) s = llm__bind_vec(m, LLM__NAME("mlp.down_proj.bias"), C, false, &l->b_down);
+#undef LLM__NAME
+    return s;
+}
+
+static llm_status llm__bind_hf(llm_model *m) {
+    const llm__hparams *hp = &m->hp;
+    llm_status s = llm__bind_mat(m, "model.embed_tokens.weight", hp->n_vocab, hp->n_embd, true, &m->tok_embd);
+    if (!s) s = llm__bind_vec(m, "model.norm.weight", hp->n_embd, true, &m->out_norm);
+    if (!s) s = llm__bind_mat(m, "lm_head.weight", hp->n_vocab, hp->n_embd, !hp->tie_embeddings, &m->output);
+    if (!s && !m->output) m->output = m->tok_embd;
+    for (int64_t il = 0; il < hp->n_layers && !s; il++) s = llm__bind_hf_layer(m, il);
+    return s;
+}
+/* ==== end llm_impl/51_model.c ==== */
+/* ==== begin llm_impl/52_load.c ==== */
+/* ---- >>load: the architecture table and llm_model_load ----
+   One place lists the supported architectures. An entry is a model_type plus, where the
+   family differs from Llama, a configure function (hyperparameter quirks) and a bind
+   function (tensor names). */
+/* #include "10_internal.h" (already above) */
+
+typedef struct llm__arch {
+    const char *name;                                                     /* config model_type */
+    llm_status (*configure)(llm__hparams *hp, const cJSON *cfg, const char *path);   /* NULL: none */
+    llm_status (*bind)(llm_model *m);                                     /* NULL: llm__bind_hf */
+} llm__arch;
+
+static const llm__arch llm__archs[] = {
+    { "llama",   NULL, NULL },     /* incl. Llama 3.1+ rope scaling (rope_type "llama3") */
+    { "mistral", NULL, NULL },     /* sliding_window on every layer */
+    { "qwen2",   NULL, NULL },     /* q/k/v biases (bound because the checkpoint has them) */
+    { "qwen3",   NULL, NULL },     /* per-head q/k RMSNorm, explicit head_dim */
+    { "smollm3", NULL, NULL },     /* NoPE layers (no_rope_layers) */
+};
+
+LLM_API const char *const *llm_architectures(void) {
+    static const char *names[LLM__COUNT(llm__archs) + 1];
+    for (int i = 0; i < LLM__COUNT(llm__archs); i++) names[i] = llm__archs[i].name;
+    return names;
+}
+
+static const llm__arch *llm__arch_find(const char *name) {
+    for (int i = 0; i < LLM__COUNT(llm__archs); i++) if (!strcmp(llm__archs[i].name, name)) return &llm__archs[i];
+    return NULL;
+}
+
+static llm_status llm__arch_unsupported(const char *path, const char *name) {
+    char list[512] = "";
+    for (int i = 0; i < LLM__COUNT(llm__archs); i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", llm__archs[i].name);
+    return llm__fail(LLM_ERR_UNSUPPORTED, "%s: model_type '%s' is not supported (supported: %s)", path, name, list);
+}
+
+LLM_API void llm_model_free(llm_model *m) {
+    if (!m) return;
+    for (int64_t i = 0; i < m->n_owned; i++) llm__free(&m->alloc, m->owned[i]);
+    free(m->owned);
+    free(m->views);
+    free(m->layers);
+    free(m->inv_freq);
+    free(m->inv_freq_local);
+    free(m->path);
+    llm__hparams_free(&m->hp);
+    llm_safetensors_close(m->st);
+    llm__unmap(&m->bin);
+    free(m);
+}
+
+/* Rope tables and the public info block, once the weights are bound. */
+static llm_status llm__model_finish(llm_model *m) {
+    llm__hparams *hp = &m->hp;
+    m->inv_freq = (float *)malloc((size_t)hp->n_rot / 2 * sizeof(float) + 1);
+    m->inv_freq_local = (float *)malloc((size_t)hp->n_rot / 2 * sizeof(float) + 1);
+    if (!m->inv_freq || !m->inv_freq_local) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+    llm_status s = llm__rope_inv_freq(&hp->rope, hp->n_rot, m->inv_freq, &m->rope_mscale);
+    if (!s) s = llm__rope_inv_freq(&hp->rope_local, hp->n_rot, m->inv_freq_local, &m->rope_mscale_local);
+    if (s) return llm__fail(s, "%s: %s", m->path, llm_last_error());
+    llm_model_info *in = &m->info;
+    in->arch = hp->arch;
+    in->n_vocab = hp->n_vocab;
+    in->n_embd = hp->n_embd;
+    in->n_layers = hp->n_layers;
+    in->n_heads = hp->n_heads;
+    in->n_kv_heads = hp->n_kv_heads;
+    in->head_dim = hp->head_dim;
+    in->n_ff = hp->n_ff;
+    in->n_ctx_train = hp->n_ctx_train;
+    in->bos = hp->bos;
+    in->eos = hp->eos;
+    in->n_eos = hp->n_eos;
+    in->path = m->path;
+    for (int64_t i = 0; m->st && i < llm_safetensors_n_tensors(m->st); i++) in->n_params += llm_tensor_n_elems(llm_safetensors_tensor(m->st, i));
+    for (int64_t i = 0; i < m->n_views; i++) in->n_params += llm_tensor_n_elems(&m->views[i]);
+    return LLM_OK;
+}
+
+static llm_status llm__model_new(const char *path, const llm_model_desc *desc, llm_model **out) {
+    llm_model *m = (llm_model *)calloc(1, sizeof *m);
+    if (!m) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+    if (desc) m->alloc = desc->allocator;
+    LLM_ASSERT(!m->alloc.alloc == !m->alloc.free);
+    m->path = llm__strdup(NULL, path);
+    if (!m->path) { free(m); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); }
+    *out = m;
+    return LLM_OK;
+}
+
+static llm_status llm__model_alloc_layers(llm_model *m) {
+    m->layers = (llm__layer *)calloc((size_t)m->hp.n_layers, sizeof *m->layers);
+    return m->layers ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+}
+
+#ifndef LLM_NO_CJSON
+/* generation_config.json, when present, has the final say on bos/eos. */
+static void llm__read_generation_config(const char *dir, llm__hparams *hp) {
+    char p[4096];
+    cJSON *g = NULL;
+    if (!llm__path_join(p, sizeof p, dir, "generation_config.json") || !llm__file_exists(p)) return;
+    if (llm__json_load(p, &g) == LLM_OK) llm__cfg_eos(g, hp);
+    cJSON_Delete(g);
+}
+
+/* A Hugging Face / MLX directory, or a weights file inside one. */
+static llm_status llm__load_hf(llm_model *m, const char *path, const llm_model_desc *desc) {
+    char dir[4096], cfg_path[4096];
+    if (llm__is_dir(path)) snprintf(dir, sizeof dir, "%s", path);
+    else llm__path_dir(dir, sizeof dir, path);
+    const char *cfg_name = desc && desc->config_file ? desc->config_file : "config.json";
+    if (!llm__path_join(cfg_path, sizeof cfg_path, dir, cfg_name)) return llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", path);
+    cJSON *cfg = NULL;
+    llm_status s = llm__json_load(cfg_path, &cfg);
+    if (s) return s;
+    s = llm__hparams_parse(cfg_path, cfg, &m->hp);
+    const llm__arch *arch = s ? NULL : llm__arch_find(m->hp.arch);
+    if (!s && !arch) s = llm__arch_unsupported(cfg_path, m->hp.arch);
+    if (!s && arch->configure) s = arch->configure(&m->hp, cfg, cfg_path);
+    cJSON_Delete(cfg);
+    if (s) return s;
+    llm__read_generation_config(dir, &m->hp);
+    if ((s = llm_safetensors_open(path, &m->st))) return s;
+    if ((s = llm__model_alloc_layers(m))) return s;
+    return arch->bind ? arch->bind(m) : llm__bind_hf(m);
+}
+#endif
+/* ==== end llm_impl/52_load.c ==== */
+/* ==== begin llm_impl/53_llama2c.c ==== */
+/* ---- >>llama2c: karpathy's llama2.c checkpoints (legacy v0 .bin) ----
+   Layout (run.c): 7 int32 - dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size
+   (negative: a separate classifier follows), seq_len - then f32 arrays: token embedding
+   [V, C]; per-layer stacks of rms_att [L, C], wq [L, C, C], wk [L, kv, C], wv [L, kv, C],
+   wo [L, C, C], rms_ffn [L, C], w1 [L, F, C], w2 [L, C, F], w3 [L, F, C]; rms_final [C];
+   two unused rope tables [seq_len, D/2] each; then the classifier [V, C] if not shared.
+   We describe each slice as a tensor named the Hugging Face way (w1 = gate, w3 = up,
+   w2 = down), so the same binder serves both. Rope pairs are interleaved (2i, 2i+1). */
+/* #include "10_internal.h" (already above) */
+
+typedef struct {
+    llm_model *m;
+    const float *at;            /* next unread weight */
+    char *names;                /* storage for the synthesized names, 64 bytes each */
+} llm__l2c;
+
+/* Describe the next rows*cols floats (cols 0: a vector) as tensor `name`. */
+static void llm__l2c_take(llm__l2c *c, const char *name, int64_t rows, int64_t cols) {
+    llm_tensor *t = &c->m->views[c->m->n_views];
+    char *n = c->names + 64 * c->m->n_views++;
+    snprintf(n, 64, "%s", name);
+    t->name = n;
+    t->dtype = LLM_DTYPE_F32;
+    t->n_dims = cols ? 2 : 1;
+    t->shape[0] = rows;
+    t->shape[1] = cols;
+    t->data = (void *)c->at;
+    t->n_bytes = (size_t)(rows * (cols ? cols : 1)) * sizeof(float);
+    c->at += rows * (cols ? cols : 1);
+}
+
+/* The per-layer stack `what` of shape [L, rows, cols]. */
+static void llm__l2c_stack(llm__l2c *c, const char *what, int64_t L, int64_t rows, int64_t cols) {
+    char name[64];
+    for (int64_t il = 0; il < L; il++) {
+        snprintf(name, sizeof name, "model.layers.%lld.%s", (long long)il, what);
+        llm__l2c_take(c, name, rows, cols);
+    }
+}
+
+static llm_status llm__load_llama2c(llm_model *m, const char *path) {
+    llm_status s = llm__map_file(path, &m->bin);
+    if (s) return s;
+    int32_t h[7];
+    if (m->bin.size < sizeof h) return llm__fail(LLM_ERR_FORMAT, "%s: too short for a llama2.c header", path);
+    memcpy(h, m->bin.data, sizeof h);
+    llm__hparams *hp = &m->hp;
+    bool shared = h[5] > 0;
+    int64_t C = h[0], F = h[1], L = h[2], H = h[3], Hkv = h[4], V = shared ? h[5] : -(int64_t)h[5], T = h[6];
+    if (C <= 0 || F <= 0 || L <= 0 || H <= 0 || Hkv <= 0 || V <= 0 || T <= 0 || C % H || H % Hkv || (C / H) % 2 ||
+        C > 65536 || F > 1 << 20 || L > 4096 || V > 1 << 24 || T > 1 << 24)
+        return llm__fail(LLM_ERR_FORMAT, "%s: implausible llama2.c header (dim %lld, hidden %lld, layers %lld, heads %lld/%lld, vocab %lld, seq_len %lld)",
+                         path, (long long)C, (long long)F, (long long)L, (long long)H, (long long)Hkv, (long long)V, (long long)T);
+    int64_t D = C / H, kv = Hkv * D;
+    int64_t n_floats = V * C + L * (2 * C + 2 * C * C + 2 * kv * C + 3 * C * F) + C + T * D + (shared ? 0 : V * C);
+    if ((uint64_t)n_floats * 4 + sizeof h > m->bin.size)
+        return llm__fail(LLM_ERR_FORMAT, "%s: file has %zu bytes, the header describes %lld", path, m->bin.size,
+                         (long long)(n_floats * 4 + (int64_t)sizeof h));
+    memset(hp, 0, sizeof *hp);
+    snprintf(hp->arch, sizeof hp->arch, "llama");
+    hp->n_vocab = V; hp->n_embd = C; hp->n_layers = L; hp->n_heads = H; hp->n_kv_heads = Hkv; hp->head_dim = D;
+    hp->n_ff = F; hp->n_ctx_train = T; hp->norm_eps = 1e-5; hp->act = LLM__ACT_SILU; hp->tie_embeddings = shared;
+    hp->n_rot = D; hp->rope_interleaved = true; hp->attn_scale = (float)(1.0 / sqrt((double)D)); hp->embed_scale = 1;
+    hp->rope.theta = 10000; hp->rope.factor = 1; hp->rope_local = hp->rope;
+    hp->bos = 1; hp->eos[0] = 2; hp->n_eos = 1;
+    hp->layer_sliding = (uint8_t *)calloc((size_t)L, 1);
+    hp->layer_rope = (uint8_t *)malloc((size_t)L);
+    int64_t n_views = 3 + 9 * L + 1;
+    m->views = (llm_tensor *)calloc((size_t)n_views, sizeof *m->views + 64);
+    if (!hp->layer_sliding || !hp->layer_rope || !m->views) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+    memset(hp->layer_rope, 1, (size_t)L);
+    llm__l2c c = { m, (const float *)(m->bin.data + sizeof h), (char *)(m->views + n_views) };
+    llm__l2c_take(&c, "model.embed_tokens.weight", V, C);
+    llm__l2c_stack(&c, "input_layernorm.weight", L, C, 0);
+    llm__l2c_stack(&c, "self_attn.q_proj.weight", L, C, C);
+    llm__l2c_stack(&c, "self_attn.k_proj.weight", L, kv, C);
+    llm__l2c_stack(&c, "self_attn.v_proj.weight", L, kv, C);
+    llm__l2c_stack(&c, "self_attn.o_proj.weight", L, C, C);
+    llm__l2c_stack(&c, "post_attention_layernorm.weight", L, C, 0);
+    llm__l2c_stack(&c, "mlp.gate_proj.weight", L, F, C);
+    llm__l2c_stack(&c, "mlp.down_proj.weight", L, C, F);
+    llm__l2c_stack(&c, "mlp.up_proj.weight", L, F, C);
+    llm__l2c_take(&c, "model.norm.weight", C, 0);
+    c.at += T * D;                                  /* skip freq_cis_real and freq_cis_imag */
+    if (!shared) llm__l2c_take(&c, "lm_head.weight", V, C);
+    if ((s = llm__model_alloc_layers(m))) return s;
+    return llm__bind_hf(m);
+}
+/* ==== end llm_impl/53_llama2c.c ==== */
+/* ==== begin llm_impl/55_forward.c ==== */
+/* ---- >>forward: the generic decoder-only transformer ----
+   One forward pass over a chunk of T tokens at positions n_past .. n_past+T-1, for every
+   architecture: each family is a set of options in llm__hparams and the tensors it binds.
+   The recipe (Llama; "Attention Is All You Need" with the pre-norm, RoPE, SwiGLU and GQA
+   changes):
+       x = embed(tokens) * embed_scale                            [T, C]
+       for each layer:
+           h = norm(x);  q, k, v = h Wq, h Wk, h Wv (+ biases)     [T, H*D], [T, Hkv*D]
+           q, k = qk_norm(q, k);  q, k = rope(q, k, positions)
+           cache k, v;  a = softmax(q k^T * scale + causal mask) v [T, H*D]
+           x = x + a Wo
+           h = norm(x);  x = x + (act(h Wgate) * h Wup) Wdown      [T, F] -> [T, C]
+       logits = norm(x) Wout                                      [T, V]
+   Each block is a function of the session's named buffers, so a backward pass can find
+   every activation. */
+/* #include "10_internal.h" (already above) */
+
+struct llm_session {
+    const llm_model *m;
+    llm_allocator alloc;
+    llm_pool *pool;
+    bool own_pool;
+    int64_t n_ctx, n_batch, n_past;
+    int n_threads;
+    float *k_cache, *v_cache;      /* [L, Hkv, n_ctx, D] */
+    /* activations of the current chunk (B = n_batch rows) */
+    float *x;                      /* [B, C] residual stream */
+    float *h;                      /* [B, C] normalized input of a block */
+    float *q, *k, *v;              /* [B, H*D], [B, Hkv*D], [B, Hkv*D] */
+    float *att;                    /* [B, H*D] attention output, before Wo */
+    float *proj;                   /* [B, C] output of Wo / Wdown before the residual add */
+    float *gate, *up;              /* [B, F] */
+    float *logits;                 /* [V] of the last position */
+    float *scores;                 /* [n_threads, n_ctx] attention scores */
+    float *mm_scratch;             /* [n_threads, max(C, F, H*D)] */
+    void *block;                   /* one allocation backing everything above */
+};
+
+/* out[t] = norm(x[t]) with the model's norm: RMSNorm, or LayerNorm when a bias exists. */
+static void llm__norm_rows(const llm_session *s, float *out, const float *x, int64_t T, const float *w, const float *b) {
+    const llm__hparams *hp = &s->m->hp;
+    for (int64_t t = 0; t < T; t++) {
+        if (b) llm__layernorm(out + t * hp->n_embd, x + t * hp->n_embd, w, b, hp->n_embd, (float)hp->norm_eps);
+        else llm__rmsnorm(out + t * hp->n_embd, x + t * hp->n_embd, w, hp->n_embd, (float)hp->norm_eps, hp->norm_add_one);
+    }
+}
+
+/* y[t] (+)= x[t] W^T + bias for t < T. */
+static void llm__linear(llm_session *s, float *y, const float *x, int64_t T, const llm_tensor *w, const float *bias) {
+    llm__matmul(s->pool, s->mm_scratch, y, w->shape[0], x, T, w);
+    if (bias)
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t i = 0; i < w->shape[0]; i++) y[t * w->shape[0] + i] += bias[i];
+}
+
+/* Per-head norm (Qwen3's q_norm/k_norm) and rope, then append k and v to the cache. */
+static void llm__qk_prepare(llm_session *s, int64_t il, int64_t T) {
+    const llm_model *m = s->m;
+    const llm__hparams *hp = &m->hp;
+    const llm__layer *l = &m->layers[il];
+    int64_t D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads;
+    bool sliding = hp->layer_sliding[il];
+    const float *inv_freq = sliding ? m->inv_freq_local : m->inv_freq;
+    float mscale = sliding ? m->rope_mscale_local : m->rope_mscale;
+    for (int64_t t = 0; t < T; t++) {
+        int64_t pos = s->n_past + t;
+        for (int64_t h = 0; h < H; h++) {
+            float *qh = s->q + (t * H + h) * D;
+            if (l->q_norm) llm__rmsnorm(qh, qh, l->q_norm, D, (float)hp->norm_eps, hp->norm_add_one);
+            if (hp->layer_rope[il]) llm__rope(qh, pos, inv_freq, hp->n_rot, hp->rope_interleaved, mscale);
+        }
+        for (int64_t h = 0; h < Hkv; h++) {
+            float *kh = s->k + (t * Hkv + h) * D;
+            if (l->k_norm) llm__rmsnorm(kh, kh, l->k_norm, D, (float)hp->norm_eps, hp->norm_add_one);
+            if (hp->layer_rope[il]) llm__rope(kh, pos, inv_freq, hp->n_rot, hp->rope_interleaved, mscale);
+            size_t at = (size_t)(((il * Hkv + h) * s->n_ctx + pos) * D);
+            memcpy(s->k_cache + at, kh, (size_t)D * sizeof(float));
+            memcpy(s->v_cache + at, s->v + (t * Hkv + h) * D, (size_t)D * sizeof(float));
+        }
+    }
+}
+
+typedef struct { llm_session *s; int64_t il, T; } llm__attn_task;
+
+/* Attention for the (token, head) pairs this thread owns: scores against every cached key
+   the causal (and sliding-window) mask allows, softmax, weighted sum of values. GQA: query
+   head h reads kv head h / (H / Hkv), with no copy of K or V. */
+static void llm__attn_worker(void *ctx, int ith, int nth) {
+    llm__attn_task *a = (llm__attn_task *)ctx;
+    llm_session *s = a->s;
+    const llm__hparams *hp = &s->m->hp;
+    int64_t D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads, group = H / Hkv;
+    float *scores = s->scores + (int64_t)ith * s->n_ctx;
+    int64_t lo, hi;
+    llm__split(a->T * H, ith, nth, &lo, &hi);
+    for (int64_t idx = lo; idx < hi; idx++) {
+        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->n_past + t;
+        int64_t start = hp->layer_sliding[a->il] && hp->sliding_window ? LLM__MAX(0, pos - hp->sliding_window + 1) : 0;
+        const float *qh = s->q + (t * H + h) * D;
+        const float *K = s->k_cache + ((a->il * Hkv + kvh) * s->n_ctx) * D;
+        const float *V = s->v_cache + ((a->il * Hkv + kvh) * s->n_ctx) * D;
+        int64_t n = pos - start + 1;
+        for (int64_t j = 0; j < n; j++) scores[j] = llm__k->dot_f32(qh, K + (start + j) * D, D) * hp->attn_scale;
+        llm__softmax(scores, n);
+        float *out = s->att + (t * H + h) * D;
+        memset(out, 0, (size_t)D * sizeof(float));
+        for (int64_t j = 0; j < n; j++) llm__k->axpy_f32(out, scores[j], V + (start + j) * D, D);
+    }
+}
+
+static void llm__attention_block(llm_session *s, int64_t il, int64_t T) {
+    const llm__layer *l = &s->m->layers[il];
+    const llm__hparams *hp = &s->m->hp;
+    llm__norm_rows(s, s->h, s->x, T, l->attn_norm, l->attn_norm_b);
+    llm__linear(s, s->q, s->h, T, l->wq, l->bq);
+    llm__linear(s, s->k, s->h, T, l->wk, l->bk);
+    llm__linear(s, s->v, s->h, T, l->wv, l->bv);
+    llm__qk_prepare(s, il, T);
+    llm__attn_task task = { s, il, T };
+    llm__parallel_for(s->pool, llm__attn_worker, &task);
+    llm__linear(s, s->proj, s->att, T, l->wo, l->bo);
+    for (int64_t i = 0; i < T * hp->n_embd; i++) s->x[i] += s->proj[i];
+}
+
+/* Gated MLP: down(act(gate(h)) * up(h)); without a gate: down(act(up(h))). */
+static void llm__ffn_block(llm_session *s, int64_t il, int64_t T) {
+    const llm__layer *l = &s->m->layers[il];
+    const llm__hparams *hp = &s->m->hp;
+    int64_t F = hp->n_ff;
+    llm__norm_rows(s, s->h, s->x, T, l->ffn_norm, l->ffn_norm_b);
+    llm__linear(s, s->up, s->h, T, l->w_up, l->b_up);
+    if (l->w_gate) {
+        llm__linear(s, s->gate, s->h, T, l->w_gate, NULL);
+        for (int64_t i = 0; i < T * F; i++) s->up[i] *= llm__activate(hp->act, s->gate[i]);
+    } else {
+        for (int64_t i = 0; i < T * F; i++) s->up[i] = llm__activate(hp->act, s->up[i]);
+    }
+    llm__linear(s, s->proj, s->up, T, l->w_down, l->b_down);
+    for (int64_t i = 0; i < T * hp->n_embd; i++) s->x[i] += s->proj[i];
+}
+
+/* x[t] = embedding row of tokens[t], widened to f32 and scaled. */
+static void llm__embed(llm_session *s, const llm_token *tokens, int64_t T) {
+    const llm_model *m = s->m;
+    int64_t C = m->hp.n_embd;
+    size_t row_bytes = llm_dtype_n_bytes(m->tok_embd->dtype, C);
+    for (int64_t t = 0; t < T; t++) {
+        const uint8_t *row = (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes;
+        llm_convert(LLM_DTYPE_F32, s->x + t * C, m->tok_embd->dtype, row, C);
+        if (m->hp.embed_scale != 1.0f)
+            for (int64_t i = 0; i < C; i++) s->x[t * C + i] *= m->hp.embed_scale;
+    }
+}
+
+/* One chunk (T <= n_batch) through the whole network. logits_all: [T, V] or NULL (then only
+   the last position's logits are computed, into s->logits). */
+static void llm__forward_chunk(llm_session *s, const llm_token *tokens, int64_t T, float *logits_all) {
+    const llm_model *m = s->m;
+    int64_t C = m->hp.n_embd;
+    llm__embed(s, tokens, T);
+    for (int64_t il = 0; il < m->hp.n_layers; il++) {
+        llm__attention_block(s, il, T);
+        llm__ffn_block(s, il, T);
+    }
+    int64_t first = logits_all ? 0 : T - 1;
+    llm__norm_rows(s, s->h, s->x + first * C, T - first, m->out_norm, m->out_norm_b);
+    llm__matmul(s->pool, s->mm_scratch, logits_all ? logits_all : s->logits, m->hp.n_vocab, s->h, T - first, m->output);
+    if (logits_all) memcpy(s->logits, logits_all + (T - 1) * m->hp.n_vocab, (size_t)m->hp.n_vocab * sizeof(float));
+    s->n_past += T;
+}
+/* ==== end llm_impl/55_forward.c ==== */
+/* ==== begin llm_impl/59_model_open.c ==== */
+/* ---- >>model_open: llm_model_load picks the loader by what `path` is ---- */
+/* #include "10_internal.h" (already above) */
+
+LLM_API llm_status llm_model_load(const char *path, const llm_model_desc *desc, llm_model **out_model) {
+    llm_model *m = NULL;
+    *out_model = NULL;
+    llm_status s = llm__model_new(path, desc, &m);
+    if (s) return s;
+    if (llm__ends_with(path, ".bin") && llm__file_exists(path)) {
+        s = llm__load_llama2c(m, path);
+    } else {
+#ifndef LLM_NO_CJSON
+        s = llm__load_hf(m, path, desc);
+#else
+        s = llm__fail(LLM_ERR_UNSUPPORTED, "%s: Hugging Face models need cJSON (built with LLM_NO_CJSON)", path);
+#endif
+    }
+    if (!s) s = llm__model_finish(m);
+    if (s) { llm_model_free(m); return s; }
+    llm__log(LLM_LOG_INFO, "loaded %s: arch %s, %lld layers, %lld params", path, m->hp.arch, (long long)m->hp.n_layers,
+             (long long)m->info.n_params);
+    *out_model = m;
+    return LLM_OK;
+}
+
+LLM_API const llm_model_info *llm_model_get_info(const llm_model *m) { return &m->info; }
+/* ==== end llm_impl/59_model_open.c ==== */
+/* ==== begin llm_impl/60_session.c ==== */
+/* ---- >>session: creating sessions and feeding them tokens ----
+   All memory a session needs is computed up front and taken in one allocation: the KV
+   cache, the activations of one chunk and the per-thread scratch. Nothing is allocated
+   per token. */
+/* #include "10_internal.h" (already above) */
+
+LLM_API llm_status llm_session_create(const llm_model *m, const llm_session_desc *desc, llm_session **out) {
+    llm_session_desc d = desc ? *desc : (llm_session_desc){ 0 };
+    const llm__hparams *hp = &m->hp;
+    *out = NULL;
+    if (d.n_ctx <= 0) d.n_ctx = hp->n_ctx_train > 0 ? LLM__MIN(hp->n_ctx_train, 4096) : 4096;
+    if (d.n_batch <= 0) d.n_batch = 256;
+    d.n_batch = LLM__MIN(d.n_batch, d.n_ctx);
+    llm_session *s = (llm_session *)calloc(1, sizeof *s);
+    if (!s) return llm__fail(LLM_ERR_NOMEM, "session: out of memory");
+    s->m = m;
+    s->alloc = d.allocator.alloc ? d.allocator : m->alloc;
+    s->n_ctx = d.n_ctx;
+    s->n_batch = d.n_batch;
+    llm_status st = LLM_OK;
+    if (d.pool) s->pool = d.pool;
+    else if ((st = llm_pool_create(d.n_threads, &s->pool)) == LLM_OK) s->own_pool = true;
+    if (st) { free(s); return st; }
+    s->n_threads = llm_pool_n_threads(s->pool);
+
+    int64_t B = s->n_batch, C = hp->n_embd, Dq = hp->n_heads * hp->head_dim, Dkv = hp->n_kv_heads * hp->head_dim;
+    int64_t F = hp->n_ff, max_k = LLM__MAX(LLM__MAX(C, F), Dq);
+    int64_t cache = hp->n_layers * Dkv * s->n_ctx;
+    /* sizes in floats, each rounded up to a cache line */
+    int64_t sizes[] = { cache, cache, B * C, B * C, B * Dq, B * Dkv, B * Dkv, B * Dq, B * C, B * F, B * F, hp->n_vocab,
+                        s->n_threads * s->n_ctx, s->n_threads * max_k };
+    float **slots[] = { &s->k_cache, &s->v_cache, &s->x, &s->h, &s->q, &s->k, &s->v, &s->att, &s->proj, &s->gate, &s->up,
+                        &s->logits, &s->scores, &s->mm_scratch };
+    size_t total = 0;
+    for (int i = 0; i < LLM__COUNT(sizes); i++) total += ((size_t)sizes[i] * sizeof(float) + 63) / 64 * 64;
+    s->block = llm__alloc(&s->alloc, total);
+    if (!s->block) {
+        llm_session_destroy(s);
+        return llm__fail(LLM_ERR_NOMEM, "session: cannot allocate %zu bytes (n_ctx %lld)", total, (long long)d.n_ctx);
+    }
+    char *p = (char *)s->block;
+    for (int i = 0; i < LLM__COUNT(sizes); i++) {
+        *slots[i] = (float *)p;
+        p += ((size_t)sizes[i] * sizeof(float) + 63) / 64 * 64;
+    }
+    memset(s->logits, 0, (size_t)hp->n_vocab * sizeof(float));
+    *out = s;
+    return LLM_OK;
+}
+
+LLM_API void llm_session_destroy(llm_session *s) {
+    if (!s) return;
+    if (s->own_pool) llm_pool_destroy(s->pool);
+    llm__free(&s->alloc, s->block);
+    free(s);
+}
+
+LLM_API llm_status llm_session_eval(llm_session *s, const llm_token *tokens, int64_t n, float *out_logits) {
+    const llm__hparams *hp = &s->m->hp;
+    if (n <= 0) return llm__fail(LLM_ERR_INVALID_ARG, "eval: no tokens");
+    if (n > s->n_ctx - s->n_past)
+        return llm__fail(LLM_ERR_CONTEXT_FULL, "eval: %lld tokens after %lld do not fit the context of %lld", (long long)n,
+                         (long long)s->n_past, (long long)s->n_ctx);
+    for (int64_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
+            return llm__fail(LLM_ERR_INVALID_ARG, "eval: token id %d is outside the vocabulary (0..%lld)", (int)tokens[i],
+                             (long long)hp->n_vocab - 1);
+    for (int64_t done = 0; done < n; done += s->n_batch) {
+        int64_t T = LLM__MIN(s->n_batch, n - done);
+        llm__forward_chunk(s, tokens + done, T, out_logits ? out_logits + done * hp->n_vocab : NULL);
+    }
+    return LLM_OK;
+}
+
+LLM_API const float *llm_session_logits(const llm_session *s) { return s->logits; }
+LLM_API int64_t llm_session_n_past(const llm_session *s) { return s->n_past; }
+LLM_API int64_t llm_session_n_ctx(const llm_session *s) { return s->n_ctx; }
+
+LLM_API llm_status llm_session_rewind(llm_session *s, int64_t n_past) {
+    if (n_past < 0 || n_past > s->n_past)
+        return llm__fail(LLM_ERR_INVALID_ARG, "rewind: %lld is outside 0..%lld", (long long)n_past, (long long)s->n_past);
+    s->n_past = n_past;
+    return LLM_OK;
+}
+/* ==== end llm_impl/60_session.c ==== */
 #endif /* LLM_IMPLEMENTATION_INCLUDED */
 #endif /* LLM_IMPLEMENTATION */
 /* ==== begin llm_impl/99_footer.h ==== */

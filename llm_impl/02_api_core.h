@@ -55,6 +55,10 @@ typedef enum llm_log_level { LLM_LOG_ERROR, LLM_LOG_WARN, LLM_LOG_INFO, LLM_LOG_
 typedef void (*llm_log_fn)(llm_log_level level, const char *msg, void *user);
 LLM_API void llm_set_log(llm_log_fn fn, void *user);   /* fn NULL: back to the default */
 
+/* Use the scalar reference kernels everywhere (true) or the fastest this build has (false,
+   the default). Global; call it before creating sessions. */
+LLM_API void llm_set_reference_kernels(bool reference);
+
 /* Token ids. */
 typedef int32_t llm_token;
 
