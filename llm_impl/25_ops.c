@@ -60,3 +60,23 @@ static void llm__rope(float *v, int64_t pos, const float *inv_freq, int64_t n_ro
         v[b] = x1 * c + x0 * s;
     }
 }
+
+/* ---- attention for one query row ----
+   out[Dv] = softmax_j(q . K[j] * scale) V[j] over n cached positions (K: [n, Dk], V: [n, Dv],
+   rows contiguous). softcap > 0 squashes scores as softcap * tanh(s / softcap) (Gemma 2).
+   scratch: n floats. The caller picks the rows the mask allows (causal, sliding window). */
+typedef struct llm__attn_params {
+    float scale;
+    float softcap;
+} llm__attn_params;
+
+static void llm__attend(float *out, const float *q, const float *K, const float *V, int64_t n, int64_t Dk, int64_t Dv,
+                        const llm__attn_params *p, float *scratch) {
+    for (int64_t j = 0; j < n; j++) {
+        float sc = llm__k->dot_f32(q, K + j * Dk, Dk) * p->scale;
+        scratch[j] = p->softcap > 0 ? p->softcap * tanhf(sc / p->softcap) : sc;
+    }
+    llm__softmax(scratch, n);
+    memset(out, 0, (size_t)Dv * sizeof(float));
+    for (int64_t j = 0; j < n; j++) llm__k->axpy_f32(out, scratch[j], V + j * Dv, Dv);
+}

@@ -91,20 +91,15 @@ static void llm__attn_worker(void *ctx, int ith, int nth) {
     const llm__hparams *hp = &s->m->hp;
     int64_t D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads, group = H / Hkv;
     float *scores = s->scores + (int64_t)ith * s->n_ctx;
+    llm__attn_params params = { .scale = hp->attn_scale, .softcap = 0 };
     int64_t lo, hi;
     llm__split(a->T * H, ith, nth, &lo, &hi);
     for (int64_t idx = lo; idx < hi; idx++) {
         int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->n_past + t;
         int64_t start = hp->layer_sliding[a->il] && hp->sliding_window ? LLM__MAX(0, pos - hp->sliding_window + 1) : 0;
-        const float *qh = s->q + (t * H + h) * D;
-        const float *K = s->k_cache + ((a->il * Hkv + kvh) * s->n_ctx) * D;
-        const float *V = s->v_cache + ((a->il * Hkv + kvh) * s->n_ctx) * D;
-        int64_t n = pos - start + 1;
-        for (int64_t j = 0; j < n; j++) scores[j] = llm__k->dot_f32(qh, K + (start + j) * D, D) * hp->attn_scale;
-        llm__softmax(scores, n);
-        float *out = s->att + (t * H + h) * D;
-        memset(out, 0, (size_t)D * sizeof(float));
-        for (int64_t j = 0; j < n; j++) llm__k->axpy_f32(out, scores[j], V + (start + j) * D, D);
+        const float *K = s->k_cache + ((a->il * Hkv + kvh) * s->n_ctx + start) * D;
+        const float *V = s->v_cache + ((a->il * Hkv + kvh) * s->n_ctx + start) * D;
+        llm__attend(s->att + (t * H + h) * D, s->q + (t * H + h) * D, K, V, pos - start + 1, D, D, &params, scores);
     }
 }
 
