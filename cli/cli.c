@@ -80,6 +80,128 @@ static int thread_count(int flag) {
 
 /* ---- subcommands ---- */
 
+/* "1,2,3" -> ids (malloc'd). Exits 2 on a malformed list. */
+static llm_token *parse_ids(const char *cmd, const char *list, int64_t *out_n) {
+    int64_t n = 1;
+    for (const char *p = list; *p; p++) n += *p == ',';
+    llm_token *ids = malloc((size_t)n * sizeof *ids);
+    const char *p = list;
+    for (int64_t i = 0; i < n; i++) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || end == p || v < 0 || v > 2147483647L || (*end && *end != ',')) {
+            fprintf(stderr, "llm %s: bad token id list '%s'\n", cmd, list);
+            exit(2);
+        }
+        ids[i] = (llm_token)v;
+        p = end + (*end == ',');
+    }
+    *out_n = n;
+    return ids;
+}
+
+static llm_model *load_model(const char *cmd, const char *path, const char *config) {
+    if (!path) { fprintf(stderr, "llm %s: --model is required\n", cmd); exit(2); }
+    llm_model *m;
+    llm_model_desc md = { .config_file = config };
+    llm_status s = llm_model_load(path, &md, &m);
+    if (s) die(s, "loading the model");
+    return m;
+}
+
+static int argmax(const float *x, int64_t n) {
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++) if (x[i] > x[best]) best = i;
+    return (int)best;
+}
+
+/* ---- logits: one prefill, every position's logits to a safetensors file ---- */
+static int cmd_logits(int argc, char **argv) {
+    const char *model = NULL, *ids_arg = NULL, *out = NULL, *config = NULL;
+    int threads = 0;
+    cli_opt opts[] = {
+        { "--model", NULL, OPT_STR, &model, "model directory, .safetensors, or llama2.c .bin" },
+        { "--ids", NULL, OPT_STR, &ids_arg, "prompt token ids, comma separated (required)" },
+        { "--output", "-o", OPT_STR, &out, "write an f32 tensor 'logits' [n, vocab] to this safetensors file" },
+        { "--config", NULL, OPT_STR, &config, "config file name in the model directory (default config.json)" },
+        { "--threads", "-t", OPT_INT, &threads, "threads (default: $LLM_THREADS or all cores)" },
+    };
+    const char *summary = "run the prompt in one prefill and print the top-5 of the last row";
+    parse_flags("logits", summary, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (!ids_arg) { fprintf(stderr, "llm logits: --ids is required\n"); return 2; }
+    int64_t n;
+    llm_token *ids = parse_ids("logits", ids_arg, &n);
+    llm_model *m = load_model("logits", model, config);
+    int64_t V = llm_model_get_info(m)->n_vocab;
+    llm_session *s;
+    llm_session_desc sd = { .n_ctx = n, .n_threads = thread_count(threads) };
+    llm_status st = llm_session_create(m, &sd, &s);
+    if (st) die(st, "creating a session");
+    float *logits = malloc((size_t)(n * V) * sizeof *logits);
+    if ((st = llm_session_eval(s, ids, n, logits))) die(st, "evaluating the prompt");
+    if (out) {
+        llm_tensor t = { .name = "logits", .dtype = LLM_DTYPE_F32, .n_dims = 2, .shape = { n, V }, .data = logits,
+                         .n_bytes = (size_t)(n * V) * sizeof(float) };
+        if ((st = llm_safetensors_write(out, &t, 1, NULL, 0))) die(st, "writing the logits");
+    }
+    float *last = logits + (n - 1) * V;          /* the file is written: the row can be consumed */
+    for (int k = 0; k < 5 && k < V; k++) {
+        int best = argmax(last, V);
+        printf("%d %.6f\n", best, last[best]);
+        last[best] = -INFINITY;
+    }
+    free(logits);
+    free(ids);
+    llm_session_destroy(s);
+    llm_model_free(m);
+    return 0;
+}
+
+/* ---- generate: continue a prompt ---- */
+static int cmd_generate(int argc, char **argv) {
+    const char *model = NULL, *ids_arg = NULL, *config = NULL;
+    int max_tokens = 100, threads = 0, n_ctx = 0;
+    double temp = 0.0;
+    bool print_ids = false;
+    cli_opt opts[] = {
+        { "--model", NULL, OPT_STR, &model, "model directory, .safetensors, or llama2.c .bin" },
+        { "--prompt-ids", NULL, OPT_STR, &ids_arg, "prompt as token ids, comma separated" },
+        { "--max-tokens", "-m", OPT_INT, &max_tokens, "tokens to generate (default 100)" },
+        { "--temp", NULL, OPT_FLOAT, &temp, "sampling temperature (default 0: greedy)" },
+        { "--print-ids", NULL, OPT_BOOL, &print_ids, "print the generated ids, space separated, on one line" },
+        { "--max-kv-size", NULL, OPT_INT, &n_ctx, "context length (default: the model's, at most 4096)" },
+        { "--config", NULL, OPT_STR, &config, "config file name in the model directory (default config.json)" },
+        { "--threads", "-t", OPT_INT, &threads, "threads (default: $LLM_THREADS or all cores)" },
+    };
+    const char *summary = "continue a prompt with the model";
+    parse_flags("generate", summary, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (!ids_arg) { fprintf(stderr, "llm generate: --prompt-ids is required\n"); return 2; }
+    if (temp != 0) { fprintf(stderr, "llm generate: only --temp 0 is supported\n"); return 2; }
+    int64_t n;
+    llm_token *ids = parse_ids("generate", ids_arg, &n);
+    llm_model *m = load_model("generate", model, config);
+    const llm_model_info *info = llm_model_get_info(m);
+    llm_session *s;
+    llm_session_desc sd = { .n_ctx = n_ctx, .n_threads = thread_count(threads) };
+    llm_status st = llm_session_create(m, &sd, &s);
+    if (st) die(st, "creating a session");
+    if ((st = llm_session_eval(s, ids, n, NULL))) die(st, "evaluating the prompt");
+    for (int i = 0; i < max_tokens; i++) {
+        llm_token tok = argmax(llm_session_logits(s), info->n_vocab);
+        if (print_ids) printf("%s%d", i ? " " : "", tok);
+        bool eos = false;
+        for (int e = 0; e < info->n_eos; e++) eos |= tok == info->eos[e];
+        if (eos || i + 1 == max_tokens) break;
+        if ((st = llm_session_eval(s, &tok, 1, NULL))) die(st, "generating");
+    }
+    if (print_ids) printf("\n");
+    free(ids);
+    llm_session_destroy(s);
+    llm_model_free(m);
+    return 0;
+}
+
 typedef struct { const char *name; int (*fn)(int argc, char **argv); const char *summary; } cli_cmd;
 
 static const cli_cmd *find_cmd(const char *name);
@@ -87,6 +209,8 @@ static const cli_cmd *find_cmd(const char *name);
 static int cmd_help(int argc, char **argv);
 
 static const cli_cmd commands[] = {
+    { "generate", cmd_generate, "generate text from a prompt" },
+    { "logits",   cmd_logits,   "run a prompt and write the logits of every position" },
     { "help",     cmd_help,     "list the subcommands" },
 };
 

@@ -4,6 +4,8 @@
 LLM_API llm_status llm_model_load(const char *path, const llm_model_desc *desc, llm_model **out_model) {
     llm_model *m = NULL;
     *out_model = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0) return llm__fail(LLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     llm_status s = llm__model_new(path, desc, &m);
     if (s) return s;
     if (llm__ends_with(path, ".bin") && llm__file_exists(path)) {
