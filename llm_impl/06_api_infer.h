@@ -27,5 +27,8 @@ LLM_API llm_status   llm_session_eval(llm_session *session, const llm_token *tok
 LLM_API const float *llm_session_logits(const llm_session *session);
 LLM_API int64_t      llm_session_n_past(const llm_session *session);
 LLM_API int64_t      llm_session_n_ctx(const llm_session *session);
+/* The n_past tokens in the cache, in order; valid until the next eval or rewind. */
+LLM_API const llm_token *llm_session_tokens(const llm_session *session);
+LLM_API const llm_model *llm_session_model(const llm_session *session);
 /* Forget everything after the first n_past tokens (0 = clear). */
 LLM_API llm_status   llm_session_rewind(llm_session *session, int64_t n_past);

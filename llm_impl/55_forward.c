@@ -22,6 +22,7 @@ struct llm_session {
     bool own_pool;
     int64_t n_ctx, n_batch, n_past;
     int n_threads;
+    llm_token *tokens;             /* [n_ctx] the tokens in the cache, in order */
     float *k_cache, *v_cache;      /* [L, Hkv, n_ctx, D] */
     /* activations of the current chunk (B = n_batch rows) */
     float *x;                      /* [B, C] residual stream */

@@ -33,7 +33,8 @@ LLM_API llm_status llm_session_create(const llm_model *m, const llm_session_desc
                         &s->logits, &s->scores, &s->mm_scratch };
     size_t total = 0;
     for (int i = 0; i < LLM__COUNT(sizes); i++) total += ((size_t)sizes[i] * sizeof(float) + 63) / 64 * 64;
-    s->block = llm__alloc(&s->alloc, total);
+    s->tokens = (llm_token *)calloc((size_t)s->n_ctx, sizeof *s->tokens);
+    s->block = s->tokens ? llm__alloc(&s->alloc, total) : NULL;
     if (!s->block) {
         llm_session_destroy(s);
         return llm__fail(LLM_ERR_NOMEM, "session: cannot allocate %zu bytes (n_ctx %lld)", total, (long long)d.n_ctx);
@@ -52,6 +53,7 @@ LLM_API void llm_session_destroy(llm_session *s) {
     if (!s) return;
     if (s->own_pool) llm_pool_destroy(s->pool);
     llm__free(&s->alloc, s->block);
+    free(s->tokens);
     free(s);
 }
 
@@ -67,6 +69,7 @@ LLM_API llm_status llm_session_eval(llm_session *s, const llm_token *tokens, int
                              (long long)hp->n_vocab - 1);
     for (int64_t done = 0; done < n; done += s->n_batch) {
         int64_t T = LLM__MIN(s->n_batch, n - done);
+        memcpy(s->tokens + s->n_past, tokens + done, (size_t)T * sizeof *tokens);
         llm__forward_chunk(s, tokens + done, T, out_logits ? out_logits + done * hp->n_vocab : NULL);
     }
     return LLM_OK;
@@ -75,6 +78,8 @@ LLM_API llm_status llm_session_eval(llm_session *s, const llm_token *tokens, int
 LLM_API const float *llm_session_logits(const llm_session *s) { return s->logits; }
 LLM_API int64_t llm_session_n_past(const llm_session *s) { return s->n_past; }
 LLM_API int64_t llm_session_n_ctx(const llm_session *s) { return s->n_ctx; }
+LLM_API const llm_token *llm_session_tokens(const llm_session *s) { return s->tokens; }
+LLM_API const llm_model *llm_session_model(const llm_session *s) { return s->m; }
 
 LLM_API llm_status llm_session_rewind(llm_session *s, int64_t n_past) {
     if (n_past < 0 || n_past > s->n_past)
