@@ -63,7 +63,222 @@ static void test_fixture(void) {
     llm_safetensors_close(st);
 }
 
+
+/* ---- llm_sampler ---- */
+
+static llm_sampler *make(const llm_sampler_params *p, int64_t n) {
+    llm_sampler *s = NULL;
+    CHECK_OK(llm_sampler_create(p, n, NULL, &s));
+    return s;
+}
+
+/* Sample n_tok tokens from a fixed pseudo-random logits stream, accepting each. */
+static void run_seq(const llm_sampler_params *p, llm_token *out, int n_tok) {
+    enum { N = 2000 };
+    static float x[N];
+    llm_sampler *s = make(p, N);
+    if (!s) return;
+    llm_rng g;
+    llm_rng_seed(&g, 7);
+    for (int t = 0; t < n_tok; t++) {
+        for (int i = 0; i < N; i++) x[i] = (float)(llm_rng_uniform(&g) * 8.0);
+        CHECK_OK(llm_sampler_sample(s, x, N, &out[t], NULL, NULL));
+        CHECK_OK(llm_sampler_accept(s, out[t]));
+    }
+    llm_sampler_destroy(s);
+}
+
+static void test_seed(void) {
+    llm_sampler_params p = llm_sampler_default_params();
+    p.temperature = 1.0f; p.top_p = 0.95f; p.min_p = 0.01f; p.top_k = 200;
+    p.repetition_penalty = 1.2f; p.xtc_probability = 0.5f; p.seed = 42;
+    llm_token a[100], b[100], c[100];
+    run_seq(&p, a, 100);
+    run_seq(&p, b, 100);
+    p.seed = 43;
+    run_seq(&p, c, 100);
+    int same_ab = 0, same_ac = 0;
+    for (int i = 0; i < 100; i++) { same_ab += a[i] == b[i]; same_ac += a[i] == c[i]; }
+    CHECK_EQ_INT(same_ab, 100);
+    CHECK(same_ac < 20);                       /* ~200 candidates per step: chance agreement is rare */
+    /* reset replays the sequence */
+    llm_rng r1, r2;
+    llm_rng_seed(&r1, 0); llm_rng_seed(&r2, 0);
+    CHECK(llm_rng_next(&r1) == llm_rng_next(&r2) && llm_rng_next(&r1) != 0);
+}
+
+/* Frequencies of N = 20000 draws match softmax(x / T) within 4.5 sigma per token
+   (deterministic given the seed, so this never flakes). */
+static void check_distribution(float temperature) {
+    enum { K = 6, N = 20000 };
+    const float x[K] = { 1.0f, 2.0f, 0.5f, -1.0f, 2.0f, 0.0f };
+    llm_sampler_params p = llm_sampler_default_params();
+    p.temperature = temperature; p.seed = 1234;
+    llm_sampler *s = make(&p, K);
+    if (!s) return;
+    int hits[K] = { 0 };
+    for (int i = 0; i < N; i++) {
+        llm_token t = -1;
+        CHECK_OK(llm_sampler_sample(s, x, K, &t, NULL, NULL));
+        if (t >= 0 && t < K) hits[t]++;
+    }
+    double z = 0, prob[K];
+    for (int i = 0; i < K; i++) z += exp(x[i] / temperature);
+    for (int i = 0; i < K; i++) {
+        prob[i] = exp(x[i] / temperature) / z;
+        double sigma = sqrt(prob[i] * (1 - prob[i]) / N), f = (double)hits[i] / N;
+        if (fabs(f - prob[i]) > 4.5 * sigma) printf("  T=%g token %d: freq %.4f, softmax %.4f\n", temperature, i, f, prob[i]);
+        CHECK(fabs(f - prob[i]) <= 4.5 * sigma);
+    }
+    llm_sampler_destroy(s);
+}
+
+static void test_distribution(void) {
+    check_distribution(1.0f);
+    check_distribution(0.5f);
+}
+
+/* Greedy: argmax of the processed logits, ties to the lowest id; logprob and top-N from
+   log_softmax of the processed logits, sorted. */
+static void test_greedy_logprobs(void) {
+    const float x[5] = { 0.5f, 3.0f, -2.0f, 3.0f, 1.0f };
+    llm_sampler_params p = { 0 };              /* zero = greedy, nothing else */
+    p.n_logprobs = 7;                          /* more than V: only 5 are filled */
+    llm_sampler *s = make(&p, 5);
+    if (!s) return;
+    llm_token t = -1;
+    float lp = 0;
+    llm_token_logprob top[7];
+    memset(top, 0xff, sizeof top);
+    CHECK_OK(llm_sampler_sample(s, x, 5, &t, &lp, top));
+    double lse = 0;
+    for (int i = 0; i < 5; i++) lse += exp(x[i]);
+    lse = log(lse);
+    CHECK_EQ_INT(t, 1);
+    CHECK_NEAR(lp, 3.0 - lse, 1e-6);
+    const int order[5] = { 1, 3, 4, 0, 2 };
+    for (int j = 0; j < 5; j++) {
+        CHECK_EQ_INT(top[j].token, order[j]);
+        CHECK_NEAR(top[j].logprob, x[order[j]] - lse, 1e-6);
+    }
+    CHECK_EQ_INT(top[5].token, -1);            /* untouched */
+    llm_sampler_destroy(s);
+}
+
+/* Probabilities 0.4, 0.3, 0.2, 0.05, 0.05 as logits. */
+static void xtc_row(float *x) {
+    const double pr[5] = { 0.4, 0.3, 0.2, 0.05, 0.05 };
+    for (int i = 0; i < 5; i++) x[i] = (float)log(pr[i]);
+}
+
+static int count_inf(const float *x, int n) {
+    int k = 0;
+    for (int i = 0; i < n; i++) k += isinf(x[i]) && x[i] < 0;
+    return k;
+}
+
+static void test_xtc(void) {
+    float x[5], y[5];
+    xtc_row(x); memcpy(y, x, sizeof x);
+    llm_logits_xtc(x, 5, 0.1f, NULL, 0);       /* 0, 1, 2 are above: all but the least (2) go */
+    CHECK(isinf(x[0]) && isinf(x[1]) && x[2] == y[2] && x[3] == y[3] && x[4] == y[4]);
+    const llm_token prot[2] = { 0, 99 };
+    xtc_row(x);
+    llm_logits_xtc(x, 5, 0.1f, prot, 2);       /* protected ids stay */
+    CHECK(x[0] == y[0] && isinf(x[1]) && x[2] == y[2]);
+    xtc_row(x);
+    llm_logits_xtc(x, 5, 0.45f, NULL, 0);      /* threshold above the max probability */
+    CHECK_EQ_INT(count_inf(x, 5), 0);
+    llm_logits_xtc(x, 5, 0.35f, NULL, 0);      /* one token above: it is the least, stays */
+    CHECK_EQ_INT(count_inf(x, 5), 0);
+
+    /* the chain: probability 1 always excludes, 0 never (and draws no random number) */
+    llm_sampler_params p = llm_sampler_default_params();
+    p.temperature = 1; p.seed = 5; p.xtc_threshold = 0.1f; p.xtc_probability = 1;
+    p.xtc_protected = prot; p.n_xtc_protected = 1;
+    llm_sampler *s1 = make(&p, 5);
+    p.xtc_probability = 0;
+    llm_sampler *s0 = make(&p, 5);
+    p.xtc_probability = 0.5f;
+    llm_sampler *sh = make(&p, 5);
+    p.n_xtc_protected = 0; p.xtc_probability = 0;
+    llm_sampler *plain = make(&p, 5);
+    if (!s1 || !s0 || !sh || !plain) return;
+    int hits1[5] = { 0 }, hitsh[5] = { 0 }, differ = 0;
+    xtc_row(x);
+    for (int i = 0; i < 2000; i++) {
+        llm_token a, b, c, d;
+        CHECK_OK(llm_sampler_sample(s1, x, 5, &a, NULL, NULL));
+        CHECK_OK(llm_sampler_sample(s0, x, 5, &b, NULL, NULL));
+        CHECK_OK(llm_sampler_sample(plain, x, 5, &c, NULL, NULL));
+        CHECK_OK(llm_sampler_sample(sh, x, 5, &d, NULL, NULL));
+        hits1[a]++; hitsh[d]++;
+        differ += b != c;
+    }
+    CHECK_EQ_INT(hits1[1], 0);                 /* removed every time */
+    CHECK(hits1[0] > 0 && hits1[2] > 0);       /* protected 0 and the least-above 2 remain */
+    CHECK_EQ_INT(differ, 0);                   /* probability 0 == no XTC */
+    CHECK(hitsh[1] > 100 && hitsh[1] < 500);   /* half the time: ~0.5 * 0.3 * 2000 = 300 */
+    llm_sampler_destroy(s1); llm_sampler_destroy(s0); llm_sampler_destroy(sh); llm_sampler_destroy(plain);
+}
+
+static void test_penalty_functions(void) {
+    const llm_token ctx[6] = { 3, 3, 3, 4, -1, 1000 };    /* out-of-range ids are ignored */
+    float x[6] = { 1, 1, 1, 2.0f, -2.0f, 0 }, y[6];
+    memcpy(y, x, sizeof x);
+    CHECK_OK(llm_logits_repetition_penalty(y, 6, ctx, 6, 2.0f));
+    CHECK(y[3] == 1.0f && y[4] == -4.0f && y[0] == 1 && y[5] == 0);   /* once per token, sign-aware */
+    memcpy(y, x, sizeof x);
+    CHECK_OK(llm_logits_presence_penalty(y, 6, ctx, 6, 0.5f));
+    CHECK(y[3] == 1.5f && y[4] == -2.5f && y[0] == 1);
+    memcpy(y, x, sizeof x);
+    CHECK_OK(llm_logits_frequency_penalty(y, 6, ctx, 6, 0.25f));
+    CHECK(y[3] == 1.25f && y[4] == -2.25f && y[0] == 1);
+    const llm_logit_bias b[4] = { { 0, 1.0f }, { 0, 0.5f }, { 5, -INFINITY }, { 6, 3.0f } };
+    memcpy(y, x, sizeof x);
+    llm_logits_bias(y, 6, b, 4);
+    CHECK(y[0] == 2.5f && isinf(y[5]) && y[1] == 1);
+}
+
+/* Greedy pick after a history of n_five 5s then n_after 7s: token 5 (2.0) beats
+   6 (1.9) unless penalised. */
+static llm_token pick_after(llm_sampler_params p, int n_five, int n_after) {
+    float x[8] = { 0, 0, 0, 0, 0, 2.0f, 1.9f, 0 };
+    llm_sampler *s = make(&p, 8);
+    llm_token t = -1;
+    if (!s) return t;
+    for (int i = 0; i < n_five; i++) CHECK_OK(llm_sampler_accept(s, 5));
+    for (int i = 0; i < n_after; i++) CHECK_OK(llm_sampler_accept(s, 7));
+    CHECK_OK(llm_sampler_sample(s, x, 8, &t, NULL, NULL));
+    llm_sampler_destroy(s);
+    return t;
+}
+
+static void test_penalty_windows(void) {
+    llm_sampler_params p = llm_sampler_default_params();
+    p.repetition_penalty = 1.5f;               /* context 20 */
+    CHECK_EQ_INT(pick_after(p, 1, 19), 6);        /* 5 is inside the last 20 */
+    CHECK_EQ_INT(pick_after(p, 1, 20), 5);        /* ... and now outside */
+    CHECK_EQ_INT(pick_after(p, 1, 300), 5);       /* the bounded history slides */
+    p.repetition_context_size = 0;             /* whole history: grows past its first buffer */
+    CHECK_EQ_INT(pick_after(p, 1, 3000), 6);
+    p = llm_sampler_default_params();
+    p.presence_penalty = 0.2f; p.presence_context_size = 5;
+    CHECK_EQ_INT(pick_after(p, 1, 4), 6);
+    CHECK_EQ_INT(pick_after(p, 1, 5), 5);
+    p = llm_sampler_default_params();
+    p.frequency_penalty = 0.06f; p.frequency_context_size = 0;
+    CHECK_EQ_INT(pick_after(p, 1, 3), 5);      /* 2.0 - 0.06 > 1.9 */
+    CHECK_EQ_INT(pick_after(p, 2, 3), 6);      /* 2.0 - 2 * 0.06 < 1.9 */
+}
+
 int main(void) {
     RUN(test_fixture);
+    RUN(test_seed);
+    RUN(test_distribution);
+    RUN(test_greedy_logprobs);
+    RUN(test_xtc);
+    RUN(test_penalty_functions);
+    RUN(test_penalty_windows);
     return TEST_MAIN_END();
 }
