@@ -101,10 +101,21 @@ static void test_seed(void) {
     for (int i = 0; i < 100; i++) { same_ab += a[i] == b[i]; same_ac += a[i] == c[i]; }
     CHECK_EQ_INT(same_ab, 100);
     CHECK(same_ac < 20);                       /* ~200 candidates per step: chance agreement is rare */
-    /* reset replays the sequence */
-    llm_rng r1, r2;
-    llm_rng_seed(&r1, 0); llm_rng_seed(&r2, 0);
-    CHECK(llm_rng_next(&r1) == llm_rng_next(&r2) && llm_rng_next(&r1) != 0);
+    /* reset forgets the history and replays the random stream */
+    float x[64];
+    for (int i = 0; i < 64; i++) x[i] = (float)(i % 7);
+    llm_sampler *s = make(&p, 64);
+    if (!s) return;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 50; i++) {
+            CHECK_OK(llm_sampler_sample(s, x, 64, &c[i], NULL, NULL));
+            CHECK_OK(llm_sampler_accept(s, c[i]));
+            if (round == 1) CHECK_EQ_INT(c[i], a[i]);
+            else a[i] = c[i];
+        }
+        llm_sampler_reset(s);
+    }
+    llm_sampler_destroy(s);
 }
 
 /* Frequencies of N = 20000 draws match softmax(x / T) within 4.5 sigma per token
@@ -272,6 +283,176 @@ static void test_penalty_windows(void) {
     CHECK_EQ_INT(pick_after(p, 2, 3), 6);      /* 2.0 - 2 * 0.06 < 1.9 */
 }
 
+static void test_min_keep_and_big_k(void) {
+    const float x[6] = { 3.0f, 0.0f, 2.5f, -1.0f, 2.0f, 1.0f };
+    float y[6];
+    memcpy(y, x, sizeof x);
+    CHECK_OK(llm_logits_min_p(y, 6, 0.9f, 1));  /* only the max survives ... */
+    CHECK_EQ_INT(count_inf(y, 6), 5);
+    memcpy(y, x, sizeof x);
+    CHECK_OK(llm_logits_min_p(y, 6, 0.9f, 3));  /* ... unless 3 are kept: 0, 2, 4 */
+    CHECK(count_inf(y, 6) == 3 && !isinf(y[0]) && !isinf(y[2]) && !isinf(y[4]));
+    memcpy(y, x, sizeof x);
+    CHECK_OK(llm_logits_top_p(y, 6, 0.01f, 4));
+    CHECK(count_inf(y, 6) == 2 && isinf(y[1]) && isinf(y[3]));
+    memcpy(y, x, sizeof x);
+    CHECK_OK(llm_logits_top_k(y, 6, 2, 3));     /* transformers: k = max(k, min_keep) */
+    CHECK_EQ_INT(count_inf(y, 6), 3);
+    memcpy(y, x, sizeof x);
+    CHECK_OK(llm_logits_top_k(y, 6, 100, 1));   /* k >= V: nothing to do */
+    CHECK_OK(llm_logits_top_p(y, 6, 1.0f, 1));
+    CHECK_OK(llm_logits_min_p(y, 6, 0.0f, 1));
+    CHECK_EQ_INT(count_inf(y, 6), 0);
+    const float tie[4] = { 1, 2, 2, 2 };        /* ties at the k-th value: lowest ids */
+    memcpy(y, tie, sizeof tie);
+    CHECK_OK(llm_logits_top_k(y, 4, 2, 1));
+    CHECK(isinf(y[0]) && !isinf(y[1]) && !isinf(y[2]) && isinf(y[3]));
+
+    /* the chain: min-p keeps 3, top_k beyond V is off; only 0, 2, 4 are ever drawn */
+    llm_sampler_params p = llm_sampler_default_params();
+    p.temperature = 2; p.min_p = 1.0f; p.min_tokens_to_keep = 3; p.top_k = 1000; p.seed = 9;
+    llm_sampler *s = make(&p, 6);
+    if (!s) return;
+    int hits[6] = { 0 };
+    for (int i = 0; i < 600; i++) {
+        llm_token t;
+        CHECK_OK(llm_sampler_sample(s, x, 6, &t, NULL, NULL));
+        hits[t]++;
+    }
+    CHECK(hits[0] > 0 && hits[2] > 0 && hits[4] > 0 && hits[0] + hits[2] + hits[4] == 600);
+    llm_sampler_destroy(s);
+}
+
+static bool has_nan(const float *x, int n) {
+    for (int i = 0; i < n; i++) if (isnan(x[i])) return true;
+    return false;
+}
+
+/* One finite logit, NaNs, +inf biases, every logit -inf: no NaN ever comes out. */
+static void test_degenerate(void) {
+    float x[7];
+    for (int i = 0; i < 7; i++) x[i] = -INFINITY;
+    x[3] = -5.0f;
+    llm_sampler_params p = llm_sampler_default_params();
+    p.temperature = 0.7f; p.top_p = 0.5f; p.min_p = 0.2f; p.top_k = 2; p.xtc_probability = 1;
+    p.repetition_penalty = 1.3f; p.presence_penalty = 0.5f; p.n_logprobs = 3; p.seed = 3;
+    llm_sampler *s = make(&p, 7);
+    if (!s) return;
+    llm_token t = -1;
+    float lp = 1;
+    llm_token_logprob top[3];
+    for (int i = 0; i < 20; i++) {
+        CHECK_OK(llm_sampler_sample(s, x, 7, &t, &lp, top));
+        CHECK_EQ_INT(t, 3);
+        CHECK(lp == 0.0f && top[0].token == 3 && top[0].logprob == 0.0f && isinf(top[1].logprob));
+        CHECK_OK(llm_sampler_accept(s, t));
+    }
+    float y[7];                                 /* the single filters keep it too */
+    memcpy(y, x, sizeof y); CHECK_OK(llm_logits_top_p(y, 7, 0.5f, 1)); CHECK(y[3] == -5.0f && !has_nan(y, 7));
+    memcpy(y, x, sizeof y); CHECK_OK(llm_logits_min_p(y, 7, 0.5f, 2)); CHECK(y[3] == -5.0f && !has_nan(y, 7));
+    memcpy(y, x, sizeof y); llm_logits_xtc(y, 7, 0.0f, NULL, 0);       CHECK(y[3] == -5.0f && !has_nan(y, 7));
+    memcpy(y, x, sizeof y); CHECK_OK(llm_logits_top_k(y, 7, 3, 1));    CHECK(y[3] == -5.0f && !has_nan(y, 7));
+    x[3] = -INFINITY;                           /* nothing left to choose */
+    CHECK(llm_sampler_sample(s, x, 7, &t, &lp, top) == LLM_ERR_INVALID_ARG);
+    x[1] = NAN; x[2] = 1.0f; x[5] = NAN;        /* NaN counts as -inf */
+    for (int i = 0; i < 20; i++) {
+        CHECK_OK(llm_sampler_sample(s, x, 7, &t, &lp, top));
+        CHECK(t == 2 && lp == 0.0f && !isnan(top[1].logprob) && !isnan(top[2].logprob));
+    }
+    CHECK(llm_sampler_sample(s, x, 8, &t, &lp, top) == LLM_ERR_INVALID_ARG);   /* row too long */
+    llm_sampler_destroy(s);
+
+    const llm_logit_bias force = { 4, INFINITY };   /* +inf: forced */
+    p = llm_sampler_default_params();
+    p.temperature = 1; p.top_p = 0.9f; p.logit_bias = &force; p.n_logit_bias = 1; p.n_logprobs = 2;
+    s = make(&p, 7);
+    if (!s) return;
+    for (int i = 0; i < 7; i++) x[i] = (float)i;
+    CHECK_OK(llm_sampler_sample(s, x, 7, &t, &lp, top));
+    CHECK(t == 4 && lp == 0.0f && !isnan(top[1].logprob));
+    llm_sampler_destroy(s);
+    const llm_logit_bias ban = { 6, -INFINITY };   /* -inf on the argmax: the runner-up */
+    p.temperature = 0;
+    p.logit_bias = &ban;
+    s = make(&p, 7);
+    if (!s) return;
+    CHECK_OK(llm_sampler_sample(s, x, 7, &t, &lp, top));
+    CHECK_EQ_INT(t, 5);
+    llm_sampler_destroy(s);
+
+    llm_sampler *bad = NULL;                    /* params are checked */
+    p = llm_sampler_default_params();
+    p.min_p = 2;
+    CHECK(llm_sampler_create(&p, 7, NULL, &bad) == LLM_ERR_INVALID_ARG && bad == NULL);
+    CHECK(strstr(llm_last_error(), "min_p") != NULL);
+    p.min_p = 0;
+    CHECK(llm_sampler_create(&p, 0, NULL, &bad) == LLM_ERR_INVALID_ARG);
+}
+
+/* ---- the fast paths against a full sort, on a Llama 3 sized vocabulary ---- */
+
+#define BIG 128256
+static const float *sort_x;
+static int cmp_desc(const void *a, const void *b) {
+    int i = *(const int *)a, j = *(const int *)b;
+    if (sort_x[i] != sort_x[j]) return sort_x[i] > sort_x[j] ? -1 : 1;
+    return i - j;
+}
+
+/* Gaussian-ish logits with spread `scale` (larger = more peaked distribution). */
+static void big_logits(float *x, float scale, uint64_t seed) {
+    llm_rng g;
+    llm_rng_seed(&g, seed);
+    for (int i = 0; i < BIG; i++)
+        x[i] = scale * (float)(llm_rng_uniform(&g) + llm_rng_uniform(&g) + llm_rng_uniform(&g) - 1.5);
+}
+
+/* The number of tokens transformers' rule keeps: ascending cumulative mass > 1 - p. */
+static int ref_top_p_count(const float *x, const int *order, float top_p) {
+    double z = 0, cum = 0;
+    for (int i = 0; i < BIG; i++) z += exp((double)x[order[i]] - x[order[0]]);
+    int kept = 0;
+    for (int i = BIG - 1; i >= 0; i--) {
+        cum += exp((double)x[order[i]] - x[order[0]]) / z;
+        kept += cum > 1 - (double)top_p;
+    }
+    return kept;
+}
+
+static void test_big_vocab(void) {
+    float *x = (float *)malloc(BIG * sizeof *x), *y = (float *)malloc(BIG * sizeof *y);
+    int *order = (int *)malloc(BIG * sizeof *order);
+    const float scales[2] = { 20.0f, 0.5f };   /* peaked, and nearly flat (top-p needs ~all) */
+    for (int c = 0; c < 2; c++) {
+        big_logits(x, scales[c], 11 + c);
+        for (int i = 0; i < BIG; i++) order[i] = i;
+        sort_x = x;
+        qsort(order, BIG, sizeof *order, cmp_desc);
+        const int ks[2] = { 40, 50000 };       /* the heap path and the full-sort path */
+        for (int j = 0; j < 2; j++) {
+            memcpy(y, x, BIG * sizeof *y);
+            CHECK_OK(llm_logits_top_k(y, BIG, ks[j], 1));
+            CHECK_EQ_INT(BIG - count_inf(y, BIG), ks[j]);
+            CHECK(!isinf(y[order[ks[j] - 1]]) && isinf(y[order[ks[j]]]));
+        }
+        memcpy(y, x, BIG * sizeof *y);
+        CHECK_OK(llm_logits_top_p(y, BIG, 0.9f, 1));
+        int kept = BIG - count_inf(y, BIG), want = ref_top_p_count(x, order, 0.9f);
+        CHECK_EQ_INT(kept, want);
+        CHECK(!isinf(y[order[want - 1]]));
+        llm_sampler_params p = llm_sampler_default_params();
+        p.n_logprobs = 20;
+        llm_sampler *s = make(&p, BIG);
+        llm_token t;
+        llm_token_logprob top[20];
+        if (s) CHECK_OK(llm_sampler_sample(s, x, BIG, &t, NULL, top));
+        for (int j = 0; s && j < 20; j++) CHECK_EQ_INT(top[j].token, order[j]);
+        if (s) CHECK_EQ_INT(t, order[0]);
+        llm_sampler_destroy(s);
+    }
+    free(x); free(y); free(order);
+}
+
 int main(void) {
     RUN(test_fixture);
     RUN(test_seed);
@@ -280,5 +461,8 @@ int main(void) {
     RUN(test_xtc);
     RUN(test_penalty_functions);
     RUN(test_penalty_windows);
+    RUN(test_min_keep_and_big_k);
+    RUN(test_degenerate);
+    RUN(test_big_vocab);
     return TEST_MAIN_END();
 }
