@@ -92,6 +92,10 @@ LLM_PRIVATE void llm__free(const llm_allocator *a, void *p) {
     else free(p);
 }
 
+/* Blobs the library hands to the caller (generated text, rendered templates) come from
+   malloc, whatever allocator the objects use, so one free works for all of them. */
+LLM_API void llm_free(void *ptr) { free(ptr); }
+
 LLM_PRIVATE char *llm__strdup(const llm_allocator *a, const char *s) {
     size_t n = strlen(s) + 1;
     char *d = (char *)llm__alloc(a, n);
