@@ -150,8 +150,15 @@ static bool llm__utf8_valid(const char *s, size_t n) {
 
 static inline uint64_t llm__hash_bytes(const void *p, size_t n) {
     const uint8_t *s = (const uint8_t *)p;
-    uint64_t h = 0xcbf29ce484222325ull;          /* FNV-1a, then a final mix */
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ull;
+    uint64_t h = (uint64_t)n * 0x9e3779b97f4a7c15ull, w;
+    for (; n >= 8; s += 8, n -= 8) {                  /* eight bytes a step, then a multiply-xorshift mix */
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+    }
+    w = 0;
+    if (n) memcpy(&w, s, n);
+    h = (h ^ w) * 0x94d049bb133111ebull;
     return h ^ (h >> 29);
 }
 
@@ -160,43 +167,48 @@ static inline uint64_t llm__hash_u64(uint64_t x) {
     return x;
 }
 
-/* string -> int32 id. Keys are borrowed (they live in the tokenizer's string pool). */
+/* string -> int32 id. Keys are borrowed (they live in the tokenizer's string pool). A slot
+   holds everything a probe looks at, so a lookup touches one cache line before the final
+   memcmp. */
+typedef struct llm__strslot {
+    const char *key;                   /* NULL: empty */
+    uint32_t len, hash;                /* hash: top bits of the key's hash */
+    int32_t val;
+} llm__strslot;
+
 typedef struct llm__strmap {
-    const char **keys;
-    uint32_t *lens;
-    int32_t *vals;
-    size_t mask;                       /* capacity - 1; 0 when empty */
+    llm__strslot *slots;
+    size_t mask;                       /* capacity - 1 */
 } llm__strmap;
 
 static bool llm__strmap_init(llm__strmap *m, size_t n_expected) {
     size_t cap = 16;
     while (cap < 2 * n_expected + 2) cap *= 2;
-    m->keys = (const char **)calloc(cap, sizeof *m->keys);
-    m->lens = (uint32_t *)calloc(cap, sizeof *m->lens);
-    m->vals = (int32_t *)calloc(cap, sizeof *m->vals);
+    m->slots = (llm__strslot *)calloc(cap, sizeof *m->slots);
     m->mask = cap - 1;
-    return m->keys && m->lens && m->vals;
+    return m->slots != NULL;
 }
 
-static void llm__strmap_free(llm__strmap *m) {
-    free(m->keys); free(m->lens); free(m->vals);
-    memset(m, 0, sizeof *m);
-}
+static void llm__strmap_free(llm__strmap *m) { free(m->slots); memset(m, 0, sizeof *m); }
 
 static int32_t llm__strmap_get(const llm__strmap *m, const char *s, size_t n) {
-    if (!m->keys) return -1;
-    for (size_t i = llm__hash_bytes(s, n) & m->mask;; i = (i + 1) & m->mask) {
-        if (!m->keys[i]) return -1;
-        if (m->lens[i] == n && memcmp(m->keys[i], s, n) == 0) return m->vals[i];
+    if (!m->slots) return -1;
+    uint64_t h = llm__hash_bytes(s, n);
+    for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
+        const llm__strslot *e = &m->slots[i];
+        if (!e->key) return -1;
+        if (e->hash == (uint32_t)(h >> 32) && e->len == n && memcmp(e->key, s, n) == 0) return e->val;
     }
 }
 
 /* Insert unless present (the first id of a duplicated string wins). The map was sized for
    at most n_expected keys; returns false when it is full. */
 static bool llm__strmap_put(llm__strmap *m, const char *s, size_t n, int32_t v) {
-    for (size_t i = llm__hash_bytes(s, n) & m->mask, probes = 0; probes <= m->mask; i = (i + 1) & m->mask, probes++) {
-        if (!m->keys[i]) { m->keys[i] = s; m->lens[i] = (uint32_t)n; m->vals[i] = v; return true; }
-        if (m->lens[i] == n && memcmp(m->keys[i], s, n) == 0) return true;
+    uint64_t h = llm__hash_bytes(s, n);
+    for (size_t i = h & m->mask, probes = 0; probes <= m->mask; i = (i + 1) & m->mask, probes++) {
+        llm__strslot *e = &m->slots[i];
+        if (!e->key) { *e = (llm__strslot){ s, (uint32_t)n, (uint32_t)(h >> 32), v }; return true; }
+        if (e->hash == (uint32_t)(h >> 32) && e->len == n && memcmp(e->key, s, n) == 0) return true;
     }
     return false;
 }

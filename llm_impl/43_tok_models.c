@@ -69,8 +69,8 @@ static llm__cand llm__heap_pop(llm__bpe_scratch *s) {
 
 /* Queue the pair starting at symbol `pos` if a merge exists for it. */
 static void llm__bpe_queue(const llm_tokenizer *t, llm__bpe_scratch *s, int32_t pos) {
+    if (pos < 0 || s->syms[pos].next < 0) return;
     int32_t next = s->syms[pos].next;
-    if (pos < 0 || next < 0) return;
     int64_t v;
     uint64_t key = ((uint64_t)(uint32_t)s->syms[pos].id << 32) | (uint32_t)s->syms[next].id;
     if (llm__u64map_get(&t->merges, key, &v)) llm__heap_push(s, (llm__cand){ (uint32_t)(v >> 32), pos, (llm_token)(v & 0xffffffff) });
@@ -522,7 +522,7 @@ static bool llm__text_unfinished(const char *s, size_t n) {
 static void llm__detok_decode(llm_detok *d, size_t from, size_t to, llm__buf *b) {
     b->len = 0;
     llm__buf_put(b, "", 0);
-    llm__decode(d->tok, d->ids.v + from, (int64_t)(to - from), d->skip_special, b);
+    if (to > from) llm__decode(d->tok, d->ids.v + from, (int64_t)(to - from), d->skip_special, b);
 }
 
 static llm_status llm__detok_result(llm_detok *d, const char **out_text, size_t *out_len) {

@@ -306,48 +306,133 @@ LLM_API const char *llm_tokenizer_piece(const llm_tokenizer *t, llm_token id) {
 
 /* ---- the model section ---- */
 
-/* Largest id + 1 over the model vocabulary and the added tokens. */
-static int64_t llm__tj_count_ids(const cJSON *model, const cJSON *added, bool unigram) {
-    int64_t n = 0;
-    const cJSON *it;
-    if (unigram) n = cJSON_GetArraySize(llm__json_get(model, "vocab"));
-    else cJSON_ArrayForEach(it, llm__json_get(model, "vocab")) n = LLM__MAX(n, (int64_t)llm__tj_id(it) + 1);
-    cJSON_ArrayForEach(it, added) n = LLM__MAX(n, (int64_t)llm__tj_id(llm__json_get(it, "id")) + 1);
-    return n;
+/* ---- the big arrays, scanned directly ----
+   cJSON makes a node per value: for gemma3's 262k vocabulary entries and 515k merges that
+   is millions of allocations, most of the loading time. So before cJSON sees the file we
+   cut model.vocab (when it is an object) and model.merges out of the text (blanking them
+   to `0`) and read them here with a small scanner that decodes strings into one buffer. */
+
+typedef struct llm__js { const char *p, *end; } llm__js;
+
+static void llm__js_ws(llm__js *j) {
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t')) j->p++;
 }
 
-static llm_status llm__tj_vocab(llm__tj *c, const cJSON *model, bool unigram) {
-    const cJSON *it, *vocab = llm__json_get(model, "vocab");
+static bool llm__js_lit(llm__js *j, char c) {
+    llm__js_ws(j);
+    if (j->p < j->end && *j->p == c) { j->p++; return true; }
+    return false;
+}
+
+static int llm__js_hex4(const char *p) {
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* A JSON string at j (after blanks) decoded into out (replacing its contents). */
+static bool llm__js_string(llm__js *j, llm__buf *out) {
+    out->len = 0;
+    if (!llm__js_lit(j, '"')) return false;
+    while (j->p < j->end && *j->p != '"') {
+        const char *run = j->p;
+        while (j->p < j->end && *j->p != '"' && *j->p != '\\') j->p++;
+        llm__buf_put(out, run, (size_t)(j->p - run));
+        if (j->p >= j->end || *j->p == '"') break;
+        if (j->end - j->p < 2) return false;
+        char e = j->p[1], c;
+        j->p += 2;
+        if (e == 'u') {
+            int32_t cp = j->end - j->p >= 4 ? llm__js_hex4(j->p) : -1;
+            if (cp < 0) return false;
+            j->p += 4;
+            if (cp >= 0xd800 && cp <= 0xdbff && j->end - j->p >= 6 && j->p[0] == '\\' && j->p[1] == 'u') {
+                int lo = llm__js_hex4(j->p + 2);
+                if (lo >= 0xdc00 && lo <= 0xdfff) { cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00); j->p += 6; }
+            }
+            if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;                  /* lone surrogate */
+            char enc[4];
+            llm__buf_put(out, enc, (size_t)llm__utf8_encode(cp, enc));
+            continue;
+        }
+        c = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b' : e == 'f' ? '\f' : e;
+        if (!strchr("\"\\/nrtbf", e)) return false;
+        llm__buf_put(out, &c, 1);
+    }
+    if (j->p >= j->end) return false;
+    j->p++;
+    llm__buf_put(out, "", 0);
+    return !out->oom;
+}
+
+/* Skip one JSON value (balanced brackets, strings with escapes). */
+static bool llm__js_skip(llm__js *j) {
+    llm__js_ws(j);
+    int depth = 0;
+    do {
+        if (j->p >= j->end) return false;
+        char c = *j->p++;
+        if (c == '"') {
+            while (j->p < j->end && *j->p != '"') j->p += *j->p == '\\' ? 2 : 1;
+            if (j->p >= j->end) return false;
+            j->p++;
+        } else if (c == '{' || c == '[') depth++;
+        else if (c == '}' || c == ']') depth--;
+        else if (depth == 0) while (j->p < j->end && !strchr(",}] \t\r\n", *j->p)) j->p++;
+    } while (depth > 0);
+    return depth == 0;
+}
+
+/* Find model.vocab and model.merges in the text: their [start, end) spans (empty if absent). */
+static bool llm__js_find_model_arrays(llm__js j, llm__buf *key, llm__js *vocab, llm__js *merges) {
+    vocab->p = vocab->end = merges->p = merges->end = NULL;
+    if (!llm__js_lit(&j, '{')) return false;
+    while (!llm__js_lit(&j, '}')) {
+        if (!llm__js_string(&j, key) || !llm__js_lit(&j, ':')) return false;
+        llm__js_ws(&j);
+        if (strcmp(key->data, "model") || !llm__js_lit(&j, '{')) { if (!llm__js_skip(&j)) return false; }
+        else while (!llm__js_lit(&j, '}')) {
+            if (!llm__js_string(&j, key) || !llm__js_lit(&j, ':')) return false;
+            llm__js_ws(&j);
+            llm__js *span = !strcmp(key->data, "vocab") && j.p < j.end && *j.p == '{' ? vocab : !strcmp(key->data, "merges") ? merges : NULL;
+            const char *start = j.p;
+            if (!llm__js_skip(&j)) return false;
+            if (span) { span->p = start; span->end = j.p; }
+            llm__js_lit(&j, ',');
+        }
+        llm__js_lit(&j, ',');
+    }
+    return true;
+}
+
+/* model.vocab {"piece": id, ...}: with fill, give each id its piece; else only the max id. */
+static llm_status llm__tj_vocab_scan(llm__tj *c, llm__js j, bool fill, int64_t *n_ids, llm__buf *key) {
     llm_status s;
-    llm_token id = 0;
-    if (unigram ? !cJSON_IsArray(vocab) : !cJSON_IsObject(vocab))
-        return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab must be %s", c->path, unigram ? "an array" : "an object");
-    cJSON_ArrayForEach(it, vocab) {
-        const char *str = it->string;
-        if (unigram) {
-            const cJSON *a = cJSON_GetArrayItem(it, 0), *b = cJSON_GetArrayItem(it, 1);
-            if (!cJSON_IsString(a) || !cJSON_IsNumber(b)) return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab[%d] is not [piece, score]", c->path, id);
-            str = a->valuestring;
-            c->t->scores[id] = (float)b->valuedouble;
-        } else if ((id = llm__tj_id(it)) < 0) return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab['%.100s'] is not a valid id", c->path, str);
-        if ((s = llm__tok_set_piece(c->t, id, str, strlen(str), true, c->path))) return s;
-        if (unigram) id++;
+    if (!llm__js_lit(&j, '{')) goto bad;
+    while (!llm__js_lit(&j, '}')) {
+        if (!llm__js_string(&j, key) || !llm__js_lit(&j, ':')) goto bad;
+        llm__js_ws(&j);
+        char *end;
+        double v = j.p < j.end ? strtod(j.p, &end) : -1;
+        if (j.p >= j.end || end > j.end || end == j.p || !(v >= 0 && v < LLM_MAX_VOCAB) || v != (double)(llm_token)v)
+            return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab['%.100s'] is not a valid id", c->path, key->data);
+        j.p = end;
+        if (!fill) *n_ids = LLM__MAX(*n_ids, (int64_t)v + 1);
+        else if ((s = llm__tok_set_piece(c->t, (llm_token)v, key->data, key->len, true, c->path))) return s;
+        if (!llm__js_lit(&j, ',') && (llm__js_ws(&j), j.p >= j.end || *j.p != '}')) goto bad;
     }
     return LLM_OK;
+bad:
+    return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab is not a valid {\"piece\": id} object", c->path);
 }
 
-/* One merge "a b" or ["a", "b"] -> the pair's ids and the merged id. */
-static llm_status llm__tj_merge(llm__tj *c, const cJSON *m, int64_t rank, llm__buf *tmp) {
-    const char *a = NULL, *b = NULL;
-    size_t na = 0;
-    if (cJSON_IsString(m)) {
-        const char *sp = strchr(m->valuestring, ' ');
-        if (sp) { a = m->valuestring; na = (size_t)(sp - a); b = sp + 1; }
-    } else if (cJSON_GetArraySize(m) == 2 && cJSON_IsString(m->child) && cJSON_IsString(m->child->next)) {
-        a = m->child->valuestring; na = strlen(a); b = m->child->next->valuestring;
-    }
-    if (!a) return llm__fail(LLM_ERR_FORMAT, "%s: merges[%lld] is not \"a b\" or [\"a\", \"b\"]", c->path, (long long)rank);
-    size_t nb = strlen(b);
+/* Enter merge number `rank` of a and b: the pair's ids -> (rank, merged id). */
+static llm_status llm__tj_merge(llm__tj *c, const char *a, size_t na, const char *b, size_t nb, int64_t rank, llm__buf *tmp) {
     tmp->len = 0;
     llm__buf_put(tmp, a, na);
     llm__buf_put(tmp, b, nb);
@@ -358,20 +443,78 @@ static llm_status llm__tj_merge(llm__tj *c, const cJSON *m, int64_t rank, llm__b
         return llm__fail(LLM_ERR_FORMAT, "%s: merges[%lld] '%.*s' + '%.*s': %s not in the vocabulary", c->path, (long long)rank,
                          (int)LLM__MIN(na, 100), a, (int)LLM__MIN(nb, 100), b, im >= 0 ? "a part is" : "the merged token is");
     uint64_t key = ((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib;
-    if (!llm__u64map_put(&c->t->merges, key, ((int64_t)rank << 32) | (uint32_t)im))
-        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
+    if (!llm__u64map_put(&c->t->merges, key, (rank << 32) | (uint32_t)im)) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
     return LLM_OK;
 }
 
-static llm_status llm__tj_merges(llm__tj *c, const cJSON *model) {
-    const cJSON *merges = llm__json_get(model, "merges"), *m;
-    if (!cJSON_IsArray(merges)) return llm__fail(LLM_ERR_FORMAT, "%s: BPE model.merges must be an array", c->path);
-    if (!llm__u64map_init(&c->t->merges, (size_t)cJSON_GetArraySize(merges))) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
-    llm__buf tmp = { 0 };
-    int64_t rank = 0;
+/* model.merges: ["a b", ...] or [["a", "b"], ...]; rank = position. */
+static llm_status llm__tj_merges_scan(llm__tj *c, llm__js j, llm__buf *a, llm__buf *b, llm__buf *tmp) {
+    llm_status s;
+    if (!llm__u64map_init(&c->t->merges, (size_t)(j.end - j.p) / 16)) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
+    if (!llm__js_lit(&j, '[')) goto bad;
+    for (int64_t rank = 0; !llm__js_lit(&j, ']'); rank++) {
+        size_t na, nb;
+        const char *pa = NULL, *pb = NULL;
+        llm__js_ws(&j);
+        if (j.p < j.end && *j.p == '[') {
+            j.p++;
+            if (!llm__js_string(&j, a) || !llm__js_lit(&j, ',') || !llm__js_string(&j, b) || !llm__js_lit(&j, ']')) goto bad;
+            pa = a->data; na = a->len; pb = b->data; nb = b->len;
+        } else {
+            if (!llm__js_string(&j, a)) goto bad;
+            const char *sp = memchr(a->data, ' ', a->len);
+            if (!sp) return llm__fail(LLM_ERR_FORMAT, "%s: merges[%lld] '%.100s' is not \"a b\"", c->path, (long long)rank, a->data);
+            pa = a->data; na = (size_t)(sp - a->data); pb = sp + 1; nb = a->len - na - 1;
+        }
+        if ((s = llm__tj_merge(c, pa, na, pb, nb, rank, tmp))) return s;
+        if (!llm__js_lit(&j, ',') && (llm__js_ws(&j), j.p >= j.end || *j.p != ']')) goto bad;
+    }
+    return LLM_OK;
+bad:
+    return llm__fail(LLM_ERR_FORMAT, "%s: model.merges is not an array of \"a b\" or [\"a\", \"b\"]", c->path);
+}
+
+/* Largest id + 1 over the model vocabulary and the added tokens. */
+static llm_status llm__tj_count_ids(llm__tj *c, const cJSON *model, const cJSON *added, bool unigram, llm__js vocab, int64_t *n) {
+    const cJSON *it;
     llm_status s = LLM_OK;
-    cJSON_ArrayForEach(m, merges) if ((s = llm__tj_merge(c, m, rank++, &tmp))) break;
-    llm__buf_free(&tmp);
+    *n = 0;
+    if (unigram) *n = cJSON_GetArraySize(llm__json_get(model, "vocab"));
+    else if (vocab.p) {
+        llm__buf key = { 0 };
+        s = llm__tj_vocab_scan(c, vocab, false, n, &key);
+        llm__buf_free(&key);
+    }
+    cJSON_ArrayForEach(it, added) *n = LLM__MAX(*n, (int64_t)llm__tj_id(llm__json_get(it, "id")) + 1);
+    return s;
+}
+
+static llm_status llm__tj_vocab(llm__tj *c, const cJSON *model, bool unigram, llm__js vocab) {
+    const cJSON *it, *arr = llm__json_get(model, "vocab");
+    llm_status s;
+    if (!unigram) {
+        llm__buf key = { 0 };
+        s = vocab.p ? llm__tj_vocab_scan(c, vocab, true, NULL, &key) : llm__fail(LLM_ERR_FORMAT, "%s: model.vocab must be an object", c->path);
+        llm__buf_free(&key);
+        return s;
+    }
+    if (!cJSON_IsArray(arr)) return llm__fail(LLM_ERR_FORMAT, "%s: Unigram model.vocab must be an array", c->path);
+    llm_token id = 0;
+    cJSON_ArrayForEach(it, arr) {
+        const cJSON *a = cJSON_GetArrayItem(it, 0), *b = cJSON_GetArrayItem(it, 1);
+        if (!cJSON_IsString(a) || !cJSON_IsNumber(b)) return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab[%d] is not [piece, score]", c->path, id);
+        c->t->scores[id] = (float)b->valuedouble;
+        if ((s = llm__tok_set_piece(c->t, id, a->valuestring, strlen(a->valuestring), true, c->path))) return s;
+        id++;
+    }
+    return LLM_OK;
+}
+
+static llm_status llm__tj_merges(llm__tj *c, llm__js merges) {
+    if (!merges.p) return llm__fail(LLM_ERR_FORMAT, "%s: BPE model has no merges", c->path);
+    llm__buf a = { 0 }, b = { 0 }, tmp = { 0 };
+    llm_status s = llm__tj_merges_scan(c, merges, &a, &b, &tmp);
+    llm__buf_free(&a); llm__buf_free(&b); llm__buf_free(&tmp);
     return s;
 }
 
@@ -386,10 +529,10 @@ static llm_status llm__tj_unk(llm__tj *c, const cJSON *model) {
     return LLM_OK;
 }
 
-static llm_status llm__tj_model(llm__tj *c, const cJSON *model, const cJSON *added) {
+static llm_status llm__tj_model(llm__tj *c, const cJSON *model, const cJSON *added, llm__js vocab, llm__js merges) {
     const char *type = llm__json_str(model, "type", NULL);
     if (!cJSON_IsObject(model)) return llm__fail(LLM_ERR_FORMAT, "%s: no \"model\" object", c->path);
-    if (!type) type = llm__json_has(model, "merges") ? "BPE" : cJSON_IsArray(llm__json_get(model, "vocab")) ? "Unigram" : "WordPiece";
+    if (!type) type = merges.p ? "BPE" : cJSON_IsArray(llm__json_get(model, "vocab")) ? "Unigram" : "WordPiece";
     llm_tokenizer *t = c->t;
     bool unigram = !strcmp(type, "Unigram");
     if (!strcmp(type, "BPE")) t->model = LLM__TOK_BPE;
@@ -400,11 +543,12 @@ static llm_status llm__tj_model(llm__tj *c, const cJSON *model, const cJSON *add
         return llm__fail(LLM_ERR_UNSUPPORTED, "%s: BPE continuing_subword_prefix is not supported", c->path);
     if (llm__json_str(model, "end_of_word_suffix", "")[0])
         return llm__fail(LLM_ERR_UNSUPPORTED, "%s: BPE end_of_word_suffix is not supported", c->path);
-    int64_t n = llm__tj_count_ids(model, added, unigram);
-    if (n <= 0) return llm__fail(LLM_ERR_FORMAT, "%s: empty or invalid model.vocab", c->path);
-    llm_status s = llm__tok_alloc_vocab(t, n, unigram, c->path);
-    if (!s) s = llm__tj_vocab(c, model, unigram);
-    if (!s && t->model == LLM__TOK_BPE) s = llm__tj_merges(c, model);
+    int64_t n;
+    llm_status s = llm__tj_count_ids(c, model, added, unigram, vocab, &n);
+    if (!s && n <= 0) s = llm__fail(LLM_ERR_FORMAT, "%s: empty or invalid model.vocab", c->path);
+    if (!s) s = llm__tok_alloc_vocab(t, n, unigram, c->path);
+    if (!s) s = llm__tj_vocab(c, model, unigram, vocab);
+    if (!s && t->model == LLM__TOK_BPE) s = llm__tj_merges(c, merges);
     if (!s) s = llm__tj_unk(c, model);
     if (s) return s;
     t->byte_fallback = llm__json_bool(model, "byte_fallback", false);
@@ -475,17 +619,39 @@ static llm_status llm__tj_pipeline(llm__tj *c, const cJSON *root) {
 
 /* Load a tokenizer.json (and tokenizer_config.json beside it). */
 static llm_status llm__tokenizer_load_json(const char *path, llm_tokenizer **out) {
+    char *text = NULL;
+    size_t len = 0;
     cJSON *root = NULL;
-    llm_status s = llm__json_load(path, &root);
+    llm_tokenizer *t = NULL;
+    llm__buf key = { 0 };
+    llm__js vocab, merges;
+    llm_status s = llm__read_file(NULL, path, &text, &len);
     if (s) return s;
-    llm_tokenizer *t = (llm_tokenizer *)calloc(1, sizeof *t);
-    if (!t) { cJSON_Delete(root); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); }
+    if (!llm__js_find_model_arrays((llm__js){ text, text + len }, &key, &vocab, &merges)) {
+        s = llm__json_parse(text, len, path, &root);                     /* for its line:column message */
+        if (!s) s = llm__fail(LLM_ERR_FORMAT, "%s: not a JSON object", path);
+        goto done;
+    }
+    /* cJSON parses a copy with the two big values blanked out */
+    char *rest = (char *)malloc(len + 1);
+    if (!rest) { s = llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); goto done; }
+    memcpy(rest, text, len + 1);
+    llm__js spans[2] = { vocab, merges };
+    for (int i = 0; i < 2; i++)
+        if (spans[i].p) { size_t at = (size_t)(spans[i].p - text); memset(rest + at, ' ', (size_t)(spans[i].end - spans[i].p)); rest[at] = '0'; }
+    s = llm__json_parse(rest, len, path, &root);
+    free(rest);
+    if (s) goto done;
+    if (!(t = (llm_tokenizer *)calloc(1, sizeof *t))) { s = llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); goto done; }
     llm__tj c = { t, path };
     const cJSON *added = llm__json_get(root, "added_tokens");
-    s = llm__tj_model(&c, llm__json_get(root, "model"), added);
+    s = llm__tj_model(&c, llm__json_get(root, "model"), added, vocab, merges);
     if (!s) s = llm__tj_added(&c, added);
     if (!s) s = llm__tj_pipeline(&c, root);
+done:
     cJSON_Delete(root);
+    llm__free(NULL, text);
+    llm__buf_free(&key);
     if (s) { llm_tokenizer_free(t); return s; }
     llm__tok_finish(t);
     char dir[4096];
