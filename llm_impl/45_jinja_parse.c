@@ -74,7 +74,8 @@ LLM_PRIVATE bool llm__jdigit(char ch) { return ch >= '0' && ch <= '9'; }
 
 LLM_PRIVATE int llm__jlines(const char *p, size_t n) { int k = 0; for (size_t i = 0; i < n; i++) k += p[i] == '\n'; return k; }
 
-/* A string literal with Python's escapes (\n, \t, \xNN, \uNNNN, ...; unknown ones kept). */
+/* A string literal with Python's escapes (\n, \t, \xNN, \uNNNN, \ooo, backslash-newline;
+   unknown ones are kept with their backslash). */
 LLM_PRIVATE void llm__jlex_string(llm__jlex *L) {
     llm__jctx *c = L->c;
     char q = L->src[L->pos++];
@@ -87,8 +88,15 @@ LLM_PRIVATE void llm__jlex_string(llm__jlex *L) {
         if (ch == '\n') L->line++;
         if (ch != '\\' || L->pos >= L->n) { llm__jbuf_put(c, &b, &ch, 1); continue; }
         char e = L->src[L->pos++];
-        const char *simple = strchr("nrtabfv0\\'\"", e);
-        if (e && simple) { llm__jbuf_put(c, &b, &"\n\r\t\a\b\f\v\0\\'\""[simple - "nrtabfv0\\'\""], 1); continue; }
+        const char *simple = strchr("nrtabfv\\'\"", e);
+        if (e && simple) { llm__jbuf_put(c, &b, &"\n\r\t\a\b\f\v\\'\""[simple - "nrtabfv\\'\""], 1); continue; }
+        if (e == '\n') { L->line++; continue; }          /* backslash-newline continues the line */
+        if (e >= '0' && e <= '7') {                      /* octal \ooo */
+            uint32_t cp = (uint32_t)(e - '0');
+            for (int k = 0; k < 2 && L->pos < L->n && L->src[L->pos] >= '0' && L->src[L->pos] <= '7'; k++) cp = cp * 8 + (uint32_t)(L->src[L->pos++] - '0');
+            llm__jutf8_put(c, &b, cp);
+            continue;
+        }
         int hex = e == 'x' ? 2 : e == 'u' ? 4 : e == 'U' ? 8 : 0;
         uint32_t cp = 0;
         for (int k = 0; k < hex; k++) {
@@ -98,7 +106,6 @@ LLM_PRIVATE void llm__jlex_string(llm__jlex *L) {
             cp = cp * 16 + (uint32_t)d;
         }
         if (hex) { llm__jutf8_put(c, &b, cp > 0x10ffff ? 0xfffd : cp); continue; }
-        if (e == '\n') L->line++;
         llm__jbuf_put(c, &b, "\\", 1);
         llm__jbuf_put(c, &b, &e, 1);
     }

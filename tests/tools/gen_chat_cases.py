@@ -91,6 +91,7 @@ UNIT = [
     ("filter_block", "{% filter upper %}hello {{ 'world' }}{% endfilter %}", U, None),
     ("generation", "{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}{{ m.content }}{% endgeneration %}{% else %}{{ m.content }}{% endif %}{% endfor %}", CONV, None),
     ("literals", "{{ 'a\\tb\\n\\'q\\'' }}{{ \"dq\\\"\" }}{{ 1_000 }} {{ 0.5 }} {{ 1e3 }} {{ 2.50 }} {{ true }} {{ False }} {{ none }} {{ None }}", U, None),
+    ("escapes", "{{ 'a\\\nb' }}|{{ '\\101\\x41\\u00e9\\U0001F600' }}|{{ 'keep \\q' }}|{{ \"it's\" }}", U, None),
     ("str_concat_lit", "{{ 'a' 'b' \"c\" }}", U, None),
     ("repr", "{{ [1, 'a', none, true, 1.5, {'k': 'v', 'n': [None]}] }} {{ (1, 'x') }} {{ (1,) }} {{ {} }} {{ [] }} {{ \"it's\" }} {{ ['it\\'s', 'q\"', 'b\\\\s', 'nl\\n'] }}", U, None),
     ("float_repr", "{{ 1e16 }} {{ 1e15 }} {{ 0.0001 }} {{ 0.00001 }} {{ 1/3 }} {{ 2.0 }} {{ -0.0 }} {{ 123456789.125 }} {{ 1.5e-7 }} {{ 10 / 4 }}", U, None),
