@@ -199,6 +199,54 @@ static int cmd_generate(int argc, char **argv) {
     free(ids);
     llm_session_destroy(s);
     llm_model_free(m);
+/* llm template: render a chat template as apply_chat_template(..., tokenize=False) does. */
+static int cmd_template(int argc, char **argv) {
+    const char *model = NULL;          /* model dir, or its tokenizer_config.json */
+    const char *messages = NULL;       /* JSON file: [{"role", "content"}, ...] */
+    const char *tools = NULL;          /* JSON file: [tool schemas] */
+    const char *kwargs = NULL;         /* JSON object text of extra template variables */
+    const char *name = NULL;           /* a named template, e.g. tool_use */
+    bool gen = false;
+    const cli_opt opts[] = {
+        { "--model", "-m", OPT_STR, &model, "model directory or tokenizer_config.json (required)" },
+        { "--messages", NULL, OPT_STR, &messages, "JSON file with the messages array (required; - = stdin)" },
+        { "--tools", NULL, OPT_STR, &tools, "JSON file with the tools array" },
+        { "--add-generation-prompt", NULL, OPT_BOOL, &gen, "end with the assistant turn's opening" },
+        { "--kwargs", NULL, OPT_STR, &kwargs, "JSON object of extra variables, e.g. '{\"enable_thinking\": false}'" },
+        { "--template-name", NULL, OPT_STR, &name, "use a named template (e.g. tool_use)" },
+    };
+    const char *summary = "print the chat template's rendering of a conversation (no trailing newline added)";
+    parse_flags("template", summary, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (!model || !messages) {
+        fprintf(stderr, "llm template: --model and --messages are required (see llm template --help)\n");
+        return 2;
+    }
+    const char *paths[2] = { messages, tools };
+    char *text[2] = { NULL, NULL };
+    for (int i = 0; i < 2; i++) {
+        if (!paths[i]) continue;
+        FILE *f = strcmp(paths[i], "-") ? fopen(paths[i], "rb") : stdin;
+        if (!f) { fprintf(stderr, "llm template: %s: %s\n", paths[i], strerror(errno)); return 1; }
+        size_t n = 0, cap = 4096;
+        text[i] = malloc(cap + 1);
+        for (size_t got; text[i] && (got = fread(text[i] + n, 1, cap - n, f)) > 0;)
+            if ((n += got) == cap) text[i] = realloc(text[i], (cap *= 2) + 1);
+        if (f != stdin) fclose(f);
+        if (!text[i]) { fprintf(stderr, "llm template: out of memory\n"); return 1; }
+        text[i][n] = 0;
+    }
+    llm_chat_template *t = NULL;
+    llm_status s = llm_chat_template_load(model, name, &t);
+    if (s) die(s, "loading the chat template");
+    char *out = NULL;
+    size_t len = 0;
+    s = llm_chat_template_render(t, text[0], text[1], gen, kwargs, &out, &len);
+    if (s) die(s, "rendering");
+    fwrite(out, 1, len, stdout);
+    llm_free(out);
+    llm_chat_template_free(t);
+    free(text[0]);
+    free(text[1]);
     return 0;
 }
 
@@ -212,6 +260,7 @@ static const cli_cmd commands[] = {
     { "generate", cmd_generate, "generate text from a prompt" },
     { "logits",   cmd_logits,   "run a prompt and write the logits of every position" },
     { "help",     cmd_help,     "list the subcommands" },
+    { "template", cmd_template, "render a chat template (--model DIR --messages F.json)" },
 };
 
 static const cli_cmd *find_cmd(const char *name) {
