@@ -6,6 +6,7 @@ CC      ?= cc
 BUILD   ?= build
 FIXTURES ?= ../shared/fixtures
 MODEL   ?= $(FIXTURES)/models/stories260K/stories260K.bin
+TOKENIZER ?= $(if $(filter %stories260K.bin,$(MODEL)),$(FIXTURES)/models/stories260K/tok512.bin)
 PROMPT  ?= Once upon a time
 OPT     ?= -O2 -march=native
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-function
@@ -51,7 +52,9 @@ test: deps tests
 	@LLM_FIXTURES=$(FIXTURES) LLM_BIN=$(BUILD)/llm sh tests/run_tests.sh $(TESTS)
 
 run: deps $(BUILD)/llm
-	$(BUILD)/llm generate --model $(MODEL) --prompt "$(PROMPT)" --max-tokens 256 --temp 0
+	@printf '%s' "$(PROMPT)"
+	@$(BUILD)/llm generate --model $(MODEL) $(if $(TOKENIZER),--tokenizer $(TOKENIZER)) --prompt "$(PROMPT)" \
+	  --max-tokens 256 --temp 0 --verbose
 
 # Install the three libraries when missing (apt-get as root), else print the line to run.
 deps:

@@ -1,8 +1,96 @@
 /* llm.h: generated from llm_impl/ - edit there, then run 'make llm.h'. */
 /* ==== begin llm_impl/00_intro.h ==== */
-/* llm.h - v0.1.0 - large language models in one C header: load, tokenize, generate - MIT
+/* llm.h - v0.1.0 - large language models on the CPU, in one C header - MIT license
+   Generated from llm_impl/ - edit there, then run `make llm.h`.
 
-   (the tour is written at the end of this file's first version)
+   QUICK START
+   -----------
+   In exactly one C file:
+
+       #define LLM_IMPLEMENTATION
+       #include "llm.h"
+
+       llm_model *model;   llm_tokenizer *tok;   llm_session *s;
+       llm_model_load("stories260K.bin", NULL, &model);          // or a HF/MLX directory
+       llm_tokenizer_load("tok512.bin", &tok);                    // or the same directory
+       llm_session_create(model, NULL, &s);
+       llm_token ids[64];  int64_t n;
+       llm_tokenize(tok, "Once upon a time", 16, true, ids, 64, &n);
+       char *text;
+       llm_generate_params p = { .max_tokens = 100 };            // zero sampler = greedy
+       llm_generate_text(s, tok, ids, n, &p, &text, NULL);
+       puts(text);
+       llm_free(text); llm_session_destroy(s); llm_tokenizer_free(tok); llm_model_free(model);
+
+   Build: cc -O2 -march=native app.c -lutf8proc -lzstd -lcjson -lpthread -lm
+   (examples/generate.c is the same program with error checks.)
+
+   CONTENTS (grep for the anchors)
+   --------
+   >>core       status codes, llm_last_error, allocator and log hooks, thread pool
+   >>tensor     dtypes (float and block-quantized) and tensor views
+   >>model      llm_model_load and what a model tells about itself
+   >>text       tokenizers and streaming detokenization
+   >>chat       chat templates (a Jinja subset)
+   >>session    the KV cache and the forward pass
+   >>sample     logits processors and the sampler
+   >>files      safetensors and GGUF, reading and writing
+   >>generate   the decoding loop
+   Implementation, in the order data flows: >>base >>threads >>json >>kernels >>ops
+   >>safetensors >>gguf >>tokenizer >>jinja >>hparams >>model >>load >>forward >>session
+   >>sample >>generate
+
+   CONCEPTS
+   --------
+   Tensors. A tensor is a typed, row-major view: shape[0] is the outermost dimension, as
+   in numpy and safetensors (a Linear weight is [out, in]). Every dtype is stored in
+   blocks (1 element of 4 bytes for f32, 32 elements of 34 bytes for q8_0).
+
+   Models. llm_model_load reads a Hugging Face or MLX directory (config.json +
+   safetensors, sharded or not), a llama2.c checkpoint, or a GGUF file. Weights are
+   memory-mapped and used in place; compute is in f32. One generic decoder-only
+   transformer serves every architecture; a family is a set of options, listed by
+   llm_architectures(). A model is immutable and may be shared between threads.
+
+   Sessions. A session holds one sequence: its KV cache, scratch memory and a thread
+   pool. llm_session_eval runs tokens and appends them; llm_session_rewind forgets the
+   tail. One thread at a time per session.
+
+   Tokenizers. tokenizer.json (BPE, Unigram, WordPiece with their normalizers,
+   pre-tokenizers and decoders), SentencePiece tokenizer.model, llama2.c tokenizer.bin
+   and GGUF vocabularies, matching Hugging Face tokenizers id for id.
+
+   Sampling. llm_sampler applies mlx-lm's chain (penalties, top-p, min-p, XTC, top-k,
+   temperature) with a seedable RNG per sequence; each processor is also a function.
+
+   Threads. Sessions make a pool of n_threads (0: all online cores) unless given one.
+   The library never reads environment variables; the CLI maps LLM_THREADS and -t.
+
+   Memory and ownership. Whoever creates, frees: each function that hands you something
+   names its release function. Getters return borrowed pointers valid until the parent
+   is freed. Text the library returns is freed with llm_free().
+
+   Errors. Fallible functions return llm_status (LLM_OK = 0) and leave a message naming
+   the file, tensor or field and the problem in llm_last_error() (thread-local). Asserts
+   are only for programmer misuse, never for file contents.
+
+   COMPILE-TIME OPTIONS (define before including llm.h)
+   --------------------
+   LLM_IMPLEMENTATION     emit the implementation in this file (include llm.h first here)
+   LLM_STATIC             make every API function static
+   LLM_SHARED, LLM_BUILD  visibility / dllexport for a shared library
+   LLM_ASSERT(x)          invariant checks (default: assert)
+   LLM_THREADS            default pool size (0: online cores)
+   LLM_NO_THREADS         no pthreads: everything runs on the calling thread
+   LLM_NO_SIMD, LLM_NO_AVX2  scalar kernels only / no AVX2 kernels
+   LLM_NO_ERROR_STRINGS   llm_last_error gives only the status text
+   LLM_NO_STDIO           no default stderr logging
+   LLM_MAX_DIMS           tensor rank limit (4)
+
+   RECENT CHANGES
+   --------------
+   0.1.0  first version: safetensors, llama2.c, the Llama family, tokenizers, templates,
+          sampling, generation
 */
 /* ==== end llm_impl/00_intro.h ==== */
 #ifndef LLM_H_INCLUDED
@@ -98,6 +186,9 @@ LLM_API void llm_set_log(llm_log_fn fn, void *user);   /* fn NULL: back to the d
 /* Use the scalar reference kernels everywhere (true) or the fastest this build has (false,
    the default). Global; call it before creating sessions. */
 LLM_API void llm_set_reference_kernels(bool reference);
+
+/* Free a buffer the library allocated for the caller (generated text, a rendered prompt). */
+LLM_API void llm_free(void *ptr);
 
 /* Token ids. */
 typedef int32_t llm_token;
@@ -219,8 +310,124 @@ LLM_API const llm_model_info *llm_model_get_info(const llm_model *model);
 LLM_API const char *const *llm_architectures(void);
 /* ==== end llm_impl/04_api_model.h ==== */
 /* ==== begin llm_impl/05_api_text.h ==== */
-/* (filled in below) */
+/* ---- >>text: tokenizers ----
+   One tokenizer type reads the three common formats:
+     - Hugging Face tokenizer.json (BPE, byte-level BPE, Unigram, WordPiece models with their
+       normalizers, pre-tokenizers, post-processors, decoders and added tokens), plus
+       tokenizer_config.json next to it for bos/eos;
+     - SentencePiece tokenizer.model (BPE and Unigram);
+     - llama2.c tokenizer.bin (encodes and decodes exactly like llama2.c's run.c).
+   Encoding matches Hugging Face `tokenizers` token for token. Text in and out is UTF-8.
+   Invalid UTF-8 input is not rejected: each maximal invalid subsequence becomes U+FFFD,
+   as Python's bytes.decode(errors="replace") does before HF sees the text (tokenizer.bin
+   is the exception: it feeds raw bytes to byte fallback, as run.c does).
+   A tokenizer is immutable after loading and may be shared between threads. */
+
+typedef struct llm_tokenizer llm_tokenizer;
+
+/* Load from `path`: a directory holding tokenizer.json (+ tokenizer_config.json),
+   tokenizer.model or tokenizer.bin (tried in that order), or the path of such a file.
+   Free with llm_tokenizer_free(). Errors: LLM_ERR_IO, LLM_ERR_FORMAT (with the file and
+   field), LLM_ERR_UNSUPPORTED (a model/normalizer/... type not implemented), LLM_ERR_NOMEM. */
+LLM_API llm_status llm_tokenizer_load(const char *path, llm_tokenizer **out_tok);
+LLM_API void       llm_tokenizer_free(llm_tokenizer *tok);
+
+LLM_API int64_t    llm_tokenizer_n_vocab(const llm_tokenizer *tok);   /* largest id + 1 */
+LLM_API llm_token  llm_tokenizer_bos(const llm_tokenizer *tok);       /* -1 if none */
+LLM_API llm_token  llm_tokenizer_eos(const llm_tokenizer *tok);       /* -1 if none */
+/* True for special added tokens (and SentencePiece control tokens): the ones
+   skip_special drops. */
+LLM_API bool       llm_tokenizer_is_special(const llm_tokenizer *tok, llm_token id);
+/* The token's string as stored in the vocabulary ("Ġhello", "▁the", "<0x0A>", "<|eot_id|>"),
+   NUL-terminated; NULL for an id out of range. Valid until the tokenizer is freed. */
+LLM_API const char *llm_tokenizer_piece(const llm_tokenizer *tok, llm_token id);
+/* The id of a token string (exact match of the vocabulary or an added token), -1 if none. */
+LLM_API llm_token  llm_tokenizer_find(const llm_tokenizer *tok, const char *piece);
+
+/* Encode `len` bytes of text. add_special applies the post-processor (BOS etc.) as HF's
+   add_special_tokens=True does. Writes at most `cap` ids to `out`; *out_n = the number of
+   ids the text needs (call with cap 0 to size, then again). */
+LLM_API llm_status llm_tokenize(const llm_tokenizer *tok, const char *text, size_t len, bool add_special,
+                                llm_token *out, int64_t cap, int64_t *out_n);
+
+/* Decode ids as HF decode(ids, skip_special_tokens=skip_special). Returns the number of
+   bytes of the text (excluding the NUL); writes at most cap bytes including a NUL when
+   cap > 0 (the text is cut if it does not fit). Out-of-range ids are skipped. Returns -1
+   when out of memory. */
+LLM_API int64_t    llm_detokenize(const llm_tokenizer *tok, const llm_token *ids, int64_t n, bool skip_special,
+                                  char *buf, int64_t cap);
+
+/* Streaming detokenizer: feed generated ids one at a time and print what each push
+   returns. A push returns only text that is final: it never splits a UTF-8 sequence (byte
+   tokens <0xNN>, byte-level tokens) and resolves context such as a leading space that the
+   decoder strips. The concatenation of all pushes and the final flush equals
+   llm_detokenize() of the whole sequence. Create with llm_detok_create(), free with
+   llm_detok_destroy(); the tokenizer must outlive it. Not thread-safe (one per stream). */
+typedef struct llm_detok llm_detok;
+LLM_API llm_status llm_detok_create(const llm_tokenizer *tok, bool skip_special, llm_detok **out_detok);
+LLM_API void       llm_detok_destroy(llm_detok *d);
+/* Push one id. *out_text (NUL-terminated, *out_len bytes, possibly "") is valid until the
+   next call on d. */
+LLM_API llm_status llm_detok_push(llm_detok *d, llm_token id, const char **out_text, size_t *out_len);
+/* Emit whatever is still held back (an unfinished UTF-8 sequence becomes U+FFFD) and start
+   a new stream. */
+LLM_API llm_status llm_detok_flush(llm_detok *d, const char **out_text, size_t *out_len);
 /* ==== end llm_impl/05_api_text.h ==== */
+/* ==== begin llm_impl/06_api_chat.h ==== */
+/* ---- >>chat: chat templates (the Jinja `chat_template` of tokenizer_config.json) ----
+   Hugging Face models ship their prompt format as a Jinja2 template. llm.h renders it with
+   its own interpreter of the Jinja subset these templates use, byte for byte as
+   transformers' apply_chat_template(..., tokenize=False) does (same environment:
+   trim_blocks, lstrip_blocks, loop controls, tojson as Python json.dumps,
+   raise_exception, strftime_now).
+
+       llm_chat_template *t;
+       if (llm_chat_template_load("models/qwen3", NULL, &t)) die();
+       char *prompt; size_t n;
+       llm_chat_template_render(t, "[{\"role\":\"user\",\"content\":\"Hi\"}]", NULL, true, NULL, &prompt, &n);
+       ...; llm_free(prompt); llm_chat_template_free(t);
+*/
+typedef struct llm_chat_template llm_chat_template;
+
+/* Load a chat template. path: a model or tokenizer directory (chat_template.jinja and/or
+   tokenizer_config.json) or a tokenizer_config.json file. A chat_template.jinja next to
+   the config wins over the config's own template, as in transformers. name: NULL for
+   the default template, or one of a named list ("tool_use", "rag").
+   bos_token/eos_token come from the config (strings or {"content": ...} objects).
+   Errors: LLM_ERR_IO, LLM_ERR_FORMAT (bad JSON, template syntax error with its line),
+   LLM_ERR_NOT_FOUND (no template, or no template of that name).
+   Free with llm_chat_template_free(). */
+LLM_API llm_status llm_chat_template_load(const char *path, const char *name, llm_chat_template **out_template);
+
+/* Compile a template from source. bos_token/eos_token may be NULL (then undefined in the
+   template). Errors: LLM_ERR_FORMAT with the line of the syntax error. */
+LLM_API llm_status llm_chat_template_parse(const char *source, const char *bos_token, const char *eos_token,
+                                           llm_chat_template **out_template);
+
+LLM_API void llm_chat_template_free(llm_chat_template *t);
+
+/* The template's source text (valid until the template is freed). */
+LLM_API const char *llm_chat_template_source(const llm_chat_template *t);
+
+/* Render a conversation into a prompt.
+     t                      [in]  the template; may be used from several threads at once
+     messages_json          [in]  JSON array of {"role", "content", ...}; content may be a string
+                                  or a list of parts; other keys (tool_calls, reasoning_content)
+                                  are passed through
+     tools_json             [in, optional] NULL or a JSON array of tool schemas (`tools` is
+                                  none when NULL, as in transformers)
+     add_generation_prompt  [in]  open an assistant turn at the end
+     kwargs_json            [in, optional] NULL or a JSON object of extra variables,
+                                  e.g. {"enable_thinking": false}
+     out_text, out_len      [out] the prompt, NUL-terminated; free with llm_free()
+   Errors: LLM_ERR_INVALID_ARG (bad JSON), LLM_ERR_FORMAT (the template failed: an
+   undefined value used, a type error, raise_exception("...") whose text is the message,
+   or a limit on output size, memory, steps or recursion). */
+LLM_API llm_status llm_chat_template_render(const llm_chat_template *t, const char *messages_json, const char *tools_json,
+                                            bool add_generation_prompt, const char *kwargs_json,
+                                            char **out_text, size_t *out_len);
+
+/* ==== end llm_impl/06_api_chat.h ==== */
 /* ==== begin llm_impl/06_api_infer.h ==== */
 /* ---- >>session: the KV cache and the forward pass ----
    A session holds one sequence's state: the KV cache, scratch buffers and a thread pool.
@@ -433,6 +640,65 @@ LLM_API const char       *llm_safetensors_metadata(const llm_safetensors *st, co
 LLM_API llm_status llm_safetensors_write(const char *path, const llm_tensor *tensors, int64_t n_tensors,
                                          const char *const *meta, int64_t n_meta);
 /* ==== end llm_impl/07_api_files.h ==== */
+/* ==== begin llm_impl/08_api_generate.h ==== */
+/* ---- >>generate: the decoding loop ----
+   llm_generate runs a prompt through a session and samples until an end-of-sequence token,
+   a stop string, max_tokens, a full context, or the callback says stop. Text arrives
+   through the callback as soon as it is final: never a split UTF-8 sequence, never any
+   part of a stop string. The prompt may repeat what the session already holds (a chat
+   history): the common prefix is kept and only the rest is evaluated. */
+typedef enum llm_stop_reason {
+    LLM_STOP_EOS,            /* an end-of-sequence token (not emitted as text) */
+    LLM_STOP_MAX_TOKENS,
+    LLM_STOP_STRING,         /* a stop string (not emitted; nothing after it either) */
+    LLM_STOP_CALLBACK,       /* the callback returned false */
+    LLM_STOP_CONTEXT         /* the context is full */
+} llm_stop_reason;
+
+/* One generated token, as the callback sees it. Pointers are valid during the call. */
+typedef struct llm_gen_token {
+    llm_token token;
+    float logprob;                   /* log-probability (see llm_sampler_sample) */
+    const llm_token_logprob *top;    /* [n_top] most likely alternatives, if asked for */
+    int32_t n_top;
+    const char *text;                /* the text that became final with this token */
+    size_t text_len;                 /* may be 0 (a partial UTF-8 sequence, a held-back stop-string prefix) */
+} llm_gen_token;
+
+/* Return false to stop generating. */
+typedef bool (*llm_gen_callback)(const llm_gen_token *tok, void *user);
+
+typedef struct llm_generate_params {
+    int64_t max_tokens;                  /* <= 0: until EOS or a full context */
+    llm_sampler_params sampler;          /* zero: greedy */
+    const llm_token *extra_eos;          /* [n_extra_eos] more ids that end generation */
+    int32_t n_extra_eos;
+    const char *const *stop_strings;     /* [n_stop_strings] */
+    int32_t n_stop_strings;
+    bool keep_special_text;              /* emit the text of special tokens (default: skip it) */
+    llm_gen_callback on_token;           /* optional */
+    void *user;
+} llm_generate_params;
+
+typedef struct llm_generate_result {
+    int64_t n_prompt;                    /* prompt tokens given */
+    int64_t n_prompt_evaluated;          /* of which evaluated (the rest was in the cache) */
+    int64_t n_generated;
+    double prompt_seconds, gen_seconds;  /* wall time of the prompt and of the generation */
+    llm_stop_reason stop;
+} llm_generate_result;
+
+/* Generate a continuation of `prompt` (ids, e.g. from llm_tokenize of a chat template's
+   output). tok may be NULL (no text, no stop strings). out may be NULL.
+   Errors: those of llm_session_eval and llm_sampler_create; LLM_ERR_NOMEM. */
+LLM_API llm_status llm_generate(llm_session *session, const llm_tokenizer *tok, const llm_token *prompt, int64_t n_prompt,
+                                const llm_generate_params *params, llm_generate_result *out);
+
+/* The same, collecting the text: *out_text is NUL-terminated, free it with llm_free(). */
+LLM_API llm_status llm_generate_text(llm_session *session, const llm_tokenizer *tok, const llm_token *prompt, int64_t n_prompt,
+                                     const llm_generate_params *params, char **out_text, llm_generate_result *out);
+
+/* ==== end llm_impl/08_api_generate.h ==== */
 /* ==== begin llm_impl/09_api_end.h ==== */
 #ifdef __cplusplus
 }
@@ -596,6 +862,10 @@ LLM_PRIVATE void llm__free(const llm_allocator *a, void *p) {
     if (a && a->free) a->free(p, a->user);
     else free(p);
 }
+
+/* Blobs the library hands to the caller (generated text, rendered templates) come from
+   malloc, whatever allocator the objects use, so one free works for all of them. */
+LLM_API void llm_free(void *ptr) { free(ptr); }
 
 LLM_PRIVATE char *llm__strdup(const llm_allocator *a, const char *s) {
     size_t n = strlen(s) + 1;
@@ -1659,6 +1929,5748 @@ LLM_API llm_status llm_safetensors_write(const char *path, const llm_tensor *ten
     return s;
 }
 /* ==== end llm_impl/31_safetensors.c ==== */
+/* ==== begin llm_impl/40_utf8.c ==== */
+/* ---- >>utf8: UTF-8, Unicode categories, and the tables tokenizers are built from ----
+   Tokenizers see text as UTF-8 bytes and reason about code points: a BPE word starts as
+   one symbol per code point, the pre-tokenizer regexes ask "is this a letter (\p{L})?",
+   byte-level BPE renames every byte to a printable code point. This part holds those
+   helpers (categories come from libutf8proc), a growable byte buffer, and two open-
+   addressing hash maps: string -> id (the vocabulary) and 64-bit key -> value (merges). */
+/* #include "10_internal.h" (already above) */
+#include <utf8proc.h>
+
+/* ---- decoding and encoding code points ---- */
+
+/* Decode one code point at s[0..n). Returns its length in bytes (1..4) and stores the code
+   point, or returns 0 for an invalid or truncated sequence (overlong forms, surrogates and
+   values above U+10FFFF are invalid, as in Rust's and Python's strict decoders). The
+   number of leading bytes that form a valid prefix is stored in *valid_prefix for the
+   "maximal subpart" replacement rule. */
+static int llm__utf8_decode(const uint8_t *s, size_t n, int32_t *cp, int *valid_prefix) {
+    uint8_t c = s[0];
+    int len, k;
+    int32_t v;
+    uint8_t lo = 0x80, hi = 0xbf;                 /* allowed range of the second byte */
+    *valid_prefix = 0;
+    if (c < 0x80) { *cp = c; return 1; }
+    if (c >= 0xc2 && c <= 0xdf) { len = 2; v = c & 0x1f; }
+    else if (c >= 0xe0 && c <= 0xef) { len = 3; v = c & 0x0f; if (c == 0xe0) lo = 0xa0; if (c == 0xed) hi = 0x9f; }
+    else if (c >= 0xf0 && c <= 0xf4) { len = 4; v = c & 0x07; if (c == 0xf0) lo = 0x90; if (c == 0xf4) hi = 0x8f; }
+    else return 0;
+    for (k = 1; k < len; k++) {
+        if ((size_t)k >= n) { *valid_prefix = k; return 0; }
+        uint8_t b = s[k];
+        if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xbf)) { *valid_prefix = k; return 0; }
+        v = (v << 6) | (b & 0x3f);
+    }
+    *cp = v;
+    return len;
+}
+
+/* Length of the UTF-8 sequence that starts with byte c, 1 for a stray byte. Used to walk
+   text already known to be valid. */
+static inline int llm__utf8_len(uint8_t c) {
+    return c < 0x80 ? 1 : c < 0xe0 ? (c >= 0xc0 ? 2 : 1) : c < 0xf0 ? 3 : c < 0xf8 ? 4 : 1;
+}
+
+/* Decode the code point at s (valid UTF-8, at least one byte). */
+static inline int32_t llm__utf8_cp(const uint8_t *s, int *len) {
+    int n = llm__utf8_len(s[0]);
+    int32_t v = n == 1 ? s[0] : n == 2 ? s[0] & 0x1f : n == 3 ? s[0] & 0x0f : s[0] & 0x07;
+    for (int k = 1; k < n; k++) v = (v << 6) | (s[k] & 0x3f);
+    *len = n;
+    return v;
+}
+
+static int llm__utf8_encode(int32_t cp, char *out) {
+    if (cp < 0x80) { out[0] = (char)cp; return 1; }
+    if (cp < 0x800) { out[0] = (char)(0xc0 | (cp >> 6)); out[1] = (char)(0x80 | (cp & 0x3f)); return 2; }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | (cp >> 12)); out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | (cp >> 18)); out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* ---- Unicode categories (what \p{L}, \p{N}, \p{P}, \s ask) ----
+   A category is utf8proc's number (UTF8PROC_CATEGORY_LU = 1 ...); a set of categories is a
+   bit mask over those numbers, so \p{L} is one AND. */
+#define LLM__CATBIT(c) (1u << UTF8PROC_CATEGORY_##c)
+#define LLM__CATS_L (LLM__CATBIT(LU) | LLM__CATBIT(LL) | LLM__CATBIT(LT) | LLM__CATBIT(LM) | LLM__CATBIT(LO))
+#define LLM__CATS_M (LLM__CATBIT(MN) | LLM__CATBIT(MC) | LLM__CATBIT(ME))
+#define LLM__CATS_N (LLM__CATBIT(ND) | LLM__CATBIT(NL) | LLM__CATBIT(NO))
+#define LLM__CATS_P (LLM__CATBIT(PC) | LLM__CATBIT(PD) | LLM__CATBIT(PS) | LLM__CATBIT(PE) | LLM__CATBIT(PI) | \
+                     LLM__CATBIT(PF) | LLM__CATBIT(PO))
+#define LLM__CATS_S (LLM__CATBIT(SM) | LLM__CATBIT(SC) | LLM__CATBIT(SK) | LLM__CATBIT(SO))
+#define LLM__CATS_Z (LLM__CATBIT(ZS) | LLM__CATBIT(ZL) | LLM__CATBIT(ZP))
+#define LLM__CATS_C (LLM__CATBIT(CC) | LLM__CATBIT(CF) | LLM__CATBIT(CS) | LLM__CATBIT(CO) | LLM__CATBIT(CN))
+
+/* White_Space, the set Oniguruma and Rust's regex mean by \s (wider than category Z). */
+static bool llm__is_space_cp(int32_t c) {
+    return (c >= 9 && c <= 13) || c == 32 || c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+           c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+/* The category bit of a code point. */
+static inline uint32_t llm__catbit(int32_t c) { return 1u << utf8proc_category(c); }
+
+/* ---- growable byte buffer ---- */
+
+typedef struct llm__buf {
+    char *data;
+    size_t len, cap;
+    bool oom;                          /* a failed append: checked once at the end */
+} llm__buf;
+
+static bool llm__buf_reserve(llm__buf *b, size_t extra) {
+    if (b->oom) return false;
+    if (b->len + extra + 1 <= b->cap) return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1) {
+        if (cap > SIZE_MAX / 2) { b->oom = true; return false; }
+        cap *= 2;
+    }
+    char *d = (char *)realloc(b->data, cap);
+    if (!d) { b->oom = true; return false; }
+    b->data = d;
+    b->cap = cap;
+    return true;
+}
+
+static void llm__buf_put(llm__buf *b, const void *p, size_t n) {
+    if (!llm__buf_reserve(b, n)) return;
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0;
+}
+
+static void llm__buf_free(llm__buf *b) { free(b->data); memset(b, 0, sizeof *b); }
+
+/* Append s[0..n) with every maximal invalid UTF-8 subsequence replaced by U+FFFD (the
+   rule of Python's errors="replace" and Rust's from_utf8_lossy). */
+static void llm__buf_put_lossy(llm__buf *b, const char *s, size_t n) {
+    const uint8_t *u = (const uint8_t *)s;
+    size_t i = 0, run = 0;
+    while (i < n) {
+        int32_t cp;
+        int pre, k = llm__utf8_decode(u + i, n - i, &cp, &pre);
+        if (k) { i += (size_t)k; continue; }
+        llm__buf_put(b, s + run, i - run);
+        llm__buf_put(b, "\xef\xbf\xbd", 3);
+        i += pre ? (size_t)pre : 1;
+        run = i;
+    }
+    llm__buf_put(b, s + run, n - run);
+}
+
+static bool llm__utf8_valid(const char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        int pre, k = llm__utf8_decode((const uint8_t *)s + i, n - i, &cp, &pre);
+        if (!k) return false;
+        i += (size_t)k;
+    }
+    return true;
+}
+
+/* ---- hash maps ----
+   Both maps use open addressing with linear probing in a power-of-two table kept at most
+   half full, so a lookup is a hash and a probe or two. */
+
+static inline uint64_t llm__hash_bytes(const void *p, size_t n) {
+    const uint8_t *s = (const uint8_t *)p;
+    uint64_t h = (uint64_t)n * 0x9e3779b97f4a7c15ull, w;
+    for (; n >= 8; s += 8, n -= 8) {                  /* eight bytes a step, then a multiply-xorshift mix */
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+    }
+    w = 0;
+    if (n) memcpy(&w, s, n);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+    return h ^ (h >> 29);
+}
+
+static inline uint64_t llm__hash_u64(uint64_t x) {
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdull; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ull; x ^= x >> 33;
+    return x;
+}
+
+/* string -> int32 id. Keys are borrowed (they live in the tokenizer's string pool). A slot
+   holds everything a probe looks at, so a lookup touches one cache line before the final
+   memcmp. */
+typedef struct llm__strslot {
+    const char *key;                   /* NULL: empty */
+    uint32_t len, hash;                /* hash: top bits of the key's hash */
+    int32_t val;
+} llm__strslot;
+
+typedef struct llm__strmap {
+    llm__strslot *slots;
+    size_t mask;                       /* capacity - 1 */
+} llm__strmap;
+
+static bool llm__strmap_init(llm__strmap *m, size_t n_expected) {
+    size_t cap = 16;
+    while (cap < 2 * n_expected + 2) cap *= 2;
+    m->slots = (llm__strslot *)calloc(cap, sizeof *m->slots);
+    m->mask = cap - 1;
+    return m->slots != NULL;
+}
+
+static void llm__strmap_free(llm__strmap *m) { free(m->slots); memset(m, 0, sizeof *m); }
+
+static int32_t llm__strmap_get(const llm__strmap *m, const char *s, size_t n) {
+    if (!m->slots) return -1;
+    uint64_t h = llm__hash_bytes(s, n);
+    for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
+        const llm__strslot *e = &m->slots[i];
+        if (!e->key) return -1;
+        if (e->hash == (uint32_t)(h >> 32) && e->len == n && memcmp(e->key, s, n) == 0) return e->val;
+    }
+}
+
+/* Insert unless present (the first id of a duplicated string wins). The map was sized for
+   at most n_expected keys; returns false when it is full. */
+static bool llm__strmap_put(llm__strmap *m, const char *s, size_t n, int32_t v) {
+    uint64_t h = llm__hash_bytes(s, n);
+    for (size_t i = h & m->mask, probes = 0; probes <= m->mask; i = (i + 1) & m->mask, probes++) {
+        llm__strslot *e = &m->slots[i];
+        if (!e->key) { *e = (llm__strslot){ s, (uint32_t)n, (uint32_t)(h >> 32), v }; return true; }
+        if (e->hash == (uint32_t)(h >> 32) && e->len == n && memcmp(e->key, s, n) == 0) return true;
+    }
+    return false;
+}
+
+/* uint64 key -> int64 value (merges: (left id, right id) -> (rank, merged id)). */
+typedef struct llm__u64map {
+    uint64_t *keys;                    /* key + 1, so 0 marks an empty slot */
+    int64_t *vals;
+    size_t mask, n;
+} llm__u64map;
+
+static bool llm__u64map_init(llm__u64map *m, size_t n_expected) {
+    size_t cap = 16;
+    while (cap < 2 * n_expected + 2) cap *= 2;
+    m->keys = (uint64_t *)calloc(cap, sizeof *m->keys);
+    m->vals = (int64_t *)calloc(cap, sizeof *m->vals);
+    m->mask = cap - 1;
+    m->n = 0;
+    return m->keys && m->vals;
+}
+
+static void llm__u64map_free(llm__u64map *m) { free(m->keys); free(m->vals); memset(m, 0, sizeof *m); }
+
+static bool llm__u64map_get(const llm__u64map *m, uint64_t key, int64_t *val) {
+    if (!m->keys) return false;
+    for (size_t i = llm__hash_u64(key) & m->mask;; i = (i + 1) & m->mask) {
+        if (m->keys[i] == 0) return false;
+        if (m->keys[i] == key + 1) { *val = m->vals[i]; return true; }
+    }
+}
+
+/* Insert; an existing key keeps its first value. Grows when half full. */
+static bool llm__u64map_put(llm__u64map *m, uint64_t key, int64_t val) {
+    if (2 * (m->n + 1) > m->mask + 1) {
+        llm__u64map big;
+        if (!llm__u64map_init(&big, (m->mask + 1))) { llm__u64map_free(&big); return false; }
+        for (size_t i = 0; i <= m->mask; i++)
+            if (m->keys[i]) llm__u64map_put(&big, m->keys[i] - 1, m->vals[i]);
+        llm__u64map_free(m);
+        *m = big;
+    }
+    for (size_t i = llm__hash_u64(key) & m->mask;; i = (i + 1) & m->mask) {
+        if (m->keys[i] == key + 1) return true;
+        if (m->keys[i] == 0) { m->keys[i] = key + 1; m->vals[i] = val; m->n++; return true; }
+    }
+}
+
+/* ---- byte-level BPE's byte <-> code point renaming (GPT-2's bytes_to_unicode) ----
+   Printable Latin-1 bytes stand for themselves; the other 68 bytes, in order, get U+0100..
+   U+0143, so a space is "Ġ" (U+0120) and a newline "Ċ" (U+010A). */
+static const uint8_t llm__bytelevel_unprintable[68] = {
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+        17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 127,
+        128, 129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143, 144,
+        145, 146, 147, 148, 149, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159, 160, 173,
+};
+
+static inline bool llm__bytelevel_printable(int32_t c) {
+    return (c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255);
+}
+
+static int32_t llm__bytelevel_cp(uint8_t b) {
+    if (llm__bytelevel_printable(b)) return b;
+    int k = 0;
+    while (llm__bytelevel_unprintable[k] != b) k++;
+    return 256 + k;
+}
+
+/* The byte a byte-level code point stands for, or -1. */
+static int llm__bytelevel_byte(int32_t cp) {
+    if (cp < 256) return llm__bytelevel_printable(cp) ? cp : -1;
+    return cp < 256 + 68 ? llm__bytelevel_unprintable[cp - 256] : -1;
+}
+
+/* "<0x41>" -> 0x41, else -1 (the byte-fallback token spelling). */
+static int llm__byte_token_value(const char *s, size_t n) {
+    if (n != 6 || memcmp(s, "<0x", 3) != 0 || s[5] != '>') return -1;
+    int v = 0;
+    for (int i = 3; i < 5; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+/* ==== end llm_impl/40_utf8.c ==== */
+/* ==== begin llm_impl/41_regex.c ==== */
+/* ---- >>regex: the small matcher behind Split pre-tokenizers ----
+   Byte-level tokenizers cut text into words with a regex before BPE, e.g. Llama 3's
+     (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+   This is not a general regex engine: it knows what such patterns use - literals, classes
+   with ranges and Unicode categories (\p{L} \p{N} \p{P} ... \s \d \w and negations),
+   '.', alternation, groups ((...), (?:...), (?i:...)), greedy and lazy quantifiers
+   (* + ? {n,m}), look-ahead (?=...) (?!...) and ^ $ - with Perl's leftmost-first semantics
+   (the ones Oniguruma and fancy-regex give HF). Patterns are parsed to a tree, compiled to
+   a tiny instruction list, and run by a backtracking machine over code points.
+   Hostile patterns are bounded: a step budget per match attempt and a nesting limit. */
+/* #include "10_internal.h" (already above) */
+
+enum { LLM__RE_CHAR, LLM__RE_CLASS, LLM__RE_ANY, LLM__RE_SPLIT, LLM__RE_JMP, LLM__RE_LOOK, LLM__RE_BOL, LLM__RE_EOL,
+       LLM__RE_MATCH };
+
+typedef struct llm__re_inst {
+    uint8_t op;
+    uint8_t flag;          /* CHAR: case-insensitive; CLASS: case-insensitive; LOOK: negative */
+    int32_t x, y;          /* CHAR: code point; CLASS: class index; SPLIT: preferred, other; JMP: x; LOOK: end */
+} llm__re_inst;
+
+/* A class is a list of items; it matches if any item matches, then `neg` flips it. */
+typedef struct llm__re_item { int32_t lo, hi; uint32_t cats; bool space, neg; } llm__re_item;
+typedef struct llm__re_class { llm__re_item *items; int n; bool neg; } llm__re_class;
+
+/* Parse tree node. */
+enum { LLM__RN_CHAR, LLM__RN_CLASS, LLM__RN_ANY, LLM__RN_CAT, LLM__RN_ALT, LLM__RN_REP, LLM__RN_LOOK, LLM__RN_BOL,
+       LLM__RN_EOL, LLM__RN_EMPTY };
+typedef struct llm__re_node {
+    int type;
+    int32_t cp;                      /* CHAR */
+    int cls;                         /* CLASS */
+    bool icase, greedy, neg;
+    int min, max;                    /* REP; max -1 = unbounded */
+    struct llm__re_node **kids;      /* CAT, ALT: n_kids; REP, LOOK: kids[0] */
+    int n_kids;
+} llm__re_node;
+
+typedef struct llm__regex {
+    llm__re_inst *code;
+    int n_code, cap_code;
+    llm__re_class *classes;
+    int n_classes;
+} llm__regex;
+
+typedef struct llm__re_parser {
+    const char *p, *end;
+    llm__regex *re;
+    const char *err;                 /* first error, NULL if none */
+    int depth;
+} llm__re_parser;
+
+#define LLM__RE_MAX_DEPTH 64
+#define LLM__RE_MAX_CODE 100000
+#define LLM__RE_STEP_BUDGET 10000000
+
+static void llm__re_node_free(llm__re_node *n) {
+    if (!n) return;
+    for (int i = 0; i < n->n_kids; i++) llm__re_node_free(n->kids[i]);
+    free(n->kids);
+    free(n);
+}
+
+static llm__re_node *llm__re_new(llm__re_parser *ps, int type) {
+    llm__re_node *n = (llm__re_node *)calloc(1, sizeof *n);
+    if (!n) { ps->err = "out of memory"; return NULL; }
+    n->type = type;
+    return n;
+}
+
+static bool llm__re_add_kid(llm__re_parser *ps, llm__re_node *n, llm__re_node *kid) {
+    llm__re_node **k = (llm__re_node **)realloc(n->kids, (size_t)(n->n_kids + 1) * sizeof *k);
+    if (!k) { ps->err = "out of memory"; llm__re_node_free(kid); return false; }
+    n->kids = k;
+    n->kids[n->n_kids++] = kid;
+    return true;
+}
+
+static int32_t llm__re_next_cp(llm__re_parser *ps) {
+    int32_t cp;
+    int pre, k = llm__utf8_decode((const uint8_t *)ps->p, (size_t)(ps->end - ps->p), &cp, &pre);
+    if (!k) { ps->err = "invalid UTF-8 in pattern"; ps->p = ps->end; return 0; }
+    ps->p += k;
+    return cp;
+}
+
+/* \p{Name} / \P{Name}: the category mask, 0 if unknown. */
+static uint32_t llm__re_category(const char *name, size_t n) {
+    static const struct { const char *name; uint32_t cats; } table[] = {
+        { "L", LLM__CATS_L }, { "Letter", LLM__CATS_L }, { "N", LLM__CATS_N }, { "Number", LLM__CATS_N },
+        { "P", LLM__CATS_P }, { "Punctuation", LLM__CATS_P }, { "S", LLM__CATS_S }, { "Symbol", LLM__CATS_S },
+        { "M", LLM__CATS_M }, { "Mark", LLM__CATS_M }, { "Z", LLM__CATS_Z }, { "Separator", LLM__CATS_Z },
+        { "C", LLM__CATS_C }, { "Other", LLM__CATS_C },
+        { "Lu", LLM__CATBIT(LU) }, { "Ll", LLM__CATBIT(LL) }, { "Lt", LLM__CATBIT(LT) }, { "Lm", LLM__CATBIT(LM) },
+        { "Lo", LLM__CATBIT(LO) }, { "Mn", LLM__CATBIT(MN) }, { "Mc", LLM__CATBIT(MC) }, { "Me", LLM__CATBIT(ME) },
+        { "Nd", LLM__CATBIT(ND) }, { "Nl", LLM__CATBIT(NL) }, { "No", LLM__CATBIT(NO) }, { "Zs", LLM__CATBIT(ZS) },
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strlen(table[i].name) == n && memcmp(table[i].name, name, n) == 0) return table[i].cats;
+    return 0;
+}
+
+/* Parse an escape after '\' into a class item (for \p \s \d \w and friends) or a literal.
+   Returns true and fills *item for a set, false and *cp for a literal. */
+static bool llm__re_escape(llm__re_parser *ps, llm__re_item *item, int32_t *cp) {
+    memset(item, 0, sizeof *item);
+    if (ps->p >= ps->end) { ps->err = "pattern ends with '\\'"; return false; }
+    char c = *ps->p++;
+    switch (c) {
+    case 'p': case 'P': {
+        item->neg = c == 'P';
+        const char *name = ps->p;
+        size_t n = 1;
+        if (ps->p < ps->end && *ps->p == '{') {
+            const char *close = memchr(ps->p, '}', (size_t)(ps->end - ps->p));
+            if (!close) { ps->err = "unterminated \\p{...}"; return false; }
+            name = ps->p + 1;
+            n = (size_t)(close - name);
+            ps->p = close + 1;
+        } else if (ps->p < ps->end) ps->p++;
+        else { ps->err = "pattern ends after \\p"; return false; }
+        item->cats = llm__re_category(name, n);
+        if (!item->cats) ps->err = "unknown Unicode category in \\p{...}";
+        return true;
+    }
+    case 's': case 'S': item->space = true; item->neg = c == 'S'; return true;
+    case 'd': case 'D': item->cats = LLM__CATBIT(ND); item->neg = c == 'D'; return true;
+    case 'w': case 'W':
+        item->cats = LLM__CATS_L | LLM__CATS_M | LLM__CATBIT(ND) | LLM__CATBIT(PC);
+        item->neg = c == 'W';
+        return true;
+    case 'n': *cp = '\n'; return false;
+    case 'r': *cp = '\r'; return false;
+    case 't': *cp = '\t'; return false;
+    case 'f': *cp = '\f'; return false;
+    case 'v': *cp = '\v'; return false;
+    default:
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+            ps->err = "unsupported escape in pattern";
+            return false;
+        }
+        ps->p--;
+        *cp = llm__re_next_cp(ps);    /* \. \( \\ \' ... stand for themselves */
+        return false;
+    }
+}
+
+static int llm__re_add_class(llm__re_parser *ps, llm__re_class cls) {
+    llm__regex *re = ps->re;
+    llm__re_class *c = (llm__re_class *)realloc(re->classes, (size_t)(re->n_classes + 1) * sizeof *c);
+    if (!c) { ps->err = "out of memory"; free(cls.items); return 0; }
+    re->classes = c;
+    re->classes[re->n_classes] = cls;
+    return re->n_classes++;
+}
+
+static bool llm__re_class_push(llm__re_parser *ps, llm__re_class *cls, llm__re_item it) {
+    llm__re_item *items = (llm__re_item *)realloc(cls->items, (size_t)(cls->n + 1) * sizeof *items);
+    if (!items) { ps->err = "out of memory"; return false; }
+    cls->items = items;
+    cls->items[cls->n++] = it;
+    return true;
+}
+
+/* [...] after the '['. */
+static llm__re_node *llm__re_parse_class(llm__re_parser *ps, bool icase) {
+    llm__re_class cls = { 0 };
+    if (ps->p < ps->end && *ps->p == '^') { cls.neg = true; ps->p++; }
+    bool first = true;
+    while (!ps->err) {
+        if (ps->p >= ps->end) { ps->err = "unterminated [...]"; break; }
+        if (*ps->p == ']' && !first) { ps->p++; break; }
+        first = false;
+        llm__re_item it = { 0 };
+        int32_t lo;
+        if (*ps->p == '\\') {
+            ps->p++;
+            if (llm__re_escape(ps, &it, &lo)) { llm__re_class_push(ps, &cls, it); continue; }
+        } else lo = llm__re_next_cp(ps);
+        int32_t hi = lo;
+        if (ps->p + 1 < ps->end && *ps->p == '-' && ps->p[1] != ']') {
+            ps->p++;
+            if (*ps->p == '\\') { ps->p++; if (llm__re_escape(ps, &it, &hi)) { ps->err = "class range ends in a set"; break; } }
+            else hi = llm__re_next_cp(ps);
+            if (hi < lo) { ps->err = "reversed range in [...]"; break; }
+        }
+        it.lo = lo; it.hi = hi; it.neg = false; it.cats = 0; it.space = false;
+        llm__re_class_push(ps, &cls, it);
+    }
+    if (ps->err) { free(cls.items); return NULL; }
+    llm__re_node *n = llm__re_new(ps, LLM__RN_CLASS);
+    if (!n) { free(cls.items); return NULL; }
+    n->icase = icase;
+    n->cls = llm__re_add_class(ps, cls);
+    return n;
+}
+
+static llm__re_node *llm__re_parse_alt(llm__re_parser *ps, bool icase);
+
+/* ( ... ) in its forms: (...), (?:...), (?i:...), (?i) (rest of group), (?=...), (?!...). */
+static llm__re_node *llm__re_parse_group(llm__re_parser *ps, bool *icase) {
+    bool look = false, neg = false, sub_icase = *icase;
+    if (ps->p < ps->end && *ps->p == '?') {
+        ps->p++;
+        if (ps->p < ps->end && (*ps->p == '=' || *ps->p == '!')) { look = true; neg = *ps->p == '!'; ps->p++; }
+        else {
+            bool on = true;
+            while (ps->p < ps->end && *ps->p != ':' && *ps->p != ')') {
+                char f = *ps->p++;
+                if (f == '-') on = false;
+                else if (f == 'i') sub_icase = on;
+                else { ps->err = "unsupported group flag"; return NULL; }
+            }
+            if (ps->p < ps->end && *ps->p == ')') { ps->p++; *icase = sub_icase; return llm__re_new(ps, LLM__RN_EMPTY); }
+            if (ps->p >= ps->end) { ps->err = "unterminated group"; return NULL; }
+            ps->p++;                                        /* ':' */
+        }
+    }
+    llm__re_node *body = llm__re_parse_alt(ps, sub_icase);
+    if (!body) return NULL;
+    if (ps->p >= ps->end || *ps->p != ')') { llm__re_node_free(body); ps->err = "missing ')'"; return NULL; }
+    ps->p++;
+    if (!look) return body;
+    llm__re_node *n = llm__re_new(ps, LLM__RN_LOOK);
+    if (!n || !llm__re_add_kid(ps, n, body)) { llm__re_node_free(n); if (!n) llm__re_node_free(body); return NULL; }
+    n->neg = neg;
+    return n;
+}
+
+static llm__re_node *llm__re_parse_atom(llm__re_parser *ps, bool *icase) {
+    char c = *ps->p;
+    if (c == '(') {
+        if (++ps->depth > LLM__RE_MAX_DEPTH) { ps->err = "pattern nests too deeply"; return NULL; }
+        ps->p++;
+        llm__re_node *n = llm__re_parse_group(ps, icase);
+        ps->depth--;
+        return n;
+    }
+    if (c == '[') { ps->p++; return llm__re_parse_class(ps, *icase); }
+    if (c == '.') { ps->p++; return llm__re_new(ps, LLM__RN_ANY); }
+    if (c == '^') { ps->p++; return llm__re_new(ps, LLM__RN_BOL); }
+    if (c == '$') { ps->p++; return llm__re_new(ps, LLM__RN_EOL); }
+    if (c == '*' || c == '+' || c == '?' || c == '{') { ps->err = "quantifier without an operand"; return NULL; }
+    int32_t cp;
+    if (c == '\\') {
+        ps->p++;
+        llm__re_item it;
+        if (llm__re_escape(ps, &it, &cp)) {
+            if (ps->err) return NULL;
+            llm__re_class cls = { 0 };
+            if (!llm__re_class_push(ps, &cls, it)) return NULL;
+            llm__re_node *n = llm__re_new(ps, LLM__RN_CLASS);
+            if (!n) { free(cls.items); return NULL; }
+            n->cls = llm__re_add_class(ps, cls);
+            return n;
+        }
+    } else cp = llm__re_next_cp(ps);
+    if (ps->err) return NULL;
+    llm__re_node *n = llm__re_new(ps, LLM__RN_CHAR);
+    if (n) { n->cp = cp; n->icase = *icase; }
+    return n;
+}
+
+/* Parse a quantifier after an atom into min/max/greedy; false if none follows. */
+static bool llm__re_quantifier(llm__re_parser *ps, int *min, int *max, bool *greedy) {
+    if (ps->p >= ps->end) return false;
+    char c = *ps->p;
+    if (c == '*') { *min = 0; *max = -1; }
+    else if (c == '+') { *min = 1; *max = -1; }
+    else if (c == '?') { *min = 0; *max = 1; }
+    else if (c == '{') {
+        const char *q = ps->p + 1;
+        int a = 0, b;
+        if (q >= ps->end || *q < '0' || *q > '9') return false;    /* a literal '{' */
+        while (q < ps->end && *q >= '0' && *q <= '9' && a < 10000) a = a * 10 + (*q++ - '0');
+        b = a;
+        if (q < ps->end && *q == ',') {
+            q++;
+            b = -1;
+            if (q < ps->end && *q >= '0' && *q <= '9') for (b = 0; q < ps->end && *q >= '0' && *q <= '9' && b < 10000;) b = b * 10 + (*q++ - '0');
+        }
+        if (q >= ps->end || *q != '}' || a > 1000 || b > 1000 || (b >= 0 && b < a)) { ps->err = "bad {m,n} quantifier"; return false; }
+        *min = a; *max = b;
+        ps->p = q;
+    } else return false;
+    ps->p++;
+    *greedy = true;
+    if (ps->p < ps->end && (*ps->p == '?' || *ps->p == '+')) *greedy = *ps->p++ != '?';   /* possessive ~ greedy */
+    return true;
+}
+
+static llm__re_node *llm__re_parse_cat(llm__re_parser *ps, bool icase) {
+    llm__re_node *cat = llm__re_new(ps, LLM__RN_CAT);
+    while (cat && !ps->err && ps->p < ps->end && *ps->p != '|' && *ps->p != ')') {
+        llm__re_node *atom = llm__re_parse_atom(ps, &icase);
+        if (!atom) break;
+        int min, max;
+        bool greedy;
+        while (!ps->err && llm__re_quantifier(ps, &min, &max, &greedy)) {
+            llm__re_node *rep = llm__re_new(ps, LLM__RN_REP);
+            if (!rep || !llm__re_add_kid(ps, rep, atom)) { if (!rep) llm__re_node_free(atom); llm__re_node_free(rep); atom = NULL; break; }
+            rep->min = min; rep->max = max; rep->greedy = greedy;
+            atom = rep;
+        }
+        if (!atom || ps->err) { llm__re_node_free(atom); break; }
+        if (!llm__re_add_kid(ps, cat, atom)) break;
+    }
+    if (ps->err) { llm__re_node_free(cat); return NULL; }
+    return cat;
+}
+
+static llm__re_node *llm__re_parse_alt(llm__re_parser *ps, bool icase) {
+    llm__re_node *alt = llm__re_new(ps, LLM__RN_ALT);
+    while (alt) {
+        llm__re_node *cat = llm__re_parse_cat(ps, icase);
+        if (!cat || !llm__re_add_kid(ps, alt, cat)) { llm__re_node_free(alt); return NULL; }
+        if (ps->p < ps->end && *ps->p == '|') { ps->p++; continue; }
+        break;
+    }
+    return alt;
+}
+
+/* ---- compiling the tree to instructions ---- */
+
+static bool llm__re_nullable(const llm__re_node *n) {
+    switch (n->type) {
+    case LLM__RN_CHAR: case LLM__RN_CLASS: case LLM__RN_ANY: return false;
+    case LLM__RN_CAT: for (int i = 0; i < n->n_kids; i++) if (!llm__re_nullable(n->kids[i])) return false; return true;
+    case LLM__RN_ALT: for (int i = 0; i < n->n_kids; i++) if (llm__re_nullable(n->kids[i])) return true; return false;
+    case LLM__RN_REP: return n->min == 0 || llm__re_nullable(n->kids[0]);
+    default: return true;
+    }
+}
+
+static int llm__re_emit(llm__regex *re, int op, int flag, int32_t x, int32_t y) {
+    if (re->n_code >= LLM__RE_MAX_CODE) return -1;
+    if (re->n_code == re->cap_code) {
+        int cap = re->cap_code ? 2 * re->cap_code : 64;
+        llm__re_inst *c = (llm__re_inst *)realloc(re->code, (size_t)cap * sizeof *c);
+        if (!c) return -1;
+        re->code = c;
+        re->cap_code = cap;
+    }
+    re->code[re->n_code] = (llm__re_inst){ (uint8_t)op, (uint8_t)flag, x, y };
+    return re->n_code++;
+}
+
+/* Emit code for n; false when the program would be too large (or no memory). */
+static bool llm__re_gen(llm__regex *re, const llm__re_node *n) {
+    int at;
+    switch (n->type) {
+    case LLM__RN_CHAR: return llm__re_emit(re, LLM__RE_CHAR, n->icase, n->cp, 0) >= 0;
+    case LLM__RN_CLASS: return llm__re_emit(re, LLM__RE_CLASS, n->icase, n->cls, 0) >= 0;
+    case LLM__RN_ANY: return llm__re_emit(re, LLM__RE_ANY, 0, 0, 0) >= 0;
+    case LLM__RN_BOL: return llm__re_emit(re, LLM__RE_BOL, 0, 0, 0) >= 0;
+    case LLM__RN_EOL: return llm__re_emit(re, LLM__RE_EOL, 0, 0, 0) >= 0;
+    case LLM__RN_EMPTY: return true;
+    case LLM__RN_CAT:
+        for (int i = 0; i < n->n_kids; i++) if (!llm__re_gen(re, n->kids[i])) return false;
+        return true;
+    case LLM__RN_ALT: {
+        /* SPLIT k1, next; k1; JMP end; next: SPLIT k2, next2; ... ; last kid */
+        int jumps[256], n_jumps = 0;
+        if (n->n_kids > 256) return false;
+        for (int i = 0; i < n->n_kids; i++) {
+            int split = -1;
+            if (i + 1 < n->n_kids && (split = llm__re_emit(re, LLM__RE_SPLIT, 0, re->n_code + 1, 0)) < 0) return false;
+            if (!llm__re_gen(re, n->kids[i])) return false;
+            if (i + 1 < n->n_kids) {
+                if ((jumps[n_jumps++] = llm__re_emit(re, LLM__RE_JMP, 0, 0, 0)) < 0) return false;
+                re->code[split].y = re->n_code;
+            }
+        }
+        for (int i = 0; i < n_jumps; i++) re->code[jumps[i]].x = re->n_code;
+        return true;
+    }
+    case LLM__RN_REP: {
+        const llm__re_node *kid = n->kids[0];
+        int max = n->max < 0 && llm__re_nullable(kid) ? n->min + 1 : n->max;   /* (x*)* would loop forever */
+        for (int i = 0; i < n->min; i++) if (!llm__re_gen(re, kid)) return false;
+        if (max < 0) {                                  /* L: SPLIT body, out; body; JMP L; out: */
+            int loop = llm__re_emit(re, LLM__RE_SPLIT, 0, 0, 0);
+            if (loop < 0 || !llm__re_gen(re, kid) || llm__re_emit(re, LLM__RE_JMP, 0, loop, 0) < 0) return false;
+            re->code[loop].x = n->greedy ? loop + 1 : re->n_code;
+            re->code[loop].y = n->greedy ? re->n_code : loop + 1;
+            return true;
+        }
+        int splits[1001], n_splits = 0;                 /* (x(x)?)? : every optional copy exits to the end */
+        for (int i = n->min; i < max; i++) {
+            if ((splits[n_splits++] = llm__re_emit(re, LLM__RE_SPLIT, 0, 0, 0)) < 0 || !llm__re_gen(re, kid)) return false;
+        }
+        for (int i = 0; i < n_splits; i++) {
+            int s = splits[i];
+            re->code[s].x = n->greedy ? s + 1 : re->n_code;
+            re->code[s].y = n->greedy ? re->n_code : s + 1;
+        }
+        return true;
+    }
+    case LLM__RN_LOOK:
+        at = llm__re_emit(re, LLM__RE_LOOK, n->neg, 0, 0);
+        if (at < 0 || !llm__re_gen(re, n->kids[0]) || llm__re_emit(re, LLM__RE_MATCH, 0, 0, 0) < 0) return false;
+        re->code[at].y = re->n_code;
+        return true;
+    }
+    return false;
+}
+
+LLM_PRIVATE void llm__regex_free(llm__regex *re) {
+    if (!re) return;
+    for (int i = 0; i < re->n_classes; i++) free(re->classes[i].items);
+    free(re->classes);
+    free(re->code);
+    free(re);
+}
+
+/* Compile `pattern` (UTF-8). `what` names the source in errors. Free with llm__regex_free. */
+LLM_PRIVATE llm_status llm__regex_compile(const char *pattern, const char *what, llm__regex **out) {
+    llm__regex *re = (llm__regex *)calloc(1, sizeof *re);
+    if (!re) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory compiling a regex", what);
+    llm__re_parser ps = { pattern, pattern + strlen(pattern), re, NULL, 0 };
+    llm__re_node *root = llm__re_parse_alt(&ps, false);
+    if (root && ps.p != ps.end) ps.err = "unbalanced ')'";
+    if (!ps.err && !(llm__re_gen(re, root) && llm__re_emit(re, LLM__RE_MATCH, 0, 0, 0) >= 0)) ps.err = "pattern too large";
+    llm__re_node_free(root);
+    if (ps.err) {
+        llm__regex_free(re);
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: regex /%.200s/: %s", what, pattern, ps.err);
+    }
+    *out = re;
+    return LLM_OK;
+}
+
+/* ---- matching ---- */
+
+static bool llm__re_class_match(const llm__re_class *c, int32_t cp) {
+    uint32_t bit = 0;
+    for (int i = 0; i < c->n; i++) {
+        const llm__re_item *it = &c->items[i];
+        bool m;
+        if (it->cats || it->space) {
+            if (it->cats && !bit) bit = llm__catbit(cp);
+            m = ((it->cats & bit) != 0 || (it->space && llm__is_space_cp(cp))) != it->neg;
+        } else m = cp >= it->lo && cp <= it->hi;
+        if (m) return !c->neg;
+    }
+    return c->neg;
+}
+
+static bool llm__re_match_cp(const llm__regex *re, const llm__re_inst *in, int32_t cp) {
+    if (in->op == LLM__RE_CHAR) return cp == in->x || (in->flag && utf8proc_tolower(cp) == utf8proc_tolower(in->x));
+    const llm__re_class *c = &re->classes[in->x];
+    if (llm__re_class_match(c, cp)) return true;
+    return in->flag && (llm__re_class_match(c, utf8proc_tolower(cp)) || llm__re_class_match(c, utf8proc_toupper(cp)));
+}
+
+typedef struct llm__re_thread { int32_t pc; uint32_t pos; } llm__re_thread;
+
+/* Run the program from pc at pos; true with *end on a match. The backtrack stack starts on
+   the C stack and moves to the heap for long inputs (e.g. \s+ over a long run of blanks). */
+static bool llm__re_run(const llm__regex *re, int pc, const uint8_t *s, size_t n, size_t pos, size_t *end, long *budget) {
+    llm__re_thread local[64], *stack = local;
+    size_t sp = 0, cap = 64;
+    bool found = false;
+    stack[sp++] = (llm__re_thread){ pc, (uint32_t)pos };
+    while (sp && !found) {
+        llm__re_thread t = stack[--sp];
+        pc = t.pc;
+        pos = t.pos;
+        for (;;) {
+            if (--*budget < 0) { sp = 0; break; }
+            const llm__re_inst *in = &re->code[pc];
+            if (in->op == LLM__RE_CHAR || in->op == LLM__RE_CLASS || in->op == LLM__RE_ANY) {
+                if (pos >= n) break;
+                int len;
+                int32_t cp = llm__utf8_cp(s + pos, &len);
+                if (pos + (size_t)len > n) break;
+                if (in->op == LLM__RE_ANY ? cp == '\n' : !llm__re_match_cp(re, in, cp)) break;
+                pos += (size_t)len;
+                pc++;
+            } else if (in->op == LLM__RE_SPLIT) {
+                if (sp == cap) {
+                    llm__re_thread *big = (llm__re_thread *)malloc(2 * cap * sizeof *big);
+                    if (!big) { sp = 0; break; }
+                    memcpy(big, stack, sp * sizeof *big);
+                    if (stack != local) free(stack);
+                    stack = big;
+                    cap *= 2;
+                }
+                stack[sp++] = (llm__re_thread){ in->y, (uint32_t)pos };
+                pc = in->x;
+            } else if (in->op == LLM__RE_JMP) pc = in->x;
+            else if (in->op == LLM__RE_LOOK) {
+                size_t ignored;
+                if (llm__re_run(re, pc + 1, s, n, pos, &ignored, budget) == (bool)in->flag) break;
+                pc = in->y;
+            } else if (in->op == LLM__RE_BOL) { if (pos != 0) break; pc++; }
+            else if (in->op == LLM__RE_EOL) { if (pos != n) break; pc++; }
+            else { *end = pos; found = true; break; }       /* MATCH */
+        }
+    }
+    if (stack != local) free(stack);
+    return found;
+}
+
+/* The leftmost match in s[from..n) (s is valid UTF-8): true with [*ms, *me). Empty matches
+   count (callers skip them). A match attempt that exceeds the step budget counts as no match. */
+LLM_PRIVATE bool llm__regex_find(const llm__regex *re, const char *s, size_t n, size_t from, size_t *ms, size_t *me) {
+    const uint8_t *u = (const uint8_t *)s;
+    for (size_t at = from; at <= n; at += at < n ? (size_t)llm__utf8_len(u[at]) : 1) {
+        long budget = LLM__RE_STEP_BUDGET;
+        if (llm__re_run(re, 0, u, n, at, me, &budget)) { *ms = at; return true; }
+    }
+    return false;
+}
+/* ==== end llm_impl/41_regex.c ==== */
+/* ==== begin llm_impl/42_tok_pipeline.c ==== */
+/* ---- >>tokenizer: the tokenizer object and its text pipeline ----
+   Hugging Face describes a tokenizer as a pipeline, and so do we:
+
+     text -> added tokens split out ("<|eot_id|>" is never cut by BPE)
+          -> normalizer (NFC, Replace " " by "▁", Prepend "▁", ...)
+          -> pre-tokenizer (regex Split, ByteLevel, Metaspace, ...): a list of words
+          -> model (BPE / Unigram / WordPiece): each word -> ids
+          -> post-processor (BOS and friends, when add_special)
+
+   and back: ids -> token strings -> decoder chain (ByteLevel, Replace "▁" by " ",
+   ByteFallback "<0x0A>" -> "\n", Fuse, Strip) -> text.
+   SentencePiece .model files and llama2.c .bin files load into the same object: the
+   loader fills the same steps that their tokenizer.json conversion would have.
+   This part holds the object and the text-to-text steps; the models are in the next part,
+   the file loaders in the one after. */
+/* #include "10_internal.h" (already above) */
+
+enum { LLM__TOK_BPE, LLM__TOK_UNIGRAM, LLM__TOK_WORDPIECE, LLM__TOK_RUNC /* llama2.c run.c */ };
+
+/* Per-id flags. */
+enum { LLM__TF_SPECIAL = 1, LLM__TF_ADDED = 2, LLM__TF_UNUSED = 4 };
+
+/* One step of a normalizer, pre-tokenizer or decoder chain (a Sequence is flattened). */
+typedef enum {
+    LLM__N_NFC, LLM__N_NFD, LLM__N_NFKC, LLM__N_NFKD, LLM__N_LOWERCASE, LLM__N_REPLACE, LLM__N_PREPEND, LLM__N_STRIP,
+    LLM__P_BYTELEVEL, LLM__P_SPLIT, LLM__P_METASPACE, LLM__P_DIGITS, LLM__P_PUNCT, LLM__P_WHITESPACE, LLM__P_WSSPLIT,
+    LLM__D_BYTELEVEL, LLM__D_METASPACE, LLM__D_BYTEFALLBACK, LLM__D_FUSE, LLM__D_STRIP, LLM__D_REPLACE, LLM__D_WORDPIECE
+} llm__step_kind;
+
+/* How a Split keeps what it matched (HF's SplitDelimiterBehavior). */
+enum { LLM__SPLIT_REMOVED, LLM__SPLIT_ISOLATED, LLM__SPLIT_MERGED_PREV, LLM__SPLIT_MERGED_NEXT, LLM__SPLIT_CONTIGUOUS };
+/* Metaspace's prepend_scheme. */
+enum { LLM__PREPEND_ALWAYS, LLM__PREPEND_FIRST, LLM__PREPEND_NEVER };
+
+typedef struct llm__step {
+    llm__step_kind kind;
+    char *pat, *content;       /* Replace/Split literal pattern; Replace/Prepend/Strip/Metaspace text */
+    size_t pat_len, content_len;
+    llm__regex *re;            /* Replace/Split regex pattern (instead of pat) */
+    int behavior;              /* Split, Punctuation; Metaspace: prepend scheme */
+    bool invert;               /* Split */
+    bool a, b;                 /* ByteLevel: add_prefix_space, use_regex; Metaspace: split; Strip: left, right;
+                                  Digits: individual_digits; WordPiece decoder: cleanup */
+    int start, stop;           /* Strip decoder */
+} llm__step;
+
+typedef struct llm__added {
+    const char *text;
+    size_t len;
+    llm_token id;
+    bool special, lstrip, rstrip, single_word, normalized;
+} llm__added;
+
+/* A byte trie over the added tokens: node k's child for byte c is trie.map[(k << 8) | c];
+   term[k] is the index of the added token ending at node k, or -1. Two tries: tokens
+   matched on the raw text, and tokens matched after normalization. */
+typedef struct llm__trie {
+    llm__u64map map;
+    int32_t *term;
+    int32_t n_nodes;
+    bool first[256];           /* bytes that start some token: the fast reject */
+} llm__trie;
+
+struct llm_tokenizer {
+    int model;                 /* LLM__TOK_* */
+    int64_t n_vocab;
+    char **pieces;             /* id -> token string (NUL-terminated), "" for holes */
+    uint32_t *piece_lens;
+    uint8_t *flags;            /* LLM__TF_* per id */
+    float *scores;             /* Unigram and run.c scores, else NULL */
+    llm__strmap vocab;         /* token string -> id (model vocabulary and added tokens) */
+    llm__u64map merges;        /* (left << 32 | right) -> (rank << 32 | merged id) */
+    char **chunks;             /* the string pool: every string above lives here */
+    int n_chunks;
+    size_t chunk_used, chunk_cap;
+
+    llm_token unk;             /* -1 if none */
+    bool byte_fallback, fuse_unk, ignore_merges;
+    llm_token byte_tok[256];   /* id of "<0xNN>", -1 if absent */
+    char *wp_prefix;           /* WordPiece continuing_subword_prefix ("##") */
+    int wp_max_chars;
+    double unk_score;          /* Unigram: score of an unknown character */
+    uint32_t max_piece_len;    /* longest vocabulary string in bytes */
+
+    llm__added *added;
+    int n_added;
+    llm__trie trie[2];         /* [0]: matched on raw text, [1]: on normalized text */
+
+    llm__step *norm, *pre, *dec;
+    int n_norm, n_pre, n_dec;
+    bool has_decoder;
+    llm_token *post_ids;       /* post-processor: n_post_pre ids before, n_post_post after */
+    int n_post_pre, n_post_post;
+    llm_token bos, eos;
+    char bytelevel[256][3];    /* byte-level spelling of each byte, bytelevel_len[b] bytes */
+    uint8_t bytelevel_len[256];
+};
+
+/* ---- the string pool ---- */
+
+/* Copy s[0..n) into the tokenizer's pool, NUL-terminated. NULL when out of memory. */
+static char *llm__tok_intern(llm_tokenizer *t, const char *s, size_t n) {
+    if (t->chunk_cap - t->chunk_used < n + 1) {
+        size_t cap = LLM__MAX((size_t)1 << 20, n + 1);
+        char **c = (char **)realloc(t->chunks, (size_t)(t->n_chunks + 1) * sizeof *c);
+        if (!c) return NULL;
+        t->chunks = c;
+        if (!(t->chunks[t->n_chunks] = (char *)malloc(cap))) return NULL;
+        t->n_chunks++;
+        t->chunk_used = 0;
+        t->chunk_cap = cap;
+    }
+    char *d = t->chunks[t->n_chunks - 1] + t->chunk_used;
+    if (n) memcpy(d, s, n);
+    d[n] = 0;
+    t->chunk_used += n + 1;
+    return d;
+}
+
+static void llm__step_free(llm__step *s) {
+    llm__regex_free(s->re);
+    s->re = NULL;
+}
+
+static void llm__trie_free(llm__trie *tr) {
+    llm__u64map_free(&tr->map);
+    free(tr->term);
+    memset(tr, 0, sizeof *tr);
+}
+
+LLM_API void llm_tokenizer_free(llm_tokenizer *t) {
+    if (!t) return;
+    for (int i = 0; i < t->n_norm; i++) llm__step_free(&t->norm[i]);
+    for (int i = 0; i < t->n_pre; i++) llm__step_free(&t->pre[i]);
+    for (int i = 0; i < t->n_dec; i++) llm__step_free(&t->dec[i]);
+    free(t->norm); free(t->pre); free(t->dec);
+    for (int i = 0; i < t->n_chunks; i++) free(t->chunks[i]);
+    free(t->chunks);
+    free(t->pieces); free(t->piece_lens); free(t->flags); free(t->scores);
+    llm__strmap_free(&t->vocab);
+    llm__u64map_free(&t->merges);
+    llm__trie_free(&t->trie[0]);
+    llm__trie_free(&t->trie[1]);
+    free(t->added);
+    free(t->post_ids);
+    free(t);
+}
+
+/* ---- added tokens: trie building and matching ---- */
+
+static bool llm__trie_add(llm__trie *tr, const char *s, size_t n, int32_t index) {
+    if (!tr->term) {
+        if (!llm__u64map_init(&tr->map, 64) || !(tr->term = (int32_t *)malloc(sizeof *tr->term))) return false;
+        tr->term[0] = -1;
+        tr->n_nodes = 1;
+    }
+    int64_t node = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key = ((uint64_t)node << 8) | (uint8_t)s[i];
+        int64_t child;
+        if (!llm__u64map_get(&tr->map, key, &child)) {
+            int32_t *term = (int32_t *)realloc(tr->term, (size_t)(tr->n_nodes + 1) * sizeof *term);
+            if (!term) return false;
+            tr->term = term;
+            child = tr->n_nodes++;
+            tr->term[child] = -1;
+            if (!llm__u64map_put(&tr->map, key, child)) return false;
+        }
+        node = child;
+    }
+    if (tr->term[node] < 0) tr->term[node] = index;     /* the first of two equal tokens wins */
+    tr->first[(uint8_t)s[0]] = true;
+    return true;
+}
+
+/* Word characters for single_word (HF: alphanumeric or '_'). */
+static bool llm__is_word_at(const char *s, size_t n, size_t at, bool before) {
+    const uint8_t *u = (const uint8_t *)s;
+    if (before) {
+        if (at == 0) return false;
+        size_t i = at - 1;
+        while (i > 0 && (u[i] & 0xc0) == 0x80) i--;
+        at = i;
+    } else if (at >= n) return false;
+    int len;
+    int32_t cp = llm__utf8_cp(u + at, &len);
+    return cp == '_' || (llm__catbit(cp) & (LLM__CATS_L | LLM__CATS_N)) != 0;
+}
+
+/* The leftmost-longest added token in s[from..n) from trie `which`: true with the span
+   [*ms, *me) it covers (widened by lstrip/rstrip over whitespace) and its id. */
+static bool llm__added_find(const llm_tokenizer *t, int which, const char *s, size_t n, size_t from,
+                            size_t *ms, size_t *me, llm_token *id) {
+    const llm__trie *tr = &t->trie[which];
+    if (!tr->term) return false;
+    for (size_t i = from; i < n; i++) {
+        if (!tr->first[(uint8_t)s[i]]) continue;
+        int64_t node = 0;
+        int32_t best = -1;
+        size_t best_end = 0;
+        for (size_t j = i; j < n; j++) {
+            if (!llm__u64map_get(&tr->map, ((uint64_t)node << 8) | (uint8_t)s[j], &node)) break;
+            const int32_t k = tr->term[node];
+            if (k >= 0 && !(t->added[k].single_word && (llm__is_word_at(s, n, i, true) || llm__is_word_at(s, n, j + 1, false)))) {
+                best = k;
+                best_end = j + 1;
+            }
+        }
+        if (best < 0) continue;
+        const llm__added *a = &t->added[best];
+        size_t b = i, e = best_end;
+        if (a->lstrip) while (b > from && (s[b - 1] == ' ' || s[b - 1] == '\t' || s[b - 1] == '\n' || s[b - 1] == '\r')) b--;
+        if (a->rstrip) while (e < n && (s[e] == ' ' || s[e] == '\t' || s[e] == '\n' || s[e] == '\r')) e++;
+        *ms = b; *me = e; *id = a->id;
+        return true;
+    }
+    return false;
+}
+
+/* ---- normalizers: text -> text ---- */
+
+/* Replace every occurrence of the step's pattern in s by its content, into out. */
+static void llm__replace_all(const llm__step *st, const char *s, size_t n, llm__buf *out) {
+    size_t at = 0;
+    while (at < n) {
+        size_t ms, me;
+        bool found;
+        if (st->re) found = llm__regex_find(st->re, s, n, at, &ms, &me) && me > ms;
+        else {
+            found = false;
+            for (ms = at; st->pat_len && ms + st->pat_len <= n; ms++)
+                if (memcmp(s + ms, st->pat, st->pat_len) == 0) { found = true; break; }
+            me = ms + st->pat_len;
+        }
+        if (!found) break;
+        llm__buf_put(out, s + at, ms - at);
+        llm__buf_put(out, st->content, st->content_len);
+        at = me;
+    }
+    llm__buf_put(out, s + at, n - at);
+}
+
+static void llm__unicode_normalize(llm__step_kind kind, const char *s, size_t n, llm__buf *out) {
+    int opt = UTF8PROC_STABLE | (kind == LLM__N_NFC || kind == LLM__N_NFKC ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE) |
+              (kind == LLM__N_NFKC || kind == LLM__N_NFKD ? UTF8PROC_COMPAT : 0);
+    utf8proc_uint8_t *r = NULL;
+    utf8proc_ssize_t len = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &r, (utf8proc_option_t)opt);
+    if (len < 0) { llm__buf_put(out, s, n); return; }     /* cannot happen for valid UTF-8 */
+    llm__buf_put(out, r, (size_t)len);
+    free(r);
+}
+
+static void llm__normalize_step(const llm__step *st, const char *s, size_t n, llm__buf *out) {
+    switch (st->kind) {
+    case LLM__N_NFC: case LLM__N_NFD: case LLM__N_NFKC: case LLM__N_NFKD:
+        llm__unicode_normalize(st->kind, s, n, out);
+        return;
+    case LLM__N_LOWERCASE:
+        for (size_t i = 0; i < n;) {
+            int len;
+            char enc[4];
+            int32_t cp = llm__utf8_cp((const uint8_t *)s + i, &len);
+            llm__buf_put(out, enc, (size_t)llm__utf8_encode(utf8proc_tolower(cp), enc));
+            i += (size_t)len;
+        }
+        return;
+    case LLM__N_REPLACE: llm__replace_all(st, s, n, out); return;
+    case LLM__N_PREPEND:
+        if (n) llm__buf_put(out, st->content, st->content_len);
+        llm__buf_put(out, s, n);
+        return;
+    case LLM__N_STRIP: {
+        size_t b = 0, e = n;
+        int len;
+        while (st->a && b < e && llm__is_space_cp(llm__utf8_cp((const uint8_t *)s + b, &len))) b += (size_t)len;
+        while (st->b && e > b) {
+            size_t k = e - 1;
+            while (k > b && ((uint8_t)s[k] & 0xc0) == 0x80) k--;
+            if (!llm__is_space_cp(llm__utf8_cp((const uint8_t *)s + k, &len))) break;
+            e = k;
+        }
+        llm__buf_put(out, s + b, e - b);
+        return;
+    }
+    default: llm__buf_put(out, s, n); return;
+    }
+}
+
+/* Run the normalizer chain over s; the result is in *a (the other buffer is scratch). */
+static void llm__normalize(const llm_tokenizer *t, const char *s, size_t n, llm__buf *a, llm__buf *b) {
+    a->len = 0;
+    llm__buf_put(a, s, n);
+    for (int i = 0; i < t->n_norm; i++) {
+        b->len = 0;
+        llm__buf_put(b, "", 0);
+        llm__normalize_step(&t->norm[i], a->data, a->len, b);
+        llm__buf tmp = *a; *a = *b; *b = tmp;
+    }
+}
+
+/* ---- pre-tokenizers: text -> words ----
+   A word ("piece") is a byte range of a buffer. Each step reads the pieces of one buffer
+   and writes new pieces, with their bytes, to the other. `first` marks a piece that begins
+   the input text (Metaspace's prepend_scheme "first" asks). */
+
+typedef struct llm__piece { size_t off, len; bool first; } llm__piece;
+typedef struct llm__pieces { llm__piece *v; size_t n, cap; bool oom; } llm__pieces;
+typedef struct llm__spans { size_t *v; size_t n, cap; bool oom; } llm__spans;    /* (start, end) pairs */
+
+static void llm__pieces_push(llm__pieces *p, size_t off, size_t len, bool first) {
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 64;
+        llm__piece *v = (llm__piece *)realloc(p->v, cap * sizeof *v);
+        if (!v) { p->oom = true; return; }
+        p->v = v;
+        p->cap = cap;
+    }
+    p->v[p->n++] = (llm__piece){ off, len, first };
+}
+
+static void llm__spans_push(llm__spans *s, size_t b, size_t e) {
+    if (s->n + 2 > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        size_t *v = (size_t *)realloc(s->v, cap * sizeof *v);
+        if (!v) { s->oom = true; return; }
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = b;
+    s->v[s->n++] = e;
+}
+
+/* Copy s[0..n) to out and cut it at the matches (sorted (start, end) pairs) as `behavior`
+   says, appending the pieces. */
+static void llm__split_emit(const char *s, size_t n, bool first, const llm__spans *m, int behavior, bool invert,
+                            llm__buf *out, llm__pieces *pv) {
+    size_t base = out->len;
+    llm__buf_put(out, s, n);
+    size_t pos = 0, k = 0;
+    bool prev_match = false, any = false;
+    while (pos < n) {
+        size_t b = pos, e;
+        bool is_match;
+        if (k < m->n && m->v[k] == pos) { e = m->v[k + 1]; k += 2; is_match = true; }
+        else { e = k < m->n ? m->v[k] : n; is_match = false; }
+        pos = e;
+        if (e == b) continue;
+        if (invert) is_match = !is_match;
+        bool extend = any && ((behavior == LLM__SPLIT_MERGED_PREV && is_match) ||
+                              (behavior == LLM__SPLIT_MERGED_NEXT && prev_match) ||
+                              (behavior == LLM__SPLIT_CONTIGUOUS && is_match && prev_match));
+        prev_match = is_match;
+        if (behavior == LLM__SPLIT_REMOVED && is_match) continue;
+        if (extend) pv->v[pv->n - 1].len = base + e - pv->v[pv->n - 1].off;
+        else llm__pieces_push(pv, base + b, e - b, first && b == 0);
+        any = true;
+    }
+}
+
+/* All non-empty matches of a Split/ByteLevel regex or literal pattern in s[0..n). */
+static void llm__find_all(const llm__regex *re, const char *pat, size_t pat_len, const char *s, size_t n, llm__spans *m) {
+    m->n = 0;
+    for (size_t at = 0; at < n;) {
+        size_t ms, me;
+        if (re) {
+            if (!llm__regex_find(re, s, n, at, &ms, &me)) break;
+            if (me == ms) { at = ms + (size_t)llm__utf8_len((uint8_t)s[ms]); continue; }
+        } else {
+            const char *hit = NULL;
+            for (size_t i = at; pat_len && i + pat_len <= n && !hit; i++) if (memcmp(s + i, pat, pat_len) == 0) hit = s + i;
+            if (!hit) break;
+            ms = (size_t)(hit - s);
+            me = ms + pat_len;
+        }
+        llm__spans_push(m, ms, me);
+        at = me;
+    }
+}
+
+/* Character classes the fixed pre-tokenizers split on. */
+enum { LLM__CC_OTHER, LLM__CC_SPACE, LLM__CC_WORD, LLM__CC_PUNCT, LLM__CC_DIGIT };
+
+static int llm__char_class(int32_t cp, int kind) {
+    uint32_t bit = llm__catbit(cp);
+    if (kind == LLM__P_DIGITS) return (bit & LLM__CATBIT(ND)) ? LLM__CC_DIGIT : LLM__CC_OTHER;
+    if (kind == LLM__P_PUNCT)
+        return ((cp < 128 && cp > 32 && cp != 127 && !(llm__catbit(cp) & (LLM__CATS_L | LLM__CATS_N))) || (bit & LLM__CATS_P)) ? LLM__CC_PUNCT : LLM__CC_OTHER;
+    if (llm__is_space_cp(cp)) return LLM__CC_SPACE;
+    if (kind == LLM__P_WSSPLIT) return LLM__CC_OTHER;
+    return (bit & (LLM__CATS_L | LLM__CATS_M | LLM__CATBIT(ND) | LLM__CATBIT(NL) | LLM__CATBIT(PC))) ? LLM__CC_WORD
+                                                                                                     : LLM__CC_PUNCT;
+}
+
+/* Matches for Digits, Punctuation, Whitespace, WhitespaceSplit: runs of one class
+   (`single`: each character alone). Whitespace keeps word runs and symbol runs; the
+   others match what they split on. */
+static void llm__class_spans(const llm__step *st, const char *s, size_t n, llm__spans *m) {
+    bool single = (st->kind == LLM__P_DIGITS && st->a) || st->kind == LLM__P_PUNCT;
+    int want = st->kind == LLM__P_DIGITS ? LLM__CC_DIGIT : st->kind == LLM__P_PUNCT ? LLM__CC_PUNCT : LLM__CC_SPACE;
+    m->n = 0;
+    int prev = -1;
+    for (size_t i = 0; i < n;) {
+        int len;
+        int c = llm__char_class(llm__utf8_cp((const uint8_t *)s + i, &len), st->kind);
+        bool hit = st->kind == LLM__P_WHITESPACE ? c != LLM__CC_SPACE : c == want;
+        if (hit && !single && c == prev && m->n) m->v[m->n - 1] = i + (size_t)len;
+        else if (hit) llm__spans_push(m, i, i + (size_t)len);
+        prev = hit ? c : -1;
+        i += (size_t)len;
+    }
+}
+
+/* ByteLevel: optional prefix space, optional GPT-2 regex split, then every byte renamed. */
+static void llm__pretok_bytelevel(const llm_tokenizer *t, const llm__step *st, const char *s, size_t n, bool first,
+                                  llm__buf *tmp, llm__spans *m, llm__buf *out, llm__pieces *pv) {
+    tmp->len = 0;
+    if (st->a && (n == 0 || s[0] != ' ')) llm__buf_put(tmp, " ", 1);
+    llm__buf_put(tmp, s, n);
+    if (st->b) llm__find_all(st->re, NULL, 0, tmp->data, tmp->len, m);
+    else { m->n = 0; llm__spans_push(m, 0, tmp->len); }
+    size_t pos = 0;
+    for (size_t k = 0; k <= m->n; k += 2) {        /* matches and the gaps between them */
+        size_t b = k < m->n ? m->v[k] : tmp->len, e = k < m->n ? m->v[k + 1] : tmp->len;
+        for (int part = 0; part < 2; part++) {
+            size_t pb = part ? b : pos, pe = part ? e : b;
+            if (pe <= pb) continue;
+            size_t off = out->len;
+            for (size_t i = pb; i < pe; i++) {
+                uint8_t c = (uint8_t)tmp->data[i];
+                llm__buf_put(out, t->bytelevel[c], t->bytelevel_len[c]);
+            }
+            llm__pieces_push(pv, off, out->len - off, first && pb == 0);
+        }
+        pos = e;
+    }
+}
+
+/* Metaspace: spaces become the replacement ("▁"), which is prepended as the scheme says;
+   with split, each "▁" starts a new word. */
+static void llm__pretok_metaspace(const llm__step *st, const char *s, size_t n, bool first, llm__buf *tmp,
+                                  llm__spans *m, llm__buf *out, llm__pieces *pv) {
+    tmp->len = 0;
+    bool prepend = st->behavior == LLM__PREPEND_ALWAYS || (st->behavior == LLM__PREPEND_FIRST && first);
+    if (prepend && !(n >= st->content_len && memcmp(s, st->content, st->content_len) == 0) &&
+        !(n && s[0] == ' '))
+        llm__buf_put(tmp, st->content, st->content_len);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == ' ') llm__buf_put(tmp, st->content, st->content_len);
+        else llm__buf_put(tmp, s + i, 1);
+    }
+    if (st->a) llm__find_all(NULL, st->content, st->content_len, tmp->data, tmp->len, m);
+    else m->n = 0;
+    llm__split_emit(tmp->data, tmp->len, first, m, LLM__SPLIT_MERGED_NEXT, false, out, pv);
+}
+
+typedef struct llm__pretok_scratch {
+    llm__buf a, b, tmp;
+    llm__pieces pa, pb;
+    llm__spans m;
+} llm__pretok_scratch;
+
+/* Run the pre-tokenizer chain over s: the words end up in sc->pa over buffer sc->a. */
+static void llm__pretokenize(const llm_tokenizer *t, const char *s, size_t n, bool first, llm__pretok_scratch *sc) {
+    sc->a.len = 0;
+    sc->pa.n = 0;
+    llm__buf_put(&sc->a, s, n);
+    llm__pieces_push(&sc->pa, 0, n, first);
+    for (int i = 0; i < t->n_pre; i++) {
+        const llm__step *st = &t->pre[i];
+        sc->b.len = 0;
+        sc->pb.n = 0;
+        for (size_t k = 0; k < sc->pa.n; k++) {
+            const char *w = sc->a.data + sc->pa.v[k].off;
+            size_t wn = sc->pa.v[k].len;
+            bool wf = sc->pa.v[k].first;
+            if (st->kind == LLM__P_BYTELEVEL) llm__pretok_bytelevel(t, st, w, wn, wf, &sc->tmp, &sc->m, &sc->b, &sc->pb);
+            else if (st->kind == LLM__P_METASPACE) llm__pretok_metaspace(st, w, wn, wf, &sc->tmp, &sc->m, &sc->b, &sc->pb);
+            else {
+                if (st->kind == LLM__P_SPLIT) llm__find_all(st->re, st->pat, st->pat_len, w, wn, &sc->m);
+                else llm__class_spans(st, w, wn, &sc->m);
+                int behavior = st->kind == LLM__P_SPLIT || st->kind == LLM__P_PUNCT ? st->behavior
+                             : st->kind == LLM__P_DIGITS ? LLM__SPLIT_ISOLATED : LLM__SPLIT_REMOVED;
+                bool invert = st->kind == LLM__P_SPLIT ? st->invert : st->kind == LLM__P_WHITESPACE;
+                llm__split_emit(w, wn, wf, &sc->m, behavior, invert, &sc->b, &sc->pb);
+            }
+        }
+        llm__buf t1 = sc->a; sc->a = sc->b; sc->b = t1;
+        llm__pieces t2 = sc->pa; sc->pa = sc->pb; sc->pb = t2;
+    }
+}
+
+static void llm__pretok_scratch_free(llm__pretok_scratch *sc) {
+    llm__buf_free(&sc->a); llm__buf_free(&sc->b); llm__buf_free(&sc->tmp);
+    free(sc->pa.v); free(sc->pb.v); free(sc->m.v);
+}
+/* ==== end llm_impl/42_tok_pipeline.c ==== */
+/* ==== begin llm_impl/43_tok_models.c ==== */
+/* ---- >>tokenizer models: BPE, Unigram, WordPiece, and encoding/decoding ----
+   A model turns one word (bytes after normalization and pre-tokenization) into ids.
+   - BPE starts from one symbol per character and applies merges, lowest rank first; the
+     merges live in a hash map (left id, right id) -> (rank, merged id), and a heap of
+     candidate pairs keeps a long word (SentencePiece-style BPE has no pre-tokenizer, so a
+     "word" can be a whole line) at O(n log n). SentencePiece and llama2.c BPE merge by the
+     score of the merged piece instead; their loaders turn scores into ranks, so one loop
+     serves all three.
+   - Unigram picks the segmentation with the best total score (Viterbi).
+   - WordPiece takes the longest vocabulary prefix, then "##"-prefixed continuations. */
+/* #include "10_internal.h" (already above) */
+
+typedef struct llm__ids { llm_token *v; size_t n, cap; bool oom; } llm__ids;
+
+static void llm__ids_push(llm__ids *a, llm_token id) {
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 256;
+        llm_token *v = (llm_token *)realloc(a->v, cap * sizeof *v);
+        if (!v) { a->oom = true; return; }
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->n++] = id;
+}
+
+/* ---- BPE ---- */
+
+typedef struct llm__sym { llm_token id; int32_t prev, next; uint32_t len; } llm__sym;   /* len 0: merged away */
+typedef struct llm__cand { uint32_t rank; int32_t pos; llm_token merged; } llm__cand;
+
+typedef struct llm__bpe_scratch {
+    llm__sym *syms;
+    llm__cand *heap;
+    size_t cap_syms, cap_heap, n_heap;
+    bool oom;
+} llm__bpe_scratch;
+
+static bool llm__cand_less(const llm__cand *a, const llm__cand *b) {
+    return a->rank != b->rank ? a->rank < b->rank : a->pos < b->pos;
+}
+
+static void llm__heap_push(llm__bpe_scratch *s, llm__cand c) {
+    if (s->n_heap == s->cap_heap) {
+        size_t cap = s->cap_heap ? 2 * s->cap_heap : 256;
+        llm__cand *h = (llm__cand *)realloc(s->heap, cap * sizeof *h);
+        if (!h) { s->oom = true; return; }
+        s->heap = h;
+        s->cap_heap = cap;
+    }
+    size_t i = s->n_heap++;
+    while (i > 0 && llm__cand_less(&c, &s->heap[(i - 1) / 2])) { s->heap[i] = s->heap[(i - 1) / 2]; i = (i - 1) / 2; }
+    s->heap[i] = c;
+}
+
+static llm__cand llm__heap_pop(llm__bpe_scratch *s) {
+    llm__cand top = s->heap[0], last = s->heap[--s->n_heap];
+    size_t i = 0, n = s->n_heap;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && llm__cand_less(&s->heap[c + 1], &s->heap[c])) c++;
+        if (!llm__cand_less(&s->heap[c], &last)) break;
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (n) s->heap[i] = last;
+    return top;
+}
+
+/* Queue the pair starting at symbol `pos` if a merge exists for it. */
+static void llm__bpe_queue(const llm_tokenizer *t, llm__bpe_scratch *s, int32_t pos) {
+    if (pos < 0 || s->syms[pos].next < 0) return;
+    int32_t next = s->syms[pos].next;
+    int64_t v;
+    uint64_t key = ((uint64_t)(uint32_t)s->syms[pos].id << 32) | (uint32_t)s->syms[next].id;
+    if (llm__u64map_get(&t->merges, key, &v)) llm__heap_push(s, (llm__cand){ (uint32_t)(v >> 32), pos, (llm_token)(v & 0xffffffff) });
+}
+
+static void llm__bpe_add_sym(llm__bpe_scratch *s, size_t *n, llm_token id, uint32_t len) {
+    if (*n == s->cap_syms) {
+        size_t cap = s->cap_syms ? 2 * s->cap_syms : 256;
+        llm__sym *v = (llm__sym *)realloc(s->syms, cap * sizeof *v);
+        if (!v) { s->oom = true; return; }
+        s->syms = v;
+        s->cap_syms = cap;
+    }
+    s->syms[*n] = (llm__sym){ id, (int32_t)*n - 1, (int32_t)*n + 1, len };
+    (*n)++;
+}
+
+/* The initial symbols: one per character; an unknown character becomes its <0xNN> byte
+   tokens (byte_fallback), else the unk token (consecutive ones fused with fuse_unk), else
+   nothing - HF's BPE drops what it cannot represent. */
+static size_t llm__bpe_init(const llm_tokenizer *t, llm__bpe_scratch *s, const char *w, size_t n) {
+    size_t n_syms = 0;
+    bool prev_unk = false;
+    for (size_t i = 0; i < n && !s->oom;) {
+        uint32_t len = (uint32_t)LLM__MIN((size_t)llm__utf8_len((uint8_t)w[i]), n - i);
+        llm_token id = llm__strmap_get(&t->vocab, w + i, len);
+        bool unk = false;
+        if (id < 0 && t->byte_fallback) {
+            bool all = true;
+            for (uint32_t k = 0; k < len; k++) all = all && t->byte_tok[(uint8_t)w[i + k]] >= 0;
+            if (all) for (uint32_t k = 0; k < len; k++) llm__bpe_add_sym(s, &n_syms, t->byte_tok[(uint8_t)w[i + k]], 1);
+            if (all) { i += len; prev_unk = false; continue; }
+        }
+        if (id < 0) { id = t->unk; unk = true; }
+        if (id >= 0 && unk && prev_unk && t->fuse_unk) s->syms[n_syms - 1].len += len;
+        else if (id >= 0) llm__bpe_add_sym(s, &n_syms, id, len);
+        prev_unk = unk;
+        i += len;
+    }
+    if (n_syms) s->syms[n_syms - 1].next = -1;
+    return n_syms;
+}
+
+/* Apply merges to the n_syms symbols in s->syms until none applies; append the ids. */
+static void llm__bpe_merge(const llm_tokenizer *t, llm__bpe_scratch *s, size_t n_syms, llm__ids *out) {
+    s->n_heap = 0;
+    for (size_t i = 0; i + 1 < n_syms; i++) llm__bpe_queue(t, s, (int32_t)i);
+    while (s->n_heap && !s->oom) {
+        llm__cand c = llm__heap_pop(s);
+        llm__sym *a = &s->syms[c.pos];
+        if (a->len == 0 || a->next < 0) continue;                 /* stale: merged away meanwhile */
+        llm__sym *b = &s->syms[a->next];
+        int64_t v;
+        uint64_t key = ((uint64_t)(uint32_t)a->id << 32) | (uint32_t)b->id;
+        if (!llm__u64map_get(&t->merges, key, &v) || (llm_token)(v & 0xffffffff) != c.merged) continue;
+        a->id = c.merged;
+        a->len += b->len;
+        b->len = 0;
+        a->next = b->next;
+        if (a->next >= 0) s->syms[a->next].prev = c.pos;
+        llm__bpe_queue(t, s, a->prev);
+        llm__bpe_queue(t, s, c.pos);
+    }
+    for (int32_t i = n_syms ? 0 : -1; i >= 0; i = s->syms[i].next) llm__ids_push(out, s->syms[i].id);
+}
+
+static void llm__bpe_word(const llm_tokenizer *t, llm__bpe_scratch *s, const char *w, size_t n, llm__ids *out) {
+    if (t->ignore_merges) {
+        llm_token id = llm__strmap_get(&t->vocab, w, n);
+        if (id >= 0) { llm__ids_push(out, id); return; }
+    }
+    llm__bpe_merge(t, s, llm__bpe_init(t, s, w, n), out);
+}
+
+/* llama2.c's encode(): a " " token first (the dummy prefix) when the text is not empty,
+   then one symbol per UTF-8 sequence (at most 4 bytes, as run.c cuts them), unknown ones
+   as byte tokens id = byte + 3, then merges by score (the loader ranked them). */
+static void llm__runc_encode(const llm_tokenizer *t, llm__bpe_scratch *s, const char *w, size_t n, llm__ids *out) {
+    size_t n_syms = 0;
+    llm_token space = llm__strmap_get(&t->vocab, " ", 1);
+    if (n && space >= 0) llm__bpe_add_sym(s, &n_syms, space, 1);
+    for (size_t i = 0; i < n && !s->oom;) {
+        size_t len = 1;
+        while (i + len < n && ((uint8_t)w[i + len] & 0xc0) == 0x80 && len < 4) len++;
+        llm_token id = llm__strmap_get(&t->vocab, w + i, len);
+        if (id >= 0) llm__bpe_add_sym(s, &n_syms, id, (uint32_t)len);
+        else for (size_t k = 0; k < len; k++)
+            if ((uint8_t)w[i + k] + 3 < t->n_vocab) llm__bpe_add_sym(s, &n_syms, (uint8_t)w[i + k] + 3, 1);
+        i += len;
+    }
+    if (n_syms) s->syms[n_syms - 1].next = -1;
+    llm__bpe_merge(t, s, n_syms, out);
+}
+
+/* ---- Unigram (Viterbi over character boundaries) ---- */
+
+static void llm__unigram_word(const llm_tokenizer *t, const char *w, size_t n, llm__ids *out) {
+    double *best = (double *)malloc((n + 1) * sizeof *best);
+    int32_t *from = (int32_t *)malloc((n + 1) * sizeof *from);
+    llm_token *ids = (llm_token *)malloc((n + 1) * sizeof *ids);
+    size_t *path = (size_t *)malloc((n + 1) * sizeof *path);
+    if (!best || !from || !ids || !path) { out->oom = true; goto done; }
+    for (size_t i = 0; i <= n; i++) { best[i] = -INFINITY; from[i] = -1; }
+    best[0] = 0;
+    for (size_t i = 0; i < n; i = i + (size_t)llm__utf8_len((uint8_t)w[i])) {
+        if (best[i] == -INFINITY) continue;
+        size_t clen = LLM__MIN((size_t)llm__utf8_len((uint8_t)w[i]), n - i);
+        bool single = false;
+        for (size_t e = i + 1; e <= n && e - i <= t->max_piece_len; e++) {
+            if (e < n && ((uint8_t)w[e] & 0xc0) == 0x80) continue;     /* not a character boundary */
+            llm_token id = llm__strmap_get(&t->vocab, w + i, e - i);
+            if (id < 0 || (t->flags[id] & (LLM__TF_UNUSED | LLM__TF_ADDED))) continue;
+            if (e - i == clen) single = true;
+            double sc = best[i] + t->scores[id];
+            if (sc > best[e]) { best[e] = sc; from[e] = (int32_t)i; ids[e] = id; }
+        }
+        if (!single && best[i] + t->unk_score > best[i + clen]) {
+            best[i + clen] = best[i] + t->unk_score;
+            from[i + clen] = (int32_t)i;
+            ids[i + clen] = -1;
+        }
+    }
+    /* walk back, then emit in order (unknowns: byte fallback, or one unk per run) */
+    size_t n_path = 0;
+    for (size_t e = n; e > 0 && from[e] >= 0; e = (size_t)from[e]) path[n_path++] = e;
+    bool prev_unk = false;
+    for (size_t k = n_path; k-- > 0;) {
+        size_t e = path[k], b = (size_t)from[e];
+        llm_token id = ids[e];
+        if (id >= 0) { llm__ids_push(out, id); prev_unk = false; continue; }
+        bool all = t->byte_fallback;
+        for (size_t i = b; i < e && all; i++) all = t->byte_tok[(uint8_t)w[i]] >= 0;
+        if (all) { for (size_t i = b; i < e; i++) llm__ids_push(out, t->byte_tok[(uint8_t)w[i]]); prev_unk = false; continue; }
+        if (t->unk >= 0 && !(prev_unk && t->fuse_unk)) llm__ids_push(out, t->unk);
+        prev_unk = true;
+    }
+done:
+    free(best); free(from); free(ids); free(path);
+}
+
+/* ---- WordPiece ---- */
+
+static void llm__wordpiece_word(const llm_tokenizer *t, const char *w, size_t n, llm__buf *tmp, llm__ids *out) {
+    size_t n_chars = 0, mark = out->n;
+    for (size_t i = 0; i < n; i += (size_t)llm__utf8_len((uint8_t)w[i])) n_chars++;
+    if (n_chars > (size_t)t->wp_max_chars) goto unknown;
+    size_t plen = t->wp_prefix ? strlen(t->wp_prefix) : 0;
+    for (size_t start = 0; start < n;) {
+        llm_token found = -1;
+        size_t end = n;
+        while (end > start) {
+            tmp->len = 0;
+            if (start > 0) llm__buf_put(tmp, t->wp_prefix, plen);
+            llm__buf_put(tmp, w + start, end - start);
+            if (!tmp->oom && (found = llm__strmap_get(&t->vocab, tmp->data, tmp->len)) >= 0) break;
+            do end--; while (end > start && ((uint8_t)w[end] & 0xc0) == 0x80);
+        }
+        if (found < 0) goto unknown;
+        llm__ids_push(out, found);
+        start = end;
+    }
+    return;
+unknown:
+    out->n = mark;
+    if (t->unk >= 0) llm__ids_push(out, t->unk);
+}
+
+/* ---- encoding: the whole pipeline ---- */
+
+typedef struct llm__enc {
+    llm__buf text, na, nb, tmp;
+    llm__pretok_scratch pre;
+    llm__bpe_scratch bpe;
+    llm__ids ids;
+} llm__enc;
+
+static void llm__enc_free(llm__enc *e) {
+    llm__buf_free(&e->text); llm__buf_free(&e->na); llm__buf_free(&e->nb); llm__buf_free(&e->tmp);
+    llm__pretok_scratch_free(&e->pre);
+    free(e->bpe.syms); free(e->bpe.heap);
+    free(e->ids.v);
+}
+
+static void llm__encode_word(const llm_tokenizer *t, llm__enc *e, const char *w, size_t n) {
+    if (n == 0) return;
+    if (t->model == LLM__TOK_BPE) llm__bpe_word(t, &e->bpe, w, n, &e->ids);
+    else if (t->model == LLM__TOK_UNIGRAM) llm__unigram_word(t, w, n, &e->ids);
+    else llm__wordpiece_word(t, w, n, &e->tmp, &e->ids);
+}
+
+static void llm__encode_words(const llm_tokenizer *t, llm__enc *e, const char *s, size_t n, bool first) {
+    if (t->n_pre == 0) { llm__encode_word(t, e, s, n); return; }
+    llm__pretokenize(t, s, n, first, &e->pre);
+    for (size_t k = 0; k < e->pre.pa.n; k++) llm__encode_word(t, e, e->pre.a.data + e->pre.pa.v[k].off, e->pre.pa.v[k].len);
+}
+
+/* A stretch of text between raw added tokens: normalize, split out the added tokens that
+   match normalized text, encode the rest. */
+static void llm__encode_segment(const llm_tokenizer *t, llm__enc *e, const char *s, size_t n, bool first) {
+    if (t->n_norm) {
+        llm__normalize(t, s, n, &e->na, &e->nb);
+        s = e->na.data;
+        n = e->na.len;
+    }
+    size_t at = 0, ms, me;
+    llm_token id;
+    while (llm__added_find(t, 1, s, n, at, &ms, &me, &id)) {
+        llm__encode_words(t, e, s + at, ms - at, first && at == 0);
+        llm__ids_push(&e->ids, id);
+        at = me;
+    }
+    llm__encode_words(t, e, s + at, n - at, first && at == 0);
+}
+
+LLM_API llm_status llm_tokenize(const llm_tokenizer *t, const char *text, size_t len, bool add_special,
+                                llm_token *out, int64_t cap, int64_t *out_n) {
+    LLM_ASSERT(t && (text || len == 0) && out_n && (out || cap <= 0));
+    llm__enc e;
+    memset(&e, 0, sizeof e);
+    if (add_special) for (int i = 0; i < t->n_post_pre; i++) llm__ids_push(&e.ids, t->post_ids[i]);
+    if (t->model == LLM__TOK_RUNC) llm__runc_encode(t, &e.bpe, text, len, &e.ids);
+    else {
+        llm__buf_put_lossy(&e.text, text, len);
+        const char *s = e.text.data ? e.text.data : "";
+        size_t n = e.text.len, at = 0, ms, me;
+        llm_token id;
+        while (llm__added_find(t, 0, s, n, at, &ms, &me, &id)) {
+            llm__encode_segment(t, &e, s + at, ms - at, at == 0);
+            llm__ids_push(&e.ids, id);
+            at = me;
+        }
+        llm__encode_segment(t, &e, s + at, n - at, at == 0);
+    }
+    if (add_special) for (int i = 0; i < t->n_post_post; i++) llm__ids_push(&e.ids, t->post_ids[t->n_post_pre + i]);
+    bool oom = e.ids.oom || e.bpe.oom || e.text.oom || e.na.oom || e.nb.oom || e.tmp.oom || e.pre.a.oom ||
+               e.pre.b.oom || e.pre.tmp.oom || e.pre.pa.oom || e.pre.pb.oom || e.pre.m.oom;
+    if (!oom) {
+        if (cap > 0) memcpy(out, e.ids.v, (size_t)LLM__MIN((int64_t)e.ids.n, cap) * sizeof *out);
+        *out_n = (int64_t)e.ids.n;
+    }
+    llm__enc_free(&e);
+    return oom ? llm__fail(LLM_ERR_NOMEM, "tokenize: out of memory") : LLM_OK;
+}
+
+/* ---- decoding: ids -> token strings -> decoder chain -> text ----
+   Decoders work on a list of strings, as HF's decode_chain does: some rewrite each token
+   (Replace, Strip, Metaspace), some join tokens (Fuse, ByteLevel, runs of byte tokens). */
+
+typedef struct llm__toks { llm__buf buf; llm__pieces p; } llm__toks;
+
+static void llm__toks_put(llm__toks *o, const char *s, size_t n) {
+    size_t off = o->buf.len;
+    llm__buf_put(&o->buf, s, n);
+    llm__pieces_push(&o->p, off, n, false);
+}
+
+static void llm__toks_reset(llm__toks *o) {
+    o->buf.len = 0;
+    o->p.n = 0;
+    llm__buf_put(&o->buf, "", 0);
+}
+
+/* ByteLevel: every token's code points back to bytes (a token with a code point outside the
+   table keeps its UTF-8), all joined, then invalid UTF-8 replaced. */
+static void llm__dec_bytelevel(const llm__toks *in, llm__buf *tmp, llm__toks *out) {
+    tmp->len = 0;
+    for (size_t k = 0; k < in->p.n; k++) {
+        const uint8_t *s = (const uint8_t *)in->buf.data + in->p.v[k].off;
+        size_t n = in->p.v[k].len, mark = tmp->len;
+        for (size_t i = 0; i < n;) {
+            int len, b = llm__bytelevel_byte(llm__utf8_cp(s + i, &len));
+            if (b < 0) { tmp->len = mark; llm__buf_put(tmp, s, n); break; }
+            uint8_t c = (uint8_t)b;
+            llm__buf_put(tmp, &c, 1);
+            i += (size_t)len;
+        }
+    }
+    size_t off = out->buf.len;
+    llm__buf_put_lossy(&out->buf, tmp->data ? tmp->data : "", tmp->len);
+    llm__pieces_push(&out->p, off, out->buf.len - off, false);
+}
+
+/* ByteFallback: a run of <0xNN> tokens becomes its bytes when they are valid UTF-8, else
+   one U+FFFD per byte. */
+static void llm__dec_bytefallback(const llm__toks *in, llm__buf *tmp, llm__toks *out) {
+    tmp->len = 0;
+    for (size_t k = 0; k <= in->p.n; k++) {
+        int b = k < in->p.n ? llm__byte_token_value(in->buf.data + in->p.v[k].off, in->p.v[k].len) : -1;
+        if (b >= 0) { uint8_t c = (uint8_t)b; llm__buf_put(tmp, &c, 1); continue; }
+        if (tmp->len && llm__utf8_valid(tmp->data, tmp->len)) llm__toks_put(out, tmp->data, tmp->len);
+        else for (size_t i = 0; i < tmp->len; i++) llm__toks_put(out, "\xef\xbf\xbd", 3);
+        tmp->len = 0;
+        if (k < in->p.n) llm__toks_put(out, in->buf.data + in->p.v[k].off, in->p.v[k].len);
+    }
+}
+
+/* Strip: up to `start` leading and `stop` trailing copies of the content character. */
+static void llm__dec_strip(const llm__step *st, const char *s, size_t n, llm__toks *out) {
+    size_t c = st->content_len;
+    for (int i = 0; i < st->start && c && n >= c && memcmp(s, st->content, c) == 0; i++) { s += c; n -= c; }
+    for (int i = 0; i < st->stop && c && n >= c && memcmp(s + n - c, st->content, c) == 0; i++) n -= c;
+    llm__toks_put(out, s, n);
+}
+
+/* Metaspace: "▁" becomes " ", except in the first token, where it is dropped (it was the
+   prepended one) unless the scheme is "never". */
+static void llm__dec_metaspace(const llm__step *st, size_t k, const char *s, size_t n, llm__buf *tmp, llm__toks *out) {
+    tmp->len = 0;
+    for (size_t i = 0; i < n;) {
+        if (st->content_len && i + st->content_len <= n && memcmp(s + i, st->content, st->content_len) == 0) {
+            if (!(k == 0 && st->behavior != LLM__PREPEND_NEVER)) llm__buf_put(tmp, " ", 1);
+            i += st->content_len;
+        } else llm__buf_put(tmp, s + i++, 1);
+    }
+    llm__toks_put(out, tmp->data ? tmp->data : "", tmp->len);
+}
+
+/* WordPiece: "##" continuations glue to the previous token, others get a space. */
+static void llm__dec_wordpiece(const llm__step *st, size_t k, const char *s, size_t n, llm__buf *tmp, llm__toks *out) {
+    tmp->len = 0;
+    if (k > 0) {
+        if (n >= st->content_len && memcmp(s, st->content, st->content_len) == 0) { s += st->content_len; n -= st->content_len; }
+        else llm__buf_put(tmp, " ", 1);
+    }
+    llm__buf_put(tmp, s, n);
+    llm__toks_put(out, tmp->data, tmp->len);
+}
+
+static void llm__decode_step(const llm__step *st, const llm__toks *in, llm__buf *tmp, llm__toks *out) {
+    if (st->kind == LLM__D_BYTELEVEL) { llm__dec_bytelevel(in, tmp, out); return; }
+    if (st->kind == LLM__D_BYTEFALLBACK) { llm__dec_bytefallback(in, tmp, out); return; }
+    if (st->kind == LLM__D_FUSE) {
+        size_t off = out->buf.len;
+        for (size_t k = 0; k < in->p.n; k++) llm__buf_put(&out->buf, in->buf.data + in->p.v[k].off, in->p.v[k].len);
+        llm__pieces_push(&out->p, off, out->buf.len - off, false);
+        return;
+    }
+    for (size_t k = 0; k < in->p.n; k++) {
+        const char *s = in->buf.data + in->p.v[k].off;
+        size_t n = in->p.v[k].len;
+        if (st->kind == LLM__D_STRIP) llm__dec_strip(st, s, n, out);
+        else if (st->kind == LLM__D_METASPACE) llm__dec_metaspace(st, k, s, n, tmp, out);
+        else if (st->kind == LLM__D_WORDPIECE) llm__dec_wordpiece(st, k, s, n, tmp, out);
+        else {                                                   /* LLM__D_REPLACE */
+            tmp->len = 0;
+            llm__replace_all(st, s, n, tmp);
+            llm__toks_put(out, tmp->data ? tmp->data : "", tmp->len);
+        }
+    }
+}
+
+/* llama2.c's decode(): a leading space is dropped after BOS, <0xNN> is the raw byte. */
+static void llm__runc_decode(const llm_tokenizer *t, const llm_token *ids, int64_t n, bool skip_special, llm__buf *out) {
+    llm_token prev = -1;
+    for (int64_t i = 0; i < n; prev = ids[i], i++) {
+        llm_token id = ids[i];
+        if (id < 0 || id >= t->n_vocab || (skip_special && (t->flags[id] & LLM__TF_SPECIAL))) continue;
+        const char *s = t->pieces[id];
+        size_t len = t->piece_lens[id];
+        if (prev == t->bos && len && s[0] == ' ') { s++; len--; }
+        int b = llm__byte_token_value(s, len);
+        if (b >= 0) { uint8_t c = (uint8_t)b; llm__buf_put(out, &c, 1); }
+        else llm__buf_put(out, s, len);
+    }
+}
+
+/* Decode into out (appending). */
+static void llm__decode(const llm_tokenizer *t, const llm_token *ids, int64_t n, bool skip_special, llm__buf *out) {
+    if (t->model == LLM__TOK_RUNC) { llm__runc_decode(t, ids, n, skip_special, out); return; }
+    llm__toks a = { 0 }, b = { 0 };
+    llm__buf tmp = { 0 };
+    llm__toks_reset(&a);
+    for (int64_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= t->n_vocab || (skip_special && (t->flags[ids[i]] & LLM__TF_SPECIAL))) continue;
+        llm__toks_put(&a, t->pieces[ids[i]], t->piece_lens[ids[i]]);
+    }
+    for (int i = 0; i < t->n_dec; i++) {
+        llm__toks_reset(&b);
+        llm__decode_step(&t->dec[i], &a, &tmp, &b);
+        llm__toks x = a; a = b; b = x;
+    }
+    for (size_t k = 0; k < a.p.n; k++) {
+        if (k && !t->has_decoder) llm__buf_put(out, " ", 1);       /* HF joins with spaces without a decoder */
+        llm__buf_put(out, a.buf.data + a.p.v[k].off, a.p.v[k].len);
+    }
+    if (a.buf.oom || b.buf.oom || tmp.oom || a.p.oom || b.p.oom) out->oom = true;
+    llm__buf_free(&a.buf); llm__buf_free(&b.buf); llm__buf_free(&tmp);
+    free(a.p.v); free(b.p.v);
+}
+
+LLM_API int64_t llm_detokenize(const llm_tokenizer *t, const llm_token *ids, int64_t n, bool skip_special,
+                               char *buf, int64_t cap) {
+    LLM_ASSERT(t && (ids || n <= 0) && (buf || cap <= 0));
+    llm__buf out = { 0 };
+    llm__decode(t, ids, n, skip_special, &out);
+    if (out.oom) { llm__buf_free(&out); return -1; }
+    int64_t len = (int64_t)out.len;
+    if (cap > 0) {
+        size_t k = (size_t)LLM__MIN(len, cap - 1);
+        if (k) memcpy(buf, out.data, k);
+        buf[k] = 0;
+    }
+    llm__buf_free(&out);
+    return len;
+}
+
+/* ---- streaming detokenizer ----
+   HF's DecodeStream idea: keep a small window of ids - the ones not yet emitted plus one
+   already emitted id for context - and the text that window's emitted part decodes to
+   (`prefix`). After a push, decode the window; if it grew past the prefix and does not end
+   in an unfinished character (U+FFFD, or a cut UTF-8 sequence for raw-byte decoders), the
+   extra text is final. Because the context token is decoded along with the new ones,
+   context-dependent decoders (Strip of the first space, Metaspace's first "▁", byte runs)
+   give exactly what decoding the whole sequence gives. */
+struct llm_detok {
+    const llm_tokenizer *tok;
+    bool skip_special;
+    llm__ids ids;              /* the window */
+    size_t prefix_index;       /* ids[0..prefix_index) decode to `prefix` */
+    llm__buf prefix, text, out;
+};
+
+LLM_API llm_status llm_detok_create(const llm_tokenizer *tok, bool skip_special, llm_detok **out_detok) {
+    LLM_ASSERT(tok && out_detok);
+    llm_detok *d = (llm_detok *)calloc(1, sizeof *d);
+    if (!d) return llm__fail(LLM_ERR_NOMEM, "detokenizer: out of memory");
+    d->tok = tok;
+    d->skip_special = skip_special;
+    *out_detok = d;
+    return LLM_OK;
+}
+
+LLM_API void llm_detok_destroy(llm_detok *d) {
+    if (!d) return;
+    free(d->ids.v);
+    llm__buf_free(&d->prefix); llm__buf_free(&d->text); llm__buf_free(&d->out);
+    free(d);
+}
+
+/* Text that may still change when more ids come: it ends in U+FFFD or a cut sequence. */
+static bool llm__text_unfinished(const char *s, size_t n) {
+    if (n >= 3 && memcmp(s + n - 3, "\xef\xbf\xbd", 3) == 0) return true;
+    size_t i = n;
+    while (i > 0 && n - i < 4 && ((uint8_t)s[i - 1] & 0xc0) == 0x80) i--;
+    if (i == 0 || ((uint8_t)s[i - 1] & 0xc0) != 0xc0) return false;   /* ends in ASCII or a stray byte */
+    return (size_t)llm__utf8_len((uint8_t)s[i - 1]) > n - i + 1;
+}
+
+static void llm__detok_decode(llm_detok *d, size_t from, size_t to, llm__buf *b) {
+    b->len = 0;
+    llm__buf_put(b, "", 0);
+    if (to > from) llm__decode(d->tok, d->ids.v + from, (int64_t)(to - from), d->skip_special, b);
+}
+
+static llm_status llm__detok_result(llm_detok *d, const char **out_text, size_t *out_len) {
+    if (d->ids.oom || d->prefix.oom || d->text.oom || d->out.oom) return llm__fail(LLM_ERR_NOMEM, "detokenizer: out of memory");
+    *out_text = d->out.data ? d->out.data : "";
+    *out_len = d->out.len;
+    return LLM_OK;
+}
+
+LLM_API llm_status llm_detok_push(llm_detok *d, llm_token id, const char **out_text, size_t *out_len) {
+    LLM_ASSERT(d && out_text && out_len);
+    d->out.len = 0;
+    llm__buf_put(&d->out, "", 0);
+    if (d->prefix.len == 0 && d->ids.n) {             /* nothing emitted yet: the window so far is context */
+        llm__detok_decode(d, 0, d->ids.n, &d->text);
+        if (!llm__text_unfinished(d->text.data, d->text.len)) {
+            llm__buf_put(&d->prefix, d->text.data, d->text.len);
+            d->prefix_index = d->ids.n;
+        }
+    }
+    llm__ids_push(&d->ids, id);
+    llm__detok_decode(d, 0, d->ids.n, &d->text);
+    if (d->text.len > d->prefix.len && !llm__text_unfinished(d->text.data, d->text.len) &&
+        memcmp(d->text.data, d->prefix.data ? d->prefix.data : "", d->prefix.len) == 0) {
+        llm__buf_put(&d->out, d->text.data + d->prefix.len, d->text.len - d->prefix.len);
+        size_t keep_from = d->prefix_index, new_index = d->ids.n - d->prefix_index;
+        memmove(d->ids.v, d->ids.v + keep_from, (d->ids.n - keep_from) * sizeof *d->ids.v);
+        d->ids.n -= keep_from;
+        llm__detok_decode(d, 0, d->prefix_index = new_index, &d->prefix);
+    }
+    return llm__detok_result(d, out_text, out_len);
+}
+
+LLM_API llm_status llm_detok_flush(llm_detok *d, const char **out_text, size_t *out_len) {
+    LLM_ASSERT(d && out_text && out_len);
+    d->out.len = 0;
+    llm__buf_put(&d->out, "", 0);
+    llm__detok_decode(d, 0, d->ids.n, &d->text);
+    size_t skip = d->text.len >= d->prefix.len && memcmp(d->text.data, d->prefix.data ? d->prefix.data : "", d->prefix.len) == 0
+                ? d->prefix.len : 0;
+    llm__buf_put(&d->out, d->text.data + skip, d->text.len - skip);
+    d->ids.n = 0;
+    d->prefix_index = 0;
+    d->prefix.len = 0;
+    return llm__detok_result(d, out_text, out_len);
+}
+/* ==== end llm_impl/43_tok_models.c ==== */
+/* ==== begin llm_impl/44_tok_json.c ==== */
+/* ---- >>tokenizer.json: Hugging Face's tokenizer file ----
+   {"model": {"type": "BPE", "vocab": {"a": 0, ...}, "merges": ["a b", ...] or [["a","b"], ...]},
+    "added_tokens": [{"id": 128000, "content": "<|begin_of_text|>", "special": true, ...}],
+    "normalizer": ..., "pre_tokenizer": ..., "post_processor": ..., "decoder": ...}
+   Each pipeline entry is {"type": ..., fields} or a Sequence of them; we flatten Sequences
+   into arrays of llm__step. Anything we do not implement is refused with its name
+   (LLM_ERR_UNSUPPORTED) rather than silently tokenizing differently. bos/eos come from
+   tokenizer_config.json next to the file. */
+/* #include "10_internal.h" (already above) */
+
+#ifndef LLM_MAX_VOCAB
+#define LLM_MAX_VOCAB (1 << 24)     /* ids from a file above this are refused */
+#endif
+
+/* GPT-2's pre-tokenizer regex, used by ByteLevel with use_regex. */
+#define LLM__GPT2_PATTERN "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+
+typedef struct llm__tj {               /* loading context */
+    llm_tokenizer *t;
+    const char *path;
+} llm__tj;
+
+static llm_status llm__tj_push_step(llm__tj *c, llm__step **arr, int *n, llm__step st) {
+    llm__step *a = (llm__step *)realloc(*arr, (size_t)(*n + 1) * sizeof *a);
+    if (!a) { llm__regex_free(st.re); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path); }
+    *arr = a;
+    a[(*n)++] = st;
+    return LLM_OK;
+}
+
+/* Copy a JSON string field into the pool; *out stays NULL when absent. */
+static llm_status llm__tj_str(llm__tj *c, const cJSON *obj, const char *key, const char *dflt, char **out, size_t *out_len) {
+    const char *s = llm__json_str(obj, key, dflt);
+    *out = NULL;
+    if (out_len) *out_len = 0;
+    if (!s) return LLM_OK;
+    size_t n = strlen(s);
+    if (!(*out = llm__tok_intern(c->t, s, n))) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
+    if (out_len) *out_len = n;
+    return LLM_OK;
+}
+
+/* "pattern": {"String": "x"} or {"Regex": "..."} into st->pat or st->re. */
+static llm_status llm__tj_pattern(llm__tj *c, const cJSON *obj, const char *what, llm__step *st) {
+    const cJSON *p = llm__json_get(obj, "pattern");
+    if (llm__json_str(p, "String", NULL)) return llm__tj_str(c, p, "String", NULL, &st->pat, &st->pat_len);
+    const char *re = llm__json_str(p, "Regex", NULL);
+    if (!re) return llm__fail(LLM_ERR_FORMAT, "%s: %s needs a pattern {\"String\"|\"Regex\": ...}", c->path, what);
+    return llm__regex_compile(re, c->path, &st->re);
+}
+
+static int llm__tj_behavior(const char *s, int dflt) {
+    static const char *const names[] = { "Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous" };
+    for (int i = 0; s && i < 5; i++) if (!strcmp(s, names[i])) return i;
+    return dflt;
+}
+
+static int llm__tj_prepend_scheme(const cJSON *obj) {
+    const char *s = llm__json_str(obj, "prepend_scheme", NULL);
+    if (s) return !strcmp(s, "first") ? LLM__PREPEND_FIRST : !strcmp(s, "never") ? LLM__PREPEND_NEVER : LLM__PREPEND_ALWAYS;
+    return llm__json_bool(obj, "add_prefix_space", true) ? LLM__PREPEND_ALWAYS : LLM__PREPEND_NEVER;
+}
+
+static llm_status llm__tj_normalizer(llm__tj *c, const cJSON *j) {
+    if (!j || cJSON_IsNull(j)) return LLM_OK;
+    const char *type = llm__json_str(j, "type", "");
+    llm__step st;
+    memset(&st, 0, sizeof st);
+    llm_status s = LLM_OK;
+    if (!strcmp(type, "Sequence")) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, llm__json_get(j, "normalizers")) if ((s = llm__tj_normalizer(c, it))) return s;
+        return LLM_OK;
+    }
+    if (!strcmp(type, "NFC")) st.kind = LLM__N_NFC;
+    else if (!strcmp(type, "NFD")) st.kind = LLM__N_NFD;
+    else if (!strcmp(type, "NFKC")) st.kind = LLM__N_NFKC;
+    else if (!strcmp(type, "NFKD")) st.kind = LLM__N_NFKD;
+    else if (!strcmp(type, "Lowercase")) st.kind = LLM__N_LOWERCASE;
+    else if (!strcmp(type, "Prepend")) { st.kind = LLM__N_PREPEND; s = llm__tj_str(c, j, "prepend", "", &st.content, &st.content_len); }
+    else if (!strcmp(type, "Replace")) {
+        st.kind = LLM__N_REPLACE;
+        if (!(s = llm__tj_pattern(c, j, "Replace", &st))) s = llm__tj_str(c, j, "content", "", &st.content, &st.content_len);
+    } else if (!strcmp(type, "Strip")) {
+        st.kind = LLM__N_STRIP;
+        st.a = llm__json_bool(j, "strip_left", true);
+        st.b = llm__json_bool(j, "strip_right", true);
+    } else if (!strcmp(type, "Precompiled") && !llm__json_has(j, "precompiled_charsmap")) return LLM_OK;
+    else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: normalizer type '%s' is not supported", c->path, type);
+    if (s) { llm__regex_free(st.re); return s; }
+    return llm__tj_push_step(c, &c->t->norm, &c->t->n_norm, st);
+}
+
+static llm_status llm__tj_pretokenizer(llm__tj *c, const cJSON *j) {
+    if (!j || cJSON_IsNull(j)) return LLM_OK;
+    const char *type = llm__json_str(j, "type", "");
+    llm__step st;
+    memset(&st, 0, sizeof st);
+    llm_status s = LLM_OK;
+    if (!strcmp(type, "Sequence")) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, llm__json_get(j, "pretokenizers")) if ((s = llm__tj_pretokenizer(c, it))) return s;
+        return LLM_OK;
+    }
+    if (!strcmp(type, "ByteLevel")) {
+        st.kind = LLM__P_BYTELEVEL;
+        st.a = llm__json_bool(j, "add_prefix_space", true);
+        st.b = llm__json_bool(j, "use_regex", true);
+        if (st.b) s = llm__regex_compile(LLM__GPT2_PATTERN, c->path, &st.re);
+    } else if (!strcmp(type, "Split")) {
+        st.kind = LLM__P_SPLIT;
+        st.behavior = llm__tj_behavior(llm__json_str(j, "behavior", NULL), -1);
+        st.invert = llm__json_bool(j, "invert", false);
+        if (st.behavior < 0) return llm__fail(LLM_ERR_FORMAT, "%s: Split has an unknown behavior", c->path);
+        s = llm__tj_pattern(c, j, "Split", &st);
+    } else if (!strcmp(type, "Metaspace")) {
+        st.kind = LLM__P_METASPACE;
+        st.behavior = llm__tj_prepend_scheme(j);
+        st.a = llm__json_bool(j, "split", true);
+        s = llm__tj_str(c, j, "replacement", "\xe2\x96\x81", &st.content, &st.content_len);
+    } else if (!strcmp(type, "Digits")) { st.kind = LLM__P_DIGITS; st.a = llm__json_bool(j, "individual_digits", false); }
+    else if (!strcmp(type, "Punctuation")) {
+        st.kind = LLM__P_PUNCT;
+        st.behavior = llm__tj_behavior(llm__json_str(j, "behavior", NULL), LLM__SPLIT_ISOLATED);
+    } else if (!strcmp(type, "Whitespace")) st.kind = LLM__P_WHITESPACE;
+    else if (!strcmp(type, "WhitespaceSplit")) st.kind = LLM__P_WSSPLIT;
+    else if (!strcmp(type, "BertPreTokenizer")) {
+        st.kind = LLM__P_WSSPLIT;
+        if ((s = llm__tj_push_step(c, &c->t->pre, &c->t->n_pre, st))) return s;
+        st.kind = LLM__P_PUNCT;
+        st.behavior = LLM__SPLIT_ISOLATED;
+    } else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: pre-tokenizer type '%s' is not supported", c->path, type);
+    if (s) { llm__regex_free(st.re); return s; }
+    return llm__tj_push_step(c, &c->t->pre, &c->t->n_pre, st);
+}
+
+static llm_status llm__tj_decoder(llm__tj *c, const cJSON *j) {
+    if (!j || cJSON_IsNull(j)) return LLM_OK;
+    const char *type = llm__json_str(j, "type", "");
+    llm__step st;
+    memset(&st, 0, sizeof st);
+    llm_status s = LLM_OK;
+    c->t->has_decoder = true;
+    if (!strcmp(type, "Sequence")) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, llm__json_get(j, "decoders")) if ((s = llm__tj_decoder(c, it))) return s;
+        return LLM_OK;
+    }
+    if (!strcmp(type, "ByteLevel")) st.kind = LLM__D_BYTELEVEL;
+    else if (!strcmp(type, "ByteFallback")) st.kind = LLM__D_BYTEFALLBACK;
+    else if (!strcmp(type, "Fuse")) st.kind = LLM__D_FUSE;
+    else if (!strcmp(type, "Metaspace")) {
+        st.kind = LLM__D_METASPACE;
+        st.behavior = llm__tj_prepend_scheme(j);
+        s = llm__tj_str(c, j, "replacement", "\xe2\x96\x81", &st.content, &st.content_len);
+    } else if (!strcmp(type, "Strip")) {
+        st.kind = LLM__D_STRIP;
+        st.start = (int)llm__json_int(j, "start", 0);
+        st.stop = (int)llm__json_int(j, "stop", 0);
+        s = llm__tj_str(c, j, "content", " ", &st.content, &st.content_len);
+    } else if (!strcmp(type, "Replace")) {
+        st.kind = LLM__D_REPLACE;
+        if (!(s = llm__tj_pattern(c, j, "Replace", &st))) s = llm__tj_str(c, j, "content", "", &st.content, &st.content_len);
+    } else if (!strcmp(type, "WordPiece")) {
+        st.kind = LLM__D_WORDPIECE;
+        s = llm__tj_str(c, j, "prefix", "##", &st.content, &st.content_len);
+    } else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: decoder type '%s' is not supported", c->path, type);
+    if (s) { llm__regex_free(st.re); return s; }
+    return llm__tj_push_step(c, &c->t->dec, &c->t->n_dec, st);
+}
+
+/* Collect the ids the post-processor puts before (pre) and after (post) the text. */
+typedef struct llm__post { llm_token ids[64]; int n_pre, n_post; } llm__post;
+
+static llm_status llm__tj_post_add(llm__tj *c, llm__post *p, bool before, llm_token id) {
+    if (p->n_pre + p->n_post >= 64) return llm__fail(LLM_ERR_FORMAT, "%s: post_processor adds too many tokens", c->path);
+    if (id < 0 || id >= c->t->n_vocab) return llm__fail(LLM_ERR_FORMAT, "%s: post_processor token id %d out of range", c->path, id);
+    if (before) {
+        memmove(p->ids + p->n_pre + 1, p->ids + p->n_pre, (size_t)p->n_post * sizeof *p->ids);
+        p->ids[p->n_pre++] = id;
+    } else p->ids[p->n_pre + p->n_post++] = id;
+    return LLM_OK;
+}
+
+static llm_status llm__tj_template(llm__tj *c, const cJSON *j, llm__post *p) {
+    const cJSON *it, *specials = llm__json_get(j, "special_tokens");
+    bool before = true;
+    llm_status s;
+    cJSON_ArrayForEach(it, llm__json_get(j, "single")) {
+        if (llm__json_has(it, "Sequence")) { before = false; continue; }
+        const char *name = llm__json_str(llm__json_get(it, "SpecialToken"), "id", NULL);
+        const cJSON *ids = llm__json_get(llm__json_get(specials, name ? name : ""), "ids"), *id;
+        if (!name || !cJSON_IsArray(ids)) return llm__fail(LLM_ERR_FORMAT, "%s: TemplateProcessing item without ids", c->path);
+        cJSON_ArrayForEach(id, ids) {
+            if (!cJSON_IsNumber(id)) return llm__fail(LLM_ERR_FORMAT, "%s: TemplateProcessing id is not a number", c->path);
+            if ((s = llm__tj_post_add(c, p, before, (llm_token)LLM__MAX(-1.0, LLM__MIN(id->valuedouble, 2e9))))) return s;
+        }
+    }
+    return LLM_OK;
+}
+
+static llm_status llm__tj_post(llm__tj *c, const cJSON *j, llm__post *p) {
+    if (!j || cJSON_IsNull(j)) return LLM_OK;
+    const char *type = llm__json_str(j, "type", "");
+    llm_status s;
+    if (!strcmp(type, "Sequence")) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, llm__json_get(j, "processors")) if ((s = llm__tj_post(c, it, p))) return s;
+        return LLM_OK;
+    }
+    if (!strcmp(type, "ByteLevel")) return LLM_OK;           /* only adjusts offsets */
+    if (!strcmp(type, "TemplateProcessing")) return llm__tj_template(c, j, p);
+    if (!strcmp(type, "RobertaProcessing") || !strcmp(type, "BertProcessing")) {
+        const cJSON *cls = cJSON_GetArrayItem(llm__json_get(j, "cls"), 1), *sep = cJSON_GetArrayItem(llm__json_get(j, "sep"), 1);
+        if (!cJSON_IsNumber(cls) || !cJSON_IsNumber(sep)) return llm__fail(LLM_ERR_FORMAT, "%s: %s needs cls and sep", c->path, type);
+        if ((s = llm__tj_post_add(c, p, true, (llm_token)LLM__MIN(cls->valuedouble, 2e9)))) return s;
+        return llm__tj_post_add(c, p, false, (llm_token)LLM__MIN(sep->valuedouble, 2e9));
+    }
+    return llm__fail(LLM_ERR_UNSUPPORTED, "%s: post_processor type '%s' is not supported", c->path, type);
+}
+
+/* ---- the vocabulary, shared by every loader ---- */
+
+/* A JSON number as a token id, -1 unless it is an integer in [0, LLM_MAX_VOCAB). */
+static llm_token llm__tj_id(const cJSON *v) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < LLM_MAX_VOCAB)) return -1;
+    return v->valuedouble == (double)(llm_token)v->valuedouble ? (llm_token)v->valuedouble : -1;
+}
+
+/* Allocate the id-indexed arrays for n ids (holes read as ""). */
+static llm_status llm__tok_alloc_vocab(llm_tokenizer *t, int64_t n, bool scores, const char *path) {
+    t->n_vocab = n;
+    t->pieces = (char **)calloc((size_t)n + 1, sizeof *t->pieces);
+    t->piece_lens = (uint32_t *)calloc((size_t)n + 1, sizeof *t->piece_lens);
+    t->flags = (uint8_t *)calloc((size_t)n + 1, 1);
+    if (scores) t->scores = (float *)calloc((size_t)n + 1, sizeof *t->scores);
+    if (!t->pieces || !t->piece_lens || !t->flags || (scores && !t->scores) || !llm__strmap_init(&t->vocab, (size_t)n))
+        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory for %lld tokens", path, (long long)n);
+    static char empty[1];
+    for (int64_t i = 0; i < n; i++) t->pieces[i] = empty;
+    return LLM_OK;
+}
+
+/* Give id its string (the first string given to an id wins) and, if `lookup`, enter it
+   into the model vocabulary. */
+static llm_status llm__tok_set_piece(llm_tokenizer *t, llm_token id, const char *s, size_t n, bool lookup, const char *path) {
+    if (id < 0 || id >= t->n_vocab) return llm__fail(LLM_ERR_FORMAT, "%s: token id %d out of range", path, id);
+    if (n > UINT32_MAX / 2) return llm__fail(LLM_ERR_FORMAT, "%s: token %d is too long", path, id);
+    if (t->piece_lens[id] == 0) {
+        char *d = llm__tok_intern(t, s, n);
+        if (!d) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+        t->pieces[id] = d;
+        t->piece_lens[id] = (uint32_t)n;
+    }
+    if (lookup && !llm__strmap_put(&t->vocab, t->pieces[id], t->piece_lens[id], id))
+        return llm__fail(LLM_ERR_FORMAT, "%s: more vocabulary strings than ids", path);
+    return LLM_OK;
+}
+
+/* Register an added token (already given its piece). */
+static llm_status llm__tok_add_token(llm_tokenizer *t, const llm__added *a, const char *path) {
+    llm__added *v = (llm__added *)realloc(t->added, (size_t)(t->n_added + 1) * sizeof *v);
+    if (!v) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+    t->added = v;
+    v[t->n_added] = *a;
+    t->flags[a->id] |= (uint8_t)(LLM__TF_ADDED | (a->special ? LLM__TF_SPECIAL : 0));
+    if (a->len && !llm__trie_add(&t->trie[a->normalized ? 1 : 0], a->text, a->len, t->n_added))
+        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+    t->n_added++;
+    return LLM_OK;
+}
+
+/* What every loader does last: byte-token and byte-level tables, lengths, unk score. */
+static void llm__tok_finish(llm_tokenizer *t) {
+    char name[8];
+    for (int b = 0; b < 256; b++) {
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        t->byte_tok[b] = llm__strmap_get(&t->vocab, name, 6);
+        t->bytelevel_len[b] = (uint8_t)llm__utf8_encode(llm__bytelevel_cp((uint8_t)b), t->bytelevel[b]);
+    }
+    double min_score = 0;
+    for (int64_t i = 0; i < t->n_vocab; i++) {
+        t->max_piece_len = LLM__MAX(t->max_piece_len, t->piece_lens[i]);
+        if (t->scores) min_score = LLM__MIN(min_score, (double)t->scores[i]);
+    }
+    t->unk_score = min_score - 10.0;                   /* HF's and SentencePiece's unknown penalty */
+}
+
+LLM_API llm_token llm_tokenizer_find(const llm_tokenizer *t, const char *piece) {
+    LLM_ASSERT(t && piece);
+    size_t n = strlen(piece);
+    for (int i = 0; i < t->n_added; i++)
+        if (t->added[i].len == n && memcmp(t->added[i].text, piece, n) == 0) return t->added[i].id;
+    return llm__strmap_get(&t->vocab, piece, n);
+}
+
+LLM_API int64_t llm_tokenizer_n_vocab(const llm_tokenizer *t) { return t->n_vocab; }
+LLM_API llm_token llm_tokenizer_bos(const llm_tokenizer *t) { return t->bos; }
+LLM_API llm_token llm_tokenizer_eos(const llm_tokenizer *t) { return t->eos; }
+LLM_API bool llm_tokenizer_is_special(const llm_tokenizer *t, llm_token id) {
+    return id >= 0 && id < t->n_vocab && (t->flags[id] & LLM__TF_SPECIAL);
+}
+LLM_API const char *llm_tokenizer_piece(const llm_tokenizer *t, llm_token id) {
+    return id >= 0 && id < t->n_vocab ? t->pieces[id] : NULL;
+}
+
+/* ---- the model section ---- */
+
+/* ---- the big arrays, scanned directly ----
+   cJSON makes a node per value: for gemma3's 262k vocabulary entries and 515k merges that
+   is millions of allocations, most of the loading time. So before cJSON sees the file we
+   cut model.vocab (when it is an object) and model.merges out of the text (blanking them
+   to `0`) and read them here with a small scanner that decodes strings into one buffer. */
+
+typedef struct llm__js { const char *p, *end; } llm__js;
+
+static void llm__js_ws(llm__js *j) {
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t')) j->p++;
+}
+
+static bool llm__js_lit(llm__js *j, char c) {
+    llm__js_ws(j);
+    if (j->p < j->end && *j->p == c) { j->p++; return true; }
+    return false;
+}
+
+static int llm__js_hex4(const char *p) {
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* A JSON string at j (after blanks) decoded into out (replacing its contents). */
+static bool llm__js_string(llm__js *j, llm__buf *out) {
+    out->len = 0;
+    if (!llm__js_lit(j, '"')) return false;
+    while (j->p < j->end && *j->p != '"') {
+        const char *run = j->p;
+        while (j->p < j->end && *j->p != '"' && *j->p != '\\') j->p++;
+        llm__buf_put(out, run, (size_t)(j->p - run));
+        if (j->p >= j->end || *j->p == '"') break;
+        if (j->end - j->p < 2) return false;
+        char e = j->p[1], c;
+        j->p += 2;
+        if (e == 'u') {
+            int32_t cp = j->end - j->p >= 4 ? llm__js_hex4(j->p) : -1;
+            if (cp < 0) return false;
+            j->p += 4;
+            if (cp >= 0xd800 && cp <= 0xdbff && j->end - j->p >= 6 && j->p[0] == '\\' && j->p[1] == 'u') {
+                int lo = llm__js_hex4(j->p + 2);
+                if (lo >= 0xdc00 && lo <= 0xdfff) { cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00); j->p += 6; }
+            }
+            if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;                  /* lone surrogate */
+            char enc[4];
+            llm__buf_put(out, enc, (size_t)llm__utf8_encode(cp, enc));
+            continue;
+        }
+        c = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b' : e == 'f' ? '\f' : e;
+        if (!strchr("\"\\/nrtbf", e)) return false;
+        llm__buf_put(out, &c, 1);
+    }
+    if (j->p >= j->end) return false;
+    j->p++;
+    llm__buf_put(out, "", 0);
+    return !out->oom;
+}
+
+/* Skip one JSON value (balanced brackets, strings with escapes). */
+static bool llm__js_skip(llm__js *j) {
+    llm__js_ws(j);
+    int depth = 0;
+    do {
+        if (j->p >= j->end) return false;
+        char c = *j->p++;
+        if (c == '"') {
+            while (j->p < j->end && *j->p != '"') j->p += *j->p == '\\' ? 2 : 1;
+            if (j->p >= j->end) return false;
+            j->p++;
+        } else if (c == '{' || c == '[') depth++;
+        else if (c == '}' || c == ']') depth--;
+        else if (depth == 0) while (j->p < j->end && !strchr(",}] \t\r\n", *j->p)) j->p++;
+    } while (depth > 0);
+    return depth == 0;
+}
+
+/* Find model.vocab and model.merges in the text: their [start, end) spans (empty if absent). */
+static bool llm__js_find_model_arrays(llm__js j, llm__buf *key, llm__js *vocab, llm__js *merges) {
+    vocab->p = vocab->end = merges->p = merges->end = NULL;
+    if (!llm__js_lit(&j, '{')) return false;
+    while (!llm__js_lit(&j, '}')) {
+        if (!llm__js_string(&j, key) || !llm__js_lit(&j, ':')) return false;
+        llm__js_ws(&j);
+        if (strcmp(key->data, "model") || !llm__js_lit(&j, '{')) { if (!llm__js_skip(&j)) return false; }
+        else while (!llm__js_lit(&j, '}')) {
+            if (!llm__js_string(&j, key) || !llm__js_lit(&j, ':')) return false;
+            llm__js_ws(&j);
+            llm__js *span = !strcmp(key->data, "vocab") && j.p < j.end && *j.p == '{' ? vocab : !strcmp(key->data, "merges") ? merges : NULL;
+            const char *start = j.p;
+            if (!llm__js_skip(&j)) return false;
+            if (span) { span->p = start; span->end = j.p; }
+            llm__js_lit(&j, ',');
+        }
+        llm__js_lit(&j, ',');
+    }
+    return true;
+}
+
+/* model.vocab {"piece": id, ...}: with fill, give each id its piece; else only the max id. */
+static llm_status llm__tj_vocab_scan(llm__tj *c, llm__js j, bool fill, int64_t *n_ids, llm__buf *key) {
+    llm_status s;
+    if (!llm__js_lit(&j, '{')) goto bad;
+    while (!llm__js_lit(&j, '}')) {
+        if (!llm__js_string(&j, key) || !llm__js_lit(&j, ':')) goto bad;
+        llm__js_ws(&j);
+        char *end;
+        double v = j.p < j.end ? strtod(j.p, &end) : -1;
+        if (j.p >= j.end || end > j.end || end == j.p || !(v >= 0 && v < LLM_MAX_VOCAB) || v != (double)(llm_token)v)
+            return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab['%.100s'] is not a valid id", c->path, key->data);
+        j.p = end;
+        if (!fill) *n_ids = LLM__MAX(*n_ids, (int64_t)v + 1);
+        else if ((s = llm__tok_set_piece(c->t, (llm_token)v, key->data, key->len, true, c->path))) return s;
+        if (!llm__js_lit(&j, ',') && (llm__js_ws(&j), j.p >= j.end || *j.p != '}')) goto bad;
+    }
+    return LLM_OK;
+bad:
+    return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab is not a valid {\"piece\": id} object", c->path);
+}
+
+/* Enter merge number `rank` of a and b: the pair's ids -> (rank, merged id). */
+static llm_status llm__tj_merge(llm__tj *c, const char *a, size_t na, const char *b, size_t nb, int64_t rank, llm__buf *tmp) {
+    tmp->len = 0;
+    llm__buf_put(tmp, a, na);
+    llm__buf_put(tmp, b, nb);
+    if (tmp->oom) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
+    llm_token ia = llm__strmap_get(&c->t->vocab, a, na), ib = llm__strmap_get(&c->t->vocab, b, nb);
+    llm_token im = llm__strmap_get(&c->t->vocab, tmp->data, tmp->len);
+    if (ia < 0 || ib < 0 || im < 0)
+        return llm__fail(LLM_ERR_FORMAT, "%s: merges[%lld] '%.*s' + '%.*s': %s not in the vocabulary", c->path, (long long)rank,
+                         (int)LLM__MIN(na, 100), a, (int)LLM__MIN(nb, 100), b, im >= 0 ? "a part is" : "the merged token is");
+    uint64_t key = ((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib;
+    if (!llm__u64map_put(&c->t->merges, key, (rank << 32) | (uint32_t)im)) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
+    return LLM_OK;
+}
+
+/* model.merges: ["a b", ...] or [["a", "b"], ...]; rank = position. */
+static llm_status llm__tj_merges_scan(llm__tj *c, llm__js j, llm__buf *a, llm__buf *b, llm__buf *tmp) {
+    llm_status s;
+    if (!llm__u64map_init(&c->t->merges, (size_t)(j.end - j.p) / 16)) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
+    if (!llm__js_lit(&j, '[')) goto bad;
+    for (int64_t rank = 0; !llm__js_lit(&j, ']'); rank++) {
+        size_t na, nb;
+        const char *pa = NULL, *pb = NULL;
+        llm__js_ws(&j);
+        if (j.p < j.end && *j.p == '[') {
+            j.p++;
+            if (!llm__js_string(&j, a) || !llm__js_lit(&j, ',') || !llm__js_string(&j, b) || !llm__js_lit(&j, ']')) goto bad;
+            pa = a->data; na = a->len; pb = b->data; nb = b->len;
+        } else {
+            if (!llm__js_string(&j, a)) goto bad;
+            const char *sp = memchr(a->data, ' ', a->len);
+            if (!sp) return llm__fail(LLM_ERR_FORMAT, "%s: merges[%lld] '%.100s' is not \"a b\"", c->path, (long long)rank, a->data);
+            pa = a->data; na = (size_t)(sp - a->data); pb = sp + 1; nb = a->len - na - 1;
+        }
+        if ((s = llm__tj_merge(c, pa, na, pb, nb, rank, tmp))) return s;
+        if (!llm__js_lit(&j, ',') && (llm__js_ws(&j), j.p >= j.end || *j.p != ']')) goto bad;
+    }
+    return LLM_OK;
+bad:
+    return llm__fail(LLM_ERR_FORMAT, "%s: model.merges is not an array of \"a b\" or [\"a\", \"b\"]", c->path);
+}
+
+/* Largest id + 1 over the model vocabulary and the added tokens. */
+static llm_status llm__tj_count_ids(llm__tj *c, const cJSON *model, const cJSON *added, bool unigram, llm__js vocab, int64_t *n) {
+    const cJSON *it;
+    llm_status s = LLM_OK;
+    *n = 0;
+    if (unigram) *n = cJSON_GetArraySize(llm__json_get(model, "vocab"));
+    else if (vocab.p) {
+        llm__buf key = { 0 };
+        s = llm__tj_vocab_scan(c, vocab, false, n, &key);
+        llm__buf_free(&key);
+    }
+    cJSON_ArrayForEach(it, added) *n = LLM__MAX(*n, (int64_t)llm__tj_id(llm__json_get(it, "id")) + 1);
+    return s;
+}
+
+static llm_status llm__tj_vocab(llm__tj *c, const cJSON *model, bool unigram, llm__js vocab) {
+    const cJSON *it, *arr = llm__json_get(model, "vocab");
+    llm_status s;
+    if (!unigram) {
+        llm__buf key = { 0 };
+        s = vocab.p ? llm__tj_vocab_scan(c, vocab, true, NULL, &key) : llm__fail(LLM_ERR_FORMAT, "%s: model.vocab must be an object", c->path);
+        llm__buf_free(&key);
+        return s;
+    }
+    if (!cJSON_IsArray(arr)) return llm__fail(LLM_ERR_FORMAT, "%s: Unigram model.vocab must be an array", c->path);
+    llm_token id = 0;
+    cJSON_ArrayForEach(it, arr) {
+        const cJSON *a = cJSON_GetArrayItem(it, 0), *b = cJSON_GetArrayItem(it, 1);
+        if (!cJSON_IsString(a) || !cJSON_IsNumber(b)) return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab[%d] is not [piece, score]", c->path, id);
+        c->t->scores[id] = (float)b->valuedouble;
+        if ((s = llm__tok_set_piece(c->t, id, a->valuestring, strlen(a->valuestring), true, c->path))) return s;
+        id++;
+    }
+    return LLM_OK;
+}
+
+static llm_status llm__tj_merges(llm__tj *c, llm__js merges) {
+    if (!merges.p) return llm__fail(LLM_ERR_FORMAT, "%s: BPE model has no merges", c->path);
+    llm__buf a = { 0 }, b = { 0 }, tmp = { 0 };
+    llm_status s = llm__tj_merges_scan(c, merges, &a, &b, &tmp);
+    llm__buf_free(&a); llm__buf_free(&b); llm__buf_free(&tmp);
+    return s;
+}
+
+/* The unk token by name ("unk_token") or id ("unk_id"), -1 if none. */
+static llm_status llm__tj_unk(llm__tj *c, const cJSON *model) {
+    const char *name = llm__json_str(model, "unk_token", NULL);
+    c->t->unk = -1;
+    if (name && (c->t->unk = llm__strmap_get(&c->t->vocab, name, strlen(name))) < 0)
+        return llm__fail(LLM_ERR_FORMAT, "%s: unk_token '%.100s' is not in the vocabulary", c->path, name);
+    if (llm__json_has(model, "unk_id") && ((c->t->unk = llm__tj_id(llm__json_get(model, "unk_id"))) < 0 || c->t->unk >= c->t->n_vocab))
+        return llm__fail(LLM_ERR_FORMAT, "%s: unk_id out of range", c->path);
+    return LLM_OK;
+}
+
+static llm_status llm__tj_model(llm__tj *c, const cJSON *model, const cJSON *added, llm__js vocab, llm__js merges) {
+    const char *type = llm__json_str(model, "type", NULL);
+    if (!cJSON_IsObject(model)) return llm__fail(LLM_ERR_FORMAT, "%s: no \"model\" object", c->path);
+    if (!type) type = merges.p ? "BPE" : cJSON_IsArray(llm__json_get(model, "vocab")) ? "Unigram" : "WordPiece";
+    llm_tokenizer *t = c->t;
+    bool unigram = !strcmp(type, "Unigram");
+    if (!strcmp(type, "BPE")) t->model = LLM__TOK_BPE;
+    else if (unigram) t->model = LLM__TOK_UNIGRAM;
+    else if (!strcmp(type, "WordPiece")) t->model = LLM__TOK_WORDPIECE;
+    else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: model type '%s' is not supported", c->path, type);
+    if (llm__json_str(model, "continuing_subword_prefix", "")[0] && t->model == LLM__TOK_BPE)
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: BPE continuing_subword_prefix is not supported", c->path);
+    if (llm__json_str(model, "end_of_word_suffix", "")[0])
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: BPE end_of_word_suffix is not supported", c->path);
+    int64_t n;
+    llm_status s = llm__tj_count_ids(c, model, added, unigram, vocab, &n);
+    if (!s && n <= 0) s = llm__fail(LLM_ERR_FORMAT, "%s: empty or invalid model.vocab", c->path);
+    if (!s) s = llm__tok_alloc_vocab(t, n, unigram, c->path);
+    if (!s) s = llm__tj_vocab(c, model, unigram, vocab);
+    if (!s && t->model == LLM__TOK_BPE) s = llm__tj_merges(c, merges);
+    if (!s) s = llm__tj_unk(c, model);
+    if (s) return s;
+    t->byte_fallback = llm__json_bool(model, "byte_fallback", false);
+    t->fuse_unk = llm__json_bool(model, "fuse_unk", unigram);
+    t->ignore_merges = llm__json_bool(model, "ignore_merges", false);
+    t->wp_max_chars = (int)llm__json_int(model, "max_input_chars_per_word", 100);
+    if (t->model == LLM__TOK_WORDPIECE) return llm__tj_str(c, model, "continuing_subword_prefix", "##", &t->wp_prefix, NULL);
+    return LLM_OK;
+}
+
+static llm_status llm__tj_added(llm__tj *c, const cJSON *added) {
+    const cJSON *it;
+    llm_status s;
+    cJSON_ArrayForEach(it, added) {
+        const char *content = llm__json_str(it, "content", NULL);
+        llm__added a = { 0 };
+        a.id = llm__tj_id(llm__json_get(it, "id"));
+        if (!content || a.id < 0) return llm__fail(LLM_ERR_FORMAT, "%s: added_tokens entry without content or valid id", c->path);
+        a.len = strlen(content);
+        if (a.id >= c->t->n_vocab || a.len > UINT32_MAX / 2) return llm__fail(LLM_ERR_FORMAT, "%s: added token id %d out of range", c->path, a.id);
+        if (!(a.text = llm__tok_intern(c->t, content, a.len))) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
+        c->t->pieces[a.id] = (char *)a.text;          /* HF decodes an added token's id to its content */
+        c->t->piece_lens[a.id] = (uint32_t)a.len;
+        a.special = llm__json_bool(it, "special", false);
+        a.lstrip = llm__json_bool(it, "lstrip", false);
+        a.rstrip = llm__json_bool(it, "rstrip", false);
+        a.single_word = llm__json_bool(it, "single_word", false);
+        a.normalized = llm__json_bool(it, "normalized", !a.special);
+        if ((s = llm__tok_add_token(c->t, &a, c->path))) return s;
+    }
+    return LLM_OK;
+}
+
+/* bos_token / eos_token of tokenizer_config.json: "<s>" or {"content": "<s>", ...}. */
+static llm_token llm__tj_config_token(const llm_tokenizer *t, const cJSON *cfg, const char *key) {
+    const cJSON *v = llm__json_get(cfg, key);
+    const char *s = cJSON_IsString(v) ? v->valuestring : llm__json_str(v, "content", NULL);
+    return s ? llm_tokenizer_find(t, s) : -1;
+}
+
+/* bos/eos from tokenizer_config.json in dir (absent file: BOS from the post-processor). */
+static void llm__tj_config(llm_tokenizer *t, const char *dir) {
+    char path[4096];
+    cJSON *cfg = NULL;
+    t->bos = t->n_post_pre == 1 ? t->post_ids[0] : -1;
+    t->eos = -1;
+    if (!llm__path_join(path, sizeof path, dir, "tokenizer_config.json") || !llm__file_exists(path)) return;
+    if (llm__json_load(path, &cfg) != LLM_OK) { llm__log(LLM_LOG_WARN, "%s: ignored: %s", path, llm_last_error()); return; }
+    if (llm__json_has(cfg, "bos_token")) t->bos = llm__tj_config_token(t, cfg, "bos_token");
+    t->eos = llm__tj_config_token(t, cfg, "eos_token");
+    cJSON_Delete(cfg);
+}
+
+static llm_status llm__tj_pipeline(llm__tj *c, const cJSON *root) {
+    llm__post post = { { 0 }, 0, 0 };
+    llm_status s = llm__tj_normalizer(c, llm__json_get(root, "normalizer"));
+    if (!s) s = llm__tj_pretokenizer(c, llm__json_get(root, "pre_tokenizer"));
+    if (!s) s = llm__tj_decoder(c, llm__json_get(root, "decoder"));
+    if (!s) s = llm__tj_post(c, llm__json_get(root, "post_processor"), &post);
+    if (s) return s;
+    int n = post.n_pre + post.n_post;
+    if (n && !(c->t->post_ids = (llm_token *)malloc((size_t)n * sizeof(llm_token)))) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
+    if (n) memcpy(c->t->post_ids, post.ids, (size_t)n * sizeof(llm_token));
+    c->t->n_post_pre = post.n_pre;
+    c->t->n_post_post = post.n_post;
+    return LLM_OK;
+}
+
+/* Load a tokenizer.json (and tokenizer_config.json beside it). */
+static llm_status llm__tokenizer_load_json(const char *path, llm_tokenizer **out) {
+    char *text = NULL;
+    size_t len = 0;
+    cJSON *root = NULL;
+    llm_tokenizer *t = NULL;
+    llm__buf key = { 0 };
+    llm__js vocab, merges;
+    llm_status s = llm__read_file(NULL, path, &text, &len);
+    if (s) return s;
+    if (!llm__js_find_model_arrays((llm__js){ text, text + len }, &key, &vocab, &merges)) {
+        s = llm__json_parse(text, len, path, &root);                     /* for its line:column message */
+        if (!s) s = llm__fail(LLM_ERR_FORMAT, "%s: not a JSON object", path);
+        goto done;
+    }
+    /* cJSON parses a copy with the two big values blanked out */
+    char *rest = (char *)malloc(len + 1);
+    if (!rest) { s = llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); goto done; }
+    memcpy(rest, text, len + 1);
+    llm__js spans[2] = { vocab, merges };
+    for (int i = 0; i < 2; i++)
+        if (spans[i].p) { size_t at = (size_t)(spans[i].p - text); memset(rest + at, ' ', (size_t)(spans[i].end - spans[i].p)); rest[at] = '0'; }
+    s = llm__json_parse(rest, len, path, &root);
+    free(rest);
+    if (s) goto done;
+    if (!(t = (llm_tokenizer *)calloc(1, sizeof *t))) { s = llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); goto done; }
+    llm__tj c = { t, path };
+    const cJSON *added = llm__json_get(root, "added_tokens");
+    s = llm__tj_model(&c, llm__json_get(root, "model"), added, vocab, merges);
+    if (!s) s = llm__tj_added(&c, added);
+    if (!s) s = llm__tj_pipeline(&c, root);
+done:
+    cJSON_Delete(root);
+    llm__free(NULL, text);
+    llm__buf_free(&key);
+    if (s) { llm_tokenizer_free(t); return s; }
+    llm__tok_finish(t);
+    char dir[4096];
+    llm__path_dir(dir, sizeof dir, path);
+    llm__tj_config(t, dir);
+    *out = t;
+    return LLM_OK;
+}
+/* ==== end llm_impl/44_tok_json.c ==== */
+/* ==== begin llm_impl/44_tok_spm.c ==== */
+/* ---- >>tokenizer.model and tokenizer.bin: SentencePiece and llama2.c ----
+   tokenizer.model is a protobuf ModelProto; the few fields we read:
+     ModelProto     { repeated SentencePiece pieces = 1; TrainerSpec trainer_spec = 2;
+                      NormalizerSpec normalizer_spec = 3; }
+     SentencePiece  { string piece = 1; float score = 2; Type type = 3; }
+                      (type NORMAL=1 UNKNOWN=2 CONTROL=3 USER_DEFINED=4 UNUSED=5 BYTE=6)
+     TrainerSpec    { ModelType model_type = 3 (UNIGRAM=1, BPE=2); bool byte_fallback = 35;
+                      int32 unk_id = 40, bos_id = 41, eos_id = 42; }
+     NormalizerSpec { string name = 1; bytes precompiled_charsmap = 2; bool add_dummy_prefix = 3;
+                      bool remove_extra_whitespaces = 4; bool escape_whitespaces = 5; }
+   A protobuf message is a list of (key varint = field << 3 | wire type, value) records:
+   wire 0 varint, 1 eight bytes, 2 length-delimited (strings, nested messages), 5 four bytes.
+   The loader fills the same pipeline that HF's conversion of the file would give.
+   tokenizer.bin is llama2.c's export: int32 max_token_length, then per token float score,
+   int32 length, bytes; it encodes and decodes like run.c (see 43_tok_models.c). */
+/* #include "10_internal.h" (already above) */
+
+typedef struct llm__pb { const uint8_t *p, *end; } llm__pb;
+
+static bool llm__pb_varint(llm__pb *r, uint64_t *v) {
+    *v = 0;
+    for (int shift = 0; shift < 64 && r->p < r->end; shift += 7) {
+        uint8_t b = *r->p++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) return true;
+    }
+    return false;
+}
+
+/* The next field of a message: its number, wire type, and value (varint/fixed in *v,
+   length-delimited in data). False at the end or on a malformed record (*bad). */
+static bool llm__pb_next(llm__pb *r, uint32_t *field, uint32_t *wire, uint64_t *v, llm__pb *data, bool *bad) {
+    uint64_t key, len;
+    if (r->p >= r->end) return false;
+    if (!llm__pb_varint(r, &key)) { *bad = true; return false; }
+    *field = (uint32_t)(key >> 3);
+    *wire = (uint32_t)(key & 7);
+    switch (*wire) {
+    case 0: if (!llm__pb_varint(r, v)) { *bad = true; return false; } return true;
+    case 1: case 5: {
+        size_t n = *wire == 1 ? 8 : 4;
+        if ((size_t)(r->end - r->p) < n) { *bad = true; return false; }
+        *v = 0;
+        for (size_t i = 0; i < n; i++) *v |= (uint64_t)r->p[i] << (8 * i);
+        r->p += n;
+        return true;
+    }
+    case 2:
+        if (!llm__pb_varint(r, &len) || len > (uint64_t)(r->end - r->p)) { *bad = true; return false; }
+        data->p = r->p;
+        data->end = r->p + len;
+        r->p += len;
+        return true;
+    default: *bad = true; return false;                /* groups (3, 4) are not used by ModelProto */
+    }
+}
+
+static float llm__pb_float(uint64_t v) {
+    uint32_t u = (uint32_t)v;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+enum { LLM__SP_NORMAL = 1, LLM__SP_UNKNOWN = 2, LLM__SP_CONTROL = 3, LLM__SP_USER = 4, LLM__SP_UNUSED = 5, LLM__SP_BYTE = 6 };
+
+typedef struct llm__spm {
+    int model_type;                          /* 1 unigram, 2 BPE */
+    bool byte_fallback, add_dummy_prefix, remove_extra_ws, escape_ws, has_charsmap;
+    int64_t unk_id, bos_id, eos_id;
+    int64_t n_pieces;
+} llm__spm;
+
+/* First pass over the top-level message: counts pieces, reads both specs. */
+static llm_status llm__spm_specs(const char *path, llm__pb r, llm__spm *sp) {
+    uint32_t field, wire, f2, w2;
+    uint64_t v;
+    llm__pb data, sub;
+    bool bad = false;
+    *sp = (llm__spm){ 1, false, true, true, true, false, 0, 1, 2, 0 };
+    while (llm__pb_next(&r, &field, &wire, &v, &data, &bad)) {
+        if (field == 1 && wire == 2) sp->n_pieces++;
+        if (field == 2 && wire == 2)
+            while (llm__pb_next(&data, &f2, &w2, &v, &sub, &bad)) {
+                if (w2 != 0) continue;
+                if (f2 == 3) sp->model_type = (int)v;
+                else if (f2 == 35) sp->byte_fallback = v != 0;
+                else if (f2 == 40) sp->unk_id = (int32_t)v;
+                else if (f2 == 41) sp->bos_id = (int32_t)v;
+                else if (f2 == 42) sp->eos_id = (int32_t)v;
+            }
+        if (field == 3 && wire == 2)
+            while (llm__pb_next(&data, &f2, &w2, &v, &sub, &bad)) {
+                if (f2 == 2 && w2 == 2) sp->has_charsmap = sub.end > sub.p;
+                else if (f2 == 3 && w2 == 0) sp->add_dummy_prefix = v != 0;
+                else if (f2 == 4 && w2 == 0) sp->remove_extra_ws = v != 0;
+                else if (f2 == 5 && w2 == 0) sp->escape_ws = v != 0;
+            }
+    }
+    if (bad) return llm__fail(LLM_ERR_FORMAT, "%s: malformed protobuf (truncated or corrupt)", path);
+    if (sp->n_pieces == 0) return llm__fail(LLM_ERR_FORMAT, "%s: no pieces (not a SentencePiece model?)", path);
+    if (sp->n_pieces > LLM_MAX_VOCAB) return llm__fail(LLM_ERR_FORMAT, "%s: too many pieces", path);
+    if (sp->model_type != 1 && sp->model_type != 2)
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: SentencePiece model_type %d (only UNIGRAM=1 and BPE=2)", path, sp->model_type);
+    return LLM_OK;
+}
+
+/* Second pass: the pieces. User-defined pieces become added tokens; control, unknown,
+   byte and unused pieces never come out of the model's own search. */
+static llm_status llm__spm_pieces(llm_tokenizer *t, const char *path, llm__pb r, int *types) {
+    uint32_t field, wire, f2, w2;
+    uint64_t v;
+    llm__pb data, sub;
+    bool bad = false;
+    llm_token id = 0;
+    llm_status s;
+    while (llm__pb_next(&r, &field, &wire, &v, &data, &bad)) {
+        if (field != 1 || wire != 2) continue;
+        llm__pb text = { NULL, NULL };
+        int type = LLM__SP_NORMAL;
+        while (llm__pb_next(&data, &f2, &w2, &v, &sub, &bad)) {
+            if (f2 == 1 && w2 == 2) text = sub;
+            else if (f2 == 2 && w2 == 5) t->scores[id] = llm__pb_float(v);
+            else if (f2 == 3 && w2 == 0) type = (int)v;
+        }
+        size_t n = (size_t)(text.end - text.p);
+        if (bad || !text.p) return llm__fail(LLM_ERR_FORMAT, "%s: piece %d is malformed", path, id);
+        if ((s = llm__tok_set_piece(t, id, (const char *)text.p, n, true, path))) return s;
+        types[id] = type;
+        if (type != LLM__SP_NORMAL && type != LLM__SP_USER) t->flags[id] |= LLM__TF_UNUSED;
+        if (type == LLM__SP_CONTROL) t->flags[id] |= LLM__TF_SPECIAL;
+        if (type == LLM__SP_USER && n) {
+            llm__added a = { t->pieces[id], n, id, false, false, false, false, true };
+            if ((s = llm__tok_add_token(t, &a, path))) return s;
+            t->flags[id] &= (uint8_t)~LLM__TF_ADDED;     /* still a model piece for Unigram */
+        }
+        id++;
+    }
+    if (bad) return llm__fail(LLM_ERR_FORMAT, "%s: malformed protobuf (truncated or corrupt)", path);
+    return LLM_OK;
+}
+
+/* Score-ordered merges: every way to write a mergeable piece as two pieces becomes a merge
+   whose rank is the piece's place among distinct scores (higher score = merged first;
+   equal scores tie and the leftmost pair wins, as in SentencePiece and run.c). */
+typedef struct llm__scored { float score; llm_token id; } llm__scored;
+
+static int llm__scored_cmp(const void *a, const void *b) {
+    float x = ((const llm__scored *)a)->score, y = ((const llm__scored *)b)->score;
+    return x > y ? -1 : x < y ? 1 : 0;
+}
+
+static llm_status llm__merges_from_scores(llm_tokenizer *t, const bool *mergeable, const char *path) {
+    llm__scored *order = (llm__scored *)malloc((size_t)t->n_vocab * sizeof *order);
+    int64_t n = 0;
+    if (!order || !llm__u64map_init(&t->merges, (size_t)t->n_vocab)) { free(order); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); }
+    for (llm_token id = 0; id < t->n_vocab; id++)
+        if (mergeable[id] && t->piece_lens[id] > 1) order[n++] = (llm__scored){ t->scores[id], id };
+    qsort(order, (size_t)n, sizeof *order, llm__scored_cmp);
+    int64_t rank = 0;
+    for (int64_t k = 0; k < n; k++) {
+        if (k && order[k].score != order[k - 1].score) rank++;
+        const char *s = t->pieces[order[k].id];
+        uint32_t len = t->piece_lens[order[k].id];
+        llm_token merged = llm__strmap_get(&t->vocab, s, len);          /* the first of equal strings */
+        for (uint32_t cut = 1; cut < len; cut++) {
+            llm_token a = llm__strmap_get(&t->vocab, s, cut), b = llm__strmap_get(&t->vocab, s + cut, len - cut);
+            if (a < 0 || b < 0) continue;
+            if (!llm__u64map_put(&t->merges, ((uint64_t)(uint32_t)a << 32) | (uint32_t)b, (rank << 32) | (uint32_t)merged)) {
+                free(order);
+                return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+            }
+        }
+    }
+    free(order);
+    return LLM_OK;
+}
+
+/* Append a pipeline step built in place. */
+static llm_status llm__spm_step(llm__step **arr, int *n, llm__step st, const char *path) {
+    llm__step *a = (llm__step *)realloc(*arr, (size_t)(*n + 1) * sizeof *a);
+    if (!a) { llm__regex_free(st.re); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); }
+    *arr = a;
+    a[(*n)++] = st;
+    return LLM_OK;
+}
+
+/* The normalizer and decoder SentencePiece applies: (collapse spaces), " " -> "▁",
+   prepend "▁"; and back: "▁" -> " ", byte runs, join, drop the first space. */
+static llm_status llm__spm_pipeline(llm_tokenizer *t, const llm__spm *sp, const char *path) {
+    static char meta[] = "\xe2\x96\x81", space[] = " ", empty[] = "";
+    llm_status s = LLM_OK;
+    if (sp->has_charsmap) {
+        llm__log(LLM_LOG_WARN, "%s: precompiled normalization rules approximated by NFKC", path);
+        s = llm__spm_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_NFKC }, path);
+    }
+    if (!s && sp->remove_extra_ws) {
+        llm__step strip = { .kind = LLM__N_REPLACE, .content = empty }, collapse = { .kind = LLM__N_REPLACE, .content = space, .content_len = 1 };
+        if (!(s = llm__regex_compile("^ +| +$", path, &strip.re)) && !(s = llm__spm_step(&t->norm, &t->n_norm, strip, path)) &&
+            !(s = llm__regex_compile(" {2,}", path, &collapse.re)))
+            s = llm__spm_step(&t->norm, &t->n_norm, collapse, path);
+    }
+    if (!s && sp->escape_ws)
+        s = llm__spm_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_REPLACE, .pat = space, .pat_len = 1, .content = meta, .content_len = 3 }, path);
+    if (!s && sp->add_dummy_prefix)
+        s = llm__spm_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_PREPEND, .content = meta, .content_len = 3 }, path);
+    const llm__step dec[] = {
+        { .kind = LLM__D_REPLACE, .pat = meta, .pat_len = 3, .content = space, .content_len = 1 },
+        { .kind = LLM__D_BYTEFALLBACK }, { .kind = LLM__D_FUSE },
+        { .kind = LLM__D_STRIP, .content = space, .content_len = 1, .start = 1 },
+    };
+    for (int i = 0; i < 4 && !s; i++)
+        if (i < 3 || sp->add_dummy_prefix) s = llm__spm_step(&t->dec, &t->n_dec, dec[i], path);
+    t->has_decoder = true;
+    return s;
+}
+
+static llm_status llm__tokenizer_load_spm(const char *path, llm_tokenizer **out) {
+    llm__mapping map;
+    llm_status s = llm__map_file(path, &map);
+    if (s) return s;
+    llm__pb r = { map.data, map.data + map.size };
+    llm__spm sp;
+    llm_tokenizer *t = NULL;
+    int *types = NULL;
+    bool *mergeable = NULL;
+    if ((s = llm__spm_specs(path, r, &sp))) goto done;
+    if (!(t = (llm_tokenizer *)calloc(1, sizeof *t)) || !(types = (int *)calloc((size_t)sp.n_pieces, sizeof *types)) ||
+        !(mergeable = (bool *)calloc((size_t)sp.n_pieces, sizeof *mergeable))) { s = llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); goto done; }
+    if ((s = llm__tok_alloc_vocab(t, sp.n_pieces, true, path)) || (s = llm__spm_pieces(t, path, r, types))) goto done;
+    t->model = sp.model_type == 2 ? LLM__TOK_BPE : LLM__TOK_UNIGRAM;
+    t->byte_fallback = sp.byte_fallback;
+    t->fuse_unk = true;
+    t->unk = sp.unk_id >= 0 && sp.unk_id < t->n_vocab ? (llm_token)sp.unk_id : -1;
+    t->bos = sp.bos_id >= 0 && sp.bos_id < t->n_vocab ? (llm_token)sp.bos_id : -1;
+    t->eos = sp.eos_id >= 0 && sp.eos_id < t->n_vocab ? (llm_token)sp.eos_id : -1;
+    for (int64_t i = 0; i < sp.n_pieces; i++) mergeable[i] = types[i] == LLM__SP_NORMAL || types[i] == LLM__SP_USER;
+    if (t->model == LLM__TOK_BPE && (s = llm__merges_from_scores(t, mergeable, path))) goto done;
+    if ((s = llm__spm_pipeline(t, &sp, path))) goto done;
+    if (t->bos >= 0) {
+        if (!(t->post_ids = (llm_token *)malloc(sizeof *t->post_ids))) { s = llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); goto done; }
+        t->post_ids[0] = t->bos;
+        t->n_post_pre = 1;
+    }
+    llm__tok_finish(t);
+done:
+    free(types);
+    free(mergeable);
+    llm__unmap(&map);
+    if (s) llm_tokenizer_free(t);
+    else *out = t;
+    return s;
+}
+
+/* llama2.c tokenizer.bin. The file does not store the vocabulary size: records run to the
+   end of the file, and a record cut short is an error. */
+static llm_status llm__tokenizer_load_bin(const char *path, llm_tokenizer **out) {
+    llm__mapping map;
+    llm_status s = llm__map_file(path, &map);
+    if (s) return s;
+    const uint8_t *p = map.data, *end = map.data + map.size;
+    int64_t n = 0;
+    llm_tokenizer *t = NULL;
+    bool *all = NULL;
+    if (map.size < 4) { s = llm__fail(LLM_ERR_FORMAT, "%s: too short for a tokenizer.bin header", path); goto done; }
+    for (const uint8_t *q = p + 4; q < end; n++) {                  /* count and validate the records */
+        int32_t len;
+        if (end - q < 8) { s = llm__fail(LLM_ERR_FORMAT, "%s: token %lld: truncated record", path, (long long)n); goto done; }
+        memcpy(&len, q + 4, 4);
+        if (len < 0 || len > end - q - 8) { s = llm__fail(LLM_ERR_FORMAT, "%s: token %lld: length %d runs past the end of the file", path, (long long)n, len); goto done; }
+        q += 8 + len;
+        if (n >= LLM_MAX_VOCAB) { s = llm__fail(LLM_ERR_FORMAT, "%s: too many tokens", path); goto done; }
+    }
+    if (n < 3 + 256) { s = llm__fail(LLM_ERR_FORMAT, "%s: %lld tokens, fewer than llama2.c's 3 specials + 256 bytes", path, (long long)n); goto done; }
+    if (!(t = (llm_tokenizer *)calloc(1, sizeof *t)) || !(all = (bool *)malloc((size_t)n))) { s = llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); goto done; }
+    if ((s = llm__tok_alloc_vocab(t, n, true, path))) goto done;
+    p += 4;
+    for (llm_token id = 0; id < n; id++) {
+        int32_t len;
+        memcpy(&t->scores[id], p, 4);
+        memcpy(&len, p + 4, 4);
+        if ((s = llm__tok_set_piece(t, id, (const char *)p + 8, (size_t)len, true, path))) goto done;
+        p += 8 + len;
+    }
+    memset(all, 1, (size_t)n);
+    if ((s = llm__merges_from_scores(t, all, path))) goto done;
+    if (!(t->post_ids = (llm_token *)malloc(sizeof *t->post_ids))) { s = llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); goto done; }
+    t->model = LLM__TOK_RUNC;
+    t->unk = 0;
+    t->bos = t->post_ids[0] = 1;                        /* llama2.c's fixed ids: 0 <unk>, 1 <s>, 2 </s> */
+    t->eos = 2;
+    t->n_post_pre = 1;
+    for (int i = 0; i < 3; i++) t->flags[i] |= LLM__TF_SPECIAL;
+    llm__tok_finish(t);
+done:
+    free(all);
+    llm__unmap(&map);
+    if (s) llm_tokenizer_free(t);
+    else *out = t;
+    return s;
+}
+
+LLM_API llm_status llm_tokenizer_load(const char *path, llm_tokenizer **out_tok) {
+    LLM_ASSERT(path && out_tok);
+    static const char *const names[] = { "tokenizer.json", "tokenizer.model", "tokenizer.bin" };
+    char file[4096];
+    const char *use = path;
+    if (llm__is_dir(path)) {
+        use = NULL;
+        for (int i = 0; i < 3 && !use; i++)
+            if (llm__path_join(file, sizeof file, path, names[i]) && llm__file_exists(file)) use = file;
+        if (!use) return llm__fail(LLM_ERR_NOT_FOUND, "%s: no tokenizer.json, tokenizer.model or tokenizer.bin", path);
+    }
+    if (llm__ends_with(use, ".json")) return llm__tokenizer_load_json(use, out_tok);
+    if (llm__ends_with(use, ".model")) return llm__tokenizer_load_spm(use, out_tok);
+    if (llm__ends_with(use, ".bin")) return llm__tokenizer_load_bin(use, out_tok);
+    return llm__fail(LLM_ERR_UNSUPPORTED, "%s: unknown tokenizer file (expected tokenizer.json, .model or .bin)", use);
+}
+/* ==== end llm_impl/44_tok_spm.c ==== */
+/* ==== begin llm_impl/45_jinja_core.c ==== */
+/* ---- >>jinja: values, arena and errors of the chat-template interpreter ----
+   A Jinja2 subset interpreter for chat templates, in four parts:
+     45_jinja_core.c      values (Python semantics), the arena, errors, str()/repr()/json
+     45_jinja_parse.c     lexer (trim_blocks, lstrip_blocks, {%- -%}) and parser to an AST
+     46_jinja_builtins.c  filters, tests, str/dict methods and global functions
+     46_jinja_eval.c      the tree-walking evaluator and the render entry point
+   Design: every value, AST node and string lives in an arena that is freed in one go
+   (the template's arena for the AST, a render arena for one rendering). So values are
+   plain structs copied freely, and errors can leave with longjmp from any depth without
+   leaking: llm__jfail() jumps back to the parse or render entry, which frees the arena.
+   Hostile templates are bounded: recursion depth, loop steps, memory and output size.
+   Not here: autoescaping/Markup, template inheritance and includes, recursive loops. */
+/* #include "10_internal.h" (already above) */
+/* #include "06_api_chat.h" (already above) */
+#include <setjmp.h>
+#include <time.h>
+#ifndef LLM_NO_UTF8PROC
+#include <utf8proc.h>                 /* case mapping of str.upper() & co. */
+#endif
+
+#ifndef LLM_JINJA_MAX_MEMORY
+#define LLM_JINJA_MAX_MEMORY ((size_t)512 << 20)  /* arena bytes per parse or render */
+#endif
+#ifndef LLM_JINJA_MAX_OUTPUT
+#define LLM_JINJA_MAX_OUTPUT ((size_t)64 << 20)   /* bytes of any one string */
+#endif
+#ifndef LLM_JINJA_MAX_STEPS
+#define LLM_JINJA_MAX_STEPS 10000000              /* loop iterations + macro calls */
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define LLM__NORETURN __attribute__((noreturn))
+#else
+#define LLM__NORETURN _Noreturn
+#endif
+#define LLM__JMAX_DEPTH 200                       /* nesting of tags, expressions, calls, values */
+#define LLM__JMAX_RANGE 100000                    /* Jinja's sandbox limit for range() */
+
+typedef enum {
+    LLM__JV_UNDEF, LLM__JV_NONE, LLM__JV_BOOL, LLM__JV_INT, LLM__JV_FLOAT, LLM__JV_STR,
+    LLM__JV_LIST, LLM__JV_DICT, LLM__JV_NS, LLM__JV_FUNC, LLM__JV_METHOD, LLM__JV_MACRO
+} llm__jtype;
+
+struct llm__jlist;
+struct llm__jdict;
+struct llm__jbuiltin;
+struct llm__jmethod;
+struct llm__jmacro;
+
+/* One value. Strings are (pointer, length) and need not be NUL-terminated. An undefined
+   value keeps the name it came from in `s`, for the error when it is used. A tuple is a
+   list with `tuple` set (it differs only in repr). A namespace is a mutable dict. */
+typedef struct llm__jv {
+    uint8_t t;                                  /* llm__jtype */
+    bool tuple;
+    union {
+        bool b;
+        int64_t i;
+        double f;
+        struct { const char *p; size_t n; } s;
+        struct llm__jlist *l;
+        struct llm__jdict *d;                   /* DICT and NS */
+        const struct llm__jbuiltin *fn;         /* FUNC: a global function */
+        const struct llm__jmethod *m;           /* METHOD: a bound str/dict/list method */
+        const struct llm__jmacro *mac;
+    };
+} llm__jv;
+
+typedef struct llm__jlist { llm__jv *v; size_t n, cap; } llm__jlist;
+typedef struct llm__jdict { llm__jv *k, *v; size_t n, cap; } llm__jdict;   /* insertion order */
+
+/* A variable scope: the render globals, one per loop iteration, one per macro call. */
+typedef struct llm__jframe { llm__jdict vars; struct llm__jframe *parent; } llm__jframe;
+
+typedef struct llm__jchunk { struct llm__jchunk *next; size_t used, cap, pad; } llm__jchunk;  /* 32 bytes: data stays 16-aligned */
+
+/* A growable string in the arena. */
+typedef struct llm__jbuf { char *p; size_t n, cap; } llm__jbuf;
+
+/* Interpreter state for one parse or one render. */
+typedef struct llm__jctx {
+    llm__jchunk *chunks;       /* the arena */
+    size_t arena_bytes;
+    jmp_buf jmp;               /* llm__jfail jumps here */
+    char err[768];
+    int line;                  /* template line being parsed or run, for errors */
+    int depth;                 /* current nesting, checked against LLM__JMAX_DEPTH */
+    long steps;
+    llm__jbuf *out;            /* where output goes (swapped for macros and block sets) */
+    llm__jframe *globals, *frame;
+    const struct llm__jnode *loop_ctl;   /* set by break/continue while unwinding a body */
+} llm__jctx;
+
+/* Arguments of a call: positional values, then keyword values with their names. */
+typedef struct llm__jargs {
+    const llm__jv *pos; int n_pos;
+    const llm__jv *kw; const char *const *kw_names; int n_kw;
+} llm__jargs;
+
+typedef llm__jv (*llm__jfn)(llm__jctx *c, llm__jv self, const llm__jargs *a);
+typedef struct llm__jbuiltin { const char *name; llm__jfn fn; } llm__jbuiltin;
+typedef struct llm__jmethod { llm__jv self; const char *name; } llm__jmethod;   /* `s.strip` */
+
+/* ---- errors and the arena ---- */
+
+LLM_PRIVATE LLM__NORETURN void llm__jfail(llm__jctx *c, const char *fmt, ...) LLM__PRINTF(2, 3);
+LLM_PRIVATE LLM__NORETURN void llm__jfail(llm__jctx *c, const char *fmt, ...) {
+    int n = snprintf(c->err, sizeof c->err, "line %d: ", c->line);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err + n, sizeof c->err - (size_t)n, fmt, ap);
+    va_end(ap);
+    longjmp(c->jmp, 1);
+}
+
+LLM_PRIVATE void *llm__jalloc(llm__jctx *c, size_t n) {
+    n = (n + 15) & ~(size_t)15;
+    llm__jchunk *h = c->chunks;
+    if (!h || h->cap - h->used < n) {
+        size_t cap = LLM__MAX(n, (size_t)64 << 10);
+        if (n > LLM_JINJA_MAX_MEMORY || c->arena_bytes + cap > LLM_JINJA_MAX_MEMORY)
+            llm__jfail(c, "template needs more than %zu MiB of memory", (size_t)LLM_JINJA_MAX_MEMORY >> 20);
+        h = (llm__jchunk *)llm__alloc(NULL, sizeof(llm__jchunk) + cap);
+        if (!h) llm__jfail(c, "out of memory");
+        h->next = c->chunks; h->used = 0; h->cap = cap;
+        c->chunks = h;
+        c->arena_bytes += cap;
+    }
+    void *p = (char *)(h + 1) + h->used;
+    h->used += n;
+    return p;
+}
+
+LLM_PRIVATE void llm__jarena_free(llm__jctx *c) {
+    while (c->chunks) { llm__jchunk *next = c->chunks->next; llm__free(NULL, c->chunks); c->chunks = next; }
+    c->arena_bytes = 0;
+}
+
+/* ---- strings ---- */
+
+LLM_PRIVATE void llm__jbuf_put(llm__jctx *c, llm__jbuf *b, const char *s, size_t n) {
+    if (b->cap - b->n < n + 1) {
+        if (n > LLM_JINJA_MAX_OUTPUT || b->n + n > LLM_JINJA_MAX_OUTPUT)
+            llm__jfail(c, "output longer than %zu MiB", (size_t)LLM_JINJA_MAX_OUTPUT >> 20);
+        size_t cap = LLM__MAX(b->cap * 2, b->n + n + 1);
+        cap = LLM__MAX(cap, (size_t)64);
+        char *p = (char *)llm__jalloc(c, cap);
+        if (b->n) memcpy(p, b->p, b->n);
+        b->p = p; b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+LLM_PRIVATE void llm__jbuf_puts(llm__jctx *c, llm__jbuf *b, const char *s) { llm__jbuf_put(c, b, s, strlen(s)); }
+
+LLM_PRIVATE void llm__jbuf_printf(llm__jctx *c, llm__jbuf *b, const char *fmt, ...) LLM__PRINTF(3, 4);
+LLM_PRIVATE void llm__jbuf_printf(llm__jctx *c, llm__jbuf *b, const char *fmt, ...) {
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    llm__jbuf_put(c, b, tmp, (size_t)LLM__MAX(0, LLM__MIN(n, (int)sizeof tmp - 1)));
+}
+
+LLM_PRIVATE llm__jv llm__jstr(const char *p, size_t n) { llm__jv v = { .t = LLM__JV_STR }; v.s.p = p; v.s.n = n; return v; }
+LLM_PRIVATE llm__jv llm__jstrz(const char *p) { return llm__jstr(p, strlen(p)); }
+LLM_PRIVATE llm__jv llm__jbuf_val(llm__jbuf *b) { return llm__jstr(b->p ? b->p : "", b->n); }
+
+LLM_PRIVATE llm__jv llm__jstr_copy(llm__jctx *c, const char *p, size_t n) {
+    char *d = (char *)llm__jalloc(c, n + 1);
+    if (n) memcpy(d, p, n);
+    d[n] = 0;
+    return llm__jstr(d, n);
+}
+
+LLM_PRIVATE bool llm__jstr_eq(llm__jv v, const char *s) {
+    return v.t == LLM__JV_STR && v.s.n == strlen(s) && memcmp(v.s.p, s, v.s.n) == 0;
+}
+
+/* Decode the code point at s[*i] (advancing *i); invalid bytes decode as themselves, so
+   that indexing and length never fail on broken UTF-8. */
+LLM_PRIVATE uint32_t llm__jutf8_next(const char *s, size_t n, size_t *i) {
+    const uint8_t *u = (const uint8_t *)s;
+    uint32_t c = u[*i];
+    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len <= 1 || *i + (size_t)len > n) { (*i)++; return c; }
+    uint32_t cp = c & (0x7f >> len);
+    for (int k = 1; k < len; k++) {
+        if ((u[*i + k] & 0xc0) != 0x80) { (*i)++; return c; }
+        cp = (cp << 6) | (u[*i + k] & 0x3f);
+    }
+    *i += (size_t)len;
+    return cp;
+}
+
+LLM_PRIVATE void llm__jutf8_put(llm__jctx *c, llm__jbuf *b, uint32_t cp) {
+    char t[4];
+    size_t n;
+    if (cp < 0x80) { t[0] = (char)cp; n = 1; }
+    else if (cp < 0x800) { t[0] = (char)(0xc0 | (cp >> 6)); t[1] = (char)(0x80 | (cp & 63)); n = 2; }
+    else if (cp < 0x10000) { t[0] = (char)(0xe0 | (cp >> 12)); t[1] = (char)(0x80 | ((cp >> 6) & 63)); t[2] = (char)(0x80 | (cp & 63)); n = 3; }
+    else { t[0] = (char)(0xf0 | (cp >> 18)); t[1] = (char)(0x80 | ((cp >> 12) & 63)); t[2] = (char)(0x80 | ((cp >> 6) & 63)); t[3] = (char)(0x80 | (cp & 63)); n = 4; }
+    llm__jbuf_put(c, b, t, n);
+}
+
+/* Byte offsets of the code points of a string, plus one past the end: Python indexes
+   and slices strings by code point. */
+LLM_PRIVATE size_t *llm__jutf8_offsets(llm__jctx *c, llm__jv s, size_t *out_n) {
+    size_t *off = (size_t *)llm__jalloc(c, (s.s.n + 1) * sizeof(size_t)), k = 0;
+    for (size_t i = 0; i < s.s.n;) { off[k++] = i; llm__jutf8_next(s.s.p, s.s.n, &i); }
+    off[k] = s.s.n;
+    *out_n = k;
+    return off;
+}
+
+/* ---- lists and dicts ---- */
+
+LLM_PRIVATE llm__jv llm__jlist_new(llm__jctx *c) {
+    llm__jv v = { .t = LLM__JV_LIST };
+    v.l = (llm__jlist *)llm__jalloc(c, sizeof(llm__jlist));
+    memset(v.l, 0, sizeof *v.l);
+    return v;
+}
+
+LLM_PRIVATE void llm__jlist_push(llm__jctx *c, llm__jlist *l, llm__jv x) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        llm__jv *v = (llm__jv *)llm__jalloc(c, cap * sizeof(llm__jv));
+        if (l->n) memcpy(v, l->v, l->n * sizeof(llm__jv));
+        l->v = v; l->cap = cap;
+    }
+    l->v[l->n++] = x;
+}
+
+LLM_PRIVATE llm__jv llm__jdict_new(llm__jctx *c, llm__jtype t) {
+    llm__jv v = { .t = (uint8_t)t };
+    v.d = (llm__jdict *)llm__jalloc(c, sizeof(llm__jdict));
+    memset(v.d, 0, sizeof *v.d);
+    return v;
+}
+
+LLM_PRIVATE bool llm__jeq(llm__jctx *c, llm__jv a, llm__jv b);
+
+LLM_PRIVATE llm__jv *llm__jdict_find(llm__jctx *c, const llm__jdict *d, llm__jv key) {
+    for (size_t i = 0; i < d->n; i++) {
+        if (key.t == LLM__JV_STR && d->k[i].t == LLM__JV_STR) {
+            if (d->k[i].s.n == key.s.n && memcmp(d->k[i].s.p, key.s.p, key.s.n) == 0) return &d->v[i];
+        } else if (llm__jeq(c, d->k[i], key)) return &d->v[i];
+    }
+    return NULL;
+}
+
+LLM_PRIVATE void llm__jdict_set(llm__jctx *c, llm__jdict *d, llm__jv key, llm__jv val) {
+    llm__jv *slot = llm__jdict_find(c, d, key);
+    if (slot) { *slot = val; return; }
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 8;
+        llm__jv *k = (llm__jv *)llm__jalloc(c, cap * sizeof(llm__jv)), *v = (llm__jv *)llm__jalloc(c, cap * sizeof(llm__jv));
+        if (d->n) { memcpy(k, d->k, d->n * sizeof(llm__jv)); memcpy(v, d->v, d->n * sizeof(llm__jv)); }
+        d->k = k; d->v = v; d->cap = cap;
+    }
+    d->k[d->n] = key;
+    d->v[d->n++] = val;
+}
+
+LLM_PRIVATE llm__jv llm__jundef(const char *name, size_t n) { llm__jv v = { .t = LLM__JV_UNDEF }; v.s.p = name; v.s.n = n; return v; }
+LLM_PRIVATE llm__jv llm__jnone(void) { llm__jv v = { .t = LLM__JV_NONE }; return v; }
+LLM_PRIVATE llm__jv llm__jbool(bool b) { llm__jv v = { .t = LLM__JV_BOOL }; v.b = b; return v; }
+LLM_PRIVATE llm__jv llm__jint(int64_t i) { llm__jv v = { .t = LLM__JV_INT }; v.i = i; return v; }
+LLM_PRIVATE llm__jv llm__jfloat(double f) { llm__jv v = { .t = LLM__JV_FLOAT }; v.f = f; return v; }
+
+/* Python's type names, for error messages. */
+LLM_PRIVATE const char *llm__jtype_name(llm__jv v) {
+    static const char *const names[] = { "undefined", "NoneType", "bool", "int", "float", "str",
+                                         "list", "dict", "Namespace", "function", "method", "macro" };
+    return v.t == LLM__JV_LIST && v.tuple ? "tuple" : names[v.t];
+}
+
+/* Python truthiness. */
+LLM_PRIVATE bool llm__jtruthy(llm__jv v) {
+    switch (v.t) {
+    case LLM__JV_UNDEF: case LLM__JV_NONE: return false;
+    case LLM__JV_BOOL: return v.b;
+    case LLM__JV_INT: return v.i != 0;
+    case LLM__JV_FLOAT: return v.f != 0;
+    case LLM__JV_STR: return v.s.n > 0;
+    case LLM__JV_LIST: return v.l->n > 0;
+    case LLM__JV_DICT: return v.d->n > 0;
+    default: return true;
+    }
+}
+
+LLM_PRIVATE bool llm__jis_num(llm__jv v) { return v.t == LLM__JV_INT || v.t == LLM__JV_FLOAT || v.t == LLM__JV_BOOL; }
+LLM_PRIVATE double llm__jnum(llm__jv v) { return v.t == LLM__JV_FLOAT ? v.f : v.t == LLM__JV_INT ? (double)v.i : v.b; }
+
+/* Python ==, recursive over lists and dicts (dicts compare regardless of order). */
+LLM_PRIVATE bool llm__jeq(llm__jctx *c, llm__jv a, llm__jv b) {
+    if (llm__jis_num(a) && llm__jis_num(b)) {
+        if (a.t != LLM__JV_FLOAT && b.t != LLM__JV_FLOAT) return (a.t == LLM__JV_INT ? a.i : a.b) == (b.t == LLM__JV_INT ? b.i : b.b);
+        return llm__jnum(a) == llm__jnum(b);
+    }
+    if (a.t != b.t) return false;
+    if (++c->depth > LLM__JMAX_DEPTH) llm__jfail(c, "values nested too deeply");
+    bool eq = true;
+    switch (a.t) {
+    case LLM__JV_STR: eq = a.s.n == b.s.n && memcmp(a.s.p, b.s.p, a.s.n) == 0; break;
+    case LLM__JV_LIST:
+        eq = a.tuple == b.tuple && a.l->n == b.l->n;
+        for (size_t i = 0; eq && i < a.l->n; i++) eq = llm__jeq(c, a.l->v[i], b.l->v[i]);
+        break;
+    case LLM__JV_DICT:
+        eq = a.d->n == b.d->n;
+        for (size_t i = 0; eq && i < a.d->n; i++) {
+            llm__jv *o = llm__jdict_find(c, b.d, a.d->k[i]);
+            eq = o && llm__jeq(c, a.d->v[i], *o);
+        }
+        break;
+    case LLM__JV_NS: eq = a.d == b.d; break;
+    case LLM__JV_FUNC: eq = a.fn == b.fn; break;
+    case LLM__JV_METHOD: case LLM__JV_MACRO: eq = a.m == b.m; break;
+    default: break;                              /* undefined == undefined, None == None */
+    }
+    c->depth--;
+    return eq;
+}
+
+/* ---- printing values: Python str(), repr() and json.dumps() ---- */
+
+/* Python's repr(float): the shortest digits that read back to the same double, in
+   positional notation for exponents -4..15 and "1e-05" style otherwise. */
+LLM_PRIVATE void llm__jput_float(llm__jctx *c, llm__jbuf *b, double x, bool json) {
+    if (isnan(x)) { llm__jbuf_puts(c, b, json ? "NaN" : "nan"); return; }
+    if (isinf(x)) { llm__jbuf_puts(c, b, x < 0 ? (json ? "-Infinity" : "-inf") : (json ? "Infinity" : "inf")); return; }
+    char tmp[40], digits[24];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(tmp, sizeof tmp, "%.*e", p - 1, fabs(x));
+        if (strtod(tmp, NULL) == fabs(x)) break;
+    }
+    int nd = 0, exp = atoi(strchr(tmp, 'e') + 1);
+    for (const char *s = tmp; *s != 'e'; s++) if (*s != '.') digits[nd++] = *s;
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    digits[nd] = 0;
+    if (signbit(x)) llm__jbuf_puts(c, b, "-");
+    if (exp < -4 || exp >= 16) {
+        llm__jbuf_put(c, b, digits, 1);
+        if (nd > 1) { llm__jbuf_puts(c, b, "."); llm__jbuf_put(c, b, digits + 1, (size_t)nd - 1); }
+        llm__jbuf_printf(c, b, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
+    } else if (exp < 0) {
+        llm__jbuf_puts(c, b, "0.");
+        for (int i = 0; i < -exp - 1; i++) llm__jbuf_puts(c, b, "0");
+        llm__jbuf_put(c, b, digits, (size_t)nd);
+    } else {
+        for (int i = 0; i <= exp; i++) llm__jbuf_put(c, b, i < nd ? digits + i : "0", 1);
+        llm__jbuf_puts(c, b, ".");
+        if (nd > exp + 1) llm__jbuf_put(c, b, digits + exp + 1, (size_t)(nd - exp - 1));
+        else llm__jbuf_puts(c, b, "0");
+    }
+}
+
+/* Python repr() of a string: single quotes unless it holds ' and no ". */
+LLM_PRIVATE void llm__jput_repr_str(llm__jctx *c, llm__jbuf *b, const char *s, size_t n) {
+    char q = memchr(s, '\'', n) && !memchr(s, '"', n) ? '"' : '\'';
+    llm__jbuf_put(c, b, &q, 1);
+    for (size_t i = 0; i < n;) {
+        size_t start = i;
+        uint32_t cp = llm__jutf8_next(s, n, &i);
+        if (cp == '\\' || cp == (uint32_t)q) { llm__jbuf_puts(c, b, "\\"); llm__jbuf_put(c, b, s + start, 1); }
+        else if (cp == '\n') llm__jbuf_puts(c, b, "\\n");
+        else if (cp == '\r') llm__jbuf_puts(c, b, "\\r");
+        else if (cp == '\t') llm__jbuf_puts(c, b, "\\t");
+        else if (cp < 0x20 || (cp >= 0x7f && cp <= 0xa0) || cp == 0xad) llm__jbuf_printf(c, b, "\\x%02x", cp);
+        else if (cp == 0x2028 || cp == 0x2029) llm__jbuf_printf(c, b, "\\u%04x", cp);
+        else llm__jbuf_put(c, b, s + start, i - start);
+    }
+    llm__jbuf_put(c, b, &q, 1);
+}
+
+LLM_PRIVATE void llm__jput_repr(llm__jctx *c, llm__jbuf *b, llm__jv v);
+
+/* Python str(): strings as they are, everything else as repr(); undefined prints nothing. */
+LLM_PRIVATE void llm__jput_str(llm__jctx *c, llm__jbuf *b, llm__jv v) {
+    if (v.t == LLM__JV_STR) llm__jbuf_put(c, b, v.s.p, v.s.n);
+    else if (v.t != LLM__JV_UNDEF) llm__jput_repr(c, b, v);
+}
+
+LLM_PRIVATE void llm__jput_repr(llm__jctx *c, llm__jbuf *b, llm__jv v) {
+    if (++c->depth > LLM__JMAX_DEPTH) llm__jfail(c, "values nested too deeply to print");
+    switch (v.t) {
+    case LLM__JV_UNDEF: break;
+    case LLM__JV_NONE: llm__jbuf_puts(c, b, "None"); break;
+    case LLM__JV_BOOL: llm__jbuf_puts(c, b, v.b ? "True" : "False"); break;
+    case LLM__JV_INT: llm__jbuf_printf(c, b, "%lld", (long long)v.i); break;
+    case LLM__JV_FLOAT: llm__jput_float(c, b, v.f, false); break;
+    case LLM__JV_STR: llm__jput_repr_str(c, b, v.s.p, v.s.n); break;
+    case LLM__JV_LIST:
+        llm__jbuf_puts(c, b, v.tuple ? "(" : "[");
+        for (size_t i = 0; i < v.l->n; i++) {
+            if (i) llm__jbuf_puts(c, b, ", ");
+            llm__jput_repr(c, b, v.l->v[i]);
+        }
+        llm__jbuf_puts(c, b, v.tuple ? (v.l->n == 1 ? ",)" : ")") : "]");
+        break;
+    case LLM__JV_DICT: case LLM__JV_NS:
+        llm__jbuf_puts(c, b, v.t == LLM__JV_NS ? "<Namespace {" : "{");
+        for (size_t i = 0; i < v.d->n; i++) {
+            if (i) llm__jbuf_puts(c, b, ", ");
+            llm__jput_repr(c, b, v.d->k[i]);
+            llm__jbuf_puts(c, b, ": ");
+            llm__jput_repr(c, b, v.d->v[i]);
+        }
+        llm__jbuf_puts(c, b, v.t == LLM__JV_NS ? "}>" : "}");
+        break;
+    default: llm__jbuf_printf(c, b, "<%s>", llm__jtype_name(v)); break;
+    }
+    c->depth--;
+}
+
+LLM_PRIVATE llm__jv llm__jto_str(llm__jctx *c, llm__jv v) {
+    if (v.t == LLM__JV_STR) return v;
+    llm__jbuf b = { 0 };
+    llm__jput_str(c, &b, v);
+    return llm__jbuf_val(&b);
+}
+
+LLM_PRIVATE void llm__jput_json_str(llm__jctx *c, llm__jbuf *b, const char *s, size_t n, bool ascii) {
+    llm__jbuf_puts(c, b, "\"");
+    for (size_t i = 0; i < n;) {
+        size_t start = i;
+        uint32_t cp = llm__jutf8_next(s, n, &i);
+        switch (cp) {
+        case '"': llm__jbuf_puts(c, b, "\\\""); break;
+        case '\\': llm__jbuf_puts(c, b, "\\\\"); break;
+        case '\n': llm__jbuf_puts(c, b, "\\n"); break;
+        case '\r': llm__jbuf_puts(c, b, "\\r"); break;
+        case '\t': llm__jbuf_puts(c, b, "\\t"); break;
+        case '\b': llm__jbuf_puts(c, b, "\\b"); break;
+        case '\f': llm__jbuf_puts(c, b, "\\f"); break;
+        default:
+            if (cp < 0x20 || (ascii && cp >= 0x7f)) {
+                if (cp >= 0x10000) llm__jbuf_printf(c, b, "\\u%04x\\u%04x", 0xd800 + ((cp - 0x10000) >> 10), 0xdc00 + ((cp - 0x10000) & 0x3ff));
+                else llm__jbuf_printf(c, b, "\\u%04x", cp);
+            } else llm__jbuf_put(c, b, s + start, i - start);
+        }
+    }
+    llm__jbuf_puts(c, b, "\"");
+}
+
+/* json.dumps(v, ensure_ascii=ascii, indent=indent) as transformers' tojson calls it:
+   separators ", " and ": " without indent, "," + newline with it; keys in insertion order.
+   indent < 0 means none. */
+LLM_PRIVATE void llm__jput_json(llm__jctx *c, llm__jbuf *b, llm__jv v, int indent, bool ascii, int level) {
+    if (level > LLM__JMAX_DEPTH) llm__jfail(c, "values nested too deeply for tojson");
+    bool isdict = v.t == LLM__JV_DICT;
+    switch (v.t) {
+    case LLM__JV_NONE: llm__jbuf_puts(c, b, "null"); return;
+    case LLM__JV_BOOL: llm__jbuf_puts(c, b, v.b ? "true" : "false"); return;
+    case LLM__JV_INT: llm__jbuf_printf(c, b, "%lld", (long long)v.i); return;
+    case LLM__JV_FLOAT: llm__jput_float(c, b, v.f, true); return;
+    case LLM__JV_STR: llm__jput_json_str(c, b, v.s.p, v.s.n, ascii); return;
+    case LLM__JV_LIST: case LLM__JV_DICT: break;
+    default: llm__jfail(c, "Object of type %s is not JSON serializable", llm__jtype_name(v));
+    }
+    size_t n = isdict ? v.d->n : v.l->n;
+    llm__jbuf_puts(c, b, isdict ? "{" : "[");
+    for (size_t i = 0; i < n; i++) {
+        if (i) llm__jbuf_puts(c, b, indent >= 0 ? "," : ", ");
+        if (indent >= 0) {
+            llm__jbuf_puts(c, b, "\n");
+            for (int k = 0; k < indent * (level + 1); k++) llm__jbuf_puts(c, b, " ");
+        }
+        if (isdict) {
+            llm__jv k = v.d->k[i];
+            if (k.t == LLM__JV_STR) llm__jput_json_str(c, b, k.s.p, k.s.n, ascii);
+            else { llm__jbuf_puts(c, b, "\""); llm__jput_json(c, b, k, -1, ascii, level + 1); llm__jbuf_puts(c, b, "\""); }
+            llm__jbuf_puts(c, b, ": ");
+        }
+        llm__jput_json(c, b, isdict ? v.d->v[i] : v.l->v[i], indent, ascii, level + 1);
+    }
+    if (indent >= 0 && n) {
+        llm__jbuf_puts(c, b, "\n");
+        for (int k = 0; k < indent * level; k++) llm__jbuf_puts(c, b, " ");
+    }
+    llm__jbuf_puts(c, b, isdict ? "}" : "]");
+}
+
+/* ---- JSON text -> values ----
+   Our own small reader rather than cJSON, because templates see Python's json.loads
+   types: "1" is an int and "1.0" a float, and tojson must print them back that way. */
+
+typedef struct { llm__jctx *c; const char *begin, *s, *end; const char *what; } llm__jjson;
+
+LLM_PRIVATE void llm__jjson_ws(llm__jjson *j) {
+    while (j->s < j->end && (*j->s == ' ' || *j->s == '\t' || *j->s == '\n' || *j->s == '\r')) j->s++;
+}
+
+LLM_PRIVATE LLM__NORETURN void llm__jjson_fail(llm__jjson *j, const char *why) {
+    j->c->line = 0;
+    snprintf(j->c->err, sizeof j->c->err, "%s: invalid JSON at byte %zu: %s", j->what, (size_t)(j->s - j->begin), why);
+    longjmp(j->c->jmp, 2);
+}
+
+LLM_PRIVATE unsigned llm__jjson_hex4(llm__jjson *j) {
+    unsigned u = 0;
+    for (int k = 0; k < 4; k++) {
+        char ch = j->s < j->end ? *j->s++ : 0;
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+        if (d < 0) llm__jjson_fail(j, "bad \\u escape");
+        u = u * 16 + (unsigned)d;
+    }
+    return u;
+}
+
+LLM_PRIVATE llm__jv llm__jjson_string(llm__jjson *j) {
+    llm__jbuf b = { 0 };
+    j->s++;                                           /* opening quote */
+    for (;;) {
+        const char *run = j->s;
+        while (j->s < j->end && *j->s != '"' && *j->s != '\\') j->s++;
+        llm__jbuf_put(j->c, &b, run, (size_t)(j->s - run));
+        if (j->s >= j->end) llm__jjson_fail(j, "unterminated string");
+        if (*j->s++ == '"') return llm__jbuf_val(&b);
+        char e = j->s < j->end ? *j->s++ : 0;
+        const char *simple = strchr("\"\\/bfnrt", e);
+        if (e && simple) { llm__jbuf_put(j->c, &b, &"\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"], 1); continue; }
+        if (e != 'u') llm__jjson_fail(j, "bad escape");
+        unsigned u = llm__jjson_hex4(j);
+        if (u >= 0xd800 && u < 0xdc00 && j->end - j->s >= 6 && j->s[0] == '\\' && j->s[1] == 'u') {
+            const char *save = j->s;
+            j->s += 2;
+            unsigned lo = llm__jjson_hex4(j);
+            if (lo >= 0xdc00 && lo < 0xe000) u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+            else j->s = save;
+        }
+        llm__jutf8_put(j->c, &b, u);
+    }
+}
+
+LLM_PRIVATE llm__jv llm__jjson_value(llm__jjson *j, int depth) {
+    llm__jjson_ws(j);
+    if (j->s >= j->end) llm__jjson_fail(j, "unexpected end");
+    if (depth > LLM__JMAX_DEPTH) llm__jjson_fail(j, "nested too deeply");
+    char ch = *j->s;
+    if (ch == '"') return llm__jjson_string(j);
+    if (ch == '[' || ch == '{') {
+        bool obj = ch == '{';
+        llm__jv v = obj ? llm__jdict_new(j->c, LLM__JV_DICT) : llm__jlist_new(j->c);
+        j->s++;
+        llm__jjson_ws(j);
+        if (j->s < j->end && *j->s == (obj ? '}' : ']')) { j->s++; return v; }
+        for (;;) {
+            llm__jjson_ws(j);
+            if (obj) {
+                if (j->s >= j->end || *j->s != '"') llm__jjson_fail(j, "expected a key");
+                llm__jv k = llm__jjson_string(j);
+                llm__jjson_ws(j);
+                if (j->s >= j->end || *j->s++ != ':') llm__jjson_fail(j, "expected ':'");
+                llm__jdict_set(j->c, v.d, k, llm__jjson_value(j, depth + 1));
+            } else llm__jlist_push(j->c, v.l, llm__jjson_value(j, depth + 1));
+            llm__jjson_ws(j);
+            char sep = j->s < j->end ? *j->s++ : 0;
+            if (sep == (obj ? '}' : ']')) return v;
+            if (sep != ',') llm__jjson_fail(j, "expected ',' or a closing bracket");
+        }
+    }
+    static const char *const words[] = { "true", "false", "null" };
+    for (int k = 0; k < 3; k++) {
+        size_t n = strlen(words[k]);
+        if ((size_t)(j->end - j->s) >= n && memcmp(j->s, words[k], n) == 0) {
+            j->s += n;
+            return k == 2 ? llm__jnone() : llm__jbool(k == 0);
+        }
+    }
+    const char *start = j->s;
+    bool is_float = false;
+    if (j->s < j->end && *j->s == '-') j->s++;
+    while (j->s < j->end && strchr("0123456789.eE+-", *j->s)) { is_float |= *j->s < '0' || *j->s > '9'; j->s++; }
+    if (j->s == start || (j->s - start == 1 && *start == '-')) llm__jjson_fail(j, "unexpected character");
+    char num[64];
+    snprintf(num, sizeof num, "%.*s", (int)LLM__MIN(j->s - start, 63), start);
+    errno = 0;
+    if (!is_float) {
+        long long i = strtoll(num, NULL, 10);
+        if (errno == 0) return llm__jint(i);
+    }
+    return llm__jfloat(strtod(num, NULL));
+}
+
+/* Parse JSON text into a value; a syntax error fails the render naming `what`. */
+LLM_PRIVATE llm__jv llm__jjson_parse(llm__jctx *c, const char *text, const char *what) {
+    llm__jjson j = { c, text, text, text + strlen(text), what };
+    llm__jv v = llm__jjson_value(&j, 0);
+    llm__jjson_ws(&j);
+    if (j.s != j.end) llm__jjson_fail(&j, "trailing characters");
+    return v;
+}
+/* ==== end llm_impl/45_jinja_core.c ==== */
+/* ==== begin llm_impl/45_jinja_parse.c ==== */
+/* ---- >>jinja_parse: lexer and parser of the Jinja subset ----
+   Source -> tokens -> AST, with transformers' environment: trim_blocks (drop the newline
+   after a block or comment tag), lstrip_blocks (drop the indentation before one), `{%-`
+   / `-%}` whitespace control, newlines normalized to \n and one trailing newline dropped
+   (keep_trailing_newline=False). The grammar follows jinja2/parser.py: a precedence
+   ladder  ternary < or < and < not < compare < + - < ~ < * / // % < ** < unary,
+   and postfix `.attr`, `[item]`, `[a:b:c]`, `(call)`, `|filter`, `is test` on primaries. */
+/* #include "10_internal.h" (already above) */
+
+
+typedef enum { LLM__TK_TEXT, LLM__TK_VAR_BEGIN, LLM__TK_VAR_END, LLM__TK_BLOCK_BEGIN, LLM__TK_BLOCK_END,
+               LLM__TK_NAME, LLM__TK_STRING, LLM__TK_INT, LLM__TK_FLOAT, LLM__TK_OP, LLM__TK_EOF } llm__jtok_type;
+
+typedef struct llm__jtok {
+    uint8_t t;
+    int line;
+    const char *p; size_t n;   /* the token's text (NAME, OP) */
+    llm__jv v;                 /* TEXT, STRING, INT, FLOAT */
+} llm__jtok;
+
+typedef enum {
+    /* expressions */
+    LLM__J_LIT, LLM__J_NAME, LLM__J_ATTR, LLM__J_ITEM, LLM__J_SLICE, LLM__J_CALL, LLM__J_FILTER, LLM__J_TEST,
+    LLM__J_NEG, LLM__J_POS, LLM__J_NOT, LLM__J_BIN, LLM__J_AND, LLM__J_OR, LLM__J_COND,
+    LLM__J_LIST, LLM__J_TUPLE, LLM__J_DICT, LLM__J_KWARG,
+    /* statements */
+    LLM__S_BODY, LLM__S_TEXT, LLM__S_OUT, LLM__S_IF, LLM__S_FOR, LLM__S_SET, LLM__S_SETBLOCK,
+    LLM__S_MACRO, LLM__S_CALLBLOCK, LLM__S_FILTERBLOCK, LLM__S_BREAK, LLM__S_CONTINUE
+} llm__jkind;
+
+/* One AST node. Fields by kind:
+     LIT lit | NAME name | ATTR a.name | ITEM a[b] | SLICE a[kids 0..2], each may be NULL
+     CALL a(kids; KWARG name=a) | FILTER a|name(kids), a NULL in a filter block
+     TEST a is [not: neg] name(kids) | NEG/POS/NOT a | BIN a name b (name = "+", "in", "==", ...)
+     AND/OR a b | COND b if a else c | LIST/TUPLE kids | DICT kids = k0, v0, k1, v1, ...
+     BODY kids | TEXT lit | OUT a | IF a body else_body | FOR a in b if c body else_body
+     SET a = b | SETBLOCK a = body | MACRO name(kids: NAME with default a) body
+     CALLBLOCK a (a CALL) with caller(kids) = body | FILTERBLOCK a (FILTER chain) body */
+typedef struct llm__jnode {
+    uint8_t kind;
+    bool neg;
+    int line;
+    const char *name;
+    llm__jv lit;
+    struct llm__jnode *a, *b, *c, *body, *else_body;
+    struct llm__jnode **kids;
+    int n_kids;
+} llm__jnode;
+
+typedef struct llm__jmacro { const llm__jnode *node; llm__jframe *frame; const struct llm__jmacro *caller; } llm__jmacro;
+
+/* ---- lexer ---- */
+
+typedef struct llm__jlex {
+    llm__jctx *c;
+    const char *src; size_t n, pos;
+    int line;
+    llm__jtok *toks; size_t n_toks, cap;
+} llm__jlex;
+
+LLM_PRIVATE void llm__jlex_push(llm__jlex *L, llm__jtok t) {
+    if (L->n_toks == L->cap) {
+        size_t cap = L->cap ? L->cap * 2 : 256;
+        llm__jtok *nt = (llm__jtok *)llm__jalloc(L->c, cap * sizeof(llm__jtok));
+        if (L->n_toks) memcpy(nt, L->toks, L->n_toks * sizeof(llm__jtok));
+        L->toks = nt; L->cap = cap;
+    }
+    L->toks[L->n_toks++] = t;
+}
+
+LLM_PRIVATE bool llm__jspace(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f'; }
+LLM_PRIVATE bool llm__jalpha(char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_'; }
+LLM_PRIVATE bool llm__jdigit(char ch) { return ch >= '0' && ch <= '9'; }
+
+LLM_PRIVATE int llm__jlines(const char *p, size_t n) { int k = 0; for (size_t i = 0; i < n; i++) k += p[i] == '\n'; return k; }
+
+/* A string literal with Python's escapes (\n, \t, \xNN, \uNNNN, \ooo, backslash-newline;
+   unknown ones are kept with their backslash). */
+LLM_PRIVATE void llm__jlex_string(llm__jlex *L) {
+    llm__jctx *c = L->c;
+    char q = L->src[L->pos++];
+    llm__jbuf b = { 0 };
+    int line = L->line;
+    for (;;) {
+        if (L->pos >= L->n) { c->line = line; llm__jfail(c, "unterminated string"); }
+        char ch = L->src[L->pos++];
+        if (ch == q) break;
+        if (ch == '\n') L->line++;
+        if (ch != '\\' || L->pos >= L->n) { llm__jbuf_put(c, &b, &ch, 1); continue; }
+        char e = L->src[L->pos++];
+        const char *simple = strchr("nrtabfv\\'\"", e);
+        if (e && simple) { llm__jbuf_put(c, &b, &"\n\r\t\a\b\f\v\\'\""[simple - "nrtabfv\\'\""], 1); continue; }
+        if (e == '\n') { L->line++; continue; }          /* backslash-newline continues the line */
+        if (e >= '0' && e <= '7') {                      /* octal \ooo */
+            uint32_t cp = (uint32_t)(e - '0');
+            for (int k = 0; k < 2 && L->pos < L->n && L->src[L->pos] >= '0' && L->src[L->pos] <= '7'; k++) cp = cp * 8 + (uint32_t)(L->src[L->pos++] - '0');
+            llm__jutf8_put(c, &b, cp);
+            continue;
+        }
+        int hex = e == 'x' ? 2 : e == 'u' ? 4 : e == 'U' ? 8 : 0;
+        uint32_t cp = 0;
+        for (int k = 0; k < hex; k++) {
+            char h = L->pos < L->n ? L->src[L->pos++] : 0;
+            int d = llm__jdigit(h) ? h - '0' : (h | 32) >= 'a' && (h | 32) <= 'f' ? (h | 32) - 'a' + 10 : -1;
+            if (d < 0) llm__jfail(c, "bad \\%c escape in string", e);
+            cp = cp * 16 + (uint32_t)d;
+        }
+        if (hex) { llm__jutf8_put(c, &b, cp > 0x10ffff ? 0xfffd : cp); continue; }
+        llm__jbuf_put(c, &b, "\\", 1);
+        llm__jbuf_put(c, &b, &e, 1);
+    }
+    llm__jlex_push(L, (llm__jtok){ .t = LLM__TK_STRING, .line = line, .v = llm__jbuf_val(&b) });
+}
+
+LLM_PRIVATE void llm__jlex_number(llm__jlex *L) {
+    size_t s = L->pos;
+    bool is_float = false;
+    while (L->pos < L->n && (llm__jdigit(L->src[L->pos]) || L->src[L->pos] == '_')) L->pos++;
+    if (L->pos + 1 < L->n && L->src[L->pos] == '.' && llm__jdigit(L->src[L->pos + 1])) {
+        is_float = true;
+        for (L->pos++; L->pos < L->n && (llm__jdigit(L->src[L->pos]) || L->src[L->pos] == '_');) L->pos++;
+    }
+    if (L->pos < L->n && (L->src[L->pos] | 32) == 'e') {
+        size_t e = L->pos + 1;
+        if (e < L->n && (L->src[e] == '+' || L->src[e] == '-')) e++;
+        if (e < L->n && llm__jdigit(L->src[e])) {
+            is_float = true;
+            for (L->pos = e; L->pos < L->n && llm__jdigit(L->src[L->pos]);) L->pos++;
+        }
+    }
+    char num[64];
+    size_t k = 0;
+    for (size_t i = s; i < L->pos && k < sizeof num - 1; i++) if (L->src[i] != '_') num[k++] = L->src[i];
+    num[k] = 0;
+    errno = 0;
+    llm__jtok t = { .t = is_float ? LLM__TK_FLOAT : LLM__TK_INT, .line = L->line };
+    if (is_float) t.v = llm__jfloat(strtod(num, NULL));
+    else {
+        t.v = llm__jint(strtoll(num, NULL, 10));
+        if (errno) llm__jfail(L->c, "integer literal %s too large", num);
+    }
+    llm__jlex_push(L, t);
+}
+
+/* The tokens of one {{ }} or {% %} up to its closing delimiter. Returns true when the
+   closing delimiter asks to strip the whitespace after it (`-}}`, `-%}`), and sets
+   *plus for `+%}`. */
+LLM_PRIVATE bool llm__jlex_tag(llm__jlex *L, bool block, bool *plus) {
+    static const char *const ops[] = { "**", "//", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~",
+                                       "<", ">", "=", ".", ",", ":", "|", "(", ")", "[", "]", "{", "}" };
+    const char *end = block ? "%}" : "}}";
+    int balance = 0;
+    *plus = false;
+    for (;;) {
+        while (L->pos < L->n && llm__jspace(L->src[L->pos])) L->line += L->src[L->pos++] == '\n';
+        if (L->pos >= L->n) llm__jfail(L->c, "unterminated %s tag", block ? "{% %}" : "{{ }}");
+        const char *s = L->src + L->pos;
+        size_t left = L->n - L->pos;
+        if (balance == 0) {
+            bool minus = left >= 3 && s[0] == '-' && memcmp(s + 1, end, 2) == 0;
+            *plus = block && left >= 3 && s[0] == '+' && memcmp(s + 1, end, 2) == 0;
+            if (minus || *plus || (left >= 2 && memcmp(s, end, 2) == 0)) {
+                L->pos += (minus || *plus) ? 3 : 2;
+                llm__jlex_push(L, (llm__jtok){ .t = block ? LLM__TK_BLOCK_END : LLM__TK_VAR_END, .line = L->line });
+                return minus;
+            }
+        }
+        if (s[0] == '\'' || s[0] == '"') { llm__jlex_string(L); continue; }
+        if (llm__jdigit(s[0])) { llm__jlex_number(L); continue; }
+        if (llm__jalpha(s[0])) {
+            size_t k = 1;
+            while (k < left && (llm__jalpha(s[k]) || llm__jdigit(s[k]))) k++;
+            llm__jlex_push(L, (llm__jtok){ .t = LLM__TK_NAME, .line = L->line, .p = s, .n = k });
+            L->pos += k;
+            continue;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < sizeof ops / sizeof ops[0] && !k; i++)
+            if (strlen(ops[i]) <= left && memcmp(s, ops[i], strlen(ops[i])) == 0) k = strlen(ops[i]);
+        if (!k) llm__jfail(L->c, "unexpected character '%c'", s[0]);
+        if (k == 1 && strchr("([{", s[0])) balance++;
+        if (k == 1 && strchr(")]}", s[0]) && --balance < 0) llm__jfail(L->c, "unbalanced '%c'", s[0]);
+        llm__jlex_push(L, (llm__jtok){ .t = LLM__TK_OP, .line = L->line, .p = s, .n = k });
+        L->pos += k;
+    }
+}
+
+/* Text up to the next tag, with the whitespace rules applied to both of its ends. */
+LLM_PRIVATE void llm__jlex_text(llm__jlex *L, size_t tag, bool lstrip_ws, bool trim_nl, bool line_start) {
+    const char *s = L->src + L->pos;
+    size_t n = tag - L->pos;
+    int line = L->line;
+    L->line += llm__jlines(s, n);
+    if (trim_nl && n && s[0] == '\n') { s++; n--; line++; }
+    if (lstrip_ws) while (n && llm__jspace(*s)) { line += *s == '\n'; s++; n--; }
+    if (tag < L->n) {
+        char kind = L->src[tag + 1], mod = tag + 2 < L->n ? L->src[tag + 2] : 0;
+        if (mod == '-') while (n && llm__jspace(s[n - 1])) n--;
+        else if (mod != '+' && kind != '{') {          /* lstrip_blocks: not for {{ */
+            size_t ls = n;
+            while (ls && s[ls - 1] != '\n') ls--;
+            bool blank = true;
+            for (size_t i = ls; i < n && blank; i++) blank = llm__jspace(s[i]);
+            if ((ls > 0 || line_start) && blank) n = ls;
+        }
+    }
+    if (n) llm__jlex_push(L, (llm__jtok){ .t = LLM__TK_TEXT, .line = line, .v = llm__jstr(s, n) });
+}
+
+LLM_PRIVATE void llm__jlex_all(llm__jlex *L) {
+    bool lstrip_ws = false, trim_nl = false, line_start = true;
+    for (;;) {
+        size_t tag = L->pos;
+        while (tag + 1 < L->n && !(L->src[tag] == '{' && strchr("{%#", L->src[tag + 1]))) tag++;
+        if (tag + 1 >= L->n) tag = L->n;
+        llm__jlex_text(L, tag, lstrip_ws, trim_nl, line_start);
+        L->pos = tag;
+        if (tag >= L->n) break;
+        char kind = L->src[tag + 1];
+        L->pos += 2;
+        if (L->pos < L->n && (L->src[L->pos] == '-' || L->src[L->pos] == '+')) L->pos++;
+        L->c->line = L->line;
+        bool plus = false;
+        if (kind == '#') {
+            const char *e = NULL;
+            for (size_t i = L->pos; i + 1 < L->n && !e; i++) if (L->src[i] == '#' && L->src[i + 1] == '}') e = L->src + i;
+            if (!e) llm__jfail(L->c, "unterminated comment");
+            lstrip_ws = e > L->src + L->pos && e[-1] == '-';
+            plus = e > L->src + L->pos && e[-1] == '+';
+            L->line += llm__jlines(L->src + L->pos, (size_t)(e - L->src) - L->pos);
+            L->pos = (size_t)(e - L->src) + 2;
+        } else {
+            llm__jlex_push(L, (llm__jtok){ .t = kind == '%' ? LLM__TK_BLOCK_BEGIN : LLM__TK_VAR_BEGIN, .line = L->line });
+            lstrip_ws = llm__jlex_tag(L, kind == '%', &plus);
+        }
+        trim_nl = kind != '{' && !lstrip_ws && !plus;    /* trim_blocks */
+        /* lstrip_blocks applies at a line start: after a tag whose match ended in a newline */
+        size_t after = L->pos;
+        if (lstrip_ws) while (after < L->n && llm__jspace(L->src[after])) after++;
+        else if (trim_nl && after < L->n && L->src[after] == '\n') after++;
+        line_start = after > L->pos && L->src[after - 1] == '\n';
+    }
+    llm__jlex_push(L, (llm__jtok){ .t = LLM__TK_EOF, .line = L->line });
+}
+
+/* ---- parser ---- */
+
+typedef struct llm__jparser { llm__jctx *c; const llm__jtok *t; size_t i; } llm__jparser;
+
+LLM_PRIVATE const llm__jtok *llm__jp_peek(llm__jparser *p) { return &p->t[p->i]; }
+
+LLM_PRIVATE const llm__jtok *llm__jp_next(llm__jparser *p) {
+    const llm__jtok *t = &p->t[p->i];
+    if (t->t != LLM__TK_EOF) p->i++;
+    p->c->line = t->line;
+    return t;
+}
+
+/* Is the next token this operator or name? */
+LLM_PRIVATE bool llm__jp_is(llm__jparser *p, const char *s) {
+    const llm__jtok *t = llm__jp_peek(p);
+    return (t->t == LLM__TK_OP || t->t == LLM__TK_NAME) && t->n == strlen(s) && memcmp(t->p, s, t->n) == 0;
+}
+
+LLM_PRIVATE bool llm__jp_accept(llm__jparser *p, const char *s) {
+    if (!llm__jp_is(p, s)) return false;
+    llm__jp_next(p);
+    return true;
+}
+
+LLM_PRIVATE const char *llm__jtok_desc(llm__jparser *p, const llm__jtok *t) {
+    switch (t->t) {
+    case LLM__TK_EOF: return "end of template";
+    case LLM__TK_VAR_END: case LLM__TK_BLOCK_END: return "end of tag";
+    case LLM__TK_STRING: return "a string";
+    case LLM__TK_INT: case LLM__TK_FLOAT: return "a number";
+    case LLM__TK_TEXT: case LLM__TK_VAR_BEGIN: case LLM__TK_BLOCK_BEGIN: return "template text";
+    default: { llm__jv s = llm__jstr_copy(p->c, t->p, t->n); return s.s.p; }
+    }
+}
+
+LLM_PRIVATE void llm__jp_expect(llm__jparser *p, const char *s) {
+    if (!llm__jp_accept(p, s)) {
+        p->c->line = llm__jp_peek(p)->line;
+        llm__jfail(p->c, "expected '%s', found %s", s, llm__jtok_desc(p, llm__jp_peek(p)));
+    }
+}
+
+LLM_PRIVATE void llm__jp_expect_type(llm__jparser *p, llm__jtok_type type, const char *what) {
+    if (llm__jp_peek(p)->t != type) {
+        p->c->line = llm__jp_peek(p)->line;
+        llm__jfail(p->c, "expected %s, found %s", what, llm__jtok_desc(p, llm__jp_peek(p)));
+    }
+    llm__jp_next(p);
+}
+
+LLM_PRIVATE const char *llm__jp_name(llm__jparser *p) {
+    const llm__jtok *t = llm__jp_peek(p);
+    if (t->t != LLM__TK_NAME) { p->c->line = t->line; llm__jfail(p->c, "expected a name, found %s", llm__jtok_desc(p, t)); }
+    llm__jp_next(p);
+    return llm__jstr_copy(p->c, t->p, t->n).s.p;
+}
+
+LLM_PRIVATE llm__jnode *llm__jnode_new(llm__jparser *p, llm__jkind kind, int line) {
+    llm__jnode *n = (llm__jnode *)llm__jalloc(p->c, sizeof(llm__jnode));
+    memset(n, 0, sizeof *n);
+    n->kind = (uint8_t)kind;
+    n->line = line;
+    return n;
+}
+
+LLM_PRIVATE void llm__jnode_add(llm__jparser *p, llm__jnode *n, llm__jnode *kid) {
+    if ((n->n_kids & (n->n_kids - 1)) == 0) {          /* grow at powers of two */
+        llm__jnode **k = (llm__jnode **)llm__jalloc(p->c, (size_t)(n->n_kids ? n->n_kids * 2 : 1) * sizeof(llm__jnode *));
+        if (n->n_kids) memcpy(k, n->kids, (size_t)n->n_kids * sizeof(llm__jnode *));
+        n->kids = k;
+    }
+    n->kids[n->n_kids++] = kid;
+}
+
+LLM_PRIVATE llm__jnode *llm__jnode2(llm__jparser *p, llm__jkind kind, int line, const char *name, llm__jnode *a, llm__jnode *b) {
+    llm__jnode *n = llm__jnode_new(p, kind, line);
+    n->name = name; n->a = a; n->b = b;
+    return n;
+}
+
+LLM_PRIVATE void llm__jp_enter(llm__jparser *p) {
+    if (++p->c->depth > LLM__JMAX_DEPTH) llm__jfail(p->c, "template nested too deeply");
+}
+
+LLM_PRIVATE llm__jnode *llm__jp_expr(llm__jparser *p);
+LLM_PRIVATE llm__jnode *llm__jp_unary(llm__jparser *p, bool with_filter);
+LLM_PRIVATE llm__jnode *llm__jp_or(llm__jparser *p);
+
+/* Call arguments after '(': positional expressions and name=value keywords. */
+LLM_PRIVATE void llm__jp_args(llm__jparser *p, llm__jnode *call) {
+    while (!llm__jp_accept(p, ")")) {
+        if (call->n_kids) llm__jp_expect(p, ",");
+        if (llm__jp_accept(p, ")")) break;                 /* trailing comma */
+        const llm__jtok *t = llm__jp_peek(p);
+        if (t->t == LLM__TK_NAME && p->t[p->i + 1].t == LLM__TK_OP && p->t[p->i + 1].n == 1 && p->t[p->i + 1].p[0] == '=') {
+            const char *name = llm__jp_name(p);
+            llm__jp_next(p);
+            llm__jnode_add(p, call, llm__jnode2(p, LLM__J_KWARG, t->line, name, llm__jp_expr(p), NULL));
+        } else llm__jnode_add(p, call, llm__jp_expr(p));
+    }
+}
+
+/* [a:b:c] after '[' (already consumed), or a plain subscript. */
+LLM_PRIVATE llm__jnode *llm__jp_subscript(llm__jparser *p, llm__jnode *obj, int line) {
+    llm__jnode *part[3] = { NULL, NULL, NULL };
+    int k = 0;
+    bool slice = false;
+    for (;;) {
+        if (!llm__jp_is(p, ":") && !llm__jp_is(p, "]")) part[k] = llm__jp_expr(p);
+        if (k < 2 && llm__jp_accept(p, ":")) { slice = true; k++; continue; }
+        break;
+    }
+    llm__jp_expect(p, "]");
+    if (!slice) return llm__jnode2(p, LLM__J_ITEM, line, NULL, obj, part[0]);
+    llm__jnode *n = llm__jnode2(p, LLM__J_SLICE, line, NULL, obj, NULL);
+    for (int i = 0; i < 3; i++) llm__jnode_add(p, n, part[i]);
+    return n;
+}
+
+LLM_PRIVATE llm__jnode *llm__jp_postfix(llm__jparser *p, llm__jnode *n) {
+    for (;;) {
+        int line = llm__jp_peek(p)->line;
+        if (llm__jp_accept(p, ".")) {
+            const llm__jtok *t = llm__jp_peek(p);
+            if (t->t == LLM__TK_INT) { llm__jp_next(p); n = llm__jnode2(p, LLM__J_ITEM, line, NULL, n, llm__jnode_new(p, LLM__J_LIT, line)); n->b->lit = t->v; }
+            else n = llm__jnode2(p, LLM__J_ATTR, line, llm__jp_name(p), n, NULL);
+        } else if (llm__jp_accept(p, "[")) n = llm__jp_subscript(p, n, line);
+        else if (llm__jp_accept(p, "(")) { n = llm__jnode2(p, LLM__J_CALL, line, NULL, n, NULL); llm__jp_args(p, n); }
+        else return n;
+    }
+}
+
+/* `| name(args)` filters and `is [not] name args` tests after a unary expression. */
+LLM_PRIVATE llm__jnode *llm__jp_filters(llm__jparser *p, llm__jnode *n) {
+    for (;;) {
+        int line = llm__jp_peek(p)->line;
+        if (llm__jp_accept(p, "|")) {
+            n = llm__jnode2(p, LLM__J_FILTER, line, llm__jp_name(p), n, NULL);
+            if (llm__jp_accept(p, "(")) llm__jp_args(p, n);
+        } else if (llm__jp_accept(p, "is")) {
+            bool neg = llm__jp_accept(p, "not");
+            n = llm__jnode2(p, LLM__J_TEST, line, llm__jp_name(p), n, NULL);
+            n->neg = neg;
+            const llm__jtok *t = llm__jp_peek(p);
+            if (llm__jp_accept(p, "(")) llm__jp_args(p, n);
+            else if ((t->t == LLM__TK_NAME && !llm__jp_is(p, "else") && !llm__jp_is(p, "or") && !llm__jp_is(p, "and") &&
+                      !llm__jp_is(p, "if") && !llm__jp_is(p, "is") && !llm__jp_is(p, "in") && !llm__jp_is(p, "not")) ||
+                     t->t == LLM__TK_STRING || t->t == LLM__TK_INT || t->t == LLM__TK_FLOAT || llm__jp_is(p, "[") || llm__jp_is(p, "{"))
+                llm__jnode_add(p, n, llm__jp_unary(p, false));   /* `is divisibleby 3`, `is sameas none` */
+        } else return n;
+    }
+}
+
+LLM_PRIVATE llm__jnode *llm__jp_literal_seq(llm__jparser *p, llm__jkind kind, const char *close, int line) {
+    llm__jnode *n = llm__jnode_new(p, kind, line);
+    while (!llm__jp_accept(p, close)) {
+        if (n->n_kids) llm__jp_expect(p, ",");
+        if (llm__jp_accept(p, close)) break;
+        llm__jnode_add(p, n, llm__jp_expr(p));
+        if (kind == LLM__J_DICT) { llm__jp_expect(p, ":"); llm__jnode_add(p, n, llm__jp_expr(p)); }
+    }
+    return n;
+}
+
+LLM_PRIVATE llm__jnode *llm__jp_primary(llm__jparser *p) {
+    const llm__jtok *t = llm__jp_next(p);
+    int line = t->line;
+    llm__jnode *n;
+    if (t->t == LLM__TK_STRING || t->t == LLM__TK_INT || t->t == LLM__TK_FLOAT) {
+        n = llm__jnode_new(p, LLM__J_LIT, line);
+        n->lit = t->v;
+        if (t->t == LLM__TK_STRING && llm__jp_peek(p)->t == LLM__TK_STRING) {   /* "a" "b" concatenates */
+            llm__jbuf b = { 0 };
+            llm__jbuf_put(p->c, &b, t->v.s.p, t->v.s.n);
+            while (llm__jp_peek(p)->t == LLM__TK_STRING) { t = llm__jp_next(p); llm__jbuf_put(p->c, &b, t->v.s.p, t->v.s.n); }
+            n->lit = llm__jbuf_val(&b);
+        }
+        return n;
+    }
+    if (t->t == LLM__TK_NAME) {
+        static const char *const consts[] = { "true", "True", "false", "False", "none", "None" };
+        for (int k = 0; k < 6; k++)
+            if (t->n == strlen(consts[k]) && memcmp(t->p, consts[k], t->n) == 0) {
+                n = llm__jnode_new(p, LLM__J_LIT, line);
+                n->lit = k < 4 ? llm__jbool(k < 2) : llm__jnone();
+                return n;
+            }
+        return llm__jnode2(p, LLM__J_NAME, line, llm__jstr_copy(p->c, t->p, t->n).s.p, NULL, NULL);
+    }
+    if (t->t == LLM__TK_OP && t->p[0] == '(' ) {
+        if (llm__jp_accept(p, ")")) return llm__jnode_new(p, LLM__J_TUPLE, line);
+        n = llm__jp_expr(p);
+        if (!llm__jp_is(p, ",")) { llm__jp_expect(p, ")"); return n; }
+        llm__jnode *tup = llm__jnode_new(p, LLM__J_TUPLE, line);
+        llm__jnode_add(p, tup, n);
+        while (llm__jp_accept(p, ",") && !llm__jp_is(p, ")")) llm__jnode_add(p, tup, llm__jp_expr(p));
+        llm__jp_expect(p, ")");
+        return tup;
+    }
+    if (t->t == LLM__TK_OP && t->p[0] == '[') return llm__jp_literal_seq(p, LLM__J_LIST, "]", line);
+    if (t->t == LLM__TK_OP && t->p[0] == '{') return llm__jp_literal_seq(p, LLM__J_DICT, "}", line);
+    p->c->line = line;
+    llm__jfail(p->c, "unexpected %s", llm__jtok_desc(p, t));
+}
+
+LLM_PRIVATE llm__jnode *llm__jp_unary(llm__jparser *p, bool with_filter) {
+    llm__jp_enter(p);
+    int line = llm__jp_peek(p)->line;
+    llm__jnode *n;
+    if (llm__jp_accept(p, "-")) n = llm__jnode2(p, LLM__J_NEG, line, NULL, llm__jp_unary(p, false), NULL);
+    else if (llm__jp_accept(p, "+")) n = llm__jnode2(p, LLM__J_POS, line, NULL, llm__jp_unary(p, false), NULL);
+    else n = llm__jp_primary(p);
+    n = llm__jp_postfix(p, n);
+    if (with_filter) n = llm__jp_filters(p, n);
+    p->c->depth--;
+    return n;
+}
+
+/* One level of left-associative binary operators. */
+LLM_PRIVATE llm__jnode *llm__jp_binary(llm__jparser *p, int level) {
+    static const char *const ops[][5] = { { "+", "-" }, { "~" }, { "*", "/", "//", "%" }, { "**" } };
+    if (level == 4) return llm__jp_unary(p, true);
+    llm__jnode *n = llm__jp_binary(p, level + 1);
+    for (;;) {
+        const char *op = NULL;
+        for (int k = 0; k < 5 && ops[level][k] && !op; k++) if (llm__jp_is(p, ops[level][k])) op = ops[level][k];
+        if (!op) return n;
+        int line = llm__jp_next(p)->line;
+        n = llm__jnode2(p, LLM__J_BIN, line, op, n, llm__jp_binary(p, level + 1));
+    }
+}
+
+/* a < b < c is (a < b) and (b < c), as in Python. */
+LLM_PRIVATE llm__jnode *llm__jp_compare(llm__jparser *p) {
+    static const char *const ops[] = { "==", "!=", "<", ">", "<=", ">=", "in" };
+    llm__jnode *left = llm__jp_binary(p, 0), *result = NULL;
+    for (;;) {
+        const char *op = NULL;
+        int line = llm__jp_peek(p)->line;
+        for (int k = 0; k < 7 && !op; k++) if (llm__jp_is(p, ops[k])) op = ops[k];
+        if (!op && llm__jp_is(p, "not") && p->t[p->i + 1].t == LLM__TK_NAME && p->t[p->i + 1].n == 2 && !memcmp(p->t[p->i + 1].p, "in", 2)) {
+            llm__jp_next(p);
+            op = "not in";
+        }
+        if (!op) return result ? result : left;
+        llm__jp_next(p);
+        llm__jnode *right = llm__jp_binary(p, 0), *cmp = llm__jnode2(p, LLM__J_BIN, line, op, left, right);
+        result = result ? llm__jnode2(p, LLM__J_AND, line, NULL, result, cmp) : cmp;
+        left = right;
+    }
+}
+
+LLM_PRIVATE llm__jnode *llm__jp_not(llm__jparser *p) {
+    int line = llm__jp_peek(p)->line;
+    if (llm__jp_accept(p, "not")) {
+        llm__jp_enter(p);
+        llm__jnode *n = llm__jnode2(p, LLM__J_NOT, line, NULL, llm__jp_not(p), NULL);
+        p->c->depth--;
+        return n;
+    }
+    return llm__jp_compare(p);
+}
+
+LLM_PRIVATE llm__jnode *llm__jp_and(llm__jparser *p) {
+    llm__jnode *n = llm__jp_not(p);
+    while (llm__jp_is(p, "and")) { int line = llm__jp_next(p)->line; n = llm__jnode2(p, LLM__J_AND, line, NULL, n, llm__jp_not(p)); }
+    return n;
+}
+
+LLM_PRIVATE llm__jnode *llm__jp_or(llm__jparser *p) {
+    llm__jnode *n = llm__jp_and(p);
+    while (llm__jp_is(p, "or")) { int line = llm__jp_next(p)->line; n = llm__jnode2(p, LLM__J_OR, line, NULL, n, llm__jp_and(p)); }
+    return n;
+}
+
+/* expr := or ['if' or ['else' expr]] */
+LLM_PRIVATE llm__jnode *llm__jp_expr(llm__jparser *p) {
+    llm__jp_enter(p);
+    llm__jnode *n = llm__jp_or(p);
+    while (llm__jp_is(p, "if")) {
+        int line = llm__jp_next(p)->line;
+        llm__jnode *cond = llm__jnode2(p, LLM__J_COND, line, NULL, llm__jp_or(p), n);
+        if (llm__jp_accept(p, "else")) cond->c = llm__jp_expr(p);
+        n = cond;
+    }
+    p->c->depth--;
+    return n;
+}
+
+/* expr or a bare tuple `a, b` (set and for targets and values). */
+LLM_PRIVATE llm__jnode *llm__jp_tuple(llm__jparser *p, bool names_only) {
+    int line = llm__jp_peek(p)->line;
+    llm__jnode *first = names_only ? llm__jp_primary(p) : llm__jp_expr(p);
+    if (names_only && first->kind == LLM__J_NAME && llm__jp_is(p, ".")) {   /* ns.attr */
+        llm__jp_next(p);
+        first = llm__jnode2(p, LLM__J_ATTR, line, llm__jp_name(p), first, NULL);
+    }
+    if (!llm__jp_is(p, ",")) return first;
+    llm__jnode *tup = llm__jnode_new(p, LLM__J_TUPLE, line);
+    llm__jnode_add(p, tup, first);
+    while (llm__jp_accept(p, ",")) llm__jnode_add(p, tup, names_only ? llm__jp_primary(p) : llm__jp_expr(p));
+    return tup;
+}
+
+/* ---- statements ---- */
+
+LLM_PRIVATE llm__jnode *llm__jp_body(llm__jparser *p, const char *const *ends, const char *opener);
+
+LLM_PRIVATE void llm__jp_end_tag(llm__jparser *p) { llm__jp_expect_type(p, LLM__TK_BLOCK_END, "'%}'"); }
+
+/* Parse a body up to one of `ends`; returns which end tag stopped it (consumed with its %}). */
+LLM_PRIVATE const char *llm__jp_block(llm__jparser *p, llm__jnode **body, const char *const *ends, const char *opener) {
+    *body = llm__jp_body(p, ends, opener);
+    const char *end = llm__jp_name(p);
+    return end;
+}
+
+LLM_PRIVATE llm__jnode *llm__jp_if(llm__jparser *p, int line) {
+    static const char *const ends[] = { "elif", "else", "endif", NULL };
+    llm__jnode *n = llm__jnode_new(p, LLM__S_IF, line);
+    n->a = llm__jp_expr(p);
+    llm__jp_end_tag(p);
+    const char *end = llm__jp_block(p, &n->body, ends, "if");
+    if (!strcmp(end, "elif")) {
+        llm__jnode *els = llm__jnode_new(p, LLM__S_BODY, llm__jp_peek(p)->line);
+        llm__jnode_add(p, els, llm__jp_if(p, llm__jp_peek(p)->line));
+        n->else_body = els;
+        return n;                                   /* the nested if consumed endif */
+    }
+    if (!strcmp(end, "else")) {
+        static const char *const endif[] = { "endif", NULL };
+        llm__jp_end_tag(p);
+        llm__jp_block(p, &n->else_body, endif, "if");
+    }
+    llm__jp_end_tag(p);
+    return n;
+}
+
+LLM_PRIVATE llm__jnode *llm__jp_for(llm__jparser *p, int line) {
+    static const char *const ends[] = { "else", "endfor", NULL }, *const endfor[] = { "endfor", NULL };
+    llm__jnode *n = llm__jnode_new(p, LLM__S_FOR, line);
+    n->a = llm__jp_tuple(p, true);
+    llm__jp_expect(p, "in");
+    /* the iterable is an `or` expression: a trailing `if` filters items, as in Jinja */
+    n->b = llm__jp_or(p);
+    if (llm__jp_is(p, ",")) {                      /* for x in a, b */
+        llm__jnode *t = llm__jnode_new(p, LLM__J_TUPLE, line);
+        llm__jnode_add(p, t, n->b);
+        while (llm__jp_accept(p, ",")) llm__jnode_add(p, t, llm__jp_or(p));
+        n->b = t;
+    }
+    if (llm__jp_accept(p, "if")) n->c = llm__jp_expr(p);
+    if (llm__jp_is(p, "recursive")) llm__jfail(p->c, "recursive loops are not supported");
+    llm__jp_end_tag(p);
+    if (!strcmp(llm__jp_block(p, &n->body, ends, "for"), "else")) {
+        llm__jp_end_tag(p);
+        llm__jp_block(p, &n->else_body, endfor, "for");
+    }
+    llm__jp_end_tag(p);
+    return n;
+}
+
+LLM_PRIVATE llm__jnode *llm__jp_set(llm__jparser *p, int line) {
+    static const char *const endset[] = { "endset", NULL };
+    llm__jnode *n = llm__jnode_new(p, LLM__S_SET, line);
+    n->a = llm__jp_tuple(p, true);
+    if (llm__jp_accept(p, "=")) {
+        n->b = llm__jp_tuple(p, false);
+        llm__jp_end_tag(p);
+        return n;
+    }
+    n->kind = LLM__S_SETBLOCK;                     /* {% set x %}...{% endset %} */
+    if (n->a->kind != LLM__J_NAME) llm__jfail(p->c, "a block set needs a plain name");
+    if (llm__jp_is(p, "|")) llm__jfail(p->c, "filters on a block set are not supported");
+    llm__jp_end_tag(p);
+    llm__jp_block(p, &n->body, endset, "set");
+    llm__jp_end_tag(p);
+    return n;
+}
+
+/* Parameters `(a, b='x')` of a macro or a call block's caller. */
+LLM_PRIVATE void llm__jp_params(llm__jparser *p, llm__jnode *n) {
+    llm__jp_expect(p, "(");
+    while (!llm__jp_accept(p, ")")) {
+        if (n->n_kids) llm__jp_expect(p, ",");
+        int line = llm__jp_peek(p)->line;
+        llm__jnode *param = llm__jnode2(p, LLM__J_NAME, line, llm__jp_name(p), NULL, NULL);
+        if (llm__jp_accept(p, "=")) param->a = llm__jp_expr(p);
+        llm__jnode_add(p, n, param);
+    }
+}
+
+LLM_PRIVATE llm__jnode *llm__jp_macro(llm__jparser *p, int line) {
+    static const char *const ends[] = { "endmacro", NULL };
+    llm__jnode *n = llm__jnode_new(p, LLM__S_MACRO, line);
+    n->name = llm__jp_name(p);
+    llm__jp_params(p, n);
+    llm__jp_end_tag(p);
+    llm__jp_block(p, &n->body, ends, "macro");
+    if (llm__jp_peek(p)->t == LLM__TK_NAME) llm__jp_next(p);   /* {% endmacro name %} */
+    llm__jp_end_tag(p);
+    return n;
+}
+
+LLM_PRIVATE llm__jnode *llm__jp_callblock(llm__jparser *p, int line) {
+    static const char *const ends[] = { "endcall", NULL };
+    llm__jnode *n = llm__jnode_new(p, LLM__S_CALLBLOCK, line);
+    if (llm__jp_is(p, "(")) llm__jp_params(p, n);
+    n->a = llm__jp_expr(p);
+    if (n->a->kind != LLM__J_CALL) llm__jfail(p->c, "expected a macro call after 'call'");
+    llm__jp_end_tag(p);
+    llm__jp_block(p, &n->body, ends, "call");
+    llm__jp_end_tag(p);
+    return n;
+}
+
+LLM_PRIVATE llm__jnode *llm__jp_filterblock(llm__jparser *p, int line) {
+    static const char *const ends[] = { "endfilter", NULL };
+    llm__jnode *n = llm__jnode_new(p, LLM__S_FILTERBLOCK, line), *f = NULL;
+    do {
+        f = llm__jnode2(p, LLM__J_FILTER, llm__jp_peek(p)->line, llm__jp_name(p), f, NULL);
+        if (llm__jp_accept(p, "(")) llm__jp_args(p, f);
+    } while (llm__jp_accept(p, "|"));
+    n->a = f;
+    llm__jp_end_tag(p);
+    llm__jp_block(p, &n->body, ends, "filter");
+    llm__jp_end_tag(p);
+    return n;
+}
+
+/* One {% tag %} after its '{%'. */
+LLM_PRIVATE llm__jnode *llm__jp_stmt(llm__jparser *p) {
+    int line = llm__jp_peek(p)->line;
+    const char *tag = llm__jp_name(p);
+    if (!strcmp(tag, "if")) return llm__jp_if(p, line);
+    if (!strcmp(tag, "for")) return llm__jp_for(p, line);
+    if (!strcmp(tag, "set")) return llm__jp_set(p, line);
+    if (!strcmp(tag, "macro")) return llm__jp_macro(p, line);
+    if (!strcmp(tag, "call")) return llm__jp_callblock(p, line);
+    if (!strcmp(tag, "filter")) return llm__jp_filterblock(p, line);
+    if (!strcmp(tag, "break") || !strcmp(tag, "continue")) {
+        llm__jp_end_tag(p);
+        return llm__jnode_new(p, tag[0] == 'b' ? LLM__S_BREAK : LLM__S_CONTINUE, line);
+    }
+    if (!strcmp(tag, "generation")) {              /* transformers' assistant-mask marker */
+        static const char *const ends[] = { "endgeneration", NULL };
+        llm__jnode *body;
+        llm__jp_end_tag(p);
+        llm__jp_block(p, &body, ends, "generation");
+        llm__jp_end_tag(p);
+        return body;
+    }
+    p->c->line = line;
+    llm__jfail(p->c, "unknown tag '%s'", tag);
+}
+
+/* Statements until a {% tag %} named in `ends` (NULL-terminated; NULL = the whole
+   template). The end tag's name is left for the caller to read. */
+LLM_PRIVATE llm__jnode *llm__jp_body(llm__jparser *p, const char *const *ends, const char *opener) {
+    int open_line = p->c->line;
+    llm__jp_enter(p);
+    llm__jnode *body = llm__jnode_new(p, LLM__S_BODY, llm__jp_peek(p)->line);
+    for (;;) {
+        const llm__jtok *t = llm__jp_peek(p);
+        if (t->t == LLM__TK_EOF) {
+            if (!ends) break;
+            p->c->line = open_line;
+            llm__jfail(p->c, "'%s' tag is never closed (expected '%s' before the end of the template)", opener, ends[0]);
+        }
+        llm__jp_next(p);
+        if (t->t == LLM__TK_TEXT) {
+            llm__jnode *n = llm__jnode_new(p, LLM__S_TEXT, t->line);
+            n->lit = t->v;
+            llm__jnode_add(p, body, n);
+        } else if (t->t == LLM__TK_VAR_BEGIN) {
+            llm__jnode_add(p, body, llm__jnode2(p, LLM__S_OUT, t->line, NULL, llm__jp_expr(p), NULL));
+            llm__jp_expect_type(p, LLM__TK_VAR_END, "'}}'");
+        } else if (t->t == LLM__TK_BLOCK_BEGIN) {
+            const llm__jtok *name = llm__jp_peek(p);
+            bool is_end = false;
+            for (int k = 0; ends && ends[k] && !is_end; k++)
+                is_end = name->t == LLM__TK_NAME && name->n == strlen(ends[k]) && !memcmp(name->p, ends[k], name->n);
+            if (is_end) break;
+            if (name->t == LLM__TK_NAME && (name->n >= 3 && (!memcmp(name->p, "end", 3) || (name->n == 4 && !memcmp(name->p, "elif", 4)) || (name->n == 4 && !memcmp(name->p, "else", 4))))) {
+                p->c->line = name->line;
+                llm__jfail(p->c, "unexpected '%.*s'%s%s%s", (int)name->n, name->p, ends ? " (expected '" : "", ends ? ends[0] : "", ends ? "')" : "");
+            }
+            llm__jnode_add(p, body, llm__jp_stmt(p));
+        } else {
+            p->c->line = t->line;
+            llm__jfail(p->c, "unexpected %s", llm__jtok_desc(p, t));
+        }
+    }
+    p->c->depth--;
+    return body;
+}
+
+/* Normalize newlines (\r\n and \r -> \n) and drop one trailing newline, as Jinja does. */
+LLM_PRIVATE llm__jv llm__jnormalize_source(llm__jctx *c, const char *src) {
+    size_t n = strlen(src), k = 0;
+    char *d = (char *)llm__jalloc(c, n + 1);
+    for (size_t i = 0; i < n; i++) {
+        if (src[i] == '\r') { d[k++] = '\n'; if (i + 1 < n && src[i + 1] == '\n') i++; }
+        else d[k++] = src[i];
+    }
+    if (k && d[k - 1] == '\n') k--;
+    d[k] = 0;
+    return llm__jstr(d, k);
+}
+
+/* Source -> AST in c's arena. Errors longjmp to the caller's setjmp. */
+LLM_PRIVATE llm__jnode *llm__jparse(llm__jctx *c, const char *source) {
+    llm__jv src = llm__jnormalize_source(c, source);
+    llm__jlex L = { .c = c, .src = src.s.p, .n = src.s.n, .line = 1 };
+    c->line = 1;
+    llm__jlex_all(&L);
+    llm__jparser p = { .c = c, .t = L.toks };
+    return llm__jp_body(&p, NULL, NULL);
+}
+/* ==== end llm_impl/45_jinja_parse.c ==== */
+/* ==== begin llm_impl/46_jinja_builtins.c ==== */
+/* ---- >>jinja_builtins: filters, tests, methods and global functions ----
+   What templates call, with Python's and Jinja's semantics: `x | trim`, `x is string`,
+   `s.startswith('a')`, `d.items()`, `range(3)`, `namespace(a=1)`, `raise_exception(msg)`.
+   Each builtin is an llm__jfn: (ctx, self, args) -> value, where self is the filtered or
+   tested value, or the receiver of a method. Attribute and item lookup live here too,
+   because `obj.name` yields a bound method when name is one. Case mapping is ASCII only. */
+/* #include "10_internal.h" (already above) */
+
+/* Argument i (positional) or `name` (keyword), else dflt. */
+LLM_PRIVATE llm__jv llm__jarg(const llm__jargs *a, int i, const char *name, llm__jv dflt) {
+    if (i >= 0 && i < a->n_pos) return a->pos[i];
+    for (int k = 0; k < a->n_kw; k++) if (!strcmp(a->kw_names[k], name)) return a->kw[k];
+    return dflt;
+}
+
+LLM_PRIVATE llm__jv llm__jarg_str(llm__jctx *c, const llm__jargs *a, int i, const char *name, const char *dflt) {
+    llm__jv v = llm__jarg(a, i, name, dflt ? llm__jstrz(dflt) : llm__jnone());
+    if (v.t != LLM__JV_STR && v.t != LLM__JV_NONE) llm__jfail(c, "argument '%s' must be a string, not %s", name, llm__jtype_name(v));
+    return v;
+}
+
+LLM_PRIVATE int64_t llm__jarg_int(llm__jctx *c, const llm__jargs *a, int i, const char *name, int64_t dflt) {
+    llm__jv v = llm__jarg(a, i, name, llm__jint(dflt));
+    if (v.t == LLM__JV_NONE) return dflt;
+    if (v.t != LLM__JV_INT && v.t != LLM__JV_BOOL) llm__jfail(c, "argument '%s' must be an integer, not %s", name, llm__jtype_name(v));
+    return v.t == LLM__JV_INT ? v.i : v.b;
+}
+
+LLM_PRIVATE void llm__jneed_str(llm__jctx *c, llm__jv v, const char *what) {
+    if (v.t != LLM__JV_STR) llm__jfail(c, "%s needs a string, got %s", what, llm__jtype_name(v));
+}
+
+/* The items a for loop sees: list items, dict keys, string characters; undefined is empty. */
+LLM_PRIVATE llm__jlist llm__jiter(llm__jctx *c, llm__jv v) {
+    llm__jlist out = { 0 };
+    if (v.t == LLM__JV_LIST) return *v.l;
+    if (v.t == LLM__JV_DICT) { out.v = v.d->k; out.n = v.d->n; return out; }
+    if (v.t == LLM__JV_STR) {
+        size_t n, *off = llm__jutf8_offsets(c, v, &n);
+        out.v = (llm__jv *)llm__jalloc(c, (n + 1) * sizeof(llm__jv));
+        for (size_t i = 0; i < n; i++) out.v[i] = llm__jstr(v.s.p + off[i], off[i + 1] - off[i]);
+        out.n = n;
+        return out;
+    }
+    if (v.t == LLM__JV_UNDEF) return out;
+    llm__jfail(c, "'%s' object is not iterable", llm__jtype_name(v));
+}
+
+LLM_PRIVATE llm__jv llm__jlist_of(llm__jctx *c, llm__jlist items) {
+    llm__jv v = llm__jlist_new(c);
+    for (size_t i = 0; i < items.n; i++) llm__jlist_push(c, v.l, items.v[i]);
+    return v;
+}
+
+LLM_PRIVATE llm__jv llm__jpair(llm__jctx *c, llm__jv a, llm__jv b) {
+    llm__jv t = llm__jlist_new(c);
+    t.tuple = true;
+    llm__jlist_push(c, t.l, a);
+    llm__jlist_push(c, t.l, b);
+    return t;
+}
+
+/* Python ordering (<) for sorting and comparisons: numbers, strings, lists. */
+LLM_PRIVATE int llm__jcmp(llm__jctx *c, llm__jv a, llm__jv b) {
+    if (llm__jis_num(a) && llm__jis_num(b)) {
+        if (a.t != LLM__JV_FLOAT && b.t != LLM__JV_FLOAT) {
+            int64_t x = a.t == LLM__JV_INT ? a.i : a.b, y = b.t == LLM__JV_INT ? b.i : b.b;
+            return (x > y) - (x < y);
+        }
+        double x = llm__jnum(a), y = llm__jnum(b);
+        return (x > y) - (x < y);
+    }
+    if (a.t == LLM__JV_STR && b.t == LLM__JV_STR) {
+        int r = memcmp(a.s.p, b.s.p, LLM__MIN(a.s.n, b.s.n));
+        return r ? (r > 0) - (r < 0) : (a.s.n > b.s.n) - (a.s.n < b.s.n);
+    }
+    if (a.t == LLM__JV_LIST && b.t == LLM__JV_LIST) {
+        for (size_t i = 0; i < a.l->n && i < b.l->n; i++) {
+            int r = llm__jcmp(c, a.l->v[i], b.l->v[i]);
+            if (r) return r;
+        }
+        return (a.l->n > b.l->n) - (a.l->n < b.l->n);
+    }
+    llm__jfail(c, "'<' not supported between instances of '%s' and '%s'", llm__jtype_name(a), llm__jtype_name(b));
+}
+
+/* ---- strings ---- */
+
+LLM_PRIVATE bool llm__jpy_space(uint32_t cp) {   /* str.isspace / str.split() whitespace */
+    return (cp >= 9 && cp <= 13) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85 || cp == 0xa0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
+LLM_PRIVATE bool llm__jin_chars(uint32_t cp, llm__jv chars) {
+    if (chars.t != LLM__JV_STR) return llm__jpy_space(cp);
+    for (size_t i = 0; i < chars.s.n;) if (llm__jutf8_next(chars.s.p, chars.s.n, &i) == cp) return true;
+    return false;
+}
+
+/* str.strip/lstrip/rstrip(chars): chars none = whitespace. */
+LLM_PRIVATE llm__jv llm__jstrip(llm__jctx *c, llm__jv s, llm__jv chars, bool left, bool right) {
+    size_t n, *off = llm__jutf8_offsets(c, s, &n), b = 0, e = n;
+    while (left && b < e) { size_t i = off[b]; if (!llm__jin_chars(llm__jutf8_next(s.s.p, s.s.n, &i), chars)) break; b++; }
+    while (right && e > b) { size_t i = off[e - 1]; if (!llm__jin_chars(llm__jutf8_next(s.s.p, s.s.n, &i), chars)) break; e--; }
+    return llm__jstr(s.s.p + off[b], off[e] - off[b]);
+}
+
+/* Python's per-character case mapping (utf8proc; ASCII only under LLM_NO_UTF8PROC). */
+LLM_PRIVATE uint32_t llm__jcase_cp(uint32_t cp, bool upper) {
+#ifndef LLM_NO_UTF8PROC
+    if (cp >= 0x80) return (uint32_t)(upper ? utf8proc_toupper((utf8proc_int32_t)cp) : utf8proc_tolower((utf8proc_int32_t)cp));
+#endif
+    if (upper && cp >= 'a' && cp <= 'z') return cp - 32;
+    if (!upper && cp >= 'A' && cp <= 'Z') return cp + 32;
+    return cp;
+}
+
+LLM_PRIVATE bool llm__jcased(uint32_t cp) {
+#ifndef LLM_NO_UTF8PROC
+    if (cp >= 0x80) { utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)cp); return k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT; }
+#endif
+    return ((cp | 32) >= 'a' && (cp | 32) <= 'z');
+}
+
+/* mode: 'u' upper, 'l' lower, 'c' capitalize, 't' str.title (words = runs of cased
+   letters), 'T' Jinja's title filter (words start after whitespace, '-', '(', '{', '[' or '<'). */
+LLM_PRIVATE llm__jv llm__jcase(llm__jctx *c, llm__jv s, char mode) {
+    llm__jbuf b = { 0 };
+    bool start = true;
+    for (size_t i = 0, k = 0; i < s.s.n; k++) {
+        uint32_t cp = llm__jutf8_next(s.s.p, s.s.n, &i);
+        bool up;
+        switch (mode) {
+        case 'u': up = true; break;
+        case 'l': up = false; break;
+        case 'c': up = k == 0; break;
+        case 't': up = start; start = !llm__jcased(cp); break;
+        default: {
+            bool sep = cp < 0x80 && (llm__jspace((char)cp) || strchr("-({[<", (int)cp));
+            if (sep) { start = true; llm__jutf8_put(c, &b, cp); continue; }
+            up = start;
+            start = false;
+        }
+        }
+        llm__jutf8_put(c, &b, llm__jcase_cp(cp, up));
+    }
+    return b.p ? llm__jbuf_val(&b) : llm__jstr("", 0);
+}
+
+LLM_PRIVATE const char *llm__jmemmem(const char *h, size_t hn, const char *n, size_t nn) {
+    if (nn == 0) return h;
+    for (size_t i = 0; i + nn <= hn; i++) if (h[i] == n[0] && memcmp(h + i, n, nn) == 0) return h + i;
+    return NULL;
+}
+
+LLM_PRIVATE llm__jv llm__jreplace(llm__jctx *c, llm__jv s, llm__jv old, llm__jv new_, int64_t count) {
+    llm__jneed_str(c, old, "replace"); llm__jneed_str(c, new_, "replace");
+    llm__jbuf b = { 0 };
+    size_t i = 0;
+    if (old.s.n == 0) {                              /* Python inserts between characters */
+        for (int64_t k = 0; i <= s.s.n && (count < 0 || k < count); k++) {
+            llm__jbuf_put(c, &b, new_.s.p, new_.s.n);
+            if (i == s.s.n) { i++; break; }
+            size_t j = i; llm__jutf8_next(s.s.p, s.s.n, &j);
+            llm__jbuf_put(c, &b, s.s.p + i, j - i);
+            i = j;
+        }
+        if (i < s.s.n) llm__jbuf_put(c, &b, s.s.p + i, s.s.n - i);
+        return llm__jbuf_val(&b);
+    }
+    for (int64_t k = 0; count < 0 || k < count; k++) {
+        const char *hit = llm__jmemmem(s.s.p + i, s.s.n - i, old.s.p, old.s.n);
+        if (!hit) break;
+        llm__jbuf_put(c, &b, s.s.p + i, (size_t)(hit - s.s.p) - i);
+        llm__jbuf_put(c, &b, new_.s.p, new_.s.n);
+        i = (size_t)(hit - s.s.p) + old.s.n;
+    }
+    llm__jbuf_put(c, &b, s.s.p + i, s.s.n - i);
+    return llm__jbuf_val(&b);
+}
+
+/* str.split(sep=None, maxsplit=-1) and rsplit. */
+LLM_PRIVATE llm__jv llm__jsplit(llm__jctx *c, llm__jv s, llm__jv sep, int64_t maxsplit, bool from_right) {
+    llm__jv out = llm__jlist_new(c);
+    if (sep.t == LLM__JV_STR && sep.s.n == 0) llm__jfail(c, "empty separator");
+    if (sep.t == LLM__JV_STR) {
+        if (from_right && maxsplit >= 0) {
+            size_t end = s.s.n;
+            llm__jlist parts = { 0 };
+            for (int64_t k = 0; k < maxsplit; k++) {
+                const char *hit = NULL;
+                for (size_t i = end; i >= sep.s.n && !hit; i--) if (!memcmp(s.s.p + i - sep.s.n, sep.s.p, sep.s.n)) hit = s.s.p + i - sep.s.n;
+                if (!hit) break;
+                llm__jlist_push(c, &parts, llm__jstr(hit + sep.s.n, (size_t)(s.s.p + end - hit) - sep.s.n));
+                end = (size_t)(hit - s.s.p);
+            }
+            llm__jlist_push(c, out.l, llm__jstr(s.s.p, end));
+            for (size_t k = parts.n; k-- > 0;) llm__jlist_push(c, out.l, parts.v[k]);
+            return out;
+        }
+        size_t i = 0;
+        for (int64_t k = 0; maxsplit < 0 || k < maxsplit; k++) {
+            const char *hit = llm__jmemmem(s.s.p + i, s.s.n - i, sep.s.p, sep.s.n);
+            if (!hit) break;
+            llm__jlist_push(c, out.l, llm__jstr(s.s.p + i, (size_t)(hit - s.s.p) - i));
+            i = (size_t)(hit - s.s.p) + sep.s.n;
+        }
+        llm__jlist_push(c, out.l, llm__jstr(s.s.p + i, s.s.n - i));
+        return out;
+    }
+    if (from_right && maxsplit >= 0) llm__jfail(c, "rsplit() with maxsplit and no separator is not supported");
+    size_t i = 0;
+    for (int64_t k = 0;; k++) {                      /* runs of whitespace separate */
+        while (i < s.s.n) { size_t j = i; if (!llm__jpy_space(llm__jutf8_next(s.s.p, s.s.n, &j))) break; i = j; }
+        if (i >= s.s.n) break;
+        if (maxsplit >= 0 && k >= maxsplit) {
+            llm__jlist_push(c, out.l, llm__jstrip(c, llm__jstr(s.s.p + i, s.s.n - i), llm__jnone(), false, true));
+            break;
+        }
+        size_t w = i;
+        while (w < s.s.n) { size_t j = w; if (llm__jpy_space(llm__jutf8_next(s.s.p, s.s.n, &j))) break; w = j; }
+        llm__jlist_push(c, out.l, llm__jstr(s.s.p + i, w - i));
+        i = w;
+    }
+    return out;
+}
+
+/* str.format with {} {0} {name} fields and {{ }}; no format specs. */
+LLM_PRIVATE llm__jv llm__jformat(llm__jctx *c, llm__jv s, const llm__jargs *a) {
+    llm__jbuf b = { 0 };
+    int auto_idx = 0;
+    for (size_t i = 0; i < s.s.n; i++) {
+        char ch = s.s.p[i];
+        if ((ch == '{' || ch == '}') && i + 1 < s.s.n && s.s.p[i + 1] == ch) { llm__jbuf_put(c, &b, &ch, 1); i++; continue; }
+        if (ch != '{') { llm__jbuf_put(c, &b, &ch, 1); continue; }
+        const char *close = memchr(s.s.p + i, '}', s.s.n - i);
+        if (!close) llm__jfail(c, "format string has an unmatched '{'");
+        const char *f = s.s.p + i + 1;
+        size_t fn = (size_t)(close - f);
+        if (memchr(f, ':', fn) || memchr(f, '!', fn) || memchr(f, '.', fn) || memchr(f, '[', fn)) llm__jfail(c, "format specs are not supported");
+        llm__jv v;
+        if (fn == 0) v = llm__jarg(a, auto_idx++, "", llm__jundef("format", 6));
+        else if (llm__jdigit(f[0])) v = llm__jarg(a, atoi(f), "", llm__jundef("format", 6));
+        else { char name[64]; snprintf(name, sizeof name, "%.*s", (int)LLM__MIN(fn, 63), f); v = llm__jarg(a, -1, name, llm__jundef("format", 6)); }
+        if (v.t == LLM__JV_UNDEF) llm__jfail(c, "format field '%.*s' has no argument", (int)fn, f);
+        llm__jput_str(c, &b, v);
+        i = (size_t)(close - s.s.p);
+    }
+    return llm__jbuf_val(&b);
+}
+
+LLM_PRIVATE bool llm__jaffix(llm__jctx *c, llm__jv s, llm__jv x, bool end) {
+    if (x.t == LLM__JV_LIST) {                       /* a tuple of prefixes */
+        for (size_t i = 0; i < x.l->n; i++) if (llm__jaffix(c, s, x.l->v[i], end)) return true;
+        return false;
+    }
+    llm__jneed_str(c, x, end ? "endswith" : "startswith");
+    return x.s.n <= s.s.n && memcmp(s.s.p + (end ? s.s.n - x.s.n : 0), x.s.p, x.s.n) == 0;
+}
+
+LLM_PRIVATE int64_t llm__jcp_index(llm__jctx *c, llm__jv s, size_t byte) {
+    int64_t k = 0;
+    for (size_t i = 0; i < byte;) { llm__jutf8_next(s.s.p, s.s.n, &i); k++; }
+    (void)c;
+    return k;
+}
+
+LLM_PRIVATE llm__jv llm__jstr_method(llm__jctx *c, llm__jv s, const char *m, const llm__jargs *a) {
+    llm__jv none = llm__jnone();
+    if (!strcmp(m, "strip") || !strcmp(m, "lstrip") || !strcmp(m, "rstrip"))
+        return llm__jstrip(c, s, llm__jarg(a, 0, "chars", none), m[0] != 'r', m[0] != 'l');
+    if (!strcmp(m, "split") || !strcmp(m, "rsplit"))
+        return llm__jsplit(c, s, llm__jarg(a, 0, "sep", none), llm__jarg_int(c, a, 1, "maxsplit", -1), m[0] == 'r');
+    if (!strcmp(m, "startswith") || !strcmp(m, "endswith")) return llm__jbool(llm__jaffix(c, s, llm__jarg(a, 0, "prefix", none), m[0] == 'e'));
+    if (!strcmp(m, "upper") || !strcmp(m, "lower") || !strcmp(m, "capitalize")) return llm__jcase(c, s, m[0] == 'u' ? 'u' : m[0] == 'l' ? 'l' : 'c');
+    if (!strcmp(m, "title")) return llm__jcase(c, s, 't');
+    if (!strcmp(m, "replace"))
+        return llm__jreplace(c, s, llm__jarg(a, 0, "old", none), llm__jarg(a, 1, "new", none), llm__jarg_int(c, a, 2, "count", -1));
+    if (!strcmp(m, "format")) return llm__jformat(c, s, a);
+    if (!strcmp(m, "find") || !strcmp(m, "rfind") || !strcmp(m, "count")) {
+        llm__jv x = llm__jarg(a, 0, "sub", none);
+        llm__jneed_str(c, x, m);
+        int64_t count = 0, found = -1;
+        for (size_t i = 0; i + x.s.n <= s.s.n;) {
+            const char *hit = llm__jmemmem(s.s.p + i, s.s.n - i, x.s.p, x.s.n);
+            if (!hit) break;
+            if (found < 0 || m[0] == 'r') found = (int64_t)(hit - s.s.p);
+            count++;
+            i = (size_t)(hit - s.s.p) + (x.s.n ? x.s.n : 1);
+            if (m[0] == 'f') break;
+        }
+        if (m[0] == 'c') return llm__jint(count);
+        return llm__jint(found < 0 ? -1 : llm__jcp_index(c, s, (size_t)found));
+    }
+    if (!strcmp(m, "join")) {
+        llm__jlist items = llm__jiter(c, llm__jarg(a, 0, "iterable", none));
+        llm__jbuf b = { 0 };
+        for (size_t i = 0; i < items.n; i++) {
+            if (i) llm__jbuf_put(c, &b, s.s.p, s.s.n);
+            llm__jneed_str(c, items.v[i], "join");
+            llm__jbuf_put(c, &b, items.v[i].s.p, items.v[i].s.n);
+        }
+        return llm__jbuf_val(&b);
+    }
+    if (!strcmp(m, "isdigit") || !strcmp(m, "isalpha") || !strcmp(m, "isalnum") || !strcmp(m, "isspace") ||
+        !strcmp(m, "islower") || !strcmp(m, "isupper")) {
+        bool ok = s.s.n > 0, cased = false;
+        for (size_t i = 0; i < s.s.n && ok; i++) {
+            char ch = s.s.p[i];
+            bool dig = llm__jdigit(ch), up = ch >= 'A' && ch <= 'Z', lo = ch >= 'a' && ch <= 'z';
+            cased |= up || lo;
+            if (!strcmp(m, "isdigit")) ok = dig;
+            else if (!strcmp(m, "isalpha")) ok = up || lo;
+            else if (!strcmp(m, "isalnum")) ok = up || lo || dig;
+            else if (!strcmp(m, "isspace")) ok = llm__jspace(ch);
+            else ok = m[2] == 'l' ? !up : !lo;
+        }
+        return llm__jbool(ok && (m[2] == 'd' || m[2] == 'a' || m[2] == 's' || cased));
+    }
+    return llm__jundef(m, strlen(m));
+}
+
+LLM_PRIVATE llm__jv llm__jdict_method(llm__jctx *c, llm__jv d, const char *m, const llm__jargs *a) {
+    if (!strcmp(m, "get")) {
+        llm__jv *v = llm__jdict_find(c, d.d, llm__jarg(a, 0, "key", llm__jnone()));
+        return v ? *v : llm__jarg(a, 1, "default", llm__jnone());
+    }
+    llm__jv out = llm__jlist_new(c);
+    for (size_t i = 0; i < d.d->n; i++)
+        llm__jlist_push(c, out.l, m[0] == 'k' ? d.d->k[i] : m[0] == 'v' ? d.d->v[i] : llm__jpair(c, d.d->k[i], d.d->v[i]));
+    return out;
+}
+
+/* Method names per receiver type; calling one goes through llm__jcall_method. */
+static const char *const llm__jstr_methods[] = { "strip", "lstrip", "rstrip", "split", "rsplit", "startswith", "endswith",
+    "upper", "lower", "capitalize", "title", "replace", "format", "find", "rfind", "count", "join", "isdigit", "isalpha",
+    "isalnum", "isspace", "islower", "isupper", NULL };
+static const char *const llm__jdict_methods[] = { "items", "keys", "values", "get", NULL };
+/* Mutating methods: transformers renders in Jinja's ImmutableSandboxedEnvironment, which refuses them. */
+static const char *const llm__jmutators[] = { "append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
+    "update", "setdefault", "popitem", NULL };
+
+LLM_PRIVATE bool llm__jname_in(const char *name, const char *const *names) {
+    for (int i = 0; names[i]; i++) if (!strcmp(names[i], name)) return true;
+    return false;
+}
+
+LLM_PRIVATE llm__jv llm__jcall_method(llm__jctx *c, llm__jv self, const char *name, const llm__jargs *a) {
+    if (self.t == LLM__JV_STR) return llm__jstr_method(c, self, name, a);
+    if (self.t == LLM__JV_DICT) return llm__jdict_method(c, self, name, a);
+    llm__jfail(c, "access to attribute '%s' of '%s' object is unsafe", name, llm__jtype_name(self));
+}
+
+LLM_PRIVATE llm__jv llm__jbind(llm__jctx *c, llm__jv self, const char *name) {
+    llm__jmethod *m = (llm__jmethod *)llm__jalloc(c, sizeof(llm__jmethod));
+    m->self = self; m->name = name;
+    llm__jv v = { .t = LLM__JV_METHOD };
+    v.m = m;
+    return v;
+}
+
+/* ---- attribute and item access (Jinja's getattr / getitem: missing -> undefined) ---- */
+
+LLM_PRIVATE LLM__NORETURN void llm__jundef_use(llm__jctx *c, llm__jv v) {
+    llm__jfail(c, "'%.*s' is undefined", (int)v.s.n, v.s.p);
+}
+
+/* obj.name */
+LLM_PRIVATE llm__jv llm__jgetattr(llm__jctx *c, llm__jv obj, const char *name) {
+    if (obj.t == LLM__JV_UNDEF) llm__jundef_use(c, obj);
+    if ((obj.t == LLM__JV_STR && llm__jname_in(name, llm__jstr_methods)) ||
+        (obj.t == LLM__JV_DICT && llm__jname_in(name, llm__jdict_methods)) ||
+        ((obj.t == LLM__JV_DICT || obj.t == LLM__JV_LIST) && llm__jname_in(name, llm__jmutators)))
+        return llm__jbind(c, obj, name);
+    if (obj.t == LLM__JV_DICT || obj.t == LLM__JV_NS) {
+        llm__jv *v = llm__jdict_find(c, obj.d, llm__jstrz(name));
+        if (v) return *v;
+    }
+    return llm__jundef(name, strlen(name));
+}
+
+/* Python index -> position in [0, n), or false when out of range. */
+LLM_PRIVATE bool llm__jindex(int64_t i, size_t n, size_t *out) {
+    if (i < 0) i += (int64_t)n;
+    if (i < 0 || (uint64_t)i >= n) return false;
+    *out = (size_t)i;
+    return true;
+}
+
+/* obj[key] */
+LLM_PRIVATE llm__jv llm__jgetitem(llm__jctx *c, llm__jv obj, llm__jv key) {
+    if (obj.t == LLM__JV_UNDEF) llm__jundef_use(c, obj);
+    size_t at;
+    if (obj.t == LLM__JV_DICT || obj.t == LLM__JV_NS) {
+        llm__jv *v = llm__jdict_find(c, obj.d, key);
+        if (v) return *v;
+    } else if ((obj.t == LLM__JV_LIST || obj.t == LLM__JV_STR) && (key.t == LLM__JV_INT || key.t == LLM__JV_BOOL)) {
+        int64_t i = key.t == LLM__JV_INT ? key.i : key.b;
+        if (obj.t == LLM__JV_LIST) return llm__jindex(i, obj.l->n, &at) ? obj.l->v[at] : llm__jundef("[index]", 7);
+        size_t n, *off = llm__jutf8_offsets(c, obj, &n);
+        return llm__jindex(i, n, &at) ? llm__jstr(obj.s.p + off[at], off[at + 1] - off[at]) : llm__jundef("[index]", 7);
+    }
+    if (key.t == LLM__JV_STR && obj.t != LLM__JV_DICT && obj.t != LLM__JV_NS)
+        return llm__jgetattr(c, obj, llm__jstr_copy(c, key.s.p, key.s.n).s.p);
+    if (key.t == LLM__JV_STR && obj.t == LLM__JV_DICT && llm__jname_in(llm__jstr_copy(c, key.s.p, key.s.n).s.p, llm__jdict_methods))
+        return llm__jbind(c, obj, llm__jstr_copy(c, key.s.p, key.s.n).s.p);
+    return llm__jundef("[key]", 5);
+}
+
+/* "a.b.0" attribute paths of map/selectattr/sort/join (integer parts index). */
+LLM_PRIVATE llm__jv llm__jattr_path(llm__jctx *c, llm__jv v, llm__jv path) {
+    if (path.t == LLM__JV_INT) return llm__jgetitem(c, v, path);
+    llm__jneed_str(c, path, "attribute");
+    for (size_t i = 0; i <= path.s.n;) {
+        const char *dot = memchr(path.s.p + i, '.', path.s.n - i);
+        size_t e = dot ? (size_t)(dot - path.s.p) : path.s.n;
+        llm__jv part = llm__jstr_copy(c, path.s.p + i, e - i);
+        bool num = part.s.n > 0;
+        for (size_t k = 0; k < part.s.n; k++) num &= llm__jdigit(part.s.p[k]);
+        v = num ? llm__jgetitem(c, v, llm__jint(atoll(part.s.p))) : llm__jgetitem(c, v, part);
+        if (v.t == LLM__JV_UNDEF) return v;
+        i = e + 1;
+    }
+    return v;
+}
+
+/* `item in container` */
+LLM_PRIVATE bool llm__jcontains(llm__jctx *c, llm__jv container, llm__jv item) {
+    switch (container.t) {
+    case LLM__JV_STR:
+        if (item.t != LLM__JV_STR) llm__jfail(c, "'in <string>' requires string as left operand, not %s", llm__jtype_name(item));
+        return llm__jmemmem(container.s.p, container.s.n, item.s.p, item.s.n) != NULL;
+    case LLM__JV_LIST:
+        for (size_t i = 0; i < container.l->n; i++) if (llm__jeq(c, container.l->v[i], item)) return true;
+        return false;
+    case LLM__JV_DICT: case LLM__JV_NS: return llm__jdict_find(c, container.d, item) != NULL;
+    case LLM__JV_UNDEF: return false;
+    default: llm__jfail(c, "argument of type '%s' is not iterable", llm__jtype_name(container));
+    }
+}
+
+/* ---- tests: `x is name(args)` ---- */
+
+LLM_PRIVATE llm__jv llm__jt_type(llm__jctx *c, llm__jv v, const llm__jargs *a, const char *name) {
+    static const char *const cmp_names[][2] = { { "eq", "==" }, { "equalto", "==" }, { "==", "==" }, { "ne", "!=" }, { "!=", "!=" },
+        { "lt", "<" }, { "<", "<" }, { "lessthan", "<" }, { "le", "<=" }, { "<=", "<=" }, { "gt", ">" }, { ">", ">" },
+        { "greaterthan", ">" }, { "ge", ">=" }, { ">=", ">=" } };
+    llm__jv x = llm__jarg(a, 0, "other", llm__jundef("other", 5));
+    for (size_t k = 0; k < sizeof cmp_names / sizeof cmp_names[0]; k++) {
+        if (strcmp(name, cmp_names[k][0])) continue;
+        const char *op = cmp_names[k][1];
+        if (op[0] == '=') return llm__jbool(llm__jeq(c, v, x));
+        if (op[0] == '!') return llm__jbool(!llm__jeq(c, v, x));
+        int r = llm__jcmp(c, v, x);
+        return llm__jbool(op[0] == '<' ? (op[1] ? r <= 0 : r < 0) : (op[1] ? r >= 0 : r > 0));
+    }
+    if (!strcmp(name, "odd") || !strcmp(name, "even") || !strcmp(name, "divisibleby")) {
+        if (v.t != LLM__JV_INT && v.t != LLM__JV_BOOL) llm__jfail(c, "test '%s' needs an integer, got %s", name, llm__jtype_name(v));
+        int64_t i = v.t == LLM__JV_INT ? v.i : v.b, d = name[0] == 'd' ? llm__jarg_int(c, a, 0, "num", 1) : 2;
+        if (d == 0) llm__jfail(c, "integer division or modulo by zero");
+        int64_t r = ((i % d) + d) % d;
+        return llm__jbool(name[0] == 'o' ? r == 1 : r == 0);
+    }
+    if (!strcmp(name, "in")) return llm__jbool(llm__jcontains(c, llm__jarg(a, 0, "seq", llm__jundef("seq", 3)), v));
+    if (!strcmp(name, "sameas")) return llm__jbool(v.t == x.t && llm__jeq(c, v, x));
+    if (!strcmp(name, "lower") || !strcmp(name, "upper")) {
+        llm__jargs none = { 0 };
+        return v.t == LLM__JV_STR ? llm__jstr_method(c, v, name[0] == 'l' ? "islower" : "isupper", &none) : llm__jbool(false);
+    }
+    llm__jfail(c, "no test named '%s'", name);
+}
+
+/* The answer of test `name` for v. */
+LLM_PRIVATE bool llm__jtest(llm__jctx *c, const char *name, llm__jv v, const llm__jargs *a) {
+    uint8_t t = v.t;
+    if (!strcmp(name, "defined")) return t != LLM__JV_UNDEF;
+    if (!strcmp(name, "undefined")) return t == LLM__JV_UNDEF;
+    if (!strcmp(name, "none")) return t == LLM__JV_NONE;
+    if (!strcmp(name, "string")) return t == LLM__JV_STR;
+    if (!strcmp(name, "mapping")) return t == LLM__JV_DICT;
+    if (!strcmp(name, "iterable")) return t == LLM__JV_STR || t == LLM__JV_LIST || t == LLM__JV_DICT || t == LLM__JV_UNDEF;
+    if (!strcmp(name, "sequence")) return t == LLM__JV_STR || t == LLM__JV_LIST || t == LLM__JV_DICT;
+    if (!strcmp(name, "number")) return t == LLM__JV_INT || t == LLM__JV_FLOAT || t == LLM__JV_BOOL;
+    if (!strcmp(name, "integer")) return t == LLM__JV_INT;
+    if (!strcmp(name, "float")) return t == LLM__JV_FLOAT;
+    if (!strcmp(name, "boolean")) return t == LLM__JV_BOOL;
+    if (!strcmp(name, "true")) return t == LLM__JV_BOOL && v.b;
+    if (!strcmp(name, "false")) return t == LLM__JV_BOOL && !v.b;
+    if (!strcmp(name, "callable")) return t == LLM__JV_FUNC || t == LLM__JV_METHOD || t == LLM__JV_MACRO;
+    if (!strcmp(name, "escaped")) return false;
+    return llm__jt_type(c, v, a, name).b;
+}
+
+/* ---- sorting (stable, as Python's sorted) ---- */
+
+typedef struct { llm__jv key, val; } llm__jsort_item;
+
+LLM_PRIVATE void llm__jmerge_sort(llm__jctx *c, llm__jsort_item *x, llm__jsort_item *tmp, size_t n, bool reverse) {
+    if (n < 2) return;
+    size_t h = n / 2, i = 0, j = h, k = 0;
+    llm__jmerge_sort(c, x, tmp, h, reverse);
+    llm__jmerge_sort(c, x + h, tmp, n - h, reverse);
+    while (i < h && j < n) {
+        int r = llm__jcmp(c, x[j].key, x[i].key);
+        tmp[k++] = (reverse ? r > 0 : r < 0) ? x[j++] : x[i++];
+    }
+    while (i < h) tmp[k++] = x[i++];
+    while (j < n) tmp[k++] = x[j++];
+    memcpy(x, tmp, n * sizeof *x);
+}
+
+/* Sort key: optional attribute path, lower-cased strings unless case_sensitive. */
+LLM_PRIVATE llm__jv llm__jsort_key(llm__jctx *c, llm__jv v, llm__jv attribute, bool case_sensitive) {
+    if (attribute.t != LLM__JV_NONE) v = llm__jattr_path(c, v, attribute);
+    return !case_sensitive && v.t == LLM__JV_STR ? llm__jcase(c, v, 'l') : v;
+}
+
+LLM_PRIVATE llm__jsort_item *llm__jsorted(llm__jctx *c, llm__jlist items, llm__jv attribute, bool case_sensitive, bool reverse) {
+    llm__jsort_item *x = (llm__jsort_item *)llm__jalloc(c, (items.n + 1) * sizeof *x), *tmp = (llm__jsort_item *)llm__jalloc(c, (items.n + 1) * sizeof *x);
+    for (size_t i = 0; i < items.n; i++) { x[i].val = items.v[i]; x[i].key = llm__jsort_key(c, items.v[i], attribute, case_sensitive); }
+    llm__jmerge_sort(c, x, tmp, items.n, reverse);
+    return x;
+}
+
+/* ---- filters: `x | name(args)` ---- */
+
+#define LLM__JNONE llm__jnone()
+
+LLM_PRIVATE llm__jv llm__jfilter(llm__jctx *c, const char *name, llm__jv v, const llm__jargs *a);
+
+LLM_PRIVATE llm__jv llm__jf_trim(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    return llm__jstrip(c, llm__jto_str(c, v), llm__jarg(a, 0, "chars", LLM__JNONE), true, true);
+}
+
+/* transformers' tojson: json.dumps(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False) */
+LLM_PRIVATE llm__jv llm__jf_tojson(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    llm__jv indent = llm__jarg(a, 1, "indent", LLM__JNONE);
+    if (indent.t != LLM__JV_NONE && (indent.t != LLM__JV_INT || indent.i < 0 || indent.i > 64)) llm__jfail(c, "tojson: indent must be a small integer");
+    if (llm__jtruthy(llm__jarg(a, 3, "sort_keys", LLM__JNONE)) || llm__jarg(a, 2, "separators", LLM__JNONE).t != LLM__JV_NONE)
+        llm__jfail(c, "tojson: sort_keys and separators are not supported");
+    llm__jbuf b = { 0 };
+    llm__jput_json(c, &b, v, indent.t == LLM__JV_INT ? (int)indent.i : -1, llm__jtruthy(llm__jarg(a, 0, "ensure_ascii", LLM__JNONE)), 0);
+    return llm__jbuf_val(&b);
+}
+
+LLM_PRIVATE llm__jv llm__jf_length(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    (void)a;
+    size_t n;
+    switch (v.t) {
+    case LLM__JV_STR: llm__jutf8_offsets(c, v, &n); return llm__jint((int64_t)n);
+    case LLM__JV_LIST: return llm__jint((int64_t)v.l->n);
+    case LLM__JV_DICT: return llm__jint((int64_t)v.d->n);
+    case LLM__JV_UNDEF: return llm__jint(0);
+    default: llm__jfail(c, "object of type '%s' has no len()", llm__jtype_name(v));
+    }
+}
+
+LLM_PRIVATE llm__jv llm__jf_items(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    if (v.t == LLM__JV_UNDEF) return llm__jlist_new(c);
+    if (v.t != LLM__JV_DICT) llm__jfail(c, "items filter needs a mapping, got %s", llm__jtype_name(v));
+    return llm__jdict_method(c, v, "items", a);
+}
+
+LLM_PRIVATE llm__jv llm__jf_case(llm__jctx *c, llm__jv v, char mode) { return llm__jcase(c, llm__jto_str(c, v), mode); }
+LLM_PRIVATE llm__jv llm__jf_string(llm__jctx *c, llm__jv v, const llm__jargs *a) { (void)a; return llm__jto_str(c, v); }
+LLM_PRIVATE llm__jv llm__jf_lower(llm__jctx *c, llm__jv v, const llm__jargs *a) { (void)a; return llm__jf_case(c, v, 'l'); }
+LLM_PRIVATE llm__jv llm__jf_upper(llm__jctx *c, llm__jv v, const llm__jargs *a) { (void)a; return llm__jf_case(c, v, 'u'); }
+LLM_PRIVATE llm__jv llm__jf_capitalize(llm__jctx *c, llm__jv v, const llm__jargs *a) { (void)a; return llm__jf_case(c, v, 'c'); }
+LLM_PRIVATE llm__jv llm__jf_title(llm__jctx *c, llm__jv v, const llm__jargs *a) { (void)a; return llm__jf_case(c, v, 'T'); }
+LLM_PRIVATE llm__jv llm__jf_safe(llm__jctx *c, llm__jv v, const llm__jargs *a) { (void)c; (void)a; return v; }
+LLM_PRIVATE llm__jv llm__jf_list(llm__jctx *c, llm__jv v, const llm__jargs *a) { (void)a; return llm__jlist_of(c, llm__jiter(c, v)); }
+
+LLM_PRIVATE llm__jv llm__jf_replace(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    return llm__jreplace(c, llm__jto_str(c, v), llm__jarg(a, 0, "old", LLM__JNONE), llm__jarg(a, 1, "new", LLM__JNONE), llm__jarg_int(c, a, 2, "count", -1));
+}
+
+LLM_PRIVATE llm__jv llm__jf_join(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    llm__jv sep = llm__jarg_str(c, a, 0, "d", ""), attr = llm__jarg(a, 1, "attribute", LLM__JNONE);
+    llm__jlist items = llm__jiter(c, v);
+    llm__jbuf b = { 0 };
+    for (size_t i = 0; i < items.n; i++) {
+        if (i) llm__jbuf_put(c, &b, sep.s.p, sep.s.n);
+        llm__jput_str(c, &b, attr.t == LLM__JV_NONE ? items.v[i] : llm__jattr_path(c, items.v[i], attr));
+    }
+    return llm__jbuf_val(&b);
+}
+
+LLM_PRIVATE llm__jv llm__jf_default(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    (void)c;
+    bool boolean = llm__jtruthy(llm__jarg(a, 1, "boolean", LLM__JNONE));
+    if (v.t == LLM__JV_UNDEF || (boolean && !llm__jtruthy(v))) return llm__jarg(a, 0, "default_value", llm__jstr("", 0));
+    return v;
+}
+
+LLM_PRIVATE llm__jv llm__jf_first(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    (void)a;
+    llm__jlist items = llm__jiter(c, v);
+    return items.n ? items.v[0] : llm__jundef("first", 5);
+}
+
+LLM_PRIVATE llm__jv llm__jf_last(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    (void)a;
+    llm__jlist items = llm__jiter(c, v);
+    return items.n ? items.v[items.n - 1] : llm__jundef("last", 4);
+}
+
+/* Jinja's int filter: int(x), else int(float(x)), else the default. */
+LLM_PRIVATE llm__jv llm__jf_int(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    llm__jv dflt = llm__jarg(a, 0, "default", llm__jint(0));
+    if (v.t == LLM__JV_INT) return v;
+    if (v.t == LLM__JV_BOOL) return llm__jint(v.b);
+    if (v.t == LLM__JV_FLOAT) return isfinite(v.f) && fabs(v.f) < 9.2e18 ? llm__jint((int64_t)v.f) : dflt;
+    if (v.t != LLM__JV_STR) return dflt;
+    llm__jv s = llm__jstrip(c, v, LLM__JNONE, true, true);
+    s = llm__jstr_copy(c, s.s.p, s.s.n);
+    char *end;
+    errno = 0;
+    long long i = strtoll(s.s.p, &end, (int)llm__jarg_int(c, a, 1, "base", 10));
+    if (s.s.n && !*end && !errno) return llm__jint(i);
+    double f = strtod(s.s.p, &end);
+    return s.s.n && !*end && isfinite(f) && fabs(f) < 9.2e18 ? llm__jint((int64_t)f) : dflt;
+}
+
+LLM_PRIVATE llm__jv llm__jf_float(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    llm__jv dflt = llm__jarg(a, 0, "default", llm__jfloat(0));
+    if (llm__jis_num(v)) return llm__jfloat(llm__jnum(v));
+    if (v.t != LLM__JV_STR) return dflt;
+    llm__jv s = llm__jstrip(c, v, LLM__JNONE, true, true);
+    s = llm__jstr_copy(c, s.s.p, s.s.n);
+    char *end;
+    double f = strtod(s.s.p, &end);
+    return s.s.n && !*end ? llm__jfloat(f) : dflt;
+}
+
+LLM_PRIVATE llm__jv llm__jf_abs(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    (void)a;
+    if (v.t == LLM__JV_INT) { if (v.i == INT64_MIN) llm__jfail(c, "integer overflow"); return llm__jint(v.i < 0 ? -v.i : v.i); }
+    if (v.t == LLM__JV_BOOL) return llm__jint(v.b);
+    if (v.t == LLM__JV_FLOAT) return llm__jfloat(fabs(v.f));
+    llm__jfail(c, "bad operand type for abs(): '%s'", llm__jtype_name(v));
+}
+
+/* round(value, precision=0, method='common'): Python's round (half to even, on the exact
+   binary value, which is what printf's rounding does too), floor or ceil. */
+LLM_PRIVATE llm__jv llm__jf_round(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    int64_t prec = llm__jarg_int(c, a, 0, "precision", 0);
+    llm__jv method = llm__jarg_str(c, a, 1, "method", "common");
+    if (!llm__jis_num(v)) llm__jfail(c, "round needs a number, got %s", llm__jtype_name(v));
+    if (prec < 0 || prec > 15) llm__jfail(c, "round: precision %lld is not supported", (long long)prec);
+    double x = llm__jnum(v), scale = pow(10, (double)prec);
+    if (llm__jstr_eq(method, "floor")) return llm__jfloat(floor(x * scale) / scale);
+    if (llm__jstr_eq(method, "ceil")) return llm__jfloat(ceil(x * scale) / scale);
+    if (!llm__jstr_eq(method, "common")) llm__jfail(c, "round: method must be common, ceil or floor");
+    if (v.t != LLM__JV_FLOAT) return llm__jint(v.t == LLM__JV_INT ? v.i : v.b);   /* round(int) stays int */
+    char tmp[400];
+    snprintf(tmp, sizeof tmp, "%.*f", (int)prec, x);
+    return llm__jfloat(strtod(tmp, NULL));
+}
+
+LLM_PRIVATE llm__jv llm__jf_unique(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    bool cs = llm__jtruthy(llm__jarg(a, 0, "case_sensitive", LLM__JNONE));
+    llm__jv attr = llm__jarg(a, 1, "attribute", LLM__JNONE), out = llm__jlist_new(c), seen = llm__jlist_new(c);
+    llm__jlist items = llm__jiter(c, v);
+    for (size_t i = 0; i < items.n; i++) {
+        llm__jv key = llm__jsort_key(c, items.v[i], attr, cs);
+        if (llm__jcontains(c, seen, key)) continue;
+        llm__jlist_push(c, seen.l, key);
+        llm__jlist_push(c, out.l, items.v[i]);
+    }
+    return out;
+}
+
+/* Arguments after the first `skip` positional ones (the rest go to a test or filter). */
+LLM_PRIVATE llm__jargs llm__jargs_tail(const llm__jargs *a, int skip) {
+    llm__jargs t = *a;
+    t.pos = a->pos + LLM__MIN(skip, a->n_pos);
+    t.n_pos = LLM__MAX(0, a->n_pos - skip);
+    return t;
+}
+
+/* map(attribute='x', default=...) or map('filter', args...) */
+LLM_PRIVATE llm__jv llm__jf_map(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    llm__jv attr = llm__jarg(a, -1, "attribute", LLM__JNONE), dflt = llm__jarg(a, -1, "default", llm__jundef("default", 7));
+    llm__jv out = llm__jlist_new(c), fname = llm__jarg(a, 0, "", LLM__JNONE);
+    llm__jlist items = llm__jiter(c, v);
+    llm__jargs rest = llm__jargs_tail(a, 1);
+    if (attr.t == LLM__JV_NONE) {
+        llm__jneed_str(c, fname, "map");
+        fname = llm__jstr_copy(c, fname.s.p, fname.s.n);
+        rest.n_kw = 0;
+    }
+    for (size_t i = 0; i < items.n; i++) {
+        llm__jv x;
+        if (attr.t != LLM__JV_NONE) { x = llm__jattr_path(c, items.v[i], attr); if (x.t == LLM__JV_UNDEF) x = dflt; }
+        else x = llm__jfilter(c, fname.s.p, items.v[i], &rest);
+        llm__jlist_push(c, out.l, x);
+    }
+    return out;
+}
+
+/* select/reject(test, args...) and selectattr/rejectattr(attr, test, args...). */
+LLM_PRIVATE llm__jv llm__jselect(llm__jctx *c, llm__jv v, const llm__jargs *a, bool keep, bool by_attr) {
+    llm__jv attr = by_attr ? llm__jarg(a, 0, "attr", LLM__JNONE) : LLM__JNONE, test = llm__jarg(a, by_attr, "", LLM__JNONE);
+    llm__jargs rest = llm__jargs_tail(a, by_attr + 1);
+    if (test.t != LLM__JV_NONE) { llm__jneed_str(c, test, "select"); test = llm__jstr_copy(c, test.s.p, test.s.n); }
+    llm__jv out = llm__jlist_new(c);
+    llm__jlist items = llm__jiter(c, v);
+    for (size_t i = 0; i < items.n; i++) {
+        llm__jv x = by_attr ? llm__jattr_path(c, items.v[i], attr) : items.v[i];
+        bool ok = test.t == LLM__JV_NONE ? llm__jtruthy(x) : llm__jtest(c, test.s.p, x, &rest);
+        if (ok == keep) llm__jlist_push(c, out.l, items.v[i]);
+    }
+    return out;
+}
+
+LLM_PRIVATE llm__jv llm__jf_select(llm__jctx *c, llm__jv v, const llm__jargs *a) { return llm__jselect(c, v, a, true, false); }
+LLM_PRIVATE llm__jv llm__jf_reject(llm__jctx *c, llm__jv v, const llm__jargs *a) { return llm__jselect(c, v, a, false, false); }
+LLM_PRIVATE llm__jv llm__jf_selectattr(llm__jctx *c, llm__jv v, const llm__jargs *a) { return llm__jselect(c, v, a, true, true); }
+LLM_PRIVATE llm__jv llm__jf_rejectattr(llm__jctx *c, llm__jv v, const llm__jargs *a) { return llm__jselect(c, v, a, false, true); }
+
+LLM_PRIVATE llm__jv llm__jf_dictsort(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    if (v.t != LLM__JV_DICT) llm__jfail(c, "dictsort needs a mapping, got %s", llm__jtype_name(v));
+    bool cs = llm__jtruthy(llm__jarg(a, 0, "case_sensitive", LLM__JNONE));
+    llm__jv by = llm__jarg_str(c, a, 1, "by", "key");
+    llm__jv pairs = llm__jdict_method(c, v, "items", a);
+    llm__jsort_item *x = llm__jsorted(c, *pairs.l, llm__jint(llm__jstr_eq(by, "value")), cs, llm__jtruthy(llm__jarg(a, 2, "reverse", LLM__JNONE)));
+    for (size_t i = 0; i < pairs.l->n; i++) pairs.l->v[i] = x[i].val;
+    return pairs;
+}
+
+LLM_PRIVATE llm__jv llm__jf_sort(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    llm__jlist items = llm__jiter(c, v);
+    llm__jsort_item *x = llm__jsorted(c, items, llm__jarg(a, 2, "attribute", LLM__JNONE), llm__jtruthy(llm__jarg(a, 1, "case_sensitive", LLM__JNONE)),
+                                      llm__jtruthy(llm__jarg(a, 0, "reverse", LLM__JNONE)));
+    llm__jv out = llm__jlist_new(c);
+    for (size_t i = 0; i < items.n; i++) llm__jlist_push(c, out.l, x[i].val);
+    return out;
+}
+
+LLM_PRIVATE llm__jv llm__jf_minmax(llm__jctx *c, llm__jv v, const llm__jargs *a, bool max) {
+    llm__jlist items = llm__jiter(c, v);
+    if (!items.n) return llm__jundef(max ? "max" : "min", 3);
+    llm__jsort_item *x = llm__jsorted(c, items, llm__jarg(a, 1, "attribute", LLM__JNONE), llm__jtruthy(llm__jarg(a, 0, "case_sensitive", LLM__JNONE)), false);
+    return max ? x[items.n - 1].val : x[0].val;
+}
+LLM_PRIVATE llm__jv llm__jf_min(llm__jctx *c, llm__jv v, const llm__jargs *a) { return llm__jf_minmax(c, v, a, false); }
+LLM_PRIVATE llm__jv llm__jf_max(llm__jctx *c, llm__jv v, const llm__jargs *a) { return llm__jf_minmax(c, v, a, true); }
+
+LLM_PRIVATE llm__jv llm__jf_reverse(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    (void)a;
+    llm__jlist items = llm__jiter(c, v);
+    if (v.t == LLM__JV_STR) {
+        llm__jbuf b = { 0 };
+        for (size_t i = items.n; i-- > 0;) llm__jbuf_put(c, &b, items.v[i].s.p, items.v[i].s.n);
+        return llm__jbuf_val(&b);
+    }
+    llm__jv out = llm__jlist_new(c);
+    for (size_t i = items.n; i-- > 0;) llm__jlist_push(c, out.l, items.v[i]);
+    return out;
+}
+
+LLM_PRIVATE llm__jv llm__jadd(llm__jctx *c, llm__jv x, llm__jv y);
+
+LLM_PRIVATE llm__jv llm__jf_sum(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    llm__jv attr = llm__jarg(a, 0, "attribute", LLM__JNONE), total = llm__jarg(a, 1, "start", llm__jint(0));
+    llm__jlist items = llm__jiter(c, v);
+    for (size_t i = 0; i < items.n; i++) total = llm__jadd(c, total, attr.t == LLM__JV_NONE ? items.v[i] : llm__jattr_path(c, items.v[i], attr));
+    return total;
+}
+
+/* indent(width=4, first=False, blank=False), Jinja 3.1 */
+LLM_PRIVATE llm__jv llm__jf_indent(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    llm__jv w = llm__jarg(a, 0, "width", llm__jint(4));
+    bool first = llm__jtruthy(llm__jarg(a, 1, "first", LLM__JNONE)), blank = llm__jtruthy(llm__jarg(a, 2, "blank", LLM__JNONE));
+    llm__jbuf ind = { 0 }, b = { 0 };
+    if (w.t == LLM__JV_STR) llm__jbuf_put(c, &ind, w.s.p, w.s.n);
+    else for (int64_t k = 0, n = llm__jarg_int(c, a, 0, "width", 4); k < n && k < 256; k++) llm__jbuf_puts(c, &ind, " ");
+    llm__jv s = llm__jto_str(c, v);
+    if (first) llm__jbuf_put(c, &b, ind.p, ind.n);
+    for (size_t i = 0, line = 0; i < s.s.n; line++) {      /* lines as str.splitlines() of s + "\n" */
+        size_t e = i;
+        while (e < s.s.n && !strchr("\n\r\v\f\x1c\x1d\x1e", s.s.p[e])) e++;
+        bool empty = e == i;
+        if (line) { llm__jbuf_puts(c, &b, "\n"); if (blank || !empty) llm__jbuf_put(c, &b, ind.p, ind.n); }
+        llm__jbuf_put(c, &b, s.s.p + i, e - i);
+        i = e + (e < s.s.n && s.s.p[e] == '\r' && e + 1 < s.s.n && s.s.p[e + 1] == '\n' ? 2 : 1);
+    }
+    return llm__jbuf_val(&b);
+}
+
+LLM_PRIVATE llm__jv llm__jf_escape(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    (void)a;
+    llm__jv s = llm__jto_str(c, v);
+    llm__jbuf b = { 0 };
+    for (size_t i = 0; i < s.s.n; i++) {
+        const char *e = s.s.p[i] == '&' ? "&amp;" : s.s.p[i] == '<' ? "&lt;" : s.s.p[i] == '>' ? "&gt;" :
+                        s.s.p[i] == '"' ? "&#34;" : s.s.p[i] == '\'' ? "&#39;" : NULL;
+        if (e) llm__jbuf_puts(c, &b, e); else llm__jbuf_put(c, &b, s.s.p + i, 1);
+    }
+    return llm__jbuf_val(&b);
+}
+
+LLM_PRIVATE llm__jv llm__jf_attr(llm__jctx *c, llm__jv v, const llm__jargs *a) {
+    llm__jv name = llm__jarg(a, 0, "name", LLM__JNONE);
+    llm__jneed_str(c, name, "attr");
+    return llm__jgetattr(c, v, llm__jstr_copy(c, name.s.p, name.s.n).s.p);
+}
+
+static const llm__jbuiltin llm__jfilters[] = {
+    { "abs", llm__jf_abs }, { "attr", llm__jf_attr }, { "capitalize", llm__jf_capitalize }, { "count", llm__jf_length },
+    { "d", llm__jf_default }, { "default", llm__jf_default }, { "dictsort", llm__jf_dictsort }, { "e", llm__jf_escape },
+    { "escape", llm__jf_escape }, { "first", llm__jf_first }, { "float", llm__jf_float }, { "indent", llm__jf_indent },
+    { "int", llm__jf_int }, { "items", llm__jf_items }, { "join", llm__jf_join }, { "last", llm__jf_last },
+    { "length", llm__jf_length }, { "list", llm__jf_list }, { "lower", llm__jf_lower }, { "map", llm__jf_map },
+    { "max", llm__jf_max }, { "min", llm__jf_min }, { "reject", llm__jf_reject }, { "rejectattr", llm__jf_rejectattr },
+    { "replace", llm__jf_replace }, { "reverse", llm__jf_reverse }, { "round", llm__jf_round }, { "safe", llm__jf_safe },
+    { "select", llm__jf_select }, { "selectattr", llm__jf_selectattr }, { "sort", llm__jf_sort }, { "string", llm__jf_string },
+    { "sum", llm__jf_sum }, { "title", llm__jf_title }, { "tojson", llm__jf_tojson }, { "trim", llm__jf_trim },
+    { "unique", llm__jf_unique }, { "upper", llm__jf_upper },
+};
+
+LLM_PRIVATE llm__jv llm__jfilter(llm__jctx *c, const char *name, llm__jv v, const llm__jargs *a) {
+    for (size_t i = 0; i < sizeof llm__jfilters / sizeof llm__jfilters[0]; i++)
+        if (!strcmp(llm__jfilters[i].name, name)) return llm__jfilters[i].fn(c, v, a);
+    llm__jfail(c, "no filter named '%s'", name);
+}
+
+/* ---- global functions ---- */
+
+LLM_PRIVATE llm__jv llm__jg_range(llm__jctx *c, llm__jv self, const llm__jargs *a) {
+    (void)self;
+    int64_t start = 0, stop, step = 1;
+    if (a->n_pos == 1) stop = llm__jarg_int(c, a, 0, "stop", 0);
+    else {
+        start = llm__jarg_int(c, a, 0, "start", 0);
+        stop = llm__jarg_int(c, a, 1, "stop", 0);
+        step = llm__jarg_int(c, a, 2, "step", 1);
+    }
+    if (step == 0) llm__jfail(c, "range() arg 3 must not be zero");
+    llm__jv out = llm__jlist_new(c);
+    for (int64_t i = start, k = 0; step > 0 ? i < stop : i > stop; i += step, k++) {
+        if (k >= LLM__JMAX_RANGE) llm__jfail(c, "Range too big. The sandbox blocks ranges larger than MAX_RANGE (%d).", LLM__JMAX_RANGE);
+        llm__jlist_push(c, out.l, llm__jint(i));
+    }
+    return out;
+}
+
+/* namespace(dict?, **kw) and dict(dict?, **kw) */
+LLM_PRIVATE llm__jv llm__jmake_dict(llm__jctx *c, const llm__jargs *a, llm__jtype t) {
+    llm__jv d = llm__jdict_new(c, t);
+    if (a->n_pos > 1) llm__jfail(c, "expected at most 1 positional argument, got %d", a->n_pos);
+    if (a->n_pos == 1) {
+        if (a->pos[0].t != LLM__JV_DICT) llm__jfail(c, "cannot convert %s to a dict", llm__jtype_name(a->pos[0]));
+        for (size_t i = 0; i < a->pos[0].d->n; i++) llm__jdict_set(c, d.d, a->pos[0].d->k[i], a->pos[0].d->v[i]);
+    }
+    for (int k = 0; k < a->n_kw; k++) llm__jdict_set(c, d.d, llm__jstrz(a->kw_names[k]), a->kw[k]);
+    return d;
+}
+LLM_PRIVATE llm__jv llm__jg_namespace(llm__jctx *c, llm__jv self, const llm__jargs *a) { (void)self; return llm__jmake_dict(c, a, LLM__JV_NS); }
+LLM_PRIVATE llm__jv llm__jg_dict(llm__jctx *c, llm__jv self, const llm__jargs *a) { (void)self; return llm__jmake_dict(c, a, LLM__JV_DICT); }
+
+LLM_PRIVATE llm__jv llm__jg_raise(llm__jctx *c, llm__jv self, const llm__jargs *a) {
+    (void)self;
+    llm__jv msg = llm__jto_str(c, llm__jarg(a, 0, "message", llm__jstr("", 0)));
+    llm__jfail(c, "raise_exception: %.*s", (int)LLM__MIN(msg.s.n, 600), msg.s.p);
+}
+
+/* datetime.now().strftime(format) */
+LLM_PRIVATE llm__jv llm__jg_strftime_now(llm__jctx *c, llm__jv self, const llm__jargs *a) {
+    (void)self;
+    llm__jv fmt = llm__jarg(a, 0, "format", LLM__JNONE);
+    llm__jneed_str(c, fmt, "strftime_now");
+    fmt = llm__jstr_copy(c, fmt.s.p, fmt.s.n);
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char out[512];
+    size_t n = strftime(out, sizeof out, fmt.s.p, &tm);
+    return llm__jstr_copy(c, out, n);
+}
+
+static const llm__jbuiltin llm__jglobals[] = {
+    { "range", llm__jg_range }, { "namespace", llm__jg_namespace }, { "dict", llm__jg_dict },
+    { "raise_exception", llm__jg_raise }, { "strftime_now", llm__jg_strftime_now },
+};
+/* ==== end llm_impl/46_jinja_builtins.c ==== */
+/* ==== begin llm_impl/46_jinja_eval.c ==== */
+/* ---- >>jinja_eval: the evaluator ----
+   Walks the AST of 45_jinja_parse.c. Scoping as in Jinja: `set` at the top level sets a
+   template variable; inside a for loop it lives for one iteration (hence namespace()
+   for values carried across iterations); inside a macro it is local to the call; `if`
+   opens no scope. Expressions follow Python: `a or b` yields a or b, `/` is true
+   division, `//` and `%` round toward negative infinity, + on str and list concatenates. */
+/* #include "10_internal.h" (already above) */
+
+enum { LLM__JFLOW_NEXT, LLM__JFLOW_BREAK, LLM__JFLOW_CONTINUE };
+
+LLM_PRIVATE llm__jv llm__jeval(llm__jctx *c, const llm__jnode *n);
+LLM_PRIVATE int llm__jexec(llm__jctx *c, const llm__jnode *n);
+
+LLM_PRIVATE llm__jv llm__jlookup(llm__jctx *c, const char *name) {
+    llm__jv key = llm__jstrz(name);
+    for (llm__jframe *f = c->frame; f; f = f->parent) {
+        llm__jv *v = llm__jdict_find(c, &f->vars, key);
+        if (v) return *v;
+    }
+    for (size_t i = 0; i < sizeof llm__jglobals / sizeof llm__jglobals[0]; i++)
+        if (!strcmp(llm__jglobals[i].name, name)) { llm__jv v = { .t = LLM__JV_FUNC }; v.fn = &llm__jglobals[i]; return v; }
+    return llm__jundef(name, strlen(name));
+}
+
+LLM_PRIVATE void llm__jstep(llm__jctx *c) {
+    if (++c->steps > LLM_JINJA_MAX_STEPS) llm__jfail(c, "template runs more than %d loop iterations and calls", LLM_JINJA_MAX_STEPS);
+}
+
+/* ---- operators ---- */
+
+LLM_PRIVATE void llm__jcheck_defined(llm__jctx *c, llm__jv v) { if (v.t == LLM__JV_UNDEF) llm__jundef_use(c, v); }
+
+LLM_PRIVATE void llm__jbad_operands(llm__jctx *c, const char *op, llm__jv x, llm__jv y) {
+    llm__jcheck_defined(c, x);
+    llm__jcheck_defined(c, y);
+    llm__jfail(c, "unsupported operand type(s) for %s: '%s' and '%s'", op, llm__jtype_name(x), llm__jtype_name(y));
+}
+
+LLM_PRIVATE bool llm__jis_intlike(llm__jv v) { return v.t == LLM__JV_INT || v.t == LLM__JV_BOOL; }
+LLM_PRIVATE int64_t llm__jto_int(llm__jv v) { return v.t == LLM__JV_INT ? v.i : v.b; }
+
+/* seq * n for strings and lists */
+LLM_PRIVATE llm__jv llm__jrepeat(llm__jctx *c, llm__jv seq, int64_t n) {
+    if (seq.t == LLM__JV_STR) {
+        llm__jbuf b = { 0 };
+        for (int64_t k = 0; k < n; k++) llm__jbuf_put(c, &b, seq.s.p, seq.s.n);
+        return b.p ? llm__jbuf_val(&b) : llm__jstr("", 0);
+    }
+    llm__jv out = llm__jlist_new(c);
+    for (int64_t k = 0; k < n; k++) { llm__jstep(c); for (size_t i = 0; i < seq.l->n; i++) llm__jlist_push(c, out.l, seq.l->v[i]); }
+    return out;
+}
+
+LLM_PRIVATE llm__jv llm__jadd(llm__jctx *c, llm__jv x, llm__jv y) {
+    if (llm__jis_intlike(x) && llm__jis_intlike(y)) {
+        int64_t r;
+        if (__builtin_add_overflow(llm__jto_int(x), llm__jto_int(y), &r)) llm__jfail(c, "integer overflow");
+        return llm__jint(r);
+    }
+    if (llm__jis_num(x) && llm__jis_num(y)) return llm__jfloat(llm__jnum(x) + llm__jnum(y));
+    if (x.t == LLM__JV_STR && y.t == LLM__JV_STR) {
+        llm__jbuf b = { 0 };
+        llm__jbuf_put(c, &b, x.s.p, x.s.n);
+        llm__jbuf_put(c, &b, y.s.p, y.s.n);
+        return llm__jbuf_val(&b);
+    }
+    if (x.t == LLM__JV_LIST && y.t == LLM__JV_LIST) {
+        llm__jv out = llm__jlist_of(c, *x.l);
+        for (size_t i = 0; i < y.l->n; i++) llm__jlist_push(c, out.l, y.l->v[i]);
+        out.tuple = x.tuple;
+        return out;
+    }
+    if (x.t == LLM__JV_STR && y.t != LLM__JV_UNDEF) llm__jfail(c, "can only concatenate str (not \"%s\") to str", llm__jtype_name(y));
+    llm__jbad_operands(c, "+", x, y);
+    return x;
+}
+
+/* - * / // % ** */
+LLM_PRIVATE llm__jv llm__jarith(llm__jctx *c, char op, bool twice, llm__jv x, llm__jv y) {
+    const char *name = op == '-' ? "-" : op == '%' ? "%" : op == '*' ? (twice ? "**" : "*") : (twice ? "//" : "/");
+    if (op == '*' && !twice && (x.t == LLM__JV_STR || x.t == LLM__JV_LIST) && llm__jis_intlike(y)) return llm__jrepeat(c, x, llm__jto_int(y));
+    if (op == '*' && !twice && (y.t == LLM__JV_STR || y.t == LLM__JV_LIST) && llm__jis_intlike(x)) return llm__jrepeat(c, y, llm__jto_int(x));
+    if (!llm__jis_num(x) || !llm__jis_num(y)) llm__jbad_operands(c, name, x, y);
+    if (llm__jis_intlike(x) && llm__jis_intlike(y) && !(op == '/' && !twice)) {
+        int64_t a = llm__jto_int(x), b = llm__jto_int(y), r = 0;
+        bool ovf = false;
+        if (op == '-') ovf = __builtin_sub_overflow(a, b, &r);
+        else if (op == '*' && !twice) ovf = __builtin_mul_overflow(a, b, &r);
+        else if (op == '*') {                            /* ** */
+            if (b < 0) return llm__jfloat(pow((double)a, (double)b));
+            r = 1;
+            for (int64_t k = 0; k < b && !ovf; k++) ovf = __builtin_mul_overflow(r, a, &r);
+        } else {
+            if (b == 0) llm__jfail(c, "integer division or modulo by zero");
+            if (a == INT64_MIN && b == -1) llm__jfail(c, "integer overflow");
+            r = op == '/' ? a / b : a % b;              /* Python floors; C truncates: */
+            if ((a % b != 0) && ((a < 0) != (b < 0))) r = op == '/' ? r - 1 : r + b;
+        }
+        if (ovf) llm__jfail(c, "integer overflow");
+        return llm__jint(r);
+    }
+    double a = llm__jnum(x), b = llm__jnum(y);
+    switch (op) {
+    case '-': return llm__jfloat(a - b);
+    case '*': return llm__jfloat(twice ? pow(a, b) : a * b);
+    default:
+        if (b == 0) llm__jfail(c, "float division by zero");
+        if (op == '/' && !twice) return llm__jfloat(a / b);
+        double q = floor(a / b), m = fmod(a, b);
+        if (m != 0 && ((m < 0) != (b < 0))) m += b;
+        return llm__jfloat(op == '%' ? m : q);
+    }
+}
+
+LLM_PRIVATE llm__jv llm__jbinary(llm__jctx *c, const char *op, llm__jv x, llm__jv y) {
+    if (!strcmp(op, "+")) return llm__jadd(c, x, y);
+    if (!strcmp(op, "~")) {
+        llm__jbuf b = { 0 };
+        llm__jput_str(c, &b, x);
+        llm__jput_str(c, &b, y);
+        return b.p ? llm__jbuf_val(&b) : llm__jstr("", 0);
+    }
+    if (!strcmp(op, "==")) return llm__jbool(llm__jeq(c, x, y));
+    if (!strcmp(op, "!=")) return llm__jbool(!llm__jeq(c, x, y));
+    if (!strcmp(op, "in")) return llm__jbool(llm__jcontains(c, y, x));
+    if (!strcmp(op, "not in")) return llm__jbool(!llm__jcontains(c, y, x));
+    if (op[0] == '<' || op[0] == '>') {
+        if (x.t == LLM__JV_UNDEF || y.t == LLM__JV_UNDEF) llm__jbad_operands(c, op, x, y);
+        int r = llm__jcmp(c, x, y);
+        return llm__jbool(op[0] == '<' ? (op[1] ? r <= 0 : r < 0) : (op[1] ? r >= 0 : r > 0));
+    }
+    return llm__jarith(c, op[0], op[1] != 0, x, y);
+}
+
+/* seq[start:stop:step] with Python's clamping, by code point for strings. */
+LLM_PRIVATE llm__jv llm__jslice(llm__jctx *c, llm__jv seq, const llm__jnode *n) {
+    llm__jcheck_defined(c, seq);
+    int64_t idx[3];
+    bool given[3];
+    for (int k = 0; k < 3; k++) {
+        llm__jv v = n->kids[k] ? llm__jeval(c, n->kids[k]) : llm__jnone();
+        given[k] = v.t != LLM__JV_NONE;
+        if (given[k] && !llm__jis_intlike(v)) llm__jfail(c, "slice indices must be integers or None");
+        idx[k] = given[k] ? llm__jto_int(v) : 0;
+    }
+    int64_t step = given[2] ? idx[2] : 1;
+    if (step == 0) llm__jfail(c, "slice step cannot be zero");
+    size_t *off = NULL, count;
+    if (seq.t == LLM__JV_STR) off = llm__jutf8_offsets(c, seq, &count);
+    else if (seq.t == LLM__JV_LIST) count = seq.l->n;
+    else llm__jfail(c, "'%s' object is not subscriptable", llm__jtype_name(seq));
+    int64_t len = (int64_t)count, lo = step < 0 ? -1 : 0, hi = step < 0 ? len - 1 : len, b[2];
+    for (int k = 0; k < 2; k++) {
+        int64_t i = idx[k];
+        if (!given[k]) { b[k] = k == 0 ? (step > 0 ? 0 : len - 1) : (step > 0 ? len : -1); continue; }
+        if (i < 0) i += len;
+        b[k] = i < lo ? lo : i > hi ? hi : i;
+    }
+    llm__jv out = off ? llm__jstr("", 0) : llm__jlist_new(c);
+    llm__jbuf buf = { 0 };
+    for (int64_t i = b[0]; step > 0 ? i < b[1] : i > b[1]; i += step) {
+        if (off) llm__jbuf_put(c, &buf, seq.s.p + off[i], off[i + 1] - off[i]);
+        else llm__jlist_push(c, out.l, seq.l->v[i]);
+    }
+    if (off && buf.p) out = llm__jbuf_val(&buf);
+    if (!off) out.tuple = seq.tuple;
+    return out;
+}
+
+/* ---- calls ---- */
+
+/* Evaluate call arguments (positional, then name=value) of node n. */
+LLM_PRIVATE llm__jargs llm__jeval_args(llm__jctx *c, const llm__jnode *n) {
+    llm__jv *pos = (llm__jv *)llm__jalloc(c, (size_t)(n->n_kids + 1) * sizeof(llm__jv));
+    llm__jv *kw = (llm__jv *)llm__jalloc(c, (size_t)(n->n_kids + 1) * sizeof(llm__jv));
+    const char **names = (const char **)llm__jalloc(c, (size_t)(n->n_kids + 1) * sizeof(char *));
+    llm__jargs a = { pos, 0, kw, names, 0 };
+    for (int i = 0; i < n->n_kids; i++) {
+        const llm__jnode *k = n->kids[i];
+        if (k->kind == LLM__J_KWARG) { names[a.n_kw] = k->name; kw[a.n_kw++] = llm__jeval(c, k->a); }
+        else pos[a.n_pos++] = llm__jeval(c, k);
+    }
+    return a;
+}
+
+/* Run the body of a macro (or a call block's caller) with arguments bound to its
+   parameters; extra arguments land in `varargs` and `kwargs`. Returns its output. */
+LLM_PRIVATE llm__jv llm__jcall_macro(llm__jctx *c, const llm__jmacro *m, const llm__jargs *a) {
+    llm__jstep(c);
+    if (++c->depth > LLM__JMAX_DEPTH) llm__jfail(c, "macro calls nested too deeply");
+    llm__jframe *saved_frame = c->frame, *f = (llm__jframe *)llm__jalloc(c, sizeof(llm__jframe));
+    memset(f, 0, sizeof *f);
+    f->parent = m->frame;
+    c->frame = f;
+    const llm__jnode *def = m->node;
+    llm__jv varargs = llm__jlist_new(c), kwargs = llm__jdict_new(c, LLM__JV_DICT);
+    varargs.tuple = true;
+    for (int i = 0; i < def->n_kids; i++) {
+        const llm__jnode *p = def->kids[i];
+        llm__jv v = llm__jarg(a, i, p->name, llm__jundef(p->name, strlen(p->name)));
+        if (v.t == LLM__JV_UNDEF && p->a) v = llm__jeval(c, p->a);
+        llm__jdict_set(c, &f->vars, llm__jstrz(p->name), v);
+    }
+    for (int i = def->n_kids; i < a->n_pos; i++) llm__jlist_push(c, varargs.l, a->pos[i]);
+    for (int k = 0; k < a->n_kw; k++)
+        if (!llm__jdict_find(c, &f->vars, llm__jstrz(a->kw_names[k]))) llm__jdict_set(c, kwargs.d, llm__jstrz(a->kw_names[k]), a->kw[k]);
+    llm__jdict_set(c, &f->vars, llm__jstrz("varargs"), varargs);
+    llm__jdict_set(c, &f->vars, llm__jstrz("kwargs"), kwargs);
+    if (m->caller) { llm__jv cv = { .t = LLM__JV_MACRO }; cv.mac = m->caller; llm__jdict_set(c, &f->vars, llm__jstrz("caller"), cv); }
+    llm__jbuf *saved_out = c->out, out = { 0 };
+    c->out = &out;
+    llm__jexec(c, def->body);
+    c->out = saved_out;
+    c->frame = saved_frame;
+    c->depth--;
+    return llm__jbuf_val(&out);
+}
+
+LLM_PRIVATE llm__jv llm__jcall(llm__jctx *c, llm__jv fn, const llm__jargs *a, const llm__jmacro *caller) {
+    switch (fn.t) {
+    case LLM__JV_FUNC: return fn.fn->fn(c, llm__jnone(), a);
+    case LLM__JV_METHOD: return llm__jcall_method(c, fn.m->self, fn.m->name, a);
+    case LLM__JV_MACRO:
+        if (caller) { llm__jmacro *m = (llm__jmacro *)llm__jalloc(c, sizeof *m); *m = *fn.mac; m->caller = caller; return llm__jcall_macro(c, m, a); }
+        return llm__jcall_macro(c, fn.mac, a);
+    case LLM__JV_UNDEF: llm__jundef_use(c, fn); break;
+    default: break;
+    }
+    llm__jfail(c, "'%s' object is not callable", llm__jtype_name(fn));
+}
+
+/* ---- expressions ---- */
+
+LLM_PRIVATE llm__jv llm__jeval_seq(llm__jctx *c, const llm__jnode *n) {
+    if (n->kind == LLM__J_DICT) {
+        llm__jv d = llm__jdict_new(c, LLM__JV_DICT);
+        for (int i = 0; i + 1 < n->n_kids; i += 2) llm__jdict_set(c, d.d, llm__jeval(c, n->kids[i]), llm__jeval(c, n->kids[i + 1]));
+        return d;
+    }
+    llm__jv l = llm__jlist_new(c);
+    l.tuple = n->kind == LLM__J_TUPLE;
+    for (int i = 0; i < n->n_kids; i++) llm__jlist_push(c, l.l, llm__jeval(c, n->kids[i]));
+    return l;
+}
+
+/* Apply filter node n to v. */
+LLM_PRIVATE llm__jv llm__japply_filter(llm__jctx *c, const llm__jnode *n, llm__jv v) {
+    llm__jargs a = llm__jeval_args(c, n);
+    c->line = n->line;
+    return llm__jfilter(c, n->name, v, &a);
+}
+
+LLM_PRIVATE llm__jv llm__jeval(llm__jctx *c, const llm__jnode *n) {
+    c->line = n->line;
+    llm__jv x;
+    switch (n->kind) {
+    case LLM__J_LIT: return n->lit;
+    case LLM__J_NAME: return llm__jlookup(c, n->name);
+    case LLM__J_ATTR: x = llm__jeval(c, n->a); c->line = n->line; return llm__jgetattr(c, x, n->name);
+    case LLM__J_ITEM: { x = llm__jeval(c, n->a); llm__jv k = llm__jeval(c, n->b); c->line = n->line; return llm__jgetitem(c, x, k); }
+    case LLM__J_SLICE: return llm__jslice(c, llm__jeval(c, n->a), n);
+    case LLM__J_CALL: { x = llm__jeval(c, n->a); llm__jargs a = llm__jeval_args(c, n); c->line = n->line; return llm__jcall(c, x, &a, NULL); }
+    case LLM__J_FILTER: return llm__japply_filter(c, n, llm__jeval(c, n->a));
+    case LLM__J_TEST: {
+        x = llm__jeval(c, n->a);
+        llm__jargs a = llm__jeval_args(c, n);
+        c->line = n->line;
+        return llm__jbool(llm__jtest(c, n->name, x, &a) != n->neg);
+    }
+    case LLM__J_NEG: case LLM__J_POS:
+        x = llm__jeval(c, n->a);
+        if (!llm__jis_num(x)) { llm__jcheck_defined(c, x); llm__jfail(c, "bad operand type for unary %c: '%s'", n->kind == LLM__J_NEG ? '-' : '+', llm__jtype_name(x)); }
+        if (x.t == LLM__JV_BOOL) x = llm__jint(x.b);
+        if (n->kind == LLM__J_POS) return x;
+        if (x.t == LLM__JV_FLOAT) return llm__jfloat(-x.f);
+        if (x.i == INT64_MIN) llm__jfail(c, "integer overflow");
+        return llm__jint(-x.i);
+    case LLM__J_NOT: return llm__jbool(!llm__jtruthy(llm__jeval(c, n->a)));
+    case LLM__J_AND: x = llm__jeval(c, n->a); return llm__jtruthy(x) ? llm__jeval(c, n->b) : x;
+    case LLM__J_OR: x = llm__jeval(c, n->a); return llm__jtruthy(x) ? x : llm__jeval(c, n->b);
+    case LLM__J_COND:
+        if (llm__jtruthy(llm__jeval(c, n->a))) return llm__jeval(c, n->b);
+        return n->c ? llm__jeval(c, n->c) : llm__jundef("else", 4);
+    case LLM__J_BIN: { x = llm__jeval(c, n->a); llm__jv y = llm__jeval(c, n->b); c->line = n->line; return llm__jbinary(c, n->name, x, y); }
+    case LLM__J_LIST: case LLM__J_TUPLE: case LLM__J_DICT: return llm__jeval_seq(c, n);
+    default: llm__jfail(c, "internal error: node %d is not an expression", n->kind);
+    }
+}
+
+/* ---- statements ---- */
+
+LLM_PRIVATE void llm__jassign(llm__jctx *c, const llm__jnode *target, llm__jv v) {
+    if (target->kind == LLM__J_NAME) { llm__jdict_set(c, &c->frame->vars, llm__jstrz(target->name), v); return; }
+    if (target->kind == LLM__J_ATTR) {                 /* {% set ns.x = ... %} */
+        llm__jv obj = llm__jeval(c, target->a);
+        if (obj.t != LLM__JV_NS) llm__jfail(c, "cannot assign attribute on non-namespace object");
+        llm__jdict_set(c, obj.d, llm__jstrz(target->name), v);
+        return;
+    }
+    if (target->kind != LLM__J_TUPLE && target->kind != LLM__J_LIST) llm__jfail(c, "cannot assign to this expression");
+    llm__jlist items = llm__jiter(c, v);
+    if (items.n != (size_t)target->n_kids)
+        llm__jfail(c, "cannot unpack %zu values into %d names", items.n, target->n_kids);
+    for (int i = 0; i < target->n_kids; i++) llm__jassign(c, target->kids[i], items.v[i]);
+}
+
+/* The `loop` object's fields, in the order of its dict. */
+enum { LLM__JLOOP_INDEX, LLM__JLOOP_INDEX0, LLM__JLOOP_REVINDEX, LLM__JLOOP_REVINDEX0, LLM__JLOOP_FIRST, LLM__JLOOP_LAST,
+       LLM__JLOOP_LENGTH, LLM__JLOOP_PREVITEM, LLM__JLOOP_NEXTITEM, LLM__JLOOP_DEPTH, LLM__JLOOP_DEPTH0, LLM__JLOOP_N };
+
+LLM_PRIVATE llm__jv llm__jloop_new(llm__jctx *c) {
+    static const char *const names[] = { "index", "index0", "revindex", "revindex0", "first", "last", "length",
+                                         "previtem", "nextitem", "depth", "depth0" };
+    llm__jv loop = llm__jdict_new(c, LLM__JV_DICT);
+    for (int k = 0; k < LLM__JLOOP_N; k++) llm__jdict_set(c, loop.d, llm__jstrz(names[k]), llm__jnone());
+    return loop;
+}
+
+/* One `loop` object per loop, updated in place: like Jinja's LoopContext, a saved
+   reference (`{% set outer = loop %}`) follows the loop. */
+LLM_PRIVATE void llm__jloop_set(llm__jv loop, llm__jlist items, size_t i, int depth) {
+    llm__jv *f = loop.d->v;
+    int64_t n = (int64_t)items.n, k = (int64_t)i;
+    f[LLM__JLOOP_INDEX] = llm__jint(k + 1);
+    f[LLM__JLOOP_INDEX0] = llm__jint(k);
+    f[LLM__JLOOP_REVINDEX] = llm__jint(n - k);
+    f[LLM__JLOOP_REVINDEX0] = llm__jint(n - k - 1);
+    f[LLM__JLOOP_FIRST] = llm__jbool(k == 0);
+    f[LLM__JLOOP_LAST] = llm__jbool(k == n - 1);
+    f[LLM__JLOOP_LENGTH] = llm__jint(n);
+    f[LLM__JLOOP_PREVITEM] = i > 0 ? items.v[i - 1] : llm__jundef("previtem", 8);
+    f[LLM__JLOOP_NEXTITEM] = i + 1 < items.n ? items.v[i + 1] : llm__jundef("nextitem", 8);
+    f[LLM__JLOOP_DEPTH] = llm__jint(depth + 1);
+    f[LLM__JLOOP_DEPTH0] = llm__jint(depth);
+}
+
+LLM_PRIVATE void llm__jexec_for(llm__jctx *c, const llm__jnode *n) {
+    llm__jv seq = llm__jeval(c, n->b);
+    c->line = n->line;
+    if (seq.t == LLM__JV_DICT || seq.t == LLM__JV_STR) seq = llm__jlist_of(c, llm__jiter(c, seq));
+    llm__jlist all = llm__jiter(c, seq), items = all;
+    llm__jframe *saved = c->frame, *f = (llm__jframe *)llm__jalloc(c, sizeof(llm__jframe));
+    memset(f, 0, sizeof *f);
+    f->parent = saved;
+    c->frame = f;
+    if (n->c) {                                        /* {% for x in xs if cond %}: filter first */
+        items = (llm__jlist){ 0 };
+        for (size_t i = 0; i < all.n; i++) {
+            f->vars.n = 0;
+            llm__jassign(c, n->a, all.v[i]);
+            if (llm__jtruthy(llm__jeval(c, n->c))) llm__jlist_push(c, &items, all.v[i]);
+        }
+    }
+    int depth = 0;
+    for (llm__jframe *p = saved; p; p = p->parent) depth += llm__jdict_find(c, &p->vars, llm__jstrz("loop")) != NULL;
+    llm__jv loop = llm__jloop_new(c);
+    for (size_t i = 0; i < items.n; i++) {
+        llm__jstep(c);
+        f->vars.n = 0;                                 /* a fresh scope per iteration */
+        llm__jloop_set(loop, items, i, depth);
+        llm__jdict_set(c, &f->vars, llm__jstrz("loop"), loop);
+        llm__jassign(c, n->a, items.v[i]);
+        if (llm__jexec(c, n->body) == LLM__JFLOW_BREAK) break;
+    }
+    c->frame = saved;
+    if (items.n == 0 && n->else_body) llm__jexec(c, n->else_body);
+}
+
+/* A filter block's chain `a | b(x)`: FILTER nodes whose innermost operand is NULL. */
+LLM_PRIVATE llm__jv llm__jfilter_chain(llm__jctx *c, const llm__jnode *n, llm__jv input) {
+    return llm__japply_filter(c, n, n->a ? llm__jfilter_chain(c, n->a, input) : input);
+}
+
+/* Run a body with its output captured into a string. */
+LLM_PRIVATE llm__jv llm__jcapture(llm__jctx *c, const llm__jnode *body) {
+    llm__jbuf *saved = c->out, out = { 0 };
+    c->out = &out;
+    llm__jexec(c, body);
+    c->out = saved;
+    return llm__jbuf_val(&out);
+}
+
+LLM_PRIVATE int llm__jexec(llm__jctx *c, const llm__jnode *n) {
+    c->line = n->line;
+    switch (n->kind) {
+    case LLM__S_BODY:
+        for (int i = 0; i < n->n_kids; i++) {
+            int flow = llm__jexec(c, n->kids[i]);
+            if (flow != LLM__JFLOW_NEXT) return flow;
+        }
+        return LLM__JFLOW_NEXT;
+    case LLM__S_TEXT: llm__jbuf_put(c, c->out, n->lit.s.p, n->lit.s.n); break;
+    case LLM__S_OUT: llm__jput_str(c, c->out, llm__jeval(c, n->a)); break;
+    case LLM__S_IF:
+        if (llm__jtruthy(llm__jeval(c, n->a))) return llm__jexec(c, n->body);
+        return n->else_body ? llm__jexec(c, n->else_body) : LLM__JFLOW_NEXT;
+    case LLM__S_FOR: llm__jexec_for(c, n); break;
+    case LLM__S_SET: llm__jassign(c, n->a, llm__jeval(c, n->b)); break;
+    case LLM__S_SETBLOCK: llm__jassign(c, n->a, llm__jcapture(c, n->body)); break;
+    case LLM__S_MACRO: {
+        llm__jmacro *m = (llm__jmacro *)llm__jalloc(c, sizeof *m);
+        m->node = n; m->frame = c->frame; m->caller = NULL;
+        llm__jv v = { .t = LLM__JV_MACRO };
+        v.mac = m;
+        llm__jdict_set(c, &c->frame->vars, llm__jstrz(n->name), v);
+        break;
+    }
+    case LLM__S_CALLBLOCK: {                           /* {% call m(args) %}body{% endcall %} */
+        llm__jmacro *caller = (llm__jmacro *)llm__jalloc(c, sizeof *caller);
+        caller->node = n; caller->frame = c->frame; caller->caller = NULL;
+        llm__jv fn = llm__jeval(c, n->a->a);
+        llm__jargs a = llm__jeval_args(c, n->a);
+        c->line = n->line;
+        if (fn.t != LLM__JV_MACRO) llm__jfail(c, "{%% call %%} needs a macro");
+        llm__jput_str(c, c->out, llm__jcall(c, fn, &a, caller));
+        break;
+    }
+    case LLM__S_FILTERBLOCK: llm__jput_str(c, c->out, llm__jfilter_chain(c, n->a, llm__jcapture(c, n->body))); break;
+    case LLM__S_BREAK: return LLM__JFLOW_BREAK;
+    case LLM__S_CONTINUE: return LLM__JFLOW_CONTINUE;
+    default: llm__jfail(c, "internal error: node %d is not a statement", n->kind);
+    }
+    return LLM__JFLOW_NEXT;
+}
+/* ==== end llm_impl/46_jinja_eval.c ==== */
+/* ==== begin llm_impl/47_chat.c ==== */
+/* ---- >>chat: chat templates from model folders, and the public chat-template API ----
+   Where transformers finds a model's template: `chat_template.jinja` next to the
+   tokenizer (newer models), else `chat_template` in tokenizer_config.json, which is a
+   string or a list of {"name", "template"} (the unnamed choice is "default"), else
+   chat_template.json ({"chat_template": ...}, older processors). Named templates may also
+   be `additional_chat_templates/<name>.jinja`. Rendering passes the variables
+   apply_chat_template passes: messages, tools (none if absent), documents (none),
+   add_generation_prompt, bos_token and eos_token when the config has them, then the
+   caller's extra kwargs. */
+/* #include "10_internal.h" (already above) */
+
+struct llm_chat_template {
+    llm__jctx parse;                 /* owns the arena holding the AST */
+    const llm__jnode *root;
+    char *source, *bos, *eos;        /* bos/eos NULL when the tokenizer has none */
+};
+
+
+LLM_API void llm_chat_template_free(llm_chat_template *t) {
+    if (!t) return;
+    llm__jarena_free(&t->parse);
+    llm__free(NULL, t->source);
+    llm__free(NULL, t->bos);
+    llm__free(NULL, t->eos);
+    llm__free(NULL, t);
+}
+
+LLM_API const char *llm_chat_template_source(const llm_chat_template *t) { return t->source; }
+
+/* The setjmp of a parse: llm__jfail lands here. */
+LLM_PRIVATE int llm__chat_compile(llm_chat_template *t) {
+    if (setjmp(t->parse.jmp)) return 1;
+    t->root = llm__jparse(&t->parse, t->source);
+    return 0;
+}
+
+LLM_PRIVATE llm_status llm__chat_parse(const char *what, const char *source, const char *bos, const char *eos, llm_chat_template **out) {
+    llm_chat_template *t = (llm_chat_template *)llm__calloc(NULL, 1, sizeof *t);
+    if (!t) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", what);
+    t->source = llm__strdup(NULL, source);
+    t->bos = bos ? llm__strdup(NULL, bos) : NULL;
+    t->eos = eos ? llm__strdup(NULL, eos) : NULL;
+    if (!t->source || (bos && !t->bos) || (eos && !t->eos)) {
+        llm_chat_template_free(t);
+        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", what);
+    }
+    if (llm__chat_compile(t)) {
+        llm_status s = llm__fail(LLM_ERR_FORMAT, "%s: %s", what, t->parse.err);
+        llm_chat_template_free(t);
+        return s;
+    }
+    t->parse.depth = 0;
+    *out = t;
+    return LLM_OK;
+}
+
+LLM_API llm_status llm_chat_template_parse(const char *source, const char *bos_token, const char *eos_token, llm_chat_template **out_template) {
+    LLM_ASSERT(source && out_template);
+    return llm__chat_parse("chat template", source, bos_token, eos_token, out_template);
+}
+
+/* ---- rendering ---- */
+
+typedef struct llm__chat_input {
+    const llm_chat_template *t;
+    const char *messages, *tools, *kwargs;
+    bool add_generation_prompt;
+} llm__chat_input;
+
+LLM_PRIVATE void llm__chat_var(llm__jctx *c, const char *name, llm__jv v) { llm__jdict_set(c, &c->globals->vars, llm__jstrz(name), v); }
+
+/* The setjmp of a render: returns 0, or 1 for a template error, 2 for bad JSON input. */
+LLM_PRIVATE int llm__chat_run(llm__jctx *c, const llm__chat_input *in) {
+    int jumped = setjmp(c->jmp);
+    if (jumped) return jumped;
+    c->globals = c->frame = (llm__jframe *)llm__jalloc(c, sizeof(llm__jframe));
+    memset(c->globals, 0, sizeof *c->globals);
+    c->out = (llm__jbuf *)llm__jalloc(c, sizeof(llm__jbuf));
+    memset(c->out, 0, sizeof *c->out);
+    llm__jv messages = llm__jjson_parse(c, in->messages, "messages");
+    if (messages.t != LLM__JV_LIST) llm__jfail(c, "messages must be a JSON array");
+    llm__jv tools = in->tools ? llm__jjson_parse(c, in->tools, "tools") : llm__jnone();
+    llm__jv kwargs = in->kwargs ? llm__jjson_parse(c, in->kwargs, "kwargs") : llm__jdict_new(c, LLM__JV_DICT);
+    if (kwargs.t != LLM__JV_DICT) { snprintf(c->err, sizeof c->err, "kwargs must be a JSON object"); return 2; }
+    llm__chat_var(c, "messages", messages);
+    llm__chat_var(c, "tools", tools);
+    llm__chat_var(c, "documents", llm__jnone());
+    llm__chat_var(c, "add_generation_prompt", llm__jbool(in->add_generation_prompt));
+    if (in->t->bos) llm__chat_var(c, "bos_token", llm__jstrz(in->t->bos));
+    if (in->t->eos) llm__chat_var(c, "eos_token", llm__jstrz(in->t->eos));
+    for (size_t i = 0; i < kwargs.d->n; i++) llm__jdict_set(c, &c->globals->vars, kwargs.d->k[i], kwargs.d->v[i]);
+    llm__jexec(c, in->t->root);
+    return 0;
+}
+
+LLM_API llm_status llm_chat_template_render(const llm_chat_template *t, const char *messages_json, const char *tools_json,
+                                            bool add_generation_prompt, const char *kwargs_json,
+                                            char **out_text, size_t *out_len) {
+    LLM_ASSERT(t && messages_json && out_text);
+    llm__chat_input in = { t, messages_json, tools_json, kwargs_json, add_generation_prompt };
+    llm__jctx *c = (llm__jctx *)llm__calloc(NULL, 1, sizeof *c);
+    if (!c) return llm__fail(LLM_ERR_NOMEM, "chat template: out of memory");
+    int r = llm__chat_run(c, &in);
+    llm_status s = LLM_OK;
+    if (r == 1) s = llm__fail(LLM_ERR_FORMAT, "chat template: %s", c->err);
+    else if (r) s = llm__fail(LLM_ERR_INVALID_ARG, "chat template: %s", c->err);
+    else {
+        char *text = (char *)llm__alloc(NULL, c->out->n + 1);
+        if (!text) s = llm__fail(LLM_ERR_NOMEM, "chat template: out of memory for %zu bytes of output", c->out->n);
+        else {
+            if (c->out->n) memcpy(text, c->out->p, c->out->n);
+            text[c->out->n] = 0;
+            *out_text = text;
+            if (out_len) *out_len = c->out->n;
+        }
+    }
+    llm__jarena_free(c);
+    llm__free(NULL, c);
+    return s;
+}
+
+/* ---- loading from a model folder ---- */
+
+#ifndef LLM_NO_CJSON
+/* bos_token / eos_token: "<s>", {"content": "<s>", ...} (AddedToken) or null. */
+LLM_PRIVATE const char *llm__chat_token(const cJSON *cfg, const char *key) {
+    const cJSON *v = llm__json_get(cfg, key);
+    if (cJSON_IsString(v)) return v->valuestring;
+    return llm__json_str(v, "content", NULL);
+}
+
+/* The template called `name` ("default" when name is NULL) from a chat_template value. */
+LLM_PRIVATE const char *llm__chat_pick(const cJSON *tmpl, const char *name) {
+    if (cJSON_IsString(tmpl)) return name ? NULL : tmpl->valuestring;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, tmpl) {
+        const char *n = llm__json_str(item, "name", NULL);
+        if (n && !strcmp(n, name ? name : "default")) return llm__json_str(item, "template", NULL);
+    }
+    return NULL;
+}
+
+/* Read a .jinja file if it exists: LLM_OK with *out set, LLM_OK with *out NULL, or an error. */
+LLM_PRIVATE llm_status llm__chat_read_jinja(const char *path, char **out) {
+    *out = NULL;
+    return llm__file_exists(path) ? llm__read_file(NULL, path, out, NULL) : LLM_OK;
+}
+#endif
+
+LLM_API llm_status llm_chat_template_load(const char *path, const char *name, llm_chat_template **out_template) {
+    LLM_ASSERT(path && out_template);
+#ifdef LLM_NO_CJSON
+    (void)name;
+    return llm__fail(LLM_ERR_UNSUPPORTED, "%s: chat templates need JSON: built with LLM_NO_CJSON", path);
+#else
+    char dir[4096], cfg_path[4096], file[4096 + 64];
+    bool is_dir = llm__is_dir(path);
+    if (is_dir) { snprintf(dir, sizeof dir, "%s", path); if (!llm__path_join(cfg_path, sizeof cfg_path, path, "tokenizer_config.json")) return llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", path); }
+    else { llm__path_dir(dir, sizeof dir, path); snprintf(cfg_path, sizeof cfg_path, "%s", path); }
+    cJSON *cfg = NULL;
+    llm_status s = LLM_OK;
+    if (llm__file_exists(cfg_path) && (s = llm__json_load(cfg_path, &cfg)) != LLM_OK) return s;
+    if (!is_dir && !cfg) return llm__fail(LLM_ERR_IO, "%s: cannot open", path);
+    char *jinja = NULL;
+    const char *source = NULL, *what = cfg_path;
+    if (name) {
+        snprintf(file, sizeof file, "%s/additional_chat_templates/%s.jinja", dir, name);
+        if (!strchr(name, '/')) s = llm__chat_read_jinja(file, &jinja);
+        source = jinja ? jinja : llm__chat_pick(llm__json_get(cfg, "chat_template"), name);
+        if (jinja) what = file;
+    } else {
+        snprintf(file, sizeof file, "%s/chat_template.jinja", dir);
+        s = llm__chat_read_jinja(file, &jinja);
+        if (jinja) { source = jinja; what = file; }
+        else source = llm__chat_pick(llm__json_get(cfg, "chat_template"), NULL);
+    }
+    cJSON *legacy = NULL;
+    snprintf(file, sizeof file, "%s/chat_template.json", dir);
+    if (s == LLM_OK && !source && !name && llm__file_exists(file) && (s = llm__json_load(file, &legacy)) == LLM_OK) {
+        source = llm__json_str(legacy, "chat_template", NULL);
+        what = file;
+    }
+    if (s == LLM_OK && !source)
+        s = name ? llm__fail(LLM_ERR_NOT_FOUND, "%s: no chat template named '%s'", path, name)
+                 : llm__fail(LLM_ERR_NOT_FOUND, "%s: no chat template (no chat_template.jinja, no chat_template in tokenizer_config.json)", path);
+    if (s == LLM_OK) s = llm__chat_parse(what, source, llm__chat_token(cfg, "bos_token"), llm__chat_token(cfg, "eos_token"), out_template);
+    llm__free(NULL, jinja);
+    cJSON_Delete(legacy);
+    cJSON_Delete(cfg);
+    return s;
+#endif
+}
+/* ==== end llm_impl/47_chat.c ==== */
 /* ==== begin llm_impl/50_hparams.c ==== */
 /* ---- >>hparams: what config.json says about the network ----
    One struct describes every supported architecture: a family is a set of options on the
@@ -3031,6 +9043,193 @@ LLM_API llm_status llm_sampler_sample(llm_sampler *s, const float *logits, int64
     return LLM_OK;
 }
 /* ==== end llm_impl/61_sampler.c ==== */
+/* ==== begin llm_impl/62_generate.c ==== */
+/* ---- >>generate: the decoding loop, stop conditions and text streaming ----
+   Per step: sample from the last logits, record the token for the penalties, check the
+   end-of-sequence ids, turn the token into final text (streaming detokenizer), hold back
+   text that could still become a stop string, hand the rest to the callback, then run the
+   token through the model. Nothing is allocated per step. */
+/* #include "10_internal.h" (already above) */
+#include <time.h>
+
+static double llm__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    const llm_generate_params *p;
+    char *pending;             /* final text not yet emitted: it may be the start of a stop string */
+    size_t n_pending, cap;
+    bool stopped_by_string;
+} llm__stream;
+
+/* Append text; emit what can no longer be part of a stop string. Returns the number of
+   bytes that may be emitted from the front of pending now. */
+static size_t llm__stream_push(llm__stream *st, const char *text, size_t len) {
+    if (st->n_pending + len + 1 > st->cap) {
+        size_t cap = LLM__MAX(st->cap * 2, st->n_pending + len + 256);
+        char *p = (char *)realloc(st->pending, cap);
+        if (!p) return SIZE_MAX;
+        st->pending = p;
+        st->cap = cap;
+    }
+    memcpy(st->pending + st->n_pending, text, len);
+    st->n_pending += len;
+    st->pending[st->n_pending] = 0;
+    size_t safe = st->n_pending;
+    for (int32_t i = 0; i < st->p->n_stop_strings; i++) {
+        const char *stop = st->p->stop_strings[i];
+        size_t m = strlen(stop);
+        if (!m) continue;
+        const char *hit = strstr(st->pending, stop);     /* text with NUL bytes ends the search early: fine */
+        if (hit) { st->stopped_by_string = true; safe = LLM__MIN(safe, (size_t)(hit - st->pending)); continue; }
+        /* the longest suffix of pending that is a proper prefix of stop must wait */
+        for (size_t k = LLM__MIN(m - 1, st->n_pending); k > 0; k--)
+            if (!memcmp(st->pending + st->n_pending - k, stop, k)) { safe = LLM__MIN(safe, st->n_pending - k); break; }
+    }
+    return safe;
+}
+
+static void llm__stream_consume(llm__stream *st, size_t n) {
+    memmove(st->pending, st->pending + n, st->n_pending - n);
+    st->n_pending -= n;
+}
+
+static bool llm__is_eos(const llm_model_info *info, const llm_generate_params *p, llm_token t) {
+    for (int32_t i = 0; i < info->n_eos; i++) if (info->eos[i] == t) return true;
+    for (int32_t i = 0; i < p->n_extra_eos; i++) if (p->extra_eos[i] == t) return true;
+    return false;
+}
+
+/* Keep the longest common prefix of the session and the prompt (at least one prompt token
+   is always evaluated, so there are fresh logits), then evaluate the rest. */
+static llm_status llm__generate_prefill(llm_session *s, const llm_token *prompt, int64_t n, int64_t *out_evaluated) {
+    const llm_token *have = llm_session_tokens(s);
+    int64_t keep = 0, n_past = llm_session_n_past(s);
+    while (keep < n_past && keep < n - 1 && have[keep] == prompt[keep]) keep++;
+    llm_status st = llm_session_rewind(s, keep);
+    if (!st) st = llm_session_eval(s, prompt + keep, n - keep, NULL);
+    *out_evaluated = n - keep;
+    return st;
+}
+
+typedef struct {
+    llm_sampler *sampler;
+    llm_detok *detok;
+    llm_token_logprob *top;
+    llm__stream stream;
+} llm__gen_state;
+
+static void llm__gen_state_free(llm__gen_state *g) {
+    llm_sampler_destroy(g->sampler);
+    if (g->detok) llm_detok_destroy(g->detok);
+    free(g->top);
+    free(g->stream.pending);
+}
+
+/* One sampled token: record it, stream its text. Returns false when generation ends. */
+static bool llm__gen_emit(llm__gen_state *g, const llm_generate_params *p, llm_token tok, float logprob,
+                          llm_generate_result *r) {
+    const char *text = NULL;
+    size_t len = 0, emit = 0;
+    if (g->detok && llm_detok_push(g->detok, tok, &text, &len) == LLM_OK) {
+        emit = llm__stream_push(&g->stream, text, len);
+        if (emit == SIZE_MAX) emit = 0;
+    }
+    llm_gen_token ev = { tok, logprob, g->top, g->top ? p->sampler.n_logprobs : 0, g->stream.pending, emit };
+    bool go_on = p->on_token ? p->on_token(&ev, p->user) : true;
+    if (g->stream.pending) llm__stream_consume(&g->stream, emit);
+    if (g->stream.stopped_by_string) { r->stop = LLM_STOP_STRING; return false; }
+    if (!go_on) { r->stop = LLM_STOP_CALLBACK; return false; }
+    return true;
+}
+
+LLM_API llm_status llm_generate(llm_session *s, const llm_tokenizer *tok, const llm_token *prompt, int64_t n_prompt,
+                                const llm_generate_params *params, llm_generate_result *out) {
+    llm_generate_params p = params ? *params : (llm_generate_params){ 0 };
+    llm_generate_result r = { .n_prompt = n_prompt };
+    const llm_model_info *info = llm_model_get_info(llm_session_model(s));
+    llm__gen_state g = { .stream = { .p = &p } };
+    if (n_prompt <= 0) return llm__fail(LLM_ERR_INVALID_ARG, "generate: empty prompt");
+    llm_status st = llm_sampler_create(&p.sampler, info->n_vocab, NULL, &g.sampler);
+    if (!st && tok) st = llm_detok_create(tok, !p.keep_special_text, &g.detok);
+    if (!st && g.detok) {   /* prime with the prompt's last token: the text continues it (no stray leading space) */
+        const char *text;
+        size_t len;
+        st = llm_detok_push(g.detok, prompt[n_prompt - 1], &text, &len);
+    }
+    if (!st && p.sampler.n_logprobs > 0 &&
+        !(g.top = (llm_token_logprob *)calloc((size_t)p.sampler.n_logprobs, sizeof *g.top)))
+        st = llm__fail(LLM_ERR_NOMEM, "generate: out of memory");
+    for (int64_t i = 0; i < n_prompt && !st; i++) st = llm_sampler_accept(g.sampler, prompt[i]);
+    double t0 = llm__now();
+    if (!st) st = llm__generate_prefill(s, prompt, n_prompt, &r.n_prompt_evaluated);
+    double t1 = llm__now();
+    r.prompt_seconds = t1 - t0;
+    r.stop = LLM_STOP_MAX_TOKENS;
+    while (!st) {
+        if (p.max_tokens > 0 && r.n_generated >= p.max_tokens) { r.stop = LLM_STOP_MAX_TOKENS; break; }
+        llm_token t;
+        float logprob = 0;
+        if ((st = llm_sampler_sample(g.sampler, llm_session_logits(s), info->n_vocab, &t, &logprob, g.top))) break;
+        if ((st = llm_sampler_accept(g.sampler, t))) break;
+        r.n_generated++;
+        if (llm__is_eos(info, &p, t)) { r.stop = LLM_STOP_EOS; break; }
+        if (!llm__gen_emit(&g, &p, t, logprob, &r)) break;
+        if (llm_session_n_past(s) >= llm_session_n_ctx(s)) { r.stop = LLM_STOP_CONTEXT; break; }
+        if (p.max_tokens > 0 && r.n_generated >= p.max_tokens) break;   /* no need to run the last token */
+        st = llm_session_eval(s, &t, 1, NULL);
+    }
+    if (!st && g.detok && r.stop != LLM_STOP_STRING) {   /* whatever the detokenizer still holds */
+        const char *text;
+        size_t len;
+        if (llm_detok_flush(g.detok, &text, &len) == LLM_OK && len) {
+            size_t emit = llm__stream_push(&g.stream, text, len);
+            if (emit != SIZE_MAX && p.on_token && emit) {
+                llm_gen_token ev = { -1, 0, NULL, 0, g.stream.pending, emit };
+                p.on_token(&ev, p.user);
+            }
+        }
+    }
+    r.gen_seconds = llm__now() - t1;
+    llm__gen_state_free(&g);
+    if (out) *out = r;
+    return st;
+}
+
+typedef struct { char *buf; size_t len, cap; bool oom; } llm__text_sink;
+
+static bool llm__collect_text(const llm_gen_token *t, void *user) {
+    llm__text_sink *k = (llm__text_sink *)user;
+    if (k->len + t->text_len + 1 > k->cap) {
+        size_t cap = LLM__MAX(2 * k->cap, k->len + t->text_len + 256);
+        char *b = (char *)realloc(k->buf, cap);
+        if (!b) { k->oom = true; return false; }
+        k->buf = b;
+        k->cap = cap;
+    }
+    memcpy(k->buf + k->len, t->text, t->text_len);
+    k->len += t->text_len;
+    k->buf[k->len] = 0;
+    return true;
+}
+
+LLM_API llm_status llm_generate_text(llm_session *s, const llm_tokenizer *tok, const llm_token *prompt, int64_t n_prompt,
+                                     const llm_generate_params *params, char **out_text, llm_generate_result *out) {
+    llm_generate_params p = params ? *params : (llm_generate_params){ 0 };
+    llm__text_sink k = { (char *)calloc(1, 256), 0, 256, false };
+    if (!k.buf) return llm__fail(LLM_ERR_NOMEM, "generate: out of memory");
+    p.on_token = llm__collect_text;
+    p.user = &k;
+    llm_status st = llm_generate(s, tok, prompt, n_prompt, &p, out);
+    if (!st && k.oom) st = llm__fail(LLM_ERR_NOMEM, "generate: out of memory");
+    if (st) { free(k.buf); return st; }
+    *out_text = k.buf;
+    return LLM_OK;
+}
+/* ==== end llm_impl/62_generate.c ==== */
 #endif /* LLM_IMPLEMENTATION_INCLUDED */
 #endif /* LLM_IMPLEMENTATION */
 /* ==== begin llm_impl/99_footer.h ==== */

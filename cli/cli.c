@@ -10,10 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <time.h>
 
 /* ---- flags ---- */
 
-typedef enum { OPT_STR, OPT_INT, OPT_FLOAT, OPT_BOOL } opt_kind;
+typedef enum { OPT_STR, OPT_INT, OPT_FLOAT, OPT_BOOL, OPT_LIST } opt_kind;
+
+/* OPT_LIST collects every value up to the next flag: --extra-eos-token A B; repeatable. */
+typedef struct { const char *v[64]; int n; } str_list;
 typedef struct {
     const char *name, *alias;   /* "--max-tokens", "-m" (alias may be NULL) */
     opt_kind kind;
@@ -26,7 +32,8 @@ static void usage(const char *cmd, const char *summary, const cli_opt *opts, int
     for (int i = 0; i < n; i++) {
         char left[64];
         snprintf(left, sizeof left, "%s%s%s%s", opts[i].name, opts[i].alias ? ", " : "", opts[i].alias ? opts[i].alias : "",
-                 opts[i].kind == OPT_BOOL ? "" : opts[i].kind == OPT_STR ? " S" : opts[i].kind == OPT_INT ? " N" : " X");
+                 opts[i].kind == OPT_BOOL ? "" : opts[i].kind == OPT_STR ? " S" : opts[i].kind == OPT_INT ? " N" :
+                 opts[i].kind == OPT_LIST ? " S [S ...]" : " X");
         fprintf(f, "  %-28s %s\n", left, opts[i].help);
     }
     fprintf(f, "  %-28s %s\n", "--help, -h", "show this help");
@@ -45,6 +52,13 @@ static void parse_flags(const char *cmd, const char *summary, const cli_opt *opt
             exit(2);
         }
         if (o->kind == OPT_BOOL) { *(bool *)o->dst = true; continue; }
+        if (o->kind == OPT_LIST) {
+            str_list *l = (str_list *)o->dst;
+            int before = l->n;
+            while (a + 1 < argc && strncmp(argv[a + 1], "--", 2) != 0 && l->n < 64) l->v[l->n++] = argv[++a];
+            if (l->n == before) { fprintf(stderr, "llm %s: %s needs a value\n", cmd, arg); exit(2); }
+            continue;
+        }
         if (a + 1 >= argc) { fprintf(stderr, "llm %s: %s needs a value\n", cmd, arg); exit(2); }
         const char *v = argv[++a];
         char *end = NULL;
@@ -116,6 +130,77 @@ static int argmax(const float *x, int64_t n) {
     return (int)best;
 }
 
+/* ---- text in, text out: tokenizer, chat template, prompt ---- */
+
+/* Growable byte buffer. */
+typedef struct { char *p; size_t n, cap; } buf_t;
+static void buf_add(buf_t *b, const char *s, size_t n) {
+    if (b->n + n + 1 > b->cap) {
+        b->cap = (b->n + n + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+        if (!b->p) { fprintf(stderr, "llm: out of memory\n"); exit(1); }
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+static void buf_str(buf_t *b, const char *s) { buf_add(b, s, strlen(s)); }
+
+/* Append s as a JSON string literal. */
+static void buf_json_str(buf_t *b, const char *s) {
+    buf_str(b, "\"");
+    for (; *s; s++) {
+        char esc[8];
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') { esc[0] = '\\'; esc[1] = (char)c; buf_add(b, esc, 2); }
+        else if (c == '\n') buf_str(b, "\\n");
+        else if (c == '\t') buf_str(b, "\\t");
+        else if (c == '\r') buf_str(b, "\\r");
+        else if (c < 0x20) { snprintf(esc, sizeof esc, "\\u%04x", c); buf_str(b, esc); }
+        else buf_add(b, (const char *)&c, 1);
+    }
+    buf_str(b, "\"");
+}
+
+/* A chat message list as JSON: [{"role": ..., "content": ...}, ...]. */
+typedef struct { buf_t json; int n; } messages_t;
+static void messages_add(messages_t *m, const char *role, const char *content) {
+    if (m->n == 0) buf_str(&m->json, "[");
+    else m->json.n--;                                   /* drop the closing ] */
+    buf_str(&m->json, m->n ? ", {\"role\": " : "{\"role\": ");
+    buf_json_str(&m->json, role);
+    buf_str(&m->json, ", \"content\": ");
+    buf_json_str(&m->json, content);
+    buf_str(&m->json, "}]");
+    m->n++;
+}
+
+static llm_token *tokenize_all(const llm_tokenizer *tok, const char *text, size_t len, bool add_special, int64_t *out_n) {
+    int64_t n = 0;
+    llm_status s = llm_tokenize(tok, text, len, add_special, NULL, 0, &n);
+    if (s) die(s, "tokenizing");
+    llm_token *ids = malloc((size_t)(n + 1) * sizeof *ids);
+    if ((s = llm_tokenize(tok, text, len, add_special, ids, n, &n))) die(s, "tokenizing");
+    *out_n = n;
+    return ids;
+}
+
+/* The tokenizer lives next to the weights unless --tokenizer says otherwise; a llama2.c
+   checkpoint looks for tokenizer.bin beside it. */
+static llm_tokenizer *load_tokenizer(const char *model_path, const char *tok_path) {
+    char guess[4096];
+    size_t n = strlen(model_path);
+    if (!tok_path && n > 4 && !strcmp(model_path + n - 4, ".bin")) {
+        const char *slash = strrchr(model_path, '/');
+        snprintf(guess, sizeof guess, "%.*s%stokenizer.bin", slash ? (int)(slash - model_path) : 0, model_path, slash ? "/" : "");
+        tok_path = guess;
+    }
+    llm_tokenizer *tok;
+    llm_status s = llm_tokenizer_load(tok_path ? tok_path : model_path, &tok);
+    if (s) die(s, "loading the tokenizer (for a llama2.c model, pass --tokenizer)");
+    return tok;
+}
+
 /* ---- logits: one prefill, every position's logits to a safetensors file ---- */
 static int cmd_logits(int argc, char **argv) {
     const char *model = NULL, *ids_arg = NULL, *out = NULL, *config = NULL;
@@ -159,46 +244,198 @@ static int cmd_logits(int argc, char **argv) {
 }
 
 /* ---- generate: continue a prompt ---- */
+
+/* "id:bias,id:bias" -> pairs (malloc'd). */
+static llm_logit_bias *parse_logit_bias(const char *arg, int32_t *out_n) {
+    int32_t n = 1;
+    for (const char *p = arg; *p; p++) n += *p == ',';
+    llm_logit_bias *b = malloc((size_t)n * sizeof *b);
+    const char *p = arg;
+    for (int32_t i = 0; i < n; i++) {
+        char *end;
+        long id = strtol(p, &end, 10);
+        if (end == p || *end != ':' || id < 0) goto bad;
+        p = end + 1;
+        double v = strtod(p, &end);
+        if (end == p || (*end && *end != ',')) goto bad;
+        b[i].token = (llm_token)id;
+        b[i].bias = (float)v;
+        p = end + (*end == ',');
+    }
+    *out_n = n;
+    return b;
+bad:
+    fprintf(stderr, "llm generate: bad --logit-bias '%s' (want id:bias,id:bias)\n", arg);
+    exit(2);
+}
+
+static char *read_stream(FILE *f) {
+    buf_t b = { 0 };
+    char chunk[65536];
+    size_t got;
+    buf_add(&b, "", 0);
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) buf_add(&b, chunk, got);
+    return b.p;
+}
+
+typedef struct { bool print_ids; bool printed_any; } gen_out;
+
+static volatile sig_atomic_t got_sigint;
+static void on_sigint(int sig) { (void)sig; got_sigint = 1; }
+
+static bool print_token(const llm_gen_token *t, void *user) {
+    gen_out *o = user;
+    if (o->print_ids) { if (t->token >= 0) printf("%s%d", o->printed_any ? " " : "", t->token); o->printed_any = true; }
+    else fwrite(t->text, 1, t->text_len, stdout);
+    fflush(stdout);
+    return !got_sigint;
+}
+
+static double peak_rss_gb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && fgets(line, sizeof line, f)) if (!strncmp(line, "VmHWM:", 6)) kb = atof(line + 6);
+    if (f) fclose(f);
+    return kb / (1024.0 * 1024.0);
+}
+
+/* The prompt as ids: given ids, or text through the chat template (unless there is none
+   or --ignore-chat-template), with the system prompt and a prefilled response. */
+typedef struct {
+    const char *prompt, *ids, *system, *prefill, *template_kwargs;
+    bool ignore_template;
+} prompt_opts;
+
+static llm_token *build_prompt(const char *model_path, const llm_tokenizer *tok, const prompt_opts *o, int64_t *out_n) {
+    if (o->ids) return parse_ids("generate", o->ids, out_n);
+    char *text = !strcmp(o->prompt, "-") ? read_stream(stdin) : strdup(o->prompt);
+    llm_chat_template *tpl = NULL;
+    if (!o->ignore_template && llm_chat_template_load(model_path, NULL, &tpl) != LLM_OK) tpl = NULL;
+    if (!tpl) {                                        /* a base model: the text itself, with BOS */
+        llm_token *ids = tokenize_all(tok, text, strlen(text), true, out_n);
+        free(text);
+        return ids;
+    }
+    messages_t m = { 0 };
+    if (o->system) messages_add(&m, "system", o->system);
+    messages_add(&m, "user", text);
+    char *rendered;
+    size_t len;
+    llm_status s = llm_chat_template_render(tpl, m.json.p, NULL, true, o->template_kwargs, &rendered, &len);
+    if (s) die(s, "applying the chat template");
+    buf_t full = { 0 };
+    buf_add(&full, rendered, len);
+    if (o->prefill) buf_str(&full, o->prefill);      /* the answer starts with this text */
+    llm_token *ids = tokenize_all(tok, full.p, full.n, false, out_n);
+    llm_free(rendered);
+    free(full.p);
+    free(m.json.p);
+    free(text);
+    llm_chat_template_free(tpl);
+    return ids;
+}
+
 static int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *ids_arg = NULL, *config = NULL;
-    int max_tokens = 100, threads = 0, n_ctx = 0;
-    double temp = 0.0;
-    bool print_ids = false;
+    const char *model = NULL, *tok_path = NULL, *config = NULL, *logit_bias = NULL;
+    prompt_opts po = { .prompt = NULL };
+    int max_tokens = 100, threads = 0, n_ctx = 0, top_k = 0, min_keep = 1, seed = -1, rep_ctx = 20, pres_ctx = 20, freq_ctx = 20;
+    double temp = 0.0, top_p = 1.0, min_p = 0.0, xtc_p = 0.0, xtc_t = 0.0, rep = 0.0, pres = 0.0, freq = 0.0;
+    bool verbose = false;
+    gen_out out = { 0 };
+    str_list extra_eos = { 0 }, stops = { 0 };
     cli_opt opts[] = {
         { "--model", NULL, OPT_STR, &model, "model directory, .safetensors, or llama2.c .bin" },
-        { "--prompt-ids", NULL, OPT_STR, &ids_arg, "prompt as token ids, comma separated" },
+        { "--tokenizer", NULL, OPT_STR, &tok_path, "tokenizer file or directory (default: the model's)" },
+        { "--prompt", "-p", OPT_STR, &po.prompt, "prompt text ('-' reads stdin)" },
+        { "--prompt-ids", NULL, OPT_STR, &po.ids, "prompt as token ids, comma separated (no template)" },
+        { "--system-prompt", NULL, OPT_STR, &po.system, "system message for the chat template" },
+        { "--prefill-response", NULL, OPT_STR, &po.prefill, "start the answer with this text" },
+        { "--ignore-chat-template", NULL, OPT_BOOL, &po.ignore_template, "use the prompt as is" },
+        { "--chat-template-config", NULL, OPT_STR, &po.template_kwargs, "JSON object of extra template variables" },
         { "--max-tokens", "-m", OPT_INT, &max_tokens, "tokens to generate (default 100)" },
         { "--temp", NULL, OPT_FLOAT, &temp, "sampling temperature (default 0: greedy)" },
-        { "--print-ids", NULL, OPT_BOOL, &print_ids, "print the generated ids, space separated, on one line" },
+        { "--top-p", NULL, OPT_FLOAT, &top_p, "nucleus sampling: keep this much probability mass (default 1: off)" },
+        { "--top-k", NULL, OPT_INT, &top_k, "keep the k most likely tokens (default 0: off)" },
+        { "--min-p", NULL, OPT_FLOAT, &min_p, "keep tokens at least this fraction as likely as the best (default 0)" },
+        { "--min-tokens-to-keep", NULL, OPT_INT, &min_keep, "min-p keeps at least this many tokens (default 1)" },
+        { "--xtc-probability", NULL, OPT_FLOAT, &xtc_p, "chance per token of excluding top choices (default 0)" },
+        { "--xtc-threshold", NULL, OPT_FLOAT, &xtc_t, "probability a token needs to be excluded by XTC" },
+        { "--repetition-penalty", NULL, OPT_FLOAT, &rep, "penalize repeated tokens (> 1; default off)" },
+        { "--repetition-context-size", NULL, OPT_INT, &rep_ctx, "tokens the repetition penalty looks back (20)" },
+        { "--presence-penalty", NULL, OPT_FLOAT, &pres, "subtract from tokens already present (default 0)" },
+        { "--presence-context-size", NULL, OPT_INT, &pres_ctx, "tokens the presence penalty looks back (20)" },
+        { "--frequency-penalty", NULL, OPT_FLOAT, &freq, "subtract per occurrence (default 0)" },
+        { "--frequency-context-size", NULL, OPT_INT, &freq_ctx, "tokens the frequency penalty looks back (20)" },
+        { "--logit-bias", NULL, OPT_STR, &logit_bias, "id:bias,id:bias added to the logits" },
+        { "--seed", NULL, OPT_INT, &seed, "random seed (default: from the clock)" },
+        { "--extra-eos-token", NULL, OPT_LIST, &extra_eos, "more tokens that end generation" },
+        { "--stop", NULL, OPT_LIST, &stops, "stop strings (not printed)" },
         { "--max-kv-size", NULL, OPT_INT, &n_ctx, "context length (default: the model's, at most 4096)" },
+        { "--print-ids", NULL, OPT_BOOL, &out.print_ids, "print the generated ids, space separated, instead of text" },
+        { "--verbose", NULL, OPT_BOOL, &verbose, "print prompt and generation speed and peak memory" },
         { "--config", NULL, OPT_STR, &config, "config file name in the model directory (default config.json)" },
         { "--threads", "-t", OPT_INT, &threads, "threads (default: $LLM_THREADS or all cores)" },
     };
-    const char *summary = "continue a prompt with the model";
+    const char *summary = "generate text from a prompt (mlx_lm.generate's flags)";
     parse_flags("generate", summary, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
-    if (!ids_arg) { fprintf(stderr, "llm generate: --prompt-ids is required\n"); return 2; }
-    if (temp != 0) { fprintf(stderr, "llm generate: only --temp 0 is supported\n"); return 2; }
-    int64_t n;
-    llm_token *ids = parse_ids("generate", ids_arg, &n);
+    if (!po.prompt && !po.ids) { fprintf(stderr, "llm generate: --prompt or --prompt-ids is required\n"); return 2; }
     llm_model *m = load_model("generate", model, config);
+    llm_tokenizer *tok = po.ids && !tok_path && !stops.n && !extra_eos.n && out.print_ids ? NULL : load_tokenizer(model, tok_path);
+    int64_t n_prompt;
+    llm_token *ids = build_prompt(model, tok, &po, &n_prompt);
+
+    llm_generate_params gp = { .max_tokens = max_tokens, .on_token = print_token, .user = &out };
+    llm_sampler_params *sp = &gp.sampler;
+    sp->temperature = (float)temp; sp->top_p = (float)top_p; sp->top_k = top_k; sp->min_p = (float)min_p;
+    sp->min_tokens_to_keep = min_keep; sp->xtc_probability = (float)xtc_p; sp->xtc_threshold = (float)xtc_t;
+    sp->repetition_penalty = (float)rep; sp->repetition_context_size = rep_ctx;
+    sp->presence_penalty = (float)pres; sp->presence_context_size = pres_ctx;
+    sp->frequency_penalty = (float)freq; sp->frequency_context_size = freq_ctx;
+    sp->seed = seed >= 0 ? (uint64_t)seed : (uint64_t)time(NULL);
+    if (logit_bias) sp->logit_bias = parse_logit_bias(logit_bias, &sp->n_logit_bias);
+    llm_token eos_ids[64], protect[66];
+    for (int i = 0; i < extra_eos.n; i++) {
+        eos_ids[i] = tok ? llm_tokenizer_find(tok, extra_eos.v[i]) : -1;
+        if (eos_ids[i] < 0) { fprintf(stderr, "llm generate: --extra-eos-token '%s' is not a token\n", extra_eos.v[i]); return 2; }
+    }
+    gp.extra_eos = eos_ids;
+    gp.n_extra_eos = extra_eos.n;
+    gp.stop_strings = stops.v;
+    gp.n_stop_strings = stops.n;
+    int n_protect = 0;                                 /* XTC never removes EOS or newline */
     const llm_model_info *info = llm_model_get_info(m);
+    for (int i = 0; i < info->n_eos && n_protect < 32; i++) protect[n_protect++] = info->eos[i];
+    for (int i = 0; i < extra_eos.n; i++) protect[n_protect++] = eos_ids[i];
+    llm_token nl = -1;
+    int64_t n_nl = 0;
+    if (tok && llm_tokenize(tok, "\n", 1, false, &nl, 1, &n_nl) == LLM_OK && n_nl == 1) protect[n_protect++] = nl;
+    sp->xtc_protected = protect;
+    sp->n_xtc_protected = n_protect;
+
     llm_session *s;
     llm_session_desc sd = { .n_ctx = n_ctx, .n_threads = thread_count(threads) };
     llm_status st = llm_session_create(m, &sd, &s);
     if (st) die(st, "creating a session");
-    if ((st = llm_session_eval(s, ids, n, NULL))) die(st, "evaluating the prompt");
-    for (int i = 0; i < max_tokens; i++) {
-        llm_token tok = argmax(llm_session_logits(s), info->n_vocab);
-        if (print_ids) printf("%s%d", i ? " " : "", tok);
-        bool eos = false;
-        for (int e = 0; e < info->n_eos; e++) eos |= tok == info->eos[e];
-        if (eos || i + 1 == max_tokens) break;
-        if ((st = llm_session_eval(s, &tok, 1, NULL))) die(st, "generating");
+    signal(SIGINT, on_sigint);
+    llm_generate_result r;
+    if ((st = llm_generate(s, tok, ids, n_prompt, &gp, &r))) die(st, "generating");
+    printf("\n");
+    if (verbose) {
+        fprintf(stderr, "==========\nPrompt: %lld tokens, %.3f tokens-per-sec\n", (long long)r.n_prompt,
+                r.prompt_seconds > 0 ? (double)r.n_prompt_evaluated / r.prompt_seconds : 0.0);
+        fprintf(stderr, "Generation: %lld tokens, %.3f tokens-per-sec\n", (long long)r.n_generated,
+                r.gen_seconds > 0 ? (double)r.n_generated / r.gen_seconds : 0.0);
+        fprintf(stderr, "Peak memory: %.3f GB\n", peak_rss_gb());
     }
-    if (print_ids) printf("\n");
     free(ids);
+    free((void *)sp->logit_bias);
     llm_session_destroy(s);
+    if (tok) llm_tokenizer_free(tok);
     llm_model_free(m);
+    return 0;
+}
+
 /* llm template: render a chat template as apply_chat_template(..., tokenize=False) does. */
 static int cmd_template(int argc, char **argv) {
     const char *model = NULL;          /* model dir, or its tokenizer_config.json */

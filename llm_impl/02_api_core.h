@@ -59,6 +59,9 @@ LLM_API void llm_set_log(llm_log_fn fn, void *user);   /* fn NULL: back to the d
    the default). Global; call it before creating sessions. */
 LLM_API void llm_set_reference_kernels(bool reference);
 
+/* Free a buffer the library allocated for the caller (generated text, a rendered prompt). */
+LLM_API void llm_free(void *ptr);
+
 /* Token ids. */
 typedef int32_t llm_token;
 

@@ -51,5 +51,3 @@ LLM_API llm_status llm_chat_template_render(const llm_chat_template *t, const ch
                                             bool add_generation_prompt, const char *kwargs_json,
                                             char **out_text, size_t *out_len);
 
-/* Free a buffer the library allocated for the caller (e.g. a rendered prompt). */
-LLM_API void llm_free(void *ptr);

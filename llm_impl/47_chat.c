@@ -15,7 +15,6 @@ struct llm_chat_template {
     char *source, *bos, *eos;        /* bos/eos NULL when the tokenizer has none */
 };
 
-LLM_API void llm_free(void *ptr) { llm__free(NULL, ptr); }
 
 LLM_API void llm_chat_template_free(llm_chat_template *t) {
     if (!t) return;

@@ -1,0 +1,144 @@
+/* Generation end to end on karpathy's stories260K, a real pretrained model, against
+   llama2.c's own outputs; the loop's stop conditions and streaming; greedy through
+   llm_generate on the fixture models equals transformers' greedy ids. */
+#define LLM_IMPLEMENTATION
+#include "llm.h"
+#include "test.h"
+
+static llm_model *model;
+static llm_tokenizer *tok;
+
+static bool load_stories(void) {
+    if (model) return true;
+    CHECK_OK(llm_model_load(fixture("models/stories260K/stories260K.bin"), NULL, &model));
+    CHECK_OK(llm_tokenizer_load(fixture("models/stories260K/tok512.bin"), &tok));
+    return model && tok;
+}
+
+/* llama2.c: ./run stories260K.bin -z tok512.bin -t 0.0 -n 200 (from BOS, 200 steps incl. BOS) */
+static const char expect_200[] =
+    "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red "
+    "ball. She wanted to play with it, but it was too high.\nLily's mom said, \"Lily, let's go to the park.\" Lily was sad and "
+    "didn't know what to do. She said, \"I want to play with your ball, but I can't find it.\"\nLily was sad and didn't know "
+    "what to do. She said, \"I'm sorry, Lily. I didn't know what to do.\"\nLily didn't want to help her mom, so she";
+
+static char *greedy_text(const llm_token *prompt, int64_t n, int64_t max_tokens, const char *const *stops, int n_stops) {
+    llm_session *s = NULL;
+    char *text = NULL;
+    CHECK_OK(llm_session_create(model, NULL, &s));
+    llm_generate_params p = { .max_tokens = max_tokens, .stop_strings = stops, .n_stop_strings = n_stops };
+    CHECK_OK(llm_generate_text(s, tok, prompt, n, &p, &text, NULL));
+    llm_session_destroy(s);
+    return text;
+}
+
+static void test_stories_from_bos(void) {
+    if (!load_stories()) return;
+    llm_token bos = 1;
+    char *text = greedy_text(&bos, 1, 200, NULL, 0);   /* run.c: -n 200 samples 200 tokens after BOS */
+    CHECK_STR(text, expect_200);
+    llm_free(text);
+}
+
+static void test_stories_prompt(void) {
+    if (!load_stories()) return;
+    llm_token ids[32];
+    int64_t n = 0;
+    CHECK_OK(llm_tokenize(tok, "Once upon a time", 16, true, ids, 32, &n));
+    /* the probabilities after "Once upon a time" (BOS + 4 tokens) */
+    llm_session *s = NULL;
+    CHECK_OK(llm_session_create(model, NULL, &s));
+    CHECK_OK(llm_session_eval(s, ids, n, NULL));
+    const float *l = llm_session_logits(s);
+    double m = -1e30, z = 0;
+    for (int i = 0; i < 512; i++) m = l[i] > m ? l[i] : m;
+    for (int i = 0; i < 512; i++) z += exp(l[i] - m);
+    CHECK_EQ_INT(n, 5);
+    CHECK_NEAR(exp(l[432] - m) / z, 0.968794408386273, 1e-5);
+    CHECK_NEAR(exp(l[383] - m) / z, 0.028729185862016914, 1e-5);
+    CHECK_NEAR(exp(l[322] - m) / z, 0.0002970977544748733, 1e-5);
+    CHECK_NEAR(exp(l[353] - m) / z, 0.0002628806274529076, 1e-5);
+    llm_session_destroy(s);
+    /* run stories260K.bin -z tok512.bin -t 0 -n 64 -i "Once upon a time" */
+    char *text = greedy_text(ids, n, 64 - (n - 1), NULL, 0);   /* run.c: 64 positions, the first n-1 forced */
+    const char *want = ", there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red "
+                       "ball. She wanted to play with it, but it was too high.\nLily";
+    CHECK_STR(text, want);
+    llm_free(text);
+}
+
+static void test_stop_strings(void) {
+    if (!load_stories()) return;
+    llm_token bos = 1;
+    const char *stops[] = { "red ball", "zzz" };
+    char *text = greedy_text(&bos, 1, 200, stops, 2);
+    const char *want_end = strstr(expect_200, "red ball");
+    CHECK(text && strlen(text) == (size_t)(want_end - expect_200) && !strncmp(text, expect_200, strlen(text)));
+    llm_free(text);
+}
+
+typedef struct { char buf[4096]; size_t n; int calls; int stop_after; } sink;
+static bool on_token(const llm_gen_token *t, void *user) {
+    sink *k = user;
+    memcpy(k->buf + k->n, t->text, t->text_len);
+    k->n += t->text_len;
+    k->buf[k->n] = 0;
+    return ++k->calls != k->stop_after;
+}
+
+static void test_streaming_and_callback_stop(void) {
+    if (!load_stories()) return;
+    llm_session *s = NULL;
+    CHECK_OK(llm_session_create(model, NULL, &s));
+    llm_token bos = 1;
+    sink k = { .stop_after = 10 };
+    llm_generate_params p = { .max_tokens = 100, .on_token = on_token, .user = &k };
+    llm_generate_result r;
+    CHECK_OK(llm_generate(s, tok, &bos, 1, &p, &r));
+    CHECK_EQ_INT(r.stop, LLM_STOP_CALLBACK);
+    CHECK_EQ_INT(r.n_generated, 10);
+    CHECK(!strncmp(k.buf, expect_200, k.n) && k.n > 20);
+    /* continuing the same conversation reuses the cache: only the new suffix is evaluated */
+    llm_token more[12];
+    memcpy(more, llm_session_tokens(s), (size_t)llm_session_n_past(s) * sizeof *more);
+    int64_t n = llm_session_n_past(s);
+    p.on_token = NULL;
+    p.max_tokens = 1;
+    CHECK_OK(llm_generate(s, tok, more, n, &p, &r));
+    CHECK_EQ_INT(r.n_prompt_evaluated, 1);
+    llm_session_destroy(s);
+}
+
+/* Greedy ids through llm_generate (no tokenizer) equal transformers' on the fixture. */
+static void test_fixture_greedy(void) {
+    llm_model *m = NULL;
+    llm_safetensors *ref = NULL;
+    char p[600];
+    snprintf(p, sizeof p, "%s/ref.safetensors", fixture("models/dev/qwen3"));
+    CHECK_OK(llm_model_load(fixture("models/dev/qwen3"), NULL, &m));
+    CHECK_OK(llm_safetensors_open(p, &ref));
+    if (!m || !ref) return;
+    const llm_tensor *ids = llm_safetensors_find(ref, "input_ids"), *g = llm_safetensors_find(ref, "greedy_ids");
+    llm_session *s = NULL;
+    CHECK_OK(llm_session_create(m, NULL, &s));
+    llm_generate_params gp = { .max_tokens = g->shape[0], .extra_eos = NULL };
+    llm_generate_result r;
+    CHECK_OK(llm_generate(s, NULL, (const llm_token *)ids->data, ids->shape[0], &gp, &r));
+    int64_t base = ids->shape[0];
+    const llm_token *have = llm_session_tokens(s);
+    for (int64_t i = 0; i + 1 < r.n_generated; i++) CHECK_EQ_INT(have[base + i], ((const int32_t *)g->data)[i]);
+    llm_session_destroy(s);
+    llm_model_free(m);
+    llm_safetensors_close(ref);
+}
+
+int main(void) {
+    RUN(test_stories_from_bos);
+    RUN(test_stories_prompt);
+    RUN(test_stop_strings);
+    RUN(test_streaming_and_callback_stop);
+    RUN(test_fixture_greedy);
+    llm_tokenizer_free(tok);
+    llm_model_free(model);
+    return TEST_MAIN_END();
+}
