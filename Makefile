@@ -40,7 +40,7 @@ $(BUILD)/llm: cli/cli.c llm.h | $(BUILD)
 	$(CC) $(CFLAGS) -I. -o $@ cli/cli.c $(LDFLAGS) $(LIBS)
 
 $(BUILD)/test_%: tests/test_%.c tests/test.h llm.h | $(BUILD)
-	$(CC) $(CFLAGS) -I. -o $@ $< $(LDFLAGS) $(LIBS)
+	$(CC) $(CFLAGS) -I. -o $@ $< $(LDFLAGS) $(LIBS) -lutil
 
 $(BUILD)/example_%: examples/%.c llm.h | $(BUILD)
 	$(CC) $(CFLAGS) -I. -o $@ $< $(LDFLAGS) $(LIBS)

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- flags ---- */
 
@@ -336,14 +337,80 @@ static llm_token *build_prompt(const char *model_path, const llm_tokenizer *tok,
     return ids;
 }
 
+/* Sampling and stopping flags, shared by generate and chat. */
+typedef struct {
+    int max_tokens, top_k, min_keep, seed, rep_ctx, pres_ctx, freq_ctx;
+    double temp, top_p, min_p, xtc_p, xtc_t, rep, pres, freq;
+    const char *logit_bias;
+    str_list extra_eos, stops;
+    llm_token eos_ids[64], protect[100];
+} sample_flags;
+
+#define SAMPLE_FLAGS_DEFAULT { .max_tokens = 100, .min_keep = 1, .seed = -1, .rep_ctx = 20, .pres_ctx = 20, .freq_ctx = 20, .top_p = 1.0 }
+#define SAMPLE_OPTS(f)                                                                                              \
+    { "--max-tokens", "-m", OPT_INT, &(f).max_tokens, "tokens to generate (default 100)" },                        \
+    { "--temp", NULL, OPT_FLOAT, &(f).temp, "sampling temperature (default 0: greedy)" },                          \
+    { "--top-p", NULL, OPT_FLOAT, &(f).top_p, "nucleus sampling: keep this much probability mass (default 1: off)" }, \
+    { "--top-k", NULL, OPT_INT, &(f).top_k, "keep the k most likely tokens (default 0: off)" },                    \
+    { "--min-p", NULL, OPT_FLOAT, &(f).min_p, "keep tokens at least this fraction as likely as the best (default 0)" }, \
+    { "--min-tokens-to-keep", NULL, OPT_INT, &(f).min_keep, "min-p keeps at least this many tokens (default 1)" }, \
+    { "--xtc-probability", NULL, OPT_FLOAT, &(f).xtc_p, "chance per token of excluding top choices (default 0)" }, \
+    { "--xtc-threshold", NULL, OPT_FLOAT, &(f).xtc_t, "probability a token needs to be excluded by XTC" },       \
+    { "--repetition-penalty", NULL, OPT_FLOAT, &(f).rep, "penalize repeated tokens (> 1; default off)" },         \
+    { "--repetition-context-size", NULL, OPT_INT, &(f).rep_ctx, "tokens the repetition penalty looks back (20)" }, \
+    { "--presence-penalty", NULL, OPT_FLOAT, &(f).pres, "subtract from tokens already present (default 0)" },    \
+    { "--presence-context-size", NULL, OPT_INT, &(f).pres_ctx, "tokens the presence penalty looks back (20)" },  \
+    { "--frequency-penalty", NULL, OPT_FLOAT, &(f).freq, "subtract per occurrence (default 0)" },                \
+    { "--frequency-context-size", NULL, OPT_INT, &(f).freq_ctx, "tokens the frequency penalty looks back (20)" }, \
+    { "--logit-bias", NULL, OPT_STR, &(f).logit_bias, "id:bias,id:bias added to the logits" },                   \
+    { "--seed", NULL, OPT_INT, &(f).seed, "random seed (default: from the clock)" },                             \
+    { "--extra-eos-token", NULL, OPT_LIST, &(f).extra_eos, "more tokens that end generation" },                  \
+    { "--stop", NULL, OPT_LIST, &(f).stops, "stop strings (not printed)" }
+
+/* Turn the flags into generation parameters. XTC never removes EOS or newline tokens. */
+static void sample_params(sample_flags *f, const llm_model *m, const llm_tokenizer *tok, llm_generate_params *gp) {
+    llm_sampler_params *sp = &gp->sampler;
+    gp->max_tokens = f->max_tokens;
+    sp->temperature = (float)f->temp; sp->top_p = (float)f->top_p; sp->top_k = f->top_k; sp->min_p = (float)f->min_p;
+    sp->min_tokens_to_keep = f->min_keep; sp->xtc_probability = (float)f->xtc_p; sp->xtc_threshold = (float)f->xtc_t;
+    sp->repetition_penalty = (float)f->rep; sp->repetition_context_size = f->rep_ctx;
+    sp->presence_penalty = (float)f->pres; sp->presence_context_size = f->pres_ctx;
+    sp->frequency_penalty = (float)f->freq; sp->frequency_context_size = f->freq_ctx;
+    sp->seed = f->seed >= 0 ? (uint64_t)f->seed : (uint64_t)time(NULL);
+    if (f->logit_bias) sp->logit_bias = parse_logit_bias(f->logit_bias, &sp->n_logit_bias);
+    for (int i = 0; i < f->extra_eos.n; i++) {
+        f->eos_ids[i] = tok ? llm_tokenizer_find(tok, f->extra_eos.v[i]) : -1;
+        if (f->eos_ids[i] < 0) { fprintf(stderr, "llm: --extra-eos-token '%s' is not a token\n", f->extra_eos.v[i]); exit(2); }
+    }
+    gp->extra_eos = f->eos_ids;
+    gp->n_extra_eos = f->extra_eos.n;
+    gp->stop_strings = f->stops.v;
+    gp->n_stop_strings = f->stops.n;
+    int n = 0;
+    const llm_model_info *info = llm_model_get_info(m);
+    for (int i = 0; i < info->n_eos && n < 32; i++) f->protect[n++] = info->eos[i];
+    for (int i = 0; i < f->extra_eos.n; i++) f->protect[n++] = f->eos_ids[i];
+    int64_t n_nl = 0;
+    if (tok && llm_tokenize(tok, "\n", 1, false, &f->protect[n], 1, &n_nl) == LLM_OK && n_nl == 1) n++;
+    sp->xtc_protected = f->protect;
+    sp->n_xtc_protected = n;
+}
+
+static void print_stats(const llm_generate_result *r) {
+    fprintf(stderr, "==========\nPrompt: %lld tokens, %.3f tokens-per-sec\n", (long long)r->n_prompt,
+            r->prompt_seconds > 0 ? (double)r->n_prompt_evaluated / r->prompt_seconds : 0.0);
+    fprintf(stderr, "Generation: %lld tokens, %.3f tokens-per-sec\n", (long long)r->n_generated,
+            r->gen_seconds > 0 ? (double)r->n_generated / r->gen_seconds : 0.0);
+    fprintf(stderr, "Peak memory: %.3f GB\n", peak_rss_gb());
+}
+
 static int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *tok_path = NULL, *config = NULL, *logit_bias = NULL;
+    const char *model = NULL, *tok_path = NULL, *config = NULL;
     prompt_opts po = { .prompt = NULL };
-    int max_tokens = 100, threads = 0, n_ctx = 0, top_k = 0, min_keep = 1, seed = -1, rep_ctx = 20, pres_ctx = 20, freq_ctx = 20;
-    double temp = 0.0, top_p = 1.0, min_p = 0.0, xtc_p = 0.0, xtc_t = 0.0, rep = 0.0, pres = 0.0, freq = 0.0;
+    int threads = 0, n_ctx = 0;
     bool verbose = false;
     gen_out out = { 0 };
-    str_list extra_eos = { 0 }, stops = { 0 };
+    sample_flags sf = SAMPLE_FLAGS_DEFAULT;
     cli_opt opts[] = {
         { "--model", NULL, OPT_STR, &model, "model directory, .safetensors, or llama2.c .bin" },
         { "--tokenizer", NULL, OPT_STR, &tok_path, "tokenizer file or directory (default: the model's)" },
@@ -353,24 +420,7 @@ static int cmd_generate(int argc, char **argv) {
         { "--prefill-response", NULL, OPT_STR, &po.prefill, "start the answer with this text" },
         { "--ignore-chat-template", NULL, OPT_BOOL, &po.ignore_template, "use the prompt as is" },
         { "--chat-template-config", NULL, OPT_STR, &po.template_kwargs, "JSON object of extra template variables" },
-        { "--max-tokens", "-m", OPT_INT, &max_tokens, "tokens to generate (default 100)" },
-        { "--temp", NULL, OPT_FLOAT, &temp, "sampling temperature (default 0: greedy)" },
-        { "--top-p", NULL, OPT_FLOAT, &top_p, "nucleus sampling: keep this much probability mass (default 1: off)" },
-        { "--top-k", NULL, OPT_INT, &top_k, "keep the k most likely tokens (default 0: off)" },
-        { "--min-p", NULL, OPT_FLOAT, &min_p, "keep tokens at least this fraction as likely as the best (default 0)" },
-        { "--min-tokens-to-keep", NULL, OPT_INT, &min_keep, "min-p keeps at least this many tokens (default 1)" },
-        { "--xtc-probability", NULL, OPT_FLOAT, &xtc_p, "chance per token of excluding top choices (default 0)" },
-        { "--xtc-threshold", NULL, OPT_FLOAT, &xtc_t, "probability a token needs to be excluded by XTC" },
-        { "--repetition-penalty", NULL, OPT_FLOAT, &rep, "penalize repeated tokens (> 1; default off)" },
-        { "--repetition-context-size", NULL, OPT_INT, &rep_ctx, "tokens the repetition penalty looks back (20)" },
-        { "--presence-penalty", NULL, OPT_FLOAT, &pres, "subtract from tokens already present (default 0)" },
-        { "--presence-context-size", NULL, OPT_INT, &pres_ctx, "tokens the presence penalty looks back (20)" },
-        { "--frequency-penalty", NULL, OPT_FLOAT, &freq, "subtract per occurrence (default 0)" },
-        { "--frequency-context-size", NULL, OPT_INT, &freq_ctx, "tokens the frequency penalty looks back (20)" },
-        { "--logit-bias", NULL, OPT_STR, &logit_bias, "id:bias,id:bias added to the logits" },
-        { "--seed", NULL, OPT_INT, &seed, "random seed (default: from the clock)" },
-        { "--extra-eos-token", NULL, OPT_LIST, &extra_eos, "more tokens that end generation" },
-        { "--stop", NULL, OPT_LIST, &stops, "stop strings (not printed)" },
+        SAMPLE_OPTS(sf),
         { "--max-kv-size", NULL, OPT_INT, &n_ctx, "context length (default: the model's, at most 4096)" },
         { "--print-ids", NULL, OPT_BOOL, &out.print_ids, "print the generated ids, space separated, instead of text" },
         { "--verbose", NULL, OPT_BOOL, &verbose, "print prompt and generation speed and peak memory" },
@@ -381,37 +431,12 @@ static int cmd_generate(int argc, char **argv) {
     parse_flags("generate", summary, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
     if (!po.prompt && !po.ids) { fprintf(stderr, "llm generate: --prompt or --prompt-ids is required\n"); return 2; }
     llm_model *m = load_model("generate", model, config);
-    llm_tokenizer *tok = po.ids && !tok_path && !stops.n && !extra_eos.n && out.print_ids ? NULL : load_tokenizer(model, tok_path);
+    bool need_tok = !po.ids || tok_path || sf.stops.n || sf.extra_eos.n || !out.print_ids;
+    llm_tokenizer *tok = need_tok ? load_tokenizer(model, tok_path) : NULL;
     int64_t n_prompt;
     llm_token *ids = build_prompt(model, tok, &po, &n_prompt);
-
-    llm_generate_params gp = { .max_tokens = max_tokens, .on_token = print_token, .user = &out };
-    llm_sampler_params *sp = &gp.sampler;
-    sp->temperature = (float)temp; sp->top_p = (float)top_p; sp->top_k = top_k; sp->min_p = (float)min_p;
-    sp->min_tokens_to_keep = min_keep; sp->xtc_probability = (float)xtc_p; sp->xtc_threshold = (float)xtc_t;
-    sp->repetition_penalty = (float)rep; sp->repetition_context_size = rep_ctx;
-    sp->presence_penalty = (float)pres; sp->presence_context_size = pres_ctx;
-    sp->frequency_penalty = (float)freq; sp->frequency_context_size = freq_ctx;
-    sp->seed = seed >= 0 ? (uint64_t)seed : (uint64_t)time(NULL);
-    if (logit_bias) sp->logit_bias = parse_logit_bias(logit_bias, &sp->n_logit_bias);
-    llm_token eos_ids[64], protect[66];
-    for (int i = 0; i < extra_eos.n; i++) {
-        eos_ids[i] = tok ? llm_tokenizer_find(tok, extra_eos.v[i]) : -1;
-        if (eos_ids[i] < 0) { fprintf(stderr, "llm generate: --extra-eos-token '%s' is not a token\n", extra_eos.v[i]); return 2; }
-    }
-    gp.extra_eos = eos_ids;
-    gp.n_extra_eos = extra_eos.n;
-    gp.stop_strings = stops.v;
-    gp.n_stop_strings = stops.n;
-    int n_protect = 0;                                 /* XTC never removes EOS or newline */
-    const llm_model_info *info = llm_model_get_info(m);
-    for (int i = 0; i < info->n_eos && n_protect < 32; i++) protect[n_protect++] = info->eos[i];
-    for (int i = 0; i < extra_eos.n; i++) protect[n_protect++] = eos_ids[i];
-    llm_token nl = -1;
-    int64_t n_nl = 0;
-    if (tok && llm_tokenize(tok, "\n", 1, false, &nl, 1, &n_nl) == LLM_OK && n_nl == 1) protect[n_protect++] = nl;
-    sp->xtc_protected = protect;
-    sp->n_xtc_protected = n_protect;
+    llm_generate_params gp = { .on_token = print_token, .user = &out };
+    sample_params(&sf, m, tok, &gp);
 
     llm_session *s;
     llm_session_desc sd = { .n_ctx = n_ctx, .n_threads = thread_count(threads) };
@@ -421,17 +446,121 @@ static int cmd_generate(int argc, char **argv) {
     llm_generate_result r;
     if ((st = llm_generate(s, tok, ids, n_prompt, &gp, &r))) die(st, "generating");
     printf("\n");
-    if (verbose) {
-        fprintf(stderr, "==========\nPrompt: %lld tokens, %.3f tokens-per-sec\n", (long long)r.n_prompt,
-                r.prompt_seconds > 0 ? (double)r.n_prompt_evaluated / r.prompt_seconds : 0.0);
-        fprintf(stderr, "Generation: %lld tokens, %.3f tokens-per-sec\n", (long long)r.n_generated,
-                r.gen_seconds > 0 ? (double)r.n_generated / r.gen_seconds : 0.0);
-        fprintf(stderr, "Peak memory: %.3f GB\n", peak_rss_gb());
-    }
+    if (verbose) print_stats(&r);
     free(ids);
-    free((void *)sp->logit_bias);
+    free((void *)gp.sampler.logit_bias);
     llm_session_destroy(s);
     if (tok) llm_tokenizer_free(tok);
+    llm_model_free(m);
+    return 0;
+}
+
+/* ---- chat: a REPL that keeps the conversation ----
+   Each turn renders the whole conversation with the chat template; llm_generate keeps the
+   part of the KV cache that the new prompt shares with the last one, so only the new
+   turn is evaluated. Ctrl-C stops the current answer; q quits, r resets, h helps. */
+typedef struct { buf_t text; } chat_answer;
+
+static bool chat_token(const llm_gen_token *t, void *user) {
+    chat_answer *a = user;
+    fwrite(t->text, 1, t->text_len, stdout);
+    fflush(stdout);
+    buf_add(&a->text, t->text, t->text_len);
+    return !got_sigint;
+}
+
+static llm_token *chat_prompt(const llm_chat_template *tpl, const llm_tokenizer *tok, const messages_t *m,
+                              const buf_t *plain, const char *kwargs, int64_t *out_n) {
+    if (!tpl) return tokenize_all(tok, plain->p, plain->n, true, out_n);   /* base model: the running text */
+    char *rendered;
+    size_t len;
+    llm_status s = llm_chat_template_render(tpl, m->json.p, NULL, true, kwargs, &rendered, &len);
+    if (s) die(s, "applying the chat template");
+    llm_token *ids = tokenize_all(tok, rendered, len, false, out_n);
+    llm_free(rendered);
+    return ids;
+}
+
+static int cmd_chat(int argc, char **argv) {
+    const char *model = NULL, *tok_path = NULL, *config = NULL, *system = NULL, *kwargs = NULL;
+    int threads = 0, n_ctx = 0;
+    bool verbose = false;
+    sample_flags sf = SAMPLE_FLAGS_DEFAULT;
+    sf.max_tokens = 256;
+    cli_opt opts[] = {
+        { "--model", NULL, OPT_STR, &model, "model directory, .safetensors, or llama2.c .bin" },
+        { "--tokenizer", NULL, OPT_STR, &tok_path, "tokenizer file or directory (default: the model's)" },
+        { "--system-prompt", NULL, OPT_STR, &system, "system message" },
+        { "--chat-template-config", NULL, OPT_STR, &kwargs, "JSON object of extra template variables" },
+        SAMPLE_OPTS(sf),
+        { "--max-kv-size", NULL, OPT_INT, &n_ctx, "context length (default: the model's, at most 4096)" },
+        { "--verbose", NULL, OPT_BOOL, &verbose, "print speed after each answer" },
+        { "--config", NULL, OPT_STR, &config, "config file name in the model directory (default config.json)" },
+        { "--threads", "-t", OPT_INT, &threads, "threads (default: $LLM_THREADS or all cores)" },
+    };
+    const char *summary = "chat with the model (q quits, r resets, h helps, Ctrl-C stops an answer)";
+    parse_flags("chat", summary, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    llm_model *m = load_model("chat", model, config);
+    llm_tokenizer *tok = load_tokenizer(model, tok_path);
+    llm_chat_template *tpl = NULL;
+    if (llm_chat_template_load(tok_path ? tok_path : model, NULL, &tpl) != LLM_OK) tpl = NULL;
+    llm_generate_params gp = { .on_token = chat_token };
+    sample_params(&sf, m, tok, &gp);
+    llm_session *s;
+    llm_session_desc sd = { .n_ctx = n_ctx, .n_threads = thread_count(threads) };
+    llm_status st = llm_session_create(m, &sd, &s);
+    if (st) die(st, "creating a session");
+    struct sigaction sa = { .sa_handler = on_sigint };
+    sigaction(SIGINT, &sa, NULL);                   /* no SA_RESTART: Ctrl-C at the prompt interrupts fgets */
+    bool tty = isatty(0);
+    messages_t msgs = { 0 };
+    buf_t plain = { 0 };
+    char line[65536];
+    if (tty) printf("[llm chat] q quits, r resets the conversation, h shows this help.\n");
+    for (;;) {
+        if (tty) { printf(">> "); fflush(stdout); }
+        got_sigint = 0;
+        if (!fgets(line, sizeof line, stdin)) {
+            if (got_sigint && !feof(stdin)) { clearerr(stdin); printf("\n"); continue; }
+            break;
+        }
+        line[strcspn(line, "\n")] = 0;
+        if (!strcmp(line, "q")) break;
+        if (!strcmp(line, "h")) { printf("q: quit   r: reset the conversation   h: help   Ctrl-C: stop the answer\n"); continue; }
+        if (!strcmp(line, "r")) {
+            free(msgs.json.p); free(plain.p);
+            msgs = (messages_t){ 0 }; plain = (buf_t){ 0 };
+            llm_session_rewind(s, 0);
+            printf("[conversation reset]\n");
+            continue;
+        }
+        if (!line[0]) continue;
+        if (msgs.n == 0 && system) messages_add(&msgs, "system", system);
+        messages_add(&msgs, "user", line);
+        buf_str(&plain, line);
+        int64_t n;
+        llm_token *ids = chat_prompt(tpl, tok, &msgs, &plain, kwargs, &n);
+        chat_answer a = { { 0 } };
+        buf_add(&a.text, "", 0);
+        gp.user = &a;
+        llm_generate_result r;
+        got_sigint = 0;
+        st = llm_generate(s, tok, ids, n, &gp, &r);
+        free(ids);
+        printf("\n");
+        if (st == LLM_ERR_CONTEXT_FULL) { fprintf(stderr, "[the context is full: r resets]\n"); free(a.text.p); continue; }
+        if (st) die(st, "generating");
+        messages_add(&msgs, "assistant", a.text.p);
+        buf_str(&plain, a.text.p);
+        buf_str(&plain, "\n");
+        free(a.text.p);
+        if (verbose) print_stats(&r);
+    }
+    free(msgs.json.p);
+    free(plain.p);
+    llm_chat_template_free(tpl);
+    llm_session_destroy(s);
+    llm_tokenizer_free(tok);
     llm_model_free(m);
     return 0;
 }
@@ -495,6 +624,7 @@ static int cmd_help(int argc, char **argv);
 
 static const cli_cmd commands[] = {
     { "generate", cmd_generate, "generate text from a prompt" },
+    { "chat",     cmd_chat,     "chat with a model in the terminal" },
     { "logits",   cmd_logits,   "run a prompt and write the logits of every position" },
     { "help",     cmd_help,     "list the subcommands" },
     { "template", cmd_template, "render a chat template (--model DIR --messages F.json)" },
