@@ -565,6 +565,67 @@ static int cmd_chat(int argc, char **argv) {
     return 0;
 }
 
+/* ---- perplexity: how well the model predicts a text ----
+   The text is tokenized once and cut into windows of --sequence-length tokens; each window
+   is evaluated from an empty cache and every token after its first is scored:
+   PPL = exp(mean negative log-likelihood), with the standard error of the mean NLL. */
+static int cmd_perplexity(int argc, char **argv) {
+    const char *model = NULL, *tok_path = NULL, *file = NULL, *config = NULL;
+    int seq_len = 512, threads = 0, max_windows = 0;
+    cli_opt opts[] = {
+        { "--model", NULL, OPT_STR, &model, "model directory, .safetensors, or llama2.c .bin" },
+        { "--tokenizer", NULL, OPT_STR, &tok_path, "tokenizer file or directory (default: the model's)" },
+        { "--file", "-f", OPT_STR, &file, "text file to score (required)" },
+        { "--sequence-length", NULL, OPT_INT, &seq_len, "tokens per window (default 512)" },
+        { "--num-samples", NULL, OPT_INT, &max_windows, "score at most this many windows (default: all)" },
+        { "--config", NULL, OPT_STR, &config, "config file name in the model directory (default config.json)" },
+        { "--threads", "-t", OPT_INT, &threads, "threads (default: $LLM_THREADS or all cores)" },
+    };
+    const char *summary = "perplexity of the model on a text file";
+    parse_flags("perplexity", summary, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (!file || seq_len < 2) { fprintf(stderr, "llm perplexity: --file and a --sequence-length >= 2 are required\n"); return 2; }
+    FILE *f = fopen(file, "rb");
+    if (!f) { fprintf(stderr, "llm perplexity: cannot open %s\n", file); return 1; }
+    char *text = read_stream(f);
+    fclose(f);
+    llm_model *m = load_model("perplexity", model, config);
+    llm_tokenizer *tok = load_tokenizer(model, tok_path);
+    int64_t n, V = llm_model_get_info(m)->n_vocab;
+    llm_token *ids = tokenize_all(tok, text, strlen(text), true, &n);
+    llm_session *s;
+    llm_session_desc sd = { .n_ctx = seq_len, .n_threads = thread_count(threads) };
+    llm_status st = llm_session_create(m, &sd, &s);
+    if (st) die(st, "creating a session");
+    float *logits = malloc((size_t)seq_len * (size_t)V * sizeof *logits);
+    double sum = 0, sum2 = 0;
+    int64_t count = 0, windows = 0;
+    for (int64_t at = 0; at + 1 < n && (!max_windows || windows < max_windows); at += seq_len, windows++) {
+        int64_t len = n - at < seq_len ? n - at : seq_len;
+        if (len < 2) break;
+        llm_session_rewind(s, 0);
+        if ((st = llm_session_eval(s, ids + at, len, logits))) die(st, "evaluating");
+        for (int64_t t = 0; t + 1 < len; t++) {
+            const float *row = logits + t * V;
+            double mx = row[0], z = 0;
+            for (int64_t i = 1; i < V; i++) mx = row[i] > mx ? row[i] : mx;
+            for (int64_t i = 0; i < V; i++) z += exp(row[i] - mx);
+            double nll = log(z) + mx - row[ids[at + t + 1]];
+            sum += nll;
+            sum2 += nll * nll;
+            count++;
+        }
+    }
+    double mean = sum / (double)count, var = sum2 / (double)count - mean * mean;
+    double se = sqrt((var > 0 ? var : 0) / (double)count);
+    printf("Perplexity: %.4f ± %.4f (%lld tokens scored in %lld windows of %d)\n", exp(mean), exp(mean) * se,
+           (long long)count, (long long)windows, seq_len);
+    free(logits); free(ids); free(text);
+    llm_session_destroy(s);
+    llm_tokenizer_free(tok);
+    llm_model_free(m);
+    return 0;
+}
+
 /* llm template: render a chat template as apply_chat_template(..., tokenize=False) does. */
 static int cmd_template(int argc, char **argv) {
     const char *model = NULL;          /* model dir, or its tokenizer_config.json */
@@ -625,6 +686,7 @@ static int cmd_help(int argc, char **argv);
 static const cli_cmd commands[] = {
     { "generate", cmd_generate, "generate text from a prompt" },
     { "chat",     cmd_chat,     "chat with a model in the terminal" },
+    { "perplexity", cmd_perplexity, "perplexity of a model on a text file" },
     { "logits",   cmd_logits,   "run a prompt and write the logits of every position" },
     { "help",     cmd_help,     "list the subcommands" },
     { "template", cmd_template, "render a chat template (--model DIR --messages F.json)" },
