@@ -55,8 +55,8 @@ LLM_API llm_status llm_logits_min_p(float *x, int64_t n, float min_p, int64_t mi
    makes): of the tokens with probability > threshold, remove all but the least likely
    one; never remove the `n_protected` ids in `protected_ids` (EOS, newline). Nothing
    happens when fewer than two tokens are above the threshold. */
-LLM_API void llm_logits_xtc(float *x, int64_t n, float threshold,
-                            const llm_token *protected_ids, int64_t n_protected);
+LLM_API llm_status llm_logits_xtc(float *x, int64_t n, float threshold,
+                                  const llm_token *protected_ids, int64_t n_protected);
 
 /* Penalties over the tokens in ctx[0..n_ctx) (pass the window you want, e.g. the last
    20 tokens). Each distinct token is penalised once, however often it occurs, except by

@@ -191,16 +191,16 @@ static int count_inf(const float *x, int n) {
 static void test_xtc(void) {
     float x[5], y[5];
     xtc_row(x); memcpy(y, x, sizeof x);
-    llm_logits_xtc(x, 5, 0.1f, NULL, 0);       /* 0, 1, 2 are above: all but the least (2) go */
+    CHECK_OK(llm_logits_xtc(x, 5, 0.1f, NULL, 0)); /* 0, 1, 2 are above: all but the least (2) go */
     CHECK(isinf(x[0]) && isinf(x[1]) && x[2] == y[2] && x[3] == y[3] && x[4] == y[4]);
     const llm_token prot[2] = { 0, 99 };
     xtc_row(x);
-    llm_logits_xtc(x, 5, 0.1f, prot, 2);       /* protected ids stay */
+    CHECK_OK(llm_logits_xtc(x, 5, 0.1f, prot, 2)); /* protected ids stay */
     CHECK(x[0] == y[0] && isinf(x[1]) && x[2] == y[2]);
     xtc_row(x);
-    llm_logits_xtc(x, 5, 0.45f, NULL, 0);      /* threshold above the max probability */
+    CHECK_OK(llm_logits_xtc(x, 5, 0.45f, NULL, 0)); /* threshold above the max probability */
     CHECK_EQ_INT(count_inf(x, 5), 0);
-    llm_logits_xtc(x, 5, 0.35f, NULL, 0);      /* one token above: it is the least, stays */
+    CHECK_OK(llm_logits_xtc(x, 5, 0.35f, NULL, 0)); /* one token above: it is the least, stays */
     CHECK_EQ_INT(count_inf(x, 5), 0);
 
     /* the chain: probability 1 always excludes, 0 never (and draws no random number) */
@@ -350,7 +350,7 @@ static void test_degenerate(void) {
     float y[7];                                 /* the single filters keep it too */
     memcpy(y, x, sizeof y); CHECK_OK(llm_logits_top_p(y, 7, 0.5f, 1)); CHECK(y[3] == -5.0f && !has_nan(y, 7));
     memcpy(y, x, sizeof y); CHECK_OK(llm_logits_min_p(y, 7, 0.5f, 2)); CHECK(y[3] == -5.0f && !has_nan(y, 7));
-    memcpy(y, x, sizeof y); llm_logits_xtc(y, 7, 0.0f, NULL, 0);       CHECK(y[3] == -5.0f && !has_nan(y, 7));
+    memcpy(y, x, sizeof y); CHECK_OK(llm_logits_xtc(y, 7, 0.0f, NULL, 0)); CHECK(y[3] == -5.0f && !has_nan(y, 7));
     memcpy(y, x, sizeof y); CHECK_OK(llm_logits_top_k(y, 7, 3, 1));    CHECK(y[3] == -5.0f && !has_nan(y, 7));
     x[3] = -INFINITY;                           /* nothing left to choose */
     CHECK(llm_sampler_sample(s, x, 7, &t, &lp, top) == LLM_ERR_INVALID_ARG);
