@@ -43,11 +43,16 @@ LLM_API double llm_rng_uniform(llm_rng *rng) {
    id, so every ordering in this file is total and deterministic, and sorting needs no
    comparison context (C11 qsort has none). */
 
+/* The float's bits as an unsigned integer that orders like the float: negatives
+   reversed below the positives (-0 just below +0). */
+static uint32_t llm__order_bits(uint32_t u) {
+    return u ^ ((uint32_t)((int32_t)u >> 31) | 0x80000000u);
+}
+
 static uint64_t llm__rank_key(float v, int64_t id) {
     uint32_t u;
     memcpy(&u, &v, 4);
-    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);   /* negatives reversed below positives */
-    return ((uint64_t)u << 32) | (uint32_t)(UINT32_MAX - (uint32_t)id);
+    return ((uint64_t)llm__order_bits(u) << 32) | (uint32_t)(UINT32_MAX - (uint32_t)id);
 }
 
 static int64_t llm__key_id(uint64_t key) { return (int64_t)(UINT32_MAX - (uint32_t)key); }
@@ -82,9 +87,14 @@ static int64_t llm__top_keys(const float *x, int64_t n, int64_t m, uint64_t *key
     } else {
         for (int64_t i = 0; i < m; i++) keys[i] = llm__rank_key(x[i], i);
         for (int64_t i = m / 2 - 1; i >= 0; i--) llm__heap_sift_down(keys, m, i);
+        float weakest = x[llm__key_id(keys[0])];
         for (int64_t i = m; i < n; i++) {
+            if (x[i] < weakest) continue;        /* the cheap test first: most tokens fail it */
             uint64_t k = llm__rank_key(x[i], i);
-            if (k > keys[0]) { keys[0] = k; llm__heap_sift_down(keys, m, 0); }
+            if (k <= keys[0]) continue;
+            keys[0] = k;
+            llm__heap_sift_down(keys, m, 0);
+            weakest = x[llm__key_id(keys[0])];
         }
     }
     qsort(keys, (size_t)n_sorted, sizeof *keys, llm__key_cmp_desc);
@@ -171,13 +181,40 @@ static double llm__row_exp(llm__row *r, float *out_max) {
     return llm__exp_sum(r->e, r->x, *out_max, 1.0f, r->n);
 }
 
-/* Remove (-inf) every token ranked below `last_kept`. */
+/* e[i] = 0 wherever x[i] is -inf. */
+static void llm__sync_e(const float *LLM__RESTRICT x, float *LLM__RESTRICT e, int64_t n) {
+    int64_t i = 0;
+    for (; i + LLM__LANES <= n; i += LLM__LANES)
+        for (int j = 0; j < LLM__LANES; j++) {
+            uint32_t u, v;
+            memcpy(&u, &x[i + j], 4);
+            memcpy(&v, &e[i + j], 4);
+            v &= 0u - (uint32_t)(u != 0xff800000u);
+            memcpy(&e[i + j], &v, 4);
+        }
+    for (; i < n; i++)
+        if (x[i] == -INFINITY) e[i] = 0;
+}
+
+/* Remove every token ranked below `last_kept`: a smaller value, or the same value and a
+   larger id. Integer masks instead of branches, so that it vectorises. */
 static void llm__row_keep_from(llm__row *r, uint64_t last_kept) {
-    for (int64_t i = 0; i < r->n; i++) {
-        if (llm__rank_key(r->x[i], i) >= last_kept) continue;
-        r->x[i] = -INFINITY;
-        if (r->e) r->e[i] = 0;
-    }
+    const uint32_t cut = (uint32_t)(last_kept >> 32);
+    const int64_t cut_id = llm__key_id(last_kept);
+    float *x = r->x;
+    int64_t i = 0;
+    for (; i + LLM__LANES <= r->n; i += LLM__LANES)
+        for (int j = 0; j < LLM__LANES; j++) {
+            uint32_t u;
+            memcpy(&u, &x[i + j], 4);
+            uint32_t o = llm__order_bits(u);
+            uint32_t drop = 0u - ((uint32_t)(o < cut) | ((uint32_t)(o == cut) & (uint32_t)(i + j > cut_id)));
+            u = (u & ~drop) | (0xff800000u & drop);            /* -inf where dropped */
+            memcpy(&x[i + j], &u, 4);
+        }
+    for (; i < r->n; i++)
+        if (llm__rank_key(x[i], i) < last_kept) x[i] = -INFINITY;
+    if (r->e) llm__sync_e(r->x, r->e, r->n);
 }
 
 static void llm__top_k(llm__row *r, int64_t k) {
@@ -203,18 +240,47 @@ static int64_t llm__partition_mass(uint64_t *k, int64_t lo, int64_t hi, const fl
     return p;
 }
 
+/* Mass of the tokens with e > tau. e, tau >= 0 order like their bits, so the test is an
+   integer compare, which vectorises. */
+static double llm__mass_above(const float *e, int64_t n, float tau) {
+    uint32_t t;
+    memcpy(&t, &tau, 4);
+    double acc[LLM__LANES] = { 0 };
+    int64_t i = 0;
+    for (; i + LLM__LANES <= n; i += LLM__LANES)
+        for (int j = 0; j < LLM__LANES; j++) {
+            uint32_t u;
+            float v;
+            memcpy(&u, &e[i + j], 4);
+            u &= 0u - (uint32_t)(u > t);
+            memcpy(&v, &u, 4);
+            acc[j] += v;
+        }
+    for (; i < n; i++) acc[0] += e[i] > tau ? e[i] : 0;
+    double sum = 0;
+    for (int j = 0; j < LLM__LANES; j++) sum += acc[j];
+    return sum;
+}
+
 /* transformers' rule: sort ascending, keep tokens whose cumulative probability is
    > 1 - top_p. Counted from the top instead: the K most likely tokens survive, K the
-   smallest count whose mass reaches top_p. K is found like quickselect's k-th element,
-   splitting by rank and going to the side where the mass crosses top_p: O(V) expected,
-   and only a handful of keys is ever sorted. `sum` = sum(e). */
+   smallest count whose mass reaches top_p. Two steps, neither sorts the vocabulary:
+   1. Candidates: a token is certainly removed when the tokens ranked above it already
+      hold the target mass, so for any tau with mass(e > tau) >= target only e > tau
+      can survive. tau = e_max/16, /256, ...: one cheap pass each; for the peaked
+      distributions of language models the first leaves a few dozen tokens.
+   2. K among them like quickselect's k-th element: split by rank and go to the side
+      where the mass crosses the target: O(candidates) expected. `sum` = sum(e). */
 static void llm__top_p(llm__row *r, double sum, float top_p, int64_t min_keep) {
     if (!(top_p > 0 && top_p < 1) || !(sum > 0)) return;
+    double target = (double)top_p * sum;
+    float tau = llm__max_f32(r->e, r->n);
+    do tau *= 0.0625f; while (tau > 0 && llm__mass_above(r->e, r->n, tau) < target);
     uint64_t *k = r->keys;
     int64_t lo = 0, hi = 0;                          /* K is in (lo, hi] */
-    for (int64_t i = 0; i < r->n; i++)               /* e = 0 ranks below every e > 0 */
-        if (r->e[i] > 0) k[hi++] = llm__rank_key(r->x[i], i);
-    double target = (double)top_p * sum, above = 0;  /* above = mass ranked before lo */
+    for (int64_t i = 0; i < r->n; i++)               /* e <= tau ranks below every e > tau */
+        if (r->e[i] > tau) k[hi++] = llm__rank_key(r->x[i], i);
+    double above = 0;                                /* mass ranked before lo */
     while (hi - lo > 32) {
         double mass;
         int64_t p = llm__partition_mass(k, lo, hi, r->e, &mass);
@@ -509,8 +575,31 @@ static void llm__sampler_penalize(llm_sampler *s, int64_t n, llm__penalty kind, 
     llm__penalize(s->work, n, s->hist + s->n_hist - len, len, kind, penalty, s->count);
 }
 
-/* Copy the row and run mlx-lm's logits processors (bias, repetition, presence, frequency),
-   then make it safe: NaN -> -inf, +inf -> FLT_MAX (so x - max stays defined). */
+/* NaN -> -inf and +inf -> FLT_MAX (so that x - max stays defined), on the bits. */
+static uint32_t llm__sane_bits(uint32_t u) {
+    u = (u & 0x7fffffffu) > 0x7f800000u ? 0xff800000u : u;   /* NaN */
+    return u == 0x7f800000u ? 0x7f7fffffu : u;               /* +inf */
+}
+
+static void llm__sanitize(float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + LLM__LANES <= n; i += LLM__LANES)
+        for (int j = 0; j < LLM__LANES; j++) {
+            uint32_t u;
+            memcpy(&u, &x[i + j], 4);
+            u = llm__sane_bits(u);
+            memcpy(&x[i + j], &u, 4);
+        }
+    for (; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        u = llm__sane_bits(u);
+        memcpy(&x[i], &u, 4);
+    }
+}
+
+/* Copy the row and run mlx-lm's logits processors (bias, repetition, presence,
+   frequency), then make it safe for the filters (NaN, +inf). */
 static void llm__sampler_process(llm_sampler *s, const float *logits, int64_t n) {
     const llm_sampler_params *p = &s->p;
     float *x = s->work;
@@ -522,16 +611,7 @@ static void llm__sampler_process(llm_sampler *s, const float *logits, int64_t n)
         llm__sampler_penalize(s, n, LLM__PENALTY_PRESENCE, p->presence_penalty, p->presence_context_size);
     if (p->frequency_penalty != 0)
         llm__sampler_penalize(s, n, LLM__PENALTY_FREQUENCY, p->frequency_penalty, p->frequency_context_size);
-    for (int64_t i = 0; i < n; i += LLM__LANES) {   /* on the bits: no branches, vectorises */
-        uint32_t u[LLM__LANES];
-        int len = (int)LLM__MIN((int64_t)LLM__LANES, n - i);
-        memcpy(u, x + i, (size_t)len * 4);
-        for (int j = 0; j < LLM__LANES; j++) {
-            u[j] = (u[j] & 0x7fffffffu) > 0x7f800000u ? 0xff800000u : u[j];   /* NaN */
-            u[j] = u[j] == 0x7f800000u ? 0x7f7fffffu : u[j];                   /* +inf */
-        }
-        memcpy(x + i, u, (size_t)len * 4);
-    }
+    llm__sanitize(x, n);
 }
 
 /* Draw from softmax(x / temperature) over the tokens left in the row: one uniform
@@ -544,14 +624,18 @@ static int64_t llm__sample_categorical(llm__row *r, float temperature, llm_rng *
     if (temperature != 1.0f) total = llm__exp_sum(w, x, llm__max_f32(x, r->n), 1.0f / temperature, r->n);
     else total = llm__sum_f32(w, r->n);
     double u = llm_rng_uniform(rng) * total, acc = 0;
-    int64_t last = -1;
-    for (int64_t i = 0; i < r->n; i++) {
-        if (x[i] == -INFINITY) continue;
-        last = i;
-        acc += w[i];
-        if (u < acc) return i;
+    int64_t i = 0;
+    for (; i + 64 <= r->n; i += 64) {           /* skip whole blocks of 64 first */
+        double b = llm__sum_f32(w + i, 64);
+        if (acc + b > u) break;
+        acc += b;
     }
-    return last;                                /* u rounded up to the total */
+    for (; i < r->n; i++) {
+        acc += w[i];
+        if (u < acc && x[i] > -INFINITY) return i;
+    }
+    for (i = r->n - 1; x[i] == -INFINITY; i--) {}   /* u rounded up to the total: the last */
+    return i;
 }
 
 /* mlx-lm's make_sampler chain: top-p -> min-p -> XTC -> top-k -> categorical.
