@@ -2,10 +2,10 @@
    Here: the xoshiro256** RNG, each logits processor over one row, and llm_sampler, which
    chains them the way mlx-lm's generate_step does (order and semantics: 06_api_sample.h).
    Not here: the generation loop (it calls llm_sampler_accept/llm_sampler_sample).
-   Speed: a sample is a few linear passes over the V logits. Nothing sorts the whole
-   vocabulary unless a filter really needs most of it: top-k, min_tokens_to_keep and the
-   top-N report select with a size-m heap, and top-p grows its candidate set (256, 1024,
-   ...) until the set holds the required mass.
+   Speed: a sample is a few linear passes over the V logits, written so that compilers
+   vectorise them (one exp pass serves every filter), and nothing sorts the vocabulary:
+   top-k, min_tokens_to_keep and the top-N report select with a size-m heap, top-p
+   bounds its candidates by mass and then selects among them like quickselect.
    References: mlx_lm/sample_utils.py and generate.py (ml-explore/mlx-lm); transformers'
    generation/logits_process.py; xoshiro256** from https://prng.di.unimi.it/. */
 #include "10_internal.h"
@@ -112,7 +112,7 @@ typedef struct llm__row { float *x; float *e; uint64_t *keys; int64_t n; } llm__
    These passes over V floats are the cost of a sample. They run in blocks of 8
    independent lanes, a shape GCC -O2 and clang vectorise without -ffast-math (a single
    running max or sum is a serial dependency chain, 4-8x slower); lane order is fixed,
-   so results do not depend on the compiler. */
+   so results do not depend on the vector width. */
 #define LLM__LANES 8
 #ifndef LLM__RESTRICT                  /* no aliasing: lets the compiler vectorise without checks */
 #ifdef __cplusplus
@@ -147,10 +147,12 @@ static double llm__sum_f32(const float *x, int64_t n) {   /* accumulated in doub
 /* exp(x) for x <= 0, branch-free so that it vectorises (libm's expf is a call per
    element): x = k ln2 + r with |r| <= ln2/2, exp(r) by its Taylor series to r^7
    (truncation < 6e-9), times 2^k built in the exponent bits. Relative error < 1e-7.
-   Returns 0 for x <= -87 (where exp underflows anyway) and for -inf. */
+   Returns 0 for x <= -87 (where exp underflows anyway) and for -inf; x > 0 (and NaN)
+   count as 0, so no input reaches an undefined float-to-int conversion. */
 static inline float llm__exp_neg(float x) {
     uint32_t u, lim = 0xc2ae0000u;              /* -87.0f; for negatives, bigger bits = smaller */
     memcpy(&u, &x, 4);
+    u = u < 0x80000000u ? 0x80000000u : u;      /* positive or +NaN -> -0 */
     uint32_t in_range = 0u - (uint32_t)(u < lim);
     u = u < lim ? u : lim;
     float xc;
@@ -448,7 +450,7 @@ struct llm_sampler {
     uint64_t          *keys;      /* [V] ranking scratch */
     int32_t           *count;     /* [V] penalty counts, zero between calls */
     llm_token         *hist;      /* [cap_hist] the history the penalties read */
-    int64_t            n_hist, cap_hist;
+    int64_t            n_hist, cap_hist;   /* cap grows to 2 x need_hist, then the window slides */
     int64_t            need_hist; /* tokens the penalties look back: 0 none, -1 all */
 };
 
@@ -486,7 +488,7 @@ static int64_t llm__history_need(const llm_sampler_params *p) {
 static llm_status llm__sampler_check(const llm_sampler_params *p, int64_t n_vocab) {
     const char *bad = NULL;
     if (n_vocab <= 0 || n_vocab > INT32_MAX) bad = "n_vocab (1..2^31-1)";
-    else if (isnan(p->temperature)) bad = "temperature";
+    else if (!isfinite(p->temperature)) bad = "temperature";
     else if (p->top_k < 0) bad = "top_k (>= 0)";
     else if (isnan(p->top_p)) bad = "top_p";
     else if (!(p->min_p >= 0 && p->min_p <= 1)) bad = "min_p (0..1)";
@@ -507,9 +509,12 @@ LLM_API llm_status llm_sampler_create(const llm_sampler_params *params, int64_t 
                                       const llm_allocator *alloc, llm_sampler **out_sampler) {
     llm_status st = llm__sampler_check(params, n_vocab);
     if (st) return st;
-    int64_t need = llm__history_need(params), cap = need > 0 ? 2 * need : need < 0 ? 1024 : 0;
-    size_t v = (size_t)n_vocab, bytes = sizeof(llm_sampler) + v * (2 * sizeof(float) + sizeof(uint64_t) + sizeof(int32_t))
-        + (size_t)params->n_xtc_protected * sizeof(llm_token) + (size_t)params->n_logit_bias * sizeof(llm_logit_bias);
+    int64_t need = llm__history_need(params), cap = need == 0 ? 0 : need > 0 && need <= 512 ? 2 * need : 1024;
+    uint64_t total = sizeof(llm_sampler) + (uint64_t)n_vocab * (2 * sizeof(float) + sizeof(uint64_t) + sizeof(int32_t))
+        + (uint64_t)params->n_xtc_protected * sizeof(llm_token) + (uint64_t)params->n_logit_bias * sizeof(llm_logit_bias);
+    if (total > SIZE_MAX / 2)                   /* only reachable where size_t is 32 bits */
+        return llm__fail(LLM_ERR_NOMEM, "sampler: a vocabulary of %lld does not fit in memory", (long long)n_vocab);
+    size_t v = (size_t)n_vocab, bytes = (size_t)total;
     llm_sampler *s = (llm_sampler *)llm__calloc(alloc, 1, bytes);
     llm_token *hist = cap ? (llm_token *)llm__alloc(alloc, (size_t)cap * sizeof(llm_token)) : NULL;
     if (!s || (cap && !hist)) {
@@ -553,10 +558,10 @@ LLM_API void llm_sampler_reset(llm_sampler *s) {
 LLM_API llm_status llm_sampler_accept(llm_sampler *s, llm_token token) {
     if (s->need_hist == 0) return LLM_OK;
     if (s->n_hist == s->cap_hist) {
-        if (s->need_hist > 0) {                 /* bounded: slide the last need_hist down */
+        if (s->need_hist > 0 && s->cap_hist >= 2 * s->need_hist) {   /* slide the window down */
             memmove(s->hist, s->hist + s->n_hist - s->need_hist, (size_t)s->need_hist * sizeof *s->hist);
             s->n_hist = s->need_hist;
-        } else {                                /* the whole history: grow */
+        } else {                                /* grow (to 2 x window, or without end) */
             llm_token *h = (llm_token *)llm__alloc(&s->alloc, (size_t)s->cap_hist * 2 * sizeof *h);
             if (!h) return llm__fail(LLM_ERR_NOMEM, "sampler: no memory for %lld history tokens", (long long)s->cap_hist * 2);
             memcpy(h, s->hist, (size_t)s->n_hist * sizeof *h);

@@ -273,6 +273,12 @@ static void test_penalty_windows(void) {
     CHECK_EQ_INT(pick_after(p, 1, 300), 5);       /* the bounded history slides */
     p.repetition_context_size = 0;             /* whole history: grows past its first buffer */
     CHECK_EQ_INT(pick_after(p, 1, 3000), 6);
+    p.repetition_context_size = 1500;          /* a long window: grows, then slides */
+    CHECK_EQ_INT(pick_after(p, 1, 1499), 6);
+    CHECK_EQ_INT(pick_after(p, 1, 1500), 5);
+    CHECK_EQ_INT(pick_after(p, 1, 5000), 5);
+    p.repetition_context_size = INT32_MAX;     /* allocates nothing up front */
+    CHECK_EQ_INT(pick_after(p, 1, 10), 6);
     p = llm_sampler_default_params();
     p.presence_penalty = 0.2f; p.presence_context_size = 5;
     CHECK_EQ_INT(pick_after(p, 1, 4), 6);
@@ -387,6 +393,8 @@ static void test_degenerate(void) {
     CHECK(strstr(llm_last_error(), "min_p") != NULL);
     p.min_p = 0;
     CHECK(llm_sampler_create(&p, 0, NULL, &bad) == LLM_ERR_INVALID_ARG);
+    p.temperature = INFINITY;
+    CHECK(llm_sampler_create(&p, 7, NULL, &bad) == LLM_ERR_INVALID_ARG);
 }
 
 /* ---- the fast paths against a full sort, on a Llama 3 sized vocabulary ---- */
