@@ -397,6 +397,39 @@ static void test_degenerate(void) {
     CHECK(llm_sampler_create(&p, 7, NULL, &bad) == LLM_ERR_INVALID_ARG);
 }
 
+/* mlx-lm's order: the filters see the untempered distribution, XTC comes before top-k. */
+static void test_chain_order(void) {
+    /* probabilities 0.6, 0.3, 0.1: top_p 0.55 keeps token 0 alone; at temperature 3 the
+       tempered distribution (0.43, 0.34, 0.24) would need two tokens */
+    const float x[3] = { logf(0.6f), logf(0.3f), logf(0.1f) };
+    llm_sampler_params p = llm_sampler_default_params();
+    p.temperature = 3; p.top_p = 0.55f; p.seed = 17;
+    llm_sampler *s = make(&p, 3);
+    int other = 0;
+    for (int i = 0; s && i < 500; i++) {
+        llm_token t;
+        CHECK_OK(llm_sampler_sample(s, x, 3, &t, NULL, NULL));
+        other += t != 0;
+    }
+    CHECK_EQ_INT(other, 0);
+    llm_sampler_destroy(s);
+    /* XTC (always) then top_k 1: the least likely token above the threshold wins; top_k
+       first would have left token 0 alone and XTC nothing to do */
+    float y[5];
+    xtc_row(y);
+    p = llm_sampler_default_params();
+    p.temperature = 1; p.xtc_probability = 1; p.xtc_threshold = 0.1f; p.top_k = 1;
+    s = make(&p, 5);
+    for (int i = 0; s && i < 50; i++) {
+        llm_token t;
+        float lp;
+        CHECK_OK(llm_sampler_sample(s, y, 5, &t, &lp, NULL));
+        CHECK_EQ_INT(t, 2);
+        CHECK_NEAR(lp, log(0.2), 1e-6);        /* logprob from before the filters */
+    }
+    llm_sampler_destroy(s);
+}
+
 /* ---- the fast paths against a full sort, on a Llama 3 sized vocabulary ---- */
 
 #define BIG 128256
@@ -471,6 +504,7 @@ int main(void) {
     RUN(test_penalty_windows);
     RUN(test_min_keep_and_big_k);
     RUN(test_degenerate);
+    RUN(test_chain_order);
     RUN(test_big_vocab);
     return TEST_MAIN_END();
 }
