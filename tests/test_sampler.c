@@ -63,7 +63,6 @@ static void test_fixture(void) {
     llm_safetensors_close(st);
 }
 
-
 /* ---- llm_sampler ---- */
 
 static llm_sampler *make(const llm_sampler_params *p, int64_t n) {
