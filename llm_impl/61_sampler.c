@@ -37,6 +37,20 @@ LLM_API double llm_rng_uniform(llm_rng *rng) {
     return (double)(llm_rng_next(rng) >> 11) * 0x1.0p-53;   /* the top 53 bits */
 }
 
+/* Passes over V floats are the cost of a sample. They run in blocks of LLM__LANES
+   independent lanes, a shape GCC -O2 and clang vectorise without -ffast-math (a single
+   running max or sum is a serial dependency chain, 4-8x slower); lane order is fixed,
+   so results do not depend on the vector width. Bits are read with memcpy and selected
+   with integer masks: float compares in ?: stay branches under GCC -O2. */
+#define LLM__LANES 8
+#ifndef LLM__RESTRICT                  /* no aliasing: lets the compiler vectorise without checks */
+#ifdef __cplusplus
+#define LLM__RESTRICT __restrict
+#else
+#define LLM__RESTRICT restrict
+#endif
+#endif
+
 /* ---- ranking keys ----
    A token's rank as one uint64: the float's bits made order-preserving in the high half,
    ~id in the low half. A larger key means a larger logit, and among equal logits a lower
@@ -87,14 +101,19 @@ static int64_t llm__top_keys(const float *x, int64_t n, int64_t m, uint64_t *key
     } else {
         for (int64_t i = 0; i < m; i++) keys[i] = llm__rank_key(x[i], i);
         for (int64_t i = m / 2 - 1; i >= 0; i--) llm__heap_sift_down(keys, m, i);
-        float weakest = x[llm__key_id(keys[0])];
-        for (int64_t i = m; i < n; i++) {
-            if (x[i] < weakest) continue;        /* the cheap test first: most tokens fail it */
-            uint64_t k = llm__rank_key(x[i], i);
-            if (k <= keys[0]) continue;
-            keys[0] = k;
-            llm__heap_sift_down(keys, m, 0);
-            weakest = x[llm__key_id(keys[0])];
+        float weakest = x[llm__key_id(keys[0])];   /* the heap's smallest value */
+        for (int64_t i = m; i < n; i += LLM__LANES) {
+            int64_t end = LLM__MIN(i + LLM__LANES, n);
+            uint32_t any = end - i < LLM__LANES;   /* most full blocks hold no contender */
+            if (!any)
+                for (int j = 0; j < LLM__LANES; j++) any |= (uint32_t)(x[i + j] >= weakest);
+            for (int64_t j = i; any && j < end; j++) {
+                uint64_t k = llm__rank_key(x[j], j);
+                if (k <= keys[0]) continue;
+                keys[0] = k;
+                llm__heap_sift_down(keys, m, 0);
+                weakest = x[llm__key_id(keys[0])];
+            }
         }
     }
     qsort(keys, (size_t)n_sorted, sizeof *keys, llm__key_cmp_desc);
@@ -108,20 +127,7 @@ static int64_t llm__top_keys(const float *x, int64_t n, int64_t m, uint64_t *key
    Every filter keeps x and e in step. */
 typedef struct llm__row { float *x; float *e; uint64_t *keys; int64_t n; } llm__row;
 
-/* ---- row loops ----
-   These passes over V floats are the cost of a sample. They run in blocks of 8
-   independent lanes, a shape GCC -O2 and clang vectorise without -ffast-math (a single
-   running max or sum is a serial dependency chain, 4-8x slower); lane order is fixed,
-   so results do not depend on the vector width. */
-#define LLM__LANES 8
-#ifndef LLM__RESTRICT                  /* no aliasing: lets the compiler vectorise without checks */
-#ifdef __cplusplus
-#define LLM__RESTRICT __restrict
-#else
-#define LLM__RESTRICT restrict
-#endif
-#endif
-
+/* ---- row loops ---- */
 static float llm__max_f32(const float *x, int64_t n) {
     float m[LLM__LANES];
     for (int j = 0; j < LLM__LANES; j++) m[j] = -INFINITY;
