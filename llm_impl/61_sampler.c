@@ -139,6 +139,18 @@ static float llm__max_f32(const float *x, int64_t n) {
     return m[0];
 }
 
+/* The first i with x[i] == v (v must occur). */
+static int64_t llm__find_f32(const float *x, int64_t n, float v) {
+    int64_t i = 0;
+    for (; i + LLM__LANES <= n; i += LLM__LANES) {
+        uint32_t any = 0;
+        for (int j = 0; j < LLM__LANES; j++) any |= (uint32_t)(x[i + j] == v);
+        if (any) break;
+    }
+    while (x[i] != v) i++;
+    return i;
+}
+
 static double llm__sum_f32(const float *x, int64_t n) {   /* accumulated in double */
     double acc[LLM__LANES] = { 0 };
     int64_t i = 0;
@@ -286,8 +298,14 @@ static void llm__top_p(llm__row *r, double sum, float top_p, int64_t min_keep) {
     do tau *= 0.0625f; while (tau > 0 && llm__mass_above(r->e, r->n, tau) < target);
     uint64_t *k = r->keys;
     int64_t lo = 0, hi = 0;                          /* K is in (lo, hi] */
-    for (int64_t i = 0; i < r->n; i++)               /* e <= tau ranks below every e > tau */
-        if (r->e[i] > tau) k[hi++] = llm__rank_key(r->x[i], i);
+    for (int64_t i = 0; i < r->n; i += LLM__LANES) { /* e <= tau ranks below every e > tau */
+        int64_t end = LLM__MIN(i + LLM__LANES, r->n);
+        uint32_t any = end - i < LLM__LANES;         /* most full blocks hold no candidate */
+        if (!any)
+            for (int j = 0; j < LLM__LANES; j++) any |= (uint32_t)(r->e[i + j] > tau);
+        for (int64_t j = i; any && j < end; j++)
+            if (r->e[j] > tau) k[hi++] = llm__rank_key(r->x[j], j);
+    }
     double above = 0;                                /* mass ranked before lo */
     while (hi - lo > 32) {
         double mass;
@@ -306,17 +324,18 @@ static void llm__top_p(llm__row *r, double sum, float top_p, int64_t min_keep) {
     llm__row_keep_from(r, last_kept);
 }
 
-/* mlx-lm's form: p_i < min_p * p_max  <=>  x_i < x_max + log(min_p). */
+/* mlx-lm's form: p_i < min_p * p_max  <=>  x_i < x_max + log(min_p). Both the tokens
+   with x >= cut and the min_keep best are top slices of the ranking, so what survives
+   is the longer of the two. */
 static void llm__min_p(llm__row *r, float min_p, int64_t min_keep) {
     if (!(min_p > 0) || r->n <= 0) return;
     float cut = llm__max_f32(r->x, r->n) + logf(min_p < 1 ? min_p : 1);
-    uint64_t protect = UINT64_MAX;                   /* keys >= protect are kept regardless */
-    if (min_keep > 1) protect = r->keys[llm__top_keys(r->x, r->n, min_keep, r->keys) - 1];
-    for (int64_t i = 0; i < r->n; i++) {
-        if (r->x[i] >= cut || llm__rank_key(r->x[i], i) >= protect) continue;
-        r->x[i] = -INFINITY;
-        if (r->e) r->e[i] = 0;
-    }
+    uint32_t u;
+    if (cut == 0) cut = -0.0f;                       /* so that x = -0 passes as in x >= cut */
+    memcpy(&u, &cut, 4);
+    uint64_t last_kept = (uint64_t)llm__order_bits(u) << 32;   /* the lowest key with x >= cut */
+    if (min_keep > 1) last_kept = LLM__MIN(last_kept, r->keys[llm__top_keys(r->x, r->n, min_keep, r->keys) - 1]);
+    llm__row_keep_from(r, last_kept);
 }
 
 static bool llm__token_in(int64_t id, const llm_token *ids, int64_t n_ids) {
@@ -670,8 +689,7 @@ LLM_API llm_status llm_sampler_sample(llm_sampler *s, const float *logits, int64
     llm__sampler_process(s, logits, n_vocab);
     llm__row r = { s->work, s->weight, s->keys, n_vocab };
     float m = llm__max_f32(r.x, n_vocab);
-    int64_t tok = 0;                            /* argmax: the lowest id holding the max */
-    while (r.x[tok] != m) tok++;
+    int64_t tok = llm__find_f32(r.x, n_vocab, m);   /* argmax: the lowest id holding the max */
     if (m == -INFINITY) return llm__fail(LLM_ERR_INVALID_ARG, "sampler: every logit is -inf or NaN");
     bool sampling = s->p.temperature > 0;
     if (!sampling && !out_logprob && !out_top) {    /* plain greedy needs no exp at all */
