@@ -138,10 +138,11 @@ LLM_API llm_status llm_sampler_accept(llm_sampler *s, llm_token token);
      out_top      [out, optional] room for params.n_logprobs entries: the
                         min(n_logprobs, n_vocab) most likely tokens under that same
                         distribution, by decreasing logprob (ties -> lowest id)
-   Each call draws one random number, and one more when XTC is on: the same seed, params,
-   logits and accepted tokens give the same choices (with the same build: compilers may
-   round the weights' last bits differently). Errors: LLM_ERR_INVALID_ARG when n_vocab is
-   too large or every logit is -inf/NaN after the processors. Never allocates. */
+   Sampling (temperature > 0) draws one random number per call, and one more when XTC is
+   on; greedy draws none. The same seed, params, logits and accepted tokens give the same
+   choices (in the same build: compilers may round the weights' last bits differently).
+   Errors: LLM_ERR_INVALID_ARG when n_vocab is too large or every logit is -inf/NaN after
+   the processors. Never allocates. */
 LLM_API llm_status llm_sampler_sample(llm_sampler *s, const float *logits, int64_t n_vocab,
                                       llm_token *out_token, float *out_logprob,
                                       llm_token_logprob *out_top);
