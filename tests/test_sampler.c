@@ -429,6 +429,52 @@ static void test_chain_order(void) {
     llm_sampler_destroy(s);
 }
 
+/* The chain against a numpy port of mlx-lm's sample_utils (repetition penalty 1.3 over the
+   last 20 context ids -> log_softmax -> top_p 0.8 -> min_p 0.1 -> top_k 10 ->
+   softmax(/ 0.8)) on the fixture's logits: the survivors and their tempered probabilities. */
+static const struct { int n; int ids[10]; double prob[10]; } mlx_chain[4] = {
+    { 10, { 16, 58, 143, 200, 229, 316, 326, 437, 442, 499 },
+         { 0.28029, 0.02785, 0.10657, 0.02406, 0.37140, 0.02247, 0.06312, 0.02692, 0.04830, 0.02903 } },
+    { 2, { 32, 492 },
+         { 0.15891, 0.84109 } },
+    { 10, { 8, 88, 119, 133, 181, 183, 272, 350, 467, 470 },
+         { 0.04029, 0.09498, 0.07210, 0.41526, 0.03678, 0.08741, 0.08746, 0.05390, 0.05975, 0.05207 } },
+    { 5, { 173, 240, 356, 369, 509 },
+         { 0.09541, 0.08752, 0.66280, 0.04225, 0.11203 } },
+};
+
+static void test_mlx_chain(void) {
+    llm_safetensors *st = NULL;
+    CHECK_OK(llm_safetensors_open(fixture("sampling/ref.safetensors"), &st));
+    if (!st) return;
+    const float *logits = find_f32(st, "logits");
+    const llm_tensor *ctx_t = llm_safetensors_find(st, "context_ids");
+    llm_sampler_params p = llm_sampler_default_params();
+    p.temperature = 0.8f; p.top_p = 0.8f; p.min_p = 0.1f; p.top_k = 10;
+    p.repetition_penalty = 1.3f; p.seed = 99;
+    for (int r = 0; logits && ctx_t && r < 4; r++) {
+        enum { N = 4000 };
+        llm_sampler *s = make(&p, V);
+        if (!s) break;
+        for (int j = 0; j < 30; j++) CHECK_OK(llm_sampler_accept(s, ((const llm_token *)ctx_t->data)[r * 30 + j]));
+        int hits[V] = { 0 };
+        for (int i = 0; i < N; i++) {
+            llm_token t = 0;
+            CHECK_OK(llm_sampler_sample(s, logits + r * V, V, &t, NULL, NULL));
+            hits[t]++;
+        }
+        int inside = 0;
+        for (int j = 0; j < mlx_chain[r].n; j++) {
+            double pr = mlx_chain[r].prob[j], f = (double)hits[mlx_chain[r].ids[j]] / N;
+            CHECK(fabs(f - pr) <= 4.5 * sqrt(pr * (1 - pr) / N));
+            inside += hits[mlx_chain[r].ids[j]];
+        }
+        CHECK_EQ_INT(inside, N);                 /* nothing outside the survivors */
+        llm_sampler_destroy(s);
+    }
+    llm_safetensors_close(st);
+}
+
 /* ---- the fast paths against a full sort, on a Llama 3 sized vocabulary ---- */
 
 #define BIG 128256
@@ -504,6 +550,7 @@ int main(void) {
     RUN(test_min_keep_and_big_k);
     RUN(test_degenerate);
     RUN(test_chain_order);
+    RUN(test_mlx_chain);
     RUN(test_big_vocab);
     return TEST_MAIN_END();
 }
