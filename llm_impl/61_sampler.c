@@ -195,6 +195,19 @@ static double llm__exp_sum(float *LLM__RESTRICT e, const float *LLM__RESTRICT x,
     return llm__sum_f32(e, n);
 }
 
+/* Recompute e[i] = exp((x[i] - m) * scale) only in blocks holding a token still in the
+   row: e is already 0 for removed tokens, and after top-p or top-k few blocks are left. */
+static void llm__exp_live(float *LLM__RESTRICT e, const float *LLM__RESTRICT x, float m, float scale, int64_t n) {
+    int64_t i = 0;
+    for (; i + LLM__LANES <= n; i += LLM__LANES) {
+        uint32_t live = 0;
+        for (int j = 0; j < LLM__LANES; j++) live |= (uint32_t)(x[i + j] != -INFINITY);
+        if (live)
+            for (int j = 0; j < LLM__LANES; j++) e[i + j] = llm__exp_neg((x[i + j] - m) * scale);
+    }
+    for (; i < n; i++) e[i] = llm__exp_neg((x[i] - m) * scale);
+}
+
 /* Fill e for the row's current max and return sum(e). */
 static double llm__row_exp(llm__row *r, float *out_max) {
     *out_max = llm__max_f32(r->x, r->n);
@@ -646,13 +659,12 @@ static void llm__sampler_process(llm_sampler *s, const float *logits, int64_t n)
 
 /* Draw from softmax(x / temperature) over the tokens left in the row: one uniform
    number, then a walk along the cumulative weights (inverse CDF). At temperature 1 the
-   weights are e itself, otherwise they are recomputed (for the survivors only). */
+   weights are e itself, otherwise they are recomputed for the survivors. */
 static int64_t llm__sample_categorical(llm__row *r, float temperature, llm_rng *rng) {
     const float *x = r->x;
-    float *w = r->e;
-    double total;                               /* mlx-lm: logits * (1 / temp) */
-    if (temperature != 1.0f) total = llm__exp_sum(w, x, llm__max_f32(x, r->n), 1.0f / temperature, r->n);
-    else total = llm__sum_f32(w, r->n);
+    float *w = r->e;                            /* mlx-lm: logits * (1 / temp) */
+    if (temperature != 1.0f) llm__exp_live(w, x, llm__max_f32(x, r->n), 1.0f / temperature, r->n);
+    double total = llm__sum_f32(w, r->n);
     double u = llm_rng_uniform(rng) * total, acc = 0;
     int64_t i = 0;
     for (; i + 64 <= r->n; i += 64) {           /* skip whole blocks of 64 first */
