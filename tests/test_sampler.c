@@ -120,8 +120,8 @@ static void test_seed(void) {
 /* Frequencies of N = 20000 draws match softmax(x / T) within 4.5 sigma per token
    (deterministic given the seed, so this never flakes). */
 static void check_distribution(float temperature) {
-    enum { K = 6, N = 20000 };
-    const float x[K] = { 1.0f, 2.0f, 0.5f, -1.0f, 2.0f, 0.0f };
+    enum { K = 11, N = 20000 };                /* one block of 8 lanes and a tail */
+    const float x[K] = { 1.0f, 2.0f, 0.5f, -1.0f, 2.0f, 0.0f, -INFINITY, 1.5f, -0.5f, 2.5f, -INFINITY };
     llm_sampler_params p = llm_sampler_default_params();
     p.temperature = temperature; p.seed = 1234;
     llm_sampler *s = make(&p, K);
