@@ -55,8 +55,8 @@ LLM_API llm_status llm_logits_min_p(float *x, int64_t n, float min_p, int64_t mi
    makes): of the tokens with probability > threshold, remove all but the least likely
    one; never remove the `n_protected` ids in `protected_ids` (EOS, newline). Nothing
    happens when fewer than two tokens are above the threshold. */
-LLM_API void llm_logits_xtc(float *x, int64_t n, float threshold,
-                            const llm_token *protected_ids, int64_t n_protected);
+LLM_API llm_status llm_logits_xtc(float *x, int64_t n, float threshold,
+                                  const llm_token *protected_ids, int64_t n_protected);
 
 /* Penalties over the tokens in ctx[0..n_ctx) (pass the window you want, e.g. the last
    20 tokens). Each distinct token is penalised once, however often it occurs, except by
@@ -80,13 +80,13 @@ LLM_API void llm_logits_bias(float *x, int64_t n, const llm_logit_bias *bias, in
    greedy; context sizes 20, xtc_threshold 0.1, min_tokens_to_keep 1). A filter is off at
    its neutral value, as in mlx-lm. */
 typedef struct llm_sampler_params {
-    float     temperature;             /* <= 0: greedy argmax (filters skipped) */
+    float     temperature;             /* <= 0: greedy argmax (filters skipped); finite */
     int32_t   top_k;                   /* 0: off; >= V: off */
     float     top_p;                   /* on when 0 < top_p < 1 */
     float     min_p;                   /* 0: off; else in (0, 1] */
     int32_t   min_tokens_to_keep;      /* min-p keeps at least this many; < 1 means 1 */
     float     xtc_probability;         /* chance per token that XTC runs; 0: off */
-    float     xtc_threshold;           /* probability a token needs to be excluded */
+    float     xtc_threshold;           /* probability a token needs to be excluded; 0..0.5 */
     const llm_token *xtc_protected;    /* [n_xtc_protected] ids XTC never removes (EOS, "\n"); copied */
     int32_t   n_xtc_protected;
     float     repetition_penalty;      /* 0 or 1: off; > 1 discourages repeats */
@@ -120,8 +120,9 @@ LLM_API void       llm_sampler_destroy(llm_sampler *s);
 LLM_API void       llm_sampler_reset(llm_sampler *s);
 
 /* Append a token to the history the penalties look at: push every prompt token, then
-   each sampled token (llm_sampler_sample does not record its choice). Allocates only
-   when a penalty looks at the whole history and that history outgrows its buffer.
+   each sampled token (llm_sampler_sample does not record its choice). Only the tokens
+   the penalties can see are kept (none when no penalty is set); the buffer starts at
+   1024 tokens at most and doubles when needed, up to twice the longest window.
    Errors: LLM_ERR_NOMEM. */
 LLM_API llm_status llm_sampler_accept(llm_sampler *s, llm_token token);
 
@@ -137,8 +138,11 @@ LLM_API llm_status llm_sampler_accept(llm_sampler *s, llm_token token);
      out_top      [out, optional] room for params.n_logprobs entries: the
                         min(n_logprobs, n_vocab) most likely tokens under that same
                         distribution, by decreasing logprob (ties -> lowest id)
-   Errors: LLM_ERR_INVALID_ARG when n_vocab is too large or every logit is -inf/NaN
-   after the processors. Never allocates. */
+   Sampling (temperature > 0) draws one random number per call, and one more when XTC is
+   on; greedy draws none. The same seed, params, logits and accepted tokens give the same
+   choices (in the same build: compilers may round the weights' last bits differently).
+   Errors: LLM_ERR_INVALID_ARG when n_vocab is too large or every logit is -inf/NaN after
+   the processors. Never allocates. */
 LLM_API llm_status llm_sampler_sample(llm_sampler *s, const float *logits, int64_t n_vocab,
                                       llm_token *out_token, float *out_logprob,
                                       llm_token_logprob *out_top);

@@ -63,7 +63,6 @@ static void test_fixture(void) {
     llm_safetensors_close(st);
 }
 
-
 /* ---- llm_sampler ---- */
 
 static llm_sampler *make(const llm_sampler_params *p, int64_t n) {
@@ -121,8 +120,8 @@ static void test_seed(void) {
 /* Frequencies of N = 20000 draws match softmax(x / T) within 4.5 sigma per token
    (deterministic given the seed, so this never flakes). */
 static void check_distribution(float temperature) {
-    enum { K = 6, N = 20000 };
-    const float x[K] = { 1.0f, 2.0f, 0.5f, -1.0f, 2.0f, 0.0f };
+    enum { K = 11, N = 20000 };                /* one block of 8 lanes and a tail */
+    const float x[K] = { 1.0f, 2.0f, 0.5f, -1.0f, 2.0f, 0.0f, -INFINITY, 1.5f, -0.5f, 2.5f, -INFINITY };
     llm_sampler_params p = llm_sampler_default_params();
     p.temperature = temperature; p.seed = 1234;
     llm_sampler *s = make(&p, K);
@@ -191,16 +190,16 @@ static int count_inf(const float *x, int n) {
 static void test_xtc(void) {
     float x[5], y[5];
     xtc_row(x); memcpy(y, x, sizeof x);
-    llm_logits_xtc(x, 5, 0.1f, NULL, 0);       /* 0, 1, 2 are above: all but the least (2) go */
+    CHECK_OK(llm_logits_xtc(x, 5, 0.1f, NULL, 0)); /* 0, 1, 2 are above: all but the least (2) go */
     CHECK(isinf(x[0]) && isinf(x[1]) && x[2] == y[2] && x[3] == y[3] && x[4] == y[4]);
     const llm_token prot[2] = { 0, 99 };
     xtc_row(x);
-    llm_logits_xtc(x, 5, 0.1f, prot, 2);       /* protected ids stay */
+    CHECK_OK(llm_logits_xtc(x, 5, 0.1f, prot, 2)); /* protected ids stay */
     CHECK(x[0] == y[0] && isinf(x[1]) && x[2] == y[2]);
     xtc_row(x);
-    llm_logits_xtc(x, 5, 0.45f, NULL, 0);      /* threshold above the max probability */
+    CHECK_OK(llm_logits_xtc(x, 5, 0.45f, NULL, 0)); /* threshold above the max probability */
     CHECK_EQ_INT(count_inf(x, 5), 0);
-    llm_logits_xtc(x, 5, 0.35f, NULL, 0);      /* one token above: it is the least, stays */
+    CHECK_OK(llm_logits_xtc(x, 5, 0.35f, NULL, 0)); /* one token above: it is the least, stays */
     CHECK_EQ_INT(count_inf(x, 5), 0);
 
     /* the chain: probability 1 always excludes, 0 never (and draws no random number) */
@@ -273,6 +272,12 @@ static void test_penalty_windows(void) {
     CHECK_EQ_INT(pick_after(p, 1, 300), 5);       /* the bounded history slides */
     p.repetition_context_size = 0;             /* whole history: grows past its first buffer */
     CHECK_EQ_INT(pick_after(p, 1, 3000), 6);
+    p.repetition_context_size = 1500;          /* a long window: grows, then slides */
+    CHECK_EQ_INT(pick_after(p, 1, 1499), 6);
+    CHECK_EQ_INT(pick_after(p, 1, 1500), 5);
+    CHECK_EQ_INT(pick_after(p, 1, 5000), 5);
+    p.repetition_context_size = INT32_MAX;     /* allocates nothing up front */
+    CHECK_EQ_INT(pick_after(p, 1, 10), 6);
     p = llm_sampler_default_params();
     p.presence_penalty = 0.2f; p.presence_context_size = 5;
     CHECK_EQ_INT(pick_after(p, 1, 4), 6);
@@ -350,7 +355,7 @@ static void test_degenerate(void) {
     float y[7];                                 /* the single filters keep it too */
     memcpy(y, x, sizeof y); CHECK_OK(llm_logits_top_p(y, 7, 0.5f, 1)); CHECK(y[3] == -5.0f && !has_nan(y, 7));
     memcpy(y, x, sizeof y); CHECK_OK(llm_logits_min_p(y, 7, 0.5f, 2)); CHECK(y[3] == -5.0f && !has_nan(y, 7));
-    memcpy(y, x, sizeof y); llm_logits_xtc(y, 7, 0.0f, NULL, 0);       CHECK(y[3] == -5.0f && !has_nan(y, 7));
+    memcpy(y, x, sizeof y); CHECK_OK(llm_logits_xtc(y, 7, 0.0f, NULL, 0)); CHECK(y[3] == -5.0f && !has_nan(y, 7));
     memcpy(y, x, sizeof y); CHECK_OK(llm_logits_top_k(y, 7, 3, 1));    CHECK(y[3] == -5.0f && !has_nan(y, 7));
     x[3] = -INFINITY;                           /* nothing left to choose */
     CHECK(llm_sampler_sample(s, x, 7, &t, &lp, top) == LLM_ERR_INVALID_ARG);
@@ -387,6 +392,87 @@ static void test_degenerate(void) {
     CHECK(strstr(llm_last_error(), "min_p") != NULL);
     p.min_p = 0;
     CHECK(llm_sampler_create(&p, 0, NULL, &bad) == LLM_ERR_INVALID_ARG);
+    p.temperature = INFINITY;
+    CHECK(llm_sampler_create(&p, 7, NULL, &bad) == LLM_ERR_INVALID_ARG);
+}
+
+/* mlx-lm's order: the filters see the untempered distribution, XTC comes before top-k. */
+static void test_chain_order(void) {
+    /* probabilities 0.6, 0.3, 0.1: top_p 0.55 keeps token 0 alone; at temperature 3 the
+       tempered distribution (0.43, 0.34, 0.24) would need two tokens */
+    const float x[3] = { logf(0.6f), logf(0.3f), logf(0.1f) };
+    llm_sampler_params p = llm_sampler_default_params();
+    p.temperature = 3; p.top_p = 0.55f; p.seed = 17;
+    llm_sampler *s = make(&p, 3);
+    int other = 0;
+    for (int i = 0; s && i < 500; i++) {
+        llm_token t;
+        CHECK_OK(llm_sampler_sample(s, x, 3, &t, NULL, NULL));
+        other += t != 0;
+    }
+    CHECK_EQ_INT(other, 0);
+    llm_sampler_destroy(s);
+    /* XTC (always) then top_k 1: the least likely token above the threshold wins; top_k
+       first would have left token 0 alone and XTC nothing to do */
+    float y[5];
+    xtc_row(y);
+    p = llm_sampler_default_params();
+    p.temperature = 1; p.xtc_probability = 1; p.xtc_threshold = 0.1f; p.top_k = 1;
+    s = make(&p, 5);
+    for (int i = 0; s && i < 50; i++) {
+        llm_token t;
+        float lp;
+        CHECK_OK(llm_sampler_sample(s, y, 5, &t, &lp, NULL));
+        CHECK_EQ_INT(t, 2);
+        CHECK_NEAR(lp, log(0.2), 1e-6);        /* logprob from before the filters */
+    }
+    llm_sampler_destroy(s);
+}
+
+/* The chain against a numpy port of mlx-lm's sample_utils (repetition penalty 1.3 over the
+   last 20 context ids -> log_softmax -> top_p 0.8 -> min_p 0.1 -> top_k 10 ->
+   softmax(/ 0.8)) on the fixture's logits: the survivors and their tempered probabilities. */
+static const struct { int n; int ids[10]; double prob[10]; } mlx_chain[4] = {
+    { 10, { 16, 58, 143, 200, 229, 316, 326, 437, 442, 499 },
+         { 0.28029, 0.02785, 0.10657, 0.02406, 0.37140, 0.02247, 0.06312, 0.02692, 0.04830, 0.02903 } },
+    { 2, { 32, 492 },
+         { 0.15891, 0.84109 } },
+    { 10, { 8, 88, 119, 133, 181, 183, 272, 350, 467, 470 },
+         { 0.04029, 0.09498, 0.07210, 0.41526, 0.03678, 0.08741, 0.08746, 0.05390, 0.05975, 0.05207 } },
+    { 5, { 173, 240, 356, 369, 509 },
+         { 0.09541, 0.08752, 0.66280, 0.04225, 0.11203 } },
+};
+
+static void test_mlx_chain(void) {
+    llm_safetensors *st = NULL;
+    CHECK_OK(llm_safetensors_open(fixture("sampling/ref.safetensors"), &st));
+    if (!st) return;
+    const float *logits = find_f32(st, "logits");
+    const llm_tensor *ctx_t = llm_safetensors_find(st, "context_ids");
+    llm_sampler_params p = llm_sampler_default_params();
+    p.temperature = 0.8f; p.top_p = 0.8f; p.min_p = 0.1f; p.top_k = 10;
+    p.repetition_penalty = 1.3f; p.seed = 99;
+    for (int r = 0; logits && ctx_t && r < 4; r++) {
+        enum { N = 4000 };
+        llm_sampler *s = make(&p, V);
+        if (!s) break;
+        for (int j = 0; j < 30; j++) CHECK_OK(llm_sampler_accept(s, ((const llm_token *)ctx_t->data)[r * 30 + j]));
+        int hits[V] = { 0 };
+        for (int i = 0; i < N; i++) {
+            llm_token t = 0;
+            CHECK_OK(llm_sampler_sample(s, logits + r * V, V, &t, NULL, NULL));
+            hits[t]++;
+        }
+        int inside = 0;
+        for (int j = 0; j < mlx_chain[r].n; j++) {
+            double pr = mlx_chain[r].prob[j], f = (double)hits[mlx_chain[r].ids[j]] / N;
+            CHECK(fabs(f - pr) <= 4.5 * sqrt(pr * (1 - pr) / N));
+            inside += hits[mlx_chain[r].ids[j]];
+        }
+        CHECK_EQ_INT(inside, N);                 /* nothing outside the survivors */
+        llm_sampler_destroy(s);
+    }
+    llm_safetensors_close(st);
 }
 
 /* ---- the fast paths against a full sort, on a Llama 3 sized vocabulary ---- */
@@ -463,6 +549,8 @@ int main(void) {
     RUN(test_penalty_windows);
     RUN(test_min_keep_and_big_k);
     RUN(test_degenerate);
+    RUN(test_chain_order);
+    RUN(test_mlx_chain);
     RUN(test_big_vocab);
     return TEST_MAIN_END();
 }
