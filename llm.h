@@ -522,8 +522,8 @@ LLM_API llm_status llm_logits_min_p(float *x, int64_t n, float min_p, int64_t mi
    makes): of the tokens with probability > threshold, remove all but the least likely
    one; never remove the `n_protected` ids in `protected_ids` (EOS, newline). Nothing
    happens when fewer than two tokens are above the threshold. */
-LLM_API void llm_logits_xtc(float *x, int64_t n, float threshold,
-                            const llm_token *protected_ids, int64_t n_protected);
+LLM_API llm_status llm_logits_xtc(float *x, int64_t n, float threshold,
+                                  const llm_token *protected_ids, int64_t n_protected);
 
 /* Penalties over the tokens in ctx[0..n_ctx) (pass the window you want, e.g. the last
    20 tokens). Each distinct token is penalised once, however often it occurs, except by
@@ -547,13 +547,13 @@ LLM_API void llm_logits_bias(float *x, int64_t n, const llm_logit_bias *bias, in
    greedy; context sizes 20, xtc_threshold 0.1, min_tokens_to_keep 1). A filter is off at
    its neutral value, as in mlx-lm. */
 typedef struct llm_sampler_params {
-    float     temperature;             /* <= 0: greedy argmax (filters skipped) */
+    float     temperature;             /* <= 0: greedy argmax (filters skipped); finite */
     int32_t   top_k;                   /* 0: off; >= V: off */
     float     top_p;                   /* on when 0 < top_p < 1 */
     float     min_p;                   /* 0: off; else in (0, 1] */
     int32_t   min_tokens_to_keep;      /* min-p keeps at least this many; < 1 means 1 */
     float     xtc_probability;         /* chance per token that XTC runs; 0: off */
-    float     xtc_threshold;           /* probability a token needs to be excluded */
+    float     xtc_threshold;           /* probability a token needs to be excluded; 0..0.5 */
     const llm_token *xtc_protected;    /* [n_xtc_protected] ids XTC never removes (EOS, "\n"); copied */
     int32_t   n_xtc_protected;
     float     repetition_penalty;      /* 0 or 1: off; > 1 discourages repeats */
@@ -587,8 +587,9 @@ LLM_API void       llm_sampler_destroy(llm_sampler *s);
 LLM_API void       llm_sampler_reset(llm_sampler *s);
 
 /* Append a token to the history the penalties look at: push every prompt token, then
-   each sampled token (llm_sampler_sample does not record its choice). Allocates only
-   when a penalty looks at the whole history and that history outgrows its buffer.
+   each sampled token (llm_sampler_sample does not record its choice). Only the tokens
+   the penalties can see are kept (none when no penalty is set); the buffer starts at
+   1024 tokens at most and doubles when needed, up to twice the longest window.
    Errors: LLM_ERR_NOMEM. */
 LLM_API llm_status llm_sampler_accept(llm_sampler *s, llm_token token);
 
@@ -604,11 +605,24 @@ LLM_API llm_status llm_sampler_accept(llm_sampler *s, llm_token token);
      out_top      [out, optional] room for params.n_logprobs entries: the
                         min(n_logprobs, n_vocab) most likely tokens under that same
                         distribution, by decreasing logprob (ties -> lowest id)
-   Errors: LLM_ERR_INVALID_ARG when n_vocab is too large or every logit is -inf/NaN
-   after the processors. Never allocates. */
+   Sampling (temperature > 0) draws one random number per call, and one more when XTC is
+   on; greedy draws none. The same seed, params, logits and accepted tokens give the same
+   choices (in the same build: compilers may round the weights' last bits differently).
+   Errors: LLM_ERR_INVALID_ARG when n_vocab is too large or every logit is -inf/NaN after
+   the processors. Never allocates. */
 LLM_API llm_status llm_sampler_sample(llm_sampler *s, const float *logits, int64_t n_vocab,
                                       llm_token *out_token, float *out_logprob,
                                       llm_token_logprob *out_top);
+
+/* The distribution llm_sampler_sample would draw from for this row: after the processors
+   and the filters, softmax(x / temperature) over the survivors; one-hot on the argmax at
+   temperature 0. probs: [n_vocab]. XTC's coin is flipped (the RNG advances), the history
+   is not changed. Errors: as llm_sampler_sample. (Speculative decoding uses it.) */
+LLM_API llm_status llm_sampler_probs(llm_sampler *s, const float *logits, int64_t n_vocab, float *probs);
+/* The sampler's RNG, to draw further numbers from the same seeded stream. */
+LLM_API llm_rng   *llm_sampler_rng(llm_sampler *s);
+/* Draw an index with probability probs[i] / sum(probs) (inverse CDF, one uniform number). */
+LLM_API llm_token  llm_sample_probs(const float *probs, int64_t n, llm_rng *rng);
 /* ==== end llm_impl/06_api_sample.h ==== */
 /* ==== begin llm_impl/07_api_files.h ==== */
 /* ---- >>files: safetensors reading and writing ----
@@ -678,6 +692,13 @@ typedef struct llm_generate_params {
     bool keep_special_text;              /* emit the text of special tokens (default: skip it) */
     llm_gen_callback on_token;           /* optional */
     void *user;
+    /* Speculative decoding: cheap guesses checked by the model several at a time. At
+       temperature 0 the output is identical to plain decoding; above it, rejection
+       sampling keeps the model's own distribution. */
+    llm_session *draft;                  /* a session of a smaller model with the same vocabulary */
+    int32_t prompt_lookup;               /* > 0 (and no draft): guess by finding the last n-gram
+                                            (n = prompt_lookup down to 1) earlier in the context */
+    int32_t n_draft;                     /* tokens guessed per step; 0 = 3 */
 } llm_generate_params;
 
 typedef struct llm_generate_result {
@@ -685,6 +706,7 @@ typedef struct llm_generate_result {
     int64_t n_prompt_evaluated;          /* of which evaluated (the rest was in the cache) */
     int64_t n_generated;
     double prompt_seconds, gen_seconds;  /* wall time of the prompt and of the generation */
+    int64_t n_drafted, n_accepted;       /* speculative decoding: guesses made and kept */
     llm_stop_reason stop;
 } llm_generate_result;
 
@@ -8563,10 +8585,10 @@ LLM_API llm_status llm_session_rewind(llm_session *s, int64_t n_past) {
    Here: the xoshiro256** RNG, each logits processor over one row, and llm_sampler, which
    chains them the way mlx-lm's generate_step does (order and semantics: 06_api_sample.h).
    Not here: the generation loop (it calls llm_sampler_accept/llm_sampler_sample).
-   Speed: a sample is a few linear passes over the V logits. Nothing sorts the whole
-   vocabulary unless a filter really needs most of it: top-k, min_tokens_to_keep and the
-   top-N report select with a size-m heap, and top-p grows its candidate set (256, 1024,
-   ...) until the set holds the required mass.
+   Speed: a sample is a few linear passes over the V logits, written so that compilers
+   vectorise them (one exp pass serves every filter), and nothing sorts the vocabulary:
+   top-k, min_tokens_to_keep and the top-N report select with a size-m heap, top-p
+   bounds its candidates by mass and then selects among them like quickselect.
    References: mlx_lm/sample_utils.py and generate.py (ml-explore/mlx-lm); transformers'
    generation/logits_process.py; xoshiro256** from https://prng.di.unimi.it/. */
 /* #include "10_internal.h" (already above) */
@@ -8598,17 +8620,36 @@ LLM_API double llm_rng_uniform(llm_rng *rng) {
     return (double)(llm_rng_next(rng) >> 11) * 0x1.0p-53;   /* the top 53 bits */
 }
 
+/* Passes over V floats are the cost of a sample. They run in blocks of LLM__LANES
+   independent lanes, a shape GCC -O2 and clang vectorise without -ffast-math (a single
+   running max or sum is a serial dependency chain, 4-8x slower); lane order is fixed,
+   so results do not depend on the vector width. Bits are read with memcpy and selected
+   with integer masks: float compares in ?: stay branches under GCC -O2. */
+#define LLM__LANES 8
+#ifndef LLM__RESTRICT                  /* no aliasing: lets the compiler vectorise without checks */
+#ifdef __cplusplus
+#define LLM__RESTRICT __restrict
+#else
+#define LLM__RESTRICT restrict
+#endif
+#endif
+
 /* ---- ranking keys ----
    A token's rank as one uint64: the float's bits made order-preserving in the high half,
    ~id in the low half. A larger key means a larger logit, and among equal logits a lower
    id, so every ordering in this file is total and deterministic, and sorting needs no
    comparison context (C11 qsort has none). */
 
+/* The float's bits as an unsigned integer that orders like the float: negatives
+   reversed below the positives (-0 just below +0). */
+static uint32_t llm__order_bits(uint32_t u) {
+    return u ^ ((uint32_t)((int32_t)u >> 31) | 0x80000000u);
+}
+
 static uint64_t llm__rank_key(float v, int64_t id) {
     uint32_t u;
     memcpy(&u, &v, 4);
-    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);   /* negatives reversed below positives */
-    return ((uint64_t)u << 32) | (uint32_t)(UINT32_MAX - (uint32_t)id);
+    return ((uint64_t)llm__order_bits(u) << 32) | (uint32_t)(UINT32_MAX - (uint32_t)id);
 }
 
 static int64_t llm__key_id(uint64_t key) { return (int64_t)(UINT32_MAX - (uint32_t)key); }
@@ -8643,74 +8684,254 @@ static int64_t llm__top_keys(const float *x, int64_t n, int64_t m, uint64_t *key
     } else {
         for (int64_t i = 0; i < m; i++) keys[i] = llm__rank_key(x[i], i);
         for (int64_t i = m / 2 - 1; i >= 0; i--) llm__heap_sift_down(keys, m, i);
-        for (int64_t i = m; i < n; i++) {
-            uint64_t k = llm__rank_key(x[i], i);
-            if (k > keys[0]) { keys[0] = k; llm__heap_sift_down(keys, m, 0); }
+        float weakest = x[llm__key_id(keys[0])];   /* the heap's smallest value */
+        for (int64_t i = m; i < n; i += LLM__LANES) {
+            int64_t end = LLM__MIN(i + LLM__LANES, n);
+            uint32_t any = end - i < LLM__LANES;   /* most full blocks hold no contender */
+            if (!any)
+                for (int j = 0; j < LLM__LANES; j++) any |= (uint32_t)(x[i + j] >= weakest);
+            for (int64_t j = i; any && j < end; j++) {
+                uint64_t k = llm__rank_key(x[j], j);
+                if (k <= keys[0]) continue;
+                keys[0] = k;
+                llm__heap_sift_down(keys, m, 0);
+                weakest = x[llm__key_id(keys[0])];
+            }
         }
     }
     qsort(keys, (size_t)n_sorted, sizeof *keys, llm__key_cmp_desc);
     return m;
 }
 
-/* Remove (-inf) every token ranked below `last_kept`. */
-static void llm__keep_from(float *x, int64_t n, uint64_t last_kept) {
-    for (int64_t i = 0; i < n; i++)
-        if (llm__rank_key(x[i], i) < last_kept) x[i] = -INFINITY;
+/* ---- >>processors: the filters over one row ----
+   A row being filtered: x[n] the logits; e[n], where a filter needs probabilities,
+   e[i] = exp(x[i] - max) for the row's max before filtering (0 once a token is removed),
+   so the one exp pass of a sample serves every filter; keys[n] ranking scratch.
+   Every filter keeps x and e in step. */
+typedef struct llm__row { float *x; float *e; uint64_t *keys; int64_t n; } llm__row;
+
+/* ---- row loops ---- */
+static float llm__max_f32(const float *x, int64_t n) {
+    float m[LLM__LANES];
+    for (int j = 0; j < LLM__LANES; j++) m[j] = -INFINITY;
+    int64_t i = 0;
+    for (; i + LLM__LANES <= n; i += LLM__LANES)
+        for (int j = 0; j < LLM__LANES; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+    for (; i < n; i++) m[0] = x[i] > m[0] ? x[i] : m[0];
+    for (int j = 1; j < LLM__LANES; j++) m[0] = m[j] > m[0] ? m[j] : m[0];
+    return m[0];
 }
 
-/* max(x) and sum(exp(x - max)) (accumulated in double: V can be 256k terms). */
-static void llm__max_sumexp(const float *x, int64_t n, float *out_max, double *out_sum) {
-    float m = -INFINITY;
-    for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+/* The first i with x[i] == v (v must occur). */
+static int64_t llm__find_f32(const float *x, int64_t n, float v) {
+    int64_t i = 0;
+    for (; i + LLM__LANES <= n; i += LLM__LANES) {
+        uint32_t any = 0;
+        for (int j = 0; j < LLM__LANES; j++) any |= (uint32_t)(x[i + j] == v);
+        if (any) break;
+    }
+    while (x[i] != v) i++;
+    return i;
+}
+
+static double llm__sum_f32(const float *x, int64_t n) {   /* accumulated in double */
+    double acc[LLM__LANES] = { 0 };
+    int64_t i = 0;
+    for (; i + LLM__LANES <= n; i += LLM__LANES)
+        for (int j = 0; j < LLM__LANES; j++) acc[j] += x[i + j];
+    for (; i < n; i++) acc[0] += x[i];
     double sum = 0;
-    if (m > -INFINITY)
-        for (int64_t i = 0; i < n; i++) sum += (double)expf(x[i] - m);
-    *out_max = m;
-    *out_sum = sum;
+    for (int j = 0; j < LLM__LANES; j++) sum += acc[j];
+    return sum;
 }
 
-/* ---- >>processors: the filters, each over one row, scratch passed in ---- */
+/* exp(x) for x <= 0, branch-free so that it vectorises (libm's expf is a call per
+   element): x = k ln2 + r with |r| <= ln2/2, exp(r) by its Taylor series to r^7
+   (truncation < 6e-9), times 2^k built in the exponent bits. Relative error < 1e-7.
+   Returns 0 for x <= -87 (where exp underflows anyway) and for -inf; x > 0 (and NaN)
+   count as 0, so no input reaches an undefined float-to-int conversion. */
+static inline float llm__exp_neg(float x) {
+    uint32_t u, lim = 0xc2ae0000u;              /* -87.0f; for negatives, bigger bits = smaller */
+    memcpy(&u, &x, 4);
+    u = u < 0x80000000u ? 0x80000000u : u;      /* positive or +NaN -> -0 */
+    uint32_t in_range = 0u - (uint32_t)(u < lim);
+    u = u < lim ? u : lim;
+    float xc;
+    memcpy(&xc, &u, 4);
+    float k = (xc * 1.44269504f + 12582912.0f) - 12582912.0f;   /* round(x / ln2): 1.5 * 2^23 trick */
+    float r = xc - k * 0.693145752f - k * 1.42860677e-6f;      /* ln2 split in two: r is exact */
+    float q = 1.0f / 5040;
+    q = q * r + 1.0f / 720; q = q * r + 1.0f / 120; q = q * r + 1.0f / 24;
+    q = q * r + 1.0f / 6;   q = q * r + 0.5f;       q = q * r + 1.0f;  q = q * r + 1.0f;
+    uint32_t bits = ((uint32_t)((int32_t)k + 127) << 23) & in_range;
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return q * scale;
+}
 
-static void llm__top_k(float *x, int64_t n, int64_t k, uint64_t *keys) {
-    if (k <= 0 || k >= n) return;
-    llm__top_keys(x, n, k, keys);
-    llm__keep_from(x, n, keys[k - 1]);
+/* e[i] = exp((x[i] - m) * scale) for x[i] <= m; returns sum(e). */
+static double llm__exp_sum(float *LLM__RESTRICT e, const float *LLM__RESTRICT x, float m, float scale, int64_t n) {
+    int64_t i = 0;
+    for (; i + LLM__LANES <= n; i += LLM__LANES)
+        for (int j = 0; j < LLM__LANES; j++) e[i + j] = llm__exp_neg((x[i + j] - m) * scale);
+    for (; i < n; i++) e[i] = llm__exp_neg((x[i] - m) * scale);
+    return llm__sum_f32(e, n);
+}
+
+/* Recompute e[i] = exp((x[i] - m) * scale) only in blocks holding a token still in the
+   row: e is already 0 for removed tokens, and after top-p or top-k few blocks are left. */
+static void llm__exp_live(float *LLM__RESTRICT e, const float *LLM__RESTRICT x, float m, float scale, int64_t n) {
+    int64_t i = 0;
+    for (; i + LLM__LANES <= n; i += LLM__LANES) {
+        uint32_t live = 0;
+        for (int j = 0; j < LLM__LANES; j++) live |= (uint32_t)(x[i + j] != -INFINITY);
+        if (live)
+            for (int j = 0; j < LLM__LANES; j++) e[i + j] = llm__exp_neg((x[i + j] - m) * scale);
+    }
+    for (; i < n; i++) e[i] = llm__exp_neg((x[i] - m) * scale);
+}
+
+/* Fill e for the row's current max and return sum(e). */
+static double llm__row_exp(llm__row *r, float *out_max) {
+    *out_max = llm__max_f32(r->x, r->n);
+    return llm__exp_sum(r->e, r->x, *out_max, 1.0f, r->n);
+}
+
+/* e[i] = 0 wherever x[i] is -inf. */
+static void llm__sync_e(const float *LLM__RESTRICT x, float *LLM__RESTRICT e, int64_t n) {
+    int64_t i = 0;
+    for (; i + LLM__LANES <= n; i += LLM__LANES)
+        for (int j = 0; j < LLM__LANES; j++) {
+            uint32_t u, v;
+            memcpy(&u, &x[i + j], 4);
+            memcpy(&v, &e[i + j], 4);
+            v &= 0u - (uint32_t)(u != 0xff800000u);
+            memcpy(&e[i + j], &v, 4);
+        }
+    for (; i < n; i++)
+        if (x[i] == -INFINITY) e[i] = 0;
+}
+
+/* Remove every token ranked below `last_kept`: a smaller value, or the same value and a
+   larger id. Integer masks instead of branches, so that it vectorises. */
+static void llm__row_keep_from(llm__row *r, uint64_t last_kept) {
+    const uint32_t cut = (uint32_t)(last_kept >> 32);
+    const int64_t cut_id = llm__key_id(last_kept);
+    float *x = r->x;
+    int64_t i = 0;
+    for (; i + LLM__LANES <= r->n; i += LLM__LANES)
+        for (int j = 0; j < LLM__LANES; j++) {
+            uint32_t u;
+            memcpy(&u, &x[i + j], 4);
+            uint32_t o = llm__order_bits(u);
+            uint32_t drop = 0u - ((uint32_t)(o < cut) | ((uint32_t)(o == cut) & (uint32_t)(i + j > cut_id)));
+            u = (u & ~drop) | (0xff800000u & drop);            /* -inf where dropped */
+            memcpy(&x[i + j], &u, 4);
+        }
+    for (; i < r->n; i++)
+        if (llm__rank_key(x[i], i) < last_kept) x[i] = -INFINITY;
+    if (r->e) llm__sync_e(r->x, r->e, r->n);
+}
+
+static void llm__top_k(llm__row *r, int64_t k) {
+    if (k <= 0 || k >= r->n) return;
+    llm__top_keys(r->x, r->n, k, r->keys);
+    llm__row_keep_from(r, r->keys[k - 1]);
+}
+
+/* Split keys[lo..hi) (hi - lo >= 3) around the median of three: keys >= pivot first.
+   Returns the split point; *out_mass = sum of e over the upper part. With distinct keys
+   the pivot is neither the least nor the greatest key, so both parts are non-empty. */
+static int64_t llm__partition_mass(uint64_t *k, int64_t lo, int64_t hi, const float *e, double *out_mass) {
+    uint64_t a = k[lo], b = k[lo + (hi - lo) / 2], c = k[hi - 1];
+    uint64_t pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+    double mass = 0;
+    int64_t p = lo;
+    for (int64_t i = lo; i < hi; i++) {
+        if (k[i] < pivot) continue;
+        uint64_t t = k[i]; k[i] = k[p]; k[p++] = t;
+        mass += e[llm__key_id(t)];
+    }
+    *out_mass = mass;
+    return p;
+}
+
+/* Mass of the tokens with e > tau. e, tau >= 0 order like their bits, so the test is an
+   integer compare, which vectorises. */
+static double llm__mass_above(const float *e, int64_t n, float tau) {
+    uint32_t t;
+    memcpy(&t, &tau, 4);
+    double acc[LLM__LANES] = { 0 };
+    int64_t i = 0;
+    for (; i + LLM__LANES <= n; i += LLM__LANES)
+        for (int j = 0; j < LLM__LANES; j++) {
+            uint32_t u;
+            float v;
+            memcpy(&u, &e[i + j], 4);
+            u &= 0u - (uint32_t)(u > t);
+            memcpy(&v, &u, 4);
+            acc[j] += v;
+        }
+    for (; i < n; i++) acc[0] += e[i] > tau ? e[i] : 0;
+    double sum = 0;
+    for (int j = 0; j < LLM__LANES; j++) sum += acc[j];
+    return sum;
 }
 
 /* transformers' rule: sort ascending, keep tokens whose cumulative probability is
-   > 1 - top_p. Counted from the top instead, token j survives iff the mass of the tokens
-   ranked above it is < top_p, so only the head of the ranking is ever sorted. */
-static void llm__top_p(float *x, int64_t n, float top_p, int64_t min_keep, uint64_t *keys) {
-    if (!(top_p > 0 && top_p < 1)) return;
-    float m;
-    double sum;
-    llm__max_sumexp(x, n, &m, &sum);
-    if (!(m > -INFINITY)) return;
+   > 1 - top_p. Counted from the top instead: the K most likely tokens survive, K the
+   smallest count whose mass reaches top_p. Two steps, neither sorts the vocabulary:
+   1. Candidates: a token is certainly removed when the tokens ranked above it already
+      hold the target mass, so for any tau with mass(e > tau) >= target only e > tau
+      can survive. tau = e_max/16, /256, ...: one cheap pass each; for the peaked
+      distributions of language models the first leaves a few dozen tokens.
+   2. K among them like quickselect's k-th element: split by rank and go to the side
+      where the mass crosses the target: O(candidates) expected. `sum` = sum(e). */
+static void llm__top_p(llm__row *r, double sum, float top_p, int64_t min_keep) {
+    if (!(top_p > 0 && top_p < 1) || !(sum > 0)) return;
     double target = (double)top_p * sum;
-    for (int64_t want = 256;; want *= 4) {
-        int64_t got = llm__top_keys(x, n, want, keys);
-        double above = 0;
-        for (int64_t j = 0; j < got; j++) {
-            if (j >= min_keep && above >= target) {
-                llm__keep_from(x, n, keys[j - 1]);
-                return;
-            }
-            above += (double)expf(x[llm__key_id(keys[j])] - m);
-        }
-        if (got == n) return;                      /* every token is needed */
+    float tau = llm__max_f32(r->e, r->n);
+    do tau *= 0.0625f; while (tau > 0 && llm__mass_above(r->e, r->n, tau) < target);
+    uint64_t *k = r->keys;
+    int64_t lo = 0, hi = 0;                          /* K is in (lo, hi] */
+    for (int64_t i = 0; i < r->n; i += LLM__LANES) { /* e <= tau ranks below every e > tau */
+        int64_t end = LLM__MIN(i + LLM__LANES, r->n);
+        uint32_t any = end - i < LLM__LANES;         /* most full blocks hold no candidate */
+        if (!any)
+            for (int j = 0; j < LLM__LANES; j++) any |= (uint32_t)(r->e[i + j] > tau);
+        for (int64_t j = i; any && j < end; j++)
+            if (r->e[j] > tau) k[hi++] = llm__rank_key(r->x[j], j);
     }
+    double above = 0;                                /* mass ranked before lo */
+    while (hi - lo > 32) {
+        double mass;
+        int64_t p = llm__partition_mass(k, lo, hi, r->e, &mass);
+        if (above + mass >= target) hi = p;
+        else { above += mass; lo = p; }
+    }
+    qsort(k + lo, (size_t)(hi - lo), sizeof *k, llm__key_cmp_desc);
+    int64_t keep = hi;
+    for (int64_t j = lo; j < hi; j++) {
+        above += r->e[llm__key_id(k[j])];
+        if (above >= target) { keep = j + 1; break; }
+    }
+    uint64_t last_kept = k[keep - 1];
+    if (keep < min_keep) last_kept = k[llm__top_keys(r->x, r->n, min_keep, k) - 1];
+    llm__row_keep_from(r, last_kept);
 }
 
-/* mlx-lm's form: p_i < min_p * p_max  <=>  x_i < x_max + log(min_p). */
-static void llm__min_p(float *x, int64_t n, float min_p, int64_t min_keep, uint64_t *keys) {
-    if (!(min_p > 0)) return;
-    float m = -INFINITY;
-    for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
-    float cut = m + logf(min_p < 1 ? min_p : 1);
-    uint64_t protect = UINT64_MAX;                 /* keys >= protect are kept regardless */
-    if (min_keep > 1 && llm__top_keys(x, n, min_keep, keys) == min_keep) protect = keys[min_keep - 1];
-    for (int64_t i = 0; i < n; i++)
-        if (x[i] < cut && llm__rank_key(x[i], i) < protect) x[i] = -INFINITY;
+/* mlx-lm's form: p_i < min_p * p_max  <=>  x_i < x_max + log(min_p). Both the tokens
+   with x >= cut and the min_keep best are top slices of the ranking, so what survives
+   is the longer of the two. */
+static void llm__min_p(llm__row *r, float min_p, int64_t min_keep) {
+    if (!(min_p > 0) || r->n <= 0) return;
+    float cut = llm__max_f32(r->x, r->n) + logf(min_p < 1 ? min_p : 1);
+    uint32_t u;
+    if (cut == 0) cut = -0.0f;                       /* so that x = -0 passes as in x >= cut */
+    memcpy(&u, &cut, 4);
+    uint64_t last_kept = (uint64_t)llm__order_bits(u) << 32;   /* the lowest key with x >= cut */
+    if (min_keep > 1) last_kept = LLM__MIN(last_kept, r->keys[llm__top_keys(r->x, r->n, min_keep, r->keys) - 1]);
+    llm__row_keep_from(r, last_kept);
 }
 
 static bool llm__token_in(int64_t id, const llm_token *ids, int64_t n_ids) {
@@ -8719,20 +8940,18 @@ static bool llm__token_in(int64_t id, const llm_token *ids, int64_t n_ids) {
     return false;
 }
 
-LLM_API void llm_logits_xtc(float *x, int64_t n, float threshold,
-                            const llm_token *protected_ids, int64_t n_protected) {
-    float m;
-    double sum;
-    llm__max_sumexp(x, n, &m, &sum);
-    if (!(m > -INFINITY)) return;
-    /* p_i > threshold  <=>  x_i > cut; find the least likely token above the cut */
-    float cut = m + (float)log((double)threshold * sum), least = INFINITY;
+/* mlx-lm apply_xtc: probabilities renormalised over the tokens still in the row. */
+static void llm__xtc(llm__row *r, float threshold, const llm_token *protected_ids, int64_t n_protected) {
+    float cut = (float)(threshold * llm__sum_f32(r->e, r->n)), least = INFINITY;   /* p_i > threshold <=> e_i > cut */
     int64_t n_above = 0;
-    for (int64_t i = 0; i < n; i++)
-        if (x[i] > cut) { n_above++; least = x[i] < least ? x[i] : least; }
+    for (int64_t i = 0; i < r->n; i++)
+        if (r->e[i] > cut) { n_above++; least = r->x[i] < least ? r->x[i] : least; }
     if (n_above < 2) return;
-    for (int64_t i = 0; i < n; i++)
-        if (x[i] > least && !llm__token_in(i, protected_ids, n_protected)) x[i] = -INFINITY;
+    for (int64_t i = 0; i < r->n; i++) {
+        if (r->x[i] <= least || llm__token_in(i, protected_ids, n_protected)) continue;
+        r->x[i] = -INFINITY;
+        r->e[i] = 0;
+    }
 }
 
 /* ---- penalties ----
@@ -8768,45 +8987,64 @@ LLM_API void llm_logits_bias(float *x, int64_t n, const llm_logit_bias *bias, in
         if (bias[j].token >= 0 && bias[j].token < n) x[bias[j].token] += bias[j].bias;
 }
 
-static llm_status llm__scratch(void **out, int64_t n, size_t elem) {
-    *out = llm__calloc(NULL, (size_t)(n > 0 ? n : 1), elem);
-    return *out ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "sampler: no memory for %lld scratch entries", (long long)n);
+/* A row over the caller's x with freshly allocated scratch (keys, and e when asked). */
+static llm_status llm__row_open(llm__row *r, float *x, int64_t n, bool with_e) {
+    size_t v = (size_t)(n > 0 ? n : 1);
+    r->x = x;
+    r->n = n;
+    r->keys = (uint64_t *)llm__alloc(NULL, v * (sizeof(uint64_t) + (with_e ? sizeof(float) : 0)));
+    r->e = with_e && r->keys ? (float *)(r->keys + v) : NULL;
+    return r->keys ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "sampler: no memory for %lld scratch entries", (long long)n);
 }
 
 LLM_API llm_status llm_logits_top_k(float *x, int64_t n, int64_t k, int64_t min_keep) {
-    void *keys;
+    llm__row r;
     if (k <= 0 || LLM__MAX(k, min_keep) >= n) return LLM_OK;
-    llm_status st = llm__scratch(&keys, n, sizeof(uint64_t));
+    llm_status st = llm__row_open(&r, x, n, false);
     if (st) return st;
-    llm__top_k(x, n, LLM__MAX(k, min_keep), (uint64_t *)keys);
-    llm__free(NULL, keys);
+    llm__top_k(&r, LLM__MAX(k, min_keep));
+    llm__free(NULL, r.keys);
     return LLM_OK;
 }
 
 LLM_API llm_status llm_logits_top_p(float *x, int64_t n, float top_p, int64_t min_keep) {
-    void *keys;
-    llm_status st = llm__scratch(&keys, n, sizeof(uint64_t));
+    llm__row r;
+    float m;
+    if (!(top_p > 0 && top_p < 1)) return LLM_OK;
+    llm_status st = llm__row_open(&r, x, n, true);
     if (st) return st;
-    llm__top_p(x, n, top_p, min_keep, (uint64_t *)keys);
-    llm__free(NULL, keys);
+    llm__top_p(&r, llm__row_exp(&r, &m), top_p, min_keep);
+    llm__free(NULL, r.keys);
     return LLM_OK;
 }
 
 LLM_API llm_status llm_logits_min_p(float *x, int64_t n, float min_p, int64_t min_keep) {
-    void *keys;
-    llm_status st = llm__scratch(&keys, n, sizeof(uint64_t));
+    llm__row r;
+    if (!(min_p > 0)) return LLM_OK;
+    llm_status st = llm__row_open(&r, x, n, false);
     if (st) return st;
-    llm__min_p(x, n, min_p, min_keep, (uint64_t *)keys);
-    llm__free(NULL, keys);
+    llm__min_p(&r, min_p, min_keep);
+    llm__free(NULL, r.keys);
+    return LLM_OK;
+}
+
+LLM_API llm_status llm_logits_xtc(float *x, int64_t n, float threshold,
+                                  const llm_token *protected_ids, int64_t n_protected) {
+    llm__row r;
+    float m;
+    llm_status st = llm__row_open(&r, x, n, true);
+    if (st) return st;
+    llm__row_exp(&r, &m);
+    llm__xtc(&r, threshold, protected_ids, n_protected);
+    llm__free(NULL, r.keys);
     return LLM_OK;
 }
 
 static llm_status llm__penalty_public(float *x, int64_t n, const llm_token *ctx, int64_t n_ctx,
                                       llm__penalty kind, float penalty) {
-    void *count;
-    llm_status st = llm__scratch(&count, n, sizeof(int32_t));
-    if (st) return st;
-    llm__penalize(x, n, ctx, n_ctx, kind, penalty, (int32_t *)count);
+    int32_t *count = (int32_t *)llm__calloc(NULL, (size_t)(n > 0 ? n : 1), sizeof *count);
+    if (!count) return llm__fail(LLM_ERR_NOMEM, "sampler: no memory for %lld counts", (long long)n);
+    llm__penalize(x, n, ctx, n_ctx, kind, penalty, count);
     llm__free(NULL, count);
     return LLM_OK;
 }
@@ -8829,11 +9067,11 @@ struct llm_sampler {
     int64_t            n_vocab;   /* capacity: the largest row accepted */
     llm_rng            rng;
     float             *work;      /* [V] the row being processed */
-    float             *weight;    /* [V] exp((x - max) / temperature) of the survivors */
+    float             *weight;    /* [V] exp(x - max), then the sampling weights */
     uint64_t          *keys;      /* [V] ranking scratch */
     int32_t           *count;     /* [V] penalty counts, zero between calls */
     llm_token         *hist;      /* [cap_hist] the history the penalties read */
-    int64_t            n_hist, cap_hist;
+    int64_t            n_hist, cap_hist;   /* cap grows to 2 x need_hist, then the window slides */
     int64_t            need_hist; /* tokens the penalties look back: 0 none, -1 all */
 };
 
@@ -8871,7 +9109,7 @@ static int64_t llm__history_need(const llm_sampler_params *p) {
 static llm_status llm__sampler_check(const llm_sampler_params *p, int64_t n_vocab) {
     const char *bad = NULL;
     if (n_vocab <= 0 || n_vocab > INT32_MAX) bad = "n_vocab (1..2^31-1)";
-    else if (isnan(p->temperature)) bad = "temperature";
+    else if (!isfinite(p->temperature)) bad = "temperature";
     else if (p->top_k < 0) bad = "top_k (>= 0)";
     else if (isnan(p->top_p)) bad = "top_p";
     else if (!(p->min_p >= 0 && p->min_p <= 1)) bad = "min_p (0..1)";
@@ -8892,9 +9130,12 @@ LLM_API llm_status llm_sampler_create(const llm_sampler_params *params, int64_t 
                                       const llm_allocator *alloc, llm_sampler **out_sampler) {
     llm_status st = llm__sampler_check(params, n_vocab);
     if (st) return st;
-    int64_t need = llm__history_need(params), cap = need > 0 ? 2 * need : need < 0 ? 1024 : 0;
-    size_t v = (size_t)n_vocab, bytes = sizeof(llm_sampler) + v * (2 * sizeof(float) + sizeof(uint64_t) + sizeof(int32_t))
-        + (size_t)params->n_xtc_protected * sizeof(llm_token) + (size_t)params->n_logit_bias * sizeof(llm_logit_bias);
+    int64_t need = llm__history_need(params), cap = need == 0 ? 0 : need > 0 && need <= 512 ? 2 * need : 1024;
+    uint64_t total = sizeof(llm_sampler) + (uint64_t)n_vocab * (2 * sizeof(float) + sizeof(uint64_t) + sizeof(int32_t))
+        + (uint64_t)params->n_xtc_protected * sizeof(llm_token) + (uint64_t)params->n_logit_bias * sizeof(llm_logit_bias);
+    if (total > SIZE_MAX / 2)                   /* only reachable where size_t is 32 bits */
+        return llm__fail(LLM_ERR_NOMEM, "sampler: a vocabulary of %lld does not fit in memory", (long long)n_vocab);
+    size_t v = (size_t)n_vocab, bytes = (size_t)total;
     llm_sampler *s = (llm_sampler *)llm__calloc(alloc, 1, bytes);
     llm_token *hist = cap ? (llm_token *)llm__alloc(alloc, (size_t)cap * sizeof(llm_token)) : NULL;
     if (!s || (cap && !hist)) {
@@ -8938,10 +9179,10 @@ LLM_API void llm_sampler_reset(llm_sampler *s) {
 LLM_API llm_status llm_sampler_accept(llm_sampler *s, llm_token token) {
     if (s->need_hist == 0) return LLM_OK;
     if (s->n_hist == s->cap_hist) {
-        if (s->need_hist > 0) {                 /* bounded: slide the last need_hist down */
+        if (s->need_hist > 0 && s->cap_hist >= 2 * s->need_hist) {   /* slide the window down */
             memmove(s->hist, s->hist + s->n_hist - s->need_hist, (size_t)s->need_hist * sizeof *s->hist);
             s->n_hist = s->need_hist;
-        } else {                                /* the whole history: grow */
+        } else {                                /* grow (to 2 x window, or without end) */
             llm_token *h = (llm_token *)llm__alloc(&s->alloc, (size_t)s->cap_hist * 2 * sizeof *h);
             if (!h) return llm__fail(LLM_ERR_NOMEM, "sampler: no memory for %lld history tokens", (long long)s->cap_hist * 2);
             memcpy(h, s->hist, (size_t)s->n_hist * sizeof *h);
@@ -8960,8 +9201,31 @@ static void llm__sampler_penalize(llm_sampler *s, int64_t n, llm__penalty kind, 
     llm__penalize(s->work, n, s->hist + s->n_hist - len, len, kind, penalty, s->count);
 }
 
-/* Copy the row and run mlx-lm's logits processors (bias, repetition, presence, frequency),
-   then make it safe: NaN -> -inf, +inf -> FLT_MAX (so x - max stays defined). */
+/* NaN -> -inf and +inf -> FLT_MAX (so that x - max stays defined), on the bits. */
+static uint32_t llm__sane_bits(uint32_t u) {
+    u = (u & 0x7fffffffu) > 0x7f800000u ? 0xff800000u : u;   /* NaN */
+    return u == 0x7f800000u ? 0x7f7fffffu : u;               /* +inf */
+}
+
+static void llm__sanitize(float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + LLM__LANES <= n; i += LLM__LANES)
+        for (int j = 0; j < LLM__LANES; j++) {
+            uint32_t u;
+            memcpy(&u, &x[i + j], 4);
+            u = llm__sane_bits(u);
+            memcpy(&x[i + j], &u, 4);
+        }
+    for (; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        u = llm__sane_bits(u);
+        memcpy(&x[i], &u, 4);
+    }
+}
+
+/* Copy the row and run mlx-lm's logits processors (bias, repetition, presence,
+   frequency), then make it safe for the filters (NaN, +inf). */
 static void llm__sampler_process(llm_sampler *s, const float *logits, int64_t n) {
     const llm_sampler_params *p = &s->p;
     float *x = s->work;
@@ -8973,43 +9237,42 @@ static void llm__sampler_process(llm_sampler *s, const float *logits, int64_t n)
         llm__sampler_penalize(s, n, LLM__PENALTY_PRESENCE, p->presence_penalty, p->presence_context_size);
     if (p->frequency_penalty != 0)
         llm__sampler_penalize(s, n, LLM__PENALTY_FREQUENCY, p->frequency_penalty, p->frequency_context_size);
-    for (int64_t i = 0; i < n; i++) {
-        if (isnan(x[i])) x[i] = -INFINITY;
-        else if (x[i] > FLT_MAX) x[i] = FLT_MAX;
-    }
+    llm__sanitize(x, n);
 }
 
-/* Draw from softmax(x / temperature) over the survivors: one uniform number, then walk
-   the cumulative weights (inverse CDF), so one sample costs one random draw. */
-static int64_t llm__sample_categorical(llm_sampler *s, int64_t n, float temperature) {
-    const float *x = s->work;
-    float m = -INFINITY, inv_t = 1.0f / temperature;   /* mlx-lm: logits * (1 / temp) */
-    for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
-    double total = 0;
-    for (int64_t i = 0; i < n; i++) {
-        s->weight[i] = x[i] > -INFINITY ? expf((x[i] - m) * inv_t) : 0.0f;
-        total += s->weight[i];
+/* Draw from softmax(x / temperature) over the tokens left in the row: one uniform
+   number, then a walk along the cumulative weights (inverse CDF). At temperature 1 the
+   weights are e itself, otherwise they are recomputed for the survivors. */
+static int64_t llm__sample_categorical(llm__row *r, float temperature, llm_rng *rng) {
+    const float *x = r->x;
+    float *w = r->e;                            /* mlx-lm: logits * (1 / temp) */
+    if (temperature != 1.0f) llm__exp_live(w, x, llm__max_f32(x, r->n), 1.0f / temperature, r->n);
+    double total = llm__sum_f32(w, r->n);
+    double u = llm_rng_uniform(rng) * total, acc = 0;
+    int64_t i = 0;
+    for (; i + 64 <= r->n; i += 64) {           /* skip whole blocks of 64 first */
+        double b = llm__sum_f32(w + i, 64);
+        if (acc + b > u) break;
+        acc += b;
     }
-    double r = llm_rng_uniform(&s->rng) * total, acc = 0;
-    int64_t last = -1;
-    for (int64_t i = 0; i < n; i++) {
-        if (s->weight[i] == 0) continue;
-        last = i;
-        acc += s->weight[i];
-        if (r < acc) return i;
+    for (; i < r->n; i++) {
+        acc += w[i];
+        if (u < acc && x[i] > -INFINITY) return i;
     }
-    return last;                                /* r rounded up to the total */
+    for (i = r->n - 1; x[i] == -INFINITY; i--) {}   /* u rounded up to the total: the last */
+    return i;
 }
 
-/* mlx-lm's make_sampler chain: top-p -> min-p -> XTC -> top-k -> categorical. */
-static int64_t llm__sampler_choose(llm_sampler *s, int64_t n) {
+/* mlx-lm's make_sampler chain: top-p -> min-p -> XTC -> top-k -> categorical.
+   sum = sum(r->e) over the whole processed row. */
+static int64_t llm__sampler_choose(llm_sampler *s, llm__row *r, double sum) {
     const llm_sampler_params *p = &s->p;
-    llm__top_p(s->work, n, p->top_p, 1, s->keys);
-    llm__min_p(s->work, n, p->min_p, LLM__MAX(p->min_tokens_to_keep, 1), s->keys);
+    llm__top_p(r, sum, p->top_p, 1);
+    llm__min_p(r, p->min_p, LLM__MAX(p->min_tokens_to_keep, 1));
     if (p->xtc_probability > 0 && llm_rng_uniform(&s->rng) < p->xtc_probability)
-        llm_logits_xtc(s->work, n, p->xtc_threshold, p->xtc_protected, p->n_xtc_protected);
-    llm__top_k(s->work, n, p->top_k, s->keys);
-    return llm__sample_categorical(s, n, p->temperature);
+        llm__xtc(r, p->xtc_threshold, p->xtc_protected, p->n_xtc_protected);
+    llm__top_k(r, p->top_k);
+    return llm__sample_categorical(r, p->temperature, &s->rng);
 }
 
 LLM_API llm_status llm_sampler_sample(llm_sampler *s, const float *logits, int64_t n_vocab,
@@ -9019,30 +9282,81 @@ LLM_API llm_status llm_sampler_sample(llm_sampler *s, const float *logits, int64
         return llm__fail(LLM_ERR_INVALID_ARG, "sampler: row of %lld logits, sampler made for 1..%lld",
                          (long long)n_vocab, (long long)s->n_vocab);
     llm__sampler_process(s, logits, n_vocab);
-    float m;
-    double sum;
-    llm__max_sumexp(s->work, n_vocab, &m, &sum);
-    if (!(m > -INFINITY)) return llm__fail(LLM_ERR_INVALID_ARG, "sampler: every logit is -inf or NaN");
+    llm__row r = { s->work, s->weight, s->keys, n_vocab };
+    float m = llm__max_f32(r.x, n_vocab);
+    int64_t tok = llm__find_f32(r.x, n_vocab, m);   /* argmax: the lowest id holding the max */
+    if (m == -INFINITY) return llm__fail(LLM_ERR_INVALID_ARG, "sampler: every logit is -inf or NaN");
+    bool sampling = s->p.temperature > 0;
+    if (!sampling && !out_logprob && !out_top) {    /* plain greedy needs no exp at all */
+        *out_token = (llm_token)tok;
+        return LLM_OK;
+    }
+    double sum = llm__row_exp(&r, &m);
     float lse = m + (float)log(sum);            /* logprob_i = x_i - lse */
     if (out_top) {
-        int64_t got = llm__top_keys(s->work, n_vocab, s->p.n_logprobs, s->keys);
+        int64_t got = llm__top_keys(r.x, n_vocab, s->p.n_logprobs, r.keys);
         for (int64_t j = 0; j < got; j++) {
-            int64_t id = llm__key_id(s->keys[j]);
-            out_top[j] = (llm_token_logprob){ (llm_token)id, s->work[id] - lse };
+            int64_t id = llm__key_id(r.keys[j]);
+            out_top[j] = (llm_token_logprob){ (llm_token)id, r.x[id] - lse };
         }
     }
-    int64_t tok = 0;
-    if (s->p.temperature > 0) {
-        tok = llm__sampler_choose(s, n_vocab);
-    } else {
-        for (int64_t i = 1; i < n_vocab; i++)   /* argmax; '>' keeps the lowest id on ties */
-            if (s->work[i] > s->work[tok]) tok = i;
-    }
+    if (sampling) tok = llm__sampler_choose(s, &r, sum);
     *out_token = (llm_token)tok;
-    if (out_logprob) *out_logprob = s->work[tok] - lse;   /* filters keep the chosen value */
+    if (out_logprob) *out_logprob = r.x[tok] - lse;   /* filters keep the chosen value */
     return LLM_OK;
 }
 /* ==== end llm_impl/61_sampler.c ==== */
+/* ==== begin llm_impl/61_sampler_probs.c ==== */
+/* ---- >>sampler_probs: the distribution itself, for speculative decoding ----
+   Rejection sampling needs the probabilities the sampler would draw from, not one draw:
+   the same processors and filters as llm_sampler_sample, then softmax(x / temperature)
+   over the survivors (one-hot on the argmax at temperature 0). */
+/* #include "10_internal.h" (already above) */
+
+LLM_API llm_status llm_sampler_probs(llm_sampler *s, const float *logits, int64_t n_vocab, float *probs) {
+    if (n_vocab <= 0 || n_vocab > s->n_vocab)
+        return llm__fail(LLM_ERR_INVALID_ARG, "sampler: row of %lld logits, sampler made for 1..%lld",
+                         (long long)n_vocab, (long long)s->n_vocab);
+    llm__sampler_process(s, logits, n_vocab);
+    llm__row r = { s->work, s->weight, s->keys, n_vocab };
+    float m = llm__max_f32(r.x, n_vocab);
+    if (m == -INFINITY) return llm__fail(LLM_ERR_INVALID_ARG, "sampler: every logit is -inf or NaN");
+    if (s->p.temperature <= 0) {
+        memset(probs, 0, (size_t)n_vocab * sizeof *probs);
+        probs[llm__find_f32(r.x, n_vocab, m)] = 1;
+        return LLM_OK;
+    }
+    double sum = llm__row_exp(&r, &m);
+    const llm_sampler_params *p = &s->p;           /* the chain of llm__sampler_choose, without the draw */
+    llm__top_p(&r, sum, p->top_p, 1);
+    llm__min_p(&r, p->min_p, LLM__MAX(p->min_tokens_to_keep, 1));
+    if (p->xtc_probability > 0 && llm_rng_uniform(&s->rng) < p->xtc_probability)
+        llm__xtc(&r, p->xtc_threshold, p->xtc_protected, p->n_xtc_protected);
+    llm__top_k(&r, p->top_k);
+    llm__exp_live(probs, r.x, llm__max_f32(r.x, n_vocab), 1.0f / p->temperature, n_vocab);
+    llm__sync_e(r.x, probs, n_vocab);
+    double total = llm__sum_f32(probs, n_vocab);
+    float inv = (float)(1.0 / total);
+    for (int64_t i = 0; i < n_vocab; i++) probs[i] *= inv;
+    return LLM_OK;
+}
+
+LLM_API llm_rng *llm_sampler_rng(llm_sampler *s) { return &s->rng; }
+
+LLM_API llm_token llm_sample_probs(const float *probs, int64_t n, llm_rng *rng) {
+    double total = 0;
+    for (int64_t i = 0; i < n; i++) total += probs[i];
+    double u = llm_rng_uniform(rng) * total, acc = 0;
+    int64_t last = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (probs[i] <= 0) continue;
+        acc += probs[i];
+        last = i;
+        if (u < acc) return (llm_token)i;
+    }
+    return (llm_token)last;                        /* u rounded up to the total */
+}
+/* ==== end llm_impl/61_sampler_probs.c ==== */
 /* ==== begin llm_impl/62_generate.c ==== */
 /* ---- >>generate: the decoding loop, stop conditions and text streaming ----
    Per step: sample from the last logits, record the token for the penalties, check the
@@ -9115,23 +9429,56 @@ static llm_status llm__generate_prefill(llm_session *s, const llm_token *prompt,
     return st;
 }
 
-typedef struct {
+/* Everything one generation call carries around. */
+typedef struct llm__gen {
+    llm_session *s;
+    const llm_generate_params *p;
+    const llm_model_info *info;
     llm_sampler *sampler;
     llm_detok *detok;
-    llm_token_logprob *top;
+    llm_token_logprob *top;         /* [n_logprobs] or NULL */
     llm__stream stream;
-} llm__gen_state;
+    llm_generate_result r;
+} llm__gen;
 
-static void llm__gen_state_free(llm__gen_state *g) {
+static void llm__gen_free(llm__gen *g) {
     llm_sampler_destroy(g->sampler);
     if (g->detok) llm_detok_destroy(g->detok);
     free(g->top);
     free(g->stream.pending);
 }
 
-/* One sampled token: record it, stream its text. Returns false when generation ends. */
-static bool llm__gen_emit(llm__gen_state *g, const llm_generate_params *p, llm_token tok, float logprob,
-                          llm_generate_result *r) {
+static llm_status llm__gen_init(llm__gen *g, llm_session *s, const llm_tokenizer *tok, const llm_token *prompt, int64_t n_prompt,
+                                const llm_generate_params *p) {
+    memset(g, 0, sizeof *g);
+    g->s = s;
+    g->p = p;
+    g->stream.p = p;
+    g->info = llm_model_get_info(llm_session_model(s));
+    g->r.n_prompt = n_prompt;
+    g->r.stop = LLM_STOP_MAX_TOKENS;
+    if (n_prompt <= 0) return llm__fail(LLM_ERR_INVALID_ARG, "generate: empty prompt");
+    llm_status st = llm_sampler_create(&p->sampler, g->info->n_vocab, NULL, &g->sampler);
+    if (!st && tok) st = llm_detok_create(tok, !p->keep_special_text, &g->detok);
+    if (!st && g->detok) {   /* prime with the prompt's last token: the text continues it (no stray leading space) */
+        const char *text;
+        size_t len;
+        st = llm_detok_push(g->detok, prompt[n_prompt - 1], &text, &len);
+    }
+    if (!st && p->sampler.n_logprobs > 0 && !(g->top = (llm_token_logprob *)calloc((size_t)p->sampler.n_logprobs, sizeof *g->top)))
+        st = llm__fail(LLM_ERR_NOMEM, "generate: out of memory");
+    for (int64_t i = 0; i < n_prompt && !st; i++) st = llm_sampler_accept(g->sampler, prompt[i]);
+    return st;
+}
+
+/* One chosen token: record it for the penalties, check end of sequence, stream its text,
+   ask the callback. Returns false when generation ends here (g->r.stop says why). The
+   token is not yet in the session. */
+static bool llm__gen_take(llm__gen *g, llm_token tok, float logprob) {
+    const llm_generate_params *p = g->p;
+    if (llm_sampler_accept(g->sampler, tok) != LLM_OK) { g->r.stop = LLM_STOP_CALLBACK; return false; }
+    g->r.n_generated++;
+    if (llm__is_eos(g->info, p, tok)) { g->r.stop = LLM_STOP_EOS; return false; }
     const char *text = NULL;
     size_t len = 0, emit = 0;
     if (g->detok && llm_detok_push(g->detok, tok, &text, &len) == LLM_OK) {
@@ -9141,61 +9488,219 @@ static bool llm__gen_emit(llm__gen_state *g, const llm_generate_params *p, llm_t
     llm_gen_token ev = { tok, logprob, g->top, g->top ? p->sampler.n_logprobs : 0, g->stream.pending, emit };
     bool go_on = p->on_token ? p->on_token(&ev, p->user) : true;
     if (g->stream.pending) llm__stream_consume(&g->stream, emit);
-    if (g->stream.stopped_by_string) { r->stop = LLM_STOP_STRING; return false; }
-    if (!go_on) { r->stop = LLM_STOP_CALLBACK; return false; }
+    if (g->stream.stopped_by_string) { g->r.stop = LLM_STOP_STRING; return false; }
+    if (!go_on) { g->r.stop = LLM_STOP_CALLBACK; return false; }
+    if (p->max_tokens > 0 && g->r.n_generated >= p->max_tokens) { g->r.stop = LLM_STOP_MAX_TOKENS; return false; }
+    if (llm_session_n_past(g->s) >= llm_session_n_ctx(g->s)) { g->r.stop = LLM_STOP_CONTEXT; return false; }
     return true;
 }
+
+/* After the last token: whatever the detokenizer still holds (unless a stop string ended it). */
+static void llm__gen_finish(llm__gen *g) {
+    const char *text;
+    size_t len;
+    if (!g->detok || g->r.stop == LLM_STOP_STRING || llm_detok_flush(g->detok, &text, &len) != LLM_OK || !len) return;
+    size_t emit = llm__stream_push(&g->stream, text, len);
+    if (emit != SIZE_MAX && emit && g->p->on_token) {
+        llm_gen_token ev = { -1, 0, NULL, 0, g->stream.pending, emit };
+        g->p->on_token(&ev, g->p->user);
+    }
+}
+
+/* The plain loop: sample from the last logits, take the token, run it through the model. */
+static llm_status llm__generate_plain(llm__gen *g) {
+    llm_status st = LLM_OK;
+    if (g->p->max_tokens > 0 && g->r.n_generated >= g->p->max_tokens) return LLM_OK;
+    while (!st) {
+        llm_token t;
+        float logprob = 0;
+        if ((st = llm_sampler_sample(g->sampler, llm_session_logits(g->s), g->info->n_vocab, &t, &logprob, g->top))) break;
+        if (!llm__gen_take(g, t, logprob)) break;
+        st = llm_session_eval(g->s, &t, 1, NULL);
+    }
+    return st;
+}
+
+/* ==== end llm_impl/62_generate.c ==== */
+/* ==== begin llm_impl/63_speculative.c ==== */
+/* ---- >>speculative: draft, verify several tokens in one pass, keep what the model agrees with ----
+   Each round: the last chosen token t (not yet in the model's cache) and k guesses
+   d0..dk-1 run through the model in one batch, giving the model's distribution after
+   each of them. Guess j is kept while the model agrees; the first disagreement is
+   replaced by a token of the model's own choosing, and if all k are kept the last row
+   gives one more token for free.
+   Agreement: at temperature 0, the model's argmax equals the guess (so the output is
+   exactly plain greedy decoding). Above it, rejection sampling (Leviathan et al. 2023,
+   Chen et al. 2023): keep d with probability min(1, p(d) / q(d)), else draw from
+   normalize(max(0, p - q)); p is the model's distribution, q the drafter's (one-hot for
+   prompt lookup). The accepted tokens are then distributed exactly as the model's.
+   Guesses come from a draft model's session (kept in step with the model's tokens), or
+   from prompt lookup: the continuation of the most recent earlier occurrence of the
+   context's last n tokens. */
+/* #include "10_internal.h" (already above) */
+
+typedef struct llm__spec {
+    llm__gen *g;
+    int64_t V;
+    int32_t k;
+    float *rows;                /* [k + 1, V] the model's logits for the batch */
+    float *p, *q;               /* [V] the model's and the drafter's distributions */
+    float *q_draft;             /* [k, V] the drafter's distribution for each guess */
+    llm_sampler *draft_sampler; /* the drafter's own chain (same parameters) */
+    llm_token *batch;           /* [k + 1] t, d0..dk-1 */
+} llm__spec;
+
+/* Bring the draft session to hold exactly `tokens` (prefix reuse), leaving its logits at the end. */
+static llm_status llm__spec_sync_draft(llm_session *d, const llm_token *tokens, int64_t n) {
+    const llm_token *have = llm_session_tokens(d);
+    int64_t keep = 0, n_past = llm_session_n_past(d);
+    while (keep < n_past && keep < n - 1 && have[keep] == tokens[keep]) keep++;
+    llm_status st = llm_session_rewind(d, keep);
+    return st ? st : llm_session_eval(d, tokens + keep, n - keep, NULL);
+}
+
+/* Guesses from the draft model; returns how many (<= k), with q_draft filled. */
+static int32_t llm__spec_draft_model(llm__spec *sp, const llm_token *ctx, int64_t n_ctx) {
+    llm_session *d = sp->g->p->draft;
+    int32_t k = (int32_t)LLM__MIN(sp->k, llm_session_n_ctx(d) - n_ctx - 1);
+    if (k <= 0 || llm__spec_sync_draft(d, ctx, n_ctx)) return 0;
+    for (int32_t j = 0; j < k; j++) {
+        float *q = sp->q_draft + (int64_t)j * sp->V;
+        if (llm_sampler_probs(sp->draft_sampler, llm_session_logits(d), sp->V, q)) return j;
+        llm_token t = llm_sample_probs(q, sp->V, llm_sampler_rng(sp->draft_sampler));
+        sp->batch[1 + j] = t;
+        if (j + 1 < k && llm_session_eval(d, &t, 1, NULL)) return j + 1;
+    }
+    return k;
+}
+
+/* Guesses by prompt lookup: find the latest earlier occurrence of the last n tokens. */
+static int32_t llm__spec_lookup(llm__spec *sp, const llm_token *ctx, int64_t n_ctx) {
+    for (int64_t n = LLM__MIN(sp->g->p->prompt_lookup, n_ctx - 1); n >= 1; n--) {
+        const llm_token *tail = ctx + n_ctx - n;
+        for (int64_t at = n_ctx - n - 1; at >= 0; at--) {
+            if (memcmp(ctx + at, tail, (size_t)n * sizeof *ctx)) continue;
+            int32_t k = (int32_t)LLM__MIN(sp->k, n_ctx - (at + n));
+            for (int32_t j = 0; j < k; j++) {
+                sp->batch[1 + j] = ctx[at + n + j];
+                float *q = sp->q_draft + (int64_t)j * sp->V;          /* a deterministic guess: one-hot */
+                memset(q, 0, (size_t)sp->V * sizeof *q);
+                q[ctx[at + n + j]] = 1;
+            }
+            return k;
+        }
+    }
+    return 0;
+}
+
+/* Decide guess j with the model's distribution p (row j). Returns the guess when kept,
+   else a replacement token and sets *rejected. */
+static llm_token llm__spec_judge(llm__spec *sp, llm_token guess, const float *q, bool *rejected) {
+    llm_rng *rng = llm_sampler_rng(sp->g->sampler);
+    float pg = sp->p[guess], qg = q[guess];
+    if (qg > 0 && llm_rng_uniform(rng) * qg < pg) { *rejected = false; return guess; }   /* u < p/q */
+    *rejected = true;
+    double total = 0;
+    for (int64_t i = 0; i < sp->V; i++) { sp->q[i] = LLM__MAX(sp->p[i] - q[i], 0.0f); total += sp->q[i]; }
+    return total > 0 ? llm_sample_probs(sp->q, sp->V, rng) : llm_sample_probs(sp->p, sp->V, rng);
+}
+
+/* log softmax(row)[tok]: the model's own log-probability of a token. */
+static float llm__row_logprob(const float *row, int64_t V, llm_token tok) {
+    float m = row[0];
+    for (int64_t i = 1; i < V; i++) m = row[i] > m ? row[i] : m;
+    double z = 0;
+    for (int64_t i = 0; i < V; i++) z += exp((double)row[i] - m);
+    return row[tok] - m - (float)log(z);
+}
+
+/* Take the token chosen at batch row j. On a stop, forget the batch past what was taken. */
+static bool llm__spec_take(llm__spec *sp, int64_t n_past, int32_t j, llm_token next) {
+    if (llm__gen_take(sp->g, next, llm__row_logprob(sp->rows + (int64_t)j * sp->V, sp->V, next))) return true;
+    llm_session_rewind(sp->g->s, n_past + 1 + j);
+    return false;
+}
+
+/* One round; returns false when generation ends. *t: the pending token, in and out. */
+static bool llm__spec_round(llm__spec *sp, llm_token *t, llm_status *st) {
+    llm__gen *g = sp->g;
+    llm_session *s = g->s;
+    llm_rng *rng = llm_sampler_rng(g->sampler);
+    int64_t n_past = llm_session_n_past(s);
+    llm_token *full = (llm_token *)malloc((size_t)(n_past + 1) * sizeof *full);   /* the context, t included */
+    if (!full) { *st = llm__fail(LLM_ERR_NOMEM, "generate: out of memory"); return false; }
+    memcpy(full, llm_session_tokens(s), (size_t)n_past * sizeof *full);
+    full[n_past] = *t;
+    int32_t k = g->p->draft ? llm__spec_draft_model(sp, full, n_past + 1) : llm__spec_lookup(sp, full, n_past + 1);
+    free(full);
+    k = (int32_t)LLM__MAX(0, LLM__MIN(k, llm_session_n_ctx(s) - n_past - 1));
+    sp->batch[0] = *t;
+    if ((*st = llm_session_eval(s, sp->batch, 1 + k, sp->rows))) return false;
+    g->r.n_drafted += k;
+    for (int32_t j = 0; j < k; j++) {
+        if ((*st = llm_sampler_probs(g->sampler, sp->rows + (int64_t)j * sp->V, sp->V, sp->p))) return false;
+        bool rejected;
+        llm_token next = llm__spec_judge(sp, sp->batch[1 + j], sp->q_draft + (int64_t)j * sp->V, &rejected);
+        if (!llm__spec_take(sp, n_past, j, next)) return false;
+        if (rejected) {                                  /* forget the guesses from j on */
+            *t = next;
+            return !(*st = llm_session_rewind(s, n_past + 1 + j));
+        }
+        g->r.n_accepted++;
+    }
+    /* every guess was kept: the last row gives one more token */
+    if ((*st = llm_sampler_probs(g->sampler, sp->rows + (int64_t)k * sp->V, sp->V, sp->p))) return false;
+    *t = llm_sample_probs(sp->p, sp->V, rng);
+    return llm__spec_take(sp, n_past, k, *t);
+}
+
+static void llm__spec_free(llm__spec *sp) {
+    free(sp->rows); free(sp->p); free(sp->q); free(sp->q_draft); free(sp->batch);
+    llm_sampler_destroy(sp->draft_sampler);
+}
+
+/* The speculative loop: the first token from the prompt's logits, then rounds. */
+static llm_status llm__generate_speculative(llm__gen *g) {
+    const llm_generate_params *p = g->p;
+    llm__spec sp = { .g = g, .V = g->info->n_vocab, .k = p->n_draft > 0 ? p->n_draft : 3 };
+    if (p->draft && llm_model_get_info(llm_session_model(p->draft))->n_vocab < sp.V)
+        return llm__fail(LLM_ERR_INVALID_ARG, "generate: the draft model's vocabulary is smaller than the model's");
+    size_t V = (size_t)sp.V, k = (size_t)sp.k;
+    sp.rows = (float *)malloc((k + 1) * V * sizeof(float));
+    sp.p = (float *)malloc(V * sizeof(float));
+    sp.q = (float *)malloc(V * sizeof(float));
+    sp.q_draft = (float *)malloc(k * V * sizeof(float));
+    sp.batch = (llm_token *)malloc((k + 1) * sizeof(llm_token));
+    llm_status st = sp.rows && sp.p && sp.q && sp.q_draft && sp.batch ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "generate: out of memory");
+    if (!st && p->draft) st = llm_sampler_create(&p->sampler, sp.V, NULL, &sp.draft_sampler);
+    llm_token t;
+    float logprob = 0;
+    if (!st && p->max_tokens > 0 && g->r.n_generated >= p->max_tokens) { llm__spec_free(&sp); return LLM_OK; }
+    if (!st) st = llm_sampler_sample(g->sampler, llm_session_logits(g->s), sp.V, &t, &logprob, g->top);
+    if (!st && llm__gen_take(g, t, logprob))
+        while (llm__spec_round(&sp, &t, &st)) {}
+    llm__spec_free(&sp);
+    return st;
+}
+/* ==== end llm_impl/63_speculative.c ==== */
+/* ==== begin llm_impl/64_generate_api.c ==== */
+/* ---- >>generate_api: llm_generate and llm_generate_text ---- */
+/* #include "10_internal.h" (already above) */
 
 LLM_API llm_status llm_generate(llm_session *s, const llm_tokenizer *tok, const llm_token *prompt, int64_t n_prompt,
                                 const llm_generate_params *params, llm_generate_result *out) {
     llm_generate_params p = params ? *params : (llm_generate_params){ 0 };
-    llm_generate_result r = { .n_prompt = n_prompt };
-    const llm_model_info *info = llm_model_get_info(llm_session_model(s));
-    llm__gen_state g = { .stream = { .p = &p } };
-    if (n_prompt <= 0) return llm__fail(LLM_ERR_INVALID_ARG, "generate: empty prompt");
-    llm_status st = llm_sampler_create(&p.sampler, info->n_vocab, NULL, &g.sampler);
-    if (!st && tok) st = llm_detok_create(tok, !p.keep_special_text, &g.detok);
-    if (!st && g.detok) {   /* prime with the prompt's last token: the text continues it (no stray leading space) */
-        const char *text;
-        size_t len;
-        st = llm_detok_push(g.detok, prompt[n_prompt - 1], &text, &len);
-    }
-    if (!st && p.sampler.n_logprobs > 0 &&
-        !(g.top = (llm_token_logprob *)calloc((size_t)p.sampler.n_logprobs, sizeof *g.top)))
-        st = llm__fail(LLM_ERR_NOMEM, "generate: out of memory");
-    for (int64_t i = 0; i < n_prompt && !st; i++) st = llm_sampler_accept(g.sampler, prompt[i]);
+    llm__gen g;
+    llm_status st = llm__gen_init(&g, s, tok, prompt, n_prompt, &p);
     double t0 = llm__now();
-    if (!st) st = llm__generate_prefill(s, prompt, n_prompt, &r.n_prompt_evaluated);
+    if (!st) st = llm__generate_prefill(s, prompt, n_prompt, &g.r.n_prompt_evaluated);
     double t1 = llm__now();
-    r.prompt_seconds = t1 - t0;
-    r.stop = LLM_STOP_MAX_TOKENS;
-    while (!st) {
-        if (p.max_tokens > 0 && r.n_generated >= p.max_tokens) { r.stop = LLM_STOP_MAX_TOKENS; break; }
-        llm_token t;
-        float logprob = 0;
-        if ((st = llm_sampler_sample(g.sampler, llm_session_logits(s), info->n_vocab, &t, &logprob, g.top))) break;
-        if ((st = llm_sampler_accept(g.sampler, t))) break;
-        r.n_generated++;
-        if (llm__is_eos(info, &p, t)) { r.stop = LLM_STOP_EOS; break; }
-        if (!llm__gen_emit(&g, &p, t, logprob, &r)) break;
-        if (llm_session_n_past(s) >= llm_session_n_ctx(s)) { r.stop = LLM_STOP_CONTEXT; break; }
-        if (p.max_tokens > 0 && r.n_generated >= p.max_tokens) break;   /* no need to run the last token */
-        st = llm_session_eval(s, &t, 1, NULL);
-    }
-    if (!st && g.detok && r.stop != LLM_STOP_STRING) {   /* whatever the detokenizer still holds */
-        const char *text;
-        size_t len;
-        if (llm_detok_flush(g.detok, &text, &len) == LLM_OK && len) {
-            size_t emit = llm__stream_push(&g.stream, text, len);
-            if (emit != SIZE_MAX && p.on_token && emit) {
-                llm_gen_token ev = { -1, 0, NULL, 0, g.stream.pending, emit };
-                p.on_token(&ev, p.user);
-            }
-        }
-    }
-    r.gen_seconds = llm__now() - t1;
-    llm__gen_state_free(&g);
-    if (out) *out = r;
+    g.r.prompt_seconds = t1 - t0;
+    if (!st) st = p.draft || p.prompt_lookup > 0 ? llm__generate_speculative(&g) : llm__generate_plain(&g);
+    if (!st) llm__gen_finish(&g);
+    g.r.gen_seconds = llm__now() - t1;
+    if (out) *out = g.r;
+    llm__gen_free(&g);
     return st;
 }
 
@@ -9229,7 +9734,7 @@ LLM_API llm_status llm_generate_text(llm_session *s, const llm_tokenizer *tok, c
     *out_text = k.buf;
     return LLM_OK;
 }
-/* ==== end llm_impl/62_generate.c ==== */
+/* ==== end llm_impl/64_generate_api.c ==== */
 #endif /* LLM_IMPLEMENTATION_INCLUDED */
 #endif /* LLM_IMPLEMENTATION */
 /* ==== begin llm_impl/99_footer.h ==== */

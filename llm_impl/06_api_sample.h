@@ -146,3 +146,13 @@ LLM_API llm_status llm_sampler_accept(llm_sampler *s, llm_token token);
 LLM_API llm_status llm_sampler_sample(llm_sampler *s, const float *logits, int64_t n_vocab,
                                       llm_token *out_token, float *out_logprob,
                                       llm_token_logprob *out_top);
+
+/* The distribution llm_sampler_sample would draw from for this row: after the processors
+   and the filters, softmax(x / temperature) over the survivors; one-hot on the argmax at
+   temperature 0. probs: [n_vocab]. XTC's coin is flipped (the RNG advances), the history
+   is not changed. Errors: as llm_sampler_sample. (Speculative decoding uses it.) */
+LLM_API llm_status llm_sampler_probs(llm_sampler *s, const float *logits, int64_t n_vocab, float *probs);
+/* The sampler's RNG, to draw further numbers from the same seeded stream. */
+LLM_API llm_rng   *llm_sampler_rng(llm_sampler *s);
+/* Draw an index with probability probs[i] / sum(probs) (inverse CDF, one uniform number). */
+LLM_API llm_token  llm_sample_probs(const float *probs, int64_t n, llm_rng *rng);

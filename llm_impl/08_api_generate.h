@@ -35,6 +35,13 @@ typedef struct llm_generate_params {
     bool keep_special_text;              /* emit the text of special tokens (default: skip it) */
     llm_gen_callback on_token;           /* optional */
     void *user;
+    /* Speculative decoding: cheap guesses checked by the model several at a time. At
+       temperature 0 the output is identical to plain decoding; above it, rejection
+       sampling keeps the model's own distribution. */
+    llm_session *draft;                  /* a session of a smaller model with the same vocabulary */
+    int32_t prompt_lookup;               /* > 0 (and no draft): guess by finding the last n-gram
+                                            (n = prompt_lookup down to 1) earlier in the context */
+    int32_t n_draft;                     /* tokens guessed per step; 0 = 3 */
 } llm_generate_params;
 
 typedef struct llm_generate_result {
@@ -42,6 +49,7 @@ typedef struct llm_generate_result {
     int64_t n_prompt_evaluated;          /* of which evaluated (the rest was in the cache) */
     int64_t n_generated;
     double prompt_seconds, gen_seconds;  /* wall time of the prompt and of the generation */
+    int64_t n_drafted, n_accepted;       /* speculative decoding: guesses made and kept */
     llm_stop_reason stop;
 } llm_generate_result;
 

@@ -69,23 +69,56 @@ static llm_status llm__generate_prefill(llm_session *s, const llm_token *prompt,
     return st;
 }
 
-typedef struct {
+/* Everything one generation call carries around. */
+typedef struct llm__gen {
+    llm_session *s;
+    const llm_generate_params *p;
+    const llm_model_info *info;
     llm_sampler *sampler;
     llm_detok *detok;
-    llm_token_logprob *top;
+    llm_token_logprob *top;         /* [n_logprobs] or NULL */
     llm__stream stream;
-} llm__gen_state;
+    llm_generate_result r;
+} llm__gen;
 
-static void llm__gen_state_free(llm__gen_state *g) {
+static void llm__gen_free(llm__gen *g) {
     llm_sampler_destroy(g->sampler);
     if (g->detok) llm_detok_destroy(g->detok);
     free(g->top);
     free(g->stream.pending);
 }
 
-/* One sampled token: record it, stream its text. Returns false when generation ends. */
-static bool llm__gen_emit(llm__gen_state *g, const llm_generate_params *p, llm_token tok, float logprob,
-                          llm_generate_result *r) {
+static llm_status llm__gen_init(llm__gen *g, llm_session *s, const llm_tokenizer *tok, const llm_token *prompt, int64_t n_prompt,
+                                const llm_generate_params *p) {
+    memset(g, 0, sizeof *g);
+    g->s = s;
+    g->p = p;
+    g->stream.p = p;
+    g->info = llm_model_get_info(llm_session_model(s));
+    g->r.n_prompt = n_prompt;
+    g->r.stop = LLM_STOP_MAX_TOKENS;
+    if (n_prompt <= 0) return llm__fail(LLM_ERR_INVALID_ARG, "generate: empty prompt");
+    llm_status st = llm_sampler_create(&p->sampler, g->info->n_vocab, NULL, &g->sampler);
+    if (!st && tok) st = llm_detok_create(tok, !p->keep_special_text, &g->detok);
+    if (!st && g->detok) {   /* prime with the prompt's last token: the text continues it (no stray leading space) */
+        const char *text;
+        size_t len;
+        st = llm_detok_push(g->detok, prompt[n_prompt - 1], &text, &len);
+    }
+    if (!st && p->sampler.n_logprobs > 0 && !(g->top = (llm_token_logprob *)calloc((size_t)p->sampler.n_logprobs, sizeof *g->top)))
+        st = llm__fail(LLM_ERR_NOMEM, "generate: out of memory");
+    for (int64_t i = 0; i < n_prompt && !st; i++) st = llm_sampler_accept(g->sampler, prompt[i]);
+    return st;
+}
+
+/* One chosen token: record it for the penalties, check end of sequence, stream its text,
+   ask the callback. Returns false when generation ends here (g->r.stop says why). The
+   token is not yet in the session. */
+static bool llm__gen_take(llm__gen *g, llm_token tok, float logprob) {
+    const llm_generate_params *p = g->p;
+    if (llm_sampler_accept(g->sampler, tok) != LLM_OK) { g->r.stop = LLM_STOP_CALLBACK; return false; }
+    g->r.n_generated++;
+    if (llm__is_eos(g->info, p, tok)) { g->r.stop = LLM_STOP_EOS; return false; }
     const char *text = NULL;
     size_t len = 0, emit = 0;
     if (g->detok && llm_detok_push(g->detok, tok, &text, &len) == LLM_OK) {
@@ -95,91 +128,36 @@ static bool llm__gen_emit(llm__gen_state *g, const llm_generate_params *p, llm_t
     llm_gen_token ev = { tok, logprob, g->top, g->top ? p->sampler.n_logprobs : 0, g->stream.pending, emit };
     bool go_on = p->on_token ? p->on_token(&ev, p->user) : true;
     if (g->stream.pending) llm__stream_consume(&g->stream, emit);
-    if (g->stream.stopped_by_string) { r->stop = LLM_STOP_STRING; return false; }
-    if (!go_on) { r->stop = LLM_STOP_CALLBACK; return false; }
+    if (g->stream.stopped_by_string) { g->r.stop = LLM_STOP_STRING; return false; }
+    if (!go_on) { g->r.stop = LLM_STOP_CALLBACK; return false; }
+    if (p->max_tokens > 0 && g->r.n_generated >= p->max_tokens) { g->r.stop = LLM_STOP_MAX_TOKENS; return false; }
+    if (llm_session_n_past(g->s) >= llm_session_n_ctx(g->s)) { g->r.stop = LLM_STOP_CONTEXT; return false; }
     return true;
 }
 
-LLM_API llm_status llm_generate(llm_session *s, const llm_tokenizer *tok, const llm_token *prompt, int64_t n_prompt,
-                                const llm_generate_params *params, llm_generate_result *out) {
-    llm_generate_params p = params ? *params : (llm_generate_params){ 0 };
-    llm_generate_result r = { .n_prompt = n_prompt };
-    const llm_model_info *info = llm_model_get_info(llm_session_model(s));
-    llm__gen_state g = { .stream = { .p = &p } };
-    if (n_prompt <= 0) return llm__fail(LLM_ERR_INVALID_ARG, "generate: empty prompt");
-    llm_status st = llm_sampler_create(&p.sampler, info->n_vocab, NULL, &g.sampler);
-    if (!st && tok) st = llm_detok_create(tok, !p.keep_special_text, &g.detok);
-    if (!st && g.detok) {   /* prime with the prompt's last token: the text continues it (no stray leading space) */
-        const char *text;
-        size_t len;
-        st = llm_detok_push(g.detok, prompt[n_prompt - 1], &text, &len);
+/* After the last token: whatever the detokenizer still holds (unless a stop string ended it). */
+static void llm__gen_finish(llm__gen *g) {
+    const char *text;
+    size_t len;
+    if (!g->detok || g->r.stop == LLM_STOP_STRING || llm_detok_flush(g->detok, &text, &len) != LLM_OK || !len) return;
+    size_t emit = llm__stream_push(&g->stream, text, len);
+    if (emit != SIZE_MAX && emit && g->p->on_token) {
+        llm_gen_token ev = { -1, 0, NULL, 0, g->stream.pending, emit };
+        g->p->on_token(&ev, g->p->user);
     }
-    if (!st && p.sampler.n_logprobs > 0 &&
-        !(g.top = (llm_token_logprob *)calloc((size_t)p.sampler.n_logprobs, sizeof *g.top)))
-        st = llm__fail(LLM_ERR_NOMEM, "generate: out of memory");
-    for (int64_t i = 0; i < n_prompt && !st; i++) st = llm_sampler_accept(g.sampler, prompt[i]);
-    double t0 = llm__now();
-    if (!st) st = llm__generate_prefill(s, prompt, n_prompt, &r.n_prompt_evaluated);
-    double t1 = llm__now();
-    r.prompt_seconds = t1 - t0;
-    r.stop = LLM_STOP_MAX_TOKENS;
+}
+
+/* The plain loop: sample from the last logits, take the token, run it through the model. */
+static llm_status llm__generate_plain(llm__gen *g) {
+    llm_status st = LLM_OK;
+    if (g->p->max_tokens > 0 && g->r.n_generated >= g->p->max_tokens) return LLM_OK;
     while (!st) {
-        if (p.max_tokens > 0 && r.n_generated >= p.max_tokens) { r.stop = LLM_STOP_MAX_TOKENS; break; }
         llm_token t;
         float logprob = 0;
-        if ((st = llm_sampler_sample(g.sampler, llm_session_logits(s), info->n_vocab, &t, &logprob, g.top))) break;
-        if ((st = llm_sampler_accept(g.sampler, t))) break;
-        r.n_generated++;
-        if (llm__is_eos(info, &p, t)) { r.stop = LLM_STOP_EOS; break; }
-        if (!llm__gen_emit(&g, &p, t, logprob, &r)) break;
-        if (llm_session_n_past(s) >= llm_session_n_ctx(s)) { r.stop = LLM_STOP_CONTEXT; break; }
-        if (p.max_tokens > 0 && r.n_generated >= p.max_tokens) break;   /* no need to run the last token */
-        st = llm_session_eval(s, &t, 1, NULL);
+        if ((st = llm_sampler_sample(g->sampler, llm_session_logits(g->s), g->info->n_vocab, &t, &logprob, g->top))) break;
+        if (!llm__gen_take(g, t, logprob)) break;
+        st = llm_session_eval(g->s, &t, 1, NULL);
     }
-    if (!st && g.detok && r.stop != LLM_STOP_STRING) {   /* whatever the detokenizer still holds */
-        const char *text;
-        size_t len;
-        if (llm_detok_flush(g.detok, &text, &len) == LLM_OK && len) {
-            size_t emit = llm__stream_push(&g.stream, text, len);
-            if (emit != SIZE_MAX && p.on_token && emit) {
-                llm_gen_token ev = { -1, 0, NULL, 0, g.stream.pending, emit };
-                p.on_token(&ev, p.user);
-            }
-        }
-    }
-    r.gen_seconds = llm__now() - t1;
-    llm__gen_state_free(&g);
-    if (out) *out = r;
     return st;
 }
 
-typedef struct { char *buf; size_t len, cap; bool oom; } llm__text_sink;
-
-static bool llm__collect_text(const llm_gen_token *t, void *user) {
-    llm__text_sink *k = (llm__text_sink *)user;
-    if (k->len + t->text_len + 1 > k->cap) {
-        size_t cap = LLM__MAX(2 * k->cap, k->len + t->text_len + 256);
-        char *b = (char *)realloc(k->buf, cap);
-        if (!b) { k->oom = true; return false; }
-        k->buf = b;
-        k->cap = cap;
-    }
-    memcpy(k->buf + k->len, t->text, t->text_len);
-    k->len += t->text_len;
-    k->buf[k->len] = 0;
-    return true;
-}
-
-LLM_API llm_status llm_generate_text(llm_session *s, const llm_tokenizer *tok, const llm_token *prompt, int64_t n_prompt,
-                                     const llm_generate_params *params, char **out_text, llm_generate_result *out) {
-    llm_generate_params p = params ? *params : (llm_generate_params){ 0 };
-    llm__text_sink k = { (char *)calloc(1, 256), 0, 256, false };
-    if (!k.buf) return llm__fail(LLM_ERR_NOMEM, "generate: out of memory");
-    p.on_token = llm__collect_text;
-    p.user = &k;
-    llm_status st = llm_generate(s, tok, prompt, n_prompt, &p, out);
-    if (!st && k.oom) st = llm__fail(LLM_ERR_NOMEM, "generate: out of memory");
-    if (st) { free(k.buf); return st; }
-    *out_text = k.buf;
-    return LLM_OK;
-}

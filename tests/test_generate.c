@@ -132,12 +132,100 @@ static void test_fixture_greedy(void) {
     llm_safetensors_close(ref);
 }
 
+/* Speculative decoding at temperature 0 is plain greedy decoding, with either drafter. */
+static void test_speculative_greedy(void) {
+    if (!load_stories()) return;
+    llm_token bos = 1;
+    llm_session *s = NULL, *d = NULL;
+    char *text = NULL;
+    CHECK_OK(llm_session_create(model, NULL, &s));
+    llm_generate_params p = { .max_tokens = 200, .prompt_lookup = 3, .n_draft = 4 };
+    llm_generate_result r;
+    CHECK_OK(llm_generate_text(s, tok, &bos, 1, &p, &text, &r));
+    CHECK_STR(text, expect_200);
+    CHECK(r.n_accepted > 50 && r.n_drafted >= r.n_accepted);     /* the story repeats itself: lookups pay */
+    printf("  prompt lookup: %lld of %lld guesses kept\n", (long long)r.n_accepted, (long long)r.n_drafted);
+    llm_free(text);
+    /* a draft model: the fixture llama drafting for the fixture mistral (same 512 vocabulary) */
+    llm_model *target = NULL, *draft = NULL;
+    llm_safetensors *ref = NULL;
+    char refp[600];
+    snprintf(refp, sizeof refp, "%s/ref.safetensors", fixture("models/dev/mistral"));
+    CHECK_OK(llm_model_load(fixture("models/dev/mistral"), NULL, &target));
+    CHECK_OK(llm_model_load(fixture("models/dev/llama"), NULL, &draft));
+    CHECK_OK(llm_safetensors_open(refp, &ref));
+    llm_session_destroy(s);
+    s = NULL;
+    if (!target || !draft || !ref) goto done;
+    CHECK_OK(llm_session_create(target, NULL, &s));
+    CHECK_OK(llm_session_create(draft, NULL, &d));
+    const llm_tensor *ids = llm_safetensors_find(ref, "input_ids"), *g = llm_safetensors_find(ref, "greedy_ids");
+    llm_generate_params dp = { .max_tokens = g->shape[0], .draft = d, .n_draft = 3 };
+    CHECK_OK(llm_generate(s, NULL, (const llm_token *)ids->data, ids->shape[0], &dp, &r));
+    const llm_token *have = llm_session_tokens(s) + ids->shape[0];
+    for (int64_t i = 0; i + 1 < r.n_generated; i++) CHECK_EQ_INT(have[i], ((const int32_t *)g->data)[i]);
+    CHECK_EQ_INT(r.n_generated, g->shape[0]);
+    printf("  draft model: %lld of %lld guesses kept\n", (long long)r.n_accepted, (long long)r.n_drafted);
+done:
+    llm_session_destroy(s);
+    llm_session_destroy(d);
+    llm_model_free(target);
+    llm_model_free(draft);
+    llm_safetensors_close(ref);
+}
+
+/* Above temperature 0, rejection sampling keeps the model's distribution. Prompt lookup
+   guesses deterministically (q one-hot), so its guesses are often rejected and replaced
+   from max(0, p - q): the second generated token, sampled 400 times with and without
+   speculation, must have the same distribution (small total variation distance). */
+typedef struct { llm_token ids[4]; int n; } two_tokens;
+static bool record(const llm_gen_token *t, void *user) {
+    two_tokens *k = user;
+    if (t->token >= 0 && k->n < 4) k->ids[k->n++] = t->token;
+    return true;
+}
+
+static void test_speculative_distribution(void) {
+    if (!load_stories()) return;
+    enum { N = 400 };
+    static int counts[2][512];
+    llm_token ids[32];
+    int64_t n;
+    const char *prompt = "Once upon a time, a cat sat. Once upon a time";
+    CHECK_OK(llm_tokenize(tok, prompt, strlen(prompt), true, ids, 32, &n));
+    llm_session *s = NULL;
+    CHECK_OK(llm_session_create(model, NULL, &s));
+    memset(counts, 0, sizeof counts);
+    int64_t drafted = 0, kept = 0;
+    for (int mode = 0; mode < 2; mode++)
+        for (int i = 0; i < N; i++) {
+            two_tokens k = { .n = 0 };
+            llm_generate_params p = { .max_tokens = 2, .sampler = { .temperature = 1.0f, .seed = (uint64_t)i * 7919 + (uint64_t)mode },
+                                      .on_token = record, .user = &k, .prompt_lookup = mode ? 3 : 0, .n_draft = 2 };
+            llm_generate_result r;
+            CHECK_OK(llm_generate(s, NULL, ids, n, &p, &r));
+            drafted += r.n_drafted;
+            kept += r.n_accepted;
+            if (k.n == 2) counts[mode][k.ids[1]]++;
+        }
+    double tv = 0;
+    for (int i = 0; i < 512; i++) tv += fabs((double)counts[0][i] - counts[1][i]) / N;
+    tv /= 2;
+    printf("  second token: total variation plain vs speculative %.3f (%lld of %lld guesses kept)\n", tv,
+           (long long)kept, (long long)drafted);
+    CHECK(drafted > N / 2 && kept < drafted);   /* guesses were made and some were rejected */
+    CHECK(tv < 0.1);
+    llm_session_destroy(s);
+}
+
 int main(void) {
     RUN(test_stories_from_bos);
     RUN(test_stories_prompt);
     RUN(test_stop_strings);
     RUN(test_streaming_and_callback_stop);
     RUN(test_fixture_greedy);
+    RUN(test_speculative_greedy);
+    RUN(test_speculative_distribution);
     llm_tokenizer_free(tok);
     llm_model_free(model);
     return TEST_MAIN_END();
