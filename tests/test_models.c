@@ -5,7 +5,9 @@
 #include "llm.h"
 #include "test.h"
 
-typedef struct { const char *family; double tol; const char *ref; } family;   /* ref: another family's ref.safetensors */
+/* ref: another family's ref.safetensors; one_config: the fixture has no config.legacy.json
+   (GPT-2 has no rope settings, so its config reads the same in both transformers forms). */
+typedef struct { const char *family; double tol; const char *ref; bool one_config; } family;
 
 static const family families[] = {
     { "llama", 1e-4, NULL }, { "llama3_rope", 1e-4, NULL }, { "mistral", 1e-4, NULL }, { "qwen2", 1e-4, NULL }, { "qwen3", 1e-4, NULL },
@@ -14,6 +16,10 @@ static const family families[] = {
        fixture's ref.safetensors is llama's, computed from unrounded weights: the two differ
        by 0.037 in the logits. llama_f16's reference is the one that matches the shards. */
     { "llama_sharded", 1e-4, "llama_f16" },
+    { "gemma", 1e-4, NULL }, { "gemma2", 1e-4, NULL }, { "gemma3", 1e-4, NULL }, { "phi3", 1e-4, NULL }, { "phi", 1e-4, NULL },
+    { "starcoder2", 1e-4, NULL }, { "olmo2", 1e-4, NULL }, { "granite", 1e-4, NULL }, { "cohere", 1e-4, NULL },
+    { "gpt_neox", 1e-4, NULL }, { "gpt2", 1e-4, NULL, true },
+    { "mixtral", 1e-4, NULL }, { "qwen2_moe", 1e-4, NULL }, { "qwen3_moe", 1e-4, NULL }, { "deepseek_v3", 1e-4, NULL },
 };
 
 static int argmax(const float *x, int64_t n) {
@@ -74,7 +80,7 @@ done:
 static void test_families(void) {
     for (int i = 0; i < (int)(sizeof families / sizeof families[0]); i++) {
         check_family(&families[i], "config.json", 2, NULL);
-        check_family(&families[i], "config.legacy.json", 1, NULL);
+        if (!families[i].one_config) check_family(&families[i], "config.legacy.json", 1, NULL);
     }
 }
 
