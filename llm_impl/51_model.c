@@ -275,6 +275,7 @@ typedef struct llm__wspec {
 
 #define LLM__WMAT(name, when, slot, r, c) { name, when, r, c, false, { offsetof(llm__layer, slot) }, { r } }
 #define LLM__WVEC(name, when, slot, n)    { name, when, n, LLM__DIM_NONE, false, { offsetof(llm__layer, slot) }, { n } }
+#define LLM__WEND                         { NULL, 0, 0, 0, false, { 0 }, { 0 } }
 
 /* Names of a family: the layer prefix (printf pattern of the layer index), the global
    tensors, the per-layer table, and where MoE experts live: per expert (expert pattern of

@@ -18,27 +18,27 @@ static const llm__wspec llm__w_attn[] = {      /* separate q/k/v/o, optional bia
     LLM__WVEC("self_attn.q_proj.bias", LLM__O, bq, LLM__DIM_Q), LLM__WVEC("self_attn.k_proj.bias", LLM__O, bk, LLM__DIM_KV),
     LLM__WVEC("self_attn.v_proj.bias", LLM__O, bv, LLM__DIM_KV), LLM__WVEC("self_attn.o_proj.bias", LLM__O, bo, LLM__DIM_C),
     LLM__WVEC("self_attn.q_norm.weight", LLM__O, q_norm, LLM__DIM_HD), LLM__WVEC("self_attn.k_norm.weight", LLM__O, k_norm, LLM__DIM_HD),
-    { NULL },
+    LLM__WEND,
 };
 static const llm__wspec llm__w_norms[] = {     /* pre-norms; LayerNorm biases where the checkpoint has them */
     LLM__WVEC("input_layernorm.weight", LLM__R, attn_norm, LLM__DIM_C), LLM__WVEC("input_layernorm.bias", LLM__O, attn_norm_b, LLM__DIM_C),
     LLM__WVEC("post_attention_layernorm.weight", LLM__R, ffn_norm, LLM__DIM_C),
     LLM__WVEC("post_attention_layernorm.bias", LLM__O, ffn_norm_b, LLM__DIM_C),
-    { NULL },
+    LLM__WEND,
 };
 static const llm__wspec llm__w_mlp[] = {       /* gated MLP of dense layers */
     LLM__WMAT("mlp.gate_proj.weight", LLM__D, ffn.gate, LLM__DIM_F, LLM__DIM_C),
     LLM__WMAT("mlp.up_proj.weight", LLM__D, ffn.up, LLM__DIM_F, LLM__DIM_C),
     LLM__WMAT("mlp.down_proj.weight", LLM__D, ffn.down, LLM__DIM_C, LLM__DIM_F),
     LLM__WVEC("mlp.up_proj.bias", LLM__O, b_up, LLM__DIM_F), LLM__WVEC("mlp.down_proj.bias", LLM__O, b_down, LLM__DIM_C),
-    { NULL },
+    LLM__WEND,
 };
 static const llm__wspec llm__w_gemma2_norms[] = {   /* Gemma 2/3: a norm before and after each block */
     LLM__WVEC("input_layernorm.weight", LLM__R, attn_norm, LLM__DIM_C),
     LLM__WVEC("post_attention_layernorm.weight", LLM__R, post_attn_norm, LLM__DIM_C),
     LLM__WVEC("pre_feedforward_layernorm.weight", LLM__R, ffn_norm, LLM__DIM_C),
     LLM__WVEC("post_feedforward_layernorm.weight", LLM__R, post_ffn_norm, LLM__DIM_C),
-    { NULL },
+    LLM__WEND,
 };
 static const llm__wspec llm__w_olmo2[] = {     /* OLMo 2: norms after the blocks only; q/k norm over all heads */
     LLM__WVEC("post_attention_layernorm.weight", LLM__R, post_attn_norm, LLM__DIM_C),
@@ -48,11 +48,11 @@ static const llm__wspec llm__w_olmo2[] = {     /* OLMo 2: norms after the blocks
     LLM__WMAT("self_attn.v_proj.weight", LLM__R, wv, LLM__DIM_KV, LLM__DIM_C),
     LLM__WMAT("self_attn.o_proj.weight", LLM__R, wo, LLM__DIM_C, LLM__DIM_Q),
     LLM__WVEC("self_attn.q_norm.weight", LLM__R, q_norm, LLM__DIM_Q), LLM__WVEC("self_attn.k_norm.weight", LLM__R, k_norm, LLM__DIM_KV),
-    { NULL },
+    LLM__WEND,
 };
 static const llm__wspec llm__w_input_norm[] = {   /* one norm feeding both branches of a parallel block */
     LLM__WVEC("input_layernorm.weight", LLM__R, attn_norm, LLM__DIM_C), LLM__WVEC("input_layernorm.bias", LLM__O, attn_norm_b, LLM__DIM_C),
-    { NULL },
+    LLM__WEND,
 };
 static const llm__wspec llm__w_phi[] = {
     LLM__WMAT("self_attn.q_proj.weight", LLM__R, wq, LLM__DIM_Q, LLM__DIM_C),
@@ -63,12 +63,12 @@ static const llm__wspec llm__w_phi[] = {
     LLM__WVEC("self_attn.v_proj.bias", LLM__O, bv, LLM__DIM_KV), LLM__WVEC("self_attn.dense.bias", LLM__O, bo, LLM__DIM_C),
     LLM__WMAT("mlp.fc1.weight", LLM__R, ffn.up, LLM__DIM_F, LLM__DIM_C), LLM__WVEC("mlp.fc1.bias", LLM__O, b_up, LLM__DIM_F),
     LLM__WMAT("mlp.fc2.weight", LLM__R, ffn.down, LLM__DIM_C, LLM__DIM_F), LLM__WVEC("mlp.fc2.bias", LLM__O, b_down, LLM__DIM_C),
-    { NULL },
+    LLM__WEND,
 };
 static const llm__wspec llm__w_starcoder2_mlp[] = {
     LLM__WMAT("mlp.c_fc.weight", LLM__R, ffn.up, LLM__DIM_F, LLM__DIM_C), LLM__WVEC("mlp.c_fc.bias", LLM__O, b_up, LLM__DIM_F),
     LLM__WMAT("mlp.c_proj.weight", LLM__R, ffn.down, LLM__DIM_C, LLM__DIM_F), LLM__WVEC("mlp.c_proj.bias", LLM__O, b_down, LLM__DIM_C),
-    { NULL },
+    LLM__WEND,
 };
 static const llm__wspec llm__w_phi3[] = {      /* fused projections, split into row views */
     { "self_attn.qkv_proj.weight", LLM__R, LLM__DIM_QKV, LLM__DIM_C, false,
@@ -77,7 +77,7 @@ static const llm__wspec llm__w_phi3[] = {      /* fused projections, split into 
     { "mlp.gate_up_proj.weight", LLM__R, LLM__DIM_F2, LLM__DIM_C, false,
       { offsetof(llm__layer, ffn.gate), offsetof(llm__layer, ffn.up) }, { LLM__DIM_F, LLM__DIM_F } },
     LLM__WMAT("mlp.down_proj.weight", LLM__R, ffn.down, LLM__DIM_C, LLM__DIM_F),
-    { NULL },
+    LLM__WEND,
 };
 static const llm__wspec llm__w_gpt_neox[] = {  /* q, k, v interleaved per head: one matmul, split per head later */
     LLM__WMAT("attention.query_key_value.weight", LLM__R, wqkv, LLM__DIM_QKV, LLM__DIM_C),
@@ -87,7 +87,7 @@ static const llm__wspec llm__w_gpt_neox[] = {  /* q, k, v interleaved per head: 
     LLM__WVEC("mlp.dense_h_to_4h.bias", LLM__O, b_up, LLM__DIM_F),
     LLM__WMAT("mlp.dense_4h_to_h.weight", LLM__R, ffn.down, LLM__DIM_C, LLM__DIM_F),
     LLM__WVEC("mlp.dense_4h_to_h.bias", LLM__O, b_down, LLM__DIM_C),
-    { NULL },
+    LLM__WEND,
 };
 #define LLM__WT(name, slot, r, c) { name, LLM__R, r, c, true, { offsetof(llm__layer, slot) }, { r } }
 static const llm__wspec llm__w_gpt2[] = {      /* Conv1D weights are [in, out]: transposed at load */
@@ -100,19 +100,19 @@ static const llm__wspec llm__w_gpt2[] = {      /* Conv1D weights are [in, out]: 
     LLM__WT("attn.c_proj.weight", wo, LLM__DIM_C, LLM__DIM_Q), LLM__WVEC("attn.c_proj.bias", LLM__O, bo, LLM__DIM_C),
     LLM__WT("mlp.c_fc.weight", ffn.up, LLM__DIM_F, LLM__DIM_C), LLM__WVEC("mlp.c_fc.bias", LLM__O, b_up, LLM__DIM_F),
     LLM__WT("mlp.c_proj.weight", ffn.down, LLM__DIM_C, LLM__DIM_F), LLM__WVEC("mlp.c_proj.bias", LLM__O, b_down, LLM__DIM_C),
-    { NULL },
+    LLM__WEND,
 };
 static const llm__wspec llm__w_router[] = {    /* Qwen MoE, DeepSeek */
     LLM__WMAT("mlp.gate.weight", LLM__M, router, LLM__DIM_E, LLM__DIM_C),
     LLM__WVEC("mlp.gate.e_score_correction_bias", LLM__O, router_bias, LLM__DIM_E),
-    { NULL },
+    LLM__WEND,
 };
 static const llm__wspec llm__w_qwen_shared[] = {   /* Qwen2-MoE's shared expert and its sigmoid gate */
     LLM__WMAT("mlp.shared_expert.gate_proj.weight", LLM__M, shared.gate, LLM__DIM_FS, LLM__DIM_C),
     LLM__WMAT("mlp.shared_expert.up_proj.weight", LLM__M, shared.up, LLM__DIM_FS, LLM__DIM_C),
     LLM__WMAT("mlp.shared_expert.down_proj.weight", LLM__M, shared.down, LLM__DIM_C, LLM__DIM_FS),
     LLM__WMAT("mlp.shared_expert_gate.weight", LLM__M, shared_gate, LLM__DIM_SG, LLM__DIM_C),
-    { NULL },
+    LLM__WEND,
 };
 static const llm__wspec llm__w_deepseek[] = {  /* MLA; shared experts under their DeepSeek name */
     LLM__WMAT("self_attn.q_proj.weight", LLM__R, wq, LLM__DIM_QP, LLM__DIM_C),
@@ -126,11 +126,11 @@ static const llm__wspec llm__w_deepseek[] = {  /* MLA; shared experts under thei
     LLM__WMAT("mlp.shared_experts.gate_proj.weight", LLM__M, shared.gate, LLM__DIM_FS, LLM__DIM_C),
     LLM__WMAT("mlp.shared_experts.up_proj.weight", LLM__M, shared.up, LLM__DIM_FS, LLM__DIM_C),
     LLM__WMAT("mlp.shared_experts.down_proj.weight", LLM__M, shared.down, LLM__DIM_C, LLM__DIM_FS),
-    { NULL },
+    LLM__WEND,
 };
 static const llm__wspec llm__w_mixtral[] = {
     LLM__WMAT("block_sparse_moe.gate.weight", LLM__M, router, LLM__DIM_E, LLM__DIM_C),
-    { NULL },
+    LLM__WEND,
 };
 #undef LLM__WT
 
