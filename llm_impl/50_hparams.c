@@ -95,6 +95,7 @@ static llm_status llm__rope_type_parse(const char *path, const char *name, llm__
     static const struct { const char *name; llm__rope_type type; } types[] = {
         { "default", LLM__ROPE_DEFAULT }, { "linear", LLM__ROPE_LINEAR }, { "llama3", LLM__ROPE_LLAMA3 },
         { "yarn", LLM__ROPE_YARN }, { "dynamic", LLM__ROPE_DYNAMIC }, { "longrope", LLM__ROPE_LONGROPE },
+        { "su", LLM__ROPE_LONGROPE },   /* early Phi-3 configs' name for longrope */
     };
     for (int i = 0; i < LLM__COUNT(types); i++)
         if (!strcmp(types[i].name, name)) { *out = types[i].type; return LLM_OK; }

@@ -53,7 +53,7 @@ struct llm_model {
     llm__layer *layers;                 /* [L] */
     float *inv_freq, *inv_freq_local;   /* [n_rot/2] rope frequencies: full / sliding layers */
     float rope_mscale, rope_mscale_local;
-    char lookup_err[256];               /* scratch for tensor names */
+    const char *opt_prefix;             /* tensor names may lack this prefix (llm__names.opt_prefix) */
 };
 
 /* ---- rope frequencies ----
@@ -134,10 +134,17 @@ static bool llm__rope_dynamic(const llm__rope_cfg *r) { return r->type == LLM__R
 
 /* ---- binding tensors by name ---- */
 
-static const llm_tensor *llm__model_tensor(const llm_model *m, const char *name) {
+static const llm_tensor *llm__model_find(const llm_model *m, const char *name) {
     if (m->st) return llm_safetensors_find(m->st, name);
     for (int64_t i = 0; i < m->n_views; i++) if (!strcmp(m->views[i].name, name)) return &m->views[i];
     return NULL;
+}
+
+/* By name; names under the family's optional prefix are also found without it. */
+static const llm_tensor *llm__model_tensor(const llm_model *m, const char *name) {
+    const llm_tensor *t = llm__model_find(m, name);
+    size_t n = m->opt_prefix ? strlen(m->opt_prefix) : 0;
+    return !t && n && !strncmp(name, m->opt_prefix, n) ? llm__model_find(m, name + n) : t;
 }
 
 /* Zeroed memory owned by the model (freed with it). */
@@ -287,6 +294,7 @@ typedef struct llm__names {
     const char *expert;          /* e.g. "mlp.experts.%lld." */
     const char *expert_w[3];     /* gate, up, down after the expert prefix */
     const char *stacked[3];      /* gate, up, down stacks after the layer prefix */
+    const char *opt_prefix;      /* a prefix some checkpoints leave out (GPT-2 saved as GPT2Model: "h.0.", "wte.") */
 } llm__names;
 
 static llm_status llm__bind_entry(llm_model *m, const llm__wspec *w, const char *name, bool moe_layer, llm__layer *l) {
@@ -354,6 +362,7 @@ static llm_status llm__bind_experts(llm_model *m, const llm__names *nm, const ch
 static llm_status llm__bind_names(llm_model *m, const llm__names *nm) {
     const llm__hparams *hp = &m->hp;
     int64_t C = hp->n_embd, V = hp->n_vocab;
+    m->opt_prefix = nm->opt_prefix;
     llm_status s = llm__bind_mat(m, nm->embed, V, C, true, &m->tok_embd);
     if (!s && nm->pos_embed) s = llm__bind_mat(m, nm->pos_embed, hp->n_ctx_train, C, true, &m->pos_embd);
     if (!s) s = llm__bind_vec(m, nm->out_norm, C, true, &m->out_norm);

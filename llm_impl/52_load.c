@@ -168,6 +168,7 @@ static const llm__names llm__names_gpt_neox = {
 static const llm__names llm__names_gpt2 = {
     .layer = "transformer.h.%lld.", .embed = "transformer.wte.weight", .pos_embed = "transformer.wpe.weight",
     .out_norm = "transformer.ln_f.weight", .out_norm_b = "transformer.ln_f.bias", .output = "lm_head.weight", .w = { llm__w_gpt2 },
+    .opt_prefix = "transformer.",
 };
 #undef LLM__R
 #undef LLM__O

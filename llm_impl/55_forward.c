@@ -76,12 +76,14 @@ static void llm__linear(llm_session *s, float *y, const float *x, int64_t T, con
             for (int64_t i = 0; i < w->shape[0]; i++) y[t * w->shape[0] + i] += bias[i];
 }
 
-/* This chunk's rope frequencies: the model's, or recomputed where they depend on how long
-   the sequence has grown (dynamic NTK, LongRoPE; 51_model.c). */
-static void llm__rope_chunk(llm_session *s, int64_t T) {
+/* The rope frequencies of one evaluation call that ends at position end - 1: the model's,
+   or recomputed where they depend on how long the sequence has grown (dynamic NTK,
+   LongRoPE; 51_model.c). As in transformers, one call (a whole prompt, even when it is
+   split into chunks) uses one set; keys already cached keep the rotation they got. */
+static void llm__rope_prepare(llm_session *s, int64_t end) {
     const llm_model *m = s->m;
     const llm__hparams *hp = &m->hp;
-    int64_t half = hp->n_rot / 2, end = s->n_past + T;
+    int64_t half = hp->n_rot / 2;
     s->freq = m->inv_freq, s->mscale = m->rope_mscale;
     s->freq_local = m->inv_freq_local, s->mscale_local = m->rope_mscale_local;
     if (llm__rope_dynamic(&hp->rope)) {

@@ -61,7 +61,6 @@ static void llm__logits(llm_session *s, const float *x, int64_t n, float *logits
 static void llm__forward_chunk(llm_session *s, const llm_token *tokens, int64_t T, float *logits_all) {
     const llm_model *m = s->m;
     int64_t C = m->hp.n_embd, V = m->hp.n_vocab;
-    llm__rope_chunk(s, T);
     llm__embed(s, tokens, T);
     for (int64_t il = 0; il < m->hp.n_layers; il++) llm__layer_forward(s, il, T);
     int64_t first = logits_all ? 0 : T - 1;

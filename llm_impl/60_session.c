@@ -103,6 +103,7 @@ LLM_API llm_status llm_session_eval(llm_session *s, const llm_token *tokens, int
         if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
             return llm__fail(LLM_ERR_INVALID_ARG, "eval: token id %d is outside the vocabulary (0..%lld)", (int)tokens[i],
                              (long long)hp->n_vocab - 1);
+    llm__rope_prepare(s, s->n_past + n);
     for (int64_t done = 0; done < n; done += s->n_batch) {
         int64_t T = LLM__MIN(s->n_batch, n - done);
         llm__forward_chunk(s, tokens + done, T, out_logits ? out_logits + done * hp->n_vocab : NULL);

@@ -170,6 +170,87 @@ static void test_stacked_experts(void) {
     check_stacked("mixtral", "model.layers.%lld.block_sparse_moe.experts.%lld.", mixtral, "model.layers.%lld.block_sparse_moe.switch_mlp.%s", hf);
 }
 
+/* Rope scaling types no fixture model uses, against transformers' formulas
+   (modeling_rope_utils.py, evaluated in float32 for n_rot 16, theta 1e4; the numbers below
+   were computed in numpy from those formulas). Marked: tests llm__ internals. */
+static void check_freq(const llm__rope_cfg *r, int64_t n_ctx_train, int64_t seq_len, const float want[8], double want_mscale) {
+    float f[8], ms;
+    llm__rope_inv_freq(r, 16, n_ctx_train, seq_len, f, &ms);
+    for (int i = 0; i < 8; i++) CHECK_NEAR(f[i] / want[i], 1.0, 2e-6);
+    CHECK_NEAR(ms, want_mscale, 1e-6);
+}
+
+static void test_rope_scaling(void) {
+    llm__rope_cfg r = { .type = LLM__ROPE_LINEAR, .theta = 1e4, .factor = 4 };
+    static const float linear[8] = { 0.25f, 0.079056941f, 0.0250000004f, 0.00790569466f, 0.00249999994f, 0.000790569466f, 0.000250000012f, 7.90569466e-05f };
+    check_freq(&r, 128, 0, linear, 1.0);
+    r = (llm__rope_cfg){ .type = LLM__ROPE_YARN, .theta = 1e4, .factor = 4, .orig_ctx = 32, .beta_fast = 32, .beta_slow = 1, .truncate = true };
+    static const float yarn[8] = { 1, 0.197642356f, 0.0250000004f, 0.00790569466f, 0.00249999994f, 0.000790569466f, 0.000250000012f, 7.90569466e-05f };
+    check_freq(&r, 128, 0, yarn, 1.138629436111989);
+    r.factor = 40, r.mscale = 1.0, r.mscale_all_dim = 0.707;      /* DeepSeek's two mscales */
+    static const float yarn_ms[8] = { 1, 0.162066728f, 0.00249999994f, 0.000790569466f, 0.000250000012f, 7.90569466e-05f, 2.49999994e-05f, 7.90569447e-06f };
+    check_freq(&r, 128, 0, yarn_ms, 1.0857263992561355);
+    r = (llm__rope_cfg){ .type = LLM__ROPE_DYNAMIC, .theta = 1e4, .factor = 2 };
+    static const float dyn[8] = { 1, 0.270296127f, 0.0730599985f, 0.0197478328f, 0.00533776265f, 0.00144277664f, 0.000389976922f, 0.000105409257f };
+    static const float plain[8] = { 1, 0.316227764f, 0.1f, 0.0316227764f, 0.01f, 0.00316227764f, 0.001f, 0.000316227764f };
+    check_freq(&r, 32, 64, dyn, 1.0);                                /* past the trained 32: base grows */
+    check_freq(&r, 32, 32, plain, 1.0);                              /* within it: plain rope */
+    float sf[8], lf[8];
+    for (int i = 0; i < 8; i++) sf[i] = 1 + 0.1f * (float)i, lf[i] = 2 + 0.5f * (float)i;
+    r = (llm__rope_cfg){ .type = LLM__ROPE_LONGROPE, .theta = 1e4, .factor = 4, .orig_ctx = 32, .short_factor = sf, .long_factor = lf };
+    static const float lshort[8] = { 1, 0.287479758f, 0.0833333358f, 0.0243252143f, 0.00714285718f, 0.00210818532f, 0.000624999986f, 0.000186016332f };
+    static const float llong[8] = { 0.5f, 0.126491114f, 0.0333333351f, 0.00903507881f, 0.00249999994f, 0.000702728401f, 0.000199999995f, 5.74959558e-05f };
+    check_freq(&r, 128, 32, lshort, 1.1832159566199232);
+    check_freq(&r, 128, 33, llong, 1.1832159566199232);
+}
+
+/* openai-community/gpt2 was saved as GPT2Model: its names lack "transformer.". */
+static void test_gpt2_bare_names(void) {
+    char tmp[] = "/tmp/llm_gpt2_XXXXXX", path[600], src[600];
+    CHECK(mkdtemp(tmp) != NULL);
+    llm_safetensors *st = NULL;
+    snprintf(src, sizeof src, "%s/gpt2/model.safetensors", fixture("models/dev"));
+    CHECK_OK(llm_safetensors_open(src, &st));
+    if (!st) return;
+    int64_t n = llm_safetensors_n_tensors(st);
+    llm_tensor *out = (llm_tensor *)calloc((size_t)n, sizeof *out);
+    for (int64_t i = 0; i < n; i++) {
+        out[i] = *llm_safetensors_tensor(st, i);
+        if (!strncmp(out[i].name, "transformer.", 12)) out[i].name += 12;
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", tmp);
+    CHECK_OK(llm_safetensors_write(path, out, n, NULL, 0));
+    snprintf(path, sizeof path, "%s/config.json", tmp);
+    snprintf(src, sizeof src, "%s/gpt2/config.json", fixture("models/dev"));
+    CHECK(copy_file(src, path));
+    family f = { "gpt2", 1e-4, "gpt2", true, tmp };
+    check_family(&f, "config.json", 1, NULL);
+    free(out);
+    llm_safetensors_close(st);
+    remove(path);
+    snprintf(path, sizeof path, "%s/model.safetensors", tmp);
+    remove(path);
+    remove(tmp);
+}
+
+/* An unknown model_type names itself and every supported one. */
+static void test_unsupported_arch(void) {
+    char tmp[] = "/tmp/llm_arch_XXXXXX", path[600];
+    CHECK(mkdtemp(tmp) != NULL);
+    snprintf(path, sizeof path, "%s/config.json", tmp);
+    FILE *f = fopen(path, "w");
+    if (f) { fputs("{\"model_type\": \"frobnicator\", \"vocab_size\": 8, \"hidden_size\": 8, \"num_hidden_layers\": 1, "
+                   "\"num_attention_heads\": 2, \"intermediate_size\": 8}", f); fclose(f); }
+    llm_model *m = NULL;
+    CHECK(llm_model_load(tmp, NULL, &m) == LLM_ERR_UNSUPPORTED);
+    CHECK(strstr(llm_last_error(), "frobnicator") != NULL);
+    int n = 0;
+    for (const char *const *a = llm_architectures(); *a; a++, n++) CHECK(strstr(llm_last_error(), *a) != NULL);
+    CHECK_EQ_INT(n, 20);
+    remove(path);
+    remove(tmp);
+}
+
 static void test_errors(void) {
     llm_model *m = NULL;
     CHECK(llm_model_load(fixture("models/dev/does-not-exist"), NULL, &m) != LLM_OK);
@@ -183,6 +264,9 @@ int main(void) {
     RUN(test_families);
     RUN(test_thread_count_invariance);
     RUN(test_stacked_experts);
+    RUN(test_rope_scaling);
+    RUN(test_gpt2_bare_names);
+    RUN(test_unsupported_arch);
     RUN(test_errors);
     return TEST_MAIN_END();
 }
