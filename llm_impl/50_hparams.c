@@ -270,6 +270,9 @@ static llm_status llm__cfg_moe(const char *path, const cJSON *cfg, llm__hparams 
                          (long long)hp->n_experts, (long long)hp->n_experts_used);
     hp->n_ff_expert = llm__cfg_alias(cfg, ff, hp->n_ff);
     hp->n_ff_shared = llm__json_int(cfg, "shared_expert_intermediate_size", hp->n_ff_expert * llm__json_int(cfg, "n_shared_experts", 0));
+    if (hp->n_ff_expert <= 0 || hp->n_ff_expert > (1 << 30) || hp->n_ff_shared < 0 || hp->n_ff_shared > (1 << 30))
+        return llm__fail(LLM_ERR_FORMAT, "%s: expert widths %lld / %lld are not plausible", path, (long long)hp->n_ff_expert,
+                         (long long)hp->n_ff_shared);
     hp->moe_norm_topk = llm__json_bool(cfg, "norm_topk_prob", true);
     hp->routed_scale = (float)llm__json_num(cfg, "routed_scaling_factor", 1.0);
     int64_t first_dense = llm__json_int(cfg, "first_k_dense_replace", 0), step = llm__json_int(cfg, "decoder_sparse_step", 1);

@@ -3,7 +3,9 @@
    where the file put them (llm_tensor views into the mapping, f32/f16/bf16); the small 1-D
    parameters (norms, biases) are converted to f32 once, so the forward pass reads floats.
    Optional tensors (biases, q/k norms) are bound when the checkpoint has them: a family
-   whose config says attention_bias gets its biases without a flag of its own. */
+   whose config says attention_bias gets its biases without a flag of its own. Fused
+   matrices (Phi-3's qkv_proj) and stacked experts ([E, F, C]) become row views without a
+   copy; only GPT-2's transposed Conv1D weights are copied (llm__bind_transposed says why). */
 #include "10_internal.h"
 
 /* One gated MLP: the dense feed-forward, a routed expert or the shared expert. */
@@ -363,6 +365,7 @@ static llm_status llm__bind_names(llm_model *m, const llm__names *nm) {
     const llm__hparams *hp = &m->hp;
     int64_t C = hp->n_embd, V = hp->n_vocab;
     m->opt_prefix = nm->opt_prefix;
+    if (!nm->expert) m->hp.n_experts = 0;   /* expert counts in the config of a family without experts mean nothing */
     llm_status s = llm__bind_mat(m, nm->embed, V, C, true, &m->tok_embd);
     if (!s && nm->pos_embed) s = llm__bind_mat(m, nm->pos_embed, hp->n_ctx_train, C, true, &m->pos_embd);
     if (!s) s = llm__bind_vec(m, nm->out_norm, C, true, &m->out_norm);

@@ -1,7 +1,9 @@
 /* ---- >>load: the architecture table and llm_model_load ----
-   One place lists the supported architectures. An entry is a model_type plus, where the
-   family differs from Llama, a configure function (hyperparameter quirks) and a bind
-   function (tensor names). */
+   One place lists the supported architectures. An entry is a model_type, a configure
+   function where the family's quirks are not in config.json's common fields (NULL: none),
+   and the names of its tensors: weight tables mapping Hugging Face names onto llm__layer
+   slots. A new family is a table entry, perhaps a small configure function, and perhaps a
+   weight table; the forward pass is shared. */
 #include "10_internal.h"
 
 /* ---- weight tables (51_model.c explains the format) ---- */
@@ -273,7 +275,7 @@ static llm_status llm__cfg_deepseek(llm__hparams *hp, const cJSON *cfg, const ch
     hp->qk_nope_dim = llm__json_int(cfg, "qk_nope_head_dim", 0);
     hp->qk_rope_dim = llm__json_int(cfg, "qk_rope_head_dim", 0);
     hp->v_head_dim = llm__json_int(cfg, "v_head_dim", 0);
-    if (hp->kv_lora_rank <= 0 || hp->q_lora_rank < 0 || hp->qk_nope_dim <= 0 || hp->qk_rope_dim <= 0 || hp->qk_rope_dim % 2 ||
+    if (hp->kv_lora_rank <= 0 || hp->q_lora_rank < 0 || hp->q_lora_rank > 65536 || hp->qk_nope_dim <= 0 || hp->qk_rope_dim <= 0 || hp->qk_rope_dim % 2 ||
         hp->v_head_dim <= 0 || hp->kv_lora_rank > 65536 || hp->qk_nope_dim > 4096 || hp->qk_rope_dim > 4096 || hp->v_head_dim > 4096)
         return llm__fail(LLM_ERR_FORMAT, "%s: implausible MLA sizes (kv_lora_rank, qk_nope/rope_head_dim, v_head_dim)", path);
     hp->n_kv_heads = hp->n_heads;
@@ -289,7 +291,7 @@ static llm_status llm__cfg_deepseek(llm__hparams *hp, const cJSON *cfg, const ch
     hp->n_group = llm__json_int(cfg, "n_group", 1);
     hp->topk_group = llm__json_int(cfg, "topk_group", 1);
     if (hp->n_experts && (hp->n_group <= 0 || hp->n_group > 64 || hp->n_experts % hp->n_group || hp->topk_group <= 0 || hp->topk_group > hp->n_group ||
-                          hp->n_experts / hp->n_group < 2))
+                          hp->n_experts / hp->n_group < 2 || hp->topk_group * (hp->n_experts / hp->n_group) < hp->n_experts_used))
         return llm__fail(LLM_ERR_FORMAT, "%s: n_group %lld / topk_group %lld do not fit %lld experts", path, (long long)hp->n_group,
                          (long long)hp->topk_group, (long long)hp->n_experts);
     return LLM_OK;
