@@ -97,8 +97,6 @@ static void test_thread_count_invariance(void) {
     CHECK(e1 == e2 && e2 == e3);
 }
 
-/* MLX (switch_mlp) and GGUF keep experts stacked as one [E, F, C] tensor per projection:
-   rewrite a fixture's per-expert tensors that way and expect the same logits. */
 static bool copy_file(const char *from, const char *to) {
     FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
     char buf[4096];
@@ -110,19 +108,48 @@ static bool copy_file(const char *from, const char *to) {
     return ok;
 }
 
-static void check_stacked(const char *fam, const char *expert_fmt, const char *const names[3], const char *stack_fmt,
-                          const char *const stacked[3]) {
-    char tmp[] = "/tmp/llm_stacked_XXXXXX", path[600], src[600];
-    CHECK(mkdtemp(tmp) != NULL);
+/* A temporary model folder (dir: 32 bytes): fixture family fam's config.json and tensors t[n]. */
+static bool temp_model(char *dir, const char *fam, const llm_tensor *t, int64_t n) {
+    char path[600], src[600];
+    snprintf(dir, 32, "/tmp/llm_model_XXXXXX");
+    if (!mkdtemp(dir)) return false;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    CHECK_OK(llm_safetensors_write(path, t, n, NULL, 0));
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    snprintf(src, sizeof src, "%s/%s/config.json", fixture("models/dev"), fam);
+    return copy_file(src, path);
+}
+
+static void temp_model_remove(const char *dir) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    remove(path);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    remove(path);
+    remove(dir);
+}
+
+static llm_safetensors *open_fixture(const char *fam) {
+    char src[600];
     llm_safetensors *st = NULL;
     snprintf(src, sizeof src, "%s/%s/model.safetensors", fixture("models/dev"), fam);
     CHECK_OK(llm_safetensors_open(src, &st));
+    return st;
+}
+
+/* MLX (switch_mlp) and GGUF keep experts stacked as one [E, F, C] tensor per projection:
+   rewrite a fixture's per-expert tensors that way and expect the same logits. */
+static void check_stacked(const char *fam, const char *expert_fmt, const char *const names[3], const char *stack_fmt,
+                          const char *const stacked[3]) {
+    char dir[32];
+    llm_safetensors *st = open_fixture(fam);
     if (!st) return;
-    int64_t n = llm_safetensors_n_tensors(st), n_out = 0, E = 4, L = 2;
+    int64_t n = llm_safetensors_n_tensors(st), n_out = 0, n_flat = 0, E = 4, L = 2;
     llm_tensor *out = (llm_tensor *)calloc((size_t)(n + 3 * L), sizeof *out);
     char (*nm)[128] = calloc((size_t)(3 * L), sizeof *nm);
     for (int64_t i = 0; i < n; i++)
         if (!strstr(llm_safetensors_tensor(st, i)->name, ".experts.")) out[n_out++] = *llm_safetensors_tensor(st, i);
+    n_flat = n_out;
     for (int64_t il = 0; il < L; il++)
         for (int j = 0; j < 3; j++) {
             char en[256], ep[128];
@@ -144,23 +171,15 @@ static void check_stacked(const char *fam, const char *expert_fmt, const char *c
             snprintf(nm[il * 3 + j], sizeof nm[0], stack_fmt, (long long)il, stacked[j]);
             t->name = nm[il * 3 + j];
         }
-    snprintf(path, sizeof path, "%s/model.safetensors", tmp);
-    CHECK_OK(llm_safetensors_write(path, out, n_out, NULL, 0));
-    snprintf(path, sizeof path, "%s/config.json", tmp);
-    snprintf(src, sizeof src, "%s/%s/config.json", fixture("models/dev"), fam);
-    CHECK(copy_file(src, path));
-    family f = { fam, 1e-4, fam, true, tmp };
+    CHECK(temp_model(dir, fam, out, n_out));
+    family f = { fam, 1e-4, fam, true, dir };
     check_family(&f, "config.json", 2, NULL);
+    temp_model_remove(dir);
 done:
-    for (int64_t i = n_out - 1; i >= 0 && out[i].n_dims == 3; i--) free(out[i].data);
+    for (int64_t i = n_flat; i < n_out; i++) free(out[i].data);
     free(out);
     free(nm);
     llm_safetensors_close(st);
-    snprintf(path, sizeof path, "%s/model.safetensors", tmp);
-    remove(path);
-    snprintf(path, sizeof path, "%s/config.json", tmp);
-    remove(path);
-    remove(tmp);
 }
 
 static void test_stacked_experts(void) {
@@ -168,6 +187,80 @@ static void test_stacked_experts(void) {
     static const char *const mixtral[3] = { "w1.weight", "w3.weight", "w2.weight" };
     check_stacked("qwen3_moe", "model.layers.%lld.mlp.experts.%lld.", hf, "model.layers.%lld.mlp.switch_mlp.%s", hf);
     check_stacked("mixtral", "model.layers.%lld.block_sparse_moe.experts.%lld.", mixtral, "model.layers.%lld.block_sparse_moe.switch_mlp.%s", hf);
+}
+
+/* openai-community/gpt2 was saved as GPT2Model: its names lack "transformer.". */
+static void test_gpt2_bare_names(void) {
+    char dir[32];
+    llm_safetensors *st = open_fixture("gpt2");
+    if (!st) return;
+    int64_t n = llm_safetensors_n_tensors(st);
+    llm_tensor *out = (llm_tensor *)calloc((size_t)n, sizeof *out);
+    for (int64_t i = 0; i < n; i++) {
+        out[i] = *llm_safetensors_tensor(st, i);
+        if (!strncmp(out[i].name, "transformer.", 12)) out[i].name += 12;
+    }
+    CHECK(temp_model(dir, "gpt2", out, n));
+    family f = { "gpt2", 1e-4, "gpt2", true, dir };
+    check_family(&f, "config.json", 1, NULL);
+    temp_model_remove(dir);
+    free(out);
+    llm_safetensors_close(st);
+}
+
+/* Logits of the fixture prompt for the model in dir. */
+static float *prompt_logits(const char *dir, const llm_tensor *ids) {
+    llm_model *m = NULL;
+    llm_session *s = NULL;
+    float *logits = NULL;
+    CHECK_OK(llm_model_load(dir, NULL, &m));
+    llm_session_desc sd = { .n_ctx = 32, .n_threads = 2 };
+    if (m) CHECK_OK(llm_session_create(m, &sd, &s));
+    if (s) {
+        logits = (float *)malloc((size_t)(ids->shape[0] * llm_model_get_info(m)->n_vocab) * sizeof(float));
+        CHECK_OK(llm_session_eval(s, (const llm_token *)ids->data, ids->shape[0], logits));
+    }
+    llm_session_destroy(s);
+    llm_model_free(m);
+    return logits;
+}
+
+/* bf16 weights must give what the same (bf16-rounded) values give in f32: exercises views
+   of fused and stacked bf16 tensors, the 2-byte transpose (GPT-2) and MLA's row widening. */
+static void check_bf16(const char *fam) {
+    char dir16[32], dir32[32], refp[600];
+    llm_safetensors *st = open_fixture(fam), *ref = NULL;
+    snprintf(refp, sizeof refp, "%s/%s/ref.safetensors", fixture("models/dev"), fam);
+    CHECK_OK(llm_safetensors_open(refp, &ref));
+    if (!st || !ref) { llm_safetensors_close(st); llm_safetensors_close(ref); return; }
+    int64_t n = llm_safetensors_n_tensors(st), V = 512, T = llm_safetensors_find(ref, "input_ids")->shape[0];
+    llm_tensor *b = (llm_tensor *)calloc((size_t)n, sizeof *b), *f = (llm_tensor *)calloc((size_t)n, sizeof *f);
+    for (int64_t i = 0; i < n; i++) {
+        const llm_tensor *t = llm_safetensors_tensor(st, i);
+        int64_t ne = llm_tensor_n_elems(t);
+        b[i] = *t, f[i] = *t;
+        b[i].dtype = LLM_DTYPE_BF16, b[i].n_bytes = (size_t)ne * 2, b[i].data = malloc(b[i].n_bytes);
+        f[i].data = malloc(f[i].n_bytes);
+        llm_convert(LLM_DTYPE_BF16, b[i].data, LLM_DTYPE_F32, t->data, ne);
+        llm_convert(LLM_DTYPE_F32, f[i].data, LLM_DTYPE_BF16, b[i].data, ne);
+    }
+    CHECK(temp_model(dir16, fam, b, n) && temp_model(dir32, fam, f, n));
+    float *l16 = prompt_logits(dir16, llm_safetensors_find(ref, "input_ids"));
+    float *l32 = prompt_logits(dir32, llm_safetensors_find(ref, "input_ids"));
+    double err = l16 && l32 ? max_abs_diff(l16, l32, (long)(T * V)) : 1;
+    printf("  %-14s bf16 vs f32 of the same values: max |logits diff| %.3g\n", fam, err);
+    CHECK(err <= 1e-4);
+    temp_model_remove(dir16);
+    temp_model_remove(dir32);
+    for (int64_t i = 0; i < n; i++) { free(b[i].data); free(f[i].data); }
+    free(b), free(f), free(l16), free(l32);
+    llm_safetensors_close(st);
+    llm_safetensors_close(ref);
+}
+
+static void test_bf16_weights(void) {
+    static const char *const fams[] = { "gpt2", "phi3", "gemma3", "deepseek_v3", "qwen2_moe" };
+    for (int i = 0; i < (int)(sizeof fams / sizeof fams[0]); i++) check_bf16(fams[i]);
 }
 
 /* Rope scaling types no fixture model uses, against transformers' formulas
@@ -204,35 +297,6 @@ static void test_rope_scaling(void) {
     check_freq(&r, 128, 33, llong, 1.1832159566199232);
 }
 
-/* openai-community/gpt2 was saved as GPT2Model: its names lack "transformer.". */
-static void test_gpt2_bare_names(void) {
-    char tmp[] = "/tmp/llm_gpt2_XXXXXX", path[600], src[600];
-    CHECK(mkdtemp(tmp) != NULL);
-    llm_safetensors *st = NULL;
-    snprintf(src, sizeof src, "%s/gpt2/model.safetensors", fixture("models/dev"));
-    CHECK_OK(llm_safetensors_open(src, &st));
-    if (!st) return;
-    int64_t n = llm_safetensors_n_tensors(st);
-    llm_tensor *out = (llm_tensor *)calloc((size_t)n, sizeof *out);
-    for (int64_t i = 0; i < n; i++) {
-        out[i] = *llm_safetensors_tensor(st, i);
-        if (!strncmp(out[i].name, "transformer.", 12)) out[i].name += 12;
-    }
-    snprintf(path, sizeof path, "%s/model.safetensors", tmp);
-    CHECK_OK(llm_safetensors_write(path, out, n, NULL, 0));
-    snprintf(path, sizeof path, "%s/config.json", tmp);
-    snprintf(src, sizeof src, "%s/gpt2/config.json", fixture("models/dev"));
-    CHECK(copy_file(src, path));
-    family f = { "gpt2", 1e-4, "gpt2", true, tmp };
-    check_family(&f, "config.json", 1, NULL);
-    free(out);
-    llm_safetensors_close(st);
-    remove(path);
-    snprintf(path, sizeof path, "%s/model.safetensors", tmp);
-    remove(path);
-    remove(tmp);
-}
-
 /* An unknown model_type names itself and every supported one. */
 static void test_unsupported_arch(void) {
     char tmp[] = "/tmp/llm_arch_XXXXXX", path[600];
@@ -266,6 +330,7 @@ int main(void) {
     RUN(test_stacked_experts);
     RUN(test_rope_scaling);
     RUN(test_gpt2_bare_names);
+    RUN(test_bf16_weights);
     RUN(test_unsupported_arch);
     RUN(test_errors);
     return TEST_MAIN_END();
