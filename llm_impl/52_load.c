@@ -183,9 +183,12 @@ static llm_status llm__bind_hf(llm_model *m) { return llm__bind_names(m, &llm__n
 /* ---- family quirks: what config.json alone does not say ---- */
 
 /* Gemma: RMSNorm scales by (1 + w); embeddings times sqrt(C), a scale rounded to the
-   weights' dtype as transformers does (modeling_gemma.py: "sqrt(3072)=55.4256 becomes 55.5"). */
+   weights' dtype as transformers does (modeling_gemma.py: "sqrt(3072)=55.4256 becomes 55.5").
+   The activation is hidden_activation, approximate GELU when absent: early Gemma configs say
+   "hidden_act": "gelu", which transformers 4 ignored for this reason. */
 static llm_status llm__cfg_gemma(llm__hparams *hp, const cJSON *cfg, const char *path) {
-    (void)cfg; (void)path;
+    llm_status s = llm__cfg_act(path, llm__json_str(cfg, "hidden_activation", "gelu_pytorch_tanh"), &hp->act);
+    if (s) return s;
     hp->norm_add_one = 1.0f;
     hp->embed_scale = sqrtf((float)hp->n_embd);
     hp->round_embed_scale = true;
@@ -196,7 +199,8 @@ static llm_status llm__cfg_gemma(llm__hparams *hp, const cJSON *cfg, const char 
    layer_types) which layers slide: every other one (Gemma 2), all but every
    sliding_window_pattern-th (Gemma 3). */
 static llm_status llm__cfg_gemma2(llm__hparams *hp, const cJSON *cfg, const char *path) {
-    llm__cfg_gemma(hp, cfg, path);
+    llm_status s = llm__cfg_gemma(hp, cfg, path);
+    if (s) return s;
     hp->attn_scale = (float)(1.0 / sqrt(llm__json_num(cfg, "query_pre_attn_scalar", (double)hp->head_dim)));
     hp->attn_softcap = (float)llm__json_num(cfg, "attn_logit_softcapping", 0.0);
     hp->final_softcap = (float)llm__json_num(cfg, "final_logit_softcapping", 0.0);
