@@ -6,7 +6,7 @@
 
 /* Widest row each buffer must hold, over the model's options (MLA, fused qkv, experts). */
 typedef struct llm__widths {
-    int64_t q, k, v, qkv, att, ff, mm, cache_k, cache_v;   /* cache_*: floats per position per layer */
+    int64_t q, k, v, qkv, att, ff, mm;
 } llm__widths;
 
 static llm__widths llm__session_widths(const llm_model *m) {
@@ -17,9 +17,16 @@ static llm__widths llm__session_widths(const llm_model *m) {
     w.qkv = m->layers[0].wqkv ? H * D + 2 * kv : 0;
     w.ff = LLM__MAX(hp->n_ff, LLM__MAX(hp->n_ff_expert, hp->n_ff_shared));
     w.mm = LLM__MAX(LLM__MAX(hp->n_embd, w.ff), LLM__MAX(w.att, LLM__MAX(hp->q_lora_rank, hp->kv_lora_rank)));
-    w.cache_k = hp->kv_lora_rank ? latent : kv;      /* MLA caches the latent and the rope key only */
-    w.cache_v = hp->kv_lora_rank ? 0 : kv;
     return w;
+}
+
+/* Floats one cached position takes in layer il, for keys and for values: Hkv*D each, or
+   MLA's latent and rope key (and no values). Layers may differ; the cache is laid out
+   layer after layer. */
+static void llm__layer_cache_width(const llm__hparams *hp, int64_t il, int64_t *k, int64_t *v) {
+    (void)il;
+    *k = hp->kv_lora_rank ? hp->kv_lora_rank + hp->qk_rope_dim : hp->n_kv_heads * hp->head_dim;
+    *v = hp->kv_lora_rank ? 0 : hp->n_kv_heads * hp->head_dim;
 }
 
 /* Carve the session's one block: every buffer, in floats (int32 buffers have the same size),
@@ -28,7 +35,8 @@ static size_t llm__session_carve(llm_session *s, char *block) {
     const llm__hparams *hp = &s->m->hp;
     llm__widths w = llm__session_widths(s->m);
     int64_t B = s->n_batch, C = hp->n_embd, E = hp->n_experts, K = hp->n_experts_used, H = hp->n_heads, L = hp->n_layers;
-    int64_t cache = s->n_ctx * L * (w.cache_k + w.cache_v), mla = hp->kv_lora_rank ? B * H * (hp->kv_lora_rank + hp->qk_rope_dim) : 0;
+    int64_t cache = 0, ck, cv, mla = hp->kv_lora_rank ? B * H * (hp->kv_lora_rank + hp->qk_rope_dim) : 0;
+    for (int64_t il = 0; il < L; il++) { llm__layer_cache_width(hp, il, &ck, &cv); cache += s->n_ctx * (ck + cv); }
     struct { void *slot; int64_t n; } bufs[] = {
         { &s->x, B * C }, { &s->h, B * C }, { &s->h2, B * C }, { &s->q, B * w.q }, { &s->k, B * w.k }, { &s->v, B * w.v },
         { &s->qkv, B * w.qkv }, { &s->att, B * w.att }, { &s->attn_out, B * C }, { &s->ffn_out, B * C }, { &s->gate, B * w.ff },
@@ -44,9 +52,12 @@ static size_t llm__session_carve(llm_session *s, char *block) {
         total += ((size_t)bufs[i].n * sizeof(float) + 63) / 64 * 64;
     }
     s->mm_stride = w.mm;
-    for (int64_t il = 0; block && il < L; il++) {      /* per layer: k then v */
-        s->kv[il].k = s->kv[0].k + il * s->n_ctx * (w.cache_k + w.cache_v);
-        s->kv[il].v = w.cache_v ? s->kv[il].k + s->n_ctx * w.cache_k : NULL;
+    float *at = s->kv[0].k;
+    for (int64_t il = 0; block && il < L; il++) {      /* per layer: k [.., n_ctx, ..] then v */
+        llm__layer_cache_width(hp, il, &ck, &cv);
+        s->kv[il].k = at;
+        s->kv[il].v = cv ? at + s->n_ctx * ck : NULL;
+        at += s->n_ctx * (ck + cv);
     }
     return total;
 }
@@ -73,7 +84,7 @@ LLM_API llm_status llm_session_create(const llm_model *m, const llm_session_desc
     if (st) { free(s); return st; }
     s->n_threads = llm_pool_n_threads(s->pool);
     s->kv = (llm__kv *)calloc((size_t)hp->n_layers, sizeof *s->kv);
-    size_t total = llm__session_carve(s, NULL);
+    size_t total = s->kv ? llm__session_carve(s, NULL) : 0;
     s->block = s->kv ? llm__alloc(&s->alloc, total) : NULL;
     if (!s->block) {
         llm_session_destroy(s);
