@@ -55,7 +55,7 @@ struct llm_model {
     llm__layer *layers;                 /* [L] */
     float *inv_freq, *inv_freq_local;   /* [n_rot/2] rope frequencies: full / sliding layers */
     float rope_mscale, rope_mscale_local;
-    const char *opt_prefix;             /* tensor names may lack this prefix (llm__names.opt_prefix) */
+    const char *const *renames[2];      /* alternative tensor names: the family's, a wrapper's (llm__model_tensor) */
 };
 
 /* ---- rope frequencies ----
@@ -142,11 +142,18 @@ static const llm_tensor *llm__model_find(const llm_model *m, const char *name) {
     return NULL;
 }
 
-/* By name; names under the family's optional prefix are also found without it. */
+/* By name, else under the names the model's rename rules give it: pairs (from, to), a
+   name starting with `from` may be stored as `to` + the rest (GPT-2 without "transformer.",
+   a multimodal checkpoint's language model under "language_model."). */
 static const llm_tensor *llm__model_tensor(const llm_model *m, const char *name) {
     const llm_tensor *t = llm__model_find(m, name);
-    size_t n = m->opt_prefix ? strlen(m->opt_prefix) : 0;
-    return !t && n && !strncmp(name, m->opt_prefix, n) ? llm__model_find(m, name + n) : t;
+    for (int r = 0; r < 2 && !t; r++)
+        for (const char *const *p = m->renames[r]; p && p[0] && !t; p += 2) {
+            size_t n = strlen(p[0]);
+            char alt[512];
+            if (!strncmp(name, p[0], n) && (size_t)snprintf(alt, sizeof alt, "%s%s", p[1], name + n) < sizeof alt) t = llm__model_find(m, alt);
+        }
+    return t;
 }
 
 /* Zeroed memory owned by the model (freed with it). */
@@ -296,7 +303,7 @@ typedef struct llm__names {
     const char *expert;          /* e.g. "mlp.experts.%lld." */
     const char *expert_w[3];     /* gate, up, down after the expert prefix */
     const char *stacked[3];      /* gate, up, down stacks after the layer prefix */
-    const char *opt_prefix;      /* a prefix some checkpoints leave out (GPT-2 saved as GPT2Model: "h.0.", "wte.") */
+    const char *const *renames;  /* alternative names (llm__model_tensor), NULL-terminated pairs */
 } llm__names;
 
 static llm_status llm__bind_entry(llm_model *m, const llm__wspec *w, const char *name, bool moe_layer, llm__layer *l) {
@@ -364,7 +371,7 @@ static llm_status llm__bind_experts(llm_model *m, const llm__names *nm, const ch
 static llm_status llm__bind_names(llm_model *m, const llm__names *nm) {
     const llm__hparams *hp = &m->hp;
     int64_t C = hp->n_embd, V = hp->n_vocab;
-    m->opt_prefix = nm->opt_prefix;
+    m->renames[0] = nm->renames;
     if (!nm->expert) m->hp.n_experts = 0;   /* expert counts in the config of a family without experts mean nothing */
     llm_status s = llm__bind_mat(m, nm->embed, V, C, true, &m->tok_embd);
     if (!s && nm->pos_embed) s = llm__bind_mat(m, nm->pos_embed, hp->n_ctx_train, C, true, &m->pos_embd);

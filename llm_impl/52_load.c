@@ -167,10 +167,11 @@ static const llm__names llm__names_gpt_neox = {
     .layer = "gpt_neox.layers.%lld.", .embed = "gpt_neox.embed_in.weight", .out_norm = "gpt_neox.final_layer_norm.weight",
     .out_norm_b = "gpt_neox.final_layer_norm.bias", .output = "embed_out.weight", .w = { llm__w_gpt_neox, llm__w_norms },
 };
+static const char *const llm__gpt2_renames[] = { "transformer.", "", NULL };   /* saved as GPT2Model: "h.0.", "wte." */
 static const llm__names llm__names_gpt2 = {
     .layer = "transformer.h.%lld.", .embed = "transformer.wte.weight", .pos_embed = "transformer.wpe.weight",
     .out_norm = "transformer.ln_f.weight", .out_norm_b = "transformer.ln_f.bias", .output = "lm_head.weight", .w = { llm__w_gpt2 },
-    .opt_prefix = "transformer.",
+    .renames = llm__gpt2_renames,
 };
 #undef LLM__R
 #undef LLM__O
@@ -306,29 +307,54 @@ typedef struct llm__arch {
     const char *name;                                                     /* config model_type */
     llm_status (*configure)(llm__hparams *hp, const cJSON *cfg, const char *path);   /* NULL: none */
     const llm__names *names;                                              /* tensor names and slots */
+    const char *defaults;        /* JSON: transformers' defaults for fields a config may omit, or NULL */
 } llm__arch;
 
+/* Gemma 3 text configs nested in a multimodal config list only what differs from
+   Gemma3TextConfig's defaults (configuration_gemma3.py), so those are needed here. */
+static const char llm__gemma3_defaults[] =
+    "{\"vocab_size\": 262208, \"hidden_size\": 2304, \"intermediate_size\": 9216, \"num_hidden_layers\": 26,"
+    " \"num_attention_heads\": 8, \"num_key_value_heads\": 4, \"head_dim\": 256, \"max_position_embeddings\": 131072,"
+    " \"rms_norm_eps\": 1e-6, \"query_pre_attn_scalar\": 256, \"sliding_window\": 4096, \"sliding_window_pattern\": 6,"
+    " \"rope_theta\": 1000000.0, \"rope_local_base_freq\": 10000.0, \"tie_word_embeddings\": true,"
+    " \"bos_token_id\": 2, \"eos_token_id\": 1}";
+
 static const llm__arch llm__archs[] = {
-    { "llama",       NULL,                &llm__names_llama },      /* incl. Llama 3.1+ rope scaling (rope_type "llama3") */
-    { "mistral",     NULL,                &llm__names_llama },      /* sliding_window on every layer */
-    { "qwen2",       NULL,                &llm__names_llama },      /* q/k/v biases (bound because the checkpoint has them) */
-    { "qwen3",       NULL,                &llm__names_llama },      /* per-head q/k RMSNorm, explicit head_dim */
-    { "smollm3",     NULL,                &llm__names_llama },      /* NoPE layers (no_rope_layers) */
-    { "gemma",       llm__cfg_gemma,      &llm__names_llama },
-    { "gemma2",      llm__cfg_gemma2,     &llm__names_gemma2 },
-    { "gemma3_text", llm__cfg_gemma2,     &llm__names_gemma2 },     /* + q/k norm, rope per layer type */
-    { "phi3",        NULL,                &llm__names_phi3 },       /* fused qkv_proj / gate_up_proj */
-    { "phi",         llm__cfg_phi,        &llm__names_phi },        /* partial rotary, parallel block, biases */
-    { "mixtral",     NULL,                &llm__names_mixtral },    /* top-2 of 8 experts, softmax then renormalised */
-    { "qwen2_moe",   NULL,                &llm__names_moe },        /* + shared expert with a sigmoid gate */
-    { "qwen3_moe",   NULL,                &llm__names_moe },
-    { "starcoder2",  llm__cfg_layernorm,  &llm__names_starcoder2 }, /* LayerNorm, biases, plain GELU MLP */
-    { "olmo2",       llm__cfg_olmo2,      &llm__names_olmo2 },      /* norms after the blocks */
-    { "granite",     llm__cfg_granite,    &llm__names_llama },
-    { "cohere",      llm__cfg_cohere,     &llm__names_cohere },
-    { "gpt_neox",    llm__cfg_gpt_neox,   &llm__names_gpt_neox },
-    { "gpt2",        llm__cfg_gpt2,       &llm__names_gpt2 },
-    { "deepseek_v3", llm__cfg_deepseek,   &llm__names_deepseek },   /* MLA + MoE with shared experts */
+    { "llama",      NULL,               &llm__names_llama,      NULL },                  /* incl. Llama 3.1 rope (rope_type "llama3") */
+    { "mistral",    NULL,               &llm__names_llama,      NULL },                  /* sliding_window on every layer */
+    { "qwen2",      NULL,               &llm__names_llama,      NULL },                  /* q/k/v biases (bound when present) */
+    { "qwen3",      NULL,               &llm__names_llama,      NULL },                  /* per-head q/k RMSNorm */
+    { "smollm3",    NULL,               &llm__names_llama,      NULL },                  /* NoPE layers (no_rope_layers) */
+    { "gemma",      llm__cfg_gemma,     &llm__names_llama,      NULL },
+    { "gemma2",     llm__cfg_gemma2,    &llm__names_gemma2,     NULL },
+    { "gemma3_text", llm__cfg_gemma2,    &llm__names_gemma2,     llm__gemma3_defaults }, /* + q/k norm, rope per layer type */
+    { "phi3",       NULL,               &llm__names_phi3,       NULL },                  /* fused qkv_proj / gate_up_proj */
+    { "phi",        llm__cfg_phi,       &llm__names_phi,        NULL },                  /* partial rotary, parallel block, biases */
+    { "mixtral",    NULL,               &llm__names_mixtral,    NULL },                  /* top-2 of 8, softmax then renormalised */
+    { "qwen2_moe",  NULL,               &llm__names_moe,        NULL },                  /* + shared expert with a sigmoid gate */
+    { "qwen3_moe",  NULL,               &llm__names_moe,        NULL },
+    { "starcoder2", llm__cfg_layernorm, &llm__names_starcoder2, NULL },                  /* LayerNorm, biases, plain GELU MLP */
+    { "olmo2",      llm__cfg_olmo2,     &llm__names_olmo2,      NULL },                  /* norms after the blocks */
+    { "granite",    llm__cfg_granite,   &llm__names_llama,      NULL },
+    { "cohere",     llm__cfg_cohere,    &llm__names_cohere,     NULL },
+    { "gpt_neox",   llm__cfg_gpt_neox,  &llm__names_gpt_neox,   NULL },
+    { "gpt2",       llm__cfg_gpt2,      &llm__names_gpt2,       NULL },
+    { "deepseek_v3", llm__cfg_deepseek,  &llm__names_deepseek,   NULL },                 /* MLA + MoE with shared experts */
+};
+
+/* Multimodal checkpoints whose language model is a supported family: its config is the
+   text_config, its tensors carry a prefix (transformers 4: "language_model.model.",
+   transformers 5: "model.language_model."). The vision tower is not loaded. */
+typedef struct llm__wrapper {
+    const char *name, *text_arch;                   /* model_type of the wrapper, of its text_config */
+    const char *const *renames;
+} llm__wrapper;
+
+static const char *const llm__gemma3_renames[] = {
+    "model.", "language_model.model.", "model.", "model.language_model.", "lm_head.", "language_model.lm_head.", NULL,
+};
+static const llm__wrapper llm__wrappers[] = {
+    { "gemma3", "gemma3_text", llm__gemma3_renames },
 };
 
 LLM_API const char *const *llm_architectures(void) {
@@ -422,6 +448,37 @@ static void llm__read_generation_config(const char *dir, llm__hparams *hp) {
     cJSON_Delete(g);
 }
 
+/* Add the family's defaults for the fields cfg lacks (a field set to null stays null). */
+static llm_status llm__cfg_defaults(const char *path, cJSON *cfg, const char *defaults) {
+    cJSON *d = defaults ? cJSON_Parse(defaults) : NULL;
+    LLM_ASSERT(!defaults || cJSON_IsObject(d));
+    for (const cJSON *x = d ? d->child : NULL; x; x = x->next) {
+        cJSON *v = llm__json_get(cfg, x->string) ? NULL : cJSON_Duplicate(x, true);
+        if (v && !cJSON_AddItemToObject(cfg, x->string, v)) { cJSON_Delete(v); v = NULL; }
+        if (!v && !llm__json_get(cfg, x->string)) { cJSON_Delete(d); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); }
+    }
+    cJSON_Delete(d);
+    return LLM_OK;
+}
+
+/* The language model's config (the file's, or a wrapper's text_config) and its family. */
+static llm_status llm__cfg_arch(const char *path, cJSON *root, llm_model *m, cJSON **out_cfg, const llm__arch **out_arch) {
+    cJSON *cfg = root;
+    const char *type = llm__json_str(root, "model_type", "");
+    for (int i = 0; i < LLM__COUNT(llm__wrappers); i++)
+        if (!strcmp(type, llm__wrappers[i].name) && cJSON_IsObject(llm__json_get(root, "text_config"))) {
+            cfg = (cJSON *)llm__json_get(root, "text_config");
+            type = llm__json_str(cfg, "model_type", llm__wrappers[i].text_arch);
+            m->renames[1] = llm__wrappers[i].renames;
+        }
+    *out_cfg = cfg;
+    *out_arch = llm__arch_find(type);
+    if (!*out_arch && *type) return llm__arch_unsupported(path, type);
+    if (!*out_arch) return LLM_OK;                  /* no model_type: parsing says what is missing */
+    if (cfg != root && !llm__json_get(cfg, "model_type")) cJSON_AddStringToObject(cfg, "model_type", type);
+    return llm__cfg_defaults(path, cfg, (*out_arch)->defaults);
+}
+
 /* A Hugging Face / MLX directory, or a weights file inside one. */
 static llm_status llm__load_hf(llm_model *m, const char *path, const llm_model_desc *desc) {
     char dir[4096], cfg_path[4096];
@@ -429,14 +486,15 @@ static llm_status llm__load_hf(llm_model *m, const char *path, const llm_model_d
     else llm__path_dir(dir, sizeof dir, path);
     const char *cfg_name = desc && desc->config_file ? desc->config_file : "config.json";
     if (!llm__path_join(cfg_path, sizeof cfg_path, dir, cfg_name)) return llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", path);
-    cJSON *cfg = NULL;
-    llm_status s = llm__json_load(cfg_path, &cfg);
+    cJSON *root = NULL, *cfg = NULL;
+    const llm__arch *arch = NULL;
+    llm_status s = llm__json_load(cfg_path, &root);
     if (s) return s;
-    s = llm__hparams_parse(cfg_path, cfg, &m->hp);
-    const llm__arch *arch = s ? NULL : llm__arch_find(m->hp.arch);
+    s = llm__cfg_arch(cfg_path, root, m, &cfg, &arch);
+    if (!s) s = llm__hparams_parse(cfg_path, cfg, &m->hp);
     if (!s && !arch) s = llm__arch_unsupported(cfg_path, m->hp.arch);
     if (!s && arch->configure) s = arch->configure(&m->hp, cfg, cfg_path);
-    cJSON_Delete(cfg);
+    cJSON_Delete(root);
     if (s) return s;
     llm__read_generation_config(dir, &m->hp);
     if ((s = llm_safetensors_open(path, &m->st))) return s;

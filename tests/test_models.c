@@ -113,8 +113,9 @@ static bool copy_file(const char *from, const char *to) {
     return ok;
 }
 
-/* A temporary model folder (dir: 32 bytes): fixture family fam's config.json and tensors t[n]. */
-static bool temp_model(char *dir, const char *fam, const llm_tensor *t, int64_t n) {
+/* A temporary model folder (dir: 32 bytes) with tensors t[n] and a config.json: the text
+   `config`, or (NULL) fixture family fam's. */
+static bool temp_model_cfg(char *dir, const char *fam, const llm_tensor *t, int64_t n, const char *config) {
     char path[600], src[600];
     snprintf(dir, 32, "/tmp/llm_model_XXXXXX");
     if (!mkdtemp(dir)) return false;
@@ -122,8 +123,14 @@ static bool temp_model(char *dir, const char *fam, const llm_tensor *t, int64_t 
     CHECK_OK(llm_safetensors_write(path, t, n, NULL, 0));
     snprintf(path, sizeof path, "%s/config.json", dir);
     snprintf(src, sizeof src, "%s/%s/config.json", fixture("models/dev"), fam);
-    return copy_file(src, path);
+    if (!config) return copy_file(src, path);
+    FILE *f = fopen(path, "w");
+    bool ok = f && fputs(config, f) >= 0;
+    if (f) fclose(f);
+    return ok;
 }
+
+static bool temp_model(char *dir, const char *fam, const llm_tensor *t, int64_t n) { return temp_model_cfg(dir, fam, t, n, NULL); }
 
 static void temp_model_remove(const char *dir) {
     char path[600];
@@ -210,6 +217,36 @@ static void test_gpt2_bare_names(void) {
     check_family(&f, "config.json", 1, NULL);
     temp_model_remove(dir);
     free(out);
+    llm_safetensors_close(st);
+}
+
+/* Gemma 3 as its multimodal checkpoints store it: the language model's config nested in
+   text_config listing only what differs from transformers' defaults (the rope bases, norm
+   eps and activation come from the defaults here), tensors under "language_model.". */
+static void test_gemma3_multimodal(void) {
+    static const char config[] =
+        "{\"model_type\": \"gemma3\", \"text_config\": {\"model_type\": \"gemma3_text\", \"hidden_size\": 64,"
+        " \"intermediate_size\": 160, \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
+        " \"head_dim\": 16, \"vocab_size\": 512, \"query_pre_attn_scalar\": 16, \"sliding_window\": 8, \"max_position_embeddings\": 1024,"
+        " \"layer_types\": [\"sliding_attention\", \"full_attention\"], \"tie_word_embeddings\": false},"
+        " \"vision_config\": {\"model_type\": \"siglip_vision_model\"}}";
+    char dir[32];
+    llm_safetensors *st = open_fixture("gemma3");
+    if (!st) return;
+    int64_t n = llm_safetensors_n_tensors(st);
+    llm_tensor *out = (llm_tensor *)calloc((size_t)n, sizeof *out);
+    char (*names)[160] = calloc((size_t)n, sizeof *names);
+    for (int64_t i = 0; i < n; i++) {
+        out[i] = *llm_safetensors_tensor(st, i);
+        snprintf(names[i], sizeof names[0], "language_model.%s", out[i].name);
+        out[i].name = names[i];
+    }
+    CHECK(temp_model_cfg(dir, "gemma3", out, n, config));
+    family f = { "gemma3", 1e-4, "gemma3", true, dir };
+    check_family(&f, "config.json", 2, NULL);
+    temp_model_remove(dir);
+    free(out);
+    free(names);
     llm_safetensors_close(st);
 }
 
@@ -336,6 +373,7 @@ int main(void) {
     RUN(test_rope_scaling);
     RUN(test_gpt2_bare_names);
     RUN(test_bf16_weights);
+    RUN(test_gemma3_multimodal);
     RUN(test_unsupported_arch);
     RUN(test_errors);
     return TEST_MAIN_END();
