@@ -21,7 +21,8 @@ typedef struct llm__rope_cfg {
     double attn_factor;                 /* yarn / longrope cos-sin scale override (0 = from factor) */
     double mscale, mscale_all_dim;      /* yarn (DeepSeek): attention factor from two mscales */
     bool truncate;                      /* yarn: round the correction range to integers */
-    float *short_factor, *long_factor;  /* longrope: [n_rot/2] per-frequency divisors, or NULL */
+    float *short_factor, *long_factor;  /* longrope: [n_factors] per-frequency divisors, or NULL */
+    int64_t n_factors;                  /* n_rot/2 when the config was read (a family may change n_rot later) */
 } llm__rope_cfg;
 
 typedef enum { LLM__NORM_RMS, LLM__NORM_LAYER } llm__norm_kind;
@@ -140,6 +141,7 @@ static llm_status llm__rope_parse(const char *path, const cJSON *cfg, const cJSO
         r->factor = (double)hp->n_ctx_train / r->orig_ctx;
     if (!s && r->type == LLM__ROPE_LONGROPE) s = llm__rope_factors(path, params, "short_factor", hp->n_rot, &r->short_factor);
     if (!s && r->type == LLM__ROPE_LONGROPE) s = llm__rope_factors(path, params, "long_factor", hp->n_rot, &r->long_factor);
+    r->n_factors = hp->n_rot / 2;
     return s;
 }
 

@@ -121,7 +121,7 @@ static void llm__rope_inv_freq(const llm__rope_cfg *r, int64_t n_rot, int64_t n_
         break;
     case LLM__ROPE_LONGROPE: {  /* Phi-3: per-frequency divisors, short or long by sequence length */
         const float *ext = seq_len > r->orig_ctx ? r->long_factor : r->short_factor;
-        for (int64_t i = 0; i < half; i++) inv_freq[i] /= ext[i];
+        for (int64_t i = 0; i < half; i++) inv_freq[i] /= i < r->n_factors ? ext[i] : 1.0f;
         double a = r->attn_factor;
         if (a <= 0) a = r->factor <= 1 ? 1.0 : sqrt(1 + log(r->factor) / log(r->orig_ctx));
         *mscale = (float)a;

@@ -332,7 +332,7 @@ static void test_rope_scaling(void) {
     check_freq(&r, 32, 32, plain, 1.0);                              /* within it: plain rope */
     float sf[8], lf[8];
     for (int i = 0; i < 8; i++) sf[i] = 1 + 0.1f * (float)i, lf[i] = 2 + 0.5f * (float)i;
-    r = (llm__rope_cfg){ .type = LLM__ROPE_LONGROPE, .theta = 1e4, .factor = 4, .orig_ctx = 32, .short_factor = sf, .long_factor = lf };
+    r = (llm__rope_cfg){ .type = LLM__ROPE_LONGROPE, .theta = 1e4, .factor = 4, .orig_ctx = 32, .short_factor = sf, .long_factor = lf, .n_factors = 8 };
     static const float lshort[8] = { 1, 0.287479758f, 0.0833333358f, 0.0243252143f, 0.00714285718f, 0.00210818532f, 0.000624999986f, 0.000186016332f };
     static const float llong[8] = { 0.5f, 0.126491114f, 0.0333333351f, 0.00903507881f, 0.00249999994f, 0.000702728401f, 0.000199999995f, 5.74959558e-05f };
     check_freq(&r, 128, 32, lshort, 1.1832159566199232);
