@@ -357,9 +357,11 @@ static const llm__wrapper llm__wrappers[] = {
     { "gemma3", "gemma3_text", llm__gemma3_renames },
 };
 
+/* The families, then the multimodal wrappers around them (model_types a config may name). */
 LLM_API const char *const *llm_architectures(void) {
-    static const char *names[LLM__COUNT(llm__archs) + 1];
+    static const char *names[LLM__COUNT(llm__archs) + LLM__COUNT(llm__wrappers) + 1];
     for (int i = 0; i < LLM__COUNT(llm__archs); i++) names[i] = llm__archs[i].name;
+    for (int i = 0; i < LLM__COUNT(llm__wrappers); i++) names[LLM__COUNT(llm__archs) + i] = llm__wrappers[i].name;
     return names;
 }
 
@@ -369,9 +371,10 @@ static const llm__arch *llm__arch_find(const char *name) {
 }
 
 static llm_status llm__arch_unsupported(const char *path, const char *name) {
-    char list[512] = "";
-    for (int i = 0; i < LLM__COUNT(llm__archs); i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", llm__archs[i].name);
+    char list[1024] = "";
+    int i = 0;
+    for (const char *const *a = llm_architectures(); *a; a++, i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", *a);
     return llm__fail(LLM_ERR_UNSUPPORTED, "%s: model_type '%s' is not supported (supported: %s)", path, name, list);
 }
 

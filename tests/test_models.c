@@ -185,7 +185,7 @@ static void check_stacked(const char *fam, const char *expert_fmt, const char *c
         }
     CHECK(temp_model(dir, fam, out, n_out));
     family f = { fam, 1e-4, fam, true, dir };
-    check_family(&f, "config.json", 2, NULL);
+    check_family(&f, "config.json", 1, NULL);
     temp_model_remove(dir);
 done:
     for (int64_t i = n_flat; i < n_out; i++) free(out[i].data);
@@ -243,7 +243,7 @@ static void test_gemma3_multimodal(void) {
     }
     CHECK(temp_model_cfg(dir, "gemma3", out, n, config));
     family f = { "gemma3", 1e-4, "gemma3", true, dir };
-    check_family(&f, "config.json", 2, NULL);
+    check_family(&f, "config.json", 1, NULL);
     temp_model_remove(dir);
     free(out);
     free(names);
@@ -256,7 +256,7 @@ static float *prompt_logits(const char *dir, const llm_tensor *ids) {
     llm_session *s = NULL;
     float *logits = NULL;
     CHECK_OK(llm_model_load(dir, NULL, &m));
-    llm_session_desc sd = { .n_ctx = 32, .n_threads = 2 };
+    llm_session_desc sd = { .n_ctx = 32, .n_threads = 1 };
     if (m) CHECK_OK(llm_session_create(m, &sd, &s));
     if (s) {
         logits = (float *)malloc((size_t)(ids->shape[0] * llm_model_get_info(m)->n_vocab) * sizeof(float));
@@ -352,7 +352,7 @@ static void test_unsupported_arch(void) {
     CHECK(strstr(llm_last_error(), "frobnicator") != NULL);
     int n = 0;
     for (const char *const *a = llm_architectures(); *a; a++, n++) CHECK(strstr(llm_last_error(), *a) != NULL);
-    CHECK_EQ_INT(n, 20);
+    CHECK_EQ_INT(n, 21);   /* 20 families + the Gemma 3 multimodal wrapper */
     remove(path);
     remove(tmp);
 }
