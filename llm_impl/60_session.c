@@ -92,6 +92,7 @@ LLM_API llm_status llm_session_create(const llm_model *m, const llm_session_desc
     }
     llm__session_carve(s, (char *)s->block);
     memset(s->logits, 0, (size_t)hp->n_vocab * sizeof(float));
+    llm__rope_prepare(s, 0);                 /* valid frequencies for callers of llm__forward_chunk too */
     *out = s;
     return LLM_OK;
 }
