@@ -64,7 +64,9 @@ struct llm_model {
    depend on how long the sequence has grown (seq_len = last position + 1 of the current
    forward call, as transformers' dynamic_rope_update computes it): dynamic NTK raises the
    base past the trained context, LongRoPE switches from short to long factors past the
-   original context. 0 = not past either. */
+   original context. 0 = not past either. One difference remains: transformers' dynamic
+   rope keeps the largest base it has seen until the length drops below the trained
+   context, so after a rewind that stays above it, it uses a longer length than we do. */
 static double llm__yarn_mscale(double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * log(scale) + 1.0; }
 
 static void llm__rope_yarn(const llm__rope_cfg *r, int64_t n_rot, float *inv_freq, float *mscale) {
