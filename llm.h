@@ -7714,8 +7714,15 @@ typedef struct llm__rope_cfg {
     double low_freq_factor, high_freq_factor;  /* llama3 */
     double orig_ctx;                    /* original_max_position_embeddings */
     double beta_fast, beta_slow;        /* yarn */
-    double attn_factor;                 /* yarn mscale override (0 = from factor) */
+    double attn_factor;                 /* yarn / longrope cos-sin scale override (0 = from factor) */
+    double mscale, mscale_all_dim;      /* yarn (DeepSeek): attention factor from two mscales */
+    bool truncate;                      /* yarn: round the correction range to integers */
+    float *short_factor, *long_factor;  /* longrope: [n_factors] per-frequency divisors, or NULL */
+    int64_t n_factors;                  /* n_rot/2 when the config was read (a family may change n_rot later) */
 } llm__rope_cfg;
+
+typedef enum { LLM__NORM_RMS, LLM__NORM_LAYER } llm__norm_kind;
+typedef enum { LLM__ROUTER_SOFTMAX, LLM__ROUTER_SIGMOID_GROUPED } llm__router_kind;
 
 #define LLM__MAX_EOS 16
 
@@ -7732,18 +7739,52 @@ typedef struct llm__hparams {
     int64_t sliding_window;             /* window of sliding layers; 0 = none */
     float attn_scale;                   /* query scale, 1/sqrt(D) by default */
     float embed_scale;                  /* embeddings are multiplied by this (1 by default) */
+    bool round_embed_scale;             /* ... after rounding it to the embedding's dtype (Gemma) */
+    bool learned_pos;                   /* add learned position embeddings (GPT-2) */
     float norm_add_one;                 /* RMSNorm weight offset: 1 where checkpoints store w - 1 */
     uint8_t *layer_sliding;             /* [L] 1 = sliding-window attention */
     uint8_t *layer_rope;                /* [L] 1 = apply rope (0 = NoPE layer) */
+    /* block structure */
+    llm__norm_kind norm;                /* RMSNorm, or LayerNorm (with a bias where the checkpoint has one) */
+    bool parallel_block;                /* x + attn(norm1(x)) + ffn(norm2(x)) (Phi, Cohere, GPT-NeoX) */
+    float residual_scale;               /* block outputs are scaled before the residual add (Granite) */
+    float attn_softcap, final_softcap;  /* Gemma 2: s -> cap * tanh(s / cap); 0 = off */
+    float logit_scale;                  /* logits are multiplied by this (Cohere; Granite 1/logits_scaling) */
+    bool qk_norm_full;                  /* OLMo 2: q/k norm over the whole projection, not per head */
+    /* mixture of experts (n_experts = 0: dense feed-forward everywhere) */
+    int64_t n_experts, n_experts_used;  /* E, K experts per token */
+    int64_t n_ff_expert, n_ff_shared;   /* hidden width of a routed / the shared expert (0: none) */
+    llm__router_kind router;
+    bool moe_norm_topk;                 /* renormalise the top-k weights to sum to 1 */
+    float routed_scale;                 /* routed_scaling_factor (DeepSeek) */
+    int64_t n_group, topk_group;        /* DeepSeek V3 group-limited routing */
+    uint8_t *layer_moe;                 /* [L] 1 = MoE feed-forward */
+    /* multi-head latent attention (DeepSeek V2/V3); kv_lora_rank > 0 turns it on */
+    int64_t q_lora_rank, kv_lora_rank;  /* 0 q_lora_rank: a plain q_proj */
+    int64_t qk_nope_dim, qk_rope_dim, v_head_dim;
     llm_token bos;
     llm_token eos[LLM__MAX_EOS];
     int32_t n_eos;
 } llm__hparams;
 
+/* Defaults that make every option a no-op (a plain pre-norm Llama block). */
+static void llm__hparams_init(llm__hparams *hp) {
+    memset(hp, 0, sizeof *hp);
+    hp->bos = -1;
+    hp->embed_scale = hp->residual_scale = hp->logit_scale = hp->routed_scale = 1.0f;
+    hp->n_group = hp->topk_group = 1;
+}
+
 static void llm__hparams_free(llm__hparams *hp) {
+    if (hp->rope_local.short_factor != hp->rope.short_factor) free(hp->rope_local.short_factor);
+    if (hp->rope_local.long_factor != hp->rope.long_factor) free(hp->rope_local.long_factor);
+    free(hp->rope.short_factor);
+    free(hp->rope.long_factor);
     free(hp->layer_sliding);
     free(hp->layer_rope);
-    hp->layer_sliding = hp->layer_rope = NULL;
+    free(hp->layer_moe);
+    hp->layer_sliding = hp->layer_rope = hp->layer_moe = NULL;
+    hp->rope.short_factor = hp->rope.long_factor = hp->rope_local.short_factor = hp->rope_local.long_factor = NULL;
 }
 
 #ifndef LLM_NO_CJSON
@@ -7751,35 +7792,53 @@ static llm_status llm__rope_type_parse(const char *path, const char *name, llm__
     static const struct { const char *name; llm__rope_type type; } types[] = {
         { "default", LLM__ROPE_DEFAULT }, { "linear", LLM__ROPE_LINEAR }, { "llama3", LLM__ROPE_LLAMA3 },
         { "yarn", LLM__ROPE_YARN }, { "dynamic", LLM__ROPE_DYNAMIC }, { "longrope", LLM__ROPE_LONGROPE },
+        { "su", LLM__ROPE_LONGROPE },   /* early Phi-3 configs' name for longrope */
     };
     for (int i = 0; i < LLM__COUNT(types); i++)
         if (!strcmp(types[i].name, name)) { *out = types[i].type; return LLM_OK; }
     return llm__fail(LLM_ERR_UNSUPPORTED, "%s: rope type '%s' is not supported", path, name);
 }
 
+/* longrope's per-frequency divisors: a list of n_rot/2 numbers. */
+static llm_status llm__rope_factors(const char *path, const cJSON *params, const char *key, int64_t n_rot, float **out) {
+    const cJSON *a = llm__json_get(params, key);
+    if (!cJSON_IsArray(a)) return llm__fail(LLM_ERR_FORMAT, "%s: longrope needs a list \"%s\"", path, key);
+    if (cJSON_GetArraySize(a) != n_rot / 2)
+        return llm__fail(LLM_ERR_FORMAT, "%s: \"%s\" has %d entries, expected %lld", path, key, cJSON_GetArraySize(a), (long long)n_rot / 2);
+    float *f = (float *)malloc((size_t)(n_rot / 2) * sizeof *f + 1);
+    if (!f) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+    int64_t i = 0;
+    for (const cJSON *x = a->child; x; x = x->next) f[i++] = cJSON_IsNumber(x) ? (float)x->valuedouble : 1.0f;
+    *out = f;
+    return LLM_OK;
+}
+
 /* Read one rope description: `params` holds rope_type/type and its factors (v4 rope_scaling
-   or v5 rope_parameters); theta comes from params or the fallback. */
-static llm_status llm__rope_parse(const char *path, const cJSON *params, double theta, int64_t n_ctx_train, llm__rope_cfg *r) {
+   or v5 rope_parameters); theta comes from params or the fallback; the original context
+   from params or the config's top level (Phi-3 keeps it there). */
+static llm_status llm__rope_parse(const char *path, const cJSON *cfg, const cJSON *params, double theta, const llm__hparams *hp,
+                                  llm__rope_cfg *r) {
     memset(r, 0, sizeof *r);
     r->theta = llm__json_num(params, "rope_theta", theta);
     r->factor = llm__json_num(params, "factor", 1.0);
     r->low_freq_factor = llm__json_num(params, "low_freq_factor", 1.0);
     r->high_freq_factor = llm__json_num(params, "high_freq_factor", 4.0);
-    r->orig_ctx = llm__json_num(params, "original_max_position_embeddings", (double)n_ctx_train);
+    double orig = llm__json_num(cfg, "original_max_position_embeddings", (double)hp->n_ctx_train);
+    r->orig_ctx = llm__json_num(params, "original_max_position_embeddings", orig);
     r->beta_fast = llm__json_num(params, "beta_fast", 32.0);
     r->beta_slow = llm__json_num(params, "beta_slow", 1.0);
     r->attn_factor = llm__json_num(params, "attention_factor", 0.0);
+    r->mscale = llm__json_num(params, "mscale", 0.0);
+    r->mscale_all_dim = llm__json_num(params, "mscale_all_dim", 0.0);
+    r->truncate = llm__json_bool(params, "truncate", true);
     const char *type = llm__json_str(params, "rope_type", llm__json_str(params, "type", "default"));
-    return llm__rope_type_parse(path, type, &r->type);
-}
-
-/* Read a required positive integer field. */
-static llm_status llm__cfg_int(const char *path, const cJSON *cfg, const char *key, int64_t *out) {
-    int64_t v = llm__json_int(cfg, key, -1);
-    if (v <= 0 || v > (1 << 30))
-        return llm__fail(LLM_ERR_FORMAT, "%s: field \"%s\" is missing or not a positive integer", path, key);
-    *out = v;
-    return LLM_OK;
+    llm_status s = llm__rope_type_parse(path, type, &r->type);
+    if (!s && (r->type == LLM__ROPE_YARN || r->type == LLM__ROPE_LONGROPE) && !llm__json_has(params, "factor") && r->orig_ctx > 0)
+        r->factor = (double)hp->n_ctx_train / r->orig_ctx;
+    if (!s && r->type == LLM__ROPE_LONGROPE) s = llm__rope_factors(path, params, "short_factor", hp->n_rot, &r->short_factor);
+    if (!s && r->type == LLM__ROPE_LONGROPE) s = llm__rope_factors(path, params, "long_factor", hp->n_rot, &r->long_factor);
+    r->n_factors = hp->n_rot / 2;
+    return s;
 }
 
 /* eos_token_id may be an int or a list of ints. */
@@ -7794,21 +7853,34 @@ static void llm__cfg_eos(const cJSON *cfg, llm__hparams *hp) {
     if (cJSON_IsNumber(llm__json_get(cfg, "bos_token_id"))) hp->bos = (llm_token)llm__json_int(cfg, "bos_token_id", -1);
 }
 
+/* Rotary dims per head: partial_rotary_factor (v5: inside rope_parameters; v4: top level),
+   or GPT-NeoX's v4 rotary_pct. */
+static void llm__cfg_n_rot(const cJSON *cfg, llm__hparams *hp) {
+    const cJSON *rp = llm__json_get(cfg, "rope_parameters");
+    if (cJSON_IsObject(llm__json_get(rp, "full_attention"))) rp = llm__json_get(rp, "full_attention");
+    double f = llm__json_num(cfg, "partial_rotary_factor", llm__json_num(cfg, "rotary_pct", 1.0));
+    f = llm__json_num(rp, "partial_rotary_factor", f);
+    hp->n_rot = (int64_t)((double)hp->head_dim * f) / 2 * 2;
+    if (hp->n_rot <= 0 || hp->n_rot > hp->head_dim) hp->n_rot = hp->head_dim;
+}
+
 /* The v5 form keeps rope settings in rope_parameters, either directly or per layer type
    ({"full_attention": {...}, "sliding_attention": {...}}); the v4 form has rope_theta and
-   rope_scaling at the top (and rope_local_base_freq for Gemma 3's sliding layers). */
+   rope_scaling at the top (rope_local_base_freq for Gemma 3's sliding layers,
+   rotary_emb_base for GPT-NeoX). */
 static llm_status llm__cfg_rope(const char *path, const cJSON *cfg, llm__hparams *hp) {
     const cJSON *rp = llm__json_get(cfg, "rope_parameters");
-    double theta = llm__json_num(cfg, "rope_theta", 10000.0);
+    double theta = llm__json_num(cfg, "rope_theta", llm__json_num(cfg, "rotary_emb_base", 10000.0));
     llm_status s;
+    llm__cfg_n_rot(cfg, hp);
     if (cJSON_IsObject(rp) && cJSON_IsObject(llm__json_get(rp, "full_attention"))) {
-        s = llm__rope_parse(path, llm__json_get(rp, "full_attention"), theta, hp->n_ctx_train, &hp->rope);
-        const cJSON *local = llm__json_get(rp, "sliding_attention");
-        if (!s) s = llm__rope_parse(path, cJSON_IsObject(local) ? local : llm__json_get(rp, "full_attention"), theta, hp->n_ctx_train, &hp->rope_local);
+        const cJSON *full = llm__json_get(rp, "full_attention"), *local = llm__json_get(rp, "sliding_attention");
+        s = llm__rope_parse(path, cfg, full, theta, hp, &hp->rope);
+        if (!s) s = llm__rope_parse(path, cfg, cJSON_IsObject(local) ? local : full, theta, hp, &hp->rope_local);
         return s;
     }
     const cJSON *params = cJSON_IsObject(rp) ? rp : llm__json_get(cfg, "rope_scaling");
-    s = llm__rope_parse(path, params, theta, hp->n_ctx_train, &hp->rope);
+    s = llm__rope_parse(path, cfg, params, theta, hp, &hp->rope);
     hp->rope_local = hp->rope;
     if (llm__json_has(cfg, "rope_local_base_freq")) {           /* v4 Gemma 3: sliding layers use plain rope */
         memset(&hp->rope_local, 0, sizeof hp->rope_local);
@@ -7864,35 +7936,81 @@ static llm_status llm__cfg_act(const char *path, const char *name, llm__act *out
     return llm__fail(LLM_ERR_UNSUPPORTED, "%s: activation '%s' is not supported", path, name);
 }
 
+/* An integer under the first of several names (configs of different eras spell them
+   differently: hidden_size / n_embd); dflt when none is present. */
+static int64_t llm__cfg_alias(const cJSON *cfg, const char *const *keys, int64_t dflt) {
+    for (; *keys; keys++)
+        if (cJSON_IsNumber(llm__json_get(cfg, *keys))) return llm__json_int(cfg, *keys, dflt);
+    return dflt;
+}
+
+static llm_status llm__cfg_required(const char *path, const cJSON *cfg, const char *const *keys, int64_t *out) {
+    int64_t v = llm__cfg_alias(cfg, keys, -1);
+    if (v <= 0 || v > (1 << 30))
+        return llm__fail(LLM_ERR_FORMAT, "%s: field \"%s\" is missing or not a positive integer", path, keys[0]);
+    *out = v;
+    return LLM_OK;
+}
+
+/* Mixture of experts: which layers route, how many experts and how wide. Layer il is sparse
+   unless it is one of the first_k_dense_replace (DeepSeek) or listed in mlp_only_layers,
+   and (il + 1) is a multiple of decoder_sparse_step (Qwen MoE). */
+static llm_status llm__cfg_moe(const char *path, const cJSON *cfg, llm__hparams *hp) {
+    static const char *const experts[] = { "num_experts", "num_local_experts", "n_routed_experts", NULL };
+    static const char *const ff[] = { "moe_intermediate_size", "intermediate_size", NULL };
+    hp->n_experts = llm__cfg_alias(cfg, experts, 0);
+    hp->layer_moe = (uint8_t *)calloc((size_t)hp->n_layers, 1);
+    if (!hp->layer_moe) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+    if (hp->n_experts <= 0) { hp->n_experts = 0; return LLM_OK; }
+    hp->n_experts_used = llm__json_int(cfg, "num_experts_per_tok", 2);
+    if (hp->n_experts > 4096 || hp->n_experts_used <= 0 || hp->n_experts_used > hp->n_experts)
+        return llm__fail(LLM_ERR_FORMAT, "%s: %lld experts with %lld per token do not fit together", path,
+                         (long long)hp->n_experts, (long long)hp->n_experts_used);
+    hp->n_ff_expert = llm__cfg_alias(cfg, ff, hp->n_ff);
+    hp->n_ff_shared = llm__json_int(cfg, "shared_expert_intermediate_size", hp->n_ff_expert * llm__json_int(cfg, "n_shared_experts", 0));
+    if (hp->n_ff_expert <= 0 || hp->n_ff_expert > (1 << 30) || hp->n_ff_shared < 0 || hp->n_ff_shared > (1 << 30))
+        return llm__fail(LLM_ERR_FORMAT, "%s: expert widths %lld / %lld are not plausible", path, (long long)hp->n_ff_expert,
+                         (long long)hp->n_ff_shared);
+    hp->moe_norm_topk = llm__json_bool(cfg, "norm_topk_prob", true);
+    hp->routed_scale = (float)llm__json_num(cfg, "routed_scaling_factor", 1.0);
+    int64_t first_dense = llm__json_int(cfg, "first_k_dense_replace", 0), step = llm__json_int(cfg, "decoder_sparse_step", 1);
+    for (int64_t il = 0; il < hp->n_layers; il++) hp->layer_moe[il] = il >= first_dense && (il + 1) % LLM__MAX(step, 1) == 0;
+    const cJSON *dense = llm__json_get(cfg, "mlp_only_layers");
+    for (const cJSON *x = cJSON_IsArray(dense) ? dense->child : NULL; x; x = x->next)
+        if (cJSON_IsNumber(x) && x->valuedouble >= 0 && x->valuedouble < (double)hp->n_layers) hp->layer_moe[(int64_t)x->valuedouble] = 0;
+    return LLM_OK;
+}
+
 /* The fields every decoder-only transformer config has. Family quirks are applied after
-   this by the architecture's own configure function (51_arch.c). */
+   this by the architecture's own configure function (52_load.c). */
 static llm_status llm__hparams_parse(const char *path, const cJSON *cfg, llm__hparams *hp) {
+    static const char *const vocab[] = { "vocab_size", NULL }, *const embd[] = { "hidden_size", "n_embd", NULL };
+    static const char *const layers[] = { "num_hidden_layers", "n_layer", NULL }, *const heads[] = { "num_attention_heads", "n_head", NULL };
+    static const char *const ff[] = { "intermediate_size", "n_inner", NULL };
+    static const char *const ctx[] = { "max_position_embeddings", "n_positions", NULL };
     llm_status s;
-    memset(hp, 0, sizeof *hp);
-    hp->bos = -1;
+    llm__hparams_init(hp);
     snprintf(hp->arch, sizeof hp->arch, "%s", llm__json_str(cfg, "model_type", ""));
-    if ((s = llm__cfg_int(path, cfg, "vocab_size", &hp->n_vocab)) || (s = llm__cfg_int(path, cfg, "hidden_size", &hp->n_embd)) ||
-        (s = llm__cfg_int(path, cfg, "num_hidden_layers", &hp->n_layers)) ||
-        (s = llm__cfg_int(path, cfg, "num_attention_heads", &hp->n_heads)) ||
-        (s = llm__cfg_int(path, cfg, "intermediate_size", &hp->n_ff)))
+    if ((s = llm__cfg_required(path, cfg, vocab, &hp->n_vocab)) || (s = llm__cfg_required(path, cfg, embd, &hp->n_embd)) ||
+        (s = llm__cfg_required(path, cfg, layers, &hp->n_layers)) || (s = llm__cfg_required(path, cfg, heads, &hp->n_heads)))
         return s;
+    hp->n_ff = llm__cfg_alias(cfg, ff, 4 * hp->n_embd);              /* GPT-2: n_inner null = 4 C */
     hp->n_kv_heads = llm__json_int(cfg, "num_key_value_heads", hp->n_heads);
     hp->head_dim = llm__json_int(cfg, "head_dim", hp->n_embd / hp->n_heads);
-    if (hp->n_kv_heads <= 0 || hp->n_heads % hp->n_kv_heads || hp->head_dim <= 0 || hp->head_dim > 4096 || hp->head_dim % 2)
-        return llm__fail(LLM_ERR_FORMAT, "%s: %lld heads, %lld kv heads and head_dim %lld do not fit together", path,
-                         (long long)hp->n_heads, (long long)hp->n_kv_heads, (long long)hp->head_dim);
-    hp->n_ctx_train = llm__json_int(cfg, "max_position_embeddings", 0);
+    if (hp->n_kv_heads <= 0 || hp->n_heads % hp->n_kv_heads || hp->head_dim <= 0 || hp->head_dim > 4096 || hp->head_dim % 2 ||
+        hp->n_ff <= 0 || hp->n_ff > (1 << 30))
+        return llm__fail(LLM_ERR_FORMAT, "%s: %lld heads, %lld kv heads, head_dim %lld and %lld ff do not fit together", path,
+                         (long long)hp->n_heads, (long long)hp->n_kv_heads, (long long)hp->head_dim, (long long)hp->n_ff);
+    hp->n_ctx_train = llm__cfg_alias(cfg, ctx, 0);
     hp->norm_eps = llm__json_num(cfg, "rms_norm_eps", llm__json_num(cfg, "layer_norm_eps", 1e-5));
+    hp->norm_eps = llm__json_num(cfg, "layer_norm_epsilon", llm__json_num(cfg, "norm_epsilon", hp->norm_eps));
     hp->tie_embeddings = llm__json_bool(cfg, "tie_word_embeddings", false);
-    hp->n_rot = hp->head_dim;
-    if (llm__json_has(cfg, "partial_rotary_factor"))
-        hp->n_rot = (int64_t)(hp->head_dim * llm__json_num(cfg, "partial_rotary_factor", 1.0)) / 2 * 2;
     hp->attn_scale = (float)(1.0 / sqrt((double)hp->head_dim));
-    hp->embed_scale = 1.0f;
-    const char *act = llm__json_str(cfg, "hidden_act", llm__json_str(cfg, "hidden_activation", "silu"));
+    const char *act = llm__json_str(cfg, "hidden_act", llm__json_str(cfg, "hidden_activation", llm__json_str(cfg, "activation_function", "silu")));
     if ((s = llm__cfg_act(path, act, &hp->act))) return s;
     if ((s = llm__cfg_rope(path, cfg, hp))) return s;
     if ((s = llm__cfg_layers(path, cfg, hp))) return s;
+    if ((s = llm__cfg_moe(path, cfg, hp))) return s;
     llm__cfg_eos(cfg, hp);
     return LLM_OK;
 }
@@ -7904,17 +8022,37 @@ static llm_status llm__hparams_parse(const char *path, const cJSON *cfg, llm__hp
    where the file put them (llm_tensor views into the mapping, f32/f16/bf16); the small 1-D
    parameters (norms, biases) are converted to f32 once, so the forward pass reads floats.
    Optional tensors (biases, q/k norms) are bound when the checkpoint has them: a family
-   whose config says attention_bias gets its biases without a flag of its own. */
+   whose config says attention_bias gets its biases without a flag of its own. Fused
+   matrices (Phi-3's qkv_proj) and stacked experts ([E, F, C]) become row views without a
+   copy; only GPT-2's transposed Conv1D weights are copied (llm__bind_transposed says why). */
 /* #include "10_internal.h" (already above) */
 
+/* One gated MLP: the dense feed-forward, a routed expert or the shared expert. */
+typedef struct llm__mlp_w {
+    const llm_tensor *gate, *up, *down;            /* [F, C] [F, C] [C, F]; gate NULL: down(act(up(h))) */
+} llm__mlp_w;
+
 typedef struct llm__layer {
-    const float *attn_norm, *attn_norm_b;          /* [C] pre-attention norm (bias: LayerNorm) */
+    const float *attn_norm, *attn_norm_b;          /* [C] pre-attention norm (bias: LayerNorm); NULL: none (OLMo 2) */
     const llm_tensor *wq, *wk, *wv, *wo;           /* [H*D, C] [Hkv*D, C] [Hkv*D, C] [C, H*D] */
-    const float *bq, *bk, *bv, *bo;                /* [H*D] [Hkv*D] [Hkv*D] [C] or NULL */
-    const float *q_norm, *k_norm;                  /* [D] per-head RMSNorm (Qwen3) or NULL */
-    const float *ffn_norm, *ffn_norm_b;            /* [C] pre-feed-forward norm */
-    const llm_tensor *w_gate, *w_up, *w_down;      /* [F, C] [F, C] [C, F] (gate NULL: plain MLP) */
+    const llm_tensor *wqkv;                        /* [H*3*D, C] q,k,v interleaved per head (GPT-NeoX), or NULL */
+    const float *bq, *bk, *bv, *bo, *bqkv;         /* [H*D] [Hkv*D] [Hkv*D] [C] [H*3*D] or NULL */
+    const float *q_norm, *k_norm;                  /* [D] per head, or [H*D] [Hkv*D] (qk_norm_full) or NULL */
+    const float *post_attn_norm;                   /* [C] norm of the attention output (Gemma 2/3, OLMo 2) */
+    const float *ffn_norm, *ffn_norm_b;            /* [C] pre-feed-forward norm; NULL: none */
+    llm__mlp_w ffn;                                /* dense feed-forward (layers without experts) */
     const float *b_up, *b_down;                    /* [F] [C] or NULL */
+    const float *post_ffn_norm;                    /* [C] norm of the feed-forward output */
+    /* mixture of experts */
+    const llm_tensor *router;                      /* [E, C] */
+    const float *router_bias;                      /* [E] added to the scores for the choice only (DeepSeek V3) */
+    llm__mlp_w *experts;                           /* [E] views, per-expert tensors or slices of a stacked [E, F, C] */
+    llm__mlp_w shared;                             /* shared expert, or all NULL */
+    const llm_tensor *shared_gate;                 /* [1, C] sigmoid gate of the shared expert (Qwen2-MoE), or NULL */
+    /* multi-head latent attention */
+    const llm_tensor *wq_a, *wq_b;                 /* [q_lora, C] [H*(nope+rope), q_lora] (no q_lora: wq) */
+    const llm_tensor *wkv_a, *wkv_b;               /* [rank+rope, C] [H*(nope+v), rank] */
+    const float *q_a_norm, *kv_a_norm;             /* [q_lora] [rank] */
 } llm__layer;
 
 struct llm_model {
@@ -7926,71 +8064,134 @@ struct llm_model {
     llm__mapping bin;                   /* or a llama2.c checkpoint */
     llm_tensor *views;                  /* [n_views] tensors the loader described itself */
     int64_t n_views;
-    float **owned;                      /* f32 copies of 1-D parameters, freed with the model */
+    void **owned;                       /* blocks the model allocated (f32 vectors, views, transposes) */
     int64_t n_owned, cap_owned;
     const llm_tensor *tok_embd;         /* [V, C] */
+    const llm_tensor *pos_embd;         /* [n_ctx_train, C] learned positions (GPT-2), or NULL */
     const llm_tensor *output;           /* [V, C] (= tok_embd when tied) */
+    const float *output_b;              /* [V] or NULL (Phi) */
     const float *out_norm, *out_norm_b; /* [C] */
     llm__layer *layers;                 /* [L] */
     float *inv_freq, *inv_freq_local;   /* [n_rot/2] rope frequencies: full / sliding layers */
     float rope_mscale, rope_mscale_local;
-    char lookup_err[256];               /* scratch for tensor names */
+    const char *const *renames[2];      /* alternative tensor names: the family's, a wrapper's (llm__model_tensor) */
 };
 
 /* ---- rope frequencies ----
    inv_freq[i] = theta^(-2i/n_rot), then rescaled by the rope type's rule (formulas as in
-   transformers' modeling_rope_utils.py). mscale scales cos/sin (YaRN). */
-static llm_status llm__rope_inv_freq(const llm__rope_cfg *r, int64_t n_rot, float *inv_freq, float *mscale) {
+   transformers' modeling_rope_utils.py). mscale scales cos/sin (YaRN, LongRoPE). Two types
+   depend on how long the sequence has grown (seq_len = last position + 1 of the current
+   forward call, as transformers' dynamic_rope_update computes it): dynamic NTK raises the
+   base past the trained context, LongRoPE switches from short to long factors past the
+   original context. 0 = not past either. One difference remains: transformers' dynamic
+   rope keeps the largest base it has seen until the length drops below the trained
+   context, so after a rewind that stays above it, it uses a longer length than we do. */
+static double llm__yarn_mscale(double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * log(scale) + 1.0; }
+
+static void llm__rope_yarn(const llm__rope_cfg *r, int64_t n_rot, float *inv_freq, float *mscale) {
+    double d = (double)n_rot, base = r->theta;
+    double lo = d * log(r->orig_ctx / (r->beta_fast * 2 * M_PI)) / (2 * log(base));
+    double hi = d * log(r->orig_ctx / (r->beta_slow * 2 * M_PI)) / (2 * log(base));
+    if (r->truncate) { lo = floor(lo); hi = ceil(hi); }
+    lo = LLM__MAX(lo, 0);
+    hi = LLM__MIN(hi, d - 1);
+    if (lo == hi) hi += 0.001;
+    for (int64_t i = 0; i < n_rot / 2; i++) {   /* ramp 0: extrapolate (keep), 1: interpolate (divide) */
+        float ramp = (float)LLM__MIN(LLM__MAX(((double)i - lo) / (hi - lo), 0.0), 1.0), extrap = 1.0f - ramp;
+        inv_freq[i] = inv_freq[i] / (float)r->factor * (1.0f - extrap) + inv_freq[i] * extrap;
+    }
+    double a = r->attn_factor;
+    if (a <= 0) a = r->mscale && r->mscale_all_dim ? llm__yarn_mscale(r->factor, r->mscale) / llm__yarn_mscale(r->factor, r->mscale_all_dim)
+                                                   : llm__yarn_mscale(r->factor, 1.0);
+    *mscale = (float)a;
+}
+
+static void llm__rope_llama3(const llm__rope_cfg *r, int64_t n_rot, float *inv_freq) {
+    double low_wavelen = r->orig_ctx / r->low_freq_factor, high_wavelen = r->orig_ctx / r->high_freq_factor;
+    for (int64_t i = 0; i < n_rot / 2; i++) {   /* slow down low frequencies, keep high ones, blend between */
+        double f = inv_freq[i], wavelen = 2 * M_PI / f;
+        if (wavelen > low_wavelen) f = f / r->factor;
+        else if (wavelen >= high_wavelen) {
+            double smooth = (r->orig_ctx / wavelen - r->low_freq_factor) / (r->high_freq_factor - r->low_freq_factor);
+            f = (1 - smooth) * f / r->factor + smooth * f;
+        }
+        inv_freq[i] = (float)f;
+    }
+}
+
+static void llm__rope_inv_freq(const llm__rope_cfg *r, int64_t n_rot, int64_t n_ctx_train, int64_t seq_len, float *inv_freq,
+                               float *mscale) {
     int64_t half = n_rot / 2;
+    double theta = r->theta;
     *mscale = 1.0f;
-    for (int64_t i = 0; i < half; i++) inv_freq[i] = 1.0f / powf((float)r->theta, (float)(2 * i) / (float)n_rot);
+    if (r->type == LLM__ROPE_DYNAMIC && n_ctx_train > 0 && seq_len > n_ctx_train)   /* NTK-aware base growth */
+        theta *= pow(r->factor * (double)seq_len / (double)n_ctx_train - (r->factor - 1), (double)n_rot / (double)(n_rot - 2));
+    for (int64_t i = 0; i < half; i++) inv_freq[i] = 1.0f / powf((float)theta, (float)(2 * i) / (float)n_rot);
     switch (r->type) {
     case LLM__ROPE_DEFAULT:
-    case LLM__ROPE_DYNAMIC:     /* dynamic NTK equals default up to the original context */
+    case LLM__ROPE_DYNAMIC:
         break;
     case LLM__ROPE_LINEAR:
         for (int64_t i = 0; i < half; i++) inv_freq[i] /= (float)r->factor;
         break;
-    case LLM__ROPE_LLAMA3: {    /* Llama 3.1: slow down low frequencies, keep high ones, blend between */
-        double low_wavelen = r->orig_ctx / r->low_freq_factor, high_wavelen = r->orig_ctx / r->high_freq_factor;
-        for (int64_t i = 0; i < half; i++) {
-            double f = inv_freq[i], wavelen = 2 * M_PI / f;
-            if (wavelen > low_wavelen) f = f / r->factor;
-            else if (wavelen >= high_wavelen) {
-                double smooth = (r->orig_ctx / wavelen - r->low_freq_factor) / (r->high_freq_factor - r->low_freq_factor);
-                f = (1 - smooth) * f / r->factor + smooth * f;
-            }
-            inv_freq[i] = (float)f;
-        }
+    case LLM__ROPE_LLAMA3:
+        llm__rope_llama3(r, n_rot, inv_freq);
+        break;
+    case LLM__ROPE_YARN:
+        llm__rope_yarn(r, n_rot, inv_freq, mscale);
+        break;
+    case LLM__ROPE_LONGROPE: {  /* Phi-3: per-frequency divisors, short or long by sequence length */
+        const float *ext = seq_len > r->orig_ctx ? r->long_factor : r->short_factor;
+        for (int64_t i = 0; i < half; i++) inv_freq[i] /= i < r->n_factors ? ext[i] : 1.0f;
+        double a = r->attn_factor;
+        if (a <= 0) a = r->factor <= 1 ? 1.0 : sqrt(1 + log(r->factor) / log(r->orig_ctx));
+        *mscale = (float)a;
         break;
     }
-    case LLM__ROPE_YARN: {     /* YaRN: interpolate low frequencies, extrapolate high ones, ramp between */
-        double d = (double)n_rot, base = r->theta;
-        double lo = floor(d * log(r->orig_ctx / (r->beta_fast * 2 * M_PI)) / (2 * log(base)));
-        double hi = ceil(d * log(r->orig_ctx / (r->beta_slow * 2 * M_PI)) / (2 * log(base)));
-        lo = LLM__MAX(lo, 0);
-        hi = LLM__MIN(hi, d - 1);
-        if (lo == hi) hi += 0.001;
-        for (int64_t i = 0; i < half; i++) {
-            double ramp = LLM__MIN(LLM__MAX(((double)i - lo) / (hi - lo), 0.0), 1.0), extrap = 1 - ramp;
-            inv_freq[i] = (float)(inv_freq[i] / r->factor * (1 - extrap) + inv_freq[i] * extrap);
-        }
-        *mscale = (float)(r->attn_factor > 0 ? r->attn_factor : r->factor > 1 ? 0.1 * log(r->factor) + 1.0 : 1.0);
-        break;
     }
-    case LLM__ROPE_LONGROPE:
-        return llm__fail(LLM_ERR_UNSUPPORTED, "rope type 'longrope' is not supported yet");
-    }
-    return LLM_OK;
 }
+
+/* Whether a rope's frequencies change with the sequence length (then the forward pass
+   recomputes them per call). */
+static bool llm__rope_dynamic(const llm__rope_cfg *r) { return r->type == LLM__ROPE_DYNAMIC || r->type == LLM__ROPE_LONGROPE; }
 
 /* ---- binding tensors by name ---- */
 
-static const llm_tensor *llm__model_tensor(const llm_model *m, const char *name) {
+static const llm_tensor *llm__model_find(const llm_model *m, const char *name) {
     if (m->st) return llm_safetensors_find(m->st, name);
     for (int64_t i = 0; i < m->n_views; i++) if (!strcmp(m->views[i].name, name)) return &m->views[i];
     return NULL;
 }
+
+/* By name, else under the names the model's rename rules give it: pairs (from, to), a
+   name starting with `from` may be stored as `to` + the rest (GPT-2 without "transformer.",
+   a multimodal checkpoint's language model under "language_model."). */
+static const llm_tensor *llm__model_tensor(const llm_model *m, const char *name) {
+    const llm_tensor *t = llm__model_find(m, name);
+    for (int r = 0; r < 2 && !t; r++)
+        for (const char *const *p = m->renames[r]; p && p[0] && !t; p += 2) {
+            size_t n = strlen(p[0]);
+            char alt[512];
+            if (!strncmp(name, p[0], n) && (size_t)snprintf(alt, sizeof alt, "%s%s", p[1], name + n) < sizeof alt) t = llm__model_find(m, alt);
+        }
+    return t;
+}
+
+/* Zeroed memory owned by the model (freed with it). */
+static void *llm__model_own(llm_model *m, size_t bytes) {
+    if (m->n_owned == m->cap_owned) {
+        int64_t cap = m->cap_owned ? 2 * m->cap_owned : 64;
+        void **p = (void **)realloc(m->owned, (size_t)cap * sizeof *p);
+        if (!p) return NULL;
+        m->owned = p;
+        m->cap_owned = cap;
+    }
+    void *v = llm__alloc(&m->alloc, bytes ? bytes : 1);
+    if (v) { memset(v, 0, bytes); m->owned[m->n_owned++] = v; }
+    return v;
+}
+
+static bool llm__float_dtype(llm_dtype d) { return d == LLM_DTYPE_F32 || d == LLM_DTYPE_F16 || d == LLM_DTYPE_BF16; }
 
 /* A matrix [rows, cols] in a float dtype; NULL (and LLM_OK) when absent and optional. */
 static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, int64_t cols, bool required, const llm_tensor **out) {
@@ -8000,7 +8201,7 @@ static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, in
     if (t->n_dims != 2 || t->shape[0] != rows || t->shape[1] != cols)
         return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", m->path, name,
                          (long long)t->shape[0], (long long)(t->n_dims > 1 ? t->shape[1] : 0), (long long)rows, (long long)cols);
-    if (t->dtype != LLM_DTYPE_F32 && t->dtype != LLM_DTYPE_F16 && t->dtype != LLM_DTYPE_BF16)
+    if (!llm__float_dtype(t->dtype))
         return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, not f32/f16/bf16", m->path, name, llm__dtypes[t->dtype].name);
     *out = t;
     return LLM_OK;
@@ -8014,86 +8215,571 @@ static llm_status llm__bind_vec(llm_model *m, const char *name, int64_t n, bool 
     if (t->n_dims != 1 || t->shape[0] != n)
         return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has %d dims of which the first is %lld, expected [%lld]", m->path, name,
                          t->n_dims, (long long)(t->n_dims ? t->shape[0] : 0), (long long)n);
-    if (t->dtype != LLM_DTYPE_F32 && t->dtype != LLM_DTYPE_F16 && t->dtype != LLM_DTYPE_BF16)
+    if (!llm__float_dtype(t->dtype))
         return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, not f32/f16/bf16", m->path, name, llm__dtypes[t->dtype].name);
-    if (m->n_owned == m->cap_owned) {
-        int64_t cap = m->cap_owned ? 2 * m->cap_owned : 64;
-        float **p = (float **)realloc(m->owned, (size_t)cap * sizeof *p);
-        if (!p) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
-        m->owned = p;
-        m->cap_owned = cap;
-    }
-    float *v = (float *)llm__alloc(&m->alloc, (size_t)n * sizeof *v);
+    float *v = (float *)llm__model_own(m, (size_t)n * sizeof *v);
     if (!v) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
     llm_convert(LLM_DTYPE_F32, v, t->dtype, t->data, n);
-    m->owned[m->n_owned++] = v;
     *out = v;
     return LLM_OK;
 }
 
-/* Hugging Face names of the Llama family (Llama, Mistral, Qwen2/3, SmolLM3, ...). */
-static llm_status llm__bind_hf_layer(llm_model *m, int64_t il) {
-    const llm__hparams *hp = &m->hp;
-    llm__layer *l = &m->layers[il];
-    int64_t C = hp->n_embd, q = hp->n_heads * hp->head_dim, kv = hp->n_kv_heads * hp->head_dim, F = hp->n_ff, D = hp->head_dim;
-    char n[256];
-    llm_status s = LLM_OK;
-#define LLM__NAME(suffix) (snprintf(n, sizeof n, "model.layers.%lld.%s", (long long)il, suffix), n)
-    if (!s) s = llm__bind_vec(m, LLM__NAME("input_layernorm.weight"), C, true, &l->attn_norm);
-    if (!s) s = llm__bind_mat(m, LLM__NAME("self_attn.q_proj.weight"), q, C, true, &l->wq);
-    if (!s) s = llm__bind_mat(m, LLM__NAME("self_attn.k_proj.weight"), kv, C, true, &l->wk);
-    if (!s) s = llm__bind_mat(m, LLM__NAME("self_attn.v_proj.weight"), kv, C, true, &l->wv);
-    if (!s) s = llm__bind_mat(m, LLM__NAME("self_attn.o_proj.weight"), C, q, true, &l->wo);
-    if (!s) s = llm__bind_vec(m, LLM__NAME("self_attn.q_proj.bias"), q, false, &l->bq);
-    if (!s) s = llm__bind_vec(m, LLM__NAME("self_attn.k_proj.bias"), kv, false, &l->bk);
-    if (!s) s = llm__bind_vec(m, LLM__NAME("self_attn.v_proj.bias"), kv, false, &l->bv);
-    if (!s) s = llm__bind_vec(m, LLM__NAME("self_attn.o_proj.bias"), C, false, &l->bo);
-    if (!s) s = llm__bind_vec(m, LLM__NAME("self_attn.q_norm.weight"), D, false, &l->q_norm);
-    if (!s) s = llm__bind_vec(m, LLM__NAME("self_attn.k_norm.weight"), D, false, &l->k_norm);
-    if (!s) s = llm__bind_vec(m, LLM__NAME("post_attention_layernorm.weight"), C, true, &l->ffn_norm);
-    if (!s) s = llm__bind_mat(m, LLM__NAME("mlp.gate_proj.weight"), F, C, true, &l->w_gate);
-    if (!s) s = llm__bind_mat(m, LLM__NAME("mlp.up_proj.weight"), F, C, true, &l->w_up);
-    if (!s) s = llm__bind_mat(m, LLM__NAME("mlp.down_proj.weight"), C, F, true, &l->w_down);
-    if (!s) s = llm__bind_vec(m, LLM__NAME("mlp.up_proj.bias"), F, false, &l->b_up);
-    if (!s) s = llm__bind_vec(m, LLM__NAME("mlp.down_proj.bias"), C, false, &l->b_down);
-#undef LLM__NAME
-    return s;
+/* A view of rows [row0, row0 + n_rows) of a matrix (or of matrix `index` of a stack
+   [E, rows, cols]): the weights stay where they are, only the description is new. */
+static const llm_tensor *llm__model_view(llm_model *m, const llm_tensor *t, int64_t index, int64_t row0, int64_t n_rows) {
+    llm_tensor *v = (llm_tensor *)llm__model_own(m, sizeof *v);
+    if (!v) return NULL;
+    int64_t rows = t->shape[t->n_dims - 2], cols = t->shape[t->n_dims - 1];
+    size_t row_bytes = llm_dtype_n_bytes(t->dtype, cols);
+    v->name = t->name;
+    v->dtype = t->dtype;
+    v->n_dims = 2;
+    v->shape[0] = n_rows;
+    v->shape[1] = cols;
+    v->data = (uint8_t *)t->data + ((size_t)index * (size_t)rows + (size_t)row0) * row_bytes;
+    v->n_bytes = (size_t)n_rows * row_bytes;
+    return v;
 }
 
-static llm_status llm__bind_hf(llm_model *m) {
+/* GPT-2's Conv1D keeps weights as [in, out]; the matmul kernels want rows of the output, so
+   this is the one place a matrix is copied: transposed once into memory the model owns (in
+   its own dtype). A strided kernel for every dtype would cost more than the copy does. */
+static llm_status llm__bind_transposed(llm_model *m, const char *name, int64_t rows, int64_t cols, const llm_tensor **out) {
+    const llm_tensor *t;
+    llm_status s = llm__bind_mat(m, name, cols, rows, true, &t);
+    if (s) return s;
+    size_t es = llm__dtypes[t->dtype].block_bytes;
+    llm_tensor *v = (llm_tensor *)llm__model_own(m, sizeof *v);
+    uint8_t *d = (uint8_t *)llm__model_own(m, (size_t)(rows * cols) * es);
+    if (!v || !d) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) memcpy(d + (size_t)(r * cols + c) * es, (const uint8_t *)t->data + (size_t)(c * rows + r) * es, es);
+    *v = *t;
+    v->shape[0] = rows;
+    v->shape[1] = cols;
+    v->data = d;
+    *out = v;
+    return LLM_OK;
+}
+
+/* ---- weight tables ----
+   A family's weights are described by data, not code: each entry names a tensor (after
+   the layer prefix), its shape in symbols resolved per model, and the llm__layer slot it
+   fills. Other loaders (GGUF) can map their own names onto the same slots. */
+typedef enum {
+    LLM__DIM_NONE, LLM__DIM_C, LLM__DIM_Q, LLM__DIM_KV, LLM__DIM_QKV, LLM__DIM_HD, LLM__DIM_F, LLM__DIM_F2, LLM__DIM_FS,
+    LLM__DIM_E, LLM__DIM_SG, LLM__DIM_QA, LLM__DIM_QB, LLM__DIM_QP, LLM__DIM_KVA, LLM__DIM_KVR, LLM__DIM_KVB, LLM__DIM_OV
+} llm__dim;
+
+/* Sizes of each symbol. A symbol that is 0 in a model (no shared expert, no q_lora) makes
+   its entries absent: they are skipped, not looked up. */
+
+static int64_t llm__dim_size(const llm__hparams *hp, llm__dim d) {
+    int64_t H = hp->n_heads, D = hp->head_dim, Q = H * D, KV = hp->n_kv_heads * D;
+    switch (d) {
+    case LLM__DIM_NONE: return 0;
+    case LLM__DIM_C:    return hp->n_embd;
+    case LLM__DIM_Q:    return Q;
+    case LLM__DIM_KV:   return KV;
+    case LLM__DIM_QKV:  return Q + 2 * KV;
+    case LLM__DIM_HD:   return D;
+    case LLM__DIM_F:    return hp->n_ff;
+    case LLM__DIM_F2:   return 2 * hp->n_ff;
+    case LLM__DIM_FS:   return hp->n_ff_shared;
+    case LLM__DIM_E:    return hp->n_experts;
+    case LLM__DIM_SG:   return hp->n_ff_shared ? 1 : 0;      /* the shared expert's gate */
+    case LLM__DIM_QA:   return hp->q_lora_rank;
+    case LLM__DIM_QB:   return H * (hp->qk_nope_dim + hp->qk_rope_dim);
+    case LLM__DIM_QP:   return hp->q_lora_rank ? 0 : H * (hp->qk_nope_dim + hp->qk_rope_dim);   /* MLA without q_lora */
+    case LLM__DIM_KVA:  return hp->kv_lora_rank + hp->qk_rope_dim;
+    case LLM__DIM_KVR:  return hp->kv_lora_rank;
+    case LLM__DIM_KVB:  return H * (hp->qk_nope_dim + hp->v_head_dim);
+    case LLM__DIM_OV:   return H * hp->v_head_dim;
+    }
+    return 0;
+}
+
+enum { LLM__W_REQUIRED, LLM__W_OPTIONAL, LLM__W_DENSE, LLM__W_MOE };   /* when an entry must be present */
+
+typedef struct llm__wspec {
+    const char *name;            /* NULL ends a table */
+    uint8_t when;                /* LLM__W_*: DENSE / MOE entries are required in those layers only */
+    uint8_t rows, cols;          /* llm__dim; cols NONE: a vector [rows] */
+    bool transposed;             /* stored [cols, rows] (Conv1D) */
+    uint16_t slot[3];            /* offsetof(llm__layer, ...) of each part */
+    uint8_t part[3];             /* rows of each part: a fused matrix is split into row views (Phi-3 qkv_proj) */
+} llm__wspec;
+
+#define LLM__WMAT(name, when, slot, r, c) { name, when, r, c, false, { offsetof(llm__layer, slot) }, { r } }
+#define LLM__WVEC(name, when, slot, n)    { name, when, n, LLM__DIM_NONE, false, { offsetof(llm__layer, slot) }, { n } }
+#define LLM__WEND                         { NULL, 0, 0, 0, false, { 0 }, { 0 } }
+
+/* Names of a family: the layer prefix (printf pattern of the layer index), the global
+   tensors, the per-layer table, and where MoE experts live: per expert (expert pattern of
+   the expert index + gate/up/down names) or stacked [E, F, C] (MLX switch_mlp). */
+typedef struct llm__names {
+    const char *layer;
+    const char *embed, *pos_embed, *out_norm, *out_norm_b, *output, *output_b;
+    const llm__wspec *w[6];      /* tables, each ended by a NULL name */
+    const char *expert;          /* e.g. "mlp.experts.%lld." */
+    const char *expert_w[3];     /* gate, up, down after the expert prefix */
+    const char *stacked[3];      /* gate, up, down stacks after the layer prefix */
+    const char *const *renames;  /* alternative names (llm__model_tensor), NULL-terminated pairs */
+} llm__names;
+
+static llm_status llm__bind_entry(llm_model *m, const llm__wspec *w, const char *name, bool moe_layer, llm__layer *l) {
     const llm__hparams *hp = &m->hp;
-    llm_status s = llm__bind_mat(m, "model.embed_tokens.weight", hp->n_vocab, hp->n_embd, true, &m->tok_embd);
-    if (!s) s = llm__bind_vec(m, "model.norm.weight", hp->n_embd, true, &m->out_norm);
-    if (!s) s = llm__bind_mat(m, "lm_head.weight", hp->n_vocab, hp->n_embd, !hp->tie_embeddings, &m->output);
+    bool required = w->when == LLM__W_REQUIRED || (w->when == LLM__W_DENSE && !moe_layer) || (w->when == LLM__W_MOE && moe_layer);
+    if ((w->when == LLM__W_DENSE && moe_layer) || (w->when == LLM__W_MOE && !moe_layer)) return LLM_OK;
+    int64_t rows = llm__dim_size(hp, (llm__dim)w->rows), cols = llm__dim_size(hp, (llm__dim)w->cols);
+    if (!rows || (w->cols && !cols)) return LLM_OK;
+    if (!cols) {   /* a vector, possibly fused (GPT-2's c_attn bias): parts point into it */
+        const float *v;
+        llm_status s = llm__bind_vec(m, name, rows, required, &v);
+        for (int64_t i = 0, at = 0; i < 3 && v && w->part[i]; at += llm__dim_size(hp, (llm__dim)w->part[i]), i++)
+            *(const float **)((char *)l + w->slot[i]) = v + at;
+        return s;
+    }
+    const llm_tensor *t;
+    llm_status s = w->transposed ? llm__bind_transposed(m, name, rows, cols, &t) : llm__bind_mat(m, name, rows, cols, required, &t);
+    if (s || !t) return s;
+    if (!w->part[1]) { *(const llm_tensor **)((char *)l + w->slot[0]) = t; return LLM_OK; }
+    for (int64_t i = 0, row0 = 0; i < 3 && w->part[i]; row0 += llm__dim_size(hp, (llm__dim)w->part[i]), i++) {
+        const llm_tensor *v = llm__model_view(m, t, 0, row0, llm__dim_size(hp, (llm__dim)w->part[i]));
+        if (!v) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+        *(const llm_tensor **)((char *)l + w->slot[i]) = v;
+    }
+    return LLM_OK;
+}
+
+/* The routed experts of one layer: per-expert tensors, else slices of stacked ones. */
+static llm_status llm__bind_experts(llm_model *m, const llm__names *nm, const char *prefix, llm__layer *l) {
+    const llm__hparams *hp = &m->hp;
+    int64_t E = hp->n_experts, F = hp->n_ff_expert, C = hp->n_embd;
+    char n[512], ep[256];
+    l->experts = (llm__mlp_w *)llm__model_own(m, (size_t)E * sizeof *l->experts);
+    if (!l->experts) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+    snprintf(ep, sizeof ep, nm->expert, 0LL);
+    snprintf(n, sizeof n, "%s%s%s", prefix, ep, nm->expert_w[0]);
+    bool stacked = !llm__model_tensor(m, n) && nm->stacked[0];
+    for (int j = 0; j < 3; j++) {
+        int64_t rows = j == 2 ? C : F, cols = j == 2 ? F : C;
+        if (stacked) {
+            snprintf(n, sizeof n, "%s%s", prefix, nm->stacked[j]);
+            const llm_tensor *t = llm__model_tensor(m, n);
+            if (!t) return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is missing (and so are per-expert tensors)", m->path, n);
+            if (t->n_dims != 3 || t->shape[0] != E || t->shape[1] != rows || t->shape[2] != cols || !llm__float_dtype(t->dtype))
+                return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is not a float stack [%lld, %lld, %lld]", m->path, n, (long long)E,
+                                 (long long)rows, (long long)cols);
+        }
+        for (int64_t e = 0; e < E; e++) {
+            const llm_tensor **slot = j == 0 ? &l->experts[e].gate : j == 1 ? &l->experts[e].up : &l->experts[e].down;
+            llm_status s = LLM_OK;
+            if (stacked) {
+                if (!(*slot = llm__model_view(m, llm__model_tensor(m, n), e, 0, rows))) s = llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+            } else {
+                snprintf(ep, sizeof ep, nm->expert, (long long)e);
+                char en[512];
+                snprintf(en, sizeof en, "%s%s%s", prefix, ep, nm->expert_w[j]);
+                s = llm__bind_mat(m, en, rows, cols, true, slot);
+            }
+            if (s) return s;
+        }
+    }
+    return LLM_OK;
+}
+
+static llm_status llm__bind_names(llm_model *m, const llm__names *nm) {
+    const llm__hparams *hp = &m->hp;
+    int64_t C = hp->n_embd, V = hp->n_vocab;
+    m->renames[0] = nm->renames;
+    if (!nm->expert) m->hp.n_experts = 0;   /* expert counts in the config of a family without experts mean nothing */
+    llm_status s = llm__bind_mat(m, nm->embed, V, C, true, &m->tok_embd);
+    if (!s && nm->pos_embed) s = llm__bind_mat(m, nm->pos_embed, hp->n_ctx_train, C, true, &m->pos_embd);
+    if (!s) s = llm__bind_vec(m, nm->out_norm, C, true, &m->out_norm);
+    if (!s && nm->out_norm_b) s = llm__bind_vec(m, nm->out_norm_b, C, false, &m->out_norm_b);
+    if (!s) s = llm__bind_mat(m, nm->output, V, C, !hp->tie_embeddings, &m->output);
+    if (!s && nm->output_b) s = llm__bind_vec(m, nm->output_b, V, false, &m->output_b);
     if (!s && !m->output) m->output = m->tok_embd;
-    for (int64_t il = 0; il < hp->n_layers && !s; il++) s = llm__bind_hf_layer(m, il);
+    for (int64_t il = 0; il < hp->n_layers && !s; il++) {
+        char prefix[256], n[512];
+        bool moe = hp->n_experts && hp->layer_moe[il];
+        snprintf(prefix, sizeof prefix, nm->layer, (long long)il);
+        for (int i = 0; i < LLM__COUNT(nm->w) && nm->w[i]; i++)
+            for (const llm__wspec *w = nm->w[i]; w->name && !s; w++) {
+                snprintf(n, sizeof n, "%s%s", prefix, w->name);
+                s = llm__bind_entry(m, w, n, moe, &m->layers[il]);
+            }
+        if (!s && moe) s = llm__bind_experts(m, nm, prefix, &m->layers[il]);
+    }
     return s;
 }
 /* ==== end llm_impl/51_model.c ==== */
 /* ==== begin llm_impl/52_load.c ==== */
 /* ---- >>load: the architecture table and llm_model_load ----
-   One place lists the supported architectures. An entry is a model_type plus, where the
-   family differs from Llama, a configure function (hyperparameter quirks) and a bind
-   function (tensor names). */
+   One place lists the supported architectures. An entry is a model_type, a configure
+   function where the family's quirks are not in config.json's common fields (NULL: none),
+   and the names of its tensors: weight tables mapping Hugging Face names onto llm__layer
+   slots. A new family is a table entry, perhaps a small configure function, and perhaps a
+   weight table; the forward pass is shared. */
 /* #include "10_internal.h" (already above) */
 
+/* ---- weight tables (51_model.c explains the format) ---- */
+#define LLM__R LLM__W_REQUIRED
+#define LLM__O LLM__W_OPTIONAL
+#define LLM__D LLM__W_DENSE
+#define LLM__M LLM__W_MOE
+
+static const llm__wspec llm__w_attn[] = {      /* separate q/k/v/o, optional biases and per-head q/k norms */
+    LLM__WMAT("self_attn.q_proj.weight", LLM__R, wq, LLM__DIM_Q, LLM__DIM_C),
+    LLM__WMAT("self_attn.k_proj.weight", LLM__R, wk, LLM__DIM_KV, LLM__DIM_C),
+    LLM__WMAT("self_attn.v_proj.weight", LLM__R, wv, LLM__DIM_KV, LLM__DIM_C),
+    LLM__WMAT("self_attn.o_proj.weight", LLM__R, wo, LLM__DIM_C, LLM__DIM_Q),
+    LLM__WVEC("self_attn.q_proj.bias", LLM__O, bq, LLM__DIM_Q), LLM__WVEC("self_attn.k_proj.bias", LLM__O, bk, LLM__DIM_KV),
+    LLM__WVEC("self_attn.v_proj.bias", LLM__O, bv, LLM__DIM_KV), LLM__WVEC("self_attn.o_proj.bias", LLM__O, bo, LLM__DIM_C),
+    LLM__WVEC("self_attn.q_norm.weight", LLM__O, q_norm, LLM__DIM_HD), LLM__WVEC("self_attn.k_norm.weight", LLM__O, k_norm, LLM__DIM_HD),
+    LLM__WEND,
+};
+static const llm__wspec llm__w_norms[] = {     /* pre-norms; LayerNorm biases where the checkpoint has them */
+    LLM__WVEC("input_layernorm.weight", LLM__R, attn_norm, LLM__DIM_C), LLM__WVEC("input_layernorm.bias", LLM__O, attn_norm_b, LLM__DIM_C),
+    LLM__WVEC("post_attention_layernorm.weight", LLM__R, ffn_norm, LLM__DIM_C),
+    LLM__WVEC("post_attention_layernorm.bias", LLM__O, ffn_norm_b, LLM__DIM_C),
+    LLM__WEND,
+};
+static const llm__wspec llm__w_mlp[] = {       /* gated MLP of dense layers */
+    LLM__WMAT("mlp.gate_proj.weight", LLM__D, ffn.gate, LLM__DIM_F, LLM__DIM_C),
+    LLM__WMAT("mlp.up_proj.weight", LLM__D, ffn.up, LLM__DIM_F, LLM__DIM_C),
+    LLM__WMAT("mlp.down_proj.weight", LLM__D, ffn.down, LLM__DIM_C, LLM__DIM_F),
+    LLM__WVEC("mlp.up_proj.bias", LLM__O, b_up, LLM__DIM_F), LLM__WVEC("mlp.down_proj.bias", LLM__O, b_down, LLM__DIM_C),
+    LLM__WEND,
+};
+static const llm__wspec llm__w_gemma2_norms[] = {   /* Gemma 2/3: a norm before and after each block */
+    LLM__WVEC("input_layernorm.weight", LLM__R, attn_norm, LLM__DIM_C),
+    LLM__WVEC("post_attention_layernorm.weight", LLM__R, post_attn_norm, LLM__DIM_C),
+    LLM__WVEC("pre_feedforward_layernorm.weight", LLM__R, ffn_norm, LLM__DIM_C),
+    LLM__WVEC("post_feedforward_layernorm.weight", LLM__R, post_ffn_norm, LLM__DIM_C),
+    LLM__WEND,
+};
+static const llm__wspec llm__w_olmo2[] = {     /* OLMo 2: norms after the blocks only; q/k norm over all heads */
+    LLM__WVEC("post_attention_layernorm.weight", LLM__R, post_attn_norm, LLM__DIM_C),
+    LLM__WVEC("post_feedforward_layernorm.weight", LLM__R, post_ffn_norm, LLM__DIM_C),
+    LLM__WMAT("self_attn.q_proj.weight", LLM__R, wq, LLM__DIM_Q, LLM__DIM_C),
+    LLM__WMAT("self_attn.k_proj.weight", LLM__R, wk, LLM__DIM_KV, LLM__DIM_C),
+    LLM__WMAT("self_attn.v_proj.weight", LLM__R, wv, LLM__DIM_KV, LLM__DIM_C),
+    LLM__WMAT("self_attn.o_proj.weight", LLM__R, wo, LLM__DIM_C, LLM__DIM_Q),
+    LLM__WVEC("self_attn.q_norm.weight", LLM__R, q_norm, LLM__DIM_Q), LLM__WVEC("self_attn.k_norm.weight", LLM__R, k_norm, LLM__DIM_KV),
+    LLM__WEND,
+};
+static const llm__wspec llm__w_input_norm[] = {   /* one norm feeding both branches of a parallel block */
+    LLM__WVEC("input_layernorm.weight", LLM__R, attn_norm, LLM__DIM_C), LLM__WVEC("input_layernorm.bias", LLM__O, attn_norm_b, LLM__DIM_C),
+    LLM__WEND,
+};
+static const llm__wspec llm__w_phi[] = {
+    LLM__WMAT("self_attn.q_proj.weight", LLM__R, wq, LLM__DIM_Q, LLM__DIM_C),
+    LLM__WMAT("self_attn.k_proj.weight", LLM__R, wk, LLM__DIM_KV, LLM__DIM_C),
+    LLM__WMAT("self_attn.v_proj.weight", LLM__R, wv, LLM__DIM_KV, LLM__DIM_C),
+    LLM__WMAT("self_attn.dense.weight", LLM__R, wo, LLM__DIM_C, LLM__DIM_Q),
+    LLM__WVEC("self_attn.q_proj.bias", LLM__O, bq, LLM__DIM_Q), LLM__WVEC("self_attn.k_proj.bias", LLM__O, bk, LLM__DIM_KV),
+    LLM__WVEC("self_attn.v_proj.bias", LLM__O, bv, LLM__DIM_KV), LLM__WVEC("self_attn.dense.bias", LLM__O, bo, LLM__DIM_C),
+    LLM__WMAT("mlp.fc1.weight", LLM__R, ffn.up, LLM__DIM_F, LLM__DIM_C), LLM__WVEC("mlp.fc1.bias", LLM__O, b_up, LLM__DIM_F),
+    LLM__WMAT("mlp.fc2.weight", LLM__R, ffn.down, LLM__DIM_C, LLM__DIM_F), LLM__WVEC("mlp.fc2.bias", LLM__O, b_down, LLM__DIM_C),
+    LLM__WEND,
+};
+static const llm__wspec llm__w_starcoder2_mlp[] = {
+    LLM__WMAT("mlp.c_fc.weight", LLM__R, ffn.up, LLM__DIM_F, LLM__DIM_C), LLM__WVEC("mlp.c_fc.bias", LLM__O, b_up, LLM__DIM_F),
+    LLM__WMAT("mlp.c_proj.weight", LLM__R, ffn.down, LLM__DIM_C, LLM__DIM_F), LLM__WVEC("mlp.c_proj.bias", LLM__O, b_down, LLM__DIM_C),
+    LLM__WEND,
+};
+static const llm__wspec llm__w_phi3[] = {      /* fused projections, split into row views */
+    { "self_attn.qkv_proj.weight", LLM__R, LLM__DIM_QKV, LLM__DIM_C, false,
+      { offsetof(llm__layer, wq), offsetof(llm__layer, wk), offsetof(llm__layer, wv) }, { LLM__DIM_Q, LLM__DIM_KV, LLM__DIM_KV } },
+    LLM__WMAT("self_attn.o_proj.weight", LLM__R, wo, LLM__DIM_C, LLM__DIM_Q),
+    { "mlp.gate_up_proj.weight", LLM__R, LLM__DIM_F2, LLM__DIM_C, false,
+      { offsetof(llm__layer, ffn.gate), offsetof(llm__layer, ffn.up) }, { LLM__DIM_F, LLM__DIM_F } },
+    LLM__WMAT("mlp.down_proj.weight", LLM__R, ffn.down, LLM__DIM_C, LLM__DIM_F),
+    LLM__WEND,
+};
+static const llm__wspec llm__w_gpt_neox[] = {  /* q, k, v interleaved per head: one matmul, split per head later */
+    LLM__WMAT("attention.query_key_value.weight", LLM__R, wqkv, LLM__DIM_QKV, LLM__DIM_C),
+    LLM__WVEC("attention.query_key_value.bias", LLM__O, bqkv, LLM__DIM_QKV),
+    LLM__WMAT("attention.dense.weight", LLM__R, wo, LLM__DIM_C, LLM__DIM_Q), LLM__WVEC("attention.dense.bias", LLM__O, bo, LLM__DIM_C),
+    LLM__WMAT("mlp.dense_h_to_4h.weight", LLM__R, ffn.up, LLM__DIM_F, LLM__DIM_C),
+    LLM__WVEC("mlp.dense_h_to_4h.bias", LLM__O, b_up, LLM__DIM_F),
+    LLM__WMAT("mlp.dense_4h_to_h.weight", LLM__R, ffn.down, LLM__DIM_C, LLM__DIM_F),
+    LLM__WVEC("mlp.dense_4h_to_h.bias", LLM__O, b_down, LLM__DIM_C),
+    LLM__WEND,
+};
+#define LLM__WT(name, slot, r, c) { name, LLM__R, r, c, true, { offsetof(llm__layer, slot) }, { r } }
+static const llm__wspec llm__w_gpt2[] = {      /* Conv1D weights are [in, out]: transposed at load */
+    LLM__WVEC("ln_1.weight", LLM__R, attn_norm, LLM__DIM_C), LLM__WVEC("ln_1.bias", LLM__O, attn_norm_b, LLM__DIM_C),
+    LLM__WVEC("ln_2.weight", LLM__R, ffn_norm, LLM__DIM_C), LLM__WVEC("ln_2.bias", LLM__O, ffn_norm_b, LLM__DIM_C),
+    { "attn.c_attn.weight", LLM__R, LLM__DIM_QKV, LLM__DIM_C, true,
+      { offsetof(llm__layer, wq), offsetof(llm__layer, wk), offsetof(llm__layer, wv) }, { LLM__DIM_Q, LLM__DIM_KV, LLM__DIM_KV } },
+    { "attn.c_attn.bias", LLM__O, LLM__DIM_QKV, LLM__DIM_NONE, false,
+      { offsetof(llm__layer, bq), offsetof(llm__layer, bk), offsetof(llm__layer, bv) }, { LLM__DIM_Q, LLM__DIM_KV, LLM__DIM_KV } },
+    LLM__WT("attn.c_proj.weight", wo, LLM__DIM_C, LLM__DIM_Q), LLM__WVEC("attn.c_proj.bias", LLM__O, bo, LLM__DIM_C),
+    LLM__WT("mlp.c_fc.weight", ffn.up, LLM__DIM_F, LLM__DIM_C), LLM__WVEC("mlp.c_fc.bias", LLM__O, b_up, LLM__DIM_F),
+    LLM__WT("mlp.c_proj.weight", ffn.down, LLM__DIM_C, LLM__DIM_F), LLM__WVEC("mlp.c_proj.bias", LLM__O, b_down, LLM__DIM_C),
+    LLM__WEND,
+};
+static const llm__wspec llm__w_router[] = {    /* Qwen MoE, DeepSeek */
+    LLM__WMAT("mlp.gate.weight", LLM__M, router, LLM__DIM_E, LLM__DIM_C),
+    LLM__WVEC("mlp.gate.e_score_correction_bias", LLM__O, router_bias, LLM__DIM_E),
+    LLM__WEND,
+};
+static const llm__wspec llm__w_qwen_shared[] = {   /* Qwen2-MoE's shared expert and its sigmoid gate */
+    LLM__WMAT("mlp.shared_expert.gate_proj.weight", LLM__M, shared.gate, LLM__DIM_FS, LLM__DIM_C),
+    LLM__WMAT("mlp.shared_expert.up_proj.weight", LLM__M, shared.up, LLM__DIM_FS, LLM__DIM_C),
+    LLM__WMAT("mlp.shared_expert.down_proj.weight", LLM__M, shared.down, LLM__DIM_C, LLM__DIM_FS),
+    LLM__WMAT("mlp.shared_expert_gate.weight", LLM__M, shared_gate, LLM__DIM_SG, LLM__DIM_C),
+    LLM__WEND,
+};
+static const llm__wspec llm__w_deepseek[] = {  /* MLA; shared experts under their DeepSeek name */
+    LLM__WMAT("self_attn.q_proj.weight", LLM__R, wq, LLM__DIM_QP, LLM__DIM_C),
+    LLM__WMAT("self_attn.q_a_proj.weight", LLM__R, wq_a, LLM__DIM_QA, LLM__DIM_C),
+    LLM__WVEC("self_attn.q_a_layernorm.weight", LLM__R, q_a_norm, LLM__DIM_QA),
+    LLM__WMAT("self_attn.q_b_proj.weight", LLM__R, wq_b, LLM__DIM_QB, LLM__DIM_QA),
+    LLM__WMAT("self_attn.kv_a_proj_with_mqa.weight", LLM__R, wkv_a, LLM__DIM_KVA, LLM__DIM_C),
+    LLM__WVEC("self_attn.kv_a_layernorm.weight", LLM__R, kv_a_norm, LLM__DIM_KVR),
+    LLM__WMAT("self_attn.kv_b_proj.weight", LLM__R, wkv_b, LLM__DIM_KVB, LLM__DIM_KVR),
+    LLM__WMAT("self_attn.o_proj.weight", LLM__R, wo, LLM__DIM_C, LLM__DIM_OV),
+    LLM__WMAT("mlp.shared_experts.gate_proj.weight", LLM__M, shared.gate, LLM__DIM_FS, LLM__DIM_C),
+    LLM__WMAT("mlp.shared_experts.up_proj.weight", LLM__M, shared.up, LLM__DIM_FS, LLM__DIM_C),
+    LLM__WMAT("mlp.shared_experts.down_proj.weight", LLM__M, shared.down, LLM__DIM_C, LLM__DIM_FS),
+    LLM__WEND,
+};
+static const llm__wspec llm__w_mixtral[] = {
+    LLM__WMAT("block_sparse_moe.gate.weight", LLM__M, router, LLM__DIM_E, LLM__DIM_C),
+    LLM__WEND,
+};
+#undef LLM__WT
+
+#define LLM__HF_GLOBALS .layer = "model.layers.%lld.", .embed = "model.embed_tokens.weight", .out_norm = "model.norm.weight", \
+    .out_norm_b = "model.norm.bias", .output = "lm_head.weight"
+#define LLM__HF_EXPERTS .expert = "mlp.experts.%lld.", .expert_w = { "gate_proj.weight", "up_proj.weight", "down_proj.weight" }, \
+    .stacked = { "mlp.switch_mlp.gate_proj.weight", "mlp.switch_mlp.up_proj.weight", "mlp.switch_mlp.down_proj.weight" }
+
+static const llm__names llm__names_llama = { LLM__HF_GLOBALS, .w = { llm__w_attn, llm__w_norms, llm__w_mlp } };
+static const llm__names llm__names_gemma2 = { LLM__HF_GLOBALS, .w = { llm__w_attn, llm__w_gemma2_norms, llm__w_mlp } };
+static const llm__names llm__names_olmo2 = { LLM__HF_GLOBALS, .w = { llm__w_olmo2, llm__w_mlp } };
+static const llm__names llm__names_cohere = { LLM__HF_GLOBALS, .w = { llm__w_attn, llm__w_input_norm, llm__w_mlp } };
+static const llm__names llm__names_starcoder2 = { LLM__HF_GLOBALS, .w = { llm__w_attn, llm__w_norms, llm__w_starcoder2_mlp } };
+static const llm__names llm__names_phi3 = { LLM__HF_GLOBALS, .w = { llm__w_phi3, llm__w_norms } };
+static const llm__names llm__names_phi = {
+    .layer = "model.layers.%lld.", .embed = "model.embed_tokens.weight", .out_norm = "model.final_layernorm.weight",
+    .out_norm_b = "model.final_layernorm.bias", .output = "lm_head.weight", .output_b = "lm_head.bias", .w = { llm__w_phi, llm__w_input_norm },
+};
+static const llm__names llm__names_moe = {
+    LLM__HF_GLOBALS, .w = { llm__w_attn, llm__w_norms, llm__w_mlp, llm__w_router, llm__w_qwen_shared }, LLM__HF_EXPERTS,
+};
+static const llm__names llm__names_mixtral = {
+    LLM__HF_GLOBALS, .w = { llm__w_attn, llm__w_norms, llm__w_mixtral },
+    .expert = "block_sparse_moe.experts.%lld.", .expert_w = { "w1.weight", "w3.weight", "w2.weight" },
+    .stacked = { "block_sparse_moe.switch_mlp.gate_proj.weight", "block_sparse_moe.switch_mlp.up_proj.weight",
+                 "block_sparse_moe.switch_mlp.down_proj.weight" },
+};
+static const llm__names llm__names_deepseek = {
+    LLM__HF_GLOBALS, .w = { llm__w_deepseek, llm__w_norms, llm__w_mlp, llm__w_router }, LLM__HF_EXPERTS,
+};
+static const llm__names llm__names_gpt_neox = {
+    .layer = "gpt_neox.layers.%lld.", .embed = "gpt_neox.embed_in.weight", .out_norm = "gpt_neox.final_layer_norm.weight",
+    .out_norm_b = "gpt_neox.final_layer_norm.bias", .output = "embed_out.weight", .w = { llm__w_gpt_neox, llm__w_norms },
+};
+static const char *const llm__gpt2_renames[] = { "transformer.", "", NULL };   /* saved as GPT2Model: "h.0.", "wte." */
+static const llm__names llm__names_gpt2 = {
+    .layer = "transformer.h.%lld.", .embed = "transformer.wte.weight", .pos_embed = "transformer.wpe.weight",
+    .out_norm = "transformer.ln_f.weight", .out_norm_b = "transformer.ln_f.bias", .output = "lm_head.weight", .w = { llm__w_gpt2 },
+    .renames = llm__gpt2_renames,
+};
+#undef LLM__R
+#undef LLM__O
+#undef LLM__D
+#undef LLM__M
+
+/* llama.c's loader and the Llama-shaped families bind through this. */
+static llm_status llm__bind_hf(llm_model *m) { return llm__bind_names(m, &llm__names_llama); }
+
+/* ---- family quirks: what config.json alone does not say ---- */
+
+/* Gemma: RMSNorm scales by (1 + w); embeddings times sqrt(C), a scale rounded to the
+   weights' dtype as transformers does (modeling_gemma.py: "sqrt(3072)=55.4256 becomes 55.5").
+   The activation is hidden_activation, approximate GELU when absent: early Gemma configs say
+   "hidden_act": "gelu", which transformers 4 ignored for this reason. */
+static llm_status llm__cfg_gemma(llm__hparams *hp, const cJSON *cfg, const char *path) {
+    llm_status s = llm__cfg_act(path, llm__json_str(cfg, "hidden_activation", "gelu_pytorch_tanh"), &hp->act);
+    if (s) return s;
+    hp->norm_add_one = 1.0f;
+    hp->embed_scale = sqrtf((float)hp->n_embd);
+    hp->round_embed_scale = true;
+    return LLM_OK;
+}
+
+/* Gemma 2/3: query scale from query_pre_attn_scalar, soft-capping, and (v4 configs without
+   layer_types) which layers slide: every other one (Gemma 2), all but every
+   sliding_window_pattern-th (Gemma 3). */
+static llm_status llm__cfg_gemma2(llm__hparams *hp, const cJSON *cfg, const char *path) {
+    llm_status s = llm__cfg_gemma(hp, cfg, path);
+    if (s) return s;
+    hp->attn_scale = (float)(1.0 / sqrt(llm__json_num(cfg, "query_pre_attn_scalar", (double)hp->head_dim)));
+    hp->attn_softcap = (float)llm__json_num(cfg, "attn_logit_softcapping", 0.0);
+    hp->final_softcap = (float)llm__json_num(cfg, "final_logit_softcapping", 0.0);
+    if (!llm__json_has(cfg, "layer_types") && hp->sliding_window > 0) {
+        int64_t pattern = llm__json_int(cfg, "sliding_window_pattern", llm__json_int(cfg, "_sliding_window_pattern", 0));
+        for (int64_t il = 0; il < hp->n_layers; il++) hp->layer_sliding[il] = pattern > 0 ? (il + 1) % pattern != 0 : il % 2 == 0;
+    }
+    return LLM_OK;
+}
+
+static llm_status llm__cfg_layernorm(llm__hparams *hp, const cJSON *cfg, const char *path) {
+    (void)cfg; (void)path;
+    hp->norm = LLM__NORM_LAYER;
+    return LLM_OK;
+}
+
+/* Phi: attention and MLP side by side on one LayerNorm. */
+static llm_status llm__cfg_phi(llm__hparams *hp, const cJSON *cfg, const char *path) {
+    if (llm__json_bool(cfg, "qk_layernorm", false)) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: phi with qk_layernorm is not supported", path);
+    hp->norm = LLM__NORM_LAYER;
+    hp->parallel_block = true;
+    return LLM_OK;
+}
+
+/* Cohere: parallel block on a LayerNorm without bias, logits scaled, rope on interleaved
+   pairs (modeling_cohere.py rotate_half takes x[..., ::2] and x[..., 1::2]). */
+static llm_status llm__cfg_cohere(llm__hparams *hp, const cJSON *cfg, const char *path) {
+    if (llm__json_bool(cfg, "use_qk_norm", false)) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: cohere with use_qk_norm is not supported", path);
+    hp->norm = LLM__NORM_LAYER;
+    hp->parallel_block = true;
+    hp->rope_interleaved = true;
+    hp->logit_scale = (float)llm__json_num(cfg, "logit_scale", 1.0);
+    return LLM_OK;
+}
+
+static llm_status llm__cfg_gpt_neox(llm__hparams *hp, const cJSON *cfg, const char *path) {
+    (void)path;
+    hp->norm = LLM__NORM_LAYER;
+    hp->parallel_block = llm__json_bool(cfg, "use_parallel_residual", true);
+    return LLM_OK;
+}
+
+/* GPT-2: learned positions instead of rope, LayerNorm everywhere. */
+static llm_status llm__cfg_gpt2(llm__hparams *hp, const cJSON *cfg, const char *path) {
+    if (llm__json_bool(cfg, "scale_attn_by_inverse_layer_idx", false) || llm__json_bool(cfg, "reorder_and_upcast_attn", false))
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: gpt2 with scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn is not supported", path);
+    hp->norm = LLM__NORM_LAYER;
+    hp->learned_pos = true;
+    memset(hp->layer_rope, 0, (size_t)hp->n_layers);
+    if (hp->n_ctx_train <= 0) return llm__fail(LLM_ERR_FORMAT, "%s: gpt2 needs n_positions", path);
+    return LLM_OK;
+}
+
+static llm_status llm__cfg_olmo2(llm__hparams *hp, const cJSON *cfg, const char *path) {
+    (void)cfg; (void)path;
+    hp->qk_norm_full = true;
+    return LLM_OK;
+}
+
+/* Granite: muP-style multipliers on embeddings, residual branches, attention and logits. */
+static llm_status llm__cfg_granite(llm__hparams *hp, const cJSON *cfg, const char *path) {
+    (void)path;
+    hp->embed_scale = (float)llm__json_num(cfg, "embedding_multiplier", 1.0);
+    hp->residual_scale = (float)llm__json_num(cfg, "residual_multiplier", 1.0);
+    hp->attn_scale = (float)llm__json_num(cfg, "attention_multiplier", hp->attn_scale);
+    hp->logit_scale = (float)(1.0 / llm__json_num(cfg, "logits_scaling", 1.0));
+    return LLM_OK;
+}
+
+/* DeepSeek V2/V3: multi-head latent attention (the rope part of a head is qk_rope_head_dim
+   wide, on interleaved pairs), sigmoid-scored group-limited routing. The query scale grows
+   with YaRN's mscale_all_dim (modeling_deepseek_v3.py yarn_apply_mscale). */
+static llm_status llm__cfg_deepseek(llm__hparams *hp, const cJSON *cfg, const char *path) {
+    hp->kv_lora_rank = llm__json_int(cfg, "kv_lora_rank", 0);
+    hp->q_lora_rank = llm__json_int(cfg, "q_lora_rank", 0);
+    hp->qk_nope_dim = llm__json_int(cfg, "qk_nope_head_dim", 0);
+    hp->qk_rope_dim = llm__json_int(cfg, "qk_rope_head_dim", 0);
+    hp->v_head_dim = llm__json_int(cfg, "v_head_dim", 0);
+    if (hp->kv_lora_rank <= 0 || hp->q_lora_rank < 0 || hp->q_lora_rank > 65536 || hp->qk_nope_dim <= 0 || hp->qk_rope_dim <= 0 || hp->qk_rope_dim % 2 ||
+        hp->v_head_dim <= 0 || hp->kv_lora_rank > 65536 || hp->qk_nope_dim > 4096 || hp->qk_rope_dim > 4096 || hp->v_head_dim > 4096)
+        return llm__fail(LLM_ERR_FORMAT, "%s: implausible MLA sizes (kv_lora_rank, qk_nope/rope_head_dim, v_head_dim)", path);
+    hp->n_kv_heads = hp->n_heads;
+    hp->head_dim = hp->n_rot = hp->qk_rope_dim;
+    hp->rope_interleaved = llm__json_bool(cfg, "rope_interleave", true);
+    double scale = 1.0 / sqrt((double)(hp->qk_nope_dim + hp->qk_rope_dim));
+    if (hp->rope.type != LLM__ROPE_DEFAULT && hp->rope.mscale_all_dim) {
+        double m = llm__yarn_mscale(hp->rope.factor, hp->rope.mscale_all_dim);
+        scale *= m * m;
+    }
+    hp->attn_scale = (float)scale;
+    hp->router = LLM__ROUTER_SIGMOID_GROUPED;
+    hp->n_group = llm__json_int(cfg, "n_group", 1);
+    hp->topk_group = llm__json_int(cfg, "topk_group", 1);
+    if (hp->n_experts && (hp->n_group <= 0 || hp->n_group > 64 || hp->n_experts % hp->n_group || hp->topk_group <= 0 || hp->topk_group > hp->n_group ||
+                          hp->n_experts / hp->n_group < 2 || hp->topk_group * (hp->n_experts / hp->n_group) < hp->n_experts_used))
+        return llm__fail(LLM_ERR_FORMAT, "%s: n_group %lld / topk_group %lld do not fit %lld experts", path, (long long)hp->n_group,
+                         (long long)hp->topk_group, (long long)hp->n_experts);
+    return LLM_OK;
+}
+
+/* ---- the architecture table ---- */
 typedef struct llm__arch {
     const char *name;                                                     /* config model_type */
     llm_status (*configure)(llm__hparams *hp, const cJSON *cfg, const char *path);   /* NULL: none */
-    llm_status (*bind)(llm_model *m);                                     /* NULL: llm__bind_hf */
+    const llm__names *names;                                              /* tensor names and slots */
+    const char *defaults;        /* JSON: transformers' defaults for fields a config may omit, or NULL */
 } llm__arch;
 
+/* Gemma 3 text configs nested in a multimodal config list only what differs from
+   Gemma3TextConfig's defaults (configuration_gemma3.py), so those are needed here. */
+static const char llm__gemma3_defaults[] =
+    "{\"vocab_size\": 262208, \"hidden_size\": 2304, \"intermediate_size\": 9216, \"num_hidden_layers\": 26,"
+    " \"num_attention_heads\": 8, \"num_key_value_heads\": 4, \"head_dim\": 256, \"max_position_embeddings\": 131072,"
+    " \"rms_norm_eps\": 1e-6, \"query_pre_attn_scalar\": 256, \"sliding_window\": 4096, \"sliding_window_pattern\": 6,"
+    " \"rope_theta\": 1000000.0, \"rope_local_base_freq\": 10000.0, \"tie_word_embeddings\": true,"
+    " \"bos_token_id\": 2, \"eos_token_id\": 1}";
+
 static const llm__arch llm__archs[] = {
-    { "llama",   NULL, NULL },     /* incl. Llama 3.1+ rope scaling (rope_type "llama3") */
-    { "mistral", NULL, NULL },     /* sliding_window on every layer */
-    { "qwen2",   NULL, NULL },     /* q/k/v biases (bound because the checkpoint has them) */
-    { "qwen3",   NULL, NULL },     /* per-head q/k RMSNorm, explicit head_dim */
-    { "smollm3", NULL, NULL },     /* NoPE layers (no_rope_layers) */
+    { "llama",      NULL,               &llm__names_llama,      NULL },                  /* incl. Llama 3.1 rope (rope_type "llama3") */
+    { "mistral",    NULL,               &llm__names_llama,      NULL },                  /* sliding_window on every layer */
+    { "qwen2",      NULL,               &llm__names_llama,      NULL },                  /* q/k/v biases (bound when present) */
+    { "qwen3",      NULL,               &llm__names_llama,      NULL },                  /* per-head q/k RMSNorm */
+    { "smollm3",    NULL,               &llm__names_llama,      NULL },                  /* NoPE layers (no_rope_layers) */
+    { "gemma",      llm__cfg_gemma,     &llm__names_llama,      NULL },
+    { "gemma2",     llm__cfg_gemma2,    &llm__names_gemma2,     NULL },
+    { "gemma3_text", llm__cfg_gemma2,    &llm__names_gemma2,     llm__gemma3_defaults }, /* + q/k norm, rope per layer type */
+    { "phi3",       NULL,               &llm__names_phi3,       NULL },                  /* fused qkv_proj / gate_up_proj */
+    { "phi",        llm__cfg_phi,       &llm__names_phi,        NULL },                  /* partial rotary, parallel block, biases */
+    { "mixtral",    NULL,               &llm__names_mixtral,    NULL },                  /* top-2 of 8, softmax then renormalised */
+    { "qwen2_moe",  NULL,               &llm__names_moe,        NULL },                  /* + shared expert with a sigmoid gate */
+    { "qwen3_moe",  NULL,               &llm__names_moe,        NULL },
+    { "starcoder2", llm__cfg_layernorm, &llm__names_starcoder2, NULL },                  /* LayerNorm, biases, plain GELU MLP */
+    { "olmo2",      llm__cfg_olmo2,     &llm__names_olmo2,      NULL },                  /* norms after the blocks */
+    { "granite",    llm__cfg_granite,   &llm__names_llama,      NULL },
+    { "cohere",     llm__cfg_cohere,    &llm__names_cohere,     NULL },
+    { "gpt_neox",   llm__cfg_gpt_neox,  &llm__names_gpt_neox,   NULL },
+    { "gpt2",       llm__cfg_gpt2,      &llm__names_gpt2,       NULL },
+    { "deepseek_v3", llm__cfg_deepseek,  &llm__names_deepseek,   NULL },                 /* MLA + MoE with shared experts */
 };
 
+/* Multimodal checkpoints whose language model is a supported family: its config is the
+   text_config, its tensors carry a prefix (transformers 4: "language_model.model.",
+   transformers 5: "model.language_model."). The vision tower is not loaded. */
+typedef struct llm__wrapper {
+    const char *name, *text_arch;                   /* model_type of the wrapper, of its text_config */
+    const char *const *renames;
+} llm__wrapper;
+
+static const char *const llm__gemma3_renames[] = {
+    "model.", "language_model.model.", "model.", "model.language_model.", "lm_head.", "language_model.lm_head.", NULL,
+};
+static const llm__wrapper llm__wrappers[] = {
+    { "gemma3", "gemma3_text", llm__gemma3_renames },
+};
+
+/* The families, then the multimodal wrappers around them (model_types a config may name). */
 LLM_API const char *const *llm_architectures(void) {
-    static const char *names[LLM__COUNT(llm__archs) + 1];
+    static const char *names[LLM__COUNT(llm__archs) + LLM__COUNT(llm__wrappers) + 1];
     for (int i = 0; i < LLM__COUNT(llm__archs); i++) names[i] = llm__archs[i].name;
+    for (int i = 0; i < LLM__COUNT(llm__wrappers); i++) names[LLM__COUNT(llm__archs) + i] = llm__wrappers[i].name;
     return names;
 }
 
@@ -8103,9 +8789,10 @@ static const llm__arch *llm__arch_find(const char *name) {
 }
 
 static llm_status llm__arch_unsupported(const char *path, const char *name) {
-    char list[512] = "";
-    for (int i = 0; i < LLM__COUNT(llm__archs); i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", llm__archs[i].name);
+    char list[1024] = "";
+    int i = 0;
+    for (const char *const *a = llm_architectures(); *a; a++, i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", *a);
     return llm__fail(LLM_ERR_UNSUPPORTED, "%s: model_type '%s' is not supported (supported: %s)", path, name, list);
 }
 
@@ -8130,9 +8817,13 @@ static llm_status llm__model_finish(llm_model *m) {
     m->inv_freq = (float *)malloc((size_t)hp->n_rot / 2 * sizeof(float) + 1);
     m->inv_freq_local = (float *)malloc((size_t)hp->n_rot / 2 * sizeof(float) + 1);
     if (!m->inv_freq || !m->inv_freq_local) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
-    llm_status s = llm__rope_inv_freq(&hp->rope, hp->n_rot, m->inv_freq, &m->rope_mscale);
-    if (!s) s = llm__rope_inv_freq(&hp->rope_local, hp->n_rot, m->inv_freq_local, &m->rope_mscale_local);
-    if (s) return llm__fail(s, "%s: %s", m->path, llm_last_error());
+    llm__rope_inv_freq(&hp->rope, hp->n_rot, hp->n_ctx_train, 0, m->inv_freq, &m->rope_mscale);
+    llm__rope_inv_freq(&hp->rope_local, hp->n_rot, hp->n_ctx_train, 0, m->inv_freq_local, &m->rope_mscale_local);
+    if (hp->round_embed_scale && m->tok_embd->dtype != LLM_DTYPE_F32) {
+        uint16_t r;
+        llm_convert(m->tok_embd->dtype, &r, LLM_DTYPE_F32, &hp->embed_scale, 1);
+        llm_convert(LLM_DTYPE_F32, &hp->embed_scale, m->tok_embd->dtype, &r, 1);
+    }
     llm_model_info *in = &m->info;
     in->arch = hp->arch;
     in->n_vocab = hp->n_vocab;
@@ -8178,6 +8869,37 @@ static void llm__read_generation_config(const char *dir, llm__hparams *hp) {
     cJSON_Delete(g);
 }
 
+/* Add the family's defaults for the fields cfg lacks (a field set to null stays null). */
+static llm_status llm__cfg_defaults(const char *path, cJSON *cfg, const char *defaults) {
+    cJSON *d = defaults ? cJSON_Parse(defaults) : NULL;
+    LLM_ASSERT(!defaults || cJSON_IsObject(d));
+    for (const cJSON *x = d ? d->child : NULL; x; x = x->next) {
+        cJSON *v = llm__json_get(cfg, x->string) ? NULL : cJSON_Duplicate(x, true);
+        if (v && !cJSON_AddItemToObject(cfg, x->string, v)) { cJSON_Delete(v); v = NULL; }
+        if (!v && !llm__json_get(cfg, x->string)) { cJSON_Delete(d); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); }
+    }
+    cJSON_Delete(d);
+    return LLM_OK;
+}
+
+/* The language model's config (the file's, or a wrapper's text_config) and its family. */
+static llm_status llm__cfg_arch(const char *path, cJSON *root, llm_model *m, cJSON **out_cfg, const llm__arch **out_arch) {
+    cJSON *cfg = root;
+    const char *type = llm__json_str(root, "model_type", "");
+    for (int i = 0; i < LLM__COUNT(llm__wrappers); i++)
+        if (!strcmp(type, llm__wrappers[i].name) && cJSON_IsObject(llm__json_get(root, "text_config"))) {
+            cfg = (cJSON *)llm__json_get(root, "text_config");
+            type = llm__json_str(cfg, "model_type", llm__wrappers[i].text_arch);
+            m->renames[1] = llm__wrappers[i].renames;
+        }
+    *out_cfg = cfg;
+    *out_arch = llm__arch_find(type);
+    if (!*out_arch && *type) return llm__arch_unsupported(path, type);
+    if (!*out_arch) return LLM_OK;                  /* no model_type: parsing says what is missing */
+    if (cfg != root && !llm__json_get(cfg, "model_type")) cJSON_AddStringToObject(cfg, "model_type", type);
+    return llm__cfg_defaults(path, cfg, (*out_arch)->defaults);
+}
+
 /* A Hugging Face / MLX directory, or a weights file inside one. */
 static llm_status llm__load_hf(llm_model *m, const char *path, const llm_model_desc *desc) {
     char dir[4096], cfg_path[4096];
@@ -8185,19 +8907,20 @@ static llm_status llm__load_hf(llm_model *m, const char *path, const llm_model_d
     else llm__path_dir(dir, sizeof dir, path);
     const char *cfg_name = desc && desc->config_file ? desc->config_file : "config.json";
     if (!llm__path_join(cfg_path, sizeof cfg_path, dir, cfg_name)) return llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", path);
-    cJSON *cfg = NULL;
-    llm_status s = llm__json_load(cfg_path, &cfg);
+    cJSON *root = NULL, *cfg = NULL;
+    const llm__arch *arch = NULL;
+    llm_status s = llm__json_load(cfg_path, &root);
     if (s) return s;
-    s = llm__hparams_parse(cfg_path, cfg, &m->hp);
-    const llm__arch *arch = s ? NULL : llm__arch_find(m->hp.arch);
+    s = llm__cfg_arch(cfg_path, root, m, &cfg, &arch);
+    if (!s) s = llm__hparams_parse(cfg_path, cfg, &m->hp);
     if (!s && !arch) s = llm__arch_unsupported(cfg_path, m->hp.arch);
     if (!s && arch->configure) s = arch->configure(&m->hp, cfg, cfg_path);
-    cJSON_Delete(cfg);
+    cJSON_Delete(root);
     if (s) return s;
     llm__read_generation_config(dir, &m->hp);
     if ((s = llm_safetensors_open(path, &m->st))) return s;
     if ((s = llm__model_alloc_layers(m))) return s;
-    return arch->bind ? arch->bind(m) : llm__bind_hf(m);
+    return llm__bind_names(m, arch->names);
 }
 #endif
 /* ==== end llm_impl/52_load.c ==== */
@@ -8260,7 +8983,7 @@ static llm_status llm__load_llama2c(llm_model *m, const char *path) {
     if ((uint64_t)n_floats * 4 + sizeof h > m->bin.size)
         return llm__fail(LLM_ERR_FORMAT, "%s: file has %zu bytes, the header describes %lld", path, m->bin.size,
                          (long long)(n_floats * 4 + (int64_t)sizeof h));
-    memset(hp, 0, sizeof *hp);
+    llm__hparams_init(hp);
     snprintf(hp->arch, sizeof hp->arch, "llama");
     hp->n_vocab = V; hp->n_embd = C; hp->n_layers = L; hp->n_heads = H; hp->n_kv_heads = Hkv; hp->head_dim = D;
     hp->n_ff = F; hp->n_ctx_train = T; hp->norm_eps = 1e-5; hp->act = LLM__ACT_SILU; hp->tie_embeddings = shared;
@@ -8292,22 +9015,28 @@ static llm_status llm__load_llama2c(llm_model *m, const char *path) {
 }
 /* ==== end llm_impl/53_llama2c.c ==== */
 /* ==== begin llm_impl/55_forward.c ==== */
-/* ---- >>forward: the generic decoder-only transformer ----
+/* ---- >>forward: the blocks of the generic decoder-only transformer ----
    One forward pass over a chunk of T tokens at positions n_past .. n_past+T-1, for every
    architecture: each family is a set of options in llm__hparams and the tensors it binds.
    The recipe (Llama; "Attention Is All You Need" with the pre-norm, RoPE, SwiGLU and GQA
-   changes):
-       x = embed(tokens) * embed_scale                            [T, C]
+   changes; 58_transformer.c strings the blocks together):
+       x = embed(tokens) * embed_scale (+ learned positions)       [T, C]
        for each layer:
-           h = norm(x);  q, k, v = h Wq, h Wk, h Wv (+ biases)     [T, H*D], [T, Hkv*D]
+           h = norm(x);  q, k, v = h Wq, h Wk, h Wv (+ biases)      [T, H*D], [T, Hkv*D]
            q, k = qk_norm(q, k);  q, k = rope(q, k, positions)
-           cache k, v;  a = softmax(q k^T * scale + causal mask) v [T, H*D]
+           cache k, v;  a = softmax(q k^T * scale + causal mask) v  [T, H*D]
            x = x + a Wo
-           h = norm(x);  x = x + (act(h Wgate) * h Wup) Wdown      [T, F] -> [T, C]
-       logits = norm(x) Wout                                      [T, V]
-   Each block is a function of the session's named buffers, so a backward pass can find
-   every activation. */
+           h = norm(x);  x = x + (act(h Wgate) * h Wup) Wdown       [T, F] -> [T, C]
+       logits = norm(x) Wout                                       [T, V]
+   Variations: post-norms (Gemma 2/3, OLMo 2), parallel blocks (Phi, Cohere, GPT-NeoX),
+   soft-capping, multipliers (Granite), MoE feed-forward (56_moe.c), latent attention
+   (57_mla.c). Each block is a function of the session's named buffers, so a backward pass
+   can find every activation. */
 /* #include "10_internal.h" (already above) */
+
+typedef struct llm__kv {           /* one layer's cache */
+    float *k, *v;                  /* [Hkv, n_ctx, D] each; MLA: k = [n_ctx, kv_lora_rank + rope] rows, v unused */
+} llm__kv;
 
 struct llm_session {
     const llm_model *m;
@@ -8317,30 +9046,47 @@ struct llm_session {
     int64_t n_ctx, n_batch, n_past;
     int n_threads;
     llm_token *tokens;             /* [n_ctx] the tokens in the cache, in order */
-    float *k_cache, *v_cache;      /* [L, Hkv, n_ctx, D] */
+    llm__kv *kv;                   /* [L], pointing into block */
     /* activations of the current chunk (B = n_batch rows) */
     float *x;                      /* [B, C] residual stream */
-    float *h;                      /* [B, C] normalized input of a block */
-    float *q, *k, *v;              /* [B, H*D], [B, Hkv*D], [B, Hkv*D] */
-    float *att;                    /* [B, H*D] attention output, before Wo */
-    float *proj;                   /* [B, C] output of Wo / Wdown before the residual add */
-    float *gate, *up;              /* [B, F] */
+    float *h, *h2;                 /* [B, C] normalized input of attention / feed-forward */
+    float *q, *k, *v;              /* [B, H*D] [B, Hkv*D] [B, Hkv*D] (MLA: [B, H*(nope+rope)] [B, rank+rope]) */
+    float *qkv;                    /* [B, (H+2Hkv)*D] fused projection (GPT-NeoX) */
+    float *att;                    /* [B, H*Dv] attention output, before Wo */
+    float *attn_out, *ffn_out;     /* [B, C] block outputs before the residual add */
+    float *gate, *up;              /* [B, F] (F: widest feed-forward of dense, expert and shared) */
+    float *router;                 /* [B, E] router logits / scores */
+    float *topk_w, *rows_w;        /* [B, K] routing weights; [B] weights of one expert's rows */
+    int32_t *topk, *rows;          /* [B, K] chosen experts; [B] tokens of one expert */
+    float *xe, *ye;                /* [B, C] one expert's gathered inputs / outputs */
+    float *mla_qa;                 /* [B, q_lora_rank] */
+    float *mla_q;                  /* [B, H*(rank+rope)] queries absorbed into the latent space */
+    float *mla_lat;                /* [H, B, rank] attention output in the latent space */
     float *logits;                 /* [V] of the last position */
     float *scores;                 /* [n_threads, n_ctx] attention scores */
-    float *mm_scratch;             /* [n_threads, max(C, F, H*D)] */
+    float *mm_scratch;             /* [n_threads, mm_stride] */
+    int64_t mm_stride;             /* widest matmul input */
+    float *freq_buf;               /* [2, n_rot/2] rope frequencies that change with the length */
+    const float *freq, *freq_local;/* [n_rot/2] this chunk's frequencies: full / sliding layers */
+    float mscale, mscale_local;
     void *block;                   /* one allocation backing everything above */
 };
 
-/* out[t] = norm(x[t]) with the model's norm: RMSNorm, or LayerNorm when a bias exists. */
-static void llm__norm_rows(const llm_session *s, float *out, const float *x, int64_t T, const float *w, const float *b) {
-    const llm__hparams *hp = &s->m->hp;
+/* out[t] = norm(x[t]) over n columns: RMSNorm (Gemma: w + 1) or LayerNorm (bias optional).
+   No weight and no bias: no norm (OLMo 2 has none before its blocks). In place is fine. */
+static void llm__norm_n(const llm__hparams *hp, float *out, const float *x, int64_t T, int64_t n, const float *w, const float *b) {
     for (int64_t t = 0; t < T; t++) {
-        if (b) llm__layernorm(out + t * hp->n_embd, x + t * hp->n_embd, w, b, hp->n_embd, (float)hp->norm_eps);
-        else llm__rmsnorm(out + t * hp->n_embd, x + t * hp->n_embd, w, hp->n_embd, (float)hp->norm_eps, hp->norm_add_one);
+        if (!w && !b) memmove(out + t * n, x + t * n, (size_t)n * sizeof(float));
+        else if (hp->norm == LLM__NORM_LAYER) llm__layernorm(out + t * n, x + t * n, w, b, n, (float)hp->norm_eps);
+        else llm__rmsnorm(out + t * n, x + t * n, w, n, (float)hp->norm_eps, hp->norm_add_one);
     }
 }
 
-/* y[t] (+)= x[t] W^T + bias for t < T. */
+static void llm__norm_rows(const llm_session *s, float *out, const float *x, int64_t T, const float *w, const float *b) {
+    llm__norm_n(&s->m->hp, out, x, T, s->m->hp.n_embd, w, b);
+}
+
+/* y[t] = x[t] W^T + bias for t < T. */
 static void llm__linear(llm_session *s, float *y, const float *x, int64_t T, const llm_tensor *w, const float *bias) {
     llm__matmul(s->pool, s->mm_scratch, y, w->shape[0], x, T, w);
     if (bias)
@@ -8348,31 +9094,75 @@ static void llm__linear(llm_session *s, float *y, const float *x, int64_t T, con
             for (int64_t i = 0; i < w->shape[0]; i++) y[t * w->shape[0] + i] += bias[i];
 }
 
-/* Per-head norm (Qwen3's q_norm/k_norm) and rope, then append k and v to the cache. */
+/* The rope frequencies of one evaluation call that ends at position end - 1: the model's,
+   or recomputed where they depend on how long the sequence has grown (dynamic NTK,
+   LongRoPE; 51_model.c). As in transformers, one call (a whole prompt, even when it is
+   split into chunks) uses one set; keys already cached keep the rotation they got. */
+static void llm__rope_prepare(llm_session *s, int64_t end) {
+    const llm_model *m = s->m;
+    const llm__hparams *hp = &m->hp;
+    int64_t half = hp->n_rot / 2;
+    s->freq = m->inv_freq, s->mscale = m->rope_mscale;
+    s->freq_local = m->inv_freq_local, s->mscale_local = m->rope_mscale_local;
+    if (llm__rope_dynamic(&hp->rope)) {
+        llm__rope_inv_freq(&hp->rope, hp->n_rot, hp->n_ctx_train, end, s->freq_buf, &s->mscale);
+        s->freq = s->freq_buf;
+    }
+    if (llm__rope_dynamic(&hp->rope_local)) {
+        llm__rope_inv_freq(&hp->rope_local, hp->n_rot, hp->n_ctx_train, end, s->freq_buf + half, &s->mscale_local);
+        s->freq_local = s->freq_buf + half;
+    }
+}
+
+/* GPT-NeoX: the fused projection is [T, H, 3, D]; spread it into q, k, v [T, H*D]. */
+static void llm__split_qkv_per_head(llm_session *s, int64_t T) {
+    const llm__hparams *hp = &s->m->hp;
+    int64_t H = hp->n_heads, D = hp->head_dim;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t h = 0; h < H; h++) {
+            const float *src = s->qkv + (t * H + h) * 3 * D;
+            memcpy(s->q + (t * H + h) * D, src, (size_t)D * sizeof(float));
+            memcpy(s->k + (t * H + h) * D, src + D, (size_t)D * sizeof(float));
+            memcpy(s->v + (t * H + h) * D, src + 2 * D, (size_t)D * sizeof(float));
+        }
+}
+
+/* q/k norms (per head: Qwen3, Gemma 3; over all heads: OLMo 2) and rope, then append k and v
+   to the cache. */
 static void llm__qk_prepare(llm_session *s, int64_t il, int64_t T) {
     const llm_model *m = s->m;
     const llm__hparams *hp = &m->hp;
     const llm__layer *l = &m->layers[il];
     int64_t D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads;
-    bool sliding = hp->layer_sliding[il];
-    const float *inv_freq = sliding ? m->inv_freq_local : m->inv_freq;
-    float mscale = sliding ? m->rope_mscale_local : m->rope_mscale;
+    bool sliding = hp->layer_sliding[il], rope = hp->layer_rope[il];
+    const float *freq = sliding ? s->freq_local : s->freq;
+    float mscale = sliding ? s->mscale_local : s->mscale;
+    if (hp->qk_norm_full) {
+        llm__norm_n(hp, s->q, s->q, T, H * D, l->q_norm, NULL);
+        llm__norm_n(hp, s->k, s->k, T, Hkv * D, l->k_norm, NULL);
+    }
+    const float *qn = hp->qk_norm_full ? NULL : l->q_norm, *kn = hp->qk_norm_full ? NULL : l->k_norm;
     for (int64_t t = 0; t < T; t++) {
         int64_t pos = s->n_past + t;
         for (int64_t h = 0; h < H; h++) {
             float *qh = s->q + (t * H + h) * D;
-            if (l->q_norm) llm__rmsnorm(qh, qh, l->q_norm, D, (float)hp->norm_eps, hp->norm_add_one);
-            if (hp->layer_rope[il]) llm__rope(qh, pos, inv_freq, hp->n_rot, hp->rope_interleaved, mscale);
+            if (qn) llm__rmsnorm(qh, qh, qn, D, (float)hp->norm_eps, hp->norm_add_one);
+            if (rope) llm__rope(qh, pos, freq, hp->n_rot, hp->rope_interleaved, mscale);
         }
         for (int64_t h = 0; h < Hkv; h++) {
             float *kh = s->k + (t * Hkv + h) * D;
-            if (l->k_norm) llm__rmsnorm(kh, kh, l->k_norm, D, (float)hp->norm_eps, hp->norm_add_one);
-            if (hp->layer_rope[il]) llm__rope(kh, pos, inv_freq, hp->n_rot, hp->rope_interleaved, mscale);
-            size_t at = (size_t)(((il * Hkv + h) * s->n_ctx + pos) * D);
-            memcpy(s->k_cache + at, kh, (size_t)D * sizeof(float));
-            memcpy(s->v_cache + at, s->v + (t * Hkv + h) * D, (size_t)D * sizeof(float));
+            if (kn) llm__rmsnorm(kh, kh, kn, D, (float)hp->norm_eps, hp->norm_add_one);
+            if (rope) llm__rope(kh, pos, freq, hp->n_rot, hp->rope_interleaved, mscale);
+            size_t at = (size_t)((h * s->n_ctx + pos) * D);
+            memcpy(s->kv[il].k + at, kh, (size_t)D * sizeof(float));
+            memcpy(s->kv[il].v + at, s->v + (t * Hkv + h) * D, (size_t)D * sizeof(float));
         }
     }
+}
+
+/* First cached position token pos may attend to: 0, or the start of its sliding window. */
+static int64_t llm__attn_start(const llm__hparams *hp, int64_t il, int64_t pos) {
+    return hp->layer_sliding[il] && hp->sliding_window ? LLM__MAX(0, pos - hp->sliding_window + 1) : 0;
 }
 
 typedef struct { llm_session *s; int64_t il, T; } llm__attn_task;
@@ -8386,59 +9176,304 @@ static void llm__attn_worker(void *ctx, int ith, int nth) {
     const llm__hparams *hp = &s->m->hp;
     int64_t D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads, group = H / Hkv;
     float *scores = s->scores + (int64_t)ith * s->n_ctx;
-    llm__attn_params params = { .scale = hp->attn_scale, .softcap = 0 };
+    llm__attn_params params = { .scale = hp->attn_scale, .softcap = hp->attn_softcap };
     int64_t lo, hi;
     llm__split(a->T * H, ith, nth, &lo, &hi);
     for (int64_t idx = lo; idx < hi; idx++) {
-        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->n_past + t;
-        int64_t start = hp->layer_sliding[a->il] && hp->sliding_window ? LLM__MAX(0, pos - hp->sliding_window + 1) : 0;
-        const float *K = s->k_cache + ((a->il * Hkv + kvh) * s->n_ctx + start) * D;
-        const float *V = s->v_cache + ((a->il * Hkv + kvh) * s->n_ctx + start) * D;
+        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->n_past + t, start = llm__attn_start(hp, a->il, pos);
+        const float *K = s->kv[a->il].k + (kvh * s->n_ctx + start) * D;
+        const float *V = s->kv[a->il].v + (kvh * s->n_ctx + start) * D;
         llm__attend(s->att + (t * H + h) * D, s->q + (t * H + h) * D, K, V, pos - start + 1, D, D, &params, scores);
     }
 }
 
-static void llm__attention_block(llm_session *s, int64_t il, int64_t T) {
+/* out[T, C] = attention(h) Wo (+ bias). */
+static void llm__attention_block(llm_session *s, int64_t il, const float *h, float *out, int64_t T) {
     const llm__layer *l = &s->m->layers[il];
-    const llm__hparams *hp = &s->m->hp;
-    llm__norm_rows(s, s->h, s->x, T, l->attn_norm, l->attn_norm_b);
-    llm__linear(s, s->q, s->h, T, l->wq, l->bq);
-    llm__linear(s, s->k, s->h, T, l->wk, l->bk);
-    llm__linear(s, s->v, s->h, T, l->wv, l->bv);
+    if (l->wqkv) {
+        llm__linear(s, s->qkv, h, T, l->wqkv, l->bqkv);
+        llm__split_qkv_per_head(s, T);
+    } else {
+        llm__linear(s, s->q, h, T, l->wq, l->bq);
+        llm__linear(s, s->k, h, T, l->wk, l->bk);
+        llm__linear(s, s->v, h, T, l->wv, l->bv);
+    }
     llm__qk_prepare(s, il, T);
     llm__attn_task task = { s, il, T };
     llm__parallel_for(s->pool, llm__attn_worker, &task);
-    llm__linear(s, s->proj, s->att, T, l->wo, l->bo);
-    for (int64_t i = 0; i < T * hp->n_embd; i++) s->x[i] += s->proj[i];
+    llm__linear(s, out, s->att, T, l->wo, l->bo);
 }
 
-/* Gated MLP: down(act(gate(h)) * up(h)); without a gate: down(act(up(h))). */
-static void llm__ffn_block(llm_session *s, int64_t il, int64_t T) {
-    const llm__layer *l = &s->m->layers[il];
+/* out[T, C] = gated MLP down(act(gate(h)) * up(h)); without a gate: down(act(up(h))).
+   Used for the dense feed-forward, each routed expert and the shared expert. */
+static void llm__mlp(llm_session *s, float *out, const float *h, int64_t T, const llm__mlp_w *w, const float *b_up, const float *b_down) {
     const llm__hparams *hp = &s->m->hp;
-    int64_t F = hp->n_ff;
-    llm__norm_rows(s, s->h, s->x, T, l->ffn_norm, l->ffn_norm_b);
-    llm__linear(s, s->up, s->h, T, l->w_up, l->b_up);
-    if (l->w_gate) {
-        llm__linear(s, s->gate, s->h, T, l->w_gate, NULL);
+    int64_t F = w->up->shape[0];
+    llm__linear(s, s->up, h, T, w->up, b_up);
+    if (w->gate) {
+        llm__linear(s, s->gate, h, T, w->gate, NULL);
         for (int64_t i = 0; i < T * F; i++) s->up[i] *= llm__activate(hp->act, s->gate[i]);
     } else {
         for (int64_t i = 0; i < T * F; i++) s->up[i] = llm__activate(hp->act, s->up[i]);
     }
-    llm__linear(s, s->proj, s->up, T, l->w_down, l->b_down);
-    for (int64_t i = 0; i < T * hp->n_embd; i++) s->x[i] += s->proj[i];
+    llm__linear(s, out, s->up, T, w->down, b_down);
 }
 
-/* x[t] = embedding row of tokens[t], widened to f32 and scaled. */
+/* x[t] = embedding row of tokens[t], widened to f32 and scaled (+ the learned position row). */
 static void llm__embed(llm_session *s, const llm_token *tokens, int64_t T) {
     const llm_model *m = s->m;
     int64_t C = m->hp.n_embd;
     size_t row_bytes = llm_dtype_n_bytes(m->tok_embd->dtype, C);
     for (int64_t t = 0; t < T; t++) {
-        const uint8_t *row = (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes;
-        llm_convert(LLM_DTYPE_F32, s->x + t * C, m->tok_embd->dtype, row, C);
+        float *x = s->x + t * C;
+        llm_convert(LLM_DTYPE_F32, x, m->tok_embd->dtype, (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes, C);
         if (m->hp.embed_scale != 1.0f)
-            for (int64_t i = 0; i < C; i++) s->x[t * C + i] *= m->hp.embed_scale;
+            for (int64_t i = 0; i < C; i++) x[i] *= m->hp.embed_scale;
+        if (m->pos_embd) {
+            size_t pos_bytes = llm_dtype_n_bytes(m->pos_embd->dtype, C);
+            llm_convert(LLM_DTYPE_F32, s->h, m->pos_embd->dtype, (const uint8_t *)m->pos_embd->data + (size_t)(s->n_past + t) * pos_bytes, C);
+            for (int64_t i = 0; i < C; i++) x[i] += s->h[i];
+        }
+    }
+}
+/* ==== end llm_impl/55_forward.c ==== */
+/* ==== begin llm_impl/56_moe.c ==== */
+/* ---- >>moe: mixture-of-experts feed-forward ----
+   A router scores E experts per token, the K best run, their outputs are summed with the
+   routing weights; a shared expert (Qwen2-MoE, DeepSeek) runs on every token. Only chosen
+   experts are computed: tokens are grouped by expert and each expert's matmuls run once
+   over its tokens. Routing rules (transformers' modeling files):
+     softmax (Mixtral, Qwen MoE): p = softmax(logits); top-k of p; renormalised to sum 1
+       when norm_topk_prob (Mixtral always, Qwen2-MoE not).
+     sigmoid grouped (DeepSeek V3): s = sigmoid(logits); choose by s + bias within the
+       topk_group groups whose two best experts score highest; weights are s (without the
+       bias), renormalised, times routed_scaling_factor.
+   Not here: capacity limits, token dropping, the auxiliary loss (training only). */
+/* #include "10_internal.h" (already above) */
+
+static float llm__sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* DeepSeek V3 group limit: a bitmask of the topk_group groups with the highest sum of
+   their two best choice scores. */
+static uint64_t llm__route_groups(const llm__hparams *hp, const float *score, const float *bias) {
+    int64_t per = hp->n_experts / hp->n_group;
+    float gs[64];
+    for (int64_t g = 0; g < hp->n_group; g++) {
+        float b1 = -INFINITY, b2 = -INFINITY;
+        for (int64_t e = g * per; e < (g + 1) * per; e++) {
+            float c = score[e] + (bias ? bias[e] : 0);
+            if (c > b1) { b2 = b1; b1 = c; } else if (c > b2) b2 = c;
+        }
+        gs[g] = b1 + b2;
+    }
+    uint64_t mask = 0;
+    for (int64_t k = 0; k < hp->topk_group; k++) {
+        int64_t best = -1;
+        for (int64_t g = 0; g < hp->n_group; g++)
+            if (!(mask >> g & 1) && (best < 0 || gs[g] > gs[best])) best = g;
+        mask |= 1ull << best;
+    }
+    return mask;
+}
+
+/* One token: logits[E] (overwritten with scores) -> idx[K], w[K]. */
+static void llm__route_token(const llm__hparams *hp, const float *bias, float *logits, int32_t *idx, float *w) {
+    int64_t E = hp->n_experts, K = hp->n_experts_used, per = E / hp->n_group;
+    bool sigmoid = hp->router == LLM__ROUTER_SIGMOID_GROUPED;
+    uint64_t groups = ~0ull;
+    if (sigmoid) {
+        for (int64_t e = 0; e < E; e++) logits[e] = llm__sigmoid(logits[e]);
+        if (hp->n_group > 1) groups = llm__route_groups(hp, logits, bias);
+    } else {
+        llm__softmax(logits, E);
+        bias = NULL;
+    }
+    double sum = 0;
+    for (int64_t k = 0; k < K; k++) {   /* K passes of argmax: K is small */
+        int64_t best = -1;
+        for (int64_t e = 0; e < E; e++) {
+            bool taken = !(groups >> (e / per) & 1);
+            for (int64_t j = 0; j < k && !taken; j++) taken = idx[j] == e;
+            if (!taken && (best < 0 || logits[e] + (bias ? bias[e] : 0) > logits[best] + (bias ? bias[best] : 0))) best = e;
+        }
+        idx[k] = (int32_t)best;
+        w[k] = logits[best];
+        sum += w[k];
+    }
+    float norm = hp->moe_norm_topk ? (float)(1.0 / (sum + (sigmoid ? 1e-20 : 0))) : 1.0f;
+    for (int64_t k = 0; k < K; k++) w[k] *= norm * hp->routed_scale;
+}
+
+/* out[T, C] = sum over chosen experts of weight * expert(h) (+ the shared expert). */
+static void llm__moe_block(llm_session *s, const llm__layer *l, const float *h, float *out, int64_t T) {
+    const llm__hparams *hp = &s->m->hp;
+    int64_t E = hp->n_experts, K = hp->n_experts_used, C = hp->n_embd;
+    llm__linear(s, s->router, h, T, l->router, NULL);
+    for (int64_t t = 0; t < T; t++) llm__route_token(hp, l->router_bias, s->router + t * E, s->topk + t * K, s->topk_w + t * K);
+    memset(out, 0, (size_t)(T * C) * sizeof(float));
+    for (int64_t e = 0; e < E; e++) {
+        int64_t n = 0;                   /* gather the tokens routed to e */
+        for (int64_t i = 0; i < T * K; i++)
+            if (s->topk[i] == e) {
+                s->rows[n] = (int32_t)(i / K);
+                s->rows_w[n] = s->topk_w[i];
+                memcpy(s->xe + n * C, h + (i / K) * C, (size_t)C * sizeof(float));
+                n++;
+            }
+        if (!n) continue;
+        llm__mlp(s, s->ye, s->xe, n, &l->experts[e], NULL, NULL);
+        for (int64_t r = 0; r < n; r++) llm__k->axpy_f32(out + s->rows[r] * C, s->rows_w[r], s->ye + r * C, C);
+    }
+    if (!l->shared.up) return;
+    llm__mlp(s, s->ye, h, T, &l->shared, NULL, NULL);
+    if (l->shared_gate) llm__linear(s, s->router, h, T, l->shared_gate, NULL);   /* [T, 1] */
+    for (int64_t t = 0; t < T; t++) llm__k->axpy_f32(out + t * C, l->shared_gate ? llm__sigmoid(s->router[t]) : 1.0f, s->ye + t * C, C);
+}
+/* ==== end llm_impl/56_moe.c ==== */
+/* ==== begin llm_impl/57_mla.c ==== */
+/* ---- >>mla: multi-head latent attention (DeepSeek V2/V3, arXiv:2405.04434) ----
+   Keys and values of all heads come from one compressed latent c = norm(h Wkv_a)[:rank]
+   per token, plus one rope key kr shared by the heads:
+       k_h = [Wuk_h c, kr],  v_h = Wuv_h c        (Wuk_h [nope, rank], Wuv_h [v, rank]: rows of kv_b)
+   The cache holds only [c, kr] per token (rank + rope floats instead of 2 H D). The
+   up-projections are absorbed into the query and the output instead of expanding every
+   cached row:
+       q_h . k_h,j = (Wuk_h^T q_nope_h) . c_j + q_rope_h . kr_j
+       out_h = Wuv_h (sum_j p_j c_j)
+   so attention runs in the latent space: one dot of rank + rope per cached token and head.
+   Layout note: transformers rotates DeepSeek's interleaved pairs and writes them back
+   de-interleaved; the dot products (all that attention sees) are the same. */
+/* #include "10_internal.h" (already above) */
+
+/* Row r of w as f32: in place for f32 weights, else widened into tmp. */
+static const float *llm__row_f32(const llm_tensor *w, int64_t r, float *tmp) {
+    int64_t cols = w->shape[1];
+    const uint8_t *row = (const uint8_t *)w->data + (size_t)r * llm_dtype_n_bytes(w->dtype, cols);
+    if (w->dtype == LLM_DTYPE_F32) return (const float *)row;
+    llm_convert(LLM_DTYPE_F32, tmp, w->dtype, row, cols);
+    return tmp;
+}
+
+typedef struct { llm_session *s; int64_t il, T; } llm__mla_task;
+
+/* Per (token, head): absorbed query [Wuk_h^T q_nope, rope(q_rope)], then attention over the
+   cached latent rows; the weighted latent goes to mla_lat[h, t]. */
+static void llm__mla_worker(void *ctx, int ith, int nth) {
+    llm__mla_task *a = (llm__mla_task *)ctx;
+    llm_session *s = a->s;
+    const llm__hparams *hp = &s->m->hp;
+    const llm__layer *l = &s->m->layers[a->il];
+    int64_t H = hp->n_heads, nope = hp->qk_nope_dim, rope = hp->qk_rope_dim, R = hp->kv_lora_rank, A = R + rope;
+    int64_t QK = nope + rope, per_head = nope + hp->v_head_dim;
+    float *scores = s->scores + (int64_t)ith * s->n_ctx, *tmp = s->mm_scratch + (int64_t)ith * s->mm_stride;
+    int64_t lo, hi;
+    llm__split(a->T * H, ith, nth, &lo, &hi);
+    for (int64_t idx = lo; idx < hi; idx++) {
+        int64_t t = idx / H, h = idx % H, pos = s->n_past + t;
+        const float *q = s->q + (t * H + h) * QK;
+        float *qa = s->mla_q + (t * H + h) * A, *lat = s->mla_lat + (h * a->T + t) * R;
+        memset(qa, 0, (size_t)R * sizeof(float));
+        for (int64_t i = 0; i < nope; i++) llm__k->axpy_f32(qa, q[i], llm__row_f32(l->wkv_b, h * per_head + i, tmp), R);
+        memcpy(qa + R, q + nope, (size_t)rope * sizeof(float));
+        llm__rope(qa + R, pos, s->freq, rope, hp->rope_interleaved, s->mscale);
+        const float *cache = s->kv[a->il].k;
+        for (int64_t j = 0; j <= pos; j++) scores[j] = llm__k->dot_f32(qa, cache + j * A, A) * hp->attn_scale;
+        llm__softmax(scores, pos + 1);
+        memset(lat, 0, (size_t)R * sizeof(float));
+        for (int64_t j = 0; j <= pos; j++) llm__k->axpy_f32(lat, scores[j], cache + j * A, R);
+    }
+}
+
+/* Queries [T, H*(nope+rope)]: h Wq, or through the low-rank q_a -> norm -> q_b. */
+static void llm__mla_queries(llm_session *s, const llm__layer *l, const float *h, int64_t T) {
+    const llm__hparams *hp = &s->m->hp;
+    if (!l->wq_a) { llm__linear(s, s->q, h, T, l->wq, NULL); return; }
+    llm__linear(s, s->mla_qa, h, T, l->wq_a, NULL);
+    llm__norm_n(hp, s->mla_qa, s->mla_qa, T, hp->q_lora_rank, l->q_a_norm, NULL);
+    llm__linear(s, s->q, s->mla_qa, T, l->wq_b, NULL);
+}
+
+/* out[T, C] = MLA(h) Wo. */
+static void llm__mla_block(llm_session *s, int64_t il, const float *h, float *out, int64_t T) {
+    const llm__hparams *hp = &s->m->hp;
+    const llm__layer *l = &s->m->layers[il];
+    int64_t H = hp->n_heads, nope = hp->qk_nope_dim, rope = hp->qk_rope_dim, R = hp->kv_lora_rank, A = R + rope, Dv = hp->v_head_dim;
+    llm__mla_queries(s, l, h, T);
+    llm__linear(s, s->k, h, T, l->wkv_a, NULL);            /* [T, rank + rope]: latent and rope key */
+    for (int64_t t = 0; t < T; t++) {
+        float *row = s->kv[il].k + (s->n_past + t) * A;
+        llm__norm_n(hp, row, s->k + t * A, 1, R, l->kv_a_norm, NULL);
+        memcpy(row + R, s->k + t * A + R, (size_t)rope * sizeof(float));
+        llm__rope(row + R, s->n_past + t, s->freq, rope, hp->rope_interleaved, s->mscale);
+    }
+    llm__mla_task task = { s, il, T };
+    llm__parallel_for(s->pool, llm__mla_worker, &task);
+    for (int64_t hh = 0; hh < H; hh++) {                    /* att[:, h] = lat[h] Wuv_h^T: a view of kv_b's rows */
+        llm_tensor wuv = *l->wkv_b;
+        size_t row_bytes = llm_dtype_n_bytes(wuv.dtype, R);
+        wuv.shape[0] = Dv;
+        wuv.data = (uint8_t *)l->wkv_b->data + (size_t)(hh * (nope + Dv) + nope) * row_bytes;
+        llm__matmul(s->pool, s->mm_scratch, s->att + hh * Dv, H * Dv, s->mla_lat + hh * T * R, T, &wuv);
+    }
+    llm__linear(s, out, s->att, T, l->wo, l->bo);
+}
+/* ==== end llm_impl/57_mla.c ==== */
+/* ==== begin llm_impl/58_transformer.c ==== */
+/* ---- >>transformer: a layer and a whole chunk, from the blocks of 55-57 ----
+   Sequential block (most families; Gemma 2/3 and OLMo 2 also norm each block's output):
+       x = x + post_norm(attn(norm(x))) * residual_scale
+       x = x + post_norm(ffn(norm(x))) * residual_scale
+   Parallel block (GPT-J style: Phi and Cohere share one norm, GPT-NeoX has two):
+       x = x + attn(norm1(x)) + ffn(norm2(x)) */
+/* #include "10_internal.h" (already above) */
+
+static void llm__attn_any(llm_session *s, int64_t il, const float *h, float *out, int64_t T) {
+    if (s->m->hp.kv_lora_rank) llm__mla_block(s, il, h, out, T);
+    else llm__attention_block(s, il, h, out, T);
+}
+
+static void llm__ffn_any(llm_session *s, int64_t il, const float *h, float *out, int64_t T) {
+    const llm__hparams *hp = &s->m->hp;
+    const llm__layer *l = &s->m->layers[il];
+    if (hp->n_experts && hp->layer_moe[il]) llm__moe_block(s, l, h, out, T);
+    else llm__mlp(s, out, h, T, &l->ffn, l->b_up, l->b_down);
+}
+
+/* x += scale * (post_norm ? post_norm(y) : y) over T rows. */
+static void llm__residual(llm_session *s, float *y, int64_t T, const float *post_norm) {
+    const llm__hparams *hp = &s->m->hp;
+    if (post_norm) llm__norm_rows(s, y, y, T, post_norm, NULL);
+    for (int64_t i = 0; i < T * hp->n_embd; i++) s->x[i] += hp->residual_scale * y[i];
+}
+
+static void llm__layer_forward(llm_session *s, int64_t il, int64_t T) {
+    const llm__hparams *hp = &s->m->hp;
+    const llm__layer *l = &s->m->layers[il];
+    llm__norm_rows(s, s->h, s->x, T, l->attn_norm, l->attn_norm_b);
+    llm__attn_any(s, il, s->h, s->attn_out, T);
+    if (hp->parallel_block) {
+        const float *hf = s->h;
+        if (l->ffn_norm) { llm__norm_rows(s, s->h2, s->x, T, l->ffn_norm, l->ffn_norm_b); hf = s->h2; }
+        llm__ffn_any(s, il, hf, s->ffn_out, T);
+        for (int64_t i = 0; i < T * hp->n_embd; i++) s->x[i] += s->attn_out[i] + s->ffn_out[i];
+        return;
+    }
+    llm__residual(s, s->attn_out, T, l->post_attn_norm);
+    llm__norm_rows(s, s->h, s->x, T, l->ffn_norm, l->ffn_norm_b);
+    llm__ffn_any(s, il, s->h, s->ffn_out, T);
+    llm__residual(s, s->ffn_out, T, l->post_ffn_norm);
+}
+
+/* logits[n, V] = norm(x) Wout (+ bias), scaled (Cohere, Granite) and soft-capped (Gemma 2). */
+static void llm__logits(llm_session *s, const float *x, int64_t n, float *logits) {
+    const llm_model *m = s->m;
+    const llm__hparams *hp = &m->hp;
+    llm__norm_rows(s, s->h, x, n, m->out_norm, m->out_norm_b);
+    llm__linear(s, logits, s->h, n, m->output, m->output_b);
+    if (hp->logit_scale == 1.0f && hp->final_softcap <= 0) return;
+    for (int64_t i = 0; i < n * hp->n_vocab; i++) {
+        float z = logits[i] * hp->logit_scale;
+        logits[i] = hp->final_softcap > 0 ? hp->final_softcap * tanhf(z / hp->final_softcap) : z;
     }
 }
 
@@ -8446,19 +9481,15 @@ static void llm__embed(llm_session *s, const llm_token *tokens, int64_t T) {
    the last position's logits are computed, into s->logits). */
 static void llm__forward_chunk(llm_session *s, const llm_token *tokens, int64_t T, float *logits_all) {
     const llm_model *m = s->m;
-    int64_t C = m->hp.n_embd;
+    int64_t C = m->hp.n_embd, V = m->hp.n_vocab;
     llm__embed(s, tokens, T);
-    for (int64_t il = 0; il < m->hp.n_layers; il++) {
-        llm__attention_block(s, il, T);
-        llm__ffn_block(s, il, T);
-    }
+    for (int64_t il = 0; il < m->hp.n_layers; il++) llm__layer_forward(s, il, T);
     int64_t first = logits_all ? 0 : T - 1;
-    llm__norm_rows(s, s->h, s->x + first * C, T - first, m->out_norm, m->out_norm_b);
-    llm__matmul(s->pool, s->mm_scratch, logits_all ? logits_all : s->logits, m->hp.n_vocab, s->h, T - first, m->output);
-    if (logits_all) memcpy(s->logits, logits_all + (T - 1) * m->hp.n_vocab, (size_t)m->hp.n_vocab * sizeof(float));
+    llm__logits(s, s->x + first * C, T - first, logits_all ? logits_all : s->logits);
+    if (logits_all) memcpy(s->logits, logits_all + (T - 1) * V, (size_t)V * sizeof(float));
     s->n_past += T;
 }
-/* ==== end llm_impl/55_forward.c ==== */
+/* ==== end llm_impl/58_transformer.c ==== */
 /* ==== begin llm_impl/59_model_open.c ==== */
 /* ---- >>model_open: llm_model_load picks the loader by what `path` is ---- */
 /* #include "10_internal.h" (already above) */
@@ -8496,11 +9527,72 @@ LLM_API const llm_model_info *llm_model_get_info(const llm_model *m) { return &m
    per token. */
 /* #include "10_internal.h" (already above) */
 
+/* Widest row each buffer must hold, over the model's options (MLA, fused qkv, experts). */
+typedef struct llm__widths {
+    int64_t q, k, v, qkv, att, ff, mm;
+} llm__widths;
+
+static llm__widths llm__session_widths(const llm_model *m) {
+    const llm__hparams *hp = &m->hp;
+    int64_t H = hp->n_heads, D = hp->head_dim, kv = hp->n_kv_heads * D;
+    int64_t qb = H * (hp->qk_nope_dim + hp->qk_rope_dim), latent = hp->kv_lora_rank + hp->qk_rope_dim, hv = H * hp->v_head_dim;
+    llm__widths w = { .q = LLM__MAX(H * D, qb), .k = LLM__MAX(kv, latent), .v = kv, .att = LLM__MAX(H * D, hv) };
+    w.qkv = m->layers[0].wqkv ? H * D + 2 * kv : 0;
+    w.ff = LLM__MAX(hp->n_ff, LLM__MAX(hp->n_ff_expert, hp->n_ff_shared));
+    w.mm = LLM__MAX(LLM__MAX(hp->n_embd, w.ff), LLM__MAX(w.att, LLM__MAX(hp->q_lora_rank, hp->kv_lora_rank)));
+    return w;
+}
+
+/* Floats one cached position takes in layer il, for keys and for values: Hkv*D each, or
+   MLA's latent and rope key (and no values). Layers may differ; the cache is laid out
+   layer after layer. */
+static void llm__layer_cache_width(const llm__hparams *hp, int64_t il, int64_t *k, int64_t *v) {
+    (void)il;
+    *k = hp->kv_lora_rank ? hp->kv_lora_rank + hp->qk_rope_dim : hp->n_kv_heads * hp->head_dim;
+    *v = hp->kv_lora_rank ? 0 : hp->n_kv_heads * hp->head_dim;
+}
+
+/* Carve the session's one block: every buffer, in floats (int32 buffers have the same size),
+   each rounded up to a cache line. With block NULL only the total is computed. */
+static size_t llm__session_carve(llm_session *s, char *block) {
+    const llm__hparams *hp = &s->m->hp;
+    llm__widths w = llm__session_widths(s->m);
+    int64_t B = s->n_batch, C = hp->n_embd, E = hp->n_experts, K = hp->n_experts_used, H = hp->n_heads, L = hp->n_layers;
+    int64_t cache = 0, ck, cv, mla = hp->kv_lora_rank ? B * H * (hp->kv_lora_rank + hp->qk_rope_dim) : 0;
+    for (int64_t il = 0; il < L; il++) { llm__layer_cache_width(hp, il, &ck, &cv); cache += s->n_ctx * (ck + cv); }
+    struct { void *slot; int64_t n; } bufs[] = {
+        { &s->x, B * C }, { &s->h, B * C }, { &s->h2, B * C }, { &s->q, B * w.q }, { &s->k, B * w.k }, { &s->v, B * w.v },
+        { &s->qkv, B * w.qkv }, { &s->att, B * w.att }, { &s->attn_out, B * C }, { &s->ffn_out, B * C }, { &s->gate, B * w.ff },
+        { &s->up, B * w.ff }, { &s->router, B * LLM__MAX(E, 1) }, { &s->topk_w, B * K }, { &s->rows_w, E ? B : 0 },
+        { &s->topk, B * K }, { &s->rows, E ? B : 0 }, { &s->xe, E ? B * C : 0 }, { &s->ye, E ? B * C : 0 },
+        { &s->mla_qa, B * hp->q_lora_rank }, { &s->mla_q, mla }, { &s->mla_lat, B * H * hp->kv_lora_rank },
+        { &s->logits, hp->n_vocab }, { &s->scores, s->n_threads * s->n_ctx }, { &s->mm_scratch, s->n_threads * w.mm },
+        { &s->freq_buf, hp->n_rot }, { &s->kv[0].k, cache },
+    };
+    size_t total = 0;
+    for (int i = 0; i < LLM__COUNT(bufs); i++) {
+        if (block) *(float **)bufs[i].slot = (float *)(block + total);
+        total += ((size_t)bufs[i].n * sizeof(float) + 63) / 64 * 64;
+    }
+    s->mm_stride = w.mm;
+    float *at = s->kv[0].k;
+    for (int64_t il = 0; block && il < L; il++) {      /* per layer: k [.., n_ctx, ..] then v */
+        llm__layer_cache_width(hp, il, &ck, &cv);
+        s->kv[il].k = at;
+        s->kv[il].v = cv ? at + s->n_ctx * ck : NULL;
+        at += s->n_ctx * (ck + cv);
+    }
+    return total;
+}
+
 LLM_API llm_status llm_session_create(const llm_model *m, const llm_session_desc *desc, llm_session **out) {
     llm_session_desc d = desc ? *desc : (llm_session_desc){ 0 };
     const llm__hparams *hp = &m->hp;
     *out = NULL;
     if (d.n_ctx <= 0) d.n_ctx = hp->n_ctx_train > 0 ? LLM__MIN(hp->n_ctx_train, 4096) : 4096;
+    if (hp->learned_pos && d.n_ctx > hp->n_ctx_train)
+        return llm__fail(LLM_ERR_INVALID_ARG, "session: n_ctx %lld exceeds the %lld learned positions", (long long)d.n_ctx,
+                         (long long)hp->n_ctx_train);
     if (d.n_batch <= 0) d.n_batch = 256;
     d.n_batch = LLM__MIN(d.n_batch, d.n_ctx);
     llm_session *s = (llm_session *)calloc(1, sizeof *s);
@@ -8514,29 +9606,17 @@ LLM_API llm_status llm_session_create(const llm_model *m, const llm_session_desc
     else if ((st = llm_pool_create(d.n_threads, &s->pool)) == LLM_OK) s->own_pool = true;
     if (st) { free(s); return st; }
     s->n_threads = llm_pool_n_threads(s->pool);
-
-    int64_t B = s->n_batch, C = hp->n_embd, Dq = hp->n_heads * hp->head_dim, Dkv = hp->n_kv_heads * hp->head_dim;
-    int64_t F = hp->n_ff, max_k = LLM__MAX(LLM__MAX(C, F), Dq);
-    int64_t cache = hp->n_layers * Dkv * s->n_ctx;
-    /* sizes in floats, each rounded up to a cache line */
-    int64_t sizes[] = { cache, cache, B * C, B * C, B * Dq, B * Dkv, B * Dkv, B * Dq, B * C, B * F, B * F, hp->n_vocab,
-                        s->n_threads * s->n_ctx, s->n_threads * max_k };
-    float **slots[] = { &s->k_cache, &s->v_cache, &s->x, &s->h, &s->q, &s->k, &s->v, &s->att, &s->proj, &s->gate, &s->up,
-                        &s->logits, &s->scores, &s->mm_scratch };
-    size_t total = 0;
-    for (int i = 0; i < LLM__COUNT(sizes); i++) total += ((size_t)sizes[i] * sizeof(float) + 63) / 64 * 64;
+    s->kv = (llm__kv *)calloc((size_t)hp->n_layers, sizeof *s->kv);
+    size_t total = s->kv ? llm__session_carve(s, NULL) : 0;
     s->tokens = (llm_token *)calloc((size_t)s->n_ctx, sizeof *s->tokens);
-    s->block = s->tokens ? llm__alloc(&s->alloc, total) : NULL;
+    s->block = s->kv && s->tokens ? llm__alloc(&s->alloc, total) : NULL;
     if (!s->block) {
         llm_session_destroy(s);
         return llm__fail(LLM_ERR_NOMEM, "session: cannot allocate %zu bytes (n_ctx %lld)", total, (long long)d.n_ctx);
     }
-    char *p = (char *)s->block;
-    for (int i = 0; i < LLM__COUNT(sizes); i++) {
-        *slots[i] = (float *)p;
-        p += ((size_t)sizes[i] * sizeof(float) + 63) / 64 * 64;
-    }
+    llm__session_carve(s, (char *)s->block);
     memset(s->logits, 0, (size_t)hp->n_vocab * sizeof(float));
+    llm__rope_prepare(s, 0);                 /* valid frequencies for callers of llm__forward_chunk too */
     *out = s;
     return LLM_OK;
 }
@@ -8546,6 +9626,7 @@ LLM_API void llm_session_destroy(llm_session *s) {
     if (s->own_pool) llm_pool_destroy(s->pool);
     llm__free(&s->alloc, s->block);
     free(s->tokens);
+    free(s->kv);
     free(s);
 }
 
@@ -8559,6 +9640,7 @@ LLM_API llm_status llm_session_eval(llm_session *s, const llm_token *tokens, int
         if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
             return llm__fail(LLM_ERR_INVALID_ARG, "eval: token id %d is outside the vocabulary (0..%lld)", (int)tokens[i],
                              (long long)hp->n_vocab - 1);
+    llm__rope_prepare(s, s->n_past + n);
     for (int64_t done = 0; done < n; done += s->n_batch) {
         int64_t T = LLM__MIN(s->n_batch, n - done);
         memcpy(s->tokens + s->n_past, tokens + done, (size_t)T * sizeof *tokens);

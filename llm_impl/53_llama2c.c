@@ -56,7 +56,7 @@ static llm_status llm__load_llama2c(llm_model *m, const char *path) {
     if ((uint64_t)n_floats * 4 + sizeof h > m->bin.size)
         return llm__fail(LLM_ERR_FORMAT, "%s: file has %zu bytes, the header describes %lld", path, m->bin.size,
                          (long long)(n_floats * 4 + (int64_t)sizeof h));
-    memset(hp, 0, sizeof *hp);
+    llm__hparams_init(hp);
     snprintf(hp->arch, sizeof hp->arch, "llama");
     hp->n_vocab = V; hp->n_embd = C; hp->n_layers = L; hp->n_heads = H; hp->n_kv_heads = Hkv; hp->head_dim = D;
     hp->n_ff = F; hp->n_ctx_train = T; hp->norm_eps = 1e-5; hp->act = LLM__ACT_SILU; hp->tie_embeddings = shared;

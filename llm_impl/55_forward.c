@@ -1,19 +1,25 @@
-/* ---- >>forward: the generic decoder-only transformer ----
+/* ---- >>forward: the blocks of the generic decoder-only transformer ----
    One forward pass over a chunk of T tokens at positions n_past .. n_past+T-1, for every
    architecture: each family is a set of options in llm__hparams and the tensors it binds.
    The recipe (Llama; "Attention Is All You Need" with the pre-norm, RoPE, SwiGLU and GQA
-   changes):
-       x = embed(tokens) * embed_scale                            [T, C]
+   changes; 58_transformer.c strings the blocks together):
+       x = embed(tokens) * embed_scale (+ learned positions)       [T, C]
        for each layer:
-           h = norm(x);  q, k, v = h Wq, h Wk, h Wv (+ biases)     [T, H*D], [T, Hkv*D]
+           h = norm(x);  q, k, v = h Wq, h Wk, h Wv (+ biases)      [T, H*D], [T, Hkv*D]
            q, k = qk_norm(q, k);  q, k = rope(q, k, positions)
-           cache k, v;  a = softmax(q k^T * scale + causal mask) v [T, H*D]
+           cache k, v;  a = softmax(q k^T * scale + causal mask) v  [T, H*D]
            x = x + a Wo
-           h = norm(x);  x = x + (act(h Wgate) * h Wup) Wdown      [T, F] -> [T, C]
-       logits = norm(x) Wout                                      [T, V]
-   Each block is a function of the session's named buffers, so a backward pass can find
-   every activation. */
+           h = norm(x);  x = x + (act(h Wgate) * h Wup) Wdown       [T, F] -> [T, C]
+       logits = norm(x) Wout                                       [T, V]
+   Variations: post-norms (Gemma 2/3, OLMo 2), parallel blocks (Phi, Cohere, GPT-NeoX),
+   soft-capping, multipliers (Granite), MoE feed-forward (56_moe.c), latent attention
+   (57_mla.c). Each block is a function of the session's named buffers, so a backward pass
+   can find every activation. */
 #include "10_internal.h"
+
+typedef struct llm__kv {           /* one layer's cache */
+    float *k, *v;                  /* [Hkv, n_ctx, D] each; MLA: k = [n_ctx, kv_lora_rank + rope] rows, v unused */
+} llm__kv;
 
 struct llm_session {
     const llm_model *m;
@@ -23,30 +29,47 @@ struct llm_session {
     int64_t n_ctx, n_batch, n_past;
     int n_threads;
     llm_token *tokens;             /* [n_ctx] the tokens in the cache, in order */
-    float *k_cache, *v_cache;      /* [L, Hkv, n_ctx, D] */
+    llm__kv *kv;                   /* [L], pointing into block */
     /* activations of the current chunk (B = n_batch rows) */
     float *x;                      /* [B, C] residual stream */
-    float *h;                      /* [B, C] normalized input of a block */
-    float *q, *k, *v;              /* [B, H*D], [B, Hkv*D], [B, Hkv*D] */
-    float *att;                    /* [B, H*D] attention output, before Wo */
-    float *proj;                   /* [B, C] output of Wo / Wdown before the residual add */
-    float *gate, *up;              /* [B, F] */
+    float *h, *h2;                 /* [B, C] normalized input of attention / feed-forward */
+    float *q, *k, *v;              /* [B, H*D] [B, Hkv*D] [B, Hkv*D] (MLA: [B, H*(nope+rope)] [B, rank+rope]) */
+    float *qkv;                    /* [B, (H+2Hkv)*D] fused projection (GPT-NeoX) */
+    float *att;                    /* [B, H*Dv] attention output, before Wo */
+    float *attn_out, *ffn_out;     /* [B, C] block outputs before the residual add */
+    float *gate, *up;              /* [B, F] (F: widest feed-forward of dense, expert and shared) */
+    float *router;                 /* [B, E] router logits / scores */
+    float *topk_w, *rows_w;        /* [B, K] routing weights; [B] weights of one expert's rows */
+    int32_t *topk, *rows;          /* [B, K] chosen experts; [B] tokens of one expert */
+    float *xe, *ye;                /* [B, C] one expert's gathered inputs / outputs */
+    float *mla_qa;                 /* [B, q_lora_rank] */
+    float *mla_q;                  /* [B, H*(rank+rope)] queries absorbed into the latent space */
+    float *mla_lat;                /* [H, B, rank] attention output in the latent space */
     float *logits;                 /* [V] of the last position */
     float *scores;                 /* [n_threads, n_ctx] attention scores */
-    float *mm_scratch;             /* [n_threads, max(C, F, H*D)] */
+    float *mm_scratch;             /* [n_threads, mm_stride] */
+    int64_t mm_stride;             /* widest matmul input */
+    float *freq_buf;               /* [2, n_rot/2] rope frequencies that change with the length */
+    const float *freq, *freq_local;/* [n_rot/2] this chunk's frequencies: full / sliding layers */
+    float mscale, mscale_local;
     void *block;                   /* one allocation backing everything above */
 };
 
-/* out[t] = norm(x[t]) with the model's norm: RMSNorm, or LayerNorm when a bias exists. */
-static void llm__norm_rows(const llm_session *s, float *out, const float *x, int64_t T, const float *w, const float *b) {
-    const llm__hparams *hp = &s->m->hp;
+/* out[t] = norm(x[t]) over n columns: RMSNorm (Gemma: w + 1) or LayerNorm (bias optional).
+   No weight and no bias: no norm (OLMo 2 has none before its blocks). In place is fine. */
+static void llm__norm_n(const llm__hparams *hp, float *out, const float *x, int64_t T, int64_t n, const float *w, const float *b) {
     for (int64_t t = 0; t < T; t++) {
-        if (b) llm__layernorm(out + t * hp->n_embd, x + t * hp->n_embd, w, b, hp->n_embd, (float)hp->norm_eps);
-        else llm__rmsnorm(out + t * hp->n_embd, x + t * hp->n_embd, w, hp->n_embd, (float)hp->norm_eps, hp->norm_add_one);
+        if (!w && !b) memmove(out + t * n, x + t * n, (size_t)n * sizeof(float));
+        else if (hp->norm == LLM__NORM_LAYER) llm__layernorm(out + t * n, x + t * n, w, b, n, (float)hp->norm_eps);
+        else llm__rmsnorm(out + t * n, x + t * n, w, n, (float)hp->norm_eps, hp->norm_add_one);
     }
 }
 
-/* y[t] (+)= x[t] W^T + bias for t < T. */
+static void llm__norm_rows(const llm_session *s, float *out, const float *x, int64_t T, const float *w, const float *b) {
+    llm__norm_n(&s->m->hp, out, x, T, s->m->hp.n_embd, w, b);
+}
+
+/* y[t] = x[t] W^T + bias for t < T. */
 static void llm__linear(llm_session *s, float *y, const float *x, int64_t T, const llm_tensor *w, const float *bias) {
     llm__matmul(s->pool, s->mm_scratch, y, w->shape[0], x, T, w);
     if (bias)
@@ -54,31 +77,75 @@ static void llm__linear(llm_session *s, float *y, const float *x, int64_t T, con
             for (int64_t i = 0; i < w->shape[0]; i++) y[t * w->shape[0] + i] += bias[i];
 }
 
-/* Per-head norm (Qwen3's q_norm/k_norm) and rope, then append k and v to the cache. */
+/* The rope frequencies of one evaluation call that ends at position end - 1: the model's,
+   or recomputed where they depend on how long the sequence has grown (dynamic NTK,
+   LongRoPE; 51_model.c). As in transformers, one call (a whole prompt, even when it is
+   split into chunks) uses one set; keys already cached keep the rotation they got. */
+static void llm__rope_prepare(llm_session *s, int64_t end) {
+    const llm_model *m = s->m;
+    const llm__hparams *hp = &m->hp;
+    int64_t half = hp->n_rot / 2;
+    s->freq = m->inv_freq, s->mscale = m->rope_mscale;
+    s->freq_local = m->inv_freq_local, s->mscale_local = m->rope_mscale_local;
+    if (llm__rope_dynamic(&hp->rope)) {
+        llm__rope_inv_freq(&hp->rope, hp->n_rot, hp->n_ctx_train, end, s->freq_buf, &s->mscale);
+        s->freq = s->freq_buf;
+    }
+    if (llm__rope_dynamic(&hp->rope_local)) {
+        llm__rope_inv_freq(&hp->rope_local, hp->n_rot, hp->n_ctx_train, end, s->freq_buf + half, &s->mscale_local);
+        s->freq_local = s->freq_buf + half;
+    }
+}
+
+/* GPT-NeoX: the fused projection is [T, H, 3, D]; spread it into q, k, v [T, H*D]. */
+static void llm__split_qkv_per_head(llm_session *s, int64_t T) {
+    const llm__hparams *hp = &s->m->hp;
+    int64_t H = hp->n_heads, D = hp->head_dim;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t h = 0; h < H; h++) {
+            const float *src = s->qkv + (t * H + h) * 3 * D;
+            memcpy(s->q + (t * H + h) * D, src, (size_t)D * sizeof(float));
+            memcpy(s->k + (t * H + h) * D, src + D, (size_t)D * sizeof(float));
+            memcpy(s->v + (t * H + h) * D, src + 2 * D, (size_t)D * sizeof(float));
+        }
+}
+
+/* q/k norms (per head: Qwen3, Gemma 3; over all heads: OLMo 2) and rope, then append k and v
+   to the cache. */
 static void llm__qk_prepare(llm_session *s, int64_t il, int64_t T) {
     const llm_model *m = s->m;
     const llm__hparams *hp = &m->hp;
     const llm__layer *l = &m->layers[il];
     int64_t D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads;
-    bool sliding = hp->layer_sliding[il];
-    const float *inv_freq = sliding ? m->inv_freq_local : m->inv_freq;
-    float mscale = sliding ? m->rope_mscale_local : m->rope_mscale;
+    bool sliding = hp->layer_sliding[il], rope = hp->layer_rope[il];
+    const float *freq = sliding ? s->freq_local : s->freq;
+    float mscale = sliding ? s->mscale_local : s->mscale;
+    if (hp->qk_norm_full) {
+        llm__norm_n(hp, s->q, s->q, T, H * D, l->q_norm, NULL);
+        llm__norm_n(hp, s->k, s->k, T, Hkv * D, l->k_norm, NULL);
+    }
+    const float *qn = hp->qk_norm_full ? NULL : l->q_norm, *kn = hp->qk_norm_full ? NULL : l->k_norm;
     for (int64_t t = 0; t < T; t++) {
         int64_t pos = s->n_past + t;
         for (int64_t h = 0; h < H; h++) {
             float *qh = s->q + (t * H + h) * D;
-            if (l->q_norm) llm__rmsnorm(qh, qh, l->q_norm, D, (float)hp->norm_eps, hp->norm_add_one);
-            if (hp->layer_rope[il]) llm__rope(qh, pos, inv_freq, hp->n_rot, hp->rope_interleaved, mscale);
+            if (qn) llm__rmsnorm(qh, qh, qn, D, (float)hp->norm_eps, hp->norm_add_one);
+            if (rope) llm__rope(qh, pos, freq, hp->n_rot, hp->rope_interleaved, mscale);
         }
         for (int64_t h = 0; h < Hkv; h++) {
             float *kh = s->k + (t * Hkv + h) * D;
-            if (l->k_norm) llm__rmsnorm(kh, kh, l->k_norm, D, (float)hp->norm_eps, hp->norm_add_one);
-            if (hp->layer_rope[il]) llm__rope(kh, pos, inv_freq, hp->n_rot, hp->rope_interleaved, mscale);
-            size_t at = (size_t)(((il * Hkv + h) * s->n_ctx + pos) * D);
-            memcpy(s->k_cache + at, kh, (size_t)D * sizeof(float));
-            memcpy(s->v_cache + at, s->v + (t * Hkv + h) * D, (size_t)D * sizeof(float));
+            if (kn) llm__rmsnorm(kh, kh, kn, D, (float)hp->norm_eps, hp->norm_add_one);
+            if (rope) llm__rope(kh, pos, freq, hp->n_rot, hp->rope_interleaved, mscale);
+            size_t at = (size_t)((h * s->n_ctx + pos) * D);
+            memcpy(s->kv[il].k + at, kh, (size_t)D * sizeof(float));
+            memcpy(s->kv[il].v + at, s->v + (t * Hkv + h) * D, (size_t)D * sizeof(float));
         }
     }
+}
+
+/* First cached position token pos may attend to: 0, or the start of its sliding window. */
+static int64_t llm__attn_start(const llm__hparams *hp, int64_t il, int64_t pos) {
+    return hp->layer_sliding[il] && hp->sliding_window ? LLM__MAX(0, pos - hp->sliding_window + 1) : 0;
 }
 
 typedef struct { llm_session *s; int64_t il, T; } llm__attn_task;
@@ -92,75 +159,63 @@ static void llm__attn_worker(void *ctx, int ith, int nth) {
     const llm__hparams *hp = &s->m->hp;
     int64_t D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads, group = H / Hkv;
     float *scores = s->scores + (int64_t)ith * s->n_ctx;
-    llm__attn_params params = { .scale = hp->attn_scale, .softcap = 0 };
+    llm__attn_params params = { .scale = hp->attn_scale, .softcap = hp->attn_softcap };
     int64_t lo, hi;
     llm__split(a->T * H, ith, nth, &lo, &hi);
     for (int64_t idx = lo; idx < hi; idx++) {
-        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->n_past + t;
-        int64_t start = hp->layer_sliding[a->il] && hp->sliding_window ? LLM__MAX(0, pos - hp->sliding_window + 1) : 0;
-        const float *K = s->k_cache + ((a->il * Hkv + kvh) * s->n_ctx + start) * D;
-        const float *V = s->v_cache + ((a->il * Hkv + kvh) * s->n_ctx + start) * D;
+        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->n_past + t, start = llm__attn_start(hp, a->il, pos);
+        const float *K = s->kv[a->il].k + (kvh * s->n_ctx + start) * D;
+        const float *V = s->kv[a->il].v + (kvh * s->n_ctx + start) * D;
         llm__attend(s->att + (t * H + h) * D, s->q + (t * H + h) * D, K, V, pos - start + 1, D, D, &params, scores);
     }
 }
 
-static void llm__attention_block(llm_session *s, int64_t il, int64_t T) {
+/* out[T, C] = attention(h) Wo (+ bias). */
+static void llm__attention_block(llm_session *s, int64_t il, const float *h, float *out, int64_t T) {
     const llm__layer *l = &s->m->layers[il];
-    const llm__hparams *hp = &s->m->hp;
-    llm__norm_rows(s, s->h, s->x, T, l->attn_norm, l->attn_norm_b);
-    llm__linear(s, s->q, s->h, T, l->wq, l->bq);
-    llm__linear(s, s->k, s->h, T, l->wk, l->bk);
-    llm__linear(s, s->v, s->h, T, l->wv, l->bv);
+    if (l->wqkv) {
+        llm__linear(s, s->qkv, h, T, l->wqkv, l->bqkv);
+        llm__split_qkv_per_head(s, T);
+    } else {
+        llm__linear(s, s->q, h, T, l->wq, l->bq);
+        llm__linear(s, s->k, h, T, l->wk, l->bk);
+        llm__linear(s, s->v, h, T, l->wv, l->bv);
+    }
     llm__qk_prepare(s, il, T);
     llm__attn_task task = { s, il, T };
     llm__parallel_for(s->pool, llm__attn_worker, &task);
-    llm__linear(s, s->proj, s->att, T, l->wo, l->bo);
-    for (int64_t i = 0; i < T * hp->n_embd; i++) s->x[i] += s->proj[i];
+    llm__linear(s, out, s->att, T, l->wo, l->bo);
 }
 
-/* Gated MLP: down(act(gate(h)) * up(h)); without a gate: down(act(up(h))). */
-static void llm__ffn_block(llm_session *s, int64_t il, int64_t T) {
-    const llm__layer *l = &s->m->layers[il];
+/* out[T, C] = gated MLP down(act(gate(h)) * up(h)); without a gate: down(act(up(h))).
+   Used for the dense feed-forward, each routed expert and the shared expert. */
+static void llm__mlp(llm_session *s, float *out, const float *h, int64_t T, const llm__mlp_w *w, const float *b_up, const float *b_down) {
     const llm__hparams *hp = &s->m->hp;
-    int64_t F = hp->n_ff;
-    llm__norm_rows(s, s->h, s->x, T, l->ffn_norm, l->ffn_norm_b);
-    llm__linear(s, s->up, s->h, T, l->w_up, l->b_up);
-    if (l->w_gate) {
-        llm__linear(s, s->gate, s->h, T, l->w_gate, NULL);
+    int64_t F = w->up->shape[0];
+    llm__linear(s, s->up, h, T, w->up, b_up);
+    if (w->gate) {
+        llm__linear(s, s->gate, h, T, w->gate, NULL);
         for (int64_t i = 0; i < T * F; i++) s->up[i] *= llm__activate(hp->act, s->gate[i]);
     } else {
         for (int64_t i = 0; i < T * F; i++) s->up[i] = llm__activate(hp->act, s->up[i]);
     }
-    llm__linear(s, s->proj, s->up, T, l->w_down, l->b_down);
-    for (int64_t i = 0; i < T * hp->n_embd; i++) s->x[i] += s->proj[i];
+    llm__linear(s, out, s->up, T, w->down, b_down);
 }
 
-/* x[t] = embedding row of tokens[t], widened to f32 and scaled. */
+/* x[t] = embedding row of tokens[t], widened to f32 and scaled (+ the learned position row). */
 static void llm__embed(llm_session *s, const llm_token *tokens, int64_t T) {
     const llm_model *m = s->m;
     int64_t C = m->hp.n_embd;
     size_t row_bytes = llm_dtype_n_bytes(m->tok_embd->dtype, C);
     for (int64_t t = 0; t < T; t++) {
-        const uint8_t *row = (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes;
-        llm_convert(LLM_DTYPE_F32, s->x + t * C, m->tok_embd->dtype, row, C);
+        float *x = s->x + t * C;
+        llm_convert(LLM_DTYPE_F32, x, m->tok_embd->dtype, (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes, C);
         if (m->hp.embed_scale != 1.0f)
-            for (int64_t i = 0; i < C; i++) s->x[t * C + i] *= m->hp.embed_scale;
+            for (int64_t i = 0; i < C; i++) x[i] *= m->hp.embed_scale;
+        if (m->pos_embd) {
+            size_t pos_bytes = llm_dtype_n_bytes(m->pos_embd->dtype, C);
+            llm_convert(LLM_DTYPE_F32, s->h, m->pos_embd->dtype, (const uint8_t *)m->pos_embd->data + (size_t)(s->n_past + t) * pos_bytes, C);
+            for (int64_t i = 0; i < C; i++) x[i] += s->h[i];
+        }
     }
-}
-
-/* One chunk (T <= n_batch) through the whole network. logits_all: [T, V] or NULL (then only
-   the last position's logits are computed, into s->logits). */
-static void llm__forward_chunk(llm_session *s, const llm_token *tokens, int64_t T, float *logits_all) {
-    const llm_model *m = s->m;
-    int64_t C = m->hp.n_embd;
-    llm__embed(s, tokens, T);
-    for (int64_t il = 0; il < m->hp.n_layers; il++) {
-        llm__attention_block(s, il, T);
-        llm__ffn_block(s, il, T);
-    }
-    int64_t first = logits_all ? 0 : T - 1;
-    llm__norm_rows(s, s->h, s->x + first * C, T - first, m->out_norm, m->out_norm_b);
-    llm__matmul(s->pool, s->mm_scratch, logits_all ? logits_all : s->logits, m->hp.n_vocab, s->h, T - first, m->output);
-    if (logits_all) memcpy(s->logits, logits_all + (T - 1) * m->hp.n_vocab, (size_t)m->hp.n_vocab * sizeof(float));
-    s->n_past += T;
 }

@@ -4,11 +4,72 @@
    per token. */
 #include "10_internal.h"
 
+/* Widest row each buffer must hold, over the model's options (MLA, fused qkv, experts). */
+typedef struct llm__widths {
+    int64_t q, k, v, qkv, att, ff, mm;
+} llm__widths;
+
+static llm__widths llm__session_widths(const llm_model *m) {
+    const llm__hparams *hp = &m->hp;
+    int64_t H = hp->n_heads, D = hp->head_dim, kv = hp->n_kv_heads * D;
+    int64_t qb = H * (hp->qk_nope_dim + hp->qk_rope_dim), latent = hp->kv_lora_rank + hp->qk_rope_dim, hv = H * hp->v_head_dim;
+    llm__widths w = { .q = LLM__MAX(H * D, qb), .k = LLM__MAX(kv, latent), .v = kv, .att = LLM__MAX(H * D, hv) };
+    w.qkv = m->layers[0].wqkv ? H * D + 2 * kv : 0;
+    w.ff = LLM__MAX(hp->n_ff, LLM__MAX(hp->n_ff_expert, hp->n_ff_shared));
+    w.mm = LLM__MAX(LLM__MAX(hp->n_embd, w.ff), LLM__MAX(w.att, LLM__MAX(hp->q_lora_rank, hp->kv_lora_rank)));
+    return w;
+}
+
+/* Floats one cached position takes in layer il, for keys and for values: Hkv*D each, or
+   MLA's latent and rope key (and no values). Layers may differ; the cache is laid out
+   layer after layer. */
+static void llm__layer_cache_width(const llm__hparams *hp, int64_t il, int64_t *k, int64_t *v) {
+    (void)il;
+    *k = hp->kv_lora_rank ? hp->kv_lora_rank + hp->qk_rope_dim : hp->n_kv_heads * hp->head_dim;
+    *v = hp->kv_lora_rank ? 0 : hp->n_kv_heads * hp->head_dim;
+}
+
+/* Carve the session's one block: every buffer, in floats (int32 buffers have the same size),
+   each rounded up to a cache line. With block NULL only the total is computed. */
+static size_t llm__session_carve(llm_session *s, char *block) {
+    const llm__hparams *hp = &s->m->hp;
+    llm__widths w = llm__session_widths(s->m);
+    int64_t B = s->n_batch, C = hp->n_embd, E = hp->n_experts, K = hp->n_experts_used, H = hp->n_heads, L = hp->n_layers;
+    int64_t cache = 0, ck, cv, mla = hp->kv_lora_rank ? B * H * (hp->kv_lora_rank + hp->qk_rope_dim) : 0;
+    for (int64_t il = 0; il < L; il++) { llm__layer_cache_width(hp, il, &ck, &cv); cache += s->n_ctx * (ck + cv); }
+    struct { void *slot; int64_t n; } bufs[] = {
+        { &s->x, B * C }, { &s->h, B * C }, { &s->h2, B * C }, { &s->q, B * w.q }, { &s->k, B * w.k }, { &s->v, B * w.v },
+        { &s->qkv, B * w.qkv }, { &s->att, B * w.att }, { &s->attn_out, B * C }, { &s->ffn_out, B * C }, { &s->gate, B * w.ff },
+        { &s->up, B * w.ff }, { &s->router, B * LLM__MAX(E, 1) }, { &s->topk_w, B * K }, { &s->rows_w, E ? B : 0 },
+        { &s->topk, B * K }, { &s->rows, E ? B : 0 }, { &s->xe, E ? B * C : 0 }, { &s->ye, E ? B * C : 0 },
+        { &s->mla_qa, B * hp->q_lora_rank }, { &s->mla_q, mla }, { &s->mla_lat, B * H * hp->kv_lora_rank },
+        { &s->logits, hp->n_vocab }, { &s->scores, s->n_threads * s->n_ctx }, { &s->mm_scratch, s->n_threads * w.mm },
+        { &s->freq_buf, hp->n_rot }, { &s->kv[0].k, cache },
+    };
+    size_t total = 0;
+    for (int i = 0; i < LLM__COUNT(bufs); i++) {
+        if (block) *(float **)bufs[i].slot = (float *)(block + total);
+        total += ((size_t)bufs[i].n * sizeof(float) + 63) / 64 * 64;
+    }
+    s->mm_stride = w.mm;
+    float *at = s->kv[0].k;
+    for (int64_t il = 0; block && il < L; il++) {      /* per layer: k [.., n_ctx, ..] then v */
+        llm__layer_cache_width(hp, il, &ck, &cv);
+        s->kv[il].k = at;
+        s->kv[il].v = cv ? at + s->n_ctx * ck : NULL;
+        at += s->n_ctx * (ck + cv);
+    }
+    return total;
+}
+
 LLM_API llm_status llm_session_create(const llm_model *m, const llm_session_desc *desc, llm_session **out) {
     llm_session_desc d = desc ? *desc : (llm_session_desc){ 0 };
     const llm__hparams *hp = &m->hp;
     *out = NULL;
     if (d.n_ctx <= 0) d.n_ctx = hp->n_ctx_train > 0 ? LLM__MIN(hp->n_ctx_train, 4096) : 4096;
+    if (hp->learned_pos && d.n_ctx > hp->n_ctx_train)
+        return llm__fail(LLM_ERR_INVALID_ARG, "session: n_ctx %lld exceeds the %lld learned positions", (long long)d.n_ctx,
+                         (long long)hp->n_ctx_train);
     if (d.n_batch <= 0) d.n_batch = 256;
     d.n_batch = LLM__MIN(d.n_batch, d.n_ctx);
     llm_session *s = (llm_session *)calloc(1, sizeof *s);
@@ -22,29 +83,17 @@ LLM_API llm_status llm_session_create(const llm_model *m, const llm_session_desc
     else if ((st = llm_pool_create(d.n_threads, &s->pool)) == LLM_OK) s->own_pool = true;
     if (st) { free(s); return st; }
     s->n_threads = llm_pool_n_threads(s->pool);
-
-    int64_t B = s->n_batch, C = hp->n_embd, Dq = hp->n_heads * hp->head_dim, Dkv = hp->n_kv_heads * hp->head_dim;
-    int64_t F = hp->n_ff, max_k = LLM__MAX(LLM__MAX(C, F), Dq);
-    int64_t cache = hp->n_layers * Dkv * s->n_ctx;
-    /* sizes in floats, each rounded up to a cache line */
-    int64_t sizes[] = { cache, cache, B * C, B * C, B * Dq, B * Dkv, B * Dkv, B * Dq, B * C, B * F, B * F, hp->n_vocab,
-                        s->n_threads * s->n_ctx, s->n_threads * max_k };
-    float **slots[] = { &s->k_cache, &s->v_cache, &s->x, &s->h, &s->q, &s->k, &s->v, &s->att, &s->proj, &s->gate, &s->up,
-                        &s->logits, &s->scores, &s->mm_scratch };
-    size_t total = 0;
-    for (int i = 0; i < LLM__COUNT(sizes); i++) total += ((size_t)sizes[i] * sizeof(float) + 63) / 64 * 64;
+    s->kv = (llm__kv *)calloc((size_t)hp->n_layers, sizeof *s->kv);
+    size_t total = s->kv ? llm__session_carve(s, NULL) : 0;
     s->tokens = (llm_token *)calloc((size_t)s->n_ctx, sizeof *s->tokens);
-    s->block = s->tokens ? llm__alloc(&s->alloc, total) : NULL;
+    s->block = s->kv && s->tokens ? llm__alloc(&s->alloc, total) : NULL;
     if (!s->block) {
         llm_session_destroy(s);
         return llm__fail(LLM_ERR_NOMEM, "session: cannot allocate %zu bytes (n_ctx %lld)", total, (long long)d.n_ctx);
     }
-    char *p = (char *)s->block;
-    for (int i = 0; i < LLM__COUNT(sizes); i++) {
-        *slots[i] = (float *)p;
-        p += ((size_t)sizes[i] * sizeof(float) + 63) / 64 * 64;
-    }
+    llm__session_carve(s, (char *)s->block);
     memset(s->logits, 0, (size_t)hp->n_vocab * sizeof(float));
+    llm__rope_prepare(s, 0);                 /* valid frequencies for callers of llm__forward_chunk too */
     *out = s;
     return LLM_OK;
 }
@@ -54,6 +103,7 @@ LLM_API void llm_session_destroy(llm_session *s) {
     if (s->own_pool) llm_pool_destroy(s->pool);
     llm__free(&s->alloc, s->block);
     free(s->tokens);
+    free(s->kv);
     free(s);
 }
 
@@ -67,6 +117,7 @@ LLM_API llm_status llm_session_eval(llm_session *s, const llm_token *tokens, int
         if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
             return llm__fail(LLM_ERR_INVALID_ARG, "eval: token id %d is outside the vocabulary (0..%lld)", (int)tokens[i],
                              (long long)hp->n_vocab - 1);
+    llm__rope_prepare(s, s->n_past + n);
     for (int64_t done = 0; done < n; done += s->n_batch) {
         int64_t T = LLM__MIN(s->n_batch, n - done);
         memcpy(s->tokens + s->n_past, tokens + done, (size_t)T * sizeof *tokens);
