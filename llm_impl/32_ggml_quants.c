@@ -1,0 +1,361 @@
+/* ---- >>quants: llama.cpp's block-quantized formats, scalar reference code ----
+   Block layouts as in ggml (ggml-common.h), dequantization for every format we know and
+   quantization for the 32-element formats, bit-identical to ggml's *_ref functions and to
+   gguf-py's numpy port (gguf/quants.py), which the tests compare against. Not here: SIMD
+   dot products (the kernels), k-quant quantization (it searches scales; later).
+
+   Exactness: every product and sum is its own statement, so no compiler fuses them into
+   an FMA (clang contracts only within one expression; GCC not at all in ISO C mode, as
+   our Makefile builds; with GCC -std=gnu* and FMA enabled add -ffp-contract=off).
+   f16 fields are read and written with the round-to-nearest-even converters of 20_tensor.c.
+   Blocks must be 2-byte aligned (4 for q8_K), as they are in GGUF files. */
+#include "10_internal.h"
+#include "07_api_gguf.h"
+
+#define LLM__QK   32    /* elements per block of q4_0 .. q8_0 */
+#define LLM__QK_K 256   /* elements per k-quant super-block */
+
+/* Element j of a 32-block sits in nibble j / 16 of qs[j % 16]: low nibbles hold
+   elements 0..15, high nibbles 16..31. The q5 formats keep bit 4 of element j in bit j
+   of the little-endian u32 qh. */
+typedef struct { uint16_t d; uint8_t qs[16]; } llm__block_q4_0;                    /* x = d * (q - 8) */
+typedef struct { uint16_t d, m; uint8_t qs[16]; } llm__block_q4_1;                 /* x = d * q + m */
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } llm__block_q5_0;     /* x = d * (q - 16) */
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } llm__block_q5_1;  /* x = d * q + m */
+typedef struct { uint16_t d; int8_t qs[32]; } llm__block_q8_0;                     /* x = d * q */
+
+/* K-quants: a super-block of 256 elements in sub-blocks of 16 or 32, each with its own
+   small integer scale (and min) multiplied by the f16 super-block d (and dmin). */
+typedef struct {                 /* 16 x 16: x = d * (sc & 15) * q - dmin * (sc >> 4), q 2-bit */
+    uint8_t scales[16], qs[64];
+    uint16_t d, dmin;
+} llm__block_q2_K;
+typedef struct {                 /* 16 x 16: x = d * (sc - 32) * (q - (hmask bit ? 0 : 4)), sc 6-bit */
+    uint8_t hmask[32], qs[64], scales[12];
+    uint16_t d;
+} llm__block_q3_K;
+typedef struct {                 /* 8 x 32: x = d * sc * q - dmin * m, sc and m 6-bit, q 4-bit */
+    uint16_t d, dmin;
+    uint8_t scales[12], qs[128];
+} llm__block_q4_K;
+typedef struct {                 /* as q4_K with a fifth bit per element in qh */
+    uint16_t d, dmin;
+    uint8_t scales[12], qh[32], qs[128];
+} llm__block_q5_K;
+typedef struct {                 /* 16 x 16: x = d * sc * (q - 32), sc int8, q 6-bit */
+    uint8_t ql[128], qh[64];
+    int8_t scales[16];
+    uint16_t d;
+} llm__block_q6_K;
+typedef struct {                 /* x = d * q; bsums (sums of 16 q) speed up dot products */
+    float d;
+    int8_t qs[256];
+    int16_t bsums[16];
+} llm__block_q8_K;
+
+_Static_assert(sizeof(llm__block_q4_0) == 18 && sizeof(llm__block_q4_1) == 20 && sizeof(llm__block_q5_0) == 22 &&
+               sizeof(llm__block_q5_1) == 24 && sizeof(llm__block_q8_0) == 34, "ggml block sizes");
+_Static_assert(sizeof(llm__block_q2_K) == 84 && sizeof(llm__block_q3_K) == 110 && sizeof(llm__block_q4_K) == 144 &&
+               sizeof(llm__block_q5_K) == 176 && sizeof(llm__block_q6_K) == 210 && sizeof(llm__block_q8_K) == 292,
+               "ggml k-quant block sizes");
+
+/* ---- dequantization: nb blocks from vx into y ---- */
+
+static void llm__dequant_q4_0(const void *vx, float *y, int64_t nb) {
+    const llm__block_q4_0 *x = (const llm__block_q4_0 *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK) {
+        float d = llm__f16_to_f32(x[i].d);
+        for (int j = 0; j < 16; j++) {
+            y[j] = d * (float)((x[i].qs[j] & 15) - 8);
+            y[j + 16] = d * (float)((x[i].qs[j] >> 4) - 8);
+        }
+    }
+}
+
+static void llm__dequant_q4_1(const void *vx, float *y, int64_t nb) {
+    const llm__block_q4_1 *x = (const llm__block_q4_1 *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK) {
+        float d = llm__f16_to_f32(x[i].d), m = llm__f16_to_f32(x[i].m);
+        for (int j = 0; j < 32; j++) {
+            float v = d * (float)((x[i].qs[j % 16] >> (4 * (j / 16))) & 15);
+            y[j] = v + m;
+        }
+    }
+}
+
+/* The 5-bit value of element j of a q5 block. */
+static inline int llm__q5(const uint8_t qs[16], const uint8_t qh[4], int j) {
+    int lo = (qs[j % 16] >> (4 * (j / 16))) & 15;
+    return lo | (((qh[j / 8] >> (j % 8)) & 1) << 4);
+}
+
+static void llm__dequant_q5_0(const void *vx, float *y, int64_t nb) {
+    const llm__block_q5_0 *x = (const llm__block_q5_0 *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK) {
+        float d = llm__f16_to_f32(x[i].d);
+        for (int j = 0; j < 32; j++) y[j] = d * (float)(llm__q5(x[i].qs, x[i].qh, j) - 16);
+    }
+}
+
+static void llm__dequant_q5_1(const void *vx, float *y, int64_t nb) {
+    const llm__block_q5_1 *x = (const llm__block_q5_1 *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK) {
+        float d = llm__f16_to_f32(x[i].d), m = llm__f16_to_f32(x[i].m);
+        for (int j = 0; j < 32; j++) {
+            float v = d * (float)llm__q5(x[i].qs, x[i].qh, j);
+            y[j] = v + m;
+        }
+    }
+}
+
+static void llm__dequant_q8_0(const void *vx, float *y, int64_t nb) {
+    const llm__block_q8_0 *x = (const llm__block_q8_0 *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK) {
+        float d = llm__f16_to_f32(x[i].d);
+        for (int j = 0; j < 32; j++) y[j] = (float)x[i].qs[j] * d;
+    }
+}
+
+/* In q2_K, q3_K and q6_K the 256 elements are two halves of 128; within a half, element
+   k takes its low bits from byte k % 32 (of that half's 32 bytes) at shift 2 * (k / 32). */
+static void llm__dequant_q2_K(const void *vx, float *y, int64_t nb) {
+    const llm__block_q2_K *x = (const llm__block_q2_K *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK_K) {
+        float d = llm__f16_to_f32(x[i].d), dmin = llm__f16_to_f32(x[i].dmin);
+        for (int j = 0; j < LLM__QK_K; j++) {
+            int half = j / 128, k = j % 128, sc = x[i].scales[j / 16];
+            int q = (x[i].qs[half * 32 + k % 32] >> (2 * (k / 32))) & 3;
+            float dl = d * (float)(sc & 15), ml = dmin * (float)(sc >> 4);
+            float v = dl * (float)q;
+            y[j] = v - ml;
+        }
+    }
+}
+
+/* q3_K's sixteen 6-bit scales: low 4 bits of scale s in nibble s / 8 of scales[s % 8],
+   high 2 bits at shift 2 * (s / 4) of scales[8 + s % 4]; stored plus 32. */
+static inline int llm__q3_K_scale(const uint8_t sc[12], int s) {
+    int lo = (sc[s % 8] >> (4 * (s / 8))) & 15, hi = (sc[8 + s % 4] >> (2 * (s / 4))) & 3;
+    return (lo | hi << 4) - 32;
+}
+
+static void llm__dequant_q3_K(const void *vx, float *y, int64_t nb) {
+    const llm__block_q3_K *x = (const llm__block_q3_K *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK_K) {
+        float d = llm__f16_to_f32(x[i].d);
+        for (int j = 0; j < LLM__QK_K; j++) {
+            int half = j / 128, k = j % 128;
+            int lo = (x[i].qs[half * 32 + k % 32] >> (2 * (k / 32))) & 3;
+            int high_set = (x[i].hmask[j % 32] >> (j / 32)) & 1;   /* set means no offset */
+            float dl = d * (float)llm__q3_K_scale(x[i].scales, j / 16);
+            y[j] = dl * (float)(lo - (high_set ? 0 : 4));
+        }
+    }
+}
+
+/* q4_K/q5_K's eight 6-bit scales and mins in 12 bytes: for s < 4 the low 6 bits of
+   bytes s (scale) and s + 4 (min); for s >= 4 the nibbles of byte s + 4 (scale low,
+   min high) plus the top 2 bits of bytes s - 4 (scale) and s (min). */
+static inline void llm__q4_K_scale_min(const uint8_t q[12], int s, int *sc, int *m) {
+    if (s < 4) {
+        *sc = q[s] & 63;
+        *m = q[s + 4] & 63;
+    } else {
+        *sc = (q[s + 4] & 15) | ((q[s - 4] >> 6) << 4);
+        *m = (q[s + 4] >> 4) | ((q[s] >> 6) << 4);
+    }
+}
+
+/* q4_K and q5_K: sub-block s (32 elements) uses nibble s % 2 of qs[32 * (s / 2) ..], and
+   q5_K adds bit s of qh[j % 32] as bit 4. qh NULL means q4_K. */
+static void llm__dequant_k4(const uint16_t *dd, const uint8_t *scales, const uint8_t *qh, const uint8_t *qs, float *y) {
+    float d = llm__f16_to_f32(dd[0]), dmin = llm__f16_to_f32(dd[1]);
+    for (int s = 0; s < 8; s++) {
+        int sc, m;
+        llm__q4_K_scale_min(scales, s, &sc, &m);
+        float d1 = d * (float)sc, m1 = dmin * (float)m;
+        for (int l = 0; l < 32; l++) {
+            int q = (qs[32 * (s / 2) + l] >> (4 * (s % 2))) & 15;
+            if (qh) q |= ((qh[l] >> s) & 1) << 4;
+            float v = d1 * (float)q;
+            y[32 * s + l] = v - m1;
+        }
+    }
+}
+
+static void llm__dequant_q4_K(const void *vx, float *y, int64_t nb) {
+    const llm__block_q4_K *x = (const llm__block_q4_K *)vx;
+    for (int64_t i = 0; i < nb; i++) llm__dequant_k4(&x[i].d, x[i].scales, NULL, x[i].qs, y + i * LLM__QK_K);
+}
+
+static void llm__dequant_q5_K(const void *vx, float *y, int64_t nb) {
+    const llm__block_q5_K *x = (const llm__block_q5_K *)vx;
+    for (int64_t i = 0; i < nb; i++) llm__dequant_k4(&x[i].d, x[i].scales, x[i].qh, x[i].qs, y + i * LLM__QK_K);
+}
+
+/* q6_K: within a half of 128, element k has its low 4 bits in nibble k / 64 of
+   ql[64 * half + k % 64] and its high 2 bits at shift 2 * (k / 32) of qh[32 * half + k % 32]. */
+static void llm__dequant_q6_K(const void *vx, float *y, int64_t nb) {
+    const llm__block_q6_K *x = (const llm__block_q6_K *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK_K) {
+        float d = llm__f16_to_f32(x[i].d);
+        for (int j = 0; j < LLM__QK_K; j++) {
+            int half = j / 128, k = j % 128;
+            int lo = (x[i].ql[64 * half + k % 64] >> (4 * (k / 64))) & 15;
+            int hi = (x[i].qh[32 * half + k % 32] >> (2 * (k / 32))) & 3;
+            float ds = d * (float)x[i].scales[j / 16];
+            y[j] = ds * (float)((lo | hi << 4) - 32);
+        }
+    }
+}
+
+static void llm__dequant_q8_K(const void *vx, float *y, int64_t nb) {
+    const llm__block_q8_K *x = (const llm__block_q8_K *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK_K)
+        for (int j = 0; j < LLM__QK_K; j++) y[j] = x[i].d * (float)x[i].qs[j];
+}
+
+/* ---- quantization: nb blocks of x into vy ----
+   The rounding follows the references exactly: q8_0 rounds half away from zero; the
+   4- and 5-bit formats truncate x * id + offset and clamp; the scale d is computed in
+   f32 and only then stored as f16 (so id = 1 / d uses the unrounded d). */
+
+/* The element of largest magnitude, with its sign (the first one on ties). */
+static float llm__signed_absmax(const float *x, int n) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < n; j++)
+        if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
+    return max;
+}
+
+static void llm__min_max(const float *x, int n, float *out_min, float *out_max) {
+    float lo = x[0], hi = x[0];
+    for (int j = 1; j < n; j++) { lo = x[j] < lo ? x[j] : lo; hi = x[j] > hi ? x[j] : hi; }
+    *out_min = lo;
+    *out_max = hi;
+}
+
+/* trunc(x * id + offset) clamped to [0, hi] (NaN gives 0). */
+static inline int llm__q_trunc(float x, float id, float offset, int hi) {
+    float v = x * id;
+    v = v + offset;
+    return v >= 0.0f ? (v < (float)hi ? (int)v : hi) : 0;
+}
+
+static void llm__quant_q8_0(const float *x, void *vy, int64_t nb) {
+    llm__block_q8_0 *y = (llm__block_q8_0 *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK) {
+        float amax = 0.0f;
+        for (int j = 0; j < 32; j++) amax = LLM__MAX(amax, fabsf(x[j]));
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = llm__f32_to_f16(d);
+        for (int j = 0; j < 32; j++) {
+            float v = x[j] * id;
+            y[i].qs[j] = (int8_t)roundf(v);
+        }
+    }
+}
+
+static void llm__quant_q4_0(const float *x, void *vy, int64_t nb) {
+    llm__block_q4_0 *y = (llm__block_q4_0 *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK) {
+        float d = llm__signed_absmax(x, 32) / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = llm__f32_to_f16(d);
+        for (int j = 0; j < 16; j++)
+            y[i].qs[j] = (uint8_t)(llm__q_trunc(x[j], id, 8.5f, 15) | llm__q_trunc(x[j + 16], id, 8.5f, 15) << 4);
+    }
+}
+
+static void llm__quant_q4_1(const float *x, void *vy, int64_t nb) {
+    llm__block_q4_1 *y = (llm__block_q4_1 *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK) {
+        float min, max;
+        llm__min_max(x, 32, &min, &max);
+        float d = (max - min) / 15.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = llm__f32_to_f16(d);
+        y[i].m = llm__f32_to_f16(min);
+        for (int j = 0; j < 16; j++)
+            y[i].qs[j] = (uint8_t)(llm__q_trunc(x[j] - min, id, 0.5f, 15) | llm__q_trunc(x[j + 16] - min, id, 0.5f, 15) << 4);
+    }
+}
+
+/* Pack 32 5-bit values: low nibbles as in q4, bit 4 of q[j] into bit j of qh. */
+static void llm__pack_q5(const int q[32], uint8_t qs[16], uint8_t qh[4]) {
+    memset(qh, 0, 4);
+    for (int j = 0; j < 16; j++) qs[j] = (uint8_t)((q[j] & 15) | (q[j + 16] & 15) << 4);
+    for (int j = 0; j < 32; j++) qh[j / 8] |= (uint8_t)((q[j] >> 4) << (j % 8));
+}
+
+static void llm__quant_q5_0(const float *x, void *vy, int64_t nb) {
+    llm__block_q5_0 *y = (llm__block_q5_0 *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK) {
+        float d = llm__signed_absmax(x, 32) / -16.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        int q[32];
+        for (int j = 0; j < 32; j++) q[j] = llm__q_trunc(x[j], id, 16.5f, 31);
+        y[i].d = llm__f32_to_f16(d);
+        llm__pack_q5(q, y[i].qs, y[i].qh);
+    }
+}
+
+static void llm__quant_q5_1(const float *x, void *vy, int64_t nb) {
+    llm__block_q5_1 *y = (llm__block_q5_1 *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK) {
+        float min, max;
+        llm__min_max(x, 32, &min, &max);
+        float d = (max - min) / 31.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        int q[32];
+        for (int j = 0; j < 32; j++) q[j] = llm__q_trunc(x[j] - min, id, 0.5f, 31);
+        y[i].d = llm__f32_to_f16(d);
+        y[i].m = llm__f32_to_f16(min);
+        llm__pack_q5(q, y[i].qs, y[i].qh);
+    }
+}
+
+/* ---- public entry points ---- */
+
+typedef void (*llm__dequant_fn)(const void *src, float *dst, int64_t n_blocks);
+typedef void (*llm__quant_fn)(const float *src, void *dst, int64_t n_blocks);
+
+static const struct { llm__dequant_fn dequant; llm__quant_fn quant; } llm__quants[LLM_DTYPE_COUNT] = {
+    [LLM_DTYPE_Q4_0] = { llm__dequant_q4_0, llm__quant_q4_0 },
+    [LLM_DTYPE_Q4_1] = { llm__dequant_q4_1, llm__quant_q4_1 },
+    [LLM_DTYPE_Q5_0] = { llm__dequant_q5_0, llm__quant_q5_0 },
+    [LLM_DTYPE_Q5_1] = { llm__dequant_q5_1, llm__quant_q5_1 },
+    [LLM_DTYPE_Q8_0] = { llm__dequant_q8_0, llm__quant_q8_0 },
+    [LLM_DTYPE_Q2_K] = { llm__dequant_q2_K, NULL },
+    [LLM_DTYPE_Q3_K] = { llm__dequant_q3_K, NULL },
+    [LLM_DTYPE_Q4_K] = { llm__dequant_q4_K, NULL },
+    [LLM_DTYPE_Q5_K] = { llm__dequant_q5_K, NULL },
+    [LLM_DTYPE_Q6_K] = { llm__dequant_q6_K, NULL },
+    [LLM_DTYPE_Q8_K] = { llm__dequant_q8_K, NULL },
+};
+
+static bool llm__is_float(llm_dtype t) { return t == LLM_DTYPE_F32 || t == LLM_DTYPE_F16 || t == LLM_DTYPE_BF16; }
+
+/* n whole blocks of a dtype that `fn` handles? Sets the error otherwise. */
+static llm_status llm__quant_check(const char *who, llm_dtype dtype, int64_t n, bool supported) {
+    const llm_dtype_info *di = llm_dtype_get(dtype);
+    if (!di) return llm__fail(LLM_ERR_INVALID_ARG, "%s: unknown dtype %d", who, (int)dtype);
+    if (!supported) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: dtype %s is not supported", who, di->name);
+    if (n < 0 || n % di->block_elems)
+        return llm__fail(LLM_ERR_INVALID_ARG, "%s: %lld elements are not whole %s blocks of %d", who, (long long)n, di->name, di->block_elems);
+    return LLM_OK;
+}
+
+LLM_API llm_status llm_dequantize(llm_dtype dtype, const void *src, float *dst, int64_t n) {
+    bool known = (unsigned)dtype < LLM_DTYPE_COUNT && (llm__is_float(dtype) || llm__quants[dtype].dequant);
+    llm_status s = llm__quant_check("llm_dequantize", dtype, n, known);
+    if (s) return s;
+    if (llm__is_float(dtype)) llm_convert(LLM_DTYPE_F32, dst, dtype, src, n);
+    else llm__quants[dtype].dequant(src, dst, n / llm__dtypes[dtype].block_elems);
+    return LLM_OK;
+}
+
+LLM_API llm_status llm_quantize(llm_dtype dtype, const float *src, void *dst, int64_t n) {
+    bool known = (unsigned)dtype < LLM_DTYPE_COUNT && (llm__is_float(dtype) || llm__quants[dtype].quant);
+    llm_status s = llm__quant_check("llm_quantize", dtype, n, known);
+    if (s) return s;
+    if (llm__is_float(dtype)) llm_convert(dtype, dst, LLM_DTYPE_F32, src, n);
+    else llm__quants[dtype].quant(src, dst, n / llm__dtypes[dtype].block_elems);
+    return LLM_OK;
+}
