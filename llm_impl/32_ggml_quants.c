@@ -1,8 +1,9 @@
 /* ---- >>quants: llama.cpp's block-quantized formats, scalar reference code ----
    Block layouts as in ggml (ggml-common.h), dequantization for every format we know and
-   quantization for the 32-element formats, bit-identical to ggml's *_ref functions and to
-   gguf-py's numpy port (gguf/quants.py), which the tests compare against. Not here: SIMD
-   dot products (the kernels), k-quant quantization (it searches scales; later).
+   quantization for q4_0, q4_1, q5_0, q5_1, q8_0, q4_K and q6_K, bit-identical to ggml's
+   quantize_row_*_ref and to gguf-py's numpy port (gguf/quants.py), which the tests compare
+   against. Not here: SIMD dot products (the kernels); quantization of q2_K, q3_K, q5_K
+   and q8_K; importance-matrix (imatrix) weighted quantization.
 
    Exactness: every product and sum is its own statement, so no compiler fuses them into
    an FMA (clang contracts only within one expression; GCC not at all in ISO C mode, as
@@ -311,6 +312,204 @@ static void llm__quant_q5_1(const float *x, void *vy, int64_t nb) {
     }
 }
 
+/* ---- k-quant quantization: q4_K and q6_K ----
+   ggml's reference search (quantize_row_q4_K_ref / _q6_K_ref in ggml-quants.c): fit each
+   sub-block's scale (and min) by least squares over a few candidate grids, quantize those
+   scales to 6 (q4_K) or 8 (q6_K) bits against one f16 scale per super-block, then round
+   every element again against its final scale. The float operations are the reference's,
+   in its order, so the bytes are identical to it (built without FMA contraction). */
+
+/* Round half to even, as ggml's nearest_int (which is only used for |x| < 2^22). */
+static inline int llm__nearest_int(float x) {
+    if (!(fabsf(x) <= 4194303.0f)) return x > 0 ? 4194303 : -4194303;
+    return (int)rintf(x);
+}
+
+static inline int llm__clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Weighted squared error of x ~ scale * L + min. */
+static float llm__k4_error(const float *x, const float *w, const uint8_t *L, float scale, float min) {
+    float err = 0;
+    for (int i = 0; i < 32; i++) {
+        float diff = scale * (float)L[i];
+        diff = diff + min;
+        diff = diff - x[i];
+        diff = diff * diff;
+        float wd = w[i] * diff;
+        err += wd;
+    }
+    return err;
+}
+
+/* Fit x[0..32) ~ scale * L + min with L in [0, 15] and min <= 0, minimising the weighted
+   squared error: the full-range grid first, then grids stretched to 14 + 0.1 k levels
+   (k = 0..20) with their least-squares scale and min. Returns scale; *out_min = -min. */
+static float llm__k4_fit(const float *x, const float *w, uint8_t L[32], float *out_min) {
+    float min = x[0], max = x[0], sum_w = w[0], sum_x = sum_w * x[0];
+    for (int i = 1; i < 32; i++) {
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
+        sum_w += w[i];
+        float wx = w[i] * x[i];
+        sum_x += wx;
+    }
+    if (min > 0) min = 0;
+    if (max == min) { memset(L, 0, 32); *out_min = -min; return 0.0f; }
+    float iscale = 15.0f / (max - min), scale = 1 / iscale;
+    for (int i = 0; i < 32; i++) L[i] = (uint8_t)llm__clamp_int(llm__nearest_int(iscale * (x[i] - min)), 0, 15);
+    float best = llm__k4_error(x, w, L, scale, min);
+    for (int k = 0; k <= 20; k++) {
+        float levels = 0.1f * (float)k;
+        levels = -1.0f + levels;
+        levels = levels + 15.0f;
+        iscale = levels / (max - min);
+        uint8_t Lk[32];
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < 32; i++) {
+            int l = llm__clamp_int(llm__nearest_int(iscale * (x[i] - min)), 0, 15);
+            Lk[i] = (uint8_t)l;
+            float wl = w[i] * (float)l, wll = wl * (float)l, wlx = wl * x[i];
+            sum_l += wl;
+            sum_l2 += wll;
+            sum_xl += wlx;
+        }
+        float a = sum_w * sum_l2, b = sum_l * sum_l, D = a - b;
+        if (!(D > 0)) continue;
+        a = sum_w * sum_xl; b = sum_x * sum_l;
+        float this_scale = (a - b) / D;
+        a = sum_l2 * sum_x; b = sum_l * sum_xl;
+        float this_min = (a - b) / D;
+        if (this_min > 0) { this_min = 0; this_scale = sum_xl / sum_l2; }
+        float err = llm__k4_error(x, w, Lk, this_scale, this_min);
+        if (err < best) { memcpy(L, Lk, 32); best = err; scale = this_scale; min = this_min; }
+    }
+    *out_min = -min;
+    return scale;
+}
+
+/* Store sub-block s's 6-bit scale and min (the inverse of llm__q4_K_scale_min). */
+static void llm__q4_K_put_scale_min(uint8_t q[12], int s, uint8_t sc, uint8_t m) {
+    if (s < 4) {
+        q[s] = sc;
+        q[s + 4] = m;
+    } else {
+        q[s + 4] = (uint8_t)((sc & 15) | (m & 15) << 4);
+        q[s - 4] |= (uint8_t)((sc >> 4) << 6);
+        q[s] |= (uint8_t)((m >> 4) << 6);
+    }
+}
+
+/* A 6-bit code for v * inv, as the reference computes it (through uint8_t). */
+static uint8_t llm__code6(float v, float inv) {
+    uint8_t c = (uint8_t)llm__nearest_int(inv * v);
+    return c < 63 ? c : 63;
+}
+
+static void llm__quant_q4_K(const float *x, void *vy, int64_t nb) {
+    llm__block_q4_K *y = (llm__block_q4_K *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK_K) {
+        uint8_t L[LLM__QK_K];
+        float scales[8], mins[8], max_scale = 0, max_min = 0, w[32];
+        for (int s = 0; s < 8; s++) {   /* weights: |x| plus the sub-block's rms */
+            const float *xs = x + 32 * s;
+            float sum_x2 = 0;
+            for (int l = 0; l < 32; l++) { float sq = xs[l] * xs[l]; sum_x2 += sq; }
+            float av_x = sqrtf(sum_x2 / 32);
+            for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
+            scales[s] = llm__k4_fit(xs, w, L + 32 * s, &mins[s]);
+            if (scales[s] > max_scale) max_scale = scales[s];
+            if (mins[s] > max_min) max_min = mins[s];
+        }
+        float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f, inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+        for (int s = 0; s < 8; s++) llm__q4_K_put_scale_min(y[i].scales, s, llm__code6(scales[s], inv_scale), llm__code6(mins[s], inv_min));
+        y[i].d = llm__f32_to_f16(max_scale / 63.0f);
+        y[i].dmin = llm__f32_to_f16(max_min / 63.0f);
+        for (int s = 0; s < 8; s++) {   /* round again against the stored scales */
+            int sc, m;
+            llm__q4_K_scale_min(y[i].scales, s, &sc, &m);
+            float d = llm__f16_to_f32(y[i].d) * (float)sc;
+            if (!d) continue;   /* keeps the fit's L, as the reference does */
+            float dm = llm__f16_to_f32(y[i].dmin) * (float)m;
+            for (int l = 0; l < 32; l++) L[32 * s + l] = (uint8_t)llm__clamp_int(llm__nearest_int((x[32 * s + l] + dm) / d), 0, 15);
+        }
+        for (int s = 0; s < 8; s += 2)
+            for (int l = 0; l < 32; l++) y[i].qs[16 * s + l] = (uint8_t)(L[32 * s + l] | L[32 * s + 32 + l] << 4);
+    }
+}
+
+/* Weighted sums for x ~ scale * l, l = round(iscale * x) in [-32, 31], weights x^2;
+   stores l + 32 into L when L is not NULL. */
+static void llm__k6_sums(const float *x, float iscale, int8_t *L, float *sumlx, float *suml2) {
+    *sumlx = *suml2 = 0;
+    for (int i = 0; i < 16; i++) {
+        int l = llm__clamp_int(llm__nearest_int(iscale * x[i]), -32, 31);
+        if (L) L[i] = (int8_t)(l + 32);
+        float w = x[i] * x[i], t = w * x[i], u = w * (float)l;
+        t = t * (float)l;
+        u = u * (float)l;
+        *sumlx += t;
+        *suml2 += u;
+    }
+}
+
+/* Fit x[0..16) ~ scale * l with l in [-32, 31] (ggml's make_qx_quants, rmse_type 1):
+   the grid through the largest magnitude, then 18 neighbouring grids, keeping the best
+   least-squares scale. L gets l + 32. */
+static float llm__k6_fit(const float *x, int8_t L[16]) {
+    float amax = 0, max = 0;
+    for (int i = 0; i < 16; i++)
+        if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
+    if (amax < 1e-15f) { memset(L, 0, 16); return 0.0f; }
+    float sumlx, suml2;
+    llm__k6_sums(x, -32.0f / max, L, &sumlx, &suml2);
+    float scale = suml2 ? sumlx / suml2 : 0.0f, best = scale * sumlx;
+    for (int k = -9; k <= 9; k++) {
+        if (k == 0) continue;
+        float levels = 0.1f * (float)k;
+        levels = 32.0f + levels;
+        float iscale = -levels / max;
+        llm__k6_sums(x, iscale, NULL, &sumlx, &suml2);
+        float gain = sumlx * sumlx, cur = best * suml2;
+        if (suml2 > 0 && gain > cur) {
+            llm__k6_sums(x, iscale, L, &sumlx, &suml2);
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+    return scale;
+}
+
+static void llm__quant_q6_K(const float *x, void *vy, int64_t nb) {
+    llm__block_q6_K *y = (llm__block_q6_K *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK_K) {
+        int8_t L[LLM__QK_K];
+        float scales[16], max_scale = 0, max_abs = 0;
+        for (int s = 0; s < 16; s++) {
+            scales[s] = llm__k6_fit(x + 16 * s, L + 16 * s);
+            if (fabsf(scales[s]) > max_abs) { max_abs = fabsf(scales[s]); max_scale = scales[s]; }
+        }
+        memset(&y[i], 0, sizeof y[i]);
+        if (max_abs < 1e-15f) continue;   /* an all-zero block */
+        float iscale = -128.0f / max_scale;
+        y[i].d = llm__f32_to_f16(1 / iscale);
+        for (int s = 0; s < 16; s++) y[i].scales[s] = (int8_t)LLM__MIN(127, llm__nearest_int(iscale * scales[s]));
+        for (int s = 0; s < 16; s++) {   /* round again against the stored scales */
+            float d = llm__f16_to_f32(y[i].d) * (float)y[i].scales[s];
+            if (!d) continue;   /* keeps the fit's L, as the reference does */
+            for (int l = 0; l < 16; l++) L[16 * s + l] = (int8_t)(llm__clamp_int(llm__nearest_int(x[16 * s + l] / d), -32, 31) + 32);
+        }
+        for (int half = 0; half < 2; half++) {   /* the layout of llm__dequant_q6_K */
+            const int8_t *Lh = L + 128 * half;
+            uint8_t *ql = y[i].ql + 64 * half, *qh = y[i].qh + 32 * half;
+            for (int l = 0; l < 32; l++) {
+                ql[l] = (uint8_t)((Lh[l] & 15) | (Lh[l + 64] & 15) << 4);
+                ql[l + 32] = (uint8_t)((Lh[l + 32] & 15) | (Lh[l + 96] & 15) << 4);
+                qh[l] = (uint8_t)((Lh[l] >> 4) | (Lh[l + 32] >> 4) << 2 | (Lh[l + 64] >> 4) << 4 | (Lh[l + 96] >> 4) << 6);
+            }
+        }
+    }
+}
+
 /* ---- public entry points ---- */
 
 typedef void (*llm__dequant_fn)(const void *src, float *dst, int64_t n_blocks);
@@ -324,9 +523,9 @@ static const struct { llm__dequant_fn dequant; llm__quant_fn quant; } llm__quant
     [LLM_DTYPE_Q8_0] = { llm__dequant_q8_0, llm__quant_q8_0 },
     [LLM_DTYPE_Q2_K] = { llm__dequant_q2_K, NULL },
     [LLM_DTYPE_Q3_K] = { llm__dequant_q3_K, NULL },
-    [LLM_DTYPE_Q4_K] = { llm__dequant_q4_K, NULL },
+    [LLM_DTYPE_Q4_K] = { llm__dequant_q4_K, llm__quant_q4_K },
     [LLM_DTYPE_Q5_K] = { llm__dequant_q5_K, NULL },
-    [LLM_DTYPE_Q6_K] = { llm__dequant_q6_K, NULL },
+    [LLM_DTYPE_Q6_K] = { llm__dequant_q6_K, llm__quant_q6_K },
     [LLM_DTYPE_Q8_K] = { llm__dequant_q8_K, NULL },
 };
 
