@@ -177,14 +177,17 @@ static llm_status llm__gguf_kv(llm__gguf_rd *r, llm__gguf_arena *ar, llm_gguf_kv
     s = llm__gguf_uint(r, llm__gguf_type_size[type], &v, "value of", kv->key);
     if (s) return s;
     switch (kv->type) {
-    case LLM_GGUF_BOOL: kv->v.b = v != 0; break;
+    case LLM_GGUF_U8:   kv->v.u8 = (uint8_t)v; break;
     case LLM_GGUF_I8:   kv->v.i8 = (int8_t)v; break;
+    case LLM_GGUF_U16:  kv->v.u16 = (uint16_t)v; break;
     case LLM_GGUF_I16:  kv->v.i16 = (int16_t)v; break;
+    case LLM_GGUF_U32:  kv->v.u32 = (uint32_t)v; break;
     case LLM_GGUF_I32:  kv->v.i32 = (int32_t)v; break;
+    case LLM_GGUF_U64:  kv->v.u64 = v; break;
     case LLM_GGUF_I64:  kv->v.i64 = (int64_t)v; break;
+    case LLM_GGUF_BOOL: kv->v.b = v != 0; break;
     case LLM_GGUF_F32:  { uint32_t u = (uint32_t)v; memcpy(&kv->v.f32, &u, 4); break; }
-    case LLM_GGUF_F64:  memcpy(&kv->v.f64, &v, 8); break;
-    default:            kv->v.u64 = v; break;   /* u8..u64: the low bytes on a little-endian host */
+    default:            memcpy(&kv->v.f64, &v, 8); break;   /* f64 */
     }
     return LLM_OK;
 }

@@ -279,6 +279,58 @@ static void test_truncated(void) {
     remove(q);
 }
 
+/* Walk everything an opened file exposes (ASan checks the reads). */
+static uint64_t touch_all(const llm_gguf *g) {
+    uint64_t sum = 0;
+    for (int64_t i = 0; i < llm_gguf_n_kv(g); i++) {
+        const llm_gguf_kv *kv = llm_gguf_kv_at(g, i);
+        sum += strlen(kv->key);
+        if (kv->type == LLM_GGUF_STRING) sum += strlen(kv->v.str.str);
+        if (kv->type == LLM_GGUF_ARRAY && kv->arr_type == LLM_GGUF_STRING)
+            for (int64_t j = 0; j < kv->n; j++) sum += strlen(((const llm_gguf_str *)kv->v.arr)[j].str);
+        CHECK(llm_gguf_find_kv(g, kv->key) == kv);
+    }
+    for (int64_t i = 0; i < llm_gguf_n_tensors(g); i++) {
+        const llm_tensor *t = llm_gguf_tensor(g, i);
+        for (size_t j = 0; j < t->n_bytes; j++) sum += ((const uint8_t *)t->data)[j];
+        CHECK(llm_gguf_find_tensor(g, t->name) == t);
+    }
+    return sum;
+}
+
+/* Random byte changes in the header of a valid file: every open either succeeds (and
+   everything it exposes is readable) or fails with a message naming the file. */
+static void test_mutations(void) {
+    llm_gguf_kv kvs[32];
+    llm_tensor ts[8];
+    int n_kv = make_kvs(kvs), n_t = make_tensors(ts);
+    const char *p = tmp_path("orig.gguf"), *q = tmp_path("mut.gguf");
+    CHECK_OK(llm_gguf_write(p, kvs, n_kv, ts, n_t));
+    size_t n = 0;
+    uint8_t *all = read_all(p, &n), *buf = (uint8_t *)malloc(n);
+    static const uint8_t special[] = { 0x00, 0x01, 0x07, 0x08, 0x09, 0x0d, 0x20, 0x7f, 0x80, 0xfe, 0xff };
+    uint64_t rng = 12345;
+    int n_ok = 0, n_bad_msg = 0;
+    for (int it = 0; all && buf && it < 3000; it++) {
+        memcpy(buf, all, n);
+        for (int k = 0; k <= it % 3; k++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            size_t pos = (size_t)(rng >> 33) % (n < 1024 ? n : 1024);
+            buf[pos] = (rng >> 20) & 1 ? special[(rng >> 24) % sizeof special] : (uint8_t)(rng >> 12);
+        }
+        write_bytes(q, buf, n);
+        llm_gguf *g = NULL;
+        if (llm_gguf_open(q, &g) == LLM_OK) { n_ok++; touch_all(g); llm_gguf_close(g); }
+        else if (!strstr(llm_last_error(), "mut.gguf") && n_bad_msg++ < 3) printf("  message: %s\n", llm_last_error());
+    }
+    CHECK_EQ_INT(n_bad_msg, 0);
+    CHECK(n_ok > 0 && n_ok < 3000);   /* some mutations hit only values, most break the structure */
+    free(all);
+    free(buf);
+    remove(p);
+    remove(q);
+}
+
 typedef struct { uint8_t b[1024]; size_t n; } bytes;
 static void put(bytes *b, const void *p, size_t n) { memcpy(b->b + b->n, p, n); b->n += n; }
 static void u32(bytes *b, uint32_t v) { put(b, &v, 4); }
@@ -392,6 +444,7 @@ int main(void) {
     RUN(test_write_roundtrip);
     RUN(test_write_invalid);
     RUN(test_truncated);
+    RUN(test_mutations);
     RUN(test_hostile_header);
     RUN(test_hostile_tensors);
     return TEST_MAIN_END();
