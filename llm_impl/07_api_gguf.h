@@ -7,7 +7,17 @@
 
    Shapes: GGUF stores dims innermost-first (ne[0] is the row length, ggml order); an
    llm_tensor's shape is outermost-first (numpy order). The reader and writer convert:
-   GGUF ne = [4096, 11008] <-> llm_tensor shape = [11008, 4096] (a Linear weight [out, in]). */
+   GGUF ne = [4096, 11008] <-> llm_tensor shape = [11008, 4096] (a Linear weight [out, in]).
+
+   Example (a tokenizer reading its vocabulary; error handling shortened):
+       llm_gguf *g;
+       if (llm_gguf_open(path, &g) != LLM_OK) return fail(llm_last_error());
+       const llm_gguf_str *tokens;   // tokens[i].str, NUL-terminated, tokens[i].len bytes
+       int64_t n_vocab, bos = -1;
+       llm_gguf_get_arr(g, "tokenizer.ggml.tokens", LLM_GGUF_STRING, &n_vocab, (const void **)&tokens);
+       llm_gguf_get_int(g, "tokenizer.ggml.bos_token_id", &bos);      // stays -1 when absent
+       const llm_tensor *emb = llm_gguf_find_tensor(g, "token_embd.weight");   // [n_vocab, n_embd]
+       llm_gguf_close(g);   // tokens, emb and every string die here */
 
 /* Metadata value types; the numbers are GGUF's own. */
 typedef enum llm_gguf_type {
