@@ -119,7 +119,8 @@ LLM_API llm_gguf_kv llm_gguf_kv_arr(const char *key, llm_gguf_type arr_type, int
 /* dst[0..n) = the values of n elements of src (f32, f16, bf16 or any q* dtype).
    LLM_ERR_UNSUPPORTED for other dtypes, LLM_ERR_INVALID_ARG when n is not whole blocks. */
 LLM_API llm_status llm_dequantize(llm_dtype dtype, const void *src, float *dst, int64_t n);
-/* Quantize n floats into llm_dtype_n_bytes(dtype, n) bytes at dst. Supported: f32, f16,
-   bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q6_K (ggml's reference algorithms, without an
-   importance matrix). LLM_ERR_UNSUPPORTED for other dtypes. */
+/* Quantize n floats into llm_dtype_n_bytes(dtype, n) bytes at dst: f32, f16, bf16 and
+   every q* dtype, with ggml's reference algorithms (no importance matrix). The k-quants
+   search for their scales and are slow (about 5M elements/s). LLM_ERR_UNSUPPORTED for
+   other dtypes. */
 LLM_API llm_status llm_quantize(llm_dtype dtype, const float *src, void *dst, int64_t n);

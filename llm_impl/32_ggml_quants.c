@@ -1,9 +1,8 @@
 /* ---- >>quants: llama.cpp's block-quantized formats, scalar reference code ----
    Block layouts as in ggml (ggml-common.h), dequantization for every format we know and
-   quantization for q4_0, q4_1, q5_0, q5_1, q8_0, q4_K and q6_K, bit-identical to ggml's
-   quantize_row_*_ref and to gguf-py's numpy port (gguf/quants.py), which the tests compare
-   against. Not here: SIMD dot products (the kernels); quantization of q2_K, q3_K, q5_K
-   and q8_K; importance-matrix (imatrix) weighted quantization.
+   quantization for all of them, bit-identical to ggml's quantize_row_*_ref and to gguf-py's
+   numpy port (gguf/quants.py), which the tests compare against. Not here: SIMD dot
+   products (the kernels); importance-matrix (imatrix) weighted quantization.
 
    Exactness: every product and sum is its own statement, so no compiler fuses them into
    an FMA (clang contracts only within one expression; GCC not at all in ISO C mode, as
@@ -312,12 +311,13 @@ static void llm__quant_q5_1(const float *x, void *vy, int64_t nb) {
     }
 }
 
-/* ---- k-quant quantization: q4_K and q6_K ----
-   ggml's reference search (quantize_row_q4_K_ref / _q6_K_ref in ggml-quants.c): fit each
-   sub-block's scale (and min) by least squares over a few candidate grids, quantize those
-   scales to 6 (q4_K) or 8 (q6_K) bits against one f16 scale per super-block, then round
-   every element again against its final scale. The float operations are the reference's,
-   in its order, so the bytes are identical to it (built without FMA contraction). */
+/* ---- k-quant quantization ----
+   ggml's reference search (quantize_row_q*_K_ref in ggml-quants.c): fit each sub-block's
+   scale (and min) over a few candidate grids, quantize those scales to 4, 6 or 8 bits
+   against one f16 scale per super-block, then round every element again against its
+   final scale. The float operations are the reference's, in its order, so the bytes are
+   identical to it (built without FMA contraction). Sub-blocks whose final scale is 0 keep
+   the codes of the fit, as in the reference. */
 
 /* Round half to even, as ggml's nearest_int (which is only used for |x| < 2^22). */
 static inline int llm__nearest_int(float x) {
@@ -327,26 +327,46 @@ static inline int llm__nearest_int(float x) {
 
 static inline int llm__clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-/* Weighted squared error of x ~ scale * L + min. */
-static float llm__k4_error(const float *x, const float *w, const uint8_t *L, float scale, float min) {
+/* The affine fit x ~ scale * L + min of q2_K, q4_K and q5_K (ggml's make_qkx2_quants):
+   n elements, codes 0..nmax, nstep + 1 stretched grids of nmax + rmin + 0.1 k levels,
+   weighted squared (or, with mad, absolute) error. */
+typedef struct { int n, nmax, nstep; float rmin; bool mad; } llm__kfit;
+static const llm__kfit llm__kfit_q2 = { 16, 3, 15, -0.5f, true };
+static const llm__kfit llm__kfit_q4 = { 32, 15, 20, -1.0f, false };
+static const llm__kfit llm__kfit_q5 = { 32, 31, 15, -0.5f, false };
+
+static float llm__kfit_error(const llm__kfit *f, const float *x, const float *w, const uint8_t *L, float scale, float min) {
     float err = 0;
-    for (int i = 0; i < 32; i++) {
+    for (int i = 0; i < f->n; i++) {
         float diff = scale * (float)L[i];
         diff = diff + min;
         diff = diff - x[i];
-        diff = diff * diff;
+        diff = f->mad ? fabsf(diff) : diff * diff;
         float wd = w[i] * diff;
         err += wd;
     }
     return err;
 }
 
-/* Fit x[0..32) ~ scale * L + min with L in [0, 15] and min <= 0, minimising the weighted
-   squared error: the full-range grid first, then grids stretched to 14 + 0.1 k levels
-   (k = 0..20) with their least-squares scale and min. Returns scale; *out_min = -min. */
-static float llm__k4_fit(const float *x, const float *w, uint8_t L[32], float *out_min) {
+/* Codes of x - min on a grid of iscale, with their weighted least-squares sums. */
+static void llm__kfit_grid(const llm__kfit *f, const float *x, const float *w, float min, float iscale, uint8_t *L,
+                           float *sum_l, float *sum_l2, float *sum_xl) {
+    *sum_l = *sum_l2 = *sum_xl = 0;
+    for (int i = 0; i < f->n; i++) {
+        int l = llm__clamp_int(llm__nearest_int(iscale * (x[i] - min)), 0, f->nmax);
+        L[i] = (uint8_t)l;
+        float wl = w[i] * (float)l, wll = wl * (float)l, wlx = wl * x[i];
+        *sum_l += wl;
+        *sum_l2 += wll;
+        *sum_xl += wlx;
+    }
+}
+
+/* Fit L[0..n) in [0, nmax] and min <= 0: the full-range grid first, then the stretched
+   grids with their least-squares scale and min. Returns scale; *out_min = -min. */
+static float llm__kfit_run(const llm__kfit *f, const float *x, const float *w, uint8_t *L, float *out_min) {
     float min = x[0], max = x[0], sum_w = w[0], sum_x = sum_w * x[0];
-    for (int i = 1; i < 32; i++) {
+    for (int i = 1; i < f->n; i++) {
         if (x[i] < min) min = x[i];
         if (x[i] > max) max = x[i];
         sum_w += w[i];
@@ -354,25 +374,17 @@ static float llm__k4_fit(const float *x, const float *w, uint8_t L[32], float *o
         sum_x += wx;
     }
     if (min > 0) min = 0;
-    if (max == min) { memset(L, 0, 32); *out_min = -min; return 0.0f; }
-    float iscale = 15.0f / (max - min), scale = 1 / iscale;
-    for (int i = 0; i < 32; i++) L[i] = (uint8_t)llm__clamp_int(llm__nearest_int(iscale * (x[i] - min)), 0, 15);
-    float best = llm__k4_error(x, w, L, scale, min);
-    for (int k = 0; k <= 20; k++) {
+    if (max == min) { memset(L, 0, (size_t)f->n); *out_min = -min; return 0.0f; }
+    float iscale = (float)f->nmax / (max - min), scale = 1 / iscale;
+    for (int i = 0; i < f->n; i++) L[i] = (uint8_t)llm__clamp_int(llm__nearest_int(iscale * (x[i] - min)), 0, f->nmax);
+    float best = llm__kfit_error(f, x, w, L, scale, min);
+    for (int k = 0; k <= f->nstep; k++) {
         float levels = 0.1f * (float)k;
-        levels = -1.0f + levels;
-        levels = levels + 15.0f;
-        iscale = levels / (max - min);
+        levels = f->rmin + levels;
+        levels = levels + (float)f->nmax;
         uint8_t Lk[32];
-        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-        for (int i = 0; i < 32; i++) {
-            int l = llm__clamp_int(llm__nearest_int(iscale * (x[i] - min)), 0, 15);
-            Lk[i] = (uint8_t)l;
-            float wl = w[i] * (float)l, wll = wl * (float)l, wlx = wl * x[i];
-            sum_l += wl;
-            sum_l2 += wll;
-            sum_xl += wlx;
-        }
+        float sum_l, sum_l2, sum_xl;
+        llm__kfit_grid(f, x, w, min, levels / (max - min), Lk, &sum_l, &sum_l2, &sum_xl);
         float a = sum_w * sum_l2, b = sum_l * sum_l, D = a - b;
         if (!(D > 0)) continue;
         a = sum_w * sum_xl; b = sum_x * sum_l;
@@ -380,11 +392,43 @@ static float llm__k4_fit(const float *x, const float *w, uint8_t L[32], float *o
         a = sum_l2 * sum_x; b = sum_l * sum_xl;
         float this_min = (a - b) / D;
         if (this_min > 0) { this_min = 0; this_scale = sum_xl / sum_l2; }
-        float err = llm__k4_error(x, w, Lk, this_scale, this_min);
-        if (err < best) { memcpy(L, Lk, 32); best = err; scale = this_scale; min = this_min; }
+        float err = llm__kfit_error(f, x, w, Lk, this_scale, this_min);
+        if (err < best) { memcpy(L, Lk, (size_t)f->n); best = err; scale = this_scale; min = this_min; }
     }
     *out_min = -min;
     return scale;
+}
+
+/* q2_K: 16 sub-blocks of 16, 2-bit codes, 4-bit scale and min per sub-block. */
+static void llm__quant_q2_K(const float *x, void *vy, int64_t nb) {
+    llm__block_q2_K *y = (llm__block_q2_K *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK_K) {
+        uint8_t L[LLM__QK_K];
+        float scales[16], mins[16], max_scale = 0, max_min = 0, w[16];
+        for (int s = 0; s < 16; s++) {
+            for (int l = 0; l < 16; l++) w[l] = fabsf(x[16 * s + l]);
+            scales[s] = llm__kfit_run(&llm__kfit_q2, x + 16 * s, w, L + 16 * s, &mins[s]);
+            if (scales[s] > max_scale) max_scale = scales[s];
+            if (mins[s] > max_min) max_min = mins[s];
+        }
+        memset(y[i].scales, 0, 16);
+        float inv = max_scale > 0 ? 15.0f / max_scale : 0.0f, inv_min = max_min > 0 ? 15.0f / max_min : 0.0f;
+        for (int s = 0; s < 16 && max_scale > 0; s++) y[i].scales[s] = (uint8_t)llm__nearest_int(inv * scales[s]);
+        for (int s = 0; s < 16 && max_min > 0; s++) y[i].scales[s] |= (uint8_t)(llm__nearest_int(inv_min * mins[s]) << 4);
+        y[i].d = llm__f32_to_f16(max_scale > 0 ? max_scale / 15.0f : 0.0f);
+        y[i].dmin = llm__f32_to_f16(max_min > 0 ? max_min / 15.0f : 0.0f);
+        for (int s = 0; s < 16; s++) {
+            float d = llm__f16_to_f32(y[i].d) * (float)(y[i].scales[s] & 15);
+            if (!d) continue;
+            float dm = llm__f16_to_f32(y[i].dmin) * (float)(y[i].scales[s] >> 4);
+            for (int l = 0; l < 16; l++) L[16 * s + l] = (uint8_t)llm__clamp_int(llm__nearest_int((x[16 * s + l] + dm) / d), 0, 3);
+        }
+        for (int half = 0; half < 2; half++)   /* the layout of llm__dequant_q2_K */
+            for (int l = 0; l < 32; l++) {
+                const uint8_t *Lh = L + 128 * half + l;
+                y[i].qs[32 * half + l] = (uint8_t)(Lh[0] | Lh[32] << 2 | Lh[64] << 4 | Lh[96] << 6);
+            }
+    }
 }
 
 /* Store sub-block s's 6-bit scale and min (the inverse of llm__q4_K_scale_min). */
@@ -405,35 +449,135 @@ static uint8_t llm__code6(float v, float inv) {
     return c < 63 ? c : 63;
 }
 
+/* The shared part of q4_K and q5_K: 8 sub-blocks of 32 with 6-bit scales and mins
+   (weights: |x| plus the sub-block's rms); L gets the codes 0..nmax. */
+static void llm__quant_k4(const llm__kfit *f, const float *x, uint16_t *d_out, uint16_t *dmin_out, uint8_t packed[12], uint8_t L[256]) {
+    float scales[8], mins[8], max_scale = 0, max_min = 0, w[32];
+    for (int s = 0; s < 8; s++) {
+        const float *xs = x + 32 * s;
+        float sum_x2 = 0;
+        for (int l = 0; l < 32; l++) { float sq = xs[l] * xs[l]; sum_x2 += sq; }
+        float av_x = sqrtf(sum_x2 / 32);
+        for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
+        scales[s] = llm__kfit_run(f, xs, w, L + 32 * s, &mins[s]);
+        if (scales[s] > max_scale) max_scale = scales[s];
+        if (mins[s] > max_min) max_min = mins[s];
+    }
+    float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f, inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+    for (int s = 0; s < 8; s++) llm__q4_K_put_scale_min(packed, s, llm__code6(scales[s], inv_scale), llm__code6(mins[s], inv_min));
+    *d_out = llm__f32_to_f16(max_scale / 63.0f);
+    *dmin_out = llm__f32_to_f16(max_min / 63.0f);
+    for (int s = 0; s < 8; s++) {
+        int sc, m;
+        llm__q4_K_scale_min(packed, s, &sc, &m);
+        float d = llm__f16_to_f32(*d_out) * (float)sc;
+        if (!d) continue;
+        float dm = llm__f16_to_f32(*dmin_out) * (float)m;
+        for (int l = 0; l < 32; l++) L[32 * s + l] = (uint8_t)llm__clamp_int(llm__nearest_int((x[32 * s + l] + dm) / d), 0, f->nmax);
+    }
+}
+
 static void llm__quant_q4_K(const float *x, void *vy, int64_t nb) {
     llm__block_q4_K *y = (llm__block_q4_K *)vy;
     for (int64_t i = 0; i < nb; i++, x += LLM__QK_K) {
         uint8_t L[LLM__QK_K];
-        float scales[8], mins[8], max_scale = 0, max_min = 0, w[32];
-        for (int s = 0; s < 8; s++) {   /* weights: |x| plus the sub-block's rms */
-            const float *xs = x + 32 * s;
-            float sum_x2 = 0;
-            for (int l = 0; l < 32; l++) { float sq = xs[l] * xs[l]; sum_x2 += sq; }
-            float av_x = sqrtf(sum_x2 / 32);
-            for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
-            scales[s] = llm__k4_fit(xs, w, L + 32 * s, &mins[s]);
-            if (scales[s] > max_scale) max_scale = scales[s];
-            if (mins[s] > max_min) max_min = mins[s];
-        }
-        float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f, inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
-        for (int s = 0; s < 8; s++) llm__q4_K_put_scale_min(y[i].scales, s, llm__code6(scales[s], inv_scale), llm__code6(mins[s], inv_min));
-        y[i].d = llm__f32_to_f16(max_scale / 63.0f);
-        y[i].dmin = llm__f32_to_f16(max_min / 63.0f);
-        for (int s = 0; s < 8; s++) {   /* round again against the stored scales */
-            int sc, m;
-            llm__q4_K_scale_min(y[i].scales, s, &sc, &m);
-            float d = llm__f16_to_f32(y[i].d) * (float)sc;
-            if (!d) continue;   /* keeps the fit's L, as the reference does */
-            float dm = llm__f16_to_f32(y[i].dmin) * (float)m;
-            for (int l = 0; l < 32; l++) L[32 * s + l] = (uint8_t)llm__clamp_int(llm__nearest_int((x[32 * s + l] + dm) / d), 0, 15);
-        }
+        llm__quant_k4(&llm__kfit_q4, x, &y[i].d, &y[i].dmin, y[i].scales, L);
         for (int s = 0; s < 8; s += 2)
             for (int l = 0; l < 32; l++) y[i].qs[16 * s + l] = (uint8_t)(L[32 * s + l] | L[32 * s + 32 + l] << 4);
+    }
+}
+
+static void llm__quant_q5_K(const float *x, void *vy, int64_t nb) {
+    llm__block_q5_K *y = (llm__block_q5_K *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK_K) {
+        uint8_t L[LLM__QK_K];
+        llm__quant_k4(&llm__kfit_q5, x, &y[i].d, &y[i].dmin, y[i].scales, L);
+        memset(y[i].qh, 0, 32);
+        for (int s = 0; s < 8; s++)
+            for (int l = 0; l < 32; l++) y[i].qh[l] |= (uint8_t)((L[32 * s + l] >> 4) << s);
+        for (int s = 0; s < 8; s += 2)
+            for (int l = 0; l < 32; l++) y[i].qs[16 * s + l] = (uint8_t)((L[32 * s + l] & 15) | (L[32 * s + 32 + l] & 15) << 4);
+    }
+}
+
+/* q3_K's fit of x[0..16) ~ scale * l, l in [-4, 3] (ggml's make_q3_quants with rmse):
+   round on the grid through the largest magnitude, then up to 5 passes that move single
+   codes to their least-squares value while that improves sumlx^2 / suml2 (weights x^2).
+   L gets l + 4. */
+static float llm__q3_fit(const float *x, int8_t L[16]) {
+    float amax = 0, max = 0, sumlx = 0, suml2 = 0;
+    for (int i = 0; i < 16; i++)
+        if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
+    if (amax < 1e-15f) { memset(L, 0, 16); return 0.0f; }
+    float iscale = -4.0f / max;
+    for (int i = 0; i < 16; i++) {
+        int l = llm__clamp_int(llm__nearest_int(iscale * x[i]), -4, 3);
+        L[i] = (int8_t)l;
+        float w = x[i] * x[i], t = w * x[i], u = w * (float)l;
+        t = t * (float)l;
+        u = u * (float)l;
+        sumlx += t;
+        suml2 += u;
+    }
+    for (int pass = 0; pass < 5; pass++) {
+        int n_changed = 0;
+        for (int i = 0; i < 16; i++) {
+            float w = x[i] * x[i], wx = w * x[i], t = wx * (float)L[i];
+            float slx = sumlx - t;
+            if (!(slx > 0)) continue;
+            float u = w * (float)L[i];
+            u = u * (float)L[i];
+            float sl2 = suml2 - u, v = x[i] * sl2;
+            int new_l = llm__clamp_int(llm__nearest_int(v / slx), -4, 3);
+            if (new_l == L[i]) continue;
+            t = wx * (float)new_l;
+            slx = slx + t;
+            u = w * (float)new_l;
+            u = u * (float)new_l;
+            sl2 = sl2 + u;
+            float gain = slx * slx, cur = sumlx * sumlx;
+            gain = gain * suml2;
+            cur = cur * sl2;
+            if (sl2 > 0 && gain > cur) { L[i] = (int8_t)new_l; sumlx = slx; suml2 = sl2; n_changed++; }
+        }
+        if (!n_changed) break;
+    }
+    for (int i = 0; i < 16; i++) L[i] = (int8_t)(L[i] + 4);
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+/* q3_K: 16 sub-blocks of 16, 3-bit codes (2 low bits in qs, the third in hmask), signed
+   6-bit scales. */
+static void llm__quant_q3_K(const float *x, void *vy, int64_t nb) {
+    llm__block_q3_K *y = (llm__block_q3_K *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK_K) {
+        int8_t L[LLM__QK_K];
+        float scales[16], max_scale = 0, amax = 0;
+        for (int s = 0; s < 16; s++) {
+            scales[s] = llm__q3_fit(x + 16 * s, L + 16 * s);
+            if (fabsf(scales[s]) > amax) { amax = fabsf(scales[s]); max_scale = scales[s]; }
+        }
+        memset(y[i].scales, 0, 12);
+        float iscale = max_scale != 0 ? -32.0f / max_scale : 0.0f;
+        for (int s = 0; s < 16 && max_scale != 0; s++) {   /* the layout of llm__q3_K_scale */
+            int l = llm__clamp_int((int8_t)llm__nearest_int(iscale * scales[s]), -32, 31) + 32;
+            y[i].scales[s % 8] |= (uint8_t)((l & 15) << (4 * (s / 8)));
+            y[i].scales[8 + s % 4] |= (uint8_t)((l >> 4) << (2 * (s / 4)));
+        }
+        y[i].d = llm__f32_to_f16(max_scale != 0 ? 1 / iscale : 0.0f);
+        for (int s = 0; s < 16; s++) {
+            float d = llm__f16_to_f32(y[i].d) * (float)llm__q3_K_scale(y[i].scales, s);
+            if (!d) continue;
+            for (int l = 0; l < 16; l++) L[16 * s + l] = (int8_t)(llm__clamp_int(llm__nearest_int(x[16 * s + l] / d), -4, 3) + 4);
+        }
+        memset(y[i].hmask, 0, 32);
+        for (int j = 0; j < LLM__QK_K; j++)   /* a set bit means "no -4 offset" */
+            if (L[j] > 3) { y[i].hmask[j % 32] |= (uint8_t)(1 << (j / 32)); L[j] = (int8_t)(L[j] - 4); }
+        for (int half = 0; half < 2; half++)
+            for (int l = 0; l < 32; l++) {
+                const int8_t *Lh = L + 128 * half + l;
+                y[i].qs[32 * half + l] = (uint8_t)(Lh[0] | Lh[32] << 2 | Lh[64] << 4 | Lh[96] << 6);
+            }
     }
 }
 
@@ -510,6 +654,21 @@ static void llm__quant_q6_K(const float *x, void *vy, int64_t nb) {
     }
 }
 
+/* q8_K (the activations' format in k-quant dot products): one f32 scale, codes in
+   [-127, 127] through the largest magnitude, and the sums of each 16 codes. */
+static void llm__quant_q8_K(const float *x, void *vy, int64_t nb) {
+    llm__block_q8_K *y = (llm__block_q8_K *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK_K) {
+        memset(&y[i], 0, sizeof y[i]);
+        float max = llm__signed_absmax(x, LLM__QK_K);
+        if (max == 0) continue;
+        float iscale = -127.0f / max;
+        for (int j = 0; j < LLM__QK_K; j++) y[i].qs[j] = (int8_t)LLM__MIN(127, llm__nearest_int(iscale * x[j]));
+        for (int j = 0; j < LLM__QK_K; j++) y[i].bsums[j / 16] = (int16_t)(y[i].bsums[j / 16] + y[i].qs[j]);
+        y[i].d = 1 / iscale;
+    }
+}
+
 /* ---- public entry points ---- */
 
 typedef void (*llm__dequant_fn)(const void *src, float *dst, int64_t n_blocks);
@@ -521,12 +680,12 @@ static const struct { llm__dequant_fn dequant; llm__quant_fn quant; } llm__quant
     [LLM_DTYPE_Q5_0] = { llm__dequant_q5_0, llm__quant_q5_0 },
     [LLM_DTYPE_Q5_1] = { llm__dequant_q5_1, llm__quant_q5_1 },
     [LLM_DTYPE_Q8_0] = { llm__dequant_q8_0, llm__quant_q8_0 },
-    [LLM_DTYPE_Q2_K] = { llm__dequant_q2_K, NULL },
-    [LLM_DTYPE_Q3_K] = { llm__dequant_q3_K, NULL },
+    [LLM_DTYPE_Q2_K] = { llm__dequant_q2_K, llm__quant_q2_K },
+    [LLM_DTYPE_Q3_K] = { llm__dequant_q3_K, llm__quant_q3_K },
     [LLM_DTYPE_Q4_K] = { llm__dequant_q4_K, llm__quant_q4_K },
-    [LLM_DTYPE_Q5_K] = { llm__dequant_q5_K, NULL },
+    [LLM_DTYPE_Q5_K] = { llm__dequant_q5_K, llm__quant_q5_K },
     [LLM_DTYPE_Q6_K] = { llm__dequant_q6_K, llm__quant_q6_K },
-    [LLM_DTYPE_Q8_K] = { llm__dequant_q8_K, NULL },
+    [LLM_DTYPE_Q8_K] = { llm__dequant_q8_K, llm__quant_q8_K },
 };
 
 static bool llm__is_float(llm_dtype t) { return t == LLM_DTYPE_F32 || t == LLM_DTYPE_F16 || t == LLM_DTYPE_BF16; }

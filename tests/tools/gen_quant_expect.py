@@ -6,8 +6,8 @@
     GGML_SRC=ggml_python-0.0.45/vendor/ggml/src python3 tests/tools/gen_quant_expect.py
         # rewrites the GENERATED region of tests/test_quants.c
 
-gguf-py has no k-quant quantizer, so q4_K/q6_K expectations come from ggml's own
-quantize_row_q4_K_ref / _q6_K_ref: GGML_SRC points at a ggml source tree (the copy vendored
+gguf-py has no k-quant quantizer, so the q2_K..q8_K expectations come from ggml's own
+quantize_row_q*_K_ref: GGML_SRC points at a ggml source tree (the copy vendored
 in the ggml-python sdist), whose ggml-quants.c is compiled (without FMA contraction) into a
 small library called through ctypes. The inputs follow the rule written in
 tests/test_quants.c (an LCG, block fields set to finite scales); this file implements the
@@ -179,7 +179,9 @@ size_t ggml_row_size(int type, long long ne) { (void)type; (void)ne; abort(); }
 const char *ggml_type_name(int type) { (void)type; abort(); }
 size_t ggml_type_size(int type) { (void)type; abort(); }
 """
-QUANT_K = [("Q4_K", "quantize_row_q4_K_ref", 144), ("Q6_K", "quantize_row_q6_K_ref", 210)]
+QUANT_K = [("Q2_K", "quantize_row_q2_K_ref", 84), ("Q3_K", "quantize_row_q3_K_ref", 110),
+           ("Q4_K", "quantize_row_q4_K_ref", 144), ("Q5_K", "quantize_row_q5_K_ref", 176),
+           ("Q6_K", "quantize_row_q6_K_ref", 210), ("Q8_K", "quantize_row_q8_K_ref", 292)]
 
 
 def ggml_library(src, tmp):
@@ -193,20 +195,17 @@ def ggml_library(src, tmp):
 
 
 def gen_quant_k(src):
-    lines = ["static const quant_case quant_k_cases[] = {"]
+    """Many blocks, so every branch of the scale search is taken: expect a hash of the bytes."""
+    lines = ["static const quant_k_case quant_k_cases[] = {"]
     with tempfile.TemporaryDirectory() as tmp:
         lib = ggml_library(src, tmp)
         for k, (name, fn, block_bytes) in enumerate(QUANT_K):
             seed = 7000 + 31 * k
-            nb = 32
+            nb = 256   # blocks of 32 floats: 32 super-blocks
             x = make_floats(Lcg(seed), nb, 12, -12)   # ggml asserts |x / d| < 2^22
             out = ctypes.create_string_buffer(nb * 32 // 256 * block_bytes)
             getattr(lib, fn)(x.ctypes.data_as(ctypes.c_void_p), out, ctypes.c_int64(x.size))
-            hexs = out.raw.hex()
-            lines.append(f"    {{ LLM_DTYPE_{name}, {seed}, {nb},")
-            chunks = [hexs[i:i + 96] for i in range(0, len(hexs), 96)]
-            for i, c in enumerate(chunks):
-                lines.append(f'      "{c}"' + (" }," if i == len(chunks) - 1 else ""))
+            lines.append(f"    {{ LLM_DTYPE_{name}, {seed}, {nb}, 0x{fnv1a(out.raw):016x}ull }},")
     lines.append("};")
     return lines
 
