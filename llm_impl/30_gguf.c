@@ -240,9 +240,10 @@ static llm_status llm__gguf_info_tensor(llm_gguf *g, const llm__gguf_info *in, s
         t->shape[in->n_dims - 1 - d] = (int64_t)in->ne[d];   /* ggml ne[0] is innermost: reverse */
     }
     const llm_dtype_info *di = llm_dtype_get(t->dtype);
-    if (in->n_dims > 0 && in->ne[0] % (uint64_t)di->block_elems)
+    uint64_t row = in->n_dims > 0 ? in->ne[0] : 1;   /* a scalar is one row of one element */
+    if (row % (uint64_t)di->block_elems)
         return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has rows of %llu elements, not a multiple of the %s block size %d",
-                         path, name, (unsigned long long)in->ne[0], di->name, di->block_elems);
+                         path, name, (unsigned long long)row, di->name, di->block_elems);
     t->n_bytes = llm_dtype_n_bytes(t->dtype, (int64_t)n_elems);
     if (n_elems && !t->n_bytes)
         return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is too large (%zu elements)", path, name, n_elems);
@@ -570,9 +571,10 @@ static llm_status llm__gguf_check_tensor(const char *path, const llm_tensor *ts,
         return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s': dtype %s has no GGUF form", path, name, di->name);
     for (int d = 0; d < t->n_dims; d++)
         if (t->shape[d] < 0) return llm__fail(LLM_ERR_INVALID_ARG, "%s: tensor '%s' has a negative dim", path, name);
-    if (t->n_dims > 0 && t->shape[t->n_dims - 1] % di->block_elems)
+    int64_t row = t->n_dims > 0 ? t->shape[t->n_dims - 1] : 1;
+    if (row % di->block_elems)
         return llm__fail(LLM_ERR_INVALID_ARG, "%s: tensor '%s' has rows of %lld elements, not a multiple of the %s block size %d",
-                         path, name, (long long)t->shape[t->n_dims - 1], di->name, di->block_elems);
+                         path, name, (long long)row, di->name, di->block_elems);
     int64_t n = llm_tensor_n_elems(t);
     size_t want = llm_dtype_n_bytes(t->dtype, n);
     if (want != t->n_bytes || (want && !t->data))
@@ -665,11 +667,11 @@ LLM_API llm_status llm_gguf_write(const char *path, const llm_gguf_kv *kvs, int6
         llm__gguf_put_info(&w, &tensors[i], offset);
         offset += (tensors[i].n_bytes + alignment - 1) / alignment * alignment;
     }
-    for (int64_t i = 0; i < n_tensors; i++) {
+    for (int64_t i = 0; i < n_tensors; i++) {   /* no data section at all without tensors, as gguf-py writes */
         llm__gguf_pad(&w, alignment);
         llm__gguf_put(&w, tensors[i].data, tensors[i].n_bytes);
+        if (i == n_tensors - 1) llm__gguf_pad(&w, alignment);
     }
-    llm__gguf_pad(&w, alignment);
     llm_status c = llm__atomic_close(&w.af, w.s == LLM_OK);
     return w.s ? w.s : c;
 }

@@ -61,6 +61,10 @@ static void check_vocab(const vocab_case *c) {
     llm_status s = llm_gguf_get_arr(g, "tokenizer.ggml.merges", LLM_GGUF_STRING, &n, (const void **)&merges);
     if (c->merge0) { CHECK_OK(s); CHECK_EQ_INT(n, c->n_merges); if (merges) CHECK_STR(merges[0].str, c->merge0); }
     else CHECK(s == LLM_ERR_NOT_FOUND);
+    const float *scores = NULL;   /* SentencePiece vocabularies carry scores, BPE ones merges */
+    s = llm_gguf_get_arr(g, "tokenizer.ggml.scores", LLM_GGUF_F32, &n, (const void **)&scores);
+    if (strcmp(c->model, "llama") == 0) { CHECK_OK(s); CHECK_EQ_INT(n, c->n_tokens); }
+    else CHECK(s == LLM_ERR_NOT_FOUND);
     check_id(g, "tokenizer.ggml.bos_token_id", c->bos);
     check_id(g, "tokenizer.ggml.eos_token_id", c->eos);
     check_id(g, "tokenizer.ggml.unknown_token_id", c->unk);
@@ -104,6 +108,24 @@ static void test_vocab_details(void) {
     const llm_tensor *t = NULL;
     CHECK(llm_gguf_get_tensor(g, "token_embd.weight", &t) == LLM_ERR_NOT_FOUND && t == NULL);
     llm_gguf_close(g);
+}
+
+static uint8_t *read_all(const char *p, size_t *n) {
+    FILE *f = fopen(p, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = (uint8_t *)malloc(*n + 1);
+    if (b && fread(b, 1, *n, f) != *n) { free(b); b = NULL; }
+    fclose(f);
+    return b;
+}
+
+static void write_bytes(const char *p, const void *data, size_t n) {
+    FILE *f = fopen(p, "wb");
+    if (n) fwrite(data, 1, n, f);
+    fclose(f);
 }
 
 /* ---- write + read back ---- */
@@ -216,6 +238,29 @@ static void test_write_roundtrip(void) {
     if (!getenv("LLM_TEST_KEEP")) remove(p);
 }
 
+/* A reader's entries can be handed to the writer as they are: copying a real vocab file
+   (written by llama.cpp's gguf-py) gives the same bytes. */
+static void test_copy_vocab(void) {
+    llm_gguf *a = NULL, *b = NULL;
+    CHECK_OK(llm_gguf_open(fixture("tokenizers/ggml-vocab/ggml-vocab-llama-spm.gguf"), &a));
+    if (!a) return;
+    const char *p = tmp_path("copy.gguf");
+    CHECK_OK(llm_gguf_write(p, llm_gguf_kv_at(a, 0), llm_gguf_n_kv(a), NULL, 0));
+    CHECK_OK(llm_gguf_open(p, &b));
+    if (b) {
+        CHECK_EQ_INT(llm_gguf_n_kv(b), llm_gguf_n_kv(a));
+        for (int64_t i = 0; i < llm_gguf_n_kv(a) && i < llm_gguf_n_kv(b); i++) CHECK(same_kv(llm_gguf_kv_at(a, i), llm_gguf_kv_at(b, i)));
+    }
+    size_t n_a = 0, n_b = 0;
+    uint8_t *bytes_a = read_all(fixture("tokenizers/ggml-vocab/ggml-vocab-llama-spm.gguf"), &n_a), *bytes_b = read_all(p, &n_b);
+    CHECK(bytes_a && bytes_b && n_a == n_b && memcmp(bytes_a, bytes_b, n_a) == 0);
+    free(bytes_a);
+    free(bytes_b);
+    llm_gguf_close(a);
+    llm_gguf_close(b);
+    if (!getenv("LLM_TEST_KEEP")) remove(p);
+}
+
 /* The writer refuses bad input before creating anything. */
 static void test_write_invalid(void) {
     llm_gguf_kv kvs[2] = { llm_gguf_kv_u32("a", 1), llm_gguf_kv_u32("a", 2) };
@@ -233,24 +278,6 @@ static void test_write_invalid(void) {
 }
 
 /* ---- hostile files ---- */
-
-static uint8_t *read_all(const char *p, size_t *n) {
-    FILE *f = fopen(p, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = (uint8_t *)malloc(*n + 1);
-    if (b && fread(b, 1, *n, f) != *n) { free(b); b = NULL; }
-    fclose(f);
-    return b;
-}
-
-static void write_bytes(const char *p, const void *data, size_t n) {
-    FILE *f = fopen(p, "wb");
-    if (n) fwrite(data, 1, n, f);
-    fclose(f);
-}
 
 /* Every proper prefix of a valid file fails cleanly (its last tensor ends the file). */
 static void test_truncated(void) {
@@ -342,7 +369,8 @@ static void header(bytes *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv
 }
 /* A tensor info with up to 2 dims (ggml order). */
 static void info(bytes *b, const char *name, uint32_t n_dims, uint64_t ne0, uint64_t ne1, uint32_t type, uint64_t off) {
-    str(b, name); u32(b, n_dims); u64(b, ne0);
+    str(b, name); u32(b, n_dims);
+    if (n_dims > 0) u64(b, ne0);
     if (n_dims > 1) u64(b, ne1);
     u32(b, type); u64(b, off);
 }
@@ -421,6 +449,8 @@ static void test_hostile_tensors(void) {
     expect_bad(&b, LLM_ERR_FORMAT, "offset 16, not a multiple of the alignment 32");
     header(&b, 3, 1, 0); info(&b, "w", 2, 33, 1, 2, 0); pad_data(&b, 64);
     expect_bad(&b, LLM_ERR_FORMAT, "rows of 33 elements, not a multiple of the q4_0 block size 32");
+    header(&b, 3, 1, 0); info(&b, "w", 0, 0, 0, 8, 0); pad_data(&b, 64);
+    expect_bad(&b, LLM_ERR_FORMAT, "rows of 1 elements, not a multiple of the q8_0 block size 32");
     header(&b, 3, 2, 0); info(&b, "a", 1, 16, 0, 0, 0); info(&b, "b", 1, 8, 0, 0, 32); pad_data(&b, 96);
     expect_bad(&b, LLM_ERR_FORMAT, "tensors 'a' and 'b' overlap");
     header(&b, 3, 2, 0); info(&b, "a", 1, 8, 0, 0, 0); info(&b, "a", 1, 8, 0, 0, 32); pad_data(&b, 64);
@@ -442,6 +472,7 @@ int main(void) {
     RUN(test_vocab_files);
     RUN(test_vocab_details);
     RUN(test_write_roundtrip);
+    RUN(test_copy_vocab);
     RUN(test_write_invalid);
     RUN(test_truncated);
     RUN(test_mutations);
