@@ -250,8 +250,8 @@ static void llm__quant_q8_0(const float *x, void *vy, int64_t nb) {
         float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         y[i].d = llm__f32_to_f16(d);
         for (int j = 0; j < 32; j++) {
-            float v = x[j] * id;
-            y[i].qs[j] = (int8_t)roundf(v);
+            float v = x[j] * id;   /* |v| <= 127 unless x holds inf or NaN */
+            y[i].qs[j] = (int8_t)(v == v ? roundf(LLM__MAX(-127.0f, LLM__MIN(127.0f, v))) : 0.0f);
         }
     }
 }
@@ -414,7 +414,7 @@ static void llm__quant_q2_K(const float *x, void *vy, int64_t nb) {
         memset(y[i].scales, 0, 16);
         float inv = max_scale > 0 ? 15.0f / max_scale : 0.0f, inv_min = max_min > 0 ? 15.0f / max_min : 0.0f;
         for (int s = 0; s < 16 && max_scale > 0; s++) y[i].scales[s] = (uint8_t)llm__nearest_int(inv * scales[s]);
-        for (int s = 0; s < 16 && max_min > 0; s++) y[i].scales[s] |= (uint8_t)(llm__nearest_int(inv_min * mins[s]) << 4);
+        for (int s = 0; s < 16 && max_min > 0; s++) y[i].scales[s] |= (uint8_t)((unsigned)llm__nearest_int(inv_min * mins[s]) << 4);
         y[i].d = llm__f32_to_f16(max_scale > 0 ? max_scale / 15.0f : 0.0f);
         y[i].dmin = llm__f32_to_f16(max_min > 0 ? max_min / 15.0f : 0.0f);
         for (int s = 0; s < 16; s++) {

@@ -385,6 +385,14 @@ static void test_roundtrip_error_k(void) {
     }
 }
 
+/* Non-finite inputs give unspecified codes but never undefined behaviour (UBSan build). */
+static void test_nonfinite(void) {
+    static float x[512];
+    static uint8_t q[1024];
+    for (int i = 0; i < 512; i++) x[i] = i % 7 == 0 ? NAN : i % 11 == 0 ? INFINITY : i % 13 == 0 ? -INFINITY : (float)i;
+    for (int t = LLM_DTYPE_Q4_0; t <= LLM_DTYPE_Q8_K; t++) CHECK_OK(llm_quantize((llm_dtype)t, x, q, 512));
+}
+
 static void test_errors(void) {
     float x[64] = { 0 };
     uint8_t q[256];
@@ -403,6 +411,7 @@ int main(void) {
     RUN(test_quantize_k);
     RUN(test_roundtrip_error);
     RUN(test_roundtrip_error_k);
+    RUN(test_nonfinite);
     RUN(test_errors);
     return TEST_MAIN_END();
 }
