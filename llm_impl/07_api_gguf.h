@@ -61,7 +61,9 @@ LLM_API void       llm_gguf_close(llm_gguf *g);
 LLM_API uint32_t   llm_gguf_version(const llm_gguf *g);
 LLM_API uint32_t   llm_gguf_alignment(const llm_gguf *g);   /* general.alignment or 32 */
 
-/* Metadata in file order: i in [0, llm_gguf_n_kv). Entries are valid until close. */
+/* Metadata in file order: i in [0, llm_gguf_n_kv). Entries are valid until close and
+   contiguous, so llm_gguf_write(path, llm_gguf_kv_at(g, 0), llm_gguf_n_kv(g), ...) copies
+   them (likewise the tensors). */
 LLM_API int64_t            llm_gguf_n_kv(const llm_gguf *g);
 LLM_API const llm_gguf_kv *llm_gguf_kv_at(const llm_gguf *g, int64_t i);
 /* The entry for `key`, or NULL. */
