@@ -457,10 +457,12 @@ static void test_hostile_tensors(void) {
     expect_bad(&b, LLM_ERR_FORMAT, "tensor 'a' appears twice");
     /* and a well-formed one of the same shape opens */
     header(&b, 3, 2, 0); info(&b, "a", 1, 8, 0, 0, 0); info(&b, "b", 2, 32, 1, 8, 32); pad_data(&b, 32 + 34);
+    b.b[4] = 2;   /* as GGUF v2, which has the same layout */
     const char *p = tmp_path("good.gguf");
     write_bytes(p, b.b, b.n);
     llm_gguf *g = NULL;
     CHECK_OK(llm_gguf_open(p, &g));
+    if (g) CHECK_EQ_INT(llm_gguf_version(g), 2);
     const llm_tensor *t = NULL;
     if (g) CHECK_OK(llm_gguf_get_tensor(g, "b", &t));
     CHECK(t && t->dtype == LLM_DTYPE_Q8_0 && t->n_dims == 2 && t->shape[0] == 1 && t->shape[1] == 32 && t->n_bytes == 34);
