@@ -57,6 +57,10 @@ typedef struct llm_gguf llm_gguf;
    open/map), LLM_ERR_FORMAT (malformed, with the file and the problem), LLM_ERR_UNSUPPORTED
    (GGUF v1, big-endian files, tensor types we cannot represent), LLM_ERR_NOMEM. */
 LLM_API llm_status llm_gguf_open(const char *path, llm_gguf **out_gguf);
+/* The same for a GGUF image in memory, which must stay unchanged until llm_gguf_close()
+   (tensors point into it; 8-byte alignment keeps their elements aligned). `name` (may
+   be NULL) stands for the file in error messages. */
+LLM_API llm_status llm_gguf_open_memory(const void *data, size_t n_bytes, const char *name, llm_gguf **out_gguf);
 LLM_API void       llm_gguf_close(llm_gguf *g);
 LLM_API uint32_t   llm_gguf_version(const llm_gguf *g);
 LLM_API uint32_t   llm_gguf_alignment(const llm_gguf *g);   /* general.alignment or 32 */

@@ -43,6 +43,7 @@ static const char *const llm__gguf_type_names[LLM_GGUF_TYPE_COUNT] = {
 struct llm_gguf {
     char *path;
     llm__mapping map;
+    bool owns_map;                 /* false for llm_gguf_open_memory */
     uint32_t version, alignment;
     int64_t n_kv, n_tensors;
     llm_gguf_kv *kvs;              /* file order */
@@ -376,22 +377,39 @@ static llm_status llm__gguf_load(llm_gguf *g) {
     return s;
 }
 
-LLM_API llm_status llm_gguf_open(const char *path, llm_gguf **out_gguf) {
+/* Open from a file (data NULL: map it) or from memory the caller keeps. */
+static llm_status llm__gguf_open(const char *path, const void *data, size_t size, llm_gguf **out_gguf) {
     llm_gguf *g = (llm_gguf *)llm__calloc(NULL, 1, sizeof *g);
     if (!g || !(g->path = llm__strdup(NULL, path))) {
         llm__free(NULL, g);
         return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
     }
-    llm_status s = llm__map_file(path, &g->map);
+    llm_status s = LLM_OK;
+    if (data) {
+        g->map.data = (const uint8_t *)data;
+        g->map.size = size;
+    } else {
+        s = llm__map_file(path, &g->map);
+        g->owns_map = true;
+    }
     if (!s) s = llm__gguf_load(g);
     if (s) { llm_gguf_close(g); return s; }
     *out_gguf = g;
     return LLM_OK;
 }
 
+LLM_API llm_status llm_gguf_open(const char *path, llm_gguf **out_gguf) {
+    return llm__gguf_open(path, NULL, 0, out_gguf);
+}
+
+LLM_API llm_status llm_gguf_open_memory(const void *data, size_t n_bytes, const char *name, llm_gguf **out_gguf) {
+    static const uint8_t empty[1];
+    return llm__gguf_open(name ? name : "<memory>", data ? data : empty, data ? n_bytes : 0, out_gguf);
+}
+
 LLM_API void llm_gguf_close(llm_gguf *g) {
     if (!g) return;
-    llm__unmap(&g->map);
+    if (g->owns_map) llm__unmap(&g->map);
     llm__free(NULL, g->path);
     llm__free(NULL, g->arena);
     llm__free(NULL, g->kvs);
