@@ -6,6 +6,8 @@
    vectorise them (one exp pass serves every filter), and nothing sorts the vocabulary:
    top-k, min_tokens_to_keep and the top-N report select with a size-m heap, top-p
    bounds its candidates by mass and then selects among them like quickselect.
+   -inf marks a filtered token everywhere, so build without -ffinite-math-only (which
+   -ffast-math implies); the rest of -ffast-math is fine.
    References: mlx_lm/sample_utils.py and generate.py (ml-explore/mlx-lm); transformers'
    generation/logits_process.py; xoshiro256** from https://prng.di.unimi.it/. */
 #include "10_internal.h"
@@ -132,7 +134,7 @@ static float llm__max_f32(const float *x, int64_t n) {
     float m[LLM__LANES];
     for (int j = 0; j < LLM__LANES; j++) m[j] = -INFINITY;
     int64_t i = 0;
-    for (; i + LLM__LANES <= n; i += LLM__LANES)
+    for (; i < n - n % LLM__LANES; i += LLM__LANES)
         for (int j = 0; j < LLM__LANES; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
     for (; i < n; i++) m[0] = x[i] > m[0] ? x[i] : m[0];
     for (int j = 1; j < LLM__LANES; j++) m[0] = m[j] > m[0] ? m[j] : m[0];
@@ -142,7 +144,7 @@ static float llm__max_f32(const float *x, int64_t n) {
 /* The first i with x[i] == v (v must occur). */
 static int64_t llm__find_f32(const float *x, int64_t n, float v) {
     int64_t i = 0;
-    for (; i + LLM__LANES <= n; i += LLM__LANES) {
+    for (; i < n - n % LLM__LANES; i += LLM__LANES) {
         uint32_t any = 0;
         for (int j = 0; j < LLM__LANES; j++) any |= (uint32_t)(x[i + j] == v);
         if (any) break;
@@ -154,7 +156,7 @@ static int64_t llm__find_f32(const float *x, int64_t n, float v) {
 static double llm__sum_f32(const float *x, int64_t n) {   /* accumulated in double */
     double acc[LLM__LANES] = { 0 };
     int64_t i = 0;
-    for (; i + LLM__LANES <= n; i += LLM__LANES)
+    for (; i < n - n % LLM__LANES; i += LLM__LANES)
         for (int j = 0; j < LLM__LANES; j++) acc[j] += x[i + j];
     for (; i < n; i++) acc[0] += x[i];
     double sum = 0;
@@ -164,7 +166,7 @@ static double llm__sum_f32(const float *x, int64_t n) {   /* accumulated in doub
 
 /* exp(x) for x <= 0, branch-free so that it vectorises (libm's expf is a call per
    element): x = k ln2 + r with |r| <= ln2/2, exp(r) by its Taylor series to r^7
-   (truncation < 6e-9), times 2^k built in the exponent bits. Relative error < 1e-7.
+   (truncation < 6e-9), times 2^k built in the exponent bits. Relative error <= 1.1e-7.
    Returns 0 for x <= -87 (where exp underflows anyway) and for -inf; x > 0 (and NaN)
    count as 0, so no input reaches an undefined float-to-int conversion. */
 static inline float llm__exp_neg(float x) {
@@ -175,12 +177,12 @@ static inline float llm__exp_neg(float x) {
     u = u < lim ? u : lim;
     float xc;
     memcpy(&xc, &u, 4);
-    float k = (xc * 1.44269504f + 12582912.0f) - 12582912.0f;   /* round(x / ln2): 1.5 * 2^23 trick */
-    float r = xc - k * 0.693145752f - k * 1.42860677e-6f;      /* ln2 split in two: r is exact */
+    int32_t k = (int32_t)(xc * 1.44269504f - 0.5f);            /* round(x / ln2): x <= 0, trunc */
+    float r = xc - (float)k * 0.693145752f - (float)k * 1.42860677e-6f;   /* ln2 in two parts */
     float q = 1.0f / 5040;
     q = q * r + 1.0f / 720; q = q * r + 1.0f / 120; q = q * r + 1.0f / 24;
     q = q * r + 1.0f / 6;   q = q * r + 0.5f;       q = q * r + 1.0f;  q = q * r + 1.0f;
-    uint32_t bits = ((uint32_t)((int32_t)k + 127) << 23) & in_range;
+    uint32_t bits = ((uint32_t)(k + 127) << 23) & in_range;
     float scale;
     memcpy(&scale, &bits, 4);
     return q * scale;
@@ -189,7 +191,7 @@ static inline float llm__exp_neg(float x) {
 /* e[i] = exp((x[i] - m) * scale) for x[i] <= m; returns sum(e). */
 static double llm__exp_sum(float *LLM__RESTRICT e, const float *LLM__RESTRICT x, float m, float scale, int64_t n) {
     int64_t i = 0;
-    for (; i + LLM__LANES <= n; i += LLM__LANES)
+    for (; i < n - n % LLM__LANES; i += LLM__LANES)
         for (int j = 0; j < LLM__LANES; j++) e[i + j] = llm__exp_neg((x[i + j] - m) * scale);
     for (; i < n; i++) e[i] = llm__exp_neg((x[i] - m) * scale);
     return llm__sum_f32(e, n);
@@ -199,7 +201,7 @@ static double llm__exp_sum(float *LLM__RESTRICT e, const float *LLM__RESTRICT x,
    row: e is already 0 for removed tokens, and after top-p or top-k few blocks are left. */
 static void llm__exp_live(float *LLM__RESTRICT e, const float *LLM__RESTRICT x, float m, float scale, int64_t n) {
     int64_t i = 0;
-    for (; i + LLM__LANES <= n; i += LLM__LANES) {
+    for (; i < n - n % LLM__LANES; i += LLM__LANES) {
         uint32_t live = 0;
         for (int j = 0; j < LLM__LANES; j++) live |= (uint32_t)(x[i + j] != -INFINITY);
         if (live)
@@ -217,7 +219,7 @@ static double llm__row_exp(llm__row *r, float *out_max) {
 /* e[i] = 0 wherever x[i] is -inf. */
 static void llm__sync_e(const float *LLM__RESTRICT x, float *LLM__RESTRICT e, int64_t n) {
     int64_t i = 0;
-    for (; i + LLM__LANES <= n; i += LLM__LANES)
+    for (; i < n - n % LLM__LANES; i += LLM__LANES)
         for (int j = 0; j < LLM__LANES; j++) {
             uint32_t u, v;
             memcpy(&u, &x[i + j], 4);
@@ -236,7 +238,7 @@ static void llm__row_keep_from(llm__row *r, uint64_t last_kept) {
     const int64_t cut_id = llm__key_id(last_kept);
     float *x = r->x;
     int64_t i = 0;
-    for (; i + LLM__LANES <= r->n; i += LLM__LANES)
+    for (; i < r->n - r->n % LLM__LANES; i += LLM__LANES)
         for (int j = 0; j < LLM__LANES; j++) {
             uint32_t u;
             memcpy(&u, &x[i + j], 4);
@@ -280,7 +282,7 @@ static double llm__mass_above(const float *e, int64_t n, float tau) {
     memcpy(&t, &tau, 4);
     double acc[LLM__LANES] = { 0 };
     int64_t i = 0;
-    for (; i + LLM__LANES <= n; i += LLM__LANES)
+    for (; i < n - n % LLM__LANES; i += LLM__LANES)
         for (int j = 0; j < LLM__LANES; j++) {
             uint32_t u;
             float v;
@@ -626,7 +628,7 @@ static uint32_t llm__sane_bits(uint32_t u) {
 
 static void llm__sanitize(float *x, int64_t n) {
     int64_t i = 0;
-    for (; i + LLM__LANES <= n; i += LLM__LANES)
+    for (; i < n - n % LLM__LANES; i += LLM__LANES)
         for (int j = 0; j < LLM__LANES; j++) {
             uint32_t u;
             memcpy(&u, &x[i + j], 4);
