@@ -6,8 +6,12 @@
 #include "03_api_tensor.h"
 #include "04_api_model.h"
 #include "05_api_text.h"
+#include "06_api_chat.h"
 #include "06_api_infer.h"
+#include "06_api_sample.h"
 #include "07_api_files.h"
+#include "07_api_gguf.h"
+#include "08_api_generate.h"
 #include "09_api_end.h"
 
 #include <assert.h>
