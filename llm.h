@@ -441,6 +441,16 @@ typedef struct llm_session_desc {
     int n_threads;               /* 0 = LLM_THREADS, which if 0 = online cores; ignored with pool */
     llm_pool *pool;              /* optional shared pool (borrowed) */
     llm_allocator allocator;     /* zero = the model's */
+    /* Rotating cache (mlx-lm --max-kv-size): the context never fills; once n_ctx positions
+       are cached, each new one replaces the oldest after the first n_keep, and attention
+       sees those n_keep plus the last n_ctx - n_keep positions. */
+    bool rotating;
+    int32_t n_keep;              /* positions a rotating cache never drops: 0 = 4, < 0 = none */
+    /* Quantized cache (mlx-lm --kv-bits): keys and values stored as 8- or 4-bit affine codes
+       with a scale and bias per group; K and V may differ. Not for latent-attention models. */
+    int32_t kv_bits_k, kv_bits_v;   /* 0 = f32; 8 or 4 */
+    int32_t kv_group_size;       /* values per scale/bias; 0 = 64 (at most head_dim) */
+    int64_t quantized_kv_start;  /* keep f32 rows until the cache holds this many positions */
 } llm_session_desc;
 
 /* Create a session over a model (borrowed: keep the model alive). desc may be NULL.
@@ -461,7 +471,10 @@ LLM_API int64_t      llm_session_n_ctx(const llm_session *session);
 /* The n_past tokens in the cache, in order; valid until the next eval or rewind. */
 LLM_API const llm_token *llm_session_tokens(const llm_session *session);
 LLM_API const llm_model *llm_session_model(const llm_session *session);
-/* Forget everything after the first n_past tokens (0 = clear). */
+/* Forget everything after the first n_past tokens (0 = clear). A ring (a rotating cache, or a
+   sliding-window layer's bounded cache) has already overwritten older positions: going back
+   more than n_batch tokens from the furthest position written is refused
+   (LLM_ERR_INVALID_ARG) unless n_past is 0; evaluate again from 0 then. */
 LLM_API llm_status   llm_session_rewind(llm_session *session, int64_t n_past);
 /* ==== end llm_impl/06_api_infer.h ==== */
 /* ==== begin llm_impl/06_api_sample.h ==== */
@@ -10601,6 +10614,176 @@ static llm_status llm__load_llama2c(llm_model *m, const char *path) {
     return llm__bind_hf(m);
 }
 /* ==== end llm_impl/53_llama2c.c ==== */
+/* ==== begin llm_impl/54_kvcache.c ==== */
+/* ---- >>kvcache: where keys and values live, and attention over them ----
+   One llm__kv per layer. Rows are [Hkv, n_slots, D]: a kv head's positions are contiguous,
+   so attention streams them. Three options change where a position lives or how:
+   - a ring (rotating cache, mlx-lm's RotatingKVCache; also bounded sliding-window layers):
+     positions < keep stay in slots 0..keep-1, later ones cycle through the remaining
+     slots. The ring has window + n_batch - 1 slots, so while a chunk of up to n_batch
+     tokens is written, every position any of its queries may see is still there: each
+     query attends exactly to [0, keep) and the last `window` positions up to itself.
+   - quantized rows (--kv-bits): per group of `group` values an affine 8- or 4-bit code,
+     x ~ scale * q + bias, with K and V widths chosen separately. Until the cache holds
+     quantized_start positions rows stay f32 (mlx-lm's quantized_kv_start); the first
+     chunk that crosses it converts the f32 rows and from then on everything is quantized.
+   - MLA layers keep one latent row per position instead (57_mla.c), never quantized.
+   Attention reads the visible positions as at most three slot ranges and runs one online
+   softmax over them in blocks (dequantizing a block at a time when rows are quantized). */
+/* #include "10_internal.h" (already above) */
+
+typedef struct llm__kv {             /* one layer's cache */
+    float *k, *v;                    /* f32 rows [Hkv, n_slots, D] (MLA: k = [n_slots, A], v unused) */
+    uint8_t *kq, *vq;                /* quantized rows [Hkv, n_slots, D * bits / 8] */
+    float *kp, *vp;                  /* [Hkv, n_slots, 2 * D / group] scale, bias pairs */
+    int64_t n_slots;                 /* rows per kv head */
+    int64_t n_f32;                   /* rows of k/v (n_slots, or quantized_start when quantizing) */
+    int64_t keep, window;            /* window > 0: a query sees [0, keep) and its last `window` positions */
+    bool ring;                       /* positions >= keep cycle through slots keep..n_slots-1 */
+} llm__kv;
+
+typedef struct llm__kv_fmt {
+    int bits_k, bits_v;              /* 0 (f32), 8 or 4 */
+    int64_t group;                   /* values per scale/bias pair */
+    int64_t quant_start;             /* positions held in f32 before quantizing */
+    bool quantized;                  /* rows are read from kq/vq */
+} llm__kv_fmt;
+
+/* The slot of position pos. */
+static inline int64_t llm__kv_slot(const llm__kv *c, int64_t pos) {
+    if (!c->ring || pos < c->keep) return pos;
+    return c->keep + (pos - c->keep) % (c->n_slots - c->keep);
+}
+
+/* ---- quantized rows ---- */
+
+static size_t llm__kv_row_bytes(int bits, int64_t D) { return (size_t)(D * bits / 8); }
+
+static void llm__kv_quantize_row(const float *x, int64_t D, int bits, int64_t group, uint8_t *q, float *sb) {
+    int levels = (1 << bits) - 1;
+    memset(q, 0, llm__kv_row_bytes(bits, D));
+    for (int64_t g = 0; g < D / group; g++) {
+        const float *xg = x + g * group;
+        float lo = xg[0], hi = xg[0];
+        for (int64_t i = 1; i < group; i++) { lo = xg[i] < lo ? xg[i] : lo; hi = xg[i] > hi ? xg[i] : hi; }
+        float scale = (hi - lo) / (float)levels, inv = scale > 0 ? 1.0f / scale : 0.0f;
+        sb[2 * g] = scale;
+        sb[2 * g + 1] = lo;
+        for (int64_t i = 0; i < group; i++) {
+            int64_t j = g * group + i;
+            int v = (int)lrintf((xg[i] - lo) * inv);
+            v = v < 0 ? 0 : v > levels ? levels : v;
+            if (bits == 8) q[j] = (uint8_t)v;
+            else q[j / 2] |= (uint8_t)(v << (4 * (j & 1)));
+        }
+    }
+}
+
+static void llm__kv_dequantize_row(const uint8_t *q, const float *sb, int64_t D, int bits, int64_t group, float *x) {
+    for (int64_t j = 0; j < D; j++) {
+        int v = bits == 8 ? q[j] : (q[j / 2] >> (4 * (j & 1))) & 15;
+        const float *p = sb + 2 * (j / group);
+        x[j] = p[0] * (float)v + p[1];
+    }
+}
+
+/* Store one kv head's key and value row of position pos. */
+static void llm__kv_store(llm__kv *c, const llm__kv_fmt *f, int64_t kvh, int64_t pos, const float *k, const float *v, int64_t D) {
+    int64_t row = kvh * c->n_slots + llm__kv_slot(c, pos);
+    if (!f->quantized) {
+        memcpy(c->k + (kvh * c->n_f32 + llm__kv_slot(c, pos)) * D, k, (size_t)D * sizeof(float));
+        memcpy(c->v + (kvh * c->n_f32 + llm__kv_slot(c, pos)) * D, v, (size_t)D * sizeof(float));
+        return;
+    }
+    int64_t ng = D / f->group;
+    llm__kv_quantize_row(k, D, f->bits_k, f->group, c->kq + (size_t)row * llm__kv_row_bytes(f->bits_k, D), c->kp + row * 2 * ng);
+    llm__kv_quantize_row(v, D, f->bits_v, f->group, c->vq + (size_t)row * llm__kv_row_bytes(f->bits_v, D), c->vp + row * 2 * ng);
+}
+
+/* The first chunk past quant_start: quantize the f32 rows held so far (n_rows slots per head). */
+static void llm__kv_convert(llm__kv *c, llm__kv_fmt *f, int64_t Hkv, int64_t D, int64_t n_rows) {
+    int64_t ng = D / f->group;
+    for (int64_t h = 0; h < Hkv; h++)
+        for (int64_t r = 0; r < n_rows; r++) {
+            int64_t row = h * c->n_slots + r;
+            llm__kv_quantize_row(c->k + (h * c->n_f32 + r) * D, D, f->bits_k, f->group,
+                                 c->kq + (size_t)row * llm__kv_row_bytes(f->bits_k, D), c->kp + row * 2 * ng);
+            llm__kv_quantize_row(c->v + (h * c->n_f32 + r) * D, D, f->bits_v, f->group,
+                                 c->vq + (size_t)row * llm__kv_row_bytes(f->bits_v, D), c->vp + row * 2 * ng);
+        }
+}
+
+/* ---- what a query sees ---- */
+
+typedef struct { int64_t slot, n; } llm__kv_span;
+
+/* The positions a query at pos sees, as slot ranges, oldest first: [lo, pos] without a
+   ring; with one, the kept positions [0, keep) and the last `window` positions. */
+static int llm__kv_spans(const llm__kv *c, int64_t lo, int64_t pos, llm__kv_span out[3]) {
+    if (!c->window) { out[0] = (llm__kv_span){ lo, pos - lo + 1 }; return 1; }
+    int n = 0;
+    int64_t sinks = LLM__MIN(c->keep, pos + 1);
+    if (sinks > 0) out[n++] = (llm__kv_span){ 0, sinks };
+    lo = LLM__MAX(LLM__MAX(lo, c->keep), pos - c->window + 1);
+    if (lo > pos) return n;
+    int64_t s0 = llm__kv_slot(c, lo), s1 = llm__kv_slot(c, pos);
+    if (s0 <= s1) out[n++] = (llm__kv_span){ s0, s1 - s0 + 1 };     /* always so without a ring */
+    else {                                                            /* wrapped around the ring */
+        out[n++] = (llm__kv_span){ s0, c->n_slots - s0 };
+        out[n++] = (llm__kv_span){ c->keep, s1 - c->keep + 1 };
+    }
+    return n;
+}
+
+#define LLM__KV_BLOCK 64
+
+/* Scratch floats one thread needs for llm__kv_attend. */
+static int64_t llm__kv_scratch(int64_t D) { return LLM__KV_BLOCK + 2 * LLM__KV_BLOCK * D; }
+
+/* out[D] = attention of query q (kv head kvh) over the visible positions, one online
+   softmax (Milakov & Gimelshein 2018) across all spans, LLM__KV_BLOCK rows at a time. */
+static void llm__kv_attend(float *out, const float *q, const llm__kv *c, const llm__kv_fmt *f, int64_t kvh, int64_t D,
+                           const llm__kv_span *spans, int n_spans, const llm__attn_params *p, float *scratch) {
+    float *sc = scratch, *kb = scratch + LLM__KV_BLOCK, *vb = kb + LLM__KV_BLOCK * D;
+    float m = -INFINITY, l = 0;
+    int64_t ng = D / (f->group ? f->group : 1);
+    memset(out, 0, (size_t)D * sizeof(float));
+    for (int i = 0; i < n_spans; i++)
+        for (int64_t j0 = 0; j0 < spans[i].n; j0 += LLM__KV_BLOCK) {
+            int64_t nb = LLM__MIN(LLM__KV_BLOCK, spans[i].n - j0), row = kvh * c->n_slots + spans[i].slot + j0;
+            const float *K = c->k + (kvh * c->n_f32 + spans[i].slot + j0) * D, *V = c->v + (kvh * c->n_f32 + spans[i].slot + j0) * D;
+            if (f->quantized) {
+                for (int64_t j = 0; j < nb; j++) {
+                    llm__kv_dequantize_row(c->kq + (size_t)(row + j) * llm__kv_row_bytes(f->bits_k, D), c->kp + (row + j) * 2 * ng, D,
+                                           f->bits_k, f->group, kb + j * D);
+                    llm__kv_dequantize_row(c->vq + (size_t)(row + j) * llm__kv_row_bytes(f->bits_v, D), c->vp + (row + j) * 2 * ng, D,
+                                           f->bits_v, f->group, vb + j * D);
+                }
+                K = kb;
+                V = vb;
+            }
+            float bmax = -INFINITY;
+            for (int64_t j = 0; j < nb; j++) {
+                float s = llm__k->dot_f32(q, K + j * D, D) * p->scale;
+                sc[j] = p->softcap > 0 ? p->softcap * tanhf(s / p->softcap) : s;
+                bmax = sc[j] > bmax ? sc[j] : bmax;
+            }
+            if (bmax > m) {                           /* a new maximum: rescale what is summed */
+                float alpha = expf(m - bmax);
+                for (int64_t d = 0; d < D; d++) out[d] *= alpha;
+                l *= alpha;
+                m = bmax;
+            }
+            for (int64_t j = 0; j < nb; j++) {
+                float w = expf(sc[j] - m);
+                l += w;
+                llm__k->axpy_f32(out, w, V + j * D, D);
+            }
+        }
+    float inv = 1.0f / l;
+    for (int64_t d = 0; d < D; d++) out[d] *= inv;
+}
+/* ==== end llm_impl/54_kvcache.c ==== */
 /* ==== begin llm_impl/55_forward.c ==== */
 /* ---- >>forward: the blocks of the generic decoder-only transformer ----
    One forward pass over a chunk of T tokens at positions n_past .. n_past+T-1, for every
@@ -10621,10 +10804,6 @@ static llm_status llm__load_llama2c(llm_model *m, const char *path) {
    can find every activation. */
 /* #include "10_internal.h" (already above) */
 
-typedef struct llm__kv {           /* one layer's cache */
-    float *k, *v;                  /* [Hkv, n_ctx, D] each; MLA: k = [n_ctx, kv_lora_rank + rope] rows, v unused */
-} llm__kv;
-
 struct llm_session {
     const llm_model *m;
     llm_allocator alloc;
@@ -10632,8 +10811,13 @@ struct llm_session {
     bool own_pool;
     int64_t n_ctx, n_batch, n_past;
     int n_threads;
-    llm_token *tokens;             /* [n_ctx] the tokens in the cache, in order */
+    llm_token *tokens;             /* [cap_tokens] every token evaluated, in order */
+    int64_t cap_tokens;
     llm__kv *kv;                   /* [L], pointing into block */
+    llm__kv_fmt kvf;               /* f32 or quantized rows */
+    bool rotating;                 /* positions may pass n_ctx: the cache drops the oldest */
+    int64_t n_written;             /* highest position written + 1 since the cache was empty */
+    float *attn_scratch;           /* [n_threads, llm__kv_scratch(D)] */
     /* activations of the current chunk (B = n_batch rows) */
     float *x;                      /* [B, C] residual stream */
     float *h, *h2;                 /* [B, C] normalized input of attention / feed-forward */
@@ -10740,9 +10924,7 @@ static void llm__qk_prepare(llm_session *s, int64_t il, int64_t T) {
             float *kh = s->k + (t * Hkv + h) * D;
             if (kn) llm__rmsnorm(kh, kh, kn, D, (float)hp->norm_eps, hp->norm_add_one);
             if (rope) llm__rope(kh, pos, freq, hp->n_rot, hp->rope_interleaved, mscale);
-            size_t at = (size_t)((h * s->n_ctx + pos) * D);
-            memcpy(s->kv[il].k + at, kh, (size_t)D * sizeof(float));
-            memcpy(s->kv[il].v + at, s->v + (t * Hkv + h) * D, (size_t)D * sizeof(float));
+            llm__kv_store(&s->kv[il], &s->kvf, h, pos, kh, s->v + (t * Hkv + h) * D, D);
         }
     }
 }
@@ -10766,11 +10948,20 @@ static void llm__attn_worker(void *ctx, int ith, int nth) {
     llm__attn_params params = { .scale = hp->attn_scale, .softcap = hp->attn_softcap };
     int64_t lo, hi;
     llm__split(a->T * H, ith, nth, &lo, &hi);
+    float *scratch = s->attn_scratch + (int64_t)ith * llm__kv_scratch(D);
+    const llm__kv *c = &s->kv[a->il];
     for (int64_t idx = lo; idx < hi; idx++) {
-        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->n_past + t, start = llm__attn_start(hp, a->il, pos);
-        const float *K = s->kv[a->il].k + (kvh * s->n_ctx + start) * D;
-        const float *V = s->kv[a->il].v + (kvh * s->n_ctx + start) * D;
-        llm__attend(s->att + (t * H + h) * D, s->q + (t * H + h) * D, K, V, pos - start + 1, D, D, &params, scores);
+        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->n_past + t;
+        llm__kv_span spans[3];
+        int n = llm__kv_spans(c, llm__attn_start(hp, a->il, pos), pos, spans);
+        float *out = s->att + (t * H + h) * D;
+        const float *q = s->q + (t * H + h) * D;
+        if (n == 1 && !s->kvf.quantized) {       /* the common case: one contiguous range of f32 rows */
+            const float *K = c->k + (kvh * c->n_f32 + spans[0].slot) * D, *V = c->v + (kvh * c->n_f32 + spans[0].slot) * D;
+            llm__attend(out, q, K, V, spans[0].n, D, D, &params, scores);
+        } else {
+            llm__kv_attend(out, q, c, &s->kvf, kvh, D, spans, n, &params, scratch);
+        }
     }
 }
 
@@ -11131,12 +11322,25 @@ static llm__widths llm__session_widths(const llm_model *m) {
 }
 
 /* Floats one cached position takes in layer il, for keys and for values: Hkv*D each, or
-   MLA's latent and rope key (and no values). Layers may differ; the cache is laid out
-   layer after layer. */
+   MLA's latent and rope key (and no values). */
 static void llm__layer_cache_width(const llm__hparams *hp, int64_t il, int64_t *k, int64_t *v) {
     (void)il;
     *k = hp->kv_lora_rank ? hp->kv_lora_rank + hp->qk_rope_dim : hp->n_kv_heads * hp->head_dim;
     *v = hp->kv_lora_rank ? 0 : hp->n_kv_heads * hp->head_dim;
+}
+
+/* How layer il keeps its positions. A rotating session shows every layer [0, keep) and the
+   last n_ctx - keep positions; a sliding-window layer sees its window. Either is stored as a
+   ring when that takes fewer rows than n_ctx (window + n_batch - 1 rows past keep). */
+static void llm__layer_cache_shape(const llm_session *s, int64_t il, int64_t keep, llm__kv *c) {
+    const llm__hparams *hp = &s->m->hp;
+    int64_t W = hp->layer_sliding[il] && hp->sliding_window ? hp->sliding_window : 0;
+    *c = (llm__kv){ .n_slots = s->n_ctx };
+    if (s->rotating) { c->keep = keep; c->window = s->n_ctx - keep; }
+    if (W && (!c->window || W <= c->window)) { c->keep = 0; c->window = W; }
+    int64_t ring = c->keep + c->window + s->n_batch - 1;
+    if (c->window && (s->rotating || ring < s->n_ctx)) { c->ring = true; c->n_slots = ring; }
+    c->n_f32 = s->kvf.bits_k ? LLM__MIN(s->kvf.quant_start, c->n_slots) : c->n_slots;
 }
 
 /* Carve the session's one block: every buffer, in floats (int32 buffers have the same size),
@@ -11146,7 +11350,15 @@ static size_t llm__session_carve(llm_session *s, char *block) {
     llm__widths w = llm__session_widths(s->m);
     int64_t B = s->n_batch, C = hp->n_embd, E = hp->n_experts, K = hp->n_experts_used, H = hp->n_heads, L = hp->n_layers;
     int64_t cache = 0, ck, cv, mla = hp->kv_lora_rank ? B * H * (hp->kv_lora_rank + hp->qk_rope_dim) : 0;
-    for (int64_t il = 0; il < L; il++) { llm__layer_cache_width(hp, il, &ck, &cv); cache += s->n_ctx * (ck + cv); }
+    int64_t qbytes = 0, D = hp->head_dim, ng = s->kvf.group ? D / s->kvf.group : 0;
+    for (int64_t il = 0; il < L; il++) {
+        llm__layer_cache_width(hp, il, &ck, &cv);
+        llm__kv *c = &s->kv[il];
+        cache += c->n_f32 * (ck + cv);
+        if (s->kvf.bits_k)      /* codes in bytes, counted here as floats: 4 per float, rounded up */
+            qbytes += c->n_slots * hp->n_kv_heads * ((int64_t)llm__kv_row_bytes(s->kvf.bits_k, D) + (int64_t)llm__kv_row_bytes(s->kvf.bits_v, D) + 3) / 4
+                      + c->n_slots * hp->n_kv_heads * 4 * ng;
+    }
     struct { void *slot; int64_t n; } bufs[] = {
         { &s->x, B * C }, { &s->h, B * C }, { &s->h2, B * C }, { &s->q, B * w.q }, { &s->k, B * w.k }, { &s->v, B * w.v },
         { &s->qkv, B * w.qkv }, { &s->att, B * w.att }, { &s->attn_out, B * C }, { &s->ffn_out, B * C }, { &s->gate, B * w.ff },
@@ -11154,7 +11366,8 @@ static size_t llm__session_carve(llm_session *s, char *block) {
         { &s->topk, B * K }, { &s->rows, E ? B : 0 }, { &s->xe, E ? B * C : 0 }, { &s->ye, E ? B * C : 0 },
         { &s->mla_qa, B * hp->q_lora_rank }, { &s->mla_q, mla }, { &s->mla_lat, B * H * hp->kv_lora_rank },
         { &s->logits, hp->n_vocab }, { &s->scores, s->n_threads * s->n_ctx }, { &s->mm_scratch, s->n_threads * w.mm },
-        { &s->freq_buf, hp->n_rot }, { &s->kv[0].k, cache },
+        { &s->freq_buf, hp->n_rot }, { &s->attn_scratch, s->n_threads * llm__kv_scratch(LLM__MAX(D, 1)) },
+        { &s->kv[0].k, cache }, { &s->kv[0].kq, qbytes },
     };
     size_t total = 0;
     for (int i = 0; i < LLM__COUNT(bufs); i++) {
@@ -11162,14 +11375,46 @@ static size_t llm__session_carve(llm_session *s, char *block) {
         total += ((size_t)bufs[i].n * sizeof(float) + 63) / 64 * 64;
     }
     s->mm_stride = w.mm;
-    float *at = s->kv[0].k;
-    for (int64_t il = 0; block && il < L; il++) {      /* per layer: k [.., n_ctx, ..] then v */
+    float *at = s->kv[0].k, *qat = (float *)s->kv[0].kq;
+    for (int64_t il = 0; block && il < L; il++) {      /* per layer: k [.., n_f32, ..] then v; codes likewise */
         llm__layer_cache_width(hp, il, &ck, &cv);
-        s->kv[il].k = at;
-        s->kv[il].v = cv ? at + s->n_ctx * ck : NULL;
-        at += s->n_ctx * (ck + cv);
+        llm__kv *c = &s->kv[il];
+        c->k = at;
+        c->v = cv ? at + c->n_f32 * ck : NULL;
+        at += c->n_f32 * (ck + cv);
+        if (!s->kvf.bits_k) continue;
+        int64_t rows = c->n_slots * hp->n_kv_heads;
+        c->kp = qat;
+        c->vp = qat + rows * 2 * ng;
+        c->kq = (uint8_t *)(qat + rows * 4 * ng);
+        c->vq = c->kq + (size_t)rows * llm__kv_row_bytes(s->kvf.bits_k, D);
+        qat += rows * 4 * ng + (rows * ((int64_t)llm__kv_row_bytes(s->kvf.bits_k, D) + (int64_t)llm__kv_row_bytes(s->kvf.bits_v, D)) + 3) / 4;
     }
     return total;
+}
+
+/* Check and record the rotating and quantized cache options. */
+static llm_status llm__session_cache_config(llm_session *s, const llm_session_desc *d) {
+    const llm__hparams *hp = &s->m->hp;
+    bool q = d->kv_bits_k || d->kv_bits_v;
+    s->rotating = d->rotating;
+    if ((q || d->rotating) && hp->kv_lora_rank)
+        return llm__fail(LLM_ERR_UNSUPPORTED, "session: rotating and quantized caches are not supported for latent attention (%s)", hp->arch);
+    if (d->rotating && hp->learned_pos)
+        return llm__fail(LLM_ERR_UNSUPPORTED, "session: a rotating cache needs rotary positions (%s has learned ones)", hp->arch);
+    if (d->rotating && (d->n_keep >= d->n_ctx || d->n_ctx <= 0))
+        return llm__fail(LLM_ERR_INVALID_ARG, "session: a rotating cache needs n_ctx > n_keep (%lld, %d)", (long long)d->n_ctx, (int)d->n_keep);
+    if (!q) return LLM_OK;
+    int bk = d->kv_bits_k ? d->kv_bits_k : d->kv_bits_v, bv = d->kv_bits_v ? d->kv_bits_v : d->kv_bits_k;
+    if ((bk != 4 && bk != 8) || (bv != 4 && bv != 8))
+        return llm__fail(LLM_ERR_INVALID_ARG, "session: kv bits must be 4 or 8 (got %d and %d)", bk, bv);
+    int64_t g = d->kv_group_size > 0 ? d->kv_group_size : 64;
+    g = LLM__MIN(g, hp->head_dim);
+    if (hp->head_dim % g || g % 2)
+        return llm__fail(LLM_ERR_INVALID_ARG, "session: kv group size %lld does not divide head_dim %lld", (long long)g, (long long)hp->head_dim);
+    s->kvf = (llm__kv_fmt){ .bits_k = bk, .bits_v = bv, .group = g, .quant_start = LLM__MAX(d->quantized_kv_start, 0) };
+    s->kvf.quantized = s->kvf.quant_start == 0;
+    return LLM_OK;
 }
 
 LLM_API llm_status llm_session_create(const llm_model *m, const llm_session_desc *desc, llm_session **out) {
@@ -11193,9 +11438,13 @@ LLM_API llm_status llm_session_create(const llm_model *m, const llm_session_desc
     else if ((st = llm_pool_create(d.n_threads, &s->pool)) == LLM_OK) s->own_pool = true;
     if (st) { free(s); return st; }
     s->n_threads = llm_pool_n_threads(s->pool);
+    if ((st = llm__session_cache_config(s, &d))) { llm_session_destroy(s); return st; }
     s->kv = (llm__kv *)calloc((size_t)hp->n_layers, sizeof *s->kv);
+    for (int64_t il = 0; s->kv && il < hp->n_layers; il++)
+        llm__layer_cache_shape(s, il, d.n_keep == 0 ? 4 : d.n_keep < 0 ? 0 : d.n_keep, &s->kv[il]);
     size_t total = s->kv ? llm__session_carve(s, NULL) : 0;
-    s->tokens = (llm_token *)calloc((size_t)s->n_ctx, sizeof *s->tokens);
+    s->cap_tokens = s->n_ctx;
+    s->tokens = (llm_token *)calloc((size_t)s->cap_tokens, sizeof *s->tokens);
     s->block = s->kv && s->tokens ? llm__alloc(&s->alloc, total) : NULL;
     if (!s->block) {
         llm_session_destroy(s);
@@ -11217,21 +11466,45 @@ LLM_API void llm_session_destroy(llm_session *s) {
     free(s);
 }
 
+/* Room in the token history for n more (a rotating session's history outgrows n_ctx). */
+static llm_status llm__session_reserve_tokens(llm_session *s, int64_t n) {
+    if (s->n_past + n <= s->cap_tokens) return LLM_OK;
+    int64_t cap = LLM__MAX(2 * s->cap_tokens, s->n_past + n);
+    llm_token *t = (llm_token *)realloc(s->tokens, (size_t)cap * sizeof *t);
+    if (!t) return llm__fail(LLM_ERR_NOMEM, "eval: out of memory for the token history");
+    s->tokens = t;
+    s->cap_tokens = cap;
+    return LLM_OK;
+}
+
+/* The chunk about to be written crosses quantized_kv_start: quantize what is cached. */
+static void llm__session_maybe_quantize(llm_session *s, int64_t T) {
+    const llm__hparams *hp = &s->m->hp;
+    if (!s->kvf.bits_k || s->kvf.quantized || s->n_past + T <= s->kvf.quant_start) return;
+    for (int64_t il = 0; il < hp->n_layers; il++)
+        llm__kv_convert(&s->kv[il], &s->kvf, hp->n_kv_heads, hp->head_dim, LLM__MIN(s->n_past, s->kv[il].n_slots));
+    s->kvf.quantized = true;
+}
+
 LLM_API llm_status llm_session_eval(llm_session *s, const llm_token *tokens, int64_t n, float *out_logits) {
     const llm__hparams *hp = &s->m->hp;
     if (n <= 0) return llm__fail(LLM_ERR_INVALID_ARG, "eval: no tokens");
-    if (n > s->n_ctx - s->n_past)
+    if (!s->rotating && n > s->n_ctx - s->n_past)
         return llm__fail(LLM_ERR_CONTEXT_FULL, "eval: %lld tokens after %lld do not fit the context of %lld", (long long)n,
                          (long long)s->n_past, (long long)s->n_ctx);
     for (int64_t i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
             return llm__fail(LLM_ERR_INVALID_ARG, "eval: token id %d is outside the vocabulary (0..%lld)", (int)tokens[i],
                              (long long)hp->n_vocab - 1);
+    llm_status st = llm__session_reserve_tokens(s, n);
+    if (st) return st;
     llm__rope_prepare(s, s->n_past + n);
     for (int64_t done = 0; done < n; done += s->n_batch) {
         int64_t T = LLM__MIN(s->n_batch, n - done);
         memcpy(s->tokens + s->n_past, tokens + done, (size_t)T * sizeof *tokens);
+        llm__session_maybe_quantize(s, T);
         llm__forward_chunk(s, tokens + done, T, out_logits ? out_logits + done * hp->n_vocab : NULL);
+        s->n_written = LLM__MAX(s->n_written, s->n_past);
     }
     return LLM_OK;
 }
@@ -11242,10 +11515,26 @@ LLM_API int64_t llm_session_n_ctx(const llm_session *s) { return s->n_ctx; }
 LLM_API const llm_token *llm_session_tokens(const llm_session *s) { return s->tokens; }
 LLM_API const llm_model *llm_session_model(const llm_session *s) { return s->m; }
 
+/* Can layer c still show every position a query at n_past needs after rewinding there?
+   Its ring holds the last n_slots - keep positions written. */
+static bool llm__kv_rewind_ok(const llm__kv *c, int64_t n_past, int64_t n_written) {
+    if (!c->ring || n_past == 0) return true;
+    int64_t oldest = n_written - (c->n_slots - c->keep);        /* oldest position still in the ring */
+    return LLM__MAX(c->keep, n_past - c->window) >= oldest;
+}
+
 LLM_API llm_status llm_session_rewind(llm_session *s, int64_t n_past) {
     if (n_past < 0 || n_past > s->n_past)
         return llm__fail(LLM_ERR_INVALID_ARG, "rewind: %lld is outside 0..%lld", (long long)n_past, (long long)s->n_past);
+    for (int64_t il = 0; il < s->m->hp.n_layers; il++)
+        if (!llm__kv_rewind_ok(&s->kv[il], n_past, s->n_written))
+            return llm__fail(LLM_ERR_INVALID_ARG, "rewind: position %lld has been dropped from layer %lld's cache (ring of %lld)",
+                             (long long)n_past, (long long)il, (long long)s->kv[il].n_slots);
     s->n_past = n_past;
+    if (n_past == 0) {
+        s->n_written = 0;
+        s->kvf.quantized = s->kvf.bits_k && s->kvf.quant_start == 0;
+    }
     return LLM_OK;
 }
 /* ==== end llm_impl/60_session.c ==== */
@@ -12095,6 +12384,7 @@ static llm_status llm__generate_prefill(llm_session *s, const llm_token *prompt,
     int64_t keep = 0, n_past = llm_session_n_past(s);
     while (keep < n_past && keep < n - 1 && have[keep] == prompt[keep]) keep++;
     llm_status st = llm_session_rewind(s, keep);
+    if (st) { keep = 0; st = llm_session_rewind(s, 0); }    /* a ring dropped what we would keep: start over */
     if (!st) st = llm_session_eval(s, prompt + keep, n - keep, NULL);
     *out_evaluated = n - keep;
     return st;

@@ -10,6 +10,16 @@ typedef struct llm_session_desc {
     int n_threads;               /* 0 = LLM_THREADS, which if 0 = online cores; ignored with pool */
     llm_pool *pool;              /* optional shared pool (borrowed) */
     llm_allocator allocator;     /* zero = the model's */
+    /* Rotating cache (mlx-lm --max-kv-size): the context never fills; once n_ctx positions
+       are cached, each new one replaces the oldest after the first n_keep, and attention
+       sees those n_keep plus the last n_ctx - n_keep positions. */
+    bool rotating;
+    int32_t n_keep;              /* positions a rotating cache never drops: 0 = 4, < 0 = none */
+    /* Quantized cache (mlx-lm --kv-bits): keys and values stored as 8- or 4-bit affine codes
+       with a scale and bias per group; K and V may differ. Not for latent-attention models. */
+    int32_t kv_bits_k, kv_bits_v;   /* 0 = f32; 8 or 4 */
+    int32_t kv_group_size;       /* values per scale/bias; 0 = 64 (at most head_dim) */
+    int64_t quantized_kv_start;  /* keep f32 rows until the cache holds this many positions */
 } llm_session_desc;
 
 /* Create a session over a model (borrowed: keep the model alive). desc may be NULL.
@@ -30,5 +40,8 @@ LLM_API int64_t      llm_session_n_ctx(const llm_session *session);
 /* The n_past tokens in the cache, in order; valid until the next eval or rewind. */
 LLM_API const llm_token *llm_session_tokens(const llm_session *session);
 LLM_API const llm_model *llm_session_model(const llm_session *session);
-/* Forget everything after the first n_past tokens (0 = clear). */
+/* Forget everything after the first n_past tokens (0 = clear). A ring (a rotating cache, or a
+   sliding-window layer's bounded cache) has already overwritten older positions: going back
+   more than n_batch tokens from the furthest position written is refused
+   (LLM_ERR_INVALID_ARG) unless n_past is 0; evaluate again from 0 then. */
 LLM_API llm_status   llm_session_rewind(llm_session *session, int64_t n_past);

@@ -17,10 +17,6 @@
    can find every activation. */
 #include "10_internal.h"
 
-typedef struct llm__kv {           /* one layer's cache */
-    float *k, *v;                  /* [Hkv, n_ctx, D] each; MLA: k = [n_ctx, kv_lora_rank + rope] rows, v unused */
-} llm__kv;
-
 struct llm_session {
     const llm_model *m;
     llm_allocator alloc;
@@ -28,8 +24,13 @@ struct llm_session {
     bool own_pool;
     int64_t n_ctx, n_batch, n_past;
     int n_threads;
-    llm_token *tokens;             /* [n_ctx] the tokens in the cache, in order */
+    llm_token *tokens;             /* [cap_tokens] every token evaluated, in order */
+    int64_t cap_tokens;
     llm__kv *kv;                   /* [L], pointing into block */
+    llm__kv_fmt kvf;               /* f32 or quantized rows */
+    bool rotating;                 /* positions may pass n_ctx: the cache drops the oldest */
+    int64_t n_written;             /* highest position written + 1 since the cache was empty */
+    float *attn_scratch;           /* [n_threads, llm__kv_scratch(D)] */
     /* activations of the current chunk (B = n_batch rows) */
     float *x;                      /* [B, C] residual stream */
     float *h, *h2;                 /* [B, C] normalized input of attention / feed-forward */
@@ -136,9 +137,7 @@ static void llm__qk_prepare(llm_session *s, int64_t il, int64_t T) {
             float *kh = s->k + (t * Hkv + h) * D;
             if (kn) llm__rmsnorm(kh, kh, kn, D, (float)hp->norm_eps, hp->norm_add_one);
             if (rope) llm__rope(kh, pos, freq, hp->n_rot, hp->rope_interleaved, mscale);
-            size_t at = (size_t)((h * s->n_ctx + pos) * D);
-            memcpy(s->kv[il].k + at, kh, (size_t)D * sizeof(float));
-            memcpy(s->kv[il].v + at, s->v + (t * Hkv + h) * D, (size_t)D * sizeof(float));
+            llm__kv_store(&s->kv[il], &s->kvf, h, pos, kh, s->v + (t * Hkv + h) * D, D);
         }
     }
 }
@@ -162,11 +161,20 @@ static void llm__attn_worker(void *ctx, int ith, int nth) {
     llm__attn_params params = { .scale = hp->attn_scale, .softcap = hp->attn_softcap };
     int64_t lo, hi;
     llm__split(a->T * H, ith, nth, &lo, &hi);
+    float *scratch = s->attn_scratch + (int64_t)ith * llm__kv_scratch(D);
+    const llm__kv *c = &s->kv[a->il];
     for (int64_t idx = lo; idx < hi; idx++) {
-        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->n_past + t, start = llm__attn_start(hp, a->il, pos);
-        const float *K = s->kv[a->il].k + (kvh * s->n_ctx + start) * D;
-        const float *V = s->kv[a->il].v + (kvh * s->n_ctx + start) * D;
-        llm__attend(s->att + (t * H + h) * D, s->q + (t * H + h) * D, K, V, pos - start + 1, D, D, &params, scores);
+        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->n_past + t;
+        llm__kv_span spans[3];
+        int n = llm__kv_spans(c, llm__attn_start(hp, a->il, pos), pos, spans);
+        float *out = s->att + (t * H + h) * D;
+        const float *q = s->q + (t * H + h) * D;
+        if (n == 1 && !s->kvf.quantized) {       /* the common case: one contiguous range of f32 rows */
+            const float *K = c->k + (kvh * c->n_f32 + spans[0].slot) * D, *V = c->v + (kvh * c->n_f32 + spans[0].slot) * D;
+            llm__attend(out, q, K, V, spans[0].n, D, D, &params, scores);
+        } else {
+            llm__kv_attend(out, q, c, &s->kvf, kvh, D, spans, n, &params, scratch);
+        }
     }
 }
 

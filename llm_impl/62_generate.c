@@ -64,6 +64,7 @@ static llm_status llm__generate_prefill(llm_session *s, const llm_token *prompt,
     int64_t keep = 0, n_past = llm_session_n_past(s);
     while (keep < n_past && keep < n - 1 && have[keep] == prompt[keep]) keep++;
     llm_status st = llm_session_rewind(s, keep);
+    if (st) { keep = 0; st = llm_session_rewind(s, 0); }    /* a ring dropped what we would keep: start over */
     if (!st) st = llm_session_eval(s, prompt + keep, n - keep, NULL);
     *out_evaluated = n - keep;
     return st;
