@@ -468,6 +468,8 @@ LLM_API llm_status   llm_session_eval(llm_session *session, const llm_token *tok
 LLM_API const float *llm_session_logits(const llm_session *session);
 LLM_API int64_t      llm_session_n_past(const llm_session *session);
 LLM_API int64_t      llm_session_n_ctx(const llm_session *session);
+/* Positions that still fit: n_ctx - n_past, or INT64_MAX for a rotating cache. */
+LLM_API int64_t      llm_session_room(const llm_session *session);
 /* The n_past tokens in the cache, in order; valid until the next eval or rewind. */
 LLM_API const llm_token *llm_session_tokens(const llm_session *session);
 LLM_API const llm_model *llm_session_model(const llm_session *session);
@@ -11512,6 +11514,7 @@ LLM_API llm_status llm_session_eval(llm_session *s, const llm_token *tokens, int
 LLM_API const float *llm_session_logits(const llm_session *s) { return s->logits; }
 LLM_API int64_t llm_session_n_past(const llm_session *s) { return s->n_past; }
 LLM_API int64_t llm_session_n_ctx(const llm_session *s) { return s->n_ctx; }
+LLM_API int64_t llm_session_room(const llm_session *s) { return s->rotating ? INT64_MAX : s->n_ctx - s->n_past; }
 LLM_API const llm_token *llm_session_tokens(const llm_session *s) { return s->tokens; }
 LLM_API const llm_model *llm_session_model(const llm_session *s) { return s->m; }
 
@@ -12452,7 +12455,7 @@ static bool llm__gen_take(llm__gen *g, llm_token tok, float logprob) {
     if (g->stream.stopped_by_string) { g->r.stop = LLM_STOP_STRING; return false; }
     if (!go_on) { g->r.stop = LLM_STOP_CALLBACK; return false; }
     if (p->max_tokens > 0 && g->r.n_generated >= p->max_tokens) { g->r.stop = LLM_STOP_MAX_TOKENS; return false; }
-    if (llm_session_n_past(g->s) >= llm_session_n_ctx(g->s)) { g->r.stop = LLM_STOP_CONTEXT; return false; }
+    if (llm_session_room(g->s) <= 0) { g->r.stop = LLM_STOP_CONTEXT; return false; }
     return true;
 }
 
@@ -12523,7 +12526,7 @@ static llm_status llm__spec_sync_draft(llm_session *d, const llm_token *tokens, 
 /* Guesses from the draft model; returns how many (<= k), with q_draft filled. */
 static int32_t llm__spec_draft_model(llm__spec *sp, const llm_token *ctx, int64_t n_ctx) {
     llm_session *d = sp->g->p->draft;
-    int32_t k = (int32_t)LLM__MIN(sp->k, llm_session_n_ctx(d) - n_ctx - 1);
+    int32_t k = (int32_t)LLM__MIN(sp->k, llm_session_room(d) - (n_ctx - llm_session_n_past(d)) - 1);
     if (k <= 0 || llm__spec_sync_draft(d, ctx, n_ctx)) return 0;
     for (int32_t j = 0; j < k; j++) {
         float *q = sp->q_draft + (int64_t)j * sp->V;
@@ -12594,7 +12597,7 @@ static bool llm__spec_round(llm__spec *sp, llm_token *t, llm_status *st) {
     full[n_past] = *t;
     int32_t k = g->p->draft ? llm__spec_draft_model(sp, full, n_past + 1) : llm__spec_lookup(sp, full, n_past + 1);
     free(full);
-    k = (int32_t)LLM__MAX(0, LLM__MIN(k, llm_session_n_ctx(s) - n_past - 1));
+    k = (int32_t)LLM__MAX(0, LLM__MIN(k, llm_session_room(s) - 1));
     sp->batch[0] = *t;
     if ((*st = llm_session_eval(s, sp->batch, 1 + k, sp->rows))) return false;
     g->r.n_drafted += k;

@@ -396,6 +396,27 @@ static void sample_params(sample_flags *f, const llm_model *m, const llm_tokeniz
     sp->n_xtc_protected = n;
 }
 
+/* KV cache flags, shared by generate and chat. */
+typedef struct { int max_kv, ctx, kv_bits, kv_bits_v, kv_group, kv_start, threads; } cache_flags;
+#define CACHE_OPTS(f)                                                                                               \
+    { "--max-kv-size", NULL, OPT_INT, &(f).max_kv, "rotating cache of this many tokens: generation never runs out" }, \
+    { "--ctx-size", "-c", OPT_INT, &(f).ctx, "context length (default: the model's, at most 4096)" },            \
+    { "--kv-bits", NULL, OPT_INT, &(f).kv_bits, "store keys and values in 8 or 4 bits (default: f32)" },         \
+    { "--kv-bits-v", NULL, OPT_INT, &(f).kv_bits_v, "bits for values only (default: --kv-bits)" },               \
+    { "--kv-group-size", NULL, OPT_INT, &(f).kv_group, "values per scale in the quantized cache (default 64)" },  \
+    { "--quantized-kv-start", NULL, OPT_INT, &(f).kv_start, "tokens kept in f32 before quantizing (default 0)" }, \
+    { "--threads", "-t", OPT_INT, &(f).threads, "threads (default: $LLM_THREADS or all cores)" }
+
+static llm_session *make_session(const llm_model *m, const cache_flags *f) {
+    llm_session_desc sd = { .n_ctx = f->max_kv > 0 ? f->max_kv : f->ctx, .rotating = f->max_kv > 0,
+                            .kv_bits_k = f->kv_bits, .kv_bits_v = f->kv_bits_v ? f->kv_bits_v : f->kv_bits,
+                            .kv_group_size = f->kv_group, .quantized_kv_start = f->kv_start, .n_threads = thread_count(f->threads) };
+    llm_session *s;
+    llm_status st = llm_session_create(m, &sd, &s);
+    if (st) die(st, "creating a session");
+    return s;
+}
+
 static void print_stats(const llm_generate_result *r) {
     fprintf(stderr, "==========\nPrompt: %lld tokens, %.3f tokens-per-sec\n", (long long)r->n_prompt,
             r->prompt_seconds > 0 ? (double)r->n_prompt_evaluated / r->prompt_seconds : 0.0);
@@ -405,12 +426,13 @@ static void print_stats(const llm_generate_result *r) {
 }
 
 static int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *tok_path = NULL, *config = NULL;
+    const char *model = NULL, *tok_path = NULL, *config = NULL, *draft_path = NULL;
     prompt_opts po = { .prompt = NULL };
-    int threads = 0, n_ctx = 0;
+    int n_draft = 3, lookup = 0;
     bool verbose = false;
     gen_out out = { 0 };
     sample_flags sf = SAMPLE_FLAGS_DEFAULT;
+    cache_flags cf = { 0 };
     cli_opt opts[] = {
         { "--model", NULL, OPT_STR, &model, "model directory, .safetensors, or llama2.c .bin" },
         { "--tokenizer", NULL, OPT_STR, &tok_path, "tokenizer file or directory (default: the model's)" },
@@ -421,11 +443,13 @@ static int cmd_generate(int argc, char **argv) {
         { "--ignore-chat-template", NULL, OPT_BOOL, &po.ignore_template, "use the prompt as is" },
         { "--chat-template-config", NULL, OPT_STR, &po.template_kwargs, "JSON object of extra template variables" },
         SAMPLE_OPTS(sf),
-        { "--max-kv-size", NULL, OPT_INT, &n_ctx, "context length (default: the model's, at most 4096)" },
+        CACHE_OPTS(cf),
+        { "--draft-model", NULL, OPT_STR, &draft_path, "a smaller model with the same vocabulary, for speculative decoding" },
+        { "--num-draft-tokens", NULL, OPT_INT, &n_draft, "tokens drafted per step (default 3)" },
+        { "--prompt-lookup", NULL, OPT_INT, &lookup, "speculate from the context: match n-grams up to this length" },
         { "--print-ids", NULL, OPT_BOOL, &out.print_ids, "print the generated ids, space separated, instead of text" },
         { "--verbose", NULL, OPT_BOOL, &verbose, "print prompt and generation speed and peak memory" },
         { "--config", NULL, OPT_STR, &config, "config file name in the model directory (default config.json)" },
-        { "--threads", "-t", OPT_INT, &threads, "threads (default: $LLM_THREADS or all cores)" },
     };
     const char *summary = "generate text from a prompt (mlx_lm.generate's flags)";
     parse_flags("generate", summary, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
@@ -435,18 +459,21 @@ static int cmd_generate(int argc, char **argv) {
     llm_tokenizer *tok = need_tok ? load_tokenizer(model, tok_path) : NULL;
     int64_t n_prompt;
     llm_token *ids = build_prompt(model, tok, &po, &n_prompt);
-    llm_generate_params gp = { .on_token = print_token, .user = &out };
+    llm_generate_params gp = { .on_token = print_token, .user = &out, .n_draft = n_draft, .prompt_lookup = lookup };
     sample_params(&sf, m, tok, &gp);
-
-    llm_session *s;
-    llm_session_desc sd = { .n_ctx = n_ctx, .n_threads = thread_count(threads) };
-    llm_status st = llm_session_create(m, &sd, &s);
-    if (st) die(st, "creating a session");
+    llm_session *s = make_session(m, &cf);
+    llm_model *dm = draft_path ? load_model("generate", draft_path, NULL) : NULL;
+    gp.draft = dm ? make_session(dm, &cf) : NULL;
     signal(SIGINT, on_sigint);
     llm_generate_result r;
-    if ((st = llm_generate(s, tok, ids, n_prompt, &gp, &r))) die(st, "generating");
+    llm_status st = llm_generate(s, tok, ids, n_prompt, &gp, &r);
+    if (st) die(st, "generating");
     printf("\n");
     if (verbose) print_stats(&r);
+    if (verbose && (dm || lookup))
+        fprintf(stderr, "Speculative: %lld of %lld drafted tokens accepted\n", (long long)r.n_accepted, (long long)r.n_drafted);
+    llm_session_destroy(gp.draft);
+    llm_model_free(dm);
     free(ids);
     free((void *)gp.sampler.logit_bias);
     llm_session_destroy(s);
@@ -483,8 +510,8 @@ static llm_token *chat_prompt(const llm_chat_template *tpl, const llm_tokenizer 
 
 static int cmd_chat(int argc, char **argv) {
     const char *model = NULL, *tok_path = NULL, *config = NULL, *system = NULL, *kwargs = NULL;
-    int threads = 0, n_ctx = 0;
     bool verbose = false;
+    cache_flags cf = { 0 };
     sample_flags sf = SAMPLE_FLAGS_DEFAULT;
     sf.max_tokens = 256;
     cli_opt opts[] = {
@@ -493,10 +520,9 @@ static int cmd_chat(int argc, char **argv) {
         { "--system-prompt", NULL, OPT_STR, &system, "system message" },
         { "--chat-template-config", NULL, OPT_STR, &kwargs, "JSON object of extra template variables" },
         SAMPLE_OPTS(sf),
-        { "--max-kv-size", NULL, OPT_INT, &n_ctx, "context length (default: the model's, at most 4096)" },
+        CACHE_OPTS(cf),
         { "--verbose", NULL, OPT_BOOL, &verbose, "print speed after each answer" },
         { "--config", NULL, OPT_STR, &config, "config file name in the model directory (default config.json)" },
-        { "--threads", "-t", OPT_INT, &threads, "threads (default: $LLM_THREADS or all cores)" },
     };
     const char *summary = "chat with the model (q quits, r resets, h helps, Ctrl-C stops an answer)";
     parse_flags("chat", summary, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
@@ -506,10 +532,8 @@ static int cmd_chat(int argc, char **argv) {
     if (llm_chat_template_load(tok_path ? tok_path : model, NULL, &tpl) != LLM_OK) tpl = NULL;
     llm_generate_params gp = { .on_token = chat_token };
     sample_params(&sf, m, tok, &gp);
-    llm_session *s;
-    llm_session_desc sd = { .n_ctx = n_ctx, .n_threads = thread_count(threads) };
-    llm_status st = llm_session_create(m, &sd, &s);
-    if (st) die(st, "creating a session");
+    llm_session *s = make_session(m, &cf);
+    llm_status st;
     struct sigaction sa = { .sa_handler = on_sigint };
     sigaction(SIGINT, &sa, NULL);                   /* no SA_RESTART: Ctrl-C at the prompt interrupts fgets */
     bool tty = isatty(0);

@@ -37,6 +37,8 @@ LLM_API llm_status   llm_session_eval(llm_session *session, const llm_token *tok
 LLM_API const float *llm_session_logits(const llm_session *session);
 LLM_API int64_t      llm_session_n_past(const llm_session *session);
 LLM_API int64_t      llm_session_n_ctx(const llm_session *session);
+/* Positions that still fit: n_ctx - n_past, or INT64_MAX for a rotating cache. */
+LLM_API int64_t      llm_session_room(const llm_session *session);
 /* The n_past tokens in the cache, in order; valid until the next eval or rewind. */
 LLM_API const llm_token *llm_session_tokens(const llm_session *session);
 LLM_API const llm_model *llm_session_model(const llm_session *session);

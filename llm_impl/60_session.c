@@ -211,6 +211,7 @@ LLM_API llm_status llm_session_eval(llm_session *s, const llm_token *tokens, int
 LLM_API const float *llm_session_logits(const llm_session *s) { return s->logits; }
 LLM_API int64_t llm_session_n_past(const llm_session *s) { return s->n_past; }
 LLM_API int64_t llm_session_n_ctx(const llm_session *s) { return s->n_ctx; }
+LLM_API int64_t llm_session_room(const llm_session *s) { return s->rotating ? INT64_MAX : s->n_ctx - s->n_past; }
 LLM_API const llm_token *llm_session_tokens(const llm_session *s) { return s->tokens; }
 LLM_API const llm_model *llm_session_model(const llm_session *s) { return s->m; }
 

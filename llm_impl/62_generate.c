@@ -132,7 +132,7 @@ static bool llm__gen_take(llm__gen *g, llm_token tok, float logprob) {
     if (g->stream.stopped_by_string) { g->r.stop = LLM_STOP_STRING; return false; }
     if (!go_on) { g->r.stop = LLM_STOP_CALLBACK; return false; }
     if (p->max_tokens > 0 && g->r.n_generated >= p->max_tokens) { g->r.stop = LLM_STOP_MAX_TOKENS; return false; }
-    if (llm_session_n_past(g->s) >= llm_session_n_ctx(g->s)) { g->r.stop = LLM_STOP_CONTEXT; return false; }
+    if (llm_session_room(g->s) <= 0) { g->r.stop = LLM_STOP_CONTEXT; return false; }
     return true;
 }
 

@@ -37,7 +37,7 @@ static llm_status llm__spec_sync_draft(llm_session *d, const llm_token *tokens, 
 /* Guesses from the draft model; returns how many (<= k), with q_draft filled. */
 static int32_t llm__spec_draft_model(llm__spec *sp, const llm_token *ctx, int64_t n_ctx) {
     llm_session *d = sp->g->p->draft;
-    int32_t k = (int32_t)LLM__MIN(sp->k, llm_session_n_ctx(d) - n_ctx - 1);
+    int32_t k = (int32_t)LLM__MIN(sp->k, llm_session_room(d) - (n_ctx - llm_session_n_past(d)) - 1);
     if (k <= 0 || llm__spec_sync_draft(d, ctx, n_ctx)) return 0;
     for (int32_t j = 0; j < k; j++) {
         float *q = sp->q_draft + (int64_t)j * sp->V;
@@ -108,7 +108,7 @@ static bool llm__spec_round(llm__spec *sp, llm_token *t, llm_status *st) {
     full[n_past] = *t;
     int32_t k = g->p->draft ? llm__spec_draft_model(sp, full, n_past + 1) : llm__spec_lookup(sp, full, n_past + 1);
     free(full);
-    k = (int32_t)LLM__MAX(0, LLM__MIN(k, llm_session_n_ctx(s) - n_past - 1));
+    k = (int32_t)LLM__MAX(0, LLM__MIN(k, llm_session_room(s) - 1));
     sp->batch[0] = *t;
     if ((*st = llm_session_eval(s, sp->batch, 1 + k, sp->rows))) return false;
     g->r.n_drafted += k;
