@@ -388,15 +388,29 @@ static void llm__dec_metaspace(const llm__step *st, size_t k, const char *s, siz
     llm__toks_put(out, tmp->data ? tmp->data : "", tmp->len);
 }
 
-/* WordPiece: "##" continuations glue to the previous token, others get a space. */
+/* WordPiece: "##" continuations glue to the previous token, others get a space; cleanup
+   then undoes the spaces English tokenization put before punctuation and contractions. */
 static void llm__dec_wordpiece(const llm__step *st, size_t k, const char *s, size_t n, llm__buf *tmp, llm__toks *out) {
+    static const char *const cleanup[][2] = {
+        { " .", "." }, { " ?", "?" }, { " !", "!" }, { " ,", "," }, { " ' ", "'" }, { " n't", "n't" },
+        { " 'm", "'m" }, { " do not", " don't" }, { " 's", "'s" }, { " 've", "'ve" }, { " 're", "'re" },
+    };
     tmp->len = 0;
     if (k > 0) {
         if (n >= st->content_len && memcmp(s, st->content, st->content_len) == 0) { s += st->content_len; n -= st->content_len; }
         else llm__buf_put(tmp, " ", 1);
     }
     llm__buf_put(tmp, s, n);
-    llm__toks_put(out, tmp->data, tmp->len);
+    for (size_t r = 0; st->b && r < sizeof cleanup / sizeof cleanup[0]; r++) {
+        llm__step rep = { .kind = LLM__D_REPLACE, .pat = (char *)cleanup[r][0], .pat_len = strlen(cleanup[r][0]),
+                          .content = (char *)cleanup[r][1], .content_len = strlen(cleanup[r][1]) };
+        llm__buf done = { 0 };
+        llm__replace_all(&rep, tmp->data ? tmp->data : "", tmp->len, &done);
+        tmp->len = 0;
+        llm__buf_put(tmp, done.data ? done.data : "", done.len);
+        llm__buf_free(&done);
+    }
+    llm__toks_put(out, tmp->data ? tmp->data : "", tmp->len);
 }
 
 static void llm__decode_step(const llm__step *st, const llm__toks *in, llm__buf *tmp, llm__toks *out) {

@@ -163,6 +163,7 @@ static llm_status llm__tj_decoder(llm__tj *c, const cJSON *j) {
         if (!(s = llm__tj_pattern(c, j, "Replace", &st))) s = llm__tj_str(c, j, "content", "", &st.content, &st.content_len);
     } else if (!strcmp(type, "WordPiece")) {
         st.kind = LLM__D_WORDPIECE;
+        st.b = llm__json_bool(j, "cleanup", true);
         s = llm__tj_str(c, j, "prefix", "##", &st.content, &st.content_len);
     } else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: decoder type '%s' is not supported", c->path, type);
     if (s) { llm__regex_free(st.re); return s; }

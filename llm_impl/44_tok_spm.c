@@ -219,6 +219,7 @@ static llm_status llm__tokenizer_load_spm(const char *path, llm_tokenizer **out)
     llm__mapping map;
     llm_status s = llm__map_file(path, &map);
     if (s) return s;
+    if (!map.size) return llm__fail(LLM_ERR_FORMAT, "%s: empty file", path);
     llm__pb r = { map.data, map.data + map.size };
     llm__spm sp;
     llm_tokenizer *t = NULL;
@@ -258,11 +259,11 @@ static llm_status llm__tokenizer_load_bin(const char *path, llm_tokenizer **out)
     llm__mapping map;
     llm_status s = llm__map_file(path, &map);
     if (s) return s;
+    if (map.size < 4) { llm__unmap(&map); return llm__fail(LLM_ERR_FORMAT, "%s: too short for a tokenizer.bin header", path); }
     const uint8_t *p = map.data, *end = map.data + map.size;
     int64_t n = 0;
     llm_tokenizer *t = NULL;
     bool *all = NULL;
-    if (map.size < 4) { s = llm__fail(LLM_ERR_FORMAT, "%s: too short for a tokenizer.bin header", path); goto done; }
     for (const uint8_t *q = p + 4; q < end; n++) {                  /* count and validate the records */
         int32_t len;
         if (end - q < 8) { s = llm__fail(LLM_ERR_FORMAT, "%s: token %lld: truncated record", path, (long long)n); goto done; }
