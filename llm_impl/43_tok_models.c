@@ -240,10 +240,58 @@ unknown:
 
 /* ---- encoding: the whole pipeline ---- */
 
+/* Words repeat ("the", " and", "Ġ="...), so one tokenize call remembers what BPE made of
+   each short word: a small open-addressing table keyed by the word's bytes, which live in
+   `keys`, with their ids in `ids`. It lives for one call, so the tokenizer stays immutable
+   and shareable between threads. */
+#define LLM__CACHE_WORD_MAX 64         /* longer words are not cached */
+#define LLM__CACHE_MAX_SLOTS 65536
+
+typedef struct llm__cslot { uint64_t hash; uint32_t key_off, key_len, ids_off, n_ids; } llm__cslot;  /* key_len 0: empty */
+
+typedef struct llm__wcache {
+    llm__cslot *slots;
+    size_t cap, n;
+    llm__buf keys;
+    llm__ids ids;
+} llm__wcache;
+
+static llm__cslot *llm__wcache_find(llm__wcache *c, const char *w, size_t n, uint64_t h) {
+    for (size_t i = h & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
+        llm__cslot *e = &c->slots[i];
+        if (!e->key_len || (e->hash == h && e->key_len == n && memcmp(c->keys.data + e->key_off, w, n) == 0)) return e;
+    }
+}
+
+static bool llm__wcache_grow(llm__wcache *c) {
+    size_t cap = c->cap ? 2 * c->cap : 256;
+    llm__cslot *old = c->slots, *slots = (llm__cslot *)calloc(cap, sizeof *slots);
+    if (!slots) return false;
+    size_t old_cap = c->cap;
+    c->slots = slots;
+    c->cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].key_len) *llm__wcache_find(c, c->keys.data + old[i].key_off, old[i].key_len, old[i].hash) = old[i];
+    free(old);
+    return true;
+}
+
+/* Remember that word w encodes to ids[0..n_ids) (when there is room). */
+static void llm__wcache_put(llm__wcache *c, const char *w, size_t n, uint64_t h, const llm_token *ids, size_t n_ids) {
+    if (2 * (c->n + 1) > c->cap && (c->cap >= LLM__CACHE_MAX_SLOTS || !llm__wcache_grow(c))) return;
+    llm__cslot *e = llm__wcache_find(c, w, n, h);
+    *e = (llm__cslot){ h, (uint32_t)c->keys.len, (uint32_t)n, (uint32_t)c->ids.n, (uint32_t)n_ids };
+    llm__buf_put(&c->keys, w, n);
+    for (size_t i = 0; i < n_ids; i++) llm__ids_push(&c->ids, ids[i]);
+    if (c->keys.oom || c->ids.oom) { e->key_len = 0; return; }    /* cannot keep it: forget it */
+    c->n++;
+}
+
 typedef struct llm__enc {
     llm__buf text, na, nb, tmp;
     llm__pretok_scratch pre;
     llm__bpe_scratch bpe;
+    llm__wcache cache;
     llm__ids ids;
 } llm__enc;
 
@@ -251,12 +299,23 @@ static void llm__enc_free(llm__enc *e) {
     llm__buf_free(&e->text); llm__buf_free(&e->na); llm__buf_free(&e->nb); llm__buf_free(&e->tmp);
     llm__pretok_scratch_free(&e->pre);
     free(e->bpe.syms); free(e->bpe.heap);
+    free(e->cache.slots); llm__buf_free(&e->cache.keys); free(e->cache.ids.v);
     free(e->ids.v);
 }
 
 static void llm__encode_word(const llm_tokenizer *t, llm__enc *e, const char *w, size_t n) {
     if (n == 0) return;
-    if (t->model == LLM__TOK_BPE) llm__bpe_word(t, &e->bpe, w, n, &e->ids);
+    if (t->model == LLM__TOK_BPE && n <= LLM__CACHE_WORD_MAX) {
+        uint64_t h = llm__hash_bytes(w, n);
+        llm__cslot *hit = e->cache.cap ? llm__wcache_find(&e->cache, w, n, h) : NULL;
+        if (hit && hit->key_len) {
+            for (uint32_t i = 0; i < hit->n_ids; i++) llm__ids_push(&e->ids, e->cache.ids.v[hit->ids_off + i]);
+            return;
+        }
+        size_t mark = e->ids.n;
+        llm__bpe_word(t, &e->bpe, w, n, &e->ids);
+        if (!e->ids.oom) llm__wcache_put(&e->cache, w, n, h, e->ids.v + mark, e->ids.n - mark);
+    } else if (t->model == LLM__TOK_BPE) llm__bpe_word(t, &e->bpe, w, n, &e->ids);
     else if (t->model == LLM__TOK_UNIGRAM) llm__unigram_word(t, w, n, &e->ids);
     else llm__wordpiece_word(t, w, n, &e->tmp, &e->ids);
 }
