@@ -600,6 +600,16 @@ static void llm__tj_config(llm_tokenizer *t, const char *dir) {
     if (llm__json_load(path, &cfg) != LLM_OK) { llm__log(LLM_LOG_WARN, "%s: ignored: %s", path, llm_last_error()); return; }
     if (llm__json_has(cfg, "bos_token")) t->bos = llm__tj_config_token(t, cfg, "bos_token");
     t->eos = llm__tj_config_token(t, cfg, "eos_token");
+    /* transformers rebuilds the post-processor from add_bos_token / add_eos_token; honour
+       them when tokenizer.json's own post-processor does not add those tokens */
+    bool add_bos = llm__json_bool(cfg, "add_bos_token", false) && t->bos >= 0 && t->n_post_pre == 0;
+    bool add_eos = llm__json_bool(cfg, "add_eos_token", false) && t->eos >= 0 && t->n_post_post == 0;
+    llm_token *ids = add_bos || add_eos ? (llm_token *)realloc(t->post_ids, (size_t)(t->n_post_pre + t->n_post_post + 2) * sizeof *ids) : NULL;
+    if (ids) {
+        if (add_bos) { memmove(ids + 1, ids, (size_t)(t->n_post_pre + t->n_post_post) * sizeof *ids); ids[0] = t->bos; t->n_post_pre++; }
+        if (add_eos) ids[t->n_post_pre + t->n_post_post++] = t->eos;
+        t->post_ids = ids;
+    }
     cJSON_Delete(cfg);
 }
 
