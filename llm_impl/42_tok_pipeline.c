@@ -48,7 +48,9 @@ typedef struct llm__added {
     const char *text;
     size_t len;
     llm_token id;
-    bool special, lstrip, rstrip, single_word, normalized;
+    bool special, lstrip, rstrip, single_word;
+    bool normalized;           /* matched on normalized text (HF: and normalized itself first) */
+    bool verbatim;             /* ... but kept as written (SentencePiece user-defined pieces) */
 } llm__added;
 
 /* A byte trie over the added tokens: node k's child for byte c is trie.map[(k << 8) | c];

@@ -258,21 +258,39 @@ static llm_status llm__tok_set_piece(llm_tokenizer *t, llm_token id, const char 
     return LLM_OK;
 }
 
-/* Register an added token (already given its piece). */
+/* Register an added token (already given its piece); tries are built by llm__tok_finish. */
 static llm_status llm__tok_add_token(llm_tokenizer *t, const llm__added *a, const char *path) {
     llm__added *v = (llm__added *)realloc(t->added, (size_t)(t->n_added + 1) * sizeof *v);
     if (!v) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
     t->added = v;
-    v[t->n_added] = *a;
+    v[t->n_added++] = *a;
     t->flags[a->id] |= (uint8_t)(LLM__TF_ADDED | (a->special ? LLM__TF_SPECIAL : 0));
-    if (a->len && !llm__trie_add(&t->trie[a->normalized ? 1 : 0], a->text, a->len, t->n_added))
-        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
-    t->n_added++;
     return LLM_OK;
 }
 
-/* What every loader does last: byte-token and byte-level tables, lengths, unk score. */
-static void llm__tok_finish(llm_tokenizer *t) {
+/* The added-token tries. A "normalized" token is matched on normalized text, so it enters
+   its trie normalized too (as HF does): with a Lowercase normalizer "[MASK]" is "[mask]". */
+static llm_status llm__tok_build_tries(llm_tokenizer *t, const char *path) {
+    llm__buf a = { 0 }, b = { 0 };
+    bool ok = true;
+    for (int i = 0; i < t->n_added && ok; i++) {
+        const llm__added *ad = &t->added[i];
+        const char *s = ad->text;
+        size_t n = ad->len;
+        if (ad->normalized && !ad->verbatim && t->n_norm) {
+            llm__normalize(t, s, n, &a, &b);
+            s = a.data;
+            n = a.len;
+        }
+        ok = !a.oom && !b.oom && (n == 0 || llm__trie_add(&t->trie[ad->normalized ? 1 : 0], s, n, i));
+    }
+    llm__buf_free(&a);
+    llm__buf_free(&b);
+    return ok ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+}
+
+/* What every loader does last: byte-token and byte-level tables, lengths, unk score, tries. */
+static llm_status llm__tok_finish(llm_tokenizer *t, const char *path) {
     char name[8];
     for (int b = 0; b < 256; b++) {
         snprintf(name, sizeof name, "<0x%02X>", b);
@@ -285,6 +303,7 @@ static void llm__tok_finish(llm_tokenizer *t) {
         if (t->scores) min_score = LLM__MIN(min_score, (double)t->scores[i]);
     }
     t->unk_score = min_score - 10.0;                   /* HF's and SentencePiece's unknown penalty */
+    return llm__tok_build_tries(t, path);
 }
 
 LLM_API llm_token llm_tokenizer_find(const llm_tokenizer *t, const char *piece) {
@@ -659,12 +678,12 @@ static llm_status llm__tokenizer_load_json(const char *path, llm_tokenizer **out
     s = llm__tj_model(&c, llm__json_get(root, "model"), added, vocab, merges);
     if (!s) s = llm__tj_added(&c, added);
     if (!s) s = llm__tj_pipeline(&c, root);
+    if (!s) s = llm__tok_finish(t, path);
 done:
     cJSON_Delete(root);
     llm__free(NULL, text);
     llm__buf_free(&key);
     if (s) { llm_tokenizer_free(t); return s; }
-    llm__tok_finish(t);
     char dir[4096];
     llm__path_dir(dir, sizeof dir, path);
     llm__tj_config(t, dir);

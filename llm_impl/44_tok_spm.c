@@ -130,7 +130,7 @@ static llm_status llm__spm_pieces(llm_tokenizer *t, const char *path, llm__pb r,
         if (type != LLM__SP_NORMAL && type != LLM__SP_USER) t->flags[id] |= LLM__TF_UNUSED;
         if (type == LLM__SP_CONTROL) t->flags[id] |= LLM__TF_SPECIAL;
         if (type == LLM__SP_USER && n) {
-            llm__added a = { t->pieces[id], n, id, false, false, false, false, true };
+            llm__added a = { t->pieces[id], n, id, false, false, false, false, true, true };
             if ((s = llm__tok_add_token(t, &a, path))) return s;
             t->flags[id] &= (uint8_t)~LLM__TF_ADDED;     /* still a model piece for Unigram */
         }
@@ -243,7 +243,7 @@ static llm_status llm__tokenizer_load_spm(const char *path, llm_tokenizer **out)
         t->post_ids[0] = t->bos;
         t->n_post_pre = 1;
     }
-    llm__tok_finish(t);
+    s = llm__tok_finish(t, path);
 done:
     free(types);
     free(mergeable);
@@ -292,7 +292,7 @@ static llm_status llm__tokenizer_load_bin(const char *path, llm_tokenizer **out)
     t->eos = 2;
     t->n_post_pre = 1;
     for (int i = 0; i < 3; i++) t->flags[i] |= LLM__TF_SPECIAL;
-    llm__tok_finish(t);
+    s = llm__tok_finish(t, path);
 done:
     free(all);
     llm__unmap(&map);

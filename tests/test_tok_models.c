@@ -90,6 +90,32 @@ static void test_unigram(void) {
     llm_tokenizer_free(t);
 }
 
+/* Added tokens on the WordPiece tokenizer: "[MASK]" normalized (so "[mask]" matches after
+   Lowercase), "<x>" raw with lstrip/rstrip eating the blanks around it. */
+static void test_added_tokens(void) {
+    const char *from = "\"added_tokens\": []", *at = strstr(wordpiece_json, from);
+    if (!at) { CHECK(at != NULL); return; }
+    char json[4096];
+    snprintf(json, sizeof json, "%.*s\"added_tokens\": [{\"id\": 14, \"content\": \"[MASK]\", \"normalized\": true, \"special\": false},"
+             " {\"id\": 15, \"content\": \"<x>\", \"lstrip\": true, \"rstrip\": true, \"normalized\": false, \"special\": false}]%s",
+             (int)(at - wordpiece_json), wordpiece_json, at + strlen(from));
+    llm_tokenizer *t = load_text("wp2.json", json);
+    if (!t) return;
+    const llm_token a[] = { 3, 14, 4 }, b[] = { 3, 15, 4 }, c[] = { 3, 0, 0, 0 };
+    check_encode(t, "Hello [MASK] world", false, a, 3);
+    check_encode(t, "hello [mask] world", false, a, 3);
+    check_encode(t, "hello   <x>  world", false, b, 3);
+    check_encode(t, "hello<x>world", false, b, 3);
+    check_encode(t, "HELLO<X>", false, c, 4);
+    CHECK_EQ_INT(llm_tokenizer_find(t, "<x>"), 15);
+    CHECK_EQ_INT(llm_tokenizer_find(t, "##aff"), 7);
+    CHECK_EQ_INT(llm_tokenizer_find(t, "nope"), -1);
+    CHECK(!llm_tokenizer_is_special(t, 15) && llm_tokenizer_is_special(t, 1) == false);
+    CHECK_STR(llm_tokenizer_piece(t, 14), "[MASK]");
+    CHECK(llm_tokenizer_piece(t, 16) == NULL);
+    llm_tokenizer_free(t);
+}
+
 /* All matches of a pattern, as "|"-joined pieces. */
 static void check_regex(const char *pattern, const char *text, const char *want) {
     llm__regex *re = NULL;
@@ -130,6 +156,7 @@ static void test_regex(void) {
 int main(void) {
     RUN(test_wordpiece);
     RUN(test_unigram);
+    RUN(test_added_tokens);
     RUN(test_regex);
     return TEST_MAIN_END();
 }
