@@ -1,7 +1,7 @@
 /* llama.cpp's own tokenizer test vectors (fixtures/tokenizers/ggml-vocab/X.gguf.inp holds
    texts separated by "\n__ggml_vocab_test__\n", X.gguf.out the ids, one line per text),
    checked against the same vocabularies in the forms we read: llama-spm against the Llama 2
-   tokenizer.model, llama-bpe against the Llama 3 tokenizer.json, qwen2 against Qwen3's. */
+   tokenizer.model and llama2.c's tokenizer.bin, llama-bpe against the Llama 3 tokenizer.json, qwen2 against Qwen3's. */
 #define LLM_IMPLEMENTATION
 #include "llm.h"
 #include "test.h"
@@ -48,6 +48,13 @@ static void test_llama_spm(void) {
     CHECK(n > 30);
 }
 
+/* llama2.c's run.c algorithm on the same vocabulary agrees with llama.cpp too */
+static void test_llama_spm_bin(void) {
+    int n;
+    check_vectors("ggml-vocab-llama-spm.gguf", "tokenizers/spm-llama2/tokenizer.bin", &n);
+    CHECK(n > 30);
+}
+
 static void test_llama_bpe(void) {
     int n;
     check_vectors("ggml-vocab-llama-bpe.gguf", "tokenizers/llama3", &n);
@@ -64,6 +71,7 @@ static void test_qwen2(void) {
 
 int main(void) {
     RUN(test_llama_spm);
+    RUN(test_llama_spm_bin);
     RUN(test_llama_bpe);
     RUN(test_qwen2);
     return TEST_MAIN_END();
