@@ -397,10 +397,15 @@ static bool llm__js_skip(llm__js *j) {
     do {
         if (j->p >= j->end) return false;
         char c = *j->p++;
-        if (c == '"') {
-            while (j->p < j->end && *j->p != '"') j->p += *j->p == '\\' ? 2 : 1;
-            if (j->p >= j->end) return false;
-            j->p++;
+        if (c == '"') {                                 /* to the next quote not escaped */
+            for (;;) {
+                const char *q = (const char *)memchr(j->p, '"', (size_t)(j->end - j->p));
+                if (!q) return false;
+                size_t slashes = 0;
+                while (q - slashes > j->p && q[-1 - (ptrdiff_t)slashes] == '\\') slashes++;
+                j->p = q + 1;
+                if (slashes % 2 == 0) break;
+            }
         } else if (c == '{' || c == '[') depth++;
         else if (c == '}' || c == ']') depth--;
         else if (depth == 0) while (j->p < j->end && !strchr(",}] \t\r\n", *j->p)) j->p++;
