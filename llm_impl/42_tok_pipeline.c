@@ -161,9 +161,11 @@ static bool llm__trie_add(llm__trie *tr, const char *s, size_t n, int32_t index)
         uint64_t key = ((uint64_t)node << 8) | (uint8_t)s[i];
         int64_t child;
         if (!llm__u64map_get(&tr->map, key, &child)) {
-            int32_t *term = (int32_t *)realloc(tr->term, (size_t)(tr->n_nodes + 1) * sizeof *term);
-            if (!term) return false;
-            tr->term = term;
+            if ((tr->n_nodes & (tr->n_nodes - 1)) == 0) {      /* capacity: the next power of two */
+                int32_t *term = (int32_t *)realloc(tr->term, 2 * (size_t)tr->n_nodes * sizeof *term);
+                if (!term) return false;
+                tr->term = term;
+            }
             child = tr->n_nodes++;
             tr->term[child] = -1;
             if (!llm__u64map_put(&tr->map, key, child)) return false;

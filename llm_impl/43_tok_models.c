@@ -347,6 +347,8 @@ static void llm__encode_segment(const llm_tokenizer *t, llm__enc *e, const char 
 LLM_API llm_status llm_tokenize(const llm_tokenizer *t, const char *text, size_t len, bool add_special,
                                 llm_token *out, int64_t cap, int64_t *out_n) {
     LLM_ASSERT(t && (text || len == 0) && out_n && (out || cap <= 0));
+    if (len > (size_t)INT32_MAX / 4)                  /* symbol positions are 32-bit */
+        return llm__fail(LLM_ERR_INVALID_ARG, "tokenize: text of %zu bytes is too long (split it)", len);
     llm__enc e;
     memset(&e, 0, sizeof e);
     if (add_special) for (int i = 0; i < t->n_post_pre; i++) llm__ids_push(&e.ids, t->post_ids[i]);

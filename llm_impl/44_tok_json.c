@@ -260,10 +260,12 @@ static llm_status llm__tok_set_piece(llm_tokenizer *t, llm_token id, const char 
 
 /* Register an added token (already given its piece); tries are built by llm__tok_finish. */
 static llm_status llm__tok_add_token(llm_tokenizer *t, const llm__added *a, const char *path) {
-    llm__added *v = (llm__added *)realloc(t->added, (size_t)(t->n_added + 1) * sizeof *v);
-    if (!v) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
-    t->added = v;
-    v[t->n_added++] = *a;
+    if ((t->n_added & (t->n_added - 1)) == 0) {            /* capacity: the next power of two */
+        llm__added *v = (llm__added *)realloc(t->added, (size_t)(t->n_added ? 2 * t->n_added : 1) * sizeof *v);
+        if (!v) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+        t->added = v;
+    }
+    t->added[t->n_added++] = *a;
     t->flags[a->id] |= (uint8_t)(LLM__TF_ADDED | (a->special ? LLM__TF_SPECIAL : 0));
     return LLM_OK;
 }
