@@ -17,8 +17,9 @@
 
 enum { LLM__TOK_BPE, LLM__TOK_UNIGRAM, LLM__TOK_WORDPIECE, LLM__TOK_RUNC /* llama2.c run.c */ };
 
-/* Per-id flags. */
-enum { LLM__TF_SPECIAL = 1, LLM__TF_ADDED = 2, LLM__TF_UNUSED = 4 };
+/* Per-id flags. SPECIAL: dropped by skip_special. NO_MODEL: never produced by the model's
+   own search (SentencePiece control, unknown, byte and unused pieces). */
+enum { LLM__TF_SPECIAL = 1, LLM__TF_NO_MODEL = 2 };
 
 /* One step of a normalizer, pre-tokenizer or decoder chain (a Sequence is flattened). */
 typedef enum {

@@ -182,7 +182,7 @@ static void llm__unigram_word(const llm_tokenizer *t, const char *w, size_t n, l
         for (size_t e = i + 1; e <= n && e - i <= t->max_piece_len; e++) {
             if (e < n && ((uint8_t)w[e] & 0xc0) == 0x80) continue;     /* not a character boundary */
             llm_token id = llm__strmap_get(&t->vocab, w + i, e - i);
-            if (id < 0 || (t->flags[id] & (LLM__TF_UNUSED | LLM__TF_ADDED))) continue;
+            if (id < 0 || (t->flags[id] & LLM__TF_NO_MODEL)) continue;
             if (e - i == clen) single = true;
             double sc = best[i] + t->scores[id];
             if (sc > best[e]) { best[e] = sc; from[e] = (int32_t)i; ids[e] = id; }

@@ -266,7 +266,7 @@ static llm_status llm__tok_add_token(llm_tokenizer *t, const llm__added *a, cons
         t->added = v;
     }
     t->added[t->n_added++] = *a;
-    t->flags[a->id] |= (uint8_t)(LLM__TF_ADDED | (a->special ? LLM__TF_SPECIAL : 0));
+    if (a->special) t->flags[a->id] |= LLM__TF_SPECIAL;
     return LLM_OK;
 }
 

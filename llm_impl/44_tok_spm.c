@@ -127,12 +127,11 @@ static llm_status llm__spm_pieces(llm_tokenizer *t, const char *path, llm__pb r,
         if (bad || !text.p) return llm__fail(LLM_ERR_FORMAT, "%s: piece %d is malformed", path, id);
         if ((s = llm__tok_set_piece(t, id, (const char *)text.p, n, true, path))) return s;
         types[id] = type;
-        if (type != LLM__SP_NORMAL && type != LLM__SP_USER) t->flags[id] |= LLM__TF_UNUSED;
+        if (type != LLM__SP_NORMAL && type != LLM__SP_USER) t->flags[id] |= LLM__TF_NO_MODEL;
         if (type == LLM__SP_CONTROL) t->flags[id] |= LLM__TF_SPECIAL;
         if (type == LLM__SP_USER && n) {
             llm__added a = { t->pieces[id], n, id, false, false, false, false, true, true };
             if ((s = llm__tok_add_token(t, &a, path))) return s;
-            t->flags[id] &= (uint8_t)~LLM__TF_ADDED;     /* still a model piece for Unigram */
         }
         id++;
     }
