@@ -321,6 +321,7 @@ static void llm__encode_word(const llm_tokenizer *t, llm__enc *e, const char *w,
 }
 
 static void llm__encode_words(const llm_tokenizer *t, llm__enc *e, const char *s, size_t n, bool first) {
+    if (n == 0) return;                               /* HF makes no split here: nothing to prepend to */
     if (t->n_pre == 0) { llm__encode_word(t, e, s, n); return; }
     llm__pretokenize(t, s, n, first, &e->pre);
     for (size_t k = 0; k < e->pre.pa.n; k++) llm__encode_word(t, e, e->pre.a.data + e->pre.pa.v[k].off, e->pre.pa.v[k].len);

@@ -116,6 +116,25 @@ static void test_added_tokens(void) {
     llm_tokenizer_free(t);
 }
 
+/* Metaspace prepend_scheme "first": "▁" only before the text's first word, not after an
+   added token. */
+static void test_metaspace_first(void) {
+    char json[4096];
+    const char *from = "\"added_tokens\": []", *at = strstr(unigram_json, from);
+    if (!at) { CHECK(at != NULL); return; }
+    snprintf(json, sizeof json, "%.*s\"added_tokens\": [{\"id\": 15, \"content\": \"<x>\", \"normalized\": false}]%s",
+             (int)(at - unigram_json), unigram_json, at + strlen(from));
+    for (char *p = strstr(json, "\"always\""); p; p = strstr(p, "\"always\"")) memcpy(p, "\"first\" ", 8);
+    llm_tokenizer *t = load_text("uni2.json", json);
+    if (!t) return;
+    const llm_token a[] = { 2, 9 }, b[] = { 15, 5, 6, 4, 9 }, c[] = { 2, 15, 5, 6, 4 };
+    check_encode(t, "hello world", false, a, 2);
+    check_encode(t, "<x>hello world", false, b, 5);
+    check_encode(t, "hello<x>hello", false, c, 5);
+    check_decode(t, b, 5, "<x>hello world");
+    llm_tokenizer_free(t);
+}
+
 /* All matches of a pattern, as "|"-joined pieces. */
 static void check_regex(const char *pattern, const char *text, const char *want) {
     llm__regex *re = NULL;
@@ -157,6 +176,7 @@ int main(void) {
     RUN(test_wordpiece);
     RUN(test_unigram);
     RUN(test_added_tokens);
+    RUN(test_metaspace_first);
     RUN(test_regex);
     return TEST_MAIN_END();
 }
