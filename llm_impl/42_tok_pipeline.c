@@ -265,7 +265,8 @@ static void llm__normalize_step(const llm__step *st, const char *s, size_t n, ll
             int len;
             char enc[4];
             int32_t cp = llm__utf8_cp((const uint8_t *)s + i, &len);
-            llm__buf_put(out, enc, (size_t)llm__utf8_encode(utf8proc_tolower(cp), enc));
+            if (cp == 0x130) llm__buf_put(out, "i\xcc\x87", 3);   /* İ: the one lowercase of two characters */
+            else llm__buf_put(out, enc, (size_t)llm__utf8_encode(utf8proc_tolower(cp), enc));
             i += (size_t)len;
         }
         return;
@@ -351,9 +352,11 @@ static void llm__split_emit(const char *s, size_t n, bool first, const llm__span
         pos = e;
         if (e == b) continue;
         if (invert) is_match = !is_match;
-        bool extend = any && ((behavior == LLM__SPLIT_MERGED_PREV && is_match) ||
-                              (behavior == LLM__SPLIT_MERGED_NEXT && prev_match) ||
-                              (behavior == LLM__SPLIT_CONTIGUOUS && is_match && prev_match));
+        /* HF: a match joins the piece before it only if that piece is no match, and the
+           piece after it only if that one is no match ("▁▁a" -> "▁", "▁a") */
+        bool extend = any && ((behavior == LLM__SPLIT_MERGED_PREV && is_match && !prev_match) ||
+                              (behavior == LLM__SPLIT_MERGED_NEXT && prev_match && !is_match) ||
+                              (behavior == LLM__SPLIT_CONTIGUOUS && is_match == prev_match));
         prev_match = is_match;
         if (behavior == LLM__SPLIT_REMOVED && is_match) continue;
         if (extend) pv->v[pv->n - 1].len = base + e - pv->v[pv->n - 1].off;
@@ -387,7 +390,7 @@ enum { LLM__CC_OTHER, LLM__CC_SPACE, LLM__CC_WORD, LLM__CC_PUNCT, LLM__CC_DIGIT 
 
 static int llm__char_class(int32_t cp, int kind) {
     uint32_t bit = llm__catbit(cp);
-    if (kind == LLM__P_DIGITS) return (bit & LLM__CATBIT(ND)) ? LLM__CC_DIGIT : LLM__CC_OTHER;
+    if (kind == LLM__P_DIGITS) return (bit & LLM__CATS_N) ? LLM__CC_DIGIT : LLM__CC_OTHER;   /* Rust's is_numeric */
     if (kind == LLM__P_PUNCT)
         return ((cp < 128 && cp > 32 && cp != 127 && !(llm__catbit(cp) & (LLM__CATS_L | LLM__CATS_N))) || (bit & LLM__CATS_P)) ? LLM__CC_PUNCT : LLM__CC_OTHER;
     if (llm__is_space_cp(cp)) return LLM__CC_SPACE;

@@ -135,6 +135,46 @@ static void test_metaspace_first(void) {
     llm_tokenizer_free(t);
 }
 
+/* Split behaviors (with and without invert) and the fixed pre-tokenizers, as "|"-joined
+   pieces; expectations from HF's pre_tokenize_str. */
+static void check_pretok(const llm__step *st, const char *text, const char *want) {
+    llm_tokenizer t;
+    memset(&t, 0, sizeof t);
+    t.pre = (llm__step *)st;
+    t.n_pre = 1;
+    llm__pretok_scratch sc;
+    memset(&sc, 0, sizeof sc);
+    llm__pretokenize(&t, text, strlen(text), true, &sc);
+    char out[512] = "";
+    size_t len = 0;
+    for (size_t k = 0; k < sc.pa.n; k++)
+        len += (size_t)snprintf(out + len, sizeof out - len, "%s%.*s", k ? "|" : "", (int)sc.pa.v[k].len, sc.a.data + sc.pa.v[k].off);
+    CHECK_STR(out, want);
+    llm__pretok_scratch_free(&sc);
+}
+
+static void test_pretokenizers(void) {
+    static const char *const want[5][2] = {
+        { "x|b", "-|aa|-|a|-|-|-" },
+        { "-|aa|-|x|a|-|-|b|-", "-|aa|-|x|a|-|-|b|-" },
+        { "-|aa|-|xa|-|-|b-", "-|aa|-x|a|-|-b|-" },
+        { "-|aa|-x|a|-|-b|-", "-|aa|-|xa|-|-|b-" },
+        { "-aa-|x|a--|b|-", "-aa-|x|a--|b|-" },
+    };
+    llm__step st = { .kind = LLM__P_SPLIT };
+    CHECK_OK(llm__regex_compile("a+|-", "test", &st.re));
+    for (int b = 0; b < 5 && st.re; b++)
+        for (int inv = 0; inv < 2; inv++) {
+            st.behavior = b;
+            st.invert = inv;
+            check_pretok(&st, "-aa-xa--b-", want[b][inv]);
+        }
+    llm__regex_free(st.re);
+    check_pretok(&(llm__step){ .kind = LLM__P_DIGITS }, "x12\xe2\x85\xab\xc2\xbdy3", "x|12\xe2\x85\xab\xc2\xbd|y|3");
+    check_pretok(&(llm__step){ .kind = LLM__P_PUNCT, .behavior = LLM__SPLIT_ISOLATED }, "a,b!!c", "a|,|b|!|!|c");
+    check_pretok(&(llm__step){ .kind = LLM__P_WHITESPACE }, "hi, you!! x_y", "hi|,|you|!!|x_y");
+}
+
 /* All matches of a pattern, as "|"-joined pieces. */
 static void check_regex(const char *pattern, const char *text, const char *want) {
     llm__regex *re = NULL;
@@ -177,6 +217,7 @@ int main(void) {
     RUN(test_unigram);
     RUN(test_added_tokens);
     RUN(test_metaspace_first);
+    RUN(test_pretokenizers);
     RUN(test_regex);
     return TEST_MAIN_END();
 }
