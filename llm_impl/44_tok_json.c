@@ -597,8 +597,14 @@ static llm_status llm__tj_added(llm__tj *c, const cJSON *added) {
         a.len = strlen(content);
         if (a.id >= c->t->n_vocab || a.len > UINT32_MAX / 2) return llm__fail(LLM_ERR_FORMAT, "%s: added token id %d out of range", c->path, a.id);
         if (!(a.text = llm__tok_intern(c->t, content, a.len))) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
-        c->t->pieces[a.id] = (char *)a.text;          /* HF decodes an added token's id to its content */
-        c->t->piece_lens[a.id] = (uint32_t)a.len;
+        /* HF re-adds these by content: one the model vocabulary already has keeps the
+           model's id, whatever the file says */
+        llm_token model_id = llm__strmap_get(&c->t->vocab, content, a.len);
+        if (model_id >= 0) a.id = model_id;
+        else {
+            c->t->pieces[a.id] = (char *)a.text;      /* HF decodes an added token's id to its content */
+            c->t->piece_lens[a.id] = (uint32_t)a.len;
+        }
         a.special = llm__json_bool(it, "special", false);
         a.lstrip = llm__json_bool(it, "lstrip", false);
         a.rstrip = llm__json_bool(it, "rstrip", false);
