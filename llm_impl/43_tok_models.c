@@ -557,8 +557,8 @@ LLM_API int64_t llm_detokenize(const llm_tokenizer *t, const llm_token *ids, int
    HF's DecodeStream idea: keep a small window of ids - the ones not yet emitted plus one
    already emitted id for context - and the text that window's emitted part decodes to
    (`prefix`). After a push, decode the window; if it grew past the prefix and does not end
-   in an unfinished character (U+FFFD, or a cut UTF-8 sequence for raw-byte decoders), the
-   extra text is final. Because the context token is decoded along with the new ones,
+   in something the next id may still change (U+FFFD, a cut UTF-8 sequence from raw-byte
+   decoders, a run of <0xNN> tokens), the extra text is final. Because the context token is decoded along with the new ones,
    context-dependent decoders (Strip of the first space, Metaspace's first "▁", byte runs)
    give exactly what decoding the whole sequence gives. */
 struct llm_detok {
@@ -595,6 +595,14 @@ static bool llm__text_unfinished(const char *s, size_t n) {
     return (size_t)llm__utf8_len((uint8_t)s[i - 1]) > n - i + 1;
 }
 
+/* With a ByteFallback decoder a run of <0xNN> tokens is decoded as a whole - and replaced
+   as a whole when invalid, even its ASCII bytes - so text ending in one is never final. */
+static bool llm__detok_in_byte_run(const llm_tokenizer *t, llm_token id) {
+    if (id < 0 || id >= t->n_vocab || llm__byte_token_value(t->pieces[id], t->piece_lens[id]) < 0) return false;
+    for (int i = 0; i < t->n_dec; i++) if (t->dec[i].kind == LLM__D_BYTEFALLBACK) return true;
+    return false;
+}
+
 static void llm__detok_decode(llm_detok *d, size_t from, size_t to, llm__buf *b) {
     b->len = 0;
     llm__buf_put(b, "", 0);
@@ -612,14 +620,8 @@ LLM_API llm_status llm_detok_push(llm_detok *d, llm_token id, const char **out_t
     LLM_ASSERT(d && out_text && out_len);
     d->out.len = 0;
     llm__buf_put(&d->out, "", 0);
-    if (d->prefix.len == 0 && d->ids.n) {             /* nothing emitted yet: the window so far is context */
-        llm__detok_decode(d, 0, d->ids.n, &d->text);
-        if (!llm__text_unfinished(d->text.data, d->text.len)) {
-            llm__buf_put(&d->prefix, d->text.data, d->text.len);
-            d->prefix_index = d->ids.n;
-        }
-    }
     llm__ids_push(&d->ids, id);
+    if (llm__detok_in_byte_run(d->tok, id)) return llm__detok_result(d, out_text, out_len);
     llm__detok_decode(d, 0, d->ids.n, &d->text);
     if (d->text.len > d->prefix.len && !llm__text_unfinished(d->text.data, d->text.len) &&
         memcmp(d->text.data, d->prefix.data ? d->prefix.data : "", d->prefix.len) == 0) {

@@ -61,6 +61,12 @@ static void check_spm_cases(const char *file, int *n_failed) {
         check_stream(t, ids, k);
         n++;
     }
+    uint32_t x = 7;                                                  /* random ids: byte runs, specials */
+    for (int round = 0; round < 200; round++) {
+        llm_token ids[16];
+        for (int i = 0; i < 16; i++) { x = x * 1664525u + 1013904223u; ids[i] = (llm_token)((x >> 8) % (x & 1 ? 300u : 32000u)); }
+        check_stream(t, ids, 1 + round % 16);
+    }
     printf("  %s: %d cases, %d differ from spm_encode\n", file, n, *n_failed);
     cJSON_Delete(cases);
     llm_tokenizer_free(t);
