@@ -370,7 +370,7 @@ LLM_API llm_status llm_tokenize(const llm_tokenizer *t, const char *text, size_t
     bool oom = e.ids.oom || e.bpe.oom || e.text.oom || e.na.oom || e.nb.oom || e.tmp.oom || e.pre.a.oom ||
                e.pre.b.oom || e.pre.tmp.oom || e.pre.pa.oom || e.pre.pb.oom || e.pre.m.oom;
     if (!oom) {
-        if (cap > 0) memcpy(out, e.ids.v, (size_t)LLM__MIN((int64_t)e.ids.n, cap) * sizeof *out);
+        if (cap > 0 && e.ids.n) memcpy(out, e.ids.v, (size_t)LLM__MIN((int64_t)e.ids.n, cap) * sizeof *out);
         *out_n = (int64_t)e.ids.n;
     }
     llm__enc_free(&e);
