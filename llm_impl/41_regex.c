@@ -7,7 +7,7 @@
    (* + ? {n,m}), look-ahead (?=...) (?!...) and ^ $ - with Perl's leftmost-first semantics
    (the ones Oniguruma and fancy-regex give HF). Patterns are parsed to a tree, compiled to
    a tiny instruction list, and run by a backtracking machine over code points.
-   Hostile patterns are bounded: a step budget per match attempt and a nesting limit. */
+   Hostile patterns are bounded: a step budget per search and a nesting limit. */
 #include "10_internal.h"
 
 enum { LLM__RE_CHAR, LLM__RE_CLASS, LLM__RE_ANY, LLM__RE_SPLIT, LLM__RE_JMP, LLM__RE_LOOK, LLM__RE_BOL, LLM__RE_EOL,
@@ -526,12 +526,12 @@ static bool llm__re_run(const llm__regex *re, int pc, const uint8_t *s, size_t n
 }
 
 /* The leftmost match in s[from..n) (s is valid UTF-8): true with [*ms, *me). Empty matches
-   count (callers skip them). A match attempt that exceeds the step budget counts as no match. */
+   count (callers skip them). A search that exceeds the step budget counts as no match. */
 LLM_PRIVATE bool llm__regex_find(const llm__regex *re, const char *s, size_t n, size_t from, size_t *ms, size_t *me) {
     const uint8_t *u = (const uint8_t *)s;
-    for (size_t at = from; at <= n; at += at < n ? (size_t)llm__utf8_len(u[at]) : 1) {
-        long budget = LLM__RE_STEP_BUDGET;
+    /* one budget for the whole search, linear in the text: hostile patterns stay bounded */
+    long budget = LLM__RE_STEP_BUDGET + 64 * (long)(n - from);
+    for (size_t at = from; at <= n && budget > 0; at += at < n ? (size_t)llm__utf8_len(u[at]) : 1)
         if (llm__re_run(re, 0, u, n, at, me, &budget)) { *ms = at; return true; }
-    }
     return false;
 }
