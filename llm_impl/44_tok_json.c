@@ -8,10 +8,6 @@
    tokenizer_config.json next to the file. */
 #include "10_internal.h"
 
-#ifndef LLM_MAX_VOCAB
-#define LLM_MAX_VOCAB (1 << 24)     /* ids from a file above this are refused */
-#endif
-
 /* GPT-2's pre-tokenizer regex, used by ByteLevel with use_regex. */
 #define LLM__GPT2_PATTERN "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 
@@ -170,12 +166,18 @@ static llm_status llm__tj_decoder(llm__tj *c, const cJSON *j) {
     return llm__tj_push_step(c, &c->t->dec, &c->t->n_dec, st);
 }
 
+/* A JSON number as a token id, -1 unless it is an integer in [0, LLM_MAX_VOCAB). */
+static llm_token llm__tj_id(const cJSON *v) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < LLM_MAX_VOCAB)) return -1;
+    return v->valuedouble == (double)(llm_token)v->valuedouble ? (llm_token)v->valuedouble : -1;
+}
+
 /* Collect the ids the post-processor puts before (pre) and after (post) the text. */
 typedef struct llm__post { llm_token ids[64]; int n_pre, n_post; } llm__post;
 
 static llm_status llm__tj_post_add(llm__tj *c, llm__post *p, bool before, llm_token id) {
     if (p->n_pre + p->n_post >= 64) return llm__fail(LLM_ERR_FORMAT, "%s: post_processor adds too many tokens", c->path);
-    if (id < 0 || id >= c->t->n_vocab) return llm__fail(LLM_ERR_FORMAT, "%s: post_processor token id %d out of range", c->path, id);
+    if (id < 0 || id >= c->t->n_vocab) return llm__fail(LLM_ERR_FORMAT, "%s: post_processor token id out of range", c->path);
     if (before) {
         memmove(p->ids + p->n_pre + 1, p->ids + p->n_pre, (size_t)p->n_post * sizeof *p->ids);
         p->ids[p->n_pre++] = id;
@@ -193,8 +195,7 @@ static llm_status llm__tj_template(llm__tj *c, const cJSON *j, llm__post *p) {
         const cJSON *ids = llm__json_get(llm__json_get(specials, name ? name : ""), "ids"), *id;
         if (!name || !cJSON_IsArray(ids)) return llm__fail(LLM_ERR_FORMAT, "%s: TemplateProcessing item without ids", c->path);
         cJSON_ArrayForEach(id, ids) {
-            if (!cJSON_IsNumber(id)) return llm__fail(LLM_ERR_FORMAT, "%s: TemplateProcessing id is not a number", c->path);
-            if ((s = llm__tj_post_add(c, p, before, (llm_token)LLM__MAX(-1.0, LLM__MIN(id->valuedouble, 2e9))))) return s;
+            if ((s = llm__tj_post_add(c, p, before, llm__tj_id(id)))) return s;
         }
     }
     return LLM_OK;
@@ -214,116 +215,10 @@ static llm_status llm__tj_post(llm__tj *c, const cJSON *j, llm__post *p) {
     if (!strcmp(type, "RobertaProcessing") || !strcmp(type, "BertProcessing")) {
         const cJSON *cls = cJSON_GetArrayItem(llm__json_get(j, "cls"), 1), *sep = cJSON_GetArrayItem(llm__json_get(j, "sep"), 1);
         if (!cJSON_IsNumber(cls) || !cJSON_IsNumber(sep)) return llm__fail(LLM_ERR_FORMAT, "%s: %s needs cls and sep", c->path, type);
-        if ((s = llm__tj_post_add(c, p, true, (llm_token)LLM__MIN(cls->valuedouble, 2e9)))) return s;
-        return llm__tj_post_add(c, p, false, (llm_token)LLM__MIN(sep->valuedouble, 2e9));
+        if ((s = llm__tj_post_add(c, p, true, llm__tj_id(cls)))) return s;
+        return llm__tj_post_add(c, p, false, llm__tj_id(sep));
     }
     return llm__fail(LLM_ERR_UNSUPPORTED, "%s: post_processor type '%s' is not supported", c->path, type);
-}
-
-/* ---- the vocabulary, shared by every loader ---- */
-
-/* A JSON number as a token id, -1 unless it is an integer in [0, LLM_MAX_VOCAB). */
-static llm_token llm__tj_id(const cJSON *v) {
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < LLM_MAX_VOCAB)) return -1;
-    return v->valuedouble == (double)(llm_token)v->valuedouble ? (llm_token)v->valuedouble : -1;
-}
-
-/* Allocate the id-indexed arrays for n ids (holes read as ""). */
-static llm_status llm__tok_alloc_vocab(llm_tokenizer *t, int64_t n, bool scores, const char *path) {
-    t->n_vocab = n;
-    t->pieces = (char **)calloc((size_t)n + 1, sizeof *t->pieces);
-    t->piece_lens = (uint32_t *)calloc((size_t)n + 1, sizeof *t->piece_lens);
-    t->flags = (uint8_t *)calloc((size_t)n + 1, 1);
-    if (scores) t->scores = (float *)calloc((size_t)n + 1, sizeof *t->scores);
-    if (!t->pieces || !t->piece_lens || !t->flags || (scores && !t->scores) || !llm__strmap_init(&t->vocab, (size_t)n))
-        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory for %lld tokens", path, (long long)n);
-    static char empty[1];
-    for (int64_t i = 0; i < n; i++) t->pieces[i] = empty;
-    return LLM_OK;
-}
-
-/* Give id its string (the first string given to an id wins) and, if `lookup`, enter it
-   into the model vocabulary. */
-static llm_status llm__tok_set_piece(llm_tokenizer *t, llm_token id, const char *s, size_t n, bool lookup, const char *path) {
-    if (id < 0 || id >= t->n_vocab) return llm__fail(LLM_ERR_FORMAT, "%s: token id %d out of range", path, id);
-    if (n > UINT32_MAX / 2) return llm__fail(LLM_ERR_FORMAT, "%s: token %d is too long", path, id);
-    if (t->piece_lens[id] == 0) {
-        char *d = llm__tok_intern(t, s, n);
-        if (!d) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
-        t->pieces[id] = d;
-        t->piece_lens[id] = (uint32_t)n;
-    }
-    if (lookup && !llm__strmap_put(&t->vocab, t->pieces[id], t->piece_lens[id], id))
-        return llm__fail(LLM_ERR_FORMAT, "%s: more vocabulary strings than ids", path);
-    return LLM_OK;
-}
-
-/* Register an added token (already given its piece); tries are built by llm__tok_finish. */
-static llm_status llm__tok_add_token(llm_tokenizer *t, const llm__added *a, const char *path) {
-    if ((t->n_added & (t->n_added - 1)) == 0) {            /* capacity: the next power of two */
-        llm__added *v = (llm__added *)realloc(t->added, (size_t)(t->n_added ? 2 * t->n_added : 1) * sizeof *v);
-        if (!v) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
-        t->added = v;
-    }
-    t->added[t->n_added++] = *a;
-    if (a->special) t->flags[a->id] |= LLM__TF_SPECIAL;
-    return LLM_OK;
-}
-
-/* The added-token tries. A "normalized" token is matched on normalized text, so it enters
-   its trie normalized too (as HF does): with a Lowercase normalizer "[MASK]" is "[mask]". */
-static llm_status llm__tok_build_tries(llm_tokenizer *t, const char *path) {
-    llm__buf a = { 0 }, b = { 0 };
-    bool ok = true;
-    for (int i = 0; i < t->n_added && ok; i++) {
-        const llm__added *ad = &t->added[i];
-        const char *s = ad->text;
-        size_t n = ad->len;
-        if (ad->normalized && !ad->verbatim && t->n_norm) {
-            llm__normalize(t, s, n, &a, &b);
-            s = a.data;
-            n = a.len;
-        }
-        ok = !a.oom && !b.oom && (n == 0 || llm__trie_add(&t->trie[ad->normalized ? 1 : 0], s, n, i));
-    }
-    llm__buf_free(&a);
-    llm__buf_free(&b);
-    return ok ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
-}
-
-/* What every loader does last: byte-token and byte-level tables, lengths, unk score, tries. */
-static llm_status llm__tok_finish(llm_tokenizer *t, const char *path) {
-    char name[8];
-    for (int b = 0; b < 256; b++) {
-        snprintf(name, sizeof name, "<0x%02X>", b);
-        t->byte_tok[b] = llm__strmap_get(&t->vocab, name, 6);
-        t->bytelevel_len[b] = (uint8_t)llm__utf8_encode(llm__bytelevel_cp((uint8_t)b), t->bytelevel[b]);
-    }
-    double min_score = 0;
-    for (int64_t i = 0; i < t->n_vocab; i++) {
-        t->max_piece_len = LLM__MAX(t->max_piece_len, t->piece_lens[i]);
-        if (t->scores) min_score = LLM__MIN(min_score, (double)t->scores[i]);
-    }
-    t->unk_score = min_score - 10.0;                   /* HF's and SentencePiece's unknown penalty */
-    return llm__tok_build_tries(t, path);
-}
-
-LLM_API llm_token llm_tokenizer_find(const llm_tokenizer *t, const char *piece) {
-    LLM_ASSERT(t && piece);
-    size_t n = strlen(piece);
-    for (int i = 0; i < t->n_added; i++)
-        if (t->added[i].len == n && memcmp(t->added[i].text, piece, n) == 0) return t->added[i].id;
-    return llm__strmap_get(&t->vocab, piece, n);
-}
-
-LLM_API int64_t llm_tokenizer_n_vocab(const llm_tokenizer *t) { return t->n_vocab; }
-LLM_API llm_token llm_tokenizer_bos(const llm_tokenizer *t) { return t->bos; }
-LLM_API llm_token llm_tokenizer_eos(const llm_tokenizer *t) { return t->eos; }
-LLM_API bool llm_tokenizer_is_special(const llm_tokenizer *t, llm_token id) {
-    return id >= 0 && id < t->n_vocab && (t->flags[id] & LLM__TF_SPECIAL);
-}
-LLM_API const char *llm_tokenizer_piece(const llm_tokenizer *t, llm_token id) {
-    return id >= 0 && id < t->n_vocab ? t->pieces[id] : NULL;
 }
 
 /* ---- the model section ---- */
