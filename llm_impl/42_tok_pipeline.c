@@ -508,6 +508,15 @@ static void llm__pretok_scratch_free(llm__pretok_scratch *sc) {
 
 /* ---- building the vocabulary (every loader) and looking it up ---- */
 
+/* Append a step to a chain (it owns st.re from here on, also on failure). */
+static llm_status llm__tok_push_step(llm__step **arr, int *n, llm__step st, const char *path) {
+    llm__step *v = (llm__step *)realloc(*arr, (size_t)(*n + 1) * sizeof *v);
+    if (!v) { llm__regex_free(st.re); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); }
+    *arr = v;
+    v[(*n)++] = st;
+    return LLM_OK;
+}
+
 /* Allocate the id-indexed arrays for n ids (holes read as ""). */
 static llm_status llm__tok_alloc_vocab(llm_tokenizer *t, int64_t n, bool scores, const char *path) {
     t->n_vocab = n;

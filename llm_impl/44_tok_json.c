@@ -16,14 +16,6 @@ typedef struct llm__tj {               /* loading context */
     const char *path;
 } llm__tj;
 
-static llm_status llm__tj_push_step(llm__tj *c, llm__step **arr, int *n, llm__step st) {
-    llm__step *a = (llm__step *)realloc(*arr, (size_t)(*n + 1) * sizeof *a);
-    if (!a) { llm__regex_free(st.re); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path); }
-    *arr = a;
-    a[(*n)++] = st;
-    return LLM_OK;
-}
-
 /* Copy a JSON string field into the pool; *out stays NULL when absent. */
 static llm_status llm__tj_str(llm__tj *c, const cJSON *obj, const char *key, const char *dflt, char **out, size_t *out_len) {
     const char *s = llm__json_str(obj, key, dflt);
@@ -84,7 +76,7 @@ static llm_status llm__tj_normalizer(llm__tj *c, const cJSON *j) {
     } else if (!strcmp(type, "Precompiled") && !llm__json_has(j, "precompiled_charsmap")) return LLM_OK;
     else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: normalizer type '%s' is not supported", c->path, type);
     if (s) { llm__regex_free(st.re); return s; }
-    return llm__tj_push_step(c, &c->t->norm, &c->t->n_norm, st);
+    return llm__tok_push_step(&c->t->norm, &c->t->n_norm, st, c->path);
 }
 
 static llm_status llm__tj_pretokenizer(llm__tj *c, const cJSON *j) {
@@ -122,12 +114,12 @@ static llm_status llm__tj_pretokenizer(llm__tj *c, const cJSON *j) {
     else if (!strcmp(type, "WhitespaceSplit")) st.kind = LLM__P_WSSPLIT;
     else if (!strcmp(type, "BertPreTokenizer")) {
         st.kind = LLM__P_WSSPLIT;
-        if ((s = llm__tj_push_step(c, &c->t->pre, &c->t->n_pre, st))) return s;
+        if ((s = llm__tok_push_step(&c->t->pre, &c->t->n_pre, st, c->path))) return s;
         st.kind = LLM__P_PUNCT;
         st.behavior = LLM__SPLIT_ISOLATED;
     } else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: pre-tokenizer type '%s' is not supported", c->path, type);
     if (s) { llm__regex_free(st.re); return s; }
-    return llm__tj_push_step(c, &c->t->pre, &c->t->n_pre, st);
+    return llm__tok_push_step(&c->t->pre, &c->t->n_pre, st, c->path);
 }
 
 static llm_status llm__tj_decoder(llm__tj *c, const cJSON *j) {
@@ -163,7 +155,7 @@ static llm_status llm__tj_decoder(llm__tj *c, const cJSON *j) {
         s = llm__tj_str(c, j, "prefix", "##", &st.content, &st.content_len);
     } else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: decoder type '%s' is not supported", c->path, type);
     if (s) { llm__regex_free(st.re); return s; }
-    return llm__tj_push_step(c, &c->t->dec, &c->t->n_dec, st);
+    return llm__tok_push_step(&c->t->dec, &c->t->n_dec, st, c->path);
 }
 
 /* A JSON number as a token id, -1 unless it is an integer in [0, LLM_MAX_VOCAB). */

@@ -175,15 +175,6 @@ static llm_status llm__merges_from_scores(llm_tokenizer *t, const bool *mergeabl
     return LLM_OK;
 }
 
-/* Append a pipeline step built in place. */
-static llm_status llm__spm_step(llm__step **arr, int *n, llm__step st, const char *path) {
-    llm__step *a = (llm__step *)realloc(*arr, (size_t)(*n + 1) * sizeof *a);
-    if (!a) { llm__regex_free(st.re); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); }
-    *arr = a;
-    a[(*n)++] = st;
-    return LLM_OK;
-}
-
 /* The normalizer and decoder SentencePiece applies: (collapse spaces), " " -> "▁",
    prepend "▁"; and back: "▁" -> " ", byte runs, join, drop the first space. */
 static llm_status llm__spm_pipeline(llm_tokenizer *t, const llm__spm *sp, const char *path) {
@@ -191,25 +182,25 @@ static llm_status llm__spm_pipeline(llm_tokenizer *t, const llm__spm *sp, const 
     llm_status s = LLM_OK;
     if (sp->has_charsmap) {
         llm__log(LLM_LOG_WARN, "%s: precompiled normalization rules approximated by NFKC", path);
-        s = llm__spm_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_NFKC }, path);
+        s = llm__tok_push_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_NFKC }, path);
     }
     if (!s && sp->remove_extra_ws) {
         llm__step strip = { .kind = LLM__N_REPLACE, .content = empty }, collapse = { .kind = LLM__N_REPLACE, .content = space, .content_len = 1 };
-        if (!(s = llm__regex_compile("^ +| +$", path, &strip.re)) && !(s = llm__spm_step(&t->norm, &t->n_norm, strip, path)) &&
+        if (!(s = llm__regex_compile("^ +| +$", path, &strip.re)) && !(s = llm__tok_push_step(&t->norm, &t->n_norm, strip, path)) &&
             !(s = llm__regex_compile(" {2,}", path, &collapse.re)))
-            s = llm__spm_step(&t->norm, &t->n_norm, collapse, path);
+            s = llm__tok_push_step(&t->norm, &t->n_norm, collapse, path);
     }
     if (!s && sp->escape_ws)
-        s = llm__spm_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_REPLACE, .pat = space, .pat_len = 1, .content = meta, .content_len = 3 }, path);
+        s = llm__tok_push_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_REPLACE, .pat = space, .pat_len = 1, .content = meta, .content_len = 3 }, path);
     if (!s && sp->add_dummy_prefix)
-        s = llm__spm_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_PREPEND, .content = meta, .content_len = 3 }, path);
+        s = llm__tok_push_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_PREPEND, .content = meta, .content_len = 3 }, path);
     const llm__step dec[] = {
         { .kind = LLM__D_REPLACE, .pat = meta, .pat_len = 3, .content = space, .content_len = 1 },
         { .kind = LLM__D_BYTEFALLBACK }, { .kind = LLM__D_FUSE },
         { .kind = LLM__D_STRIP, .content = space, .content_len = 1, .start = 1 },
     };
     for (int i = 0; i < 4 && !s; i++)
-        if (i < 3 || sp->add_dummy_prefix) s = llm__spm_step(&t->dec, &t->n_dec, dec[i], path);
+        if (i < 3 || sp->add_dummy_prefix) s = llm__tok_push_step(&t->dec, &t->n_dec, dec[i], path);
     t->has_decoder = true;
     return s;
 }
