@@ -329,12 +329,14 @@ static llm_status llm__tj_vocab_scan(llm__tj *c, llm__js j, bool fill, int64_t *
     llm_status s;
     if (!llm__js_lit(&j, '{')) goto bad;
     while (!llm__js_lit(&j, '}')) {
-        if (!llm__js_string(&j, key) || !llm__js_lit(&j, ':')) goto bad;
+        llm__js_ws(&j);
+        if (fill ? !llm__js_string(&j, key) : (j.p >= j.end || *j.p != '"' || !llm__js_skip(&j))) goto bad;  /* counting: keys unread */
+        if (!llm__js_lit(&j, ':')) goto bad;
         llm__js_ws(&j);
         char *end;
         double v = j.p < j.end ? strtod(j.p, &end) : -1;
         if (j.p >= j.end || end > j.end || end == j.p || !(v >= 0 && v < LLM_MAX_VOCAB) || v != (double)(llm_token)v)
-            return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab['%.100s'] is not a valid id", c->path, key->data);
+            return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab['%.100s'] is not a valid id", c->path, fill ? key->data : "?");
         j.p = end;
         if (!fill) *n_ids = LLM__MAX(*n_ids, (int64_t)v + 1);
         else if ((s = llm__tok_set_piece(c->t, (llm_token)v, key->data, key->len, true, c->path))) return s;
