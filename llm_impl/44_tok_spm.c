@@ -14,6 +14,7 @@
    tokenizer.bin is llama2.c's export: int32 max_token_length, then per token float score,
    int32 length, bytes; it encodes and decodes like run.c (see 43_tok_models.c). */
 #include "10_internal.h"
+#include <dirent.h>
 
 typedef struct llm__pb { const uint8_t *p, *end; } llm__pb;
 
@@ -291,6 +292,21 @@ done:
     return s;
 }
 
+/* llama2.c names its tokenizers tok512.bin, tok4096.bin...: the first such file in dir
+   (in name order) into file, for a directory without the standard names. */
+static bool llm__find_llama2c_tokenizer(const char *dir, char *file, size_t cap) {
+    DIR *d = opendir(dir);
+    if (!d) return false;
+    char best[256] = "";
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const char *n = e->d_name;
+        if (!strncmp(n, "tok", 3) && llm__ends_with(n, ".bin") && strlen(n) < sizeof best && (!best[0] || strcmp(n, best) < 0))
+            snprintf(best, sizeof best, "%s", n);
+    }
+    closedir(d);
+    return best[0] && llm__path_join(file, cap, dir, best) && llm__file_exists(file);
+}
+
 LLM_API llm_status llm_tokenizer_load(const char *path, llm_tokenizer **out_tok) {
     LLM_ASSERT(path && out_tok);
     static const char *const names[] = { "tokenizer.json", "tokenizer.model", "tokenizer.bin" };
@@ -300,7 +316,8 @@ LLM_API llm_status llm_tokenizer_load(const char *path, llm_tokenizer **out_tok)
         use = NULL;
         for (int i = 0; i < 3 && !use; i++)
             if (llm__path_join(file, sizeof file, path, names[i]) && llm__file_exists(file)) use = file;
-        if (!use) return llm__fail(LLM_ERR_NOT_FOUND, "%s: no tokenizer.json, tokenizer.model or tokenizer.bin", path);
+        if (!use && llm__find_llama2c_tokenizer(path, file, sizeof file)) use = file;
+        if (!use) return llm__fail(LLM_ERR_NOT_FOUND, "%s: no tokenizer.json, tokenizer.model, tokenizer.bin or tok*.bin", path);
     }
     if (llm__ends_with(use, ".json")) return llm__tokenizer_load_json(use, out_tok);
     if (llm__ends_with(use, ".model")) return llm__tokenizer_load_spm(use, out_tok);
