@@ -8,6 +8,8 @@
    tokenizer_config.json next to the file. */
 #include "10_internal.h"
 
+#ifndef LLM_NO_CJSON
+
 /* GPT-2's pre-tokenizer regex, used by ByteLevel with use_regex. */
 #define LLM__GPT2_PATTERN "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 
@@ -592,3 +594,4 @@ done:
     *out = t;
     return LLM_OK;
 }
+#endif /* LLM_NO_CJSON */

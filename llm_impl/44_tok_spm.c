@@ -319,7 +319,11 @@ LLM_API llm_status llm_tokenizer_load(const char *path, llm_tokenizer **out_tok)
         if (!use && llm__find_llama2c_tokenizer(path, file, sizeof file)) use = file;
         if (!use) return llm__fail(LLM_ERR_NOT_FOUND, "%s: no tokenizer.json, tokenizer.model, tokenizer.bin or tok*.bin", path);
     }
+#ifndef LLM_NO_CJSON
     if (llm__ends_with(use, ".json")) return llm__tokenizer_load_json(use, out_tok);
+#else
+    if (llm__ends_with(use, ".json")) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: built with LLM_NO_CJSON", use);
+#endif
     if (llm__ends_with(use, ".model")) return llm__tokenizer_load_spm(use, out_tok);
     if (llm__ends_with(use, ".bin")) return llm__tokenizer_load_bin(use, out_tok);
     return llm__fail(LLM_ERR_UNSUPPORTED, "%s: unknown tokenizer file (expected tokenizer.json, .model or .bin)", use);
