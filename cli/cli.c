@@ -703,6 +703,56 @@ static int cmd_template(int argc, char **argv) {
 
 typedef struct { const char *name; int (*fn)(int argc, char **argv); const char *summary; } cli_cmd;
 
+/* llm tokenize: print the ids of a text (or a file's exact bytes) on one line. */
+static int cmd_tokenize(int argc, char **argv) {
+    const char *model = NULL, *text = NULL, *file = NULL;
+    bool add_special = false, json = false;
+    const cli_opt opts[] = {
+        { "--model", "-m", OPT_STR, &model, "model directory, tokenizer directory, or tokenizer.json/.model/.bin" },
+        { "--text", NULL, OPT_STR, &text, "text to tokenize" },
+        { "--file", "-f", OPT_STR, &file, "tokenize this file's bytes exactly" },
+        { "--add-special", NULL, OPT_BOOL, &add_special, "add special tokens (BOS ...) as the tokenizer's post-processor says" },
+        { "--json", NULL, OPT_BOOL, &json, "print a JSON array instead of space-separated ids" },
+    };
+    const char *summary = "print the token ids of a text";
+    parse_flags("tokenize", summary, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (!model || !text == !file) {
+        fprintf(stderr, "llm tokenize: needs --model and one of --text or --file (see llm tokenize --help)\n");
+        return 2;
+    }
+    char *data = NULL;
+    size_t len = text ? strlen(text) : 0;
+    if (file) {
+        FILE *f = fopen(file, "rb");
+        if (!f) { fprintf(stderr, "llm tokenize: %s: %s\n", file, strerror(errno)); return 1; }
+        size_t cap = 1 << 16;
+        data = (char *)malloc(cap);
+        for (size_t got; data && (got = fread(data + len, 1, cap - len, f)) > 0;) {
+            len += got;
+            if (len == cap) { char *d = (char *)realloc(data, cap *= 2); if (!d) free(data); data = d; }
+        }
+        fclose(f);
+        if (!data) { fprintf(stderr, "llm tokenize: out of memory\n"); return 1; }
+        text = data;
+    }
+    llm_tokenizer *tok;
+    llm_status s = llm_tokenizer_load(model, &tok);
+    if (s) die(s, "loading the tokenizer");
+    int64_t n = 0;
+    llm_token *ids = NULL;
+    if ((s = llm_tokenize(tok, text, len, add_special, NULL, 0, &n)) ||
+        !(ids = (llm_token *)malloc((size_t)(n ? n : 1) * sizeof *ids)) ||
+        (s = llm_tokenize(tok, text, len, add_special, ids, n, &n)))
+        die(s ? s : LLM_ERR_NOMEM, "tokenizing");
+    printf("%s", json ? "[" : "");
+    for (int64_t i = 0; i < n; i++) printf(i ? (json ? ", %d" : " %d") : "%d", ids[i]);
+    printf("%s\n", json ? "]" : "");
+    free(ids);
+    free(data);
+    llm_tokenizer_free(tok);
+    return 0;
+}
+
 static const cli_cmd *find_cmd(const char *name);
 
 static int cmd_help(int argc, char **argv);
@@ -713,6 +763,7 @@ static const cli_cmd commands[] = {
     { "perplexity", cmd_perplexity, "perplexity of a model on a text file" },
     { "logits",   cmd_logits,   "run a prompt and write the logits of every position" },
     { "help",     cmd_help,     "list the subcommands" },
+    { "tokenize", cmd_tokenize, "print the token ids of a text or file" },
     { "template", cmd_template, "render a chat template (--model DIR --messages F.json)" },
 };
 

@@ -14,7 +14,8 @@
 typedef struct llm_tokenizer llm_tokenizer;
 
 /* Load from `path`: a directory holding tokenizer.json (+ tokenizer_config.json),
-   tokenizer.model or tokenizer.bin (tried in that order), or the path of such a file.
+   tokenizer.model, tokenizer.bin or llama2.c's tok*.bin (tried in that order), or the path
+   of such a file.
    Free with llm_tokenizer_free(). Errors: LLM_ERR_IO, LLM_ERR_FORMAT (with the file and
    field), LLM_ERR_UNSUPPORTED (a model/normalizer/... type not implemented), LLM_ERR_NOMEM. */
 LLM_API llm_status llm_tokenizer_load(const char *path, llm_tokenizer **out_tok);

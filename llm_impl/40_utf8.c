@@ -168,10 +168,11 @@ static inline uint64_t llm__hash_u64(uint64_t x) {
 }
 
 /* string -> int32 id. Keys are borrowed (they live in the tokenizer's string pool). A slot
-   holds everything a probe looks at, so a lookup touches one cache line before the final
-   memcmp. */
+   holds everything a probe looks at, including a key's first 8 bytes, so a lookup of a
+   short key (most tokens) touches one cache line and never the pool. */
 typedef struct llm__strslot {
     const char *key;                   /* NULL: empty */
+    uint64_t head;                     /* the key's first (up to) 8 bytes, zero-padded */
     uint32_t len, hash;                /* hash: top bits of the key's hash */
     int32_t val;
 } llm__strslot;
@@ -191,24 +192,34 @@ static bool llm__strmap_init(llm__strmap *m, size_t n_expected) {
 
 static void llm__strmap_free(llm__strmap *m) { free(m->slots); memset(m, 0, sizeof *m); }
 
+static inline uint64_t llm__str_head(const char *s, size_t n) {
+    uint64_t h = 0;
+    memcpy(&h, s, n < 8 ? n : 8);
+    return h;
+}
+
+static inline bool llm__strslot_is(const llm__strslot *e, const char *s, size_t n, uint64_t h, uint64_t head) {
+    return e->hash == (uint32_t)(h >> 32) && e->len == n && e->head == head && (n <= 8 || memcmp(e->key + 8, s + 8, n - 8) == 0);
+}
+
 static int32_t llm__strmap_get(const llm__strmap *m, const char *s, size_t n) {
     if (!m->slots) return -1;
-    uint64_t h = llm__hash_bytes(s, n);
+    uint64_t h = llm__hash_bytes(s, n), head = llm__str_head(s, n);
     for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
         const llm__strslot *e = &m->slots[i];
         if (!e->key) return -1;
-        if (e->hash == (uint32_t)(h >> 32) && e->len == n && memcmp(e->key, s, n) == 0) return e->val;
+        if (llm__strslot_is(e, s, n, h, head)) return e->val;
     }
 }
 
 /* Insert unless present (the first id of a duplicated string wins). The map was sized for
    at most n_expected keys; returns false when it is full. */
 static bool llm__strmap_put(llm__strmap *m, const char *s, size_t n, int32_t v) {
-    uint64_t h = llm__hash_bytes(s, n);
+    uint64_t h = llm__hash_bytes(s, n), head = llm__str_head(s, n);
     for (size_t i = h & m->mask, probes = 0; probes <= m->mask; i = (i + 1) & m->mask, probes++) {
         llm__strslot *e = &m->slots[i];
-        if (!e->key) { *e = (llm__strslot){ s, (uint32_t)n, (uint32_t)(h >> 32), v }; return true; }
-        if (e->hash == (uint32_t)(h >> 32) && e->len == n && memcmp(e->key, s, n) == 0) return true;
+        if (!e->key) { *e = (llm__strslot){ s, head, (uint32_t)n, (uint32_t)(h >> 32), v }; return true; }
+        if (llm__strslot_is(e, s, n, h, head)) return true;
     }
     return false;
 }

@@ -7,7 +7,7 @@
    (* + ? {n,m}), look-ahead (?=...) (?!...) and ^ $ - with Perl's leftmost-first semantics
    (the ones Oniguruma and fancy-regex give HF). Patterns are parsed to a tree, compiled to
    a tiny instruction list, and run by a backtracking machine over code points.
-   Hostile patterns are bounded: a step budget per match attempt and a nesting limit. */
+   Hostile patterns are bounded: a step budget per search and a nesting limit. */
 #include "10_internal.h"
 
 enum { LLM__RE_CHAR, LLM__RE_CLASS, LLM__RE_ANY, LLM__RE_SPLIT, LLM__RE_JMP, LLM__RE_LOOK, LLM__RE_BOL, LLM__RE_EOL,
@@ -16,12 +16,17 @@ enum { LLM__RE_CHAR, LLM__RE_CLASS, LLM__RE_ANY, LLM__RE_SPLIT, LLM__RE_JMP, LLM
 typedef struct llm__re_inst {
     uint8_t op;
     uint8_t flag;          /* CHAR: case-insensitive; CLASS: case-insensitive; LOOK: negative */
-    int32_t x, y;          /* CHAR: code point; CLASS: class index; SPLIT: preferred, other; JMP: x; LOOK: end */
+    int32_t x, y;          /* CHAR: code point, its lowercase; CLASS: class index; SPLIT: preferred, other; JMP: x; LOOK: end */
 } llm__re_inst;
 
 /* A class is a list of items; it matches if any item matches, then `neg` flips it. */
 typedef struct llm__re_item { int32_t lo, hi; uint32_t cats; bool space, neg; } llm__re_item;
-typedef struct llm__re_class { llm__re_item *items; int n; bool neg; } llm__re_class;
+typedef struct llm__re_class {
+    llm__re_item *items;
+    int n;
+    bool neg;
+    uint64_t ascii[2][2];      /* [case-insensitive][cp >> 6]: the answer for ASCII, precomputed */
+} llm__re_class;
 
 /* Parse tree node. */
 enum { LLM__RN_CHAR, LLM__RN_CLASS, LLM__RN_ANY, LLM__RN_CAT, LLM__RN_ALT, LLM__RN_REP, LLM__RN_LOOK, LLM__RN_BOL,
@@ -349,7 +354,7 @@ static int llm__re_emit(llm__regex *re, int op, int flag, int32_t x, int32_t y) 
 static bool llm__re_gen(llm__regex *re, const llm__re_node *n) {
     int at;
     switch (n->type) {
-    case LLM__RN_CHAR: return llm__re_emit(re, LLM__RE_CHAR, n->icase, n->cp, 0) >= 0;
+    case LLM__RN_CHAR: return llm__re_emit(re, LLM__RE_CHAR, n->icase, n->cp, utf8proc_tolower(n->cp)) >= 0;
     case LLM__RN_CLASS: return llm__re_emit(re, LLM__RE_CLASS, n->icase, n->cls, 0) >= 0;
     case LLM__RN_ANY: return llm__re_emit(re, LLM__RE_ANY, 0, 0, 0) >= 0;
     case LLM__RN_BOL: return llm__re_emit(re, LLM__RE_BOL, 0, 0, 0) >= 0;
@@ -413,6 +418,9 @@ LLM_PRIVATE void llm__regex_free(llm__regex *re) {
     free(re);
 }
 
+static bool llm__re_class_match(const llm__re_class *c, int32_t cp);
+static bool llm__re_class_match_icase(const llm__re_class *c, int32_t cp);
+
 /* Compile `pattern` (UTF-8). `what` names the source in errors. Free with llm__regex_free. */
 LLM_PRIVATE llm_status llm__regex_compile(const char *pattern, const char *what, llm__regex **out) {
     llm__regex *re = (llm__regex *)calloc(1, sizeof *re);
@@ -422,6 +430,12 @@ LLM_PRIVATE llm_status llm__regex_compile(const char *pattern, const char *what,
     if (root && ps.p != ps.end) ps.err = "unbalanced ')'";
     if (!ps.err && !(llm__re_gen(re, root) && llm__re_emit(re, LLM__RE_MATCH, 0, 0, 0) >= 0)) ps.err = "pattern too large";
     llm__re_node_free(root);
+    for (int i = 0; i < re->n_classes; i++)
+        for (int32_t cp = 0; cp < 128; cp++) {
+            llm__re_class *c = &re->classes[i];
+            if (llm__re_class_match(c, cp)) c->ascii[0][cp >> 6] |= 1ull << (cp & 63);
+            if (llm__re_class_match_icase(c, cp)) c->ascii[1][cp >> 6] |= 1ull << (cp & 63);
+        }
     if (ps.err) {
         llm__regex_free(re);
         return llm__fail(LLM_ERR_UNSUPPORTED, "%s: regex /%.200s/: %s", what, pattern, ps.err);
@@ -446,11 +460,20 @@ static bool llm__re_class_match(const llm__re_class *c, int32_t cp) {
     return c->neg;
 }
 
-static bool llm__re_match_cp(const llm__regex *re, const llm__re_inst *in, int32_t cp) {
-    if (in->op == LLM__RE_CHAR) return cp == in->x || (in->flag && utf8proc_tolower(cp) == utf8proc_tolower(in->x));
+static bool llm__re_class_match_icase(const llm__re_class *c, int32_t cp) {
+    return llm__re_class_match(c, cp) || llm__re_class_match(c, utf8proc_tolower(cp)) ||
+           llm__re_class_match(c, utf8proc_toupper(cp));
+}
+
+static inline int32_t llm__re_lower(int32_t cp) {
+    return cp < 128 ? (cp >= 'A' && cp <= 'Z' ? cp + 32 : cp) : utf8proc_tolower(cp);
+}
+
+static inline bool llm__re_match_cp(const llm__regex *re, const llm__re_inst *in, int32_t cp) {
+    if (in->op == LLM__RE_CHAR) return cp == in->x || (in->flag && llm__re_lower(cp) == in->y);
     const llm__re_class *c = &re->classes[in->x];
-    if (llm__re_class_match(c, cp)) return true;
-    return in->flag && (llm__re_class_match(c, utf8proc_tolower(cp)) || llm__re_class_match(c, utf8proc_toupper(cp)));
+    if (cp < 128) return (c->ascii[in->flag][cp >> 6] >> (cp & 63)) & 1;
+    return in->flag ? llm__re_class_match_icase(c, cp) : llm__re_class_match(c, cp);
 }
 
 typedef struct llm__re_thread { int32_t pc; uint32_t pos; } llm__re_thread;
@@ -503,12 +526,12 @@ static bool llm__re_run(const llm__regex *re, int pc, const uint8_t *s, size_t n
 }
 
 /* The leftmost match in s[from..n) (s is valid UTF-8): true with [*ms, *me). Empty matches
-   count (callers skip them). A match attempt that exceeds the step budget counts as no match. */
+   count (callers skip them). A search that exceeds the step budget counts as no match. */
 LLM_PRIVATE bool llm__regex_find(const llm__regex *re, const char *s, size_t n, size_t from, size_t *ms, size_t *me) {
     const uint8_t *u = (const uint8_t *)s;
-    for (size_t at = from; at <= n; at += at < n ? (size_t)llm__utf8_len(u[at]) : 1) {
-        long budget = LLM__RE_STEP_BUDGET;
+    /* one budget for the whole search, linear in the text: hostile patterns stay bounded */
+    long budget = LLM__RE_STEP_BUDGET + 64 * (long)(n - from);
+    for (size_t at = from; at <= n && budget > 0; at += at < n ? (size_t)llm__utf8_len(u[at]) : 1)
         if (llm__re_run(re, 0, u, n, at, me, &budget)) { *ms = at; return true; }
-    }
     return false;
 }

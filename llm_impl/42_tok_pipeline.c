@@ -15,10 +15,15 @@
    the file loaders in the one after. */
 #include "10_internal.h"
 
+#ifndef LLM_MAX_VOCAB
+#define LLM_MAX_VOCAB (1 << 24)     /* ids from a file above this are refused */
+#endif
+
 enum { LLM__TOK_BPE, LLM__TOK_UNIGRAM, LLM__TOK_WORDPIECE, LLM__TOK_RUNC /* llama2.c run.c */ };
 
-/* Per-id flags. */
-enum { LLM__TF_SPECIAL = 1, LLM__TF_ADDED = 2, LLM__TF_UNUSED = 4 };
+/* Per-id flags. SPECIAL: dropped by skip_special. NO_MODEL: never produced by the model's
+   own search (SentencePiece control, unknown, byte and unused pieces). */
+enum { LLM__TF_SPECIAL = 1, LLM__TF_NO_MODEL = 2 };
 
 /* One step of a normalizer, pre-tokenizer or decoder chain (a Sequence is flattened). */
 typedef enum {
@@ -48,7 +53,9 @@ typedef struct llm__added {
     const char *text;
     size_t len;
     llm_token id;
-    bool special, lstrip, rstrip, single_word, normalized;
+    bool special, lstrip, rstrip, single_word;
+    bool normalized;           /* matched on normalized text (HF: and normalized itself first) */
+    bool verbatim;             /* ... but kept as written (SentencePiece user-defined pieces) */
 } llm__added;
 
 /* A byte trie over the added tokens: node k's child for byte c is trie.map[(k << 8) | c];
@@ -159,9 +166,11 @@ static bool llm__trie_add(llm__trie *tr, const char *s, size_t n, int32_t index)
         uint64_t key = ((uint64_t)node << 8) | (uint8_t)s[i];
         int64_t child;
         if (!llm__u64map_get(&tr->map, key, &child)) {
-            int32_t *term = (int32_t *)realloc(tr->term, (size_t)(tr->n_nodes + 1) * sizeof *term);
-            if (!term) return false;
-            tr->term = term;
+            if ((tr->n_nodes & (tr->n_nodes - 1)) == 0) {      /* capacity: the next power of two */
+                int32_t *term = (int32_t *)realloc(tr->term, 2 * (size_t)tr->n_nodes * sizeof *term);
+                if (!term) return false;
+                tr->term = term;
+            }
             child = tr->n_nodes++;
             tr->term[child] = -1;
             if (!llm__u64map_put(&tr->map, key, child)) return false;
@@ -260,7 +269,8 @@ static void llm__normalize_step(const llm__step *st, const char *s, size_t n, ll
             int len;
             char enc[4];
             int32_t cp = llm__utf8_cp((const uint8_t *)s + i, &len);
-            llm__buf_put(out, enc, (size_t)llm__utf8_encode(utf8proc_tolower(cp), enc));
+            if (cp == 0x130) llm__buf_put(out, "i\xcc\x87", 3);   /* İ: the one lowercase of two characters */
+            else llm__buf_put(out, enc, (size_t)llm__utf8_encode(utf8proc_tolower(cp), enc));
             i += (size_t)len;
         }
         return;
@@ -346,9 +356,11 @@ static void llm__split_emit(const char *s, size_t n, bool first, const llm__span
         pos = e;
         if (e == b) continue;
         if (invert) is_match = !is_match;
-        bool extend = any && ((behavior == LLM__SPLIT_MERGED_PREV && is_match) ||
-                              (behavior == LLM__SPLIT_MERGED_NEXT && prev_match) ||
-                              (behavior == LLM__SPLIT_CONTIGUOUS && is_match && prev_match));
+        /* HF: a match joins the piece before it only if that piece is no match, and the
+           piece after it only if that one is no match ("▁▁a" -> "▁", "▁a") */
+        bool extend = any && ((behavior == LLM__SPLIT_MERGED_PREV && is_match && !prev_match) ||
+                              (behavior == LLM__SPLIT_MERGED_NEXT && prev_match && !is_match) ||
+                              (behavior == LLM__SPLIT_CONTIGUOUS && is_match == prev_match));
         prev_match = is_match;
         if (behavior == LLM__SPLIT_REMOVED && is_match) continue;
         if (extend) pv->v[pv->n - 1].len = base + e - pv->v[pv->n - 1].off;
@@ -382,7 +394,7 @@ enum { LLM__CC_OTHER, LLM__CC_SPACE, LLM__CC_WORD, LLM__CC_PUNCT, LLM__CC_DIGIT 
 
 static int llm__char_class(int32_t cp, int kind) {
     uint32_t bit = llm__catbit(cp);
-    if (kind == LLM__P_DIGITS) return (bit & LLM__CATBIT(ND)) ? LLM__CC_DIGIT : LLM__CC_OTHER;
+    if (kind == LLM__P_DIGITS) return (bit & LLM__CATS_N) ? LLM__CC_DIGIT : LLM__CC_OTHER;   /* Rust's is_numeric */
     if (kind == LLM__P_PUNCT)
         return ((cp < 128 && cp > 32 && cp != 127 && !(llm__catbit(cp) & (LLM__CATS_L | LLM__CATS_N))) || (bit & LLM__CATS_P)) ? LLM__CC_PUNCT : LLM__CC_OTHER;
     if (llm__is_space_cp(cp)) return LLM__CC_SPACE;
@@ -492,4 +504,113 @@ static void llm__pretokenize(const llm_tokenizer *t, const char *s, size_t n, bo
 static void llm__pretok_scratch_free(llm__pretok_scratch *sc) {
     llm__buf_free(&sc->a); llm__buf_free(&sc->b); llm__buf_free(&sc->tmp);
     free(sc->pa.v); free(sc->pb.v); free(sc->m.v);
+}
+
+/* ---- building the vocabulary (every loader) and looking it up ---- */
+
+/* Append a step to a chain (it owns st.re from here on, also on failure). */
+static llm_status llm__tok_push_step(llm__step **arr, int *n, llm__step st, const char *path) {
+    llm__step *v = (llm__step *)realloc(*arr, (size_t)(*n + 1) * sizeof *v);
+    if (!v) { llm__regex_free(st.re); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); }
+    *arr = v;
+    v[(*n)++] = st;
+    return LLM_OK;
+}
+
+/* Allocate the id-indexed arrays for n ids (holes read as ""). */
+static llm_status llm__tok_alloc_vocab(llm_tokenizer *t, int64_t n, bool scores, const char *path) {
+    t->n_vocab = n;
+    t->pieces = (char **)calloc((size_t)n + 1, sizeof *t->pieces);
+    t->piece_lens = (uint32_t *)calloc((size_t)n + 1, sizeof *t->piece_lens);
+    t->flags = (uint8_t *)calloc((size_t)n + 1, 1);
+    if (scores) t->scores = (float *)calloc((size_t)n + 1, sizeof *t->scores);
+    if (!t->pieces || !t->piece_lens || !t->flags || (scores && !t->scores) || !llm__strmap_init(&t->vocab, (size_t)n))
+        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory for %lld tokens", path, (long long)n);
+    static char empty[1];
+    for (int64_t i = 0; i < n; i++) t->pieces[i] = empty;
+    return LLM_OK;
+}
+
+/* Give id its string (the first string given to an id wins) and, if `lookup`, enter it
+   into the model vocabulary. */
+static llm_status llm__tok_set_piece(llm_tokenizer *t, llm_token id, const char *s, size_t n, bool lookup, const char *path) {
+    if (id < 0 || id >= t->n_vocab) return llm__fail(LLM_ERR_FORMAT, "%s: token id %d out of range", path, id);
+    if (n > UINT32_MAX / 2) return llm__fail(LLM_ERR_FORMAT, "%s: token %d is too long", path, id);
+    if (t->piece_lens[id] == 0) {
+        char *d = llm__tok_intern(t, s, n);
+        if (!d) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+        t->pieces[id] = d;
+        t->piece_lens[id] = (uint32_t)n;
+    }
+    if (lookup && !llm__strmap_put(&t->vocab, t->pieces[id], t->piece_lens[id], id))
+        return llm__fail(LLM_ERR_FORMAT, "%s: more vocabulary strings than ids", path);
+    return LLM_OK;
+}
+
+/* Register an added token (already given its piece); tries are built by llm__tok_finish. */
+static llm_status llm__tok_add_token(llm_tokenizer *t, const llm__added *a, const char *path) {
+    if ((t->n_added & (t->n_added - 1)) == 0) {            /* capacity: the next power of two */
+        llm__added *v = (llm__added *)realloc(t->added, (size_t)(t->n_added ? 2 * t->n_added : 1) * sizeof *v);
+        if (!v) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+        t->added = v;
+    }
+    t->added[t->n_added++] = *a;
+    if (a->special) t->flags[a->id] |= LLM__TF_SPECIAL;
+    return LLM_OK;
+}
+
+/* The added-token tries. A "normalized" token is matched on normalized text, so it enters
+   its trie normalized too (as HF does): with a Lowercase normalizer "[MASK]" is "[mask]". */
+static llm_status llm__tok_build_tries(llm_tokenizer *t, const char *path) {
+    llm__buf a = { 0 }, b = { 0 };
+    bool ok = true;
+    for (int i = 0; i < t->n_added && ok; i++) {
+        const llm__added *ad = &t->added[i];
+        const char *s = ad->text;
+        size_t n = ad->len;
+        if (ad->normalized && !ad->verbatim && t->n_norm) {
+            llm__normalize(t, s, n, &a, &b);
+            s = a.data;
+            n = a.len;
+        }
+        ok = !a.oom && !b.oom && (n == 0 || llm__trie_add(&t->trie[ad->normalized ? 1 : 0], s, n, i));
+    }
+    llm__buf_free(&a);
+    llm__buf_free(&b);
+    return ok ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+}
+
+/* What every loader does last: byte-token and byte-level tables, lengths, unk score, tries. */
+static llm_status llm__tok_finish(llm_tokenizer *t, const char *path) {
+    char name[8];
+    for (int b = 0; b < 256; b++) {
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        t->byte_tok[b] = llm__strmap_get(&t->vocab, name, 6);
+        t->bytelevel_len[b] = (uint8_t)llm__utf8_encode(llm__bytelevel_cp((uint8_t)b), t->bytelevel[b]);
+    }
+    double min_score = 0;
+    for (int64_t i = 0; i < t->n_vocab; i++) {
+        t->max_piece_len = LLM__MAX(t->max_piece_len, t->piece_lens[i]);
+        if (t->scores) min_score = LLM__MIN(min_score, (double)t->scores[i]);
+    }
+    t->unk_score = min_score - 10.0;                   /* HF's and SentencePiece's unknown penalty */
+    return llm__tok_build_tries(t, path);
+}
+
+LLM_API llm_token llm_tokenizer_find(const llm_tokenizer *t, const char *piece) {
+    LLM_ASSERT(t && piece);
+    size_t n = strlen(piece);
+    for (int i = 0; i < t->n_added; i++)
+        if (t->added[i].len == n && memcmp(t->added[i].text, piece, n) == 0) return t->added[i].id;
+    return llm__strmap_get(&t->vocab, piece, n);
+}
+
+LLM_API int64_t llm_tokenizer_n_vocab(const llm_tokenizer *t) { return t->n_vocab; }
+LLM_API llm_token llm_tokenizer_bos(const llm_tokenizer *t) { return t->bos; }
+LLM_API llm_token llm_tokenizer_eos(const llm_tokenizer *t) { return t->eos; }
+LLM_API bool llm_tokenizer_is_special(const llm_tokenizer *t, llm_token id) {
+    return id >= 0 && id < t->n_vocab && (t->flags[id] & LLM__TF_SPECIAL);
+}
+LLM_API const char *llm_tokenizer_piece(const llm_tokenizer *t, llm_token id) {
+    return id >= 0 && id < t->n_vocab ? t->pieces[id] : NULL;
 }

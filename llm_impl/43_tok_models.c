@@ -182,7 +182,7 @@ static void llm__unigram_word(const llm_tokenizer *t, const char *w, size_t n, l
         for (size_t e = i + 1; e <= n && e - i <= t->max_piece_len; e++) {
             if (e < n && ((uint8_t)w[e] & 0xc0) == 0x80) continue;     /* not a character boundary */
             llm_token id = llm__strmap_get(&t->vocab, w + i, e - i);
-            if (id < 0 || (t->flags[id] & (LLM__TF_UNUSED | LLM__TF_ADDED))) continue;
+            if (id < 0 || (t->flags[id] & LLM__TF_NO_MODEL)) continue;
             if (e - i == clen) single = true;
             double sc = best[i] + t->scores[id];
             if (sc > best[e]) { best[e] = sc; from[e] = (int32_t)i; ids[e] = id; }
@@ -240,10 +240,58 @@ unknown:
 
 /* ---- encoding: the whole pipeline ---- */
 
+/* Words repeat ("the", " and", "Ġ="...), so one tokenize call remembers what BPE made of
+   each short word: a small open-addressing table keyed by the word's bytes, which live in
+   `keys`, with their ids in `ids`. It lives for one call, so the tokenizer stays immutable
+   and shareable between threads. */
+#define LLM__CACHE_WORD_MAX 64         /* longer words are not cached */
+#define LLM__CACHE_MAX_SLOTS 65536
+
+typedef struct llm__cslot { uint64_t hash; uint32_t key_off, key_len, ids_off, n_ids; } llm__cslot;  /* key_len 0: empty */
+
+typedef struct llm__wcache {
+    llm__cslot *slots;
+    size_t cap, n;
+    llm__buf keys;
+    llm__ids ids;
+} llm__wcache;
+
+static llm__cslot *llm__wcache_find(llm__wcache *c, const char *w, size_t n, uint64_t h) {
+    for (size_t i = h & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
+        llm__cslot *e = &c->slots[i];
+        if (!e->key_len || (e->hash == h && e->key_len == n && memcmp(c->keys.data + e->key_off, w, n) == 0)) return e;
+    }
+}
+
+static bool llm__wcache_grow(llm__wcache *c) {
+    size_t cap = c->cap ? 2 * c->cap : 256;
+    llm__cslot *old = c->slots, *slots = (llm__cslot *)calloc(cap, sizeof *slots);
+    if (!slots) return false;
+    size_t old_cap = c->cap;
+    c->slots = slots;
+    c->cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].key_len) *llm__wcache_find(c, c->keys.data + old[i].key_off, old[i].key_len, old[i].hash) = old[i];
+    free(old);
+    return true;
+}
+
+/* Remember that word w encodes to ids[0..n_ids) (when there is room). */
+static void llm__wcache_put(llm__wcache *c, const char *w, size_t n, uint64_t h, const llm_token *ids, size_t n_ids) {
+    if (2 * (c->n + 1) > c->cap && (c->cap >= LLM__CACHE_MAX_SLOTS || !llm__wcache_grow(c))) return;
+    llm__cslot *e = llm__wcache_find(c, w, n, h);
+    *e = (llm__cslot){ h, (uint32_t)c->keys.len, (uint32_t)n, (uint32_t)c->ids.n, (uint32_t)n_ids };
+    llm__buf_put(&c->keys, w, n);
+    for (size_t i = 0; i < n_ids; i++) llm__ids_push(&c->ids, ids[i]);
+    if (c->keys.oom || c->ids.oom) { e->key_len = 0; return; }    /* cannot keep it: forget it */
+    c->n++;
+}
+
 typedef struct llm__enc {
     llm__buf text, na, nb, tmp;
     llm__pretok_scratch pre;
     llm__bpe_scratch bpe;
+    llm__wcache cache;
     llm__ids ids;
 } llm__enc;
 
@@ -251,17 +299,29 @@ static void llm__enc_free(llm__enc *e) {
     llm__buf_free(&e->text); llm__buf_free(&e->na); llm__buf_free(&e->nb); llm__buf_free(&e->tmp);
     llm__pretok_scratch_free(&e->pre);
     free(e->bpe.syms); free(e->bpe.heap);
+    free(e->cache.slots); llm__buf_free(&e->cache.keys); free(e->cache.ids.v);
     free(e->ids.v);
 }
 
 static void llm__encode_word(const llm_tokenizer *t, llm__enc *e, const char *w, size_t n) {
     if (n == 0) return;
-    if (t->model == LLM__TOK_BPE) llm__bpe_word(t, &e->bpe, w, n, &e->ids);
+    if (t->model == LLM__TOK_BPE && n <= LLM__CACHE_WORD_MAX) {
+        uint64_t h = llm__hash_bytes(w, n);
+        llm__cslot *hit = e->cache.cap ? llm__wcache_find(&e->cache, w, n, h) : NULL;
+        if (hit && hit->key_len) {
+            for (uint32_t i = 0; i < hit->n_ids; i++) llm__ids_push(&e->ids, e->cache.ids.v[hit->ids_off + i]);
+            return;
+        }
+        size_t mark = e->ids.n;
+        llm__bpe_word(t, &e->bpe, w, n, &e->ids);
+        if (!e->ids.oom) llm__wcache_put(&e->cache, w, n, h, e->ids.v + mark, e->ids.n - mark);
+    } else if (t->model == LLM__TOK_BPE) llm__bpe_word(t, &e->bpe, w, n, &e->ids);
     else if (t->model == LLM__TOK_UNIGRAM) llm__unigram_word(t, w, n, &e->ids);
     else llm__wordpiece_word(t, w, n, &e->tmp, &e->ids);
 }
 
 static void llm__encode_words(const llm_tokenizer *t, llm__enc *e, const char *s, size_t n, bool first) {
+    if (n == 0) return;                               /* HF makes no split here: nothing to prepend to */
     if (t->n_pre == 0) { llm__encode_word(t, e, s, n); return; }
     llm__pretokenize(t, s, n, first, &e->pre);
     for (size_t k = 0; k < e->pre.pa.n; k++) llm__encode_word(t, e, e->pre.a.data + e->pre.pa.v[k].off, e->pre.pa.v[k].len);
@@ -288,6 +348,8 @@ static void llm__encode_segment(const llm_tokenizer *t, llm__enc *e, const char 
 LLM_API llm_status llm_tokenize(const llm_tokenizer *t, const char *text, size_t len, bool add_special,
                                 llm_token *out, int64_t cap, int64_t *out_n) {
     LLM_ASSERT(t && (text || len == 0) && out_n && (out || cap <= 0));
+    if (len > (size_t)INT32_MAX / 4)                  /* symbol positions are 32-bit */
+        return llm__fail(LLM_ERR_INVALID_ARG, "tokenize: text of %zu bytes is too long (split it)", len);
     llm__enc e;
     memset(&e, 0, sizeof e);
     if (add_special) for (int i = 0; i < t->n_post_pre; i++) llm__ids_push(&e.ids, t->post_ids[i]);
@@ -308,7 +370,7 @@ LLM_API llm_status llm_tokenize(const llm_tokenizer *t, const char *text, size_t
     bool oom = e.ids.oom || e.bpe.oom || e.text.oom || e.na.oom || e.nb.oom || e.tmp.oom || e.pre.a.oom ||
                e.pre.b.oom || e.pre.tmp.oom || e.pre.pa.oom || e.pre.pb.oom || e.pre.m.oom;
     if (!oom) {
-        if (cap > 0) memcpy(out, e.ids.v, (size_t)LLM__MIN((int64_t)e.ids.n, cap) * sizeof *out);
+        if (cap > 0 && e.ids.n) memcpy(out, e.ids.v, (size_t)LLM__MIN((int64_t)e.ids.n, cap) * sizeof *out);
         *out_n = (int64_t)e.ids.n;
     }
     llm__enc_free(&e);
@@ -388,15 +450,29 @@ static void llm__dec_metaspace(const llm__step *st, size_t k, const char *s, siz
     llm__toks_put(out, tmp->data ? tmp->data : "", tmp->len);
 }
 
-/* WordPiece: "##" continuations glue to the previous token, others get a space. */
+/* WordPiece: "##" continuations glue to the previous token, others get a space; cleanup
+   then undoes the spaces English tokenization put before punctuation and contractions. */
 static void llm__dec_wordpiece(const llm__step *st, size_t k, const char *s, size_t n, llm__buf *tmp, llm__toks *out) {
+    static const char *const cleanup[][2] = {
+        { " .", "." }, { " ?", "?" }, { " !", "!" }, { " ,", "," }, { " ' ", "'" }, { " n't", "n't" },
+        { " 'm", "'m" }, { " do not", " don't" }, { " 's", "'s" }, { " 've", "'ve" }, { " 're", "'re" },
+    };
     tmp->len = 0;
     if (k > 0) {
         if (n >= st->content_len && memcmp(s, st->content, st->content_len) == 0) { s += st->content_len; n -= st->content_len; }
         else llm__buf_put(tmp, " ", 1);
     }
     llm__buf_put(tmp, s, n);
-    llm__toks_put(out, tmp->data, tmp->len);
+    for (size_t r = 0; st->b && r < sizeof cleanup / sizeof cleanup[0]; r++) {
+        llm__step rep = { .kind = LLM__D_REPLACE, .pat = (char *)cleanup[r][0], .pat_len = strlen(cleanup[r][0]),
+                          .content = (char *)cleanup[r][1], .content_len = strlen(cleanup[r][1]) };
+        llm__buf done = { 0 };
+        llm__replace_all(&rep, tmp->data ? tmp->data : "", tmp->len, &done);
+        tmp->len = 0;
+        llm__buf_put(tmp, done.data ? done.data : "", done.len);
+        llm__buf_free(&done);
+    }
+    llm__toks_put(out, tmp->data ? tmp->data : "", tmp->len);
 }
 
 static void llm__decode_step(const llm__step *st, const llm__toks *in, llm__buf *tmp, llm__toks *out) {
@@ -481,8 +557,8 @@ LLM_API int64_t llm_detokenize(const llm_tokenizer *t, const llm_token *ids, int
    HF's DecodeStream idea: keep a small window of ids - the ones not yet emitted plus one
    already emitted id for context - and the text that window's emitted part decodes to
    (`prefix`). After a push, decode the window; if it grew past the prefix and does not end
-   in an unfinished character (U+FFFD, or a cut UTF-8 sequence for raw-byte decoders), the
-   extra text is final. Because the context token is decoded along with the new ones,
+   in something the next id may still change (U+FFFD, a cut UTF-8 sequence from raw-byte
+   decoders, a run of <0xNN> tokens), the extra text is final. Because the context token is decoded along with the new ones,
    context-dependent decoders (Strip of the first space, Metaspace's first "▁", byte runs)
    give exactly what decoding the whole sequence gives. */
 struct llm_detok {
@@ -519,6 +595,14 @@ static bool llm__text_unfinished(const char *s, size_t n) {
     return (size_t)llm__utf8_len((uint8_t)s[i - 1]) > n - i + 1;
 }
 
+/* With a ByteFallback decoder a run of <0xNN> tokens is decoded as a whole - and replaced
+   as a whole when invalid, even its ASCII bytes - so text ending in one is never final. */
+static bool llm__detok_in_byte_run(const llm_tokenizer *t, llm_token id) {
+    if (id < 0 || id >= t->n_vocab || llm__byte_token_value(t->pieces[id], t->piece_lens[id]) < 0) return false;
+    for (int i = 0; i < t->n_dec; i++) if (t->dec[i].kind == LLM__D_BYTEFALLBACK) return true;
+    return false;
+}
+
 static void llm__detok_decode(llm_detok *d, size_t from, size_t to, llm__buf *b) {
     b->len = 0;
     llm__buf_put(b, "", 0);
@@ -536,14 +620,8 @@ LLM_API llm_status llm_detok_push(llm_detok *d, llm_token id, const char **out_t
     LLM_ASSERT(d && out_text && out_len);
     d->out.len = 0;
     llm__buf_put(&d->out, "", 0);
-    if (d->prefix.len == 0 && d->ids.n) {             /* nothing emitted yet: the window so far is context */
-        llm__detok_decode(d, 0, d->ids.n, &d->text);
-        if (!llm__text_unfinished(d->text.data, d->text.len)) {
-            llm__buf_put(&d->prefix, d->text.data, d->text.len);
-            d->prefix_index = d->ids.n;
-        }
-    }
     llm__ids_push(&d->ids, id);
+    if (llm__detok_in_byte_run(d->tok, id)) return llm__detok_result(d, out_text, out_len);
     llm__detok_decode(d, 0, d->ids.n, &d->text);
     if (d->text.len > d->prefix.len && !llm__text_unfinished(d->text.data, d->text.len) &&
         memcmp(d->text.data, d->prefix.data ? d->prefix.data : "", d->prefix.len) == 0) {

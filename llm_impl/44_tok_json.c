@@ -8,9 +8,7 @@
    tokenizer_config.json next to the file. */
 #include "10_internal.h"
 
-#ifndef LLM_MAX_VOCAB
-#define LLM_MAX_VOCAB (1 << 24)     /* ids from a file above this are refused */
-#endif
+#ifndef LLM_NO_CJSON
 
 /* GPT-2's pre-tokenizer regex, used by ByteLevel with use_regex. */
 #define LLM__GPT2_PATTERN "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
@@ -19,14 +17,6 @@ typedef struct llm__tj {               /* loading context */
     llm_tokenizer *t;
     const char *path;
 } llm__tj;
-
-static llm_status llm__tj_push_step(llm__tj *c, llm__step **arr, int *n, llm__step st) {
-    llm__step *a = (llm__step *)realloc(*arr, (size_t)(*n + 1) * sizeof *a);
-    if (!a) { llm__regex_free(st.re); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path); }
-    *arr = a;
-    a[(*n)++] = st;
-    return LLM_OK;
-}
 
 /* Copy a JSON string field into the pool; *out stays NULL when absent. */
 static llm_status llm__tj_str(llm__tj *c, const cJSON *obj, const char *key, const char *dflt, char **out, size_t *out_len) {
@@ -88,7 +78,7 @@ static llm_status llm__tj_normalizer(llm__tj *c, const cJSON *j) {
     } else if (!strcmp(type, "Precompiled") && !llm__json_has(j, "precompiled_charsmap")) return LLM_OK;
     else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: normalizer type '%s' is not supported", c->path, type);
     if (s) { llm__regex_free(st.re); return s; }
-    return llm__tj_push_step(c, &c->t->norm, &c->t->n_norm, st);
+    return llm__tok_push_step(&c->t->norm, &c->t->n_norm, st, c->path);
 }
 
 static llm_status llm__tj_pretokenizer(llm__tj *c, const cJSON *j) {
@@ -126,12 +116,12 @@ static llm_status llm__tj_pretokenizer(llm__tj *c, const cJSON *j) {
     else if (!strcmp(type, "WhitespaceSplit")) st.kind = LLM__P_WSSPLIT;
     else if (!strcmp(type, "BertPreTokenizer")) {
         st.kind = LLM__P_WSSPLIT;
-        if ((s = llm__tj_push_step(c, &c->t->pre, &c->t->n_pre, st))) return s;
+        if ((s = llm__tok_push_step(&c->t->pre, &c->t->n_pre, st, c->path))) return s;
         st.kind = LLM__P_PUNCT;
         st.behavior = LLM__SPLIT_ISOLATED;
     } else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: pre-tokenizer type '%s' is not supported", c->path, type);
     if (s) { llm__regex_free(st.re); return s; }
-    return llm__tj_push_step(c, &c->t->pre, &c->t->n_pre, st);
+    return llm__tok_push_step(&c->t->pre, &c->t->n_pre, st, c->path);
 }
 
 static llm_status llm__tj_decoder(llm__tj *c, const cJSON *j) {
@@ -163,10 +153,17 @@ static llm_status llm__tj_decoder(llm__tj *c, const cJSON *j) {
         if (!(s = llm__tj_pattern(c, j, "Replace", &st))) s = llm__tj_str(c, j, "content", "", &st.content, &st.content_len);
     } else if (!strcmp(type, "WordPiece")) {
         st.kind = LLM__D_WORDPIECE;
+        st.b = llm__json_bool(j, "cleanup", true);
         s = llm__tj_str(c, j, "prefix", "##", &st.content, &st.content_len);
     } else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: decoder type '%s' is not supported", c->path, type);
     if (s) { llm__regex_free(st.re); return s; }
-    return llm__tj_push_step(c, &c->t->dec, &c->t->n_dec, st);
+    return llm__tok_push_step(&c->t->dec, &c->t->n_dec, st, c->path);
+}
+
+/* A JSON number as a token id, -1 unless it is an integer in [0, LLM_MAX_VOCAB). */
+static llm_token llm__tj_id(const cJSON *v) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < LLM_MAX_VOCAB)) return -1;
+    return v->valuedouble == (double)(llm_token)v->valuedouble ? (llm_token)v->valuedouble : -1;
 }
 
 /* Collect the ids the post-processor puts before (pre) and after (post) the text. */
@@ -174,7 +171,7 @@ typedef struct llm__post { llm_token ids[64]; int n_pre, n_post; } llm__post;
 
 static llm_status llm__tj_post_add(llm__tj *c, llm__post *p, bool before, llm_token id) {
     if (p->n_pre + p->n_post >= 64) return llm__fail(LLM_ERR_FORMAT, "%s: post_processor adds too many tokens", c->path);
-    if (id < 0 || id >= c->t->n_vocab) return llm__fail(LLM_ERR_FORMAT, "%s: post_processor token id %d out of range", c->path, id);
+    if (id < 0 || id >= c->t->n_vocab) return llm__fail(LLM_ERR_FORMAT, "%s: post_processor token id out of range", c->path);
     if (before) {
         memmove(p->ids + p->n_pre + 1, p->ids + p->n_pre, (size_t)p->n_post * sizeof *p->ids);
         p->ids[p->n_pre++] = id;
@@ -192,8 +189,7 @@ static llm_status llm__tj_template(llm__tj *c, const cJSON *j, llm__post *p) {
         const cJSON *ids = llm__json_get(llm__json_get(specials, name ? name : ""), "ids"), *id;
         if (!name || !cJSON_IsArray(ids)) return llm__fail(LLM_ERR_FORMAT, "%s: TemplateProcessing item without ids", c->path);
         cJSON_ArrayForEach(id, ids) {
-            if (!cJSON_IsNumber(id)) return llm__fail(LLM_ERR_FORMAT, "%s: TemplateProcessing id is not a number", c->path);
-            if ((s = llm__tj_post_add(c, p, before, (llm_token)LLM__MAX(-1.0, LLM__MIN(id->valuedouble, 2e9))))) return s;
+            if ((s = llm__tj_post_add(c, p, before, llm__tj_id(id)))) return s;
         }
     }
     return LLM_OK;
@@ -213,95 +209,10 @@ static llm_status llm__tj_post(llm__tj *c, const cJSON *j, llm__post *p) {
     if (!strcmp(type, "RobertaProcessing") || !strcmp(type, "BertProcessing")) {
         const cJSON *cls = cJSON_GetArrayItem(llm__json_get(j, "cls"), 1), *sep = cJSON_GetArrayItem(llm__json_get(j, "sep"), 1);
         if (!cJSON_IsNumber(cls) || !cJSON_IsNumber(sep)) return llm__fail(LLM_ERR_FORMAT, "%s: %s needs cls and sep", c->path, type);
-        if ((s = llm__tj_post_add(c, p, true, (llm_token)LLM__MIN(cls->valuedouble, 2e9)))) return s;
-        return llm__tj_post_add(c, p, false, (llm_token)LLM__MIN(sep->valuedouble, 2e9));
+        if ((s = llm__tj_post_add(c, p, true, llm__tj_id(cls)))) return s;
+        return llm__tj_post_add(c, p, false, llm__tj_id(sep));
     }
     return llm__fail(LLM_ERR_UNSUPPORTED, "%s: post_processor type '%s' is not supported", c->path, type);
-}
-
-/* ---- the vocabulary, shared by every loader ---- */
-
-/* A JSON number as a token id, -1 unless it is an integer in [0, LLM_MAX_VOCAB). */
-static llm_token llm__tj_id(const cJSON *v) {
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < LLM_MAX_VOCAB)) return -1;
-    return v->valuedouble == (double)(llm_token)v->valuedouble ? (llm_token)v->valuedouble : -1;
-}
-
-/* Allocate the id-indexed arrays for n ids (holes read as ""). */
-static llm_status llm__tok_alloc_vocab(llm_tokenizer *t, int64_t n, bool scores, const char *path) {
-    t->n_vocab = n;
-    t->pieces = (char **)calloc((size_t)n + 1, sizeof *t->pieces);
-    t->piece_lens = (uint32_t *)calloc((size_t)n + 1, sizeof *t->piece_lens);
-    t->flags = (uint8_t *)calloc((size_t)n + 1, 1);
-    if (scores) t->scores = (float *)calloc((size_t)n + 1, sizeof *t->scores);
-    if (!t->pieces || !t->piece_lens || !t->flags || (scores && !t->scores) || !llm__strmap_init(&t->vocab, (size_t)n))
-        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory for %lld tokens", path, (long long)n);
-    static char empty[1];
-    for (int64_t i = 0; i < n; i++) t->pieces[i] = empty;
-    return LLM_OK;
-}
-
-/* Give id its string (the first string given to an id wins) and, if `lookup`, enter it
-   into the model vocabulary. */
-static llm_status llm__tok_set_piece(llm_tokenizer *t, llm_token id, const char *s, size_t n, bool lookup, const char *path) {
-    if (id < 0 || id >= t->n_vocab) return llm__fail(LLM_ERR_FORMAT, "%s: token id %d out of range", path, id);
-    if (n > UINT32_MAX / 2) return llm__fail(LLM_ERR_FORMAT, "%s: token %d is too long", path, id);
-    if (t->piece_lens[id] == 0) {
-        char *d = llm__tok_intern(t, s, n);
-        if (!d) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
-        t->pieces[id] = d;
-        t->piece_lens[id] = (uint32_t)n;
-    }
-    if (lookup && !llm__strmap_put(&t->vocab, t->pieces[id], t->piece_lens[id], id))
-        return llm__fail(LLM_ERR_FORMAT, "%s: more vocabulary strings than ids", path);
-    return LLM_OK;
-}
-
-/* Register an added token (already given its piece). */
-static llm_status llm__tok_add_token(llm_tokenizer *t, const llm__added *a, const char *path) {
-    llm__added *v = (llm__added *)realloc(t->added, (size_t)(t->n_added + 1) * sizeof *v);
-    if (!v) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
-    t->added = v;
-    v[t->n_added] = *a;
-    t->flags[a->id] |= (uint8_t)(LLM__TF_ADDED | (a->special ? LLM__TF_SPECIAL : 0));
-    if (a->len && !llm__trie_add(&t->trie[a->normalized ? 1 : 0], a->text, a->len, t->n_added))
-        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
-    t->n_added++;
-    return LLM_OK;
-}
-
-/* What every loader does last: byte-token and byte-level tables, lengths, unk score. */
-static void llm__tok_finish(llm_tokenizer *t) {
-    char name[8];
-    for (int b = 0; b < 256; b++) {
-        snprintf(name, sizeof name, "<0x%02X>", b);
-        t->byte_tok[b] = llm__strmap_get(&t->vocab, name, 6);
-        t->bytelevel_len[b] = (uint8_t)llm__utf8_encode(llm__bytelevel_cp((uint8_t)b), t->bytelevel[b]);
-    }
-    double min_score = 0;
-    for (int64_t i = 0; i < t->n_vocab; i++) {
-        t->max_piece_len = LLM__MAX(t->max_piece_len, t->piece_lens[i]);
-        if (t->scores) min_score = LLM__MIN(min_score, (double)t->scores[i]);
-    }
-    t->unk_score = min_score - 10.0;                   /* HF's and SentencePiece's unknown penalty */
-}
-
-LLM_API llm_token llm_tokenizer_find(const llm_tokenizer *t, const char *piece) {
-    LLM_ASSERT(t && piece);
-    size_t n = strlen(piece);
-    for (int i = 0; i < t->n_added; i++)
-        if (t->added[i].len == n && memcmp(t->added[i].text, piece, n) == 0) return t->added[i].id;
-    return llm__strmap_get(&t->vocab, piece, n);
-}
-
-LLM_API int64_t llm_tokenizer_n_vocab(const llm_tokenizer *t) { return t->n_vocab; }
-LLM_API llm_token llm_tokenizer_bos(const llm_tokenizer *t) { return t->bos; }
-LLM_API llm_token llm_tokenizer_eos(const llm_tokenizer *t) { return t->eos; }
-LLM_API bool llm_tokenizer_is_special(const llm_tokenizer *t, llm_token id) {
-    return id >= 0 && id < t->n_vocab && (t->flags[id] & LLM__TF_SPECIAL);
-}
-LLM_API const char *llm_tokenizer_piece(const llm_tokenizer *t, llm_token id) {
-    return id >= 0 && id < t->n_vocab ? t->pieces[id] : NULL;
 }
 
 /* ---- the model section ---- */
@@ -377,10 +288,15 @@ static bool llm__js_skip(llm__js *j) {
     do {
         if (j->p >= j->end) return false;
         char c = *j->p++;
-        if (c == '"') {
-            while (j->p < j->end && *j->p != '"') j->p += *j->p == '\\' ? 2 : 1;
-            if (j->p >= j->end) return false;
-            j->p++;
+        if (c == '"') {                                 /* to the next quote not escaped */
+            for (;;) {
+                const char *q = (const char *)memchr(j->p, '"', (size_t)(j->end - j->p));
+                if (!q) return false;
+                size_t slashes = 0;
+                while (q - slashes > j->p && q[-1 - (ptrdiff_t)slashes] == '\\') slashes++;
+                j->p = q + 1;
+                if (slashes % 2 == 0) break;
+            }
         } else if (c == '{' || c == '[') depth++;
         else if (c == '}' || c == ']') depth--;
         else if (depth == 0) while (j->p < j->end && !strchr(",}] \t\r\n", *j->p)) j->p++;
@@ -415,12 +331,14 @@ static llm_status llm__tj_vocab_scan(llm__tj *c, llm__js j, bool fill, int64_t *
     llm_status s;
     if (!llm__js_lit(&j, '{')) goto bad;
     while (!llm__js_lit(&j, '}')) {
-        if (!llm__js_string(&j, key) || !llm__js_lit(&j, ':')) goto bad;
+        llm__js_ws(&j);
+        if (fill ? !llm__js_string(&j, key) : (j.p >= j.end || *j.p != '"' || !llm__js_skip(&j))) goto bad;  /* counting: keys unread */
+        if (!llm__js_lit(&j, ':')) goto bad;
         llm__js_ws(&j);
         char *end;
         double v = j.p < j.end ? strtod(j.p, &end) : -1;
         if (j.p >= j.end || end > j.end || end == j.p || !(v >= 0 && v < LLM_MAX_VOCAB) || v != (double)(llm_token)v)
-            return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab['%.100s'] is not a valid id", c->path, key->data);
+            return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab['%.100s'] is not a valid id", c->path, fill ? key->data : "?");
         j.p = end;
         if (!fill) *n_ids = LLM__MAX(*n_ids, (int64_t)v + 1);
         else if ((s = llm__tok_set_piece(c->t, (llm_token)v, key->data, key->len, true, c->path))) return s;
@@ -570,8 +488,14 @@ static llm_status llm__tj_added(llm__tj *c, const cJSON *added) {
         a.len = strlen(content);
         if (a.id >= c->t->n_vocab || a.len > UINT32_MAX / 2) return llm__fail(LLM_ERR_FORMAT, "%s: added token id %d out of range", c->path, a.id);
         if (!(a.text = llm__tok_intern(c->t, content, a.len))) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
-        c->t->pieces[a.id] = (char *)a.text;          /* HF decodes an added token's id to its content */
-        c->t->piece_lens[a.id] = (uint32_t)a.len;
+        /* HF re-adds these by content: one the model vocabulary already has keeps the
+           model's id, whatever the file says */
+        llm_token model_id = llm__strmap_get(&c->t->vocab, content, a.len);
+        if (model_id >= 0) a.id = model_id;
+        else {
+            c->t->pieces[a.id] = (char *)a.text;      /* HF decodes an added token's id to its content */
+            c->t->piece_lens[a.id] = (uint32_t)a.len;
+        }
         a.special = llm__json_bool(it, "special", false);
         a.lstrip = llm__json_bool(it, "lstrip", false);
         a.rstrip = llm__json_bool(it, "rstrip", false);
@@ -599,6 +523,16 @@ static void llm__tj_config(llm_tokenizer *t, const char *dir) {
     if (llm__json_load(path, &cfg) != LLM_OK) { llm__log(LLM_LOG_WARN, "%s: ignored: %s", path, llm_last_error()); return; }
     if (llm__json_has(cfg, "bos_token")) t->bos = llm__tj_config_token(t, cfg, "bos_token");
     t->eos = llm__tj_config_token(t, cfg, "eos_token");
+    /* transformers rebuilds the post-processor from add_bos_token / add_eos_token; honour
+       them when tokenizer.json's own post-processor does not add those tokens */
+    bool add_bos = llm__json_bool(cfg, "add_bos_token", false) && t->bos >= 0 && t->n_post_pre == 0;
+    bool add_eos = llm__json_bool(cfg, "add_eos_token", false) && t->eos >= 0 && t->n_post_post == 0;
+    llm_token *ids = add_bos || add_eos ? (llm_token *)realloc(t->post_ids, (size_t)(t->n_post_pre + t->n_post_post + 2) * sizeof *ids) : NULL;
+    if (ids) {
+        if (add_bos) { memmove(ids + 1, ids, (size_t)(t->n_post_pre + t->n_post_post) * sizeof *ids); ids[0] = t->bos; t->n_post_pre++; }
+        if (add_eos) ids[t->n_post_pre + t->n_post_post++] = t->eos;
+        t->post_ids = ids;
+    }
     cJSON_Delete(cfg);
 }
 
@@ -648,15 +582,16 @@ static llm_status llm__tokenizer_load_json(const char *path, llm_tokenizer **out
     s = llm__tj_model(&c, llm__json_get(root, "model"), added, vocab, merges);
     if (!s) s = llm__tj_added(&c, added);
     if (!s) s = llm__tj_pipeline(&c, root);
+    if (!s) s = llm__tok_finish(t, path);
 done:
     cJSON_Delete(root);
     llm__free(NULL, text);
     llm__buf_free(&key);
     if (s) { llm_tokenizer_free(t); return s; }
-    llm__tok_finish(t);
     char dir[4096];
     llm__path_dir(dir, sizeof dir, path);
     llm__tj_config(t, dir);
     *out = t;
     return LLM_OK;
 }
+#endif /* LLM_NO_CJSON */

@@ -14,6 +14,7 @@
    tokenizer.bin is llama2.c's export: int32 max_token_length, then per token float score,
    int32 length, bytes; it encodes and decodes like run.c (see 43_tok_models.c). */
 #include "10_internal.h"
+#include <dirent.h>
 
 typedef struct llm__pb { const uint8_t *p, *end; } llm__pb;
 
@@ -127,12 +128,11 @@ static llm_status llm__spm_pieces(llm_tokenizer *t, const char *path, llm__pb r,
         if (bad || !text.p) return llm__fail(LLM_ERR_FORMAT, "%s: piece %d is malformed", path, id);
         if ((s = llm__tok_set_piece(t, id, (const char *)text.p, n, true, path))) return s;
         types[id] = type;
-        if (type != LLM__SP_NORMAL && type != LLM__SP_USER) t->flags[id] |= LLM__TF_UNUSED;
+        if (type != LLM__SP_NORMAL && type != LLM__SP_USER) t->flags[id] |= LLM__TF_NO_MODEL;
         if (type == LLM__SP_CONTROL) t->flags[id] |= LLM__TF_SPECIAL;
         if (type == LLM__SP_USER && n) {
-            llm__added a = { t->pieces[id], n, id, false, false, false, false, true };
+            llm__added a = { t->pieces[id], n, id, false, false, false, false, true, true };
             if ((s = llm__tok_add_token(t, &a, path))) return s;
-            t->flags[id] &= (uint8_t)~LLM__TF_ADDED;     /* still a model piece for Unigram */
         }
         id++;
     }
@@ -176,15 +176,6 @@ static llm_status llm__merges_from_scores(llm_tokenizer *t, const bool *mergeabl
     return LLM_OK;
 }
 
-/* Append a pipeline step built in place. */
-static llm_status llm__spm_step(llm__step **arr, int *n, llm__step st, const char *path) {
-    llm__step *a = (llm__step *)realloc(*arr, (size_t)(*n + 1) * sizeof *a);
-    if (!a) { llm__regex_free(st.re); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); }
-    *arr = a;
-    a[(*n)++] = st;
-    return LLM_OK;
-}
-
 /* The normalizer and decoder SentencePiece applies: (collapse spaces), " " -> "▁",
    prepend "▁"; and back: "▁" -> " ", byte runs, join, drop the first space. */
 static llm_status llm__spm_pipeline(llm_tokenizer *t, const llm__spm *sp, const char *path) {
@@ -192,25 +183,25 @@ static llm_status llm__spm_pipeline(llm_tokenizer *t, const llm__spm *sp, const 
     llm_status s = LLM_OK;
     if (sp->has_charsmap) {
         llm__log(LLM_LOG_WARN, "%s: precompiled normalization rules approximated by NFKC", path);
-        s = llm__spm_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_NFKC }, path);
+        s = llm__tok_push_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_NFKC }, path);
     }
     if (!s && sp->remove_extra_ws) {
         llm__step strip = { .kind = LLM__N_REPLACE, .content = empty }, collapse = { .kind = LLM__N_REPLACE, .content = space, .content_len = 1 };
-        if (!(s = llm__regex_compile("^ +| +$", path, &strip.re)) && !(s = llm__spm_step(&t->norm, &t->n_norm, strip, path)) &&
+        if (!(s = llm__regex_compile("^ +| +$", path, &strip.re)) && !(s = llm__tok_push_step(&t->norm, &t->n_norm, strip, path)) &&
             !(s = llm__regex_compile(" {2,}", path, &collapse.re)))
-            s = llm__spm_step(&t->norm, &t->n_norm, collapse, path);
+            s = llm__tok_push_step(&t->norm, &t->n_norm, collapse, path);
     }
     if (!s && sp->escape_ws)
-        s = llm__spm_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_REPLACE, .pat = space, .pat_len = 1, .content = meta, .content_len = 3 }, path);
+        s = llm__tok_push_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_REPLACE, .pat = space, .pat_len = 1, .content = meta, .content_len = 3 }, path);
     if (!s && sp->add_dummy_prefix)
-        s = llm__spm_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_PREPEND, .content = meta, .content_len = 3 }, path);
+        s = llm__tok_push_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_PREPEND, .content = meta, .content_len = 3 }, path);
     const llm__step dec[] = {
         { .kind = LLM__D_REPLACE, .pat = meta, .pat_len = 3, .content = space, .content_len = 1 },
         { .kind = LLM__D_BYTEFALLBACK }, { .kind = LLM__D_FUSE },
         { .kind = LLM__D_STRIP, .content = space, .content_len = 1, .start = 1 },
     };
     for (int i = 0; i < 4 && !s; i++)
-        if (i < 3 || sp->add_dummy_prefix) s = llm__spm_step(&t->dec, &t->n_dec, dec[i], path);
+        if (i < 3 || sp->add_dummy_prefix) s = llm__tok_push_step(&t->dec, &t->n_dec, dec[i], path);
     t->has_decoder = true;
     return s;
 }
@@ -219,6 +210,7 @@ static llm_status llm__tokenizer_load_spm(const char *path, llm_tokenizer **out)
     llm__mapping map;
     llm_status s = llm__map_file(path, &map);
     if (s) return s;
+    if (!map.size) return llm__fail(LLM_ERR_FORMAT, "%s: empty file", path);
     llm__pb r = { map.data, map.data + map.size };
     llm__spm sp;
     llm_tokenizer *t = NULL;
@@ -242,7 +234,7 @@ static llm_status llm__tokenizer_load_spm(const char *path, llm_tokenizer **out)
         t->post_ids[0] = t->bos;
         t->n_post_pre = 1;
     }
-    llm__tok_finish(t);
+    s = llm__tok_finish(t, path);
 done:
     free(types);
     free(mergeable);
@@ -258,11 +250,11 @@ static llm_status llm__tokenizer_load_bin(const char *path, llm_tokenizer **out)
     llm__mapping map;
     llm_status s = llm__map_file(path, &map);
     if (s) return s;
+    if (map.size < 4) { llm__unmap(&map); return llm__fail(LLM_ERR_FORMAT, "%s: too short for a tokenizer.bin header", path); }
     const uint8_t *p = map.data, *end = map.data + map.size;
     int64_t n = 0;
     llm_tokenizer *t = NULL;
     bool *all = NULL;
-    if (map.size < 4) { s = llm__fail(LLM_ERR_FORMAT, "%s: too short for a tokenizer.bin header", path); goto done; }
     for (const uint8_t *q = p + 4; q < end; n++) {                  /* count and validate the records */
         int32_t len;
         if (end - q < 8) { s = llm__fail(LLM_ERR_FORMAT, "%s: token %lld: truncated record", path, (long long)n); goto done; }
@@ -291,13 +283,28 @@ static llm_status llm__tokenizer_load_bin(const char *path, llm_tokenizer **out)
     t->eos = 2;
     t->n_post_pre = 1;
     for (int i = 0; i < 3; i++) t->flags[i] |= LLM__TF_SPECIAL;
-    llm__tok_finish(t);
+    s = llm__tok_finish(t, path);
 done:
     free(all);
     llm__unmap(&map);
     if (s) llm_tokenizer_free(t);
     else *out = t;
     return s;
+}
+
+/* llama2.c names its tokenizers tok512.bin, tok4096.bin...: the first such file in dir
+   (in name order) into file, for a directory without the standard names. */
+static bool llm__find_llama2c_tokenizer(const char *dir, char *file, size_t cap) {
+    DIR *d = opendir(dir);
+    if (!d) return false;
+    char best[256] = "";
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const char *n = e->d_name;
+        if (!strncmp(n, "tok", 3) && llm__ends_with(n, ".bin") && strlen(n) < sizeof best && (!best[0] || strcmp(n, best) < 0))
+            snprintf(best, sizeof best, "%s", n);
+    }
+    closedir(d);
+    return best[0] && llm__path_join(file, cap, dir, best) && llm__file_exists(file);
 }
 
 LLM_API llm_status llm_tokenizer_load(const char *path, llm_tokenizer **out_tok) {
@@ -309,9 +316,14 @@ LLM_API llm_status llm_tokenizer_load(const char *path, llm_tokenizer **out_tok)
         use = NULL;
         for (int i = 0; i < 3 && !use; i++)
             if (llm__path_join(file, sizeof file, path, names[i]) && llm__file_exists(file)) use = file;
-        if (!use) return llm__fail(LLM_ERR_NOT_FOUND, "%s: no tokenizer.json, tokenizer.model or tokenizer.bin", path);
+        if (!use && llm__find_llama2c_tokenizer(path, file, sizeof file)) use = file;
+        if (!use) return llm__fail(LLM_ERR_NOT_FOUND, "%s: no tokenizer.json, tokenizer.model, tokenizer.bin or tok*.bin", path);
     }
+#ifndef LLM_NO_CJSON
     if (llm__ends_with(use, ".json")) return llm__tokenizer_load_json(use, out_tok);
+#else
+    if (llm__ends_with(use, ".json")) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: built with LLM_NO_CJSON", use);
+#endif
     if (llm__ends_with(use, ".model")) return llm__tokenizer_load_spm(use, out_tok);
     if (llm__ends_with(use, ".bin")) return llm__tokenizer_load_bin(use, out_tok);
     return llm__fail(LLM_ERR_UNSUPPORTED, "%s: unknown tokenizer file (expected tokenizer.json, .model or .bin)", use);
