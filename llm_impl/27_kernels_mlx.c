@@ -1,0 +1,279 @@
+/* ---- >>kernels_mlx: matmul with MLX-quantized weights ----
+   y[t*ldy + r] = dot(x[t], W[r]) where W is an MLX-quantized matrix (08_api_quant.h has the
+   layout): per group of G inputs, w = s*q + b, so a group's share of a dot product is
+     sum_i x_i (s q_i + b) = s * dot(x, q) + b * sum(x)
+   and the integers q are never turned into floats one by one.
+   Two paths, chosen by llm__matmul_mlx:
+   - the reference (all bit widths and the fp modes): f32 activations, one row unpacked into
+     scratch, then the formula above per group in float. Equal to dequantize + f32 dot up to
+     float rounding; the tests use it as the oracle.
+   - AVX2, 4- and 8-bit affine: activations are rounded to int8 once per call (one f32 scale
+     per 32 values, as llama.cpp's q8_0), so dot(x, q) becomes an integer dot product
+     (maddubs/madd). This computes dot(x~, W) exactly up to f32 rounding, where x~ is x
+     rounded to that int8 grid: relative error per element <= 1/254 of its block's max |x|.
+     Tolerance vs the reference: |y - y_ref| <= sum_blocks (max|x_blk| / 254) * sum|w_blk|.
+   Not here: quantizing (33_mlx_quant.c) and checking tensors (llm__mlx_qmat_init, there). */
+#include "10_internal.h"
+#include "08_api_quant.h"
+
+/* A quantized matrix W [rows, cols] as the model binds it: views of the three tensors. */
+typedef struct llm__qmat {
+    const uint8_t *w;         /* [rows, cols*bits/8] packed q, little-endian bit stream per row */
+    const void *scales;       /* [rows, cols/group_size] in sdtype */
+    const void *biases;       /* [rows, cols/group_size] in sdtype; NULL for the fp modes */
+    int64_t rows, cols;
+    int bits, group_size;
+    llm_dtype sdtype;         /* f32/f16/bf16 (affine) or u8 (fp modes) */
+    int fp_mode;              /* -1: affine, else an llm_mlx_fp_mode */
+} llm__qmat;
+
+/* ---- unpacking ---- */
+
+/* Element i of a packed row: bits i*b .. i*b+b-1 of its little-endian bytes. Reads the
+   second byte only when the element straddles it, so never past the row. */
+static inline unsigned llm__mlx_get(const uint8_t *row, int64_t i, int bits) {
+    int64_t bit = i * bits;
+    unsigned v = row[bit >> 3] >> (bit & 7);
+    if ((bit & 7) + bits > 8) v |= (unsigned)row[(bit >> 3) + 1] << (8 - (bit & 7));
+    return v & ((1u << bits) - 1);
+}
+
+/* n consecutive elements of a row, from element i0, as bytes. */
+static void llm__mlx_unpack(const uint8_t *row, int64_t i0, int64_t n, int bits, uint8_t *q) {
+    if (bits == 8) { memcpy(q, row + i0, (size_t)n); return; }
+    if (bits == 4) {              /* the common case, two per byte */
+        for (int64_t i = 0; i < n; i += 2) {
+            uint8_t b = row[(i0 + i) >> 1];
+            q[i] = b & 15;
+            q[i + 1] = b >> 4;
+        }
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) q[i] = (uint8_t)llm__mlx_get(row, i0 + i, bits);
+}
+
+/* Scale or bias number i of an f32/f16/bf16 array. */
+static inline float llm__mlx_param(const void *p, llm_dtype dt, int64_t i) {
+    switch (dt) {
+    case LLM_DTYPE_F16:  return llm__f16_to_f32(((const uint16_t *)p)[i]);
+    case LLM_DTYPE_BF16: return llm__bf16_to_f32(((const uint16_t *)p)[i]);
+    default:             return ((const float *)p)[i];
+    }
+}
+
+/* fp4 e2m1 values (mlx FP4_LUT) and fp8 e4m3 the way mlx's FromFP8 decodes it: the low 7
+   bits shifted into an f16 (exponent bias 15 instead of 7, so x 2^8). No NaN code. */
+static const float llm__fp4_e2m1[16] = { 0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
+                                         -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f };
+static inline float llm__fp8_e4m3(uint8_t x) {
+    float v = llm__f16_to_f32((uint16_t)((x & 127) << 7)) * 256.0f;
+    return x & 128 ? -v : v;
+}
+
+/* The scale of fp-mode group i: e8m0 2^(s-127) (s = 255 gives inf, as mlx), or e4m3. */
+static inline float llm__mlx_fp_scale(int fp_mode, uint8_t s) {
+    return fp_mode == LLM_MLX_NVFP4 ? llm__fp8_e4m3(s) : ldexpf(1.0f, (int)s - 127);
+}
+
+/* Row r of an fp-mode matrix as unscaled element values (cols floats). */
+static void llm__mlx_fp_values(const llm__qmat *q, int64_t r, float *out) {
+    const uint8_t *row = q->w + r * (q->cols * q->bits / 8);
+    if (q->bits == 8) {
+        for (int64_t i = 0; i < q->cols; i++) out[i] = llm__fp8_e4m3(row[i]);
+    } else {
+        for (int64_t i = 0; i < q->cols; i++) out[i] = llm__fp4_e2m1[llm__mlx_get(row, i, 4)];
+    }
+}
+
+/* ---- the reference kernel ----
+   a->w is a llm__mlx_mm (below). scratch: cols floats. Per output, groups are summed left
+   to right, and within a group dot(x, q) and sum(x) left to right. */
+typedef struct llm__mlx_mm {
+    const llm__qmat *q;
+    const int8_t *xq;         /* AVX2 path: [n_tok, k] activations rounded to int8 */
+    const float *xd;          /* [n_tok, k/32] their scales */
+    const float *xs;          /* [n_tok, k/G] their sums per weight group */
+} llm__mlx_mm;
+
+static void llm__matmul_mlx_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    const llm__qmat *q = ((const llm__mlx_mm *)a->w)->q;
+    int64_t k = a->k, G = q->group_size, ng = k / G;
+    uint8_t *qs = (uint8_t *)scratch;            /* affine: k bytes of q; fp: k float values */
+    for (int64_t r = r0; r < r1; r++) {
+        if (q->fp_mode < 0) llm__mlx_unpack(q->w + r * (k * q->bits / 8), 0, k, q->bits, qs);
+        else llm__mlx_fp_values(q, r, scratch);
+        for (int64_t t = 0; t < a->n_tok; t++) {
+            const float *x = a->x + t * k;
+            float acc = 0;
+            for (int64_t g = 0; g < ng; g++) {
+                float dot = 0, sum = 0;
+                if (q->fp_mode < 0) {
+                    for (int64_t i = g * G; i < (g + 1) * G; i++) { dot += x[i] * (float)qs[i]; sum += x[i]; }
+                    acc += llm__mlx_param(q->scales, q->sdtype, r * ng + g) * dot +
+                           llm__mlx_param(q->biases, q->sdtype, r * ng + g) * sum;
+                } else {
+                    for (int64_t i = g * G; i < (g + 1) * G; i++) dot += x[i] * scratch[i];
+                    acc += llm__mlx_fp_scale(q->fp_mode, ((const uint8_t *)q->scales)[r * ng + g]) * dot;
+                }
+            }
+            a->y[t * a->ldy + r] = acc;
+        }
+    }
+}
+
+/* ---- AVX2: int8 activations, 4- and 8-bit weights ---- */
+
+/* Round x [n_tok, k] to int8 in blocks of 32: xd = max|x|/127, xq = round(x/xd), and
+   xs[t, g] = sum of xd*xq over weight group g (G elements), so the bias term uses the same
+   rounded activations as the dot product. perm4: store each block's 16 even elements, then
+   its 16 odd ones: the order the 4-bit kernel unpacks a block's bytes in (low nibbles hold
+   the even elements). */
+static void llm__mlx_quantize_x(const float *x, int64_t n_tok, int64_t k, int64_t G, bool perm4, int8_t *xq, float *xd,
+                                float *xs) {
+    for (int64_t t = 0; t < n_tok; t++) {
+        for (int64_t j = 0; j < k / 32; j++) {
+            const float *xb = x + t * k + j * 32;
+            int8_t *qb = xq + t * k + j * 32;
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = LLM__MAX(amax, fabsf(xb[i]));
+            float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+            int isum = 0;
+            for (int i = 0; i < 32; i++) {
+                int v = (int)nearbyintf(xb[i] * id);
+                qb[perm4 ? (i & 1) * 16 + (i >> 1) : i] = (int8_t)v;
+                isum += v;
+            }
+            xd[t * (k / 32) + j] = d;
+            if (j % (G / 32) == 0) xs[t * (k / G) + j / (G / 32)] = 0;
+            xs[t * (k / G) + j / (G / 32)] += d * (float)isum;
+        }
+    }
+}
+
+#ifdef LLM__AVX2
+/* dot of one packed row with one token's int8 activations: per 32-element block an integer
+   dot product, scaled by the block's xd; per group, times the scale plus bias * xs. */
+static float llm__mlx_row_q4_avx2(const uint8_t *w, const float *sc, const float *bi, const int8_t *xq,
+                                  const float *xd, const float *xs, int64_t ng, int64_t nb) {
+    const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    float bsum = 0;
+    for (int64_t g = 0; g < ng; g++) {
+        __m256 accg = _mm256_setzero_ps();
+        for (int64_t j = 0; j < nb; j++, w += 16, xq += 32, xd++) {
+            __m128i raw = _mm_loadu_si128((const __m128i *)w);
+            __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4);
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)xq)), ones);
+            accg = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(*xd), accg);
+        }
+        acc = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc);
+        bsum += bi[g] * xs[g];
+    }
+    return llm__hsum256(acc) + bsum;
+}
+
+/* 8-bit q does not fit maddubs (255*127*2 overflows int16): widen both sides to int16. */
+static float llm__mlx_row_q8_avx2(const uint8_t *w, const float *sc, const float *bi, const int8_t *xq,
+                                  const float *xd, const float *xs, int64_t ng, int64_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    float bsum = 0;
+    for (int64_t g = 0; g < ng; g++) {
+        __m256 accg = _mm256_setzero_ps();
+        for (int64_t j = 0; j < nb; j++, w += 32, xq += 32, xd++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)w), xv = _mm256_loadu_si256((const __m256i *)xq);
+            __m256i p0 = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(q)),
+                                           _mm256_cvtepi8_epi16(_mm256_castsi256_si128(xv)));
+            __m256i p1 = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(q, 1)),
+                                           _mm256_cvtepi8_epi16(_mm256_extracti128_si256(xv, 1)));
+            accg = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(p0, p1)), _mm256_set1_ps(*xd), accg);
+        }
+        acc = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc);
+        bsum += bi[g] * xs[g];
+    }
+    return llm__hsum256(acc) + bsum;
+}
+
+/* Rows [r0, r1) x every token. scratch: 2*ng floats, the row's scales and biases as f32. */
+static void llm__matmul_mlx_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    const llm__mlx_mm *mm = (const llm__mlx_mm *)a->w;
+    const llm__qmat *q = mm->q;
+    int64_t k = a->k, ng = k / q->group_size, nb = q->group_size / 32, row_bytes = k * q->bits / 8;
+    float *sc = scratch, *bi = scratch + ng;
+    for (int64_t r = r0; r < r1; r++) {
+        for (int64_t g = 0; g < ng; g++) {
+            sc[g] = llm__mlx_param(q->scales, q->sdtype, r * ng + g);
+            bi[g] = llm__mlx_param(q->biases, q->sdtype, r * ng + g);
+        }
+        const uint8_t *w = q->w + r * row_bytes;
+        for (int64_t t = 0; t < a->n_tok; t++) {
+            const int8_t *xq = mm->xq + t * k;
+            const float *xd = mm->xd + t * (k / 32), *xs = mm->xs + t * ng;
+            a->y[t * a->ldy + r] = q->bits == 4 ? llm__mlx_row_q4_avx2(w, sc, bi, xq, xd, xs, ng, nb)
+                                                : llm__mlx_row_q8_avx2(w, sc, bi, xq, xd, xs, ng, nb);
+        }
+    }
+}
+#endif
+
+/* ---- the threaded entry point ---- */
+
+/* Which path computes q: the int8 one needs AVX2 and 4/8-bit affine weights, and is off
+   while llm_set_reference_kernels(true) is in force. */
+static bool llm__mlx_fast(const llm__qmat *q) {
+#ifdef LLM__AVX2
+    return llm__k != &llm__kernels_scalar && q->fp_mode < 0 && (q->bits == 4 || q->bits == 8);
+#else
+    (void)q;
+    return false;
+#endif
+}
+
+/* Scratch bytes: per thread, and per token of the int8 activations (0 on the reference path). */
+static size_t llm__mlx_thread_bytes(const llm__qmat *q, bool fast) {
+    size_t b = fast ? 2 * (size_t)(q->cols / q->group_size) * sizeof(float) : (size_t)q->cols * sizeof(float);
+    return (b + LLM__ALIGN - 1) / LLM__ALIGN * LLM__ALIGN;
+}
+static size_t llm__mlx_token_bytes(const llm__qmat *q, bool fast) {
+    return fast ? (size_t)q->cols + (size_t)(q->cols / 32 + q->cols / q->group_size) * sizeof(float) : 0;
+}
+
+/* Scratch that lets llm__matmul_mlx do n_tok tokens in one pass over the weights. */
+LLM_PRIVATE size_t llm__mlx_scratch_bytes(const llm__qmat *q, int64_t n_tok, int n_threads) {
+    bool fast = llm__mlx_fast(q);
+    return (size_t)n_threads * llm__mlx_thread_bytes(q, fast) + (size_t)n_tok * llm__mlx_token_bytes(q, fast);
+}
+
+/* y[t*ldy + r] = dot(x[t], W[r]) for t < n_tok, r < q->rows; x is [n_tok, q->cols].
+   scratch (float-aligned) must hold llm__mlx_scratch_bytes(q, 1, n_threads); with less than
+   the bytes for all n_tok tokens, tokens go in tiles, each one more pass over the weights.
+   Rows are split between threads; each output is reduced by one thread in a fixed order. */
+LLM_PRIVATE void llm__matmul_mlx(llm_pool *pool, void *scratch, size_t scratch_bytes, float *y, int64_t ldy,
+                                 const float *x, int64_t n_tok, const llm__qmat *q) {
+    bool fast = llm__mlx_fast(q);
+    int nth = llm_pool_n_threads(pool);
+    size_t th = llm__mlx_thread_bytes(q, fast), tok = llm__mlx_token_bytes(q, fast);
+    LLM_ASSERT(scratch_bytes >= llm__mlx_scratch_bytes(q, 1, nth));
+    int64_t k = q->cols, tile = fast ? (int64_t)LLM__MIN((scratch_bytes - nth * th) / tok, (size_t)n_tok) : n_tok;
+    llm__mlx_mm mm = { .q = q };
+    if (fast) {                   /* after the per-thread parts: [tile, k/32] xd, [tile, k/G] xs, [tile, k] xq */
+        mm.xd = (const float *)((uint8_t *)scratch + nth * th);
+        mm.xs = mm.xd + tile * (k / 32);
+        mm.xq = (const int8_t *)(mm.xs + tile * (k / q->group_size));
+    }
+    for (int64_t t0 = 0; t0 < n_tok; t0 += tile) {
+        int64_t nt = LLM__MIN(tile, n_tok - t0);
+        if (fast) llm__mlx_quantize_x(x + t0 * k, nt, k, q->group_size, q->bits == 4, (int8_t *)mm.xq,
+                                      (float *)mm.xd, (float *)mm.xs);
+        llm__mm_task t = {
+            .args = { .y = y + t0 * ldy, .ldy = ldy, .x = x + t0 * k, .n_tok = nt, .k = k, .w = &mm },
+            .fn = llm__matmul_mlx_scalar,
+            .n_rows = q->rows,
+            .scratch = (float *)scratch,
+            .scratch_stride = (int64_t)(th / sizeof(float)),
+        };
+#ifdef LLM__AVX2
+        if (fast) t.fn = llm__matmul_mlx_avx2;
+#endif
+        llm__parallel_for(pool, llm__mm_worker, &t);
+    }
+}

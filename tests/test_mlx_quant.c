@@ -1,0 +1,183 @@
+/* mlx quantization: llm_mlx_quantize / _dequantize / _dequantize_fp bit-exact against mlx
+   (hashes printed by tests/tools/mlx_quant_ref.py, mlx 0.32.4), the quantized matmul
+   kernels against dequantize + a double-precision dot, and the checks a model binder runs
+   (llm__mlx_qmat_init) on hostile tensors. Uses internals (llm__qmat, llm__matmul_mlx). */
+#define LLM_IMPLEMENTATION
+#include "llm.h"
+#include "test.h"
+
+#define ROWS 7
+#define COLS 256
+
+/* The generator of mlx_quant_ref.py: a 64-bit LCG, 24 random bits per element. */
+static uint64_t lcg(uint64_t *s) { return *s = *s * 6364136223846793005ull + 1442695040888963407ull; }
+
+/* [ROWS, COLS]: row 0 zeros, row 1 a constant, row 2 tiny, others of varied amplitude and
+   offset (some rows all positive or all negative). Every step is exact in f32 except the
+   offset add, one IEEE add as in numpy. */
+static void test_matrix(uint64_t seed, float *w) {
+    static const float offs[4] = { 0.0f, 0.0f, 1.5f, -1.25f };
+    for (int r = 0; r < ROWS; r++) {
+        float amp = ldexpf(1.0f, r % 7 - 3), off = offs[r % 4] * amp;
+        for (int c = 0; c < COLS; c++) {
+            float v = (float)((int64_t)(lcg(&seed) >> 40) - (1 << 23)) * ldexpf(1.0f, -23) * amp;
+            w[r * COLS + c] = v + off;
+        }
+    }
+    for (int c = 0; c < COLS; c++) {
+        w[c] = 0;
+        w[COLS + c] = -0.3f;
+        w[2 * COLS + c] *= ldexpf(1.0f, -28);
+    }
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 0x100000001b3ull;
+    return h;
+}
+#define FNV0 0xcbf29ce484222325ull
+
+static const struct { int bits, group; llm_dtype dt; uint64_t w, sb, deq; } affine_expect[] = {
+    { 2,  32, LLM_DTYPE_F32,  0x8cb8cb870daea04du, 0x43a323b9ac27c39bu, 0x8224b60cf23ce265u },
+    { 2,  32, LLM_DTYPE_F16,  0xc07c0fb98f2d4cc1u, 0xc1a43e977d3bd706u, 0x5ad038d850c32bdeu },
+    { 2,  32, LLM_DTYPE_BF16, 0x4bc00e1971f3a6bdu, 0xed5399c856e73eb8u, 0x4d0d5b8e877e76fbu },
+    { 2,  64, LLM_DTYPE_F32,  0x666d5d37199752aeu, 0x27cd9f86c90eab6au, 0x33bb2fd8d447cf55u },
+    { 2,  64, LLM_DTYPE_F16,  0x666d5d37199752aeu, 0x7bb3244523897a6au, 0x4a85cdd35578d054u },
+    { 2,  64, LLM_DTYPE_BF16, 0x80c8972cf3ba89a9u, 0x9876e389b36999b9u, 0x1b337572cbc4316au },
+    { 2, 128, LLM_DTYPE_F32,  0xb63ce64753868a83u, 0xc9d40c6222bd2265u, 0xec0526e5485b4905u },
+    { 2, 128, LLM_DTYPE_F16,  0xb63ce64753868a83u, 0xe6100c9ac3832ab4u, 0x4669648af805a187u },
+    { 2, 128, LLM_DTYPE_BF16, 0xd84052332734e62fu, 0xc99a482fabc1101cu, 0xd6dcc267539edcfau },
+    { 3,  32, LLM_DTYPE_F32,  0xad569367b07d4cbdu, 0x5b426b24bf83bee4u, 0xeab9dc6678e3dac8u },
+    { 3,  32, LLM_DTYPE_F16,  0x2a6a70e2845f20c8u, 0x3568841cd097b1e0u, 0x11e42179bfe03c6au },
+    { 3,  32, LLM_DTYPE_BF16, 0xb5b46bfed12ecc3cu, 0x14cd64331b3ef9cau, 0x61ae87fb5bb24693u },
+    { 3,  64, LLM_DTYPE_F32,  0x417f27791eda27e7u, 0x85ab7c044cf5a791u, 0xe2b8befa40d5d0d3u },
+    { 3,  64, LLM_DTYPE_F16,  0x61fb53c1263b784fu, 0x851083f77416319bu, 0xc0aa463fbd7ac4ceu },
+    { 3,  64, LLM_DTYPE_BF16, 0x9d819aa263f55bdbu, 0x2f6248d7be5e6e51u, 0x80365e089a397d26u },
+    { 3, 128, LLM_DTYPE_F32,  0x0a8504213bcb2eaeu, 0x1528255ec0ac70d8u, 0x26befb65f1471ef1u },
+    { 3, 128, LLM_DTYPE_F16,  0x0a8504213bcb2eaeu, 0xe891ed8ee81d4385u, 0x838765812bca8d78u },
+    { 3, 128, LLM_DTYPE_BF16, 0x8cf1c92c4a85dafcu, 0x430a02e066c1ddadu, 0xf52af59a91065371u },
+    { 4,  32, LLM_DTYPE_F32,  0x614d6d601d42709au, 0x7c19a8298adf480bu, 0xa00477cf02224da9u },
+    { 4,  32, LLM_DTYPE_F16,  0xeedde43a4b9518b2u, 0x039822bac965701cu, 0x2fd6ab40ce84a16au },
+    { 4,  32, LLM_DTYPE_BF16, 0xc6e2e490e7c91228u, 0x0ca30903cc176b04u, 0x4f27550f9a99540eu },
+    { 4,  64, LLM_DTYPE_F32,  0xc73660ef4fa56296u, 0x818bead23d9393b0u, 0xf4bd3705f44ceda3u },
+    { 4,  64, LLM_DTYPE_F16,  0x43306e40ea7d30cdu, 0xfd641ec4b05fae98u, 0x9ea8adb1a306e558u },
+    { 4,  64, LLM_DTYPE_BF16, 0xdf3475e119510c82u, 0xc8449afd8c2edeacu, 0xe6c486d0a81656a3u },
+    { 4, 128, LLM_DTYPE_F32,  0xc4ea25d1d49aae06u, 0x42a6f72edc131064u, 0xae41a5e7f60cbcfeu },
+    { 4, 128, LLM_DTYPE_F16,  0x30f93668c2c65ef3u, 0x550fab84b0fa8f60u, 0x259064805ae9421eu },
+    { 4, 128, LLM_DTYPE_BF16, 0x8f4a288ed575d68cu, 0x0fe36b81676ce202u, 0x298b0d46c1977b60u },
+    { 5,  32, LLM_DTYPE_F32,  0xac6f948b749c632du, 0x7b106fb9aedc4a5cu, 0x2163c0c23f89b229u },
+    { 5,  32, LLM_DTYPE_F16,  0xac6f948b749c632du, 0xec4264e233465fe8u, 0xe17f09457a3e5ee1u },
+    { 5,  32, LLM_DTYPE_BF16, 0x877c40d53a701307u, 0x15f26d594182496eu, 0xf9b239be197758d2u },
+    { 5,  64, LLM_DTYPE_F32,  0x6e6d2b76f3d6b52fu, 0x194ebde3ec92a7a0u, 0x7e6abbd9a7ef614fu },
+    { 5,  64, LLM_DTYPE_F16,  0x8f2df7cbc5e4ce42u, 0x3761054ea21e99f0u, 0xeae8c104f98f3a36u },
+    { 5,  64, LLM_DTYPE_BF16, 0x213143ce89b94d67u, 0xc2469fd13e8ffb3fu, 0x8a790cb54bf9a274u },
+    { 5, 128, LLM_DTYPE_F32,  0x1df56fa222800b54u, 0x3b03d715bf1ebc67u, 0x921c3b91210635f2u },
+    { 5, 128, LLM_DTYPE_F16,  0x937e695e429b14d4u, 0x3b12e0bc858d9aa0u, 0x4bfd0eab0d9b3edeu },
+    { 5, 128, LLM_DTYPE_BF16, 0x59a1c8156e8acde1u, 0x4dad3c8bd8ea10efu, 0xda03c7ec57907cbeu },
+    { 6,  32, LLM_DTYPE_F32,  0x37bf1066dcf3fdcbu, 0x28d7eafd39e4c360u, 0xa2cc12c85dc8f46fu },
+    { 6,  32, LLM_DTYPE_F16,  0x6f549c755062b838u, 0x4914220aab2faab9u, 0x46faf37bda41db58u },
+    { 6,  32, LLM_DTYPE_BF16, 0x1d08965354090072u, 0x07b1494e1abcd8bbu, 0xa7e824958c9c6f85u },
+    { 6,  64, LLM_DTYPE_F32,  0x99f9f05fe8597466u, 0xc22daafa16ca31f0u, 0xa5d63b0dec85ba3bu },
+    { 6,  64, LLM_DTYPE_F16,  0xd4442611714fd166u, 0x1b0b76f79eadd609u, 0xdc41903516dec0b4u },
+    { 6,  64, LLM_DTYPE_BF16, 0x8cc172417be72fbdu, 0xd0151860f0051adcu, 0xef20802960fec7b4u },
+    { 6, 128, LLM_DTYPE_F32,  0x14d93c4ff2fe547eu, 0xf92f1df5b3b73eb5u, 0x6c39d5b56b54d08fu },
+    { 6, 128, LLM_DTYPE_F16,  0x62affd8473633ae2u, 0xa402622701d75c4cu, 0x882fc4748289b5a3u },
+    { 6, 128, LLM_DTYPE_BF16, 0xb943f1bf37affa2bu, 0x20b465771492f450u, 0x5b726f93c186aedbu },
+    { 8,  32, LLM_DTYPE_F32,  0x260355997a64b668u, 0x46ba87392118ceeau, 0x1a3bb140f1f400fdu },
+    { 8,  32, LLM_DTYPE_F16,  0x40ce346e069b520eu, 0x294ad97712f7308eu, 0xc335643bb8e4529eu },
+    { 8,  32, LLM_DTYPE_BF16, 0xf1c8f4301cf5e3ebu, 0x339c15af889dff74u, 0x2554b299906fc675u },
+    { 8,  64, LLM_DTYPE_F32,  0xa916663ad787cffcu, 0xa610258723484bfdu, 0xf32913be478172e9u },
+    { 8,  64, LLM_DTYPE_F16,  0x428f73e69ff4169eu, 0x18f80d781f45c23au, 0x739018fcba3c0a1eu },
+    { 8,  64, LLM_DTYPE_BF16, 0xcc8028a62ff59865u, 0xdbb87fd63ef5873eu, 0xd81c80ef7c5b537eu },
+    { 8, 128, LLM_DTYPE_F32,  0x29898154e8717d0bu, 0x26185e530ef60159u, 0xb3b3bbb75882e59au },
+    { 8, 128, LLM_DTYPE_F16,  0x30069b6b54f15fc8u, 0x195caefd68cbbb30u, 0xcf5066cabf2b32bbu },
+    { 8, 128, LLM_DTYPE_BF16, 0xc4de9fb41f83c16fu, 0xa2991a3c11332ddfu, 0xe540a2afd5178939u },
+};
+
+static const uint64_t fp_expect[3] = {   /* mxfp4, nvfp4, mxfp8 */
+    /* mxfp4 */ 0x5205e3247c0685afu,
+    /* nvfp4 */ 0xe03f70bda8740262u,
+    /* mxfp8 */ 0x0ecc98831b1cb8a5u,
+};
+
+static size_t dtype_bytes(llm_dtype dt) { return dt == LLM_DTYPE_F32 ? 4 : 2; }
+
+/* Quantize the LCG matrix (rounded to the scale dtype first: mlx quantizes an array of
+   that dtype) for every bits x group x dtype; compare the bytes and the dequantized values. */
+static void test_affine_matches_mlx(void) {
+    static float w[ROWS * COLS], deq[ROWS * COLS];
+    static uint8_t packed[ROWS * COLS], sb[2 * ROWS * COLS / 32 * 4];
+    int bad = 0;
+    for (int64_t i = 0; i < LLM__COUNT(affine_expect); i++) {
+        int bits = affine_expect[i].bits, gs = affine_expect[i].group;
+        llm_dtype dt = affine_expect[i].dt;
+        size_t ns = (size_t)ROWS * COLS / gs * dtype_bytes(dt);
+        test_matrix(1000 + bits * 10 + gs, w);
+        llm_convert(dt, deq, LLM_DTYPE_F32, w, ROWS * COLS);        /* round to dt (deq as a temporary) */
+        llm_convert(LLM_DTYPE_F32, w, dt, deq, ROWS * COLS);
+        CHECK_OK(llm_mlx_quantize(w, ROWS, COLS, bits, gs, dt, packed, sb, sb + ns));
+        CHECK_OK(llm_mlx_dequantize(packed, sb, sb + ns, ROWS, COLS, bits, gs, dt, deq));
+        uint64_t hw = fnv(FNV0, packed, llm_mlx_weight_bytes(ROWS, COLS, bits)), hs = fnv(FNV0, sb, 2 * ns);
+        uint64_t hd = fnv(FNV0, deq, sizeof deq);
+        if (hw != affine_expect[i].w || hs != affine_expect[i].sb || hd != affine_expect[i].deq) {
+            printf("  bits %d group %d %s: weights %s, scales/biases %s, dequantized %s\n", bits, gs, llm_dtype_get(dt)->name,
+                   hw == affine_expect[i].w ? "ok" : "DIFFER", hs == affine_expect[i].sb ? "ok" : "DIFFER",
+                   hd == affine_expect[i].deq ? "ok" : "DIFFER");
+            bad++;
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(LLM__COUNT(affine_expect), 6 * 3 * 3);
+}
+
+static uint32_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+/* A few values spelled out (4-bit, group 64, f32), to read when a hash differs: row 3 is
+   all-negative (the min is the edge, the scale positive), row 1 constant (the max is the
+   edge, the scale stays -eps). */
+static void test_affine_values(void) {
+    static float w[ROWS * COLS];
+    static uint32_t packed[ROWS * COLS / 8];
+    static float scales[ROWS * COLS / 64], biases[ROWS * COLS / 64];
+    test_matrix(1000 + 4 * 10 + 64, w);
+    CHECK_OK(llm_mlx_quantize(w, ROWS, COLS, 4, 64, LLM_DTYPE_F32, packed, scales, biases));
+    CHECK_EQ_INT(packed[3 * COLS / 8], 0x81a49b63);
+    CHECK_EQ_INT(f32_bits(scales[3 * 4]), 0x3e0770b8);
+    CHECK_EQ_INT(f32_bits(biases[3 * 4]), 0xc00fe7c4);
+    CHECK_EQ_INT(f32_bits(scales[1 * 4]), 0xb3d6bf95);
+    CHECK_EQ_INT(f32_bits(biases[1 * 4]), 0xbe99999a);
+    CHECK_EQ_INT(packed[0], 0);          /* a zero row: q = 0, scale -eps, bias 0 */
+    CHECK_EQ_INT(biases[0], 0);
+}
+
+/* The fp modes: LCG words and scales (no e4m3 NaN codes), dequantized by mlx. */
+static void test_fp_matches_mlx(void) {
+    static const int bits[3] = { 4, 4, 8 }, group[3] = { 32, 16, 32 };
+    static uint32_t words[ROWS * COLS / 4];
+    static uint8_t scales[ROWS * COLS / 16];
+    static float out[ROWS * COLS];
+    for (int m = 0; m < 3; m++) {
+        uint64_t s = 7;
+        for (int i = 0; i < ROWS * COLS * bits[m] / 32; i++) {
+            uint32_t x = (uint32_t)(lcg(&s) >> 32);
+            for (int k = 0; bits[m] == 8 && k < 4; k++)
+                if (((x >> (8 * k)) & 0x7f) == 0x7f) x ^= 1u << (8 * k);
+            words[i] = x;
+        }
+        s = 8;
+        for (int i = 0; i < ROWS * COLS / group[m]; i++) {
+            uint8_t x = (uint8_t)(lcg(&s) >> 56);
+            scales[i] = group[m] == 16 ? ((x & 0x7f) != 0x7f ? x & 0x7f : 0x7e) : (uint8_t)(100 + x % 50);
+        }
+        CHECK_OK(llm_mlx_dequantize_fp((llm_mlx_fp_mode)m, words, scales, ROWS, COLS, out));
+        CHECK_EQ_INT(fnv(FNV0, out, sizeof out), fp_expect[m]);
+    }
+    CHECK_NEAR(out[0], -0.00018310546875, 0);   /* mxfp8 d[0][0] as mlx prints it */
+}
+
+int main(void) {
+    RUN(test_affine_matches_mlx);
+    RUN(test_affine_values);
+    RUN(test_fp_matches_mlx);
+    return TEST_MAIN_END();
+}
