@@ -175,9 +175,179 @@ static void test_fp_matches_mlx(void) {
     CHECK_NEAR(out[0], -0.00018310546875, 0);   /* mxfp8 d[0][0] as mlx prints it */
 }
 
+/* ---- matmul ---- */
+
+static float rnd(uint64_t *s) { return (float)((int64_t)(lcg(s) >> 40) - (1 << 23)) * ldexpf(1.0f, -23); }
+
+/* One quantized matrix with its dequantized copy. */
+typedef struct { llm__qmat q; uint8_t *w; void *scales, *biases; float *deq; } qmatrix;
+
+static void qmatrix_make(qmatrix *m, int bits, int gs, llm_dtype dt, int64_t rows, int64_t cols, uint64_t seed) {
+    float *w = malloc(rows * cols * sizeof *w);
+    for (int64_t i = 0; i < rows * cols; i++) w[i] = rnd(&seed) * (1 + (i / cols) % 3);
+    m->w = malloc(llm_mlx_weight_bytes(rows, cols, bits));
+    m->scales = malloc(rows * cols / gs * 4);
+    m->biases = malloc(rows * cols / gs * 4);
+    m->deq = malloc(rows * cols * sizeof *w);
+    CHECK_OK(llm_mlx_quantize(w, rows, cols, bits, gs, dt, m->w, m->scales, m->biases));
+    /* the kernels use s*q + b unrounded (mlx rounds w to the scale dtype): compare with that */
+    float *s32 = malloc(rows * cols / gs * 4), *b32 = malloc(rows * cols / gs * 4);
+    llm_convert(LLM_DTYPE_F32, s32, dt, m->scales, rows * cols / gs);
+    llm_convert(LLM_DTYPE_F32, b32, dt, m->biases, rows * cols / gs);
+    CHECK_OK(llm_mlx_dequantize(m->w, s32, b32, rows, cols, bits, gs, LLM_DTYPE_F32, m->deq));
+    free(s32); free(b32);
+    m->q = (llm__qmat){ .w = m->w, .scales = m->scales, .biases = m->biases, .rows = rows, .cols = cols, .bits = bits,
+                        .group_size = gs, .sdtype = dt, .fp_mode = -1 };
+    free(w);
+}
+
+static void qmatrix_free(qmatrix *m) { free(m->w); free(m->scales); free(m->biases); free(m->deq); }
+
+/* y = x . W^T through llm__matmul_mlx with `scratch_tokens` tokens' worth of scratch. */
+static void run_matmul(llm_pool *pool, const llm__qmat *q, const float *x, int64_t n_tok, int64_t scratch_tokens, float *y) {
+    size_t n = llm__mlx_scratch_bytes(q, scratch_tokens, llm_pool_n_threads(pool));
+    float *scratch = malloc(n);
+    llm__matmul_mlx(pool, scratch, n, y, q->rows, x, n_tok, q);
+    free(scratch);
+}
+
+/* Worst |y - dot(x, deq)| allowed: float rounding on the reference path; on the int8 path
+   also the activation rounding, max|x_blk|/254 per element of each 32-block (27_kernels_mlx.c). */
+static double matmul_tol(const float *x, const float *w, int64_t k, bool int8) {
+    double abs_dot = 0, round = 0;
+    for (int64_t b = 0; b < k; b += 32) {
+        double amax = 0, wsum = 0;
+        for (int64_t i = b; i < b + 32; i++) { amax = fmax(amax, fabs(x[i])); wsum += fabs(w[i]); abs_dot += fabs((double)x[i] * w[i]); }
+        round += amax / 254 * wsum;
+    }
+    return 1e-5 * abs_dot + 1e-6 + (int8 ? round * 1.001 : 0);
+}
+
+/* Every output of the kernel in force against a double dot with the dequantized matrix. */
+static int check_outputs(const qmatrix *m, const float *x, int64_t n_tok, const float *y, bool int8, double *worst_rel) {
+    int bad = 0;
+    int64_t k = m->q.cols;
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t r = 0; r < m->q.rows; r++) {
+            double want = 0;
+            for (int64_t i = 0; i < k; i++) want += (double)x[t * k + i] * m->deq[r * k + i];
+            double err = fabs(y[t * m->q.rows + r] - want), tol = matmul_tol(x + t * k, m->deq + r * k, k, int8);
+            if (!(err <= tol) && bad++ < 3) printf("  y[%lld][%lld] = %.9g, want %.9g (tol %g)\n", (long long)t, (long long)r, y[t * m->q.rows + r], want, tol);
+            *worst_rel = fmax(*worst_rel, err / tol);
+        }
+    return bad;
+}
+
+/* Every bit width and group size on awkward shapes, reference and (4/8-bit) AVX2 paths, with
+   1 and 3 threads (bitwise equal) and with one-token scratch tiles (bitwise equal). */
+static void test_matmul(void) {
+    static const llm_dtype dts[3] = { LLM_DTYPE_F32, LLM_DTYPE_F16, LLM_DTYPE_BF16 };
+    static const int64_t shapes[3][3] = { { 1, 4096, 1 }, { 3, 0, 4 }, { 33, 4096, 3 } };   /* rows, cols (0: small), tokens */
+    llm_pool *pool1 = NULL, *pool3 = NULL;
+    CHECK_OK(llm_pool_create(1, &pool1));
+    CHECK_OK(llm_pool_create(3, &pool3));
+    double worst[2] = { 0, 0 };
+    int bad = 0, n = 0;
+    for (int bits = 2; bits <= 8; bits++) {
+        if (bits == 7) continue;
+        for (int gs = 32; gs <= 128; gs *= 2)
+            for (int sh = 0; sh < 3; sh++) {
+                int64_t rows = shapes[sh][0], cols = shapes[sh][1] ? shapes[sh][1] : (gs == 128 ? 128 : 64), T = shapes[sh][2];
+                qmatrix m;
+                qmatrix_make(&m, bits, gs, dts[(bits + sh) % 3], rows, cols, 99 + bits * 7 + gs + sh);
+                float *x = malloc(T * cols * sizeof *x), *y = malloc(T * rows * sizeof *y), *y3 = malloc(T * rows * sizeof *y);
+                uint64_t s = 5 + sh;
+                for (int64_t i = 0; i < T * cols; i++) x[i] = rnd(&s);
+                for (int ref = 1; ref >= 0; ref--) {
+                    llm_set_reference_kernels(ref);
+                    run_matmul(pool1, &m.q, x, T, T, y);
+                    bad += check_outputs(&m, x, T, y, !ref && llm__mlx_fast(&m.q), &worst[!ref && llm__mlx_fast(&m.q)]);
+                    run_matmul(pool3, &m.q, x, T, 1, y3);
+                    CHECK(memcmp(y, y3, T * rows * sizeof *y) == 0);
+                    n++;
+                }
+                free(x); free(y); free(y3);
+                qmatrix_free(&m);
+            }
+    }
+    llm_set_reference_kernels(false);
+    printf("  %d matmuls; worst error / tolerance: reference %.3f, int8 %.3f\n", n, worst[0], worst[1]);
+    CHECK_EQ_INT(bad, 0);
+    llm_pool_destroy(pool1);
+    llm_pool_destroy(pool3);
+}
+
+/* The reference kernel on an mxfp4 matrix against llm_mlx_dequantize_fp. */
+static void test_matmul_mxfp4(void) {
+    enum { R = 5, K = 256, T = 2 };
+    static uint32_t words[R * K / 8];
+    static uint8_t scales[R * K / 32];
+    static float deq[R * K], x[T * K], y[T * R];
+    uint64_t s = 3;
+    for (int i = 0; i < R * K / 8; i++) words[i] = (uint32_t)(lcg(&s) >> 32);
+    for (int i = 0; i < R * K / 32; i++) scales[i] = (uint8_t)(120 + (lcg(&s) >> 60));
+    for (int i = 0; i < T * K; i++) x[i] = rnd(&s);
+    CHECK_OK(llm_mlx_dequantize_fp(LLM_MLX_MXFP4, words, scales, R, K, deq));
+    llm_tensor tw = { "w", LLM_DTYPE_U32, 2, { R, K / 8 }, words, sizeof words };
+    llm_tensor ts = { "w.scales", LLM_DTYPE_U8, 2, { R, K / 32 }, scales, sizeof scales };
+    qmatrix m = { .deq = deq };
+    CHECK_OK(llm__mlx_qmat_init("test", "w", &tw, &ts, NULL, "mxfp4", 4, 32, R, K, &m.q));
+    double worst = 0;
+    run_matmul(NULL, &m.q, x, T, T, y);
+    CHECK_EQ_INT(check_outputs(&m, x, T, y, false, &worst), 0);
+}
+
+/* What a binder meets in a broken checkpoint: each mistake gives its own clear error. */
+static void test_hostile(void) {
+    static uint32_t w[4 * 16];
+    static uint16_t sc[4 * 2], bi[4 * 2];
+    llm_tensor tw = { "w", LLM_DTYPE_U32, 2, { 4, 16 }, w, sizeof w };          /* [4, 128] 4-bit */
+    llm_tensor ts = { "w.scales", LLM_DTYPE_F16, 2, { 4, 2 }, sc, sizeof sc };  /* group 64 */
+    llm_tensor tb = { "w.biases", LLM_DTYPE_F16, 2, { 4, 2 }, bi, sizeof bi };
+    llm__qmat q;
+    CHECK_OK(llm__mlx_qmat_init("m", "w", &tw, &ts, &tb, NULL, 4, 64, 4, 128, &q));
+    CHECK_EQ_INT(q.sdtype, LLM_DTYPE_F16);
+    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts, &tb, "affine", 7, 64, 4, 128, &q), LLM_ERR_UNSUPPORTED);
+    CHECK(strstr(llm_last_error(), "7-bit") != NULL);
+    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts, &tb, NULL, 4, 48, 4, 128, &q), LLM_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts, &tb, NULL, 4, 64, 4, 96, &q), LLM_ERR_FORMAT);
+    CHECK(strstr(llm_last_error(), "groups of 64") != NULL);
+    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts, &tb, NULL, 4, 32, 4, 128, &q), LLM_ERR_FORMAT); /* scales [4,2], want [4,4] */
+    CHECK(strstr(llm_last_error(), "w.scales") != NULL);
+    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts, &tb, NULL, 8, 64, 4, 128, &q), LLM_ERR_FORMAT); /* weight too small */
+    CHECK(strstr(llm_last_error(), "w.weight") != NULL);
+    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts, NULL, NULL, 4, 64, 4, 128, &q), LLM_ERR_FORMAT);
+    CHECK(strstr(llm_last_error(), "biases") != NULL);
+    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts, &tb, "nf4", 4, 64, 4, 128, &q), LLM_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts, &tb, "mxfp4", 4, 64, 4, 128, &q), LLM_ERR_UNSUPPORTED);
+    llm_tensor tb32 = tb; tb32.dtype = LLM_DTYPE_F32;                            /* biases in another dtype */
+    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts, &tb32, NULL, 4, 64, 4, 128, &q), LLM_ERR_FORMAT);
+    llm_tensor ts1 = ts; ts1.n_dims = 1;                                         /* scales 1-D */
+    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts1, &tb, NULL, 4, 64, 4, 128, &q), LLM_ERR_FORMAT);
+    llm_tensor ts8 = ts; ts8.dtype = LLM_DTYPE_U8; ts8.n_bytes = 8;              /* u8 scales in affine mode */
+    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts8, &tb, NULL, 4, 64, 4, 128, &q), LLM_ERR_FORMAT);
+    llm_tensor tws = tw; tws.n_bytes = 16;                                       /* a view shorter than its shape */
+    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tws, &ts, &tb, NULL, 4, 64, 4, 128, &q), LLM_ERR_FORMAT);
+    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", NULL, &ts, &tb, NULL, 4, 64, 4, 128, &q), LLM_ERR_FORMAT);
+    /* the public functions check their arguments too */
+    float f[128] = { 0 };
+    CHECK_EQ_INT(llm_mlx_quantize(f, 1, 128, 7, 64, LLM_DTYPE_F32, w, sc, bi), LLM_ERR_INVALID_ARG);
+    CHECK_EQ_INT(llm_mlx_quantize(f, 1, 96, 4, 64, LLM_DTYPE_F32, w, sc, bi), LLM_ERR_INVALID_ARG);
+    CHECK_EQ_INT(llm_mlx_quantize(f, 1, 128, 4, 16, LLM_DTYPE_F32, w, sc, bi), LLM_ERR_INVALID_ARG);
+    CHECK_EQ_INT(llm_mlx_quantize(f, 1, 128, 4, 64, LLM_DTYPE_I8, w, sc, bi), LLM_ERR_INVALID_ARG);
+    CHECK_EQ_INT(llm_mlx_dequantize(w, sc, bi, 1, 128, 1, 64, LLM_DTYPE_F16, f), LLM_ERR_INVALID_ARG);
+    CHECK_EQ_INT(llm_mlx_dequantize_fp((llm_mlx_fp_mode)9, w, (const uint8_t *)sc, 1, 128, f), LLM_ERR_INVALID_ARG);
+    CHECK_EQ_INT(llm_mlx_dequantize_fp(LLM_MLX_MXFP4, w, (const uint8_t *)sc, 1, 40, f), LLM_ERR_INVALID_ARG);
+    CHECK_EQ_INT(llm_mlx_weight_bytes(3, 100, 4), 0);
+    CHECK_EQ_INT(llm_mlx_weight_bytes(3, 128, 3), 144);
+}
+
 int main(void) {
     RUN(test_affine_matches_mlx);
     RUN(test_affine_values);
     RUN(test_fp_matches_mlx);
+    RUN(test_matmul);
+    RUN(test_matmul_mxfp4);
+    RUN(test_hostile);
     return TEST_MAIN_END();
 }
