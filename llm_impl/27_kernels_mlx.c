@@ -91,7 +91,7 @@ static void llm__mlx_fp_values(const llm__qmat *q, int64_t r, float *out) {
 typedef struct llm__mlx_mm {
     const llm__qmat *q;
     const int8_t *xq;         /* AVX2 path: [n_tok, k] activations rounded to int8 */
-    const float *xd;          /* [n_tok, k/32] their scales */
+    const float *xd;          /* [n_tok, k/8] their scales (layout: llm__mlx_quantize_x) */
     const float *xs;          /* [n_tok, k/G] their sums per weight group */
 } llm__mlx_mm;
 
@@ -125,25 +125,28 @@ static void llm__matmul_mlx_scalar(const llm__mm_args *a, int64_t r0, int64_t r1
 
 /* Round x [n_tok, k] to int8 in blocks of 32: xd = max|x|/127, xq = round(x/xd), and
    xs[t, g] = sum of xd*xq over weight group g (G elements), so the bias term uses the same
-   rounded activations as the dot product. perm4: store each block's 16 even elements, then
-   its 16 odd ones: the order the 4-bit kernel unpacks a block's bytes in (low nibbles hold
-   the even elements). */
-static void llm__mlx_quantize_x(const float *x, int64_t n_tok, int64_t k, int64_t G, bool perm4, int8_t *xq, float *xd,
+   rounded activations as the dot product. Per token: k bytes of xq, k/8 floats of xd.
+   bits 8: natural order, one xd per block.
+   bits 4: in the order the 4-bit kernel unpacks 32 bytes (64 weights) of a row: low nibbles
+   (the even elements of both 32-blocks) first, then high nibbles; and xd as 8 floats per
+   64, [xd0 x4, xd1 x4], matching the int32 lanes the two 128-bit halves reduce to. */
+static void llm__mlx_quantize_x(const float *x, int64_t n_tok, int64_t k, int64_t G, int bits, int8_t *xq, float *xd,
                                 float *xs) {
     for (int64_t t = 0; t < n_tok; t++) {
         for (int64_t j = 0; j < k / 32; j++) {
             const float *xb = x + t * k + j * 32;
-            int8_t *qb = xq + t * k + j * 32;
+            int8_t *qb = xq + t * k + (bits == 4 ? (j & ~1) * 32 + (j & 1) * 16 : j * 32);
             float amax = 0;
             for (int i = 0; i < 32; i++) amax = LLM__MAX(amax, fabsf(xb[i]));
             float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
             int isum = 0;
             for (int i = 0; i < 32; i++) {
                 int v = (int)nearbyintf(xb[i] * id);
-                qb[perm4 ? (i & 1) * 16 + (i >> 1) : i] = (int8_t)v;
+                qb[bits == 4 ? (i & 1) * 32 + (i >> 1) : i] = (int8_t)v;
                 isum += v;
             }
-            xd[t * (k / 32) + j] = d;
+            if (bits == 4) for (int i = 0; i < 4; i++) xd[t * (k / 8) + (j & ~1) * 4 + (j & 1) * 4 + i] = d;
+            else xd[t * (k / 8) + j] = d;
             if (j % (G / 32) == 0) xs[t * (k / G) + j / (G / 32)] = 0;
             xs[t * (k / G) + j / (G / 32)] += d * (float)isum;
         }
@@ -151,35 +154,49 @@ static void llm__mlx_quantize_x(const float *x, int64_t n_tok, int64_t k, int64_
 }
 
 #ifdef LLM__AVX2
-/* dot of one packed row with one token's int8 activations: per 32-element block an integer
-   dot product, scaled by the block's xd; per group, times the scale plus bias * xs. */
-static float llm__mlx_row_q4_avx2(const uint8_t *w, const float *sc, const float *bi, const int8_t *xq,
-                                  const float *xd, const float *xs, int64_t ng, int64_t nb) {
+/* 64 weights (32 bytes) times their 64 int8 activations: an int32 per pair of 16-element
+   runs, lanes 0-3 from the first 32-block and 4-7 from the second, times xd. */
+static inline __m256 llm__mlx_q4x64(const uint8_t *w, const int8_t *xq, const float *xd) {
     const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
-    __m256 acc = _mm256_setzero_ps();
-    float bsum = 0;
-    for (int64_t g = 0; g < ng; g++) {
-        __m256 accg = _mm256_setzero_ps();
-        for (int64_t j = 0; j < nb; j++, w += 16, xq += 32, xd++) {
-            __m128i raw = _mm_loadu_si128((const __m128i *)w);
-            __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4);
-            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)xq)), ones);
-            accg = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(*xd), accg);
+    _mm_prefetch((const char *)w + 768, _MM_HINT_T0);
+    __m256i v = _mm256_loadu_si256((const __m256i *)w);
+    __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)xq)),   /* <= 2*3810 */
+                                 _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xq + 32))));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), _mm256_loadu_ps(xd));
+}
+
+/* dot of one packed 4-bit row with one token's activations: sum over groups of
+   scale * dot(x~, q) (vector, two accumulators) plus bias . xs. cols % 64 == 0. */
+static float llm__mlx_row_q4_avx2(const uint8_t *w, const float *sc, const float *bi, const int8_t *xq,
+                                  const float *xd, const float *xs, int64_t k, int64_t G) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    if (G == 32) {            /* one chunk of 64 spans two groups: scales [s0 x4, s1 x4] */
+        for (int64_t c = 0; c < k / 64; c++) {
+            __m256 s = _mm256_set_m128(_mm_set1_ps(sc[2 * c + 1]), _mm_set1_ps(sc[2 * c]));
+            __m256 p = llm__mlx_q4x64(w + c * 32, xq + c * 64, xd + c * 8);
+            if (c & 1) acc1 = _mm256_fmadd_ps(p, s, acc1);
+            else acc0 = _mm256_fmadd_ps(p, s, acc0);
         }
-        acc = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc);
-        bsum += bi[g] * xs[g];
+    } else {
+        for (int64_t g = 0; g < k / G; g++) {
+            __m256 accg = llm__mlx_q4x64(w, xq, xd);
+            for (int64_t c = 1; c < G / 64; c++) accg = _mm256_add_ps(accg, llm__mlx_q4x64(w + c * 32, xq + c * 64, xd + c * 8));
+            if (g & 1) acc1 = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc1);
+            else acc0 = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc0);
+            w += G / 2, xq += G, xd += G / 8;
+        }
     }
-    return llm__hsum256(acc) + bsum;
+    return llm__hsum256(_mm256_add_ps(acc0, acc1)) + llm__dot_f32_avx2(bi, xs, k / G);
 }
 
 /* 8-bit q does not fit maddubs (255*127*2 overflows int16): widen both sides to int16. */
 static float llm__mlx_row_q8_avx2(const uint8_t *w, const float *sc, const float *bi, const int8_t *xq,
-                                  const float *xd, const float *xs, int64_t ng, int64_t nb) {
+                                  const float *xd, const float *xs, int64_t k, int64_t G) {
     __m256 acc = _mm256_setzero_ps();
-    float bsum = 0;
-    for (int64_t g = 0; g < ng; g++) {
+    for (int64_t g = 0; g < k / G; g++) {
         __m256 accg = _mm256_setzero_ps();
-        for (int64_t j = 0; j < nb; j++, w += 32, xq += 32, xd++) {
+        for (int64_t j = 0; j < G / 32; j++, w += 32, xq += 32, xd++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)w), xv = _mm256_loadu_si256((const __m256i *)xq);
             __m256i p0 = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(q)),
                                            _mm256_cvtepi8_epi16(_mm256_castsi256_si128(xv)));
@@ -188,28 +205,39 @@ static float llm__mlx_row_q8_avx2(const uint8_t *w, const float *sc, const float
             accg = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(p0, p1)), _mm256_set1_ps(*xd), accg);
         }
         acc = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc);
-        bsum += bi[g] * xs[g];
     }
-    return llm__hsum256(acc) + bsum;
+    return llm__hsum256(acc) + llm__dot_f32_avx2(bi, xs, k / G);
 }
 
-/* Rows [r0, r1) x every token. scratch: 2*ng floats, the row's scales and biases as f32. */
+/* n scales or biases of dtype dt as f32 (8 at a time). */
+static void llm__mlx_params_f32(float *dst, const void *src, llm_dtype dt, int64_t n) {
+    int64_t i = 0;
+    if (dt == LLM_DTYPE_F16) for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, llm__load8_f16((const uint16_t *)src + i));
+    if (dt == LLM_DTYPE_BF16) for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, llm__load8_bf16((const uint16_t *)src + i));
+    for (; i < n; i++) dst[i] = llm__mlx_param(src, dt, i);
+}
+
+/* Rows [r0, r1) x every token, LLM__MLX_ROWS rows at a time: their weights (16 KB for a
+   4-bit row of 8192) stay in L2 while every token passes, and each token's activations stay
+   in L1 across the block. scratch: the block's scales and biases as f32 (2*ROWS*ng floats). */
+#define LLM__MLX_ROWS 8
 static void llm__matmul_mlx_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
     const llm__mlx_mm *mm = (const llm__mlx_mm *)a->w;
     const llm__qmat *q = mm->q;
-    int64_t k = a->k, ng = k / q->group_size, nb = q->group_size / 32, row_bytes = k * q->bits / 8;
-    float *sc = scratch, *bi = scratch + ng;
-    for (int64_t r = r0; r < r1; r++) {
-        for (int64_t g = 0; g < ng; g++) {
-            sc[g] = llm__mlx_param(q->scales, q->sdtype, r * ng + g);
-            bi[g] = llm__mlx_param(q->biases, q->sdtype, r * ng + g);
-        }
-        const uint8_t *w = q->w + r * row_bytes;
+    int64_t k = a->k, G = q->group_size, ng = k / G, row_bytes = k * q->bits / 8;
+    for (int64_t rb = r0; rb < r1; rb += LLM__MLX_ROWS) {
+        int64_t nr = LLM__MIN(LLM__MLX_ROWS, r1 - rb);
+        float *sc = scratch, *bi = scratch + nr * ng;          /* [nr, ng] each */
+        llm__mlx_params_f32(sc, (const uint8_t *)q->scales + rb * ng * llm__dtypes[q->sdtype].block_bytes, q->sdtype, nr * ng);
+        llm__mlx_params_f32(bi, (const uint8_t *)q->biases + rb * ng * llm__dtypes[q->sdtype].block_bytes, q->sdtype, nr * ng);
         for (int64_t t = 0; t < a->n_tok; t++) {
             const int8_t *xq = mm->xq + t * k;
-            const float *xd = mm->xd + t * (k / 32), *xs = mm->xs + t * ng;
-            a->y[t * a->ldy + r] = q->bits == 4 ? llm__mlx_row_q4_avx2(w, sc, bi, xq, xd, xs, ng, nb)
-                                                : llm__mlx_row_q8_avx2(w, sc, bi, xq, xd, xs, ng, nb);
+            const float *xd = mm->xd + t * (k / 8), *xs = mm->xs + t * ng;
+            for (int64_t i = 0; i < nr; i++) {
+                const uint8_t *w = q->w + (rb + i) * row_bytes;
+                a->y[t * a->ldy + rb + i] = q->bits == 4 ? llm__mlx_row_q4_avx2(w, sc + i * ng, bi + i * ng, xq, xd, xs, k, G)
+                                                         : llm__mlx_row_q8_avx2(w, sc + i * ng, bi + i * ng, xq, xd, xs, k, G);
+            }
         }
     }
 }
@@ -221,7 +249,7 @@ static void llm__matmul_mlx_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, 
    while llm_set_reference_kernels(true) is in force. */
 static bool llm__mlx_fast(const llm__qmat *q) {
 #ifdef LLM__AVX2
-    return llm__k != &llm__kernels_scalar && q->fp_mode < 0 && (q->bits == 4 || q->bits == 8);
+    return llm__k != &llm__kernels_scalar && q->fp_mode < 0 && (q->bits == 8 || (q->bits == 4 && q->cols % 64 == 0));
 #else
     (void)q;
     return false;
@@ -230,11 +258,14 @@ static bool llm__mlx_fast(const llm__qmat *q) {
 
 /* Scratch bytes: per thread, and per token of the int8 activations (0 on the reference path). */
 static size_t llm__mlx_thread_bytes(const llm__qmat *q, bool fast) {
-    size_t b = fast ? 2 * (size_t)(q->cols / q->group_size) * sizeof(float) : (size_t)q->cols * sizeof(float);
+    size_t b = (size_t)q->cols * sizeof(float);
+#ifdef LLM__AVX2
+    if (fast) b = 2 * LLM__MLX_ROWS * (size_t)(q->cols / q->group_size) * sizeof(float);
+#endif
     return (b + LLM__ALIGN - 1) / LLM__ALIGN * LLM__ALIGN;
 }
 static size_t llm__mlx_token_bytes(const llm__qmat *q, bool fast) {
-    return fast ? (size_t)q->cols + (size_t)(q->cols / 32 + q->cols / q->group_size) * sizeof(float) : 0;
+    return fast ? (size_t)q->cols + (size_t)(q->cols / 8 + q->cols / q->group_size) * sizeof(float) : 0;
 }
 
 /* Scratch that lets llm__matmul_mlx do n_tok tokens in one pass over the weights. */
@@ -255,14 +286,14 @@ LLM_PRIVATE void llm__matmul_mlx(llm_pool *pool, void *scratch, size_t scratch_b
     LLM_ASSERT(scratch_bytes >= llm__mlx_scratch_bytes(q, 1, nth));
     int64_t k = q->cols, tile = fast ? (int64_t)LLM__MIN((scratch_bytes - nth * th) / tok, (size_t)n_tok) : n_tok;
     llm__mlx_mm mm = { .q = q };
-    if (fast) {                   /* after the per-thread parts: [tile, k/32] xd, [tile, k/G] xs, [tile, k] xq */
+    if (fast) {                   /* after the per-thread parts: [tile, k/8] xd, [tile, k/G] xs, [tile, k] xq */
         mm.xd = (const float *)((uint8_t *)scratch + nth * th);
-        mm.xs = mm.xd + tile * (k / 32);
+        mm.xs = mm.xd + tile * (k / 8);
         mm.xq = (const int8_t *)(mm.xs + tile * (k / q->group_size));
     }
     for (int64_t t0 = 0; t0 < n_tok; t0 += tile) {
         int64_t nt = LLM__MIN(tile, n_tok - t0);
-        if (fast) llm__mlx_quantize_x(x + t0 * k, nt, k, q->group_size, q->bits == 4, (int8_t *)mm.xq,
+        if (fast) llm__mlx_quantize_x(x + t0 * k, nt, k, q->group_size, q->bits, (int8_t *)mm.xq,
                                       (float *)mm.xd, (float *)mm.xs);
         llm__mm_task t = {
             .args = { .y = y + t0 * ldy, .ldy = ldy, .x = x + t0 * k, .n_tok = nt, .k = k, .w = &mm },
