@@ -130,9 +130,23 @@ static void llm__matmul_mlx_scalar(const llm__mm_args *a, int64_t r0, int64_t r1
    bits 4: in the order the 4-bit kernel unpacks 32 bytes (64 weights) of a row: low nibbles
    (the even elements of both 32-blocks) first, then high nibbles; and xd as 8 floats per
    64, [xd0 x4, xd1 x4], matching the int32 lanes the two 128-bit halves reduce to. */
-static void llm__mlx_quantize_x(const float *x, int64_t n_tok, int64_t k, int64_t G, int bits, int8_t *xq, float *xd,
-                                float *xs) {
-    for (int64_t t = 0; t < n_tok; t++) {
+typedef struct {
+    const float *x;           /* [n_tok, k] */
+    int64_t n_tok, k, G;
+    int bits;
+    int8_t *xq;
+    float *xd, *xs;
+} llm__mlx_xtask;
+
+static void llm__mlx_quantize_x(void *ctx, int ith, int nth) {
+    const llm__mlx_xtask *a = (const llm__mlx_xtask *)ctx;
+    const float *x = a->x;
+    int64_t k = a->k, G = a->G, t0, t1;
+    int bits = a->bits;
+    int8_t *xq = a->xq;
+    float *xd = a->xd, *xs = a->xs;
+    llm__split(a->n_tok, ith, nth, &t0, &t1);     /* tokens are independent: split them */
+    for (int64_t t = t0; t < t1; t++) {
         for (int64_t j = 0; j < k / 32; j++) {
             const float *xb = x + t * k + j * 32;
             int8_t *qb = xq + t * k + (bits == 4 ? (j & ~1) * 32 + (j & 1) * 16 : j * 32);
@@ -154,41 +168,59 @@ static void llm__mlx_quantize_x(const float *x, int64_t n_tok, int64_t k, int64_
 }
 
 #ifdef LLM__AVX2
-/* 64 weights (32 bytes) times their 64 int8 activations: an int32 per pair of 16-element
-   runs, lanes 0-3 from the first 32-block and 4-7 from the second, times xd. */
-static inline __m256 llm__mlx_q4x64(const uint8_t *w, const int8_t *xq, const float *xd) {
-    const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
-    _mm_prefetch((const char *)w + 768, _MM_HINT_T0);
-    __m256i v = _mm256_loadu_si256((const __m256i *)w);
-    __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+/* One token's share of 64 weights: lo/hi are the unpacked low and high nibbles of 32 bytes
+   of a row; xq the token's 64 int8 activations in the matching order. An int32 per pair of
+   16-element runs (lanes 0-3 from the first 32-block, 4-7 from the second), times xd. */
+static inline __m256 llm__mlx_q4_dot64(__m256i lo, __m256i hi, const int8_t *xq, const float *xd) {
     __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)xq)),   /* <= 2*3810 */
                                  _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xq + 32))));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), _mm256_loadu_ps(xd));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1))), _mm256_loadu_ps(xd));
 }
 
-/* dot of one packed 4-bit row with one token's activations: sum over groups of
-   scale * dot(x~, q) (vector, two accumulators) plus bias . xs. cols % 64 == 0. */
-static float llm__mlx_row_q4_avx2(const uint8_t *w, const float *sc, const float *bi, const int8_t *xq,
-                                  const float *xd, const float *xs, int64_t k, int64_t G) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    if (G == 32) {            /* one chunk of 64 spans two groups: scales [s0 x4, s1 x4] */
-        for (int64_t c = 0; c < k / 64; c++) {
-            __m256 s = _mm256_set_m128(_mm_set1_ps(sc[2 * c + 1]), _mm_set1_ps(sc[2 * c]));
-            __m256 p = llm__mlx_q4x64(w + c * 32, xq + c * 64, xd + c * 8);
-            if (c & 1) acc1 = _mm256_fmadd_ps(p, s, acc1);
-            else acc0 = _mm256_fmadd_ps(p, s, acc0);
-        }
-    } else {
-        for (int64_t g = 0; g < k / G; g++) {
-            __m256 accg = llm__mlx_q4x64(w, xq, xd);
-            for (int64_t c = 1; c < G / 64; c++) accg = _mm256_add_ps(accg, llm__mlx_q4x64(w + c * 32, xq + c * 64, xd + c * 8));
-            if (g & 1) acc1 = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc1);
-            else acc0 = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc0);
-            w += G / 2, xq += G, xd += G / 8;
-        }
+/* Chunk c of token j into accumulator acc<j><h> (h: a for even chunks, b for odd ones, two
+   chains to hide the FMA latency): acc += scale * dot64. */
+#define LLM__MLX_Q4_TOKEN(j, h) \
+    acc##j##h = _mm256_fmadd_ps(llm__mlx_q4_dot64(lo, hi, xq + (j) * k + c * 64, xd + (j) * (k / 8) + c * 8), s, acc##j##h)
+#define LLM__MLX_Q4_CHUNK(h)                                                                                       \
+    do {                                                                                                           \
+        __m256 s = G == 32 ? _mm256_set_m128(_mm_set1_ps(sc[2 * c + 1]), _mm_set1_ps(sc[2 * c]))  /* 2 groups */  \
+                           : _mm256_broadcast_ss(sc + (c >> shift));                                              \
+        _mm_prefetch((const char *)w + c * 32 + 768, _MM_HINT_T0);                                                \
+        __m256i v = _mm256_loadu_si256((const __m256i *)(w + c * 32));                                             \
+        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);                 \
+        LLM__MLX_Q4_TOKEN(0, h);                                                                                   \
+        if (nt == 4) { LLM__MLX_Q4_TOKEN(1, h); LLM__MLX_Q4_TOKEN(2, h); LLM__MLX_Q4_TOKEN(3, h); }              \
+    } while (0)
+
+/* One packed 4-bit row against NT = 1 or 4 tokens (activations [NT, k], xd [NT, k/8],
+   xs [NT, ng]): out[j*ldo] = sum over 64-chunks of scale * dot64 + bias . xs. Each chunk is
+   loaded and unpacked once for all NT tokens, and every token gets the same operations in
+   the same order whatever NT is, so prefill and decode agree bitwise. cols % 64 == 0.
+   A macro so that each NT compiles to its own loop. */
+#define LLM__MLX_Q4_ROW(NAME, NT)                                                                                  \
+    static void NAME(const uint8_t *w, const float *sc, const float *bi, const int8_t *xq, const float *xd,       \
+                     const float *xs, int64_t k, int64_t G, float *out, int64_t ldo) {                             \
+        const int nt = NT;                                                                                         \
+        const __m256i m4 = _mm256_set1_epi8(15);                                                                   \
+        __m256 acc0a = _mm256_setzero_ps(), acc1a = acc0a, acc2a = acc0a, acc3a = acc0a;                           \
+        __m256 acc0b = acc0a, acc1b = acc0a, acc2b = acc0a, acc3b = acc0a;                                         \
+        int shift = G == 64 ? 0 : 1;          /* chunk c is in group c >> shift (G = 64, 128) */                  \
+        int64_t c = 0;                                                                                             \
+        for (; c + 2 <= k / 64; c++) {                                                                             \
+            LLM__MLX_Q4_CHUNK(a);                                                                                  \
+            c++;                                                                                                   \
+            LLM__MLX_Q4_CHUNK(b);                                                                                  \
+        }                                                                                                          \
+        if (c < k / 64) LLM__MLX_Q4_CHUNK(a);                                                                      \
+        __m256 acc[4] = { _mm256_add_ps(acc0a, acc0b), _mm256_add_ps(acc1a, acc1b), _mm256_add_ps(acc2a, acc2b),   \
+                          _mm256_add_ps(acc3a, acc3b) };                                                           \
+        for (int j = 0; j < nt; j++) out[j * ldo] = llm__hsum256(acc[j]) + llm__dot_f32_avx2(bi, xs + j * (k / G), k / G); \
     }
-    return llm__hsum256(_mm256_add_ps(acc0, acc1)) + llm__dot_f32_avx2(bi, xs, k / G);
-}
+LLM__MLX_Q4_ROW(llm__mlx_row_q4_avx2, 1)
+LLM__MLX_Q4_ROW(llm__mlx_row4_q4_avx2, 4)
+#undef LLM__MLX_Q4_ROW
+#undef LLM__MLX_Q4_CHUNK
+#undef LLM__MLX_Q4_TOKEN
 
 /* 8-bit q does not fit maddubs (255*127*2 overflows int16): widen both sides to int16. */
 static float llm__mlx_row_q8_avx2(const uint8_t *w, const float *sc, const float *bi, const int8_t *xq,
@@ -230,14 +262,18 @@ static void llm__matmul_mlx_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, 
         float *sc = scratch, *bi = scratch + nr * ng;          /* [nr, ng] each */
         llm__mlx_params_f32(sc, (const uint8_t *)q->scales + rb * ng * llm__dtypes[q->sdtype].block_bytes, q->sdtype, nr * ng);
         llm__mlx_params_f32(bi, (const uint8_t *)q->biases + rb * ng * llm__dtypes[q->sdtype].block_bytes, q->sdtype, nr * ng);
-        for (int64_t t = 0; t < a->n_tok; t++) {
+        for (int64_t t = 0; t < a->n_tok;) {
+            int nt = q->bits == 4 && t + 4 <= a->n_tok ? 4 : 1;
             const int8_t *xq = mm->xq + t * k;
             const float *xd = mm->xd + t * (k / 8), *xs = mm->xs + t * ng;
             for (int64_t i = 0; i < nr; i++) {
                 const uint8_t *w = q->w + (rb + i) * row_bytes;
-                a->y[t * a->ldy + rb + i] = q->bits == 4 ? llm__mlx_row_q4_avx2(w, sc + i * ng, bi + i * ng, xq, xd, xs, k, G)
-                                                         : llm__mlx_row_q8_avx2(w, sc + i * ng, bi + i * ng, xq, xd, xs, k, G);
+                float *y = a->y + t * a->ldy + rb + i;
+                if (nt == 4) llm__mlx_row4_q4_avx2(w, sc + i * ng, bi + i * ng, xq, xd, xs, k, G, y, a->ldy);
+                else if (q->bits == 4) llm__mlx_row_q4_avx2(w, sc + i * ng, bi + i * ng, xq, xd, xs, k, G, y, a->ldy);
+                else *y = llm__mlx_row_q8_avx2(w, sc + i * ng, bi + i * ng, xq, xd, xs, k, G);
             }
+            t += nt;
         }
     }
 }
@@ -293,8 +329,11 @@ LLM_PRIVATE void llm__matmul_mlx(llm_pool *pool, void *scratch, size_t scratch_b
     }
     for (int64_t t0 = 0; t0 < n_tok; t0 += tile) {
         int64_t nt = LLM__MIN(tile, n_tok - t0);
-        if (fast) llm__mlx_quantize_x(x + t0 * k, nt, k, q->group_size, q->bits, (int8_t *)mm.xq,
-                                      (float *)mm.xd, (float *)mm.xs);
+        if (fast) {
+            llm__mlx_xtask xt = { x + t0 * k, nt, k, q->group_size, q->bits, (int8_t *)mm.xq, (float *)mm.xd, (float *)mm.xs };
+            if (nt >= 4) llm__parallel_for(pool, llm__mlx_quantize_x, &xt);
+            else llm__mlx_quantize_x(&xt, 0, 1);     /* decode: not worth waking the pool */
+        }
         llm__mm_task t = {
             .args = { .y = y + t0 * ldy, .ldy = ldy, .x = x + t0 * k, .n_tok = nt, .k = k, .w = &mm },
             .fn = llm__matmul_mlx_scalar,
