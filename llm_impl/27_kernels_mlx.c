@@ -123,6 +123,8 @@ static void llm__matmul_mlx_scalar(const llm__mm_args *a, int64_t r0, int64_t r1
 
 /* ---- AVX2: int8 activations, 4- and 8-bit weights ---- */
 
+#define LLM__MLX_ROWS 8       /* rows per block in llm__matmul_mlx_avx2 */
+
 /* Round x [n_tok, k] to int8 in blocks of 32: xd = max|x|/127, xq = round(x/xd), and
    xs[t, g] = sum of xd*xq over weight group g (G elements), so the bias term uses the same
    rounded activations as the dot product. Per token: k bytes of xq, k/8 floats of xd.
@@ -222,23 +224,25 @@ LLM__MLX_Q4_ROW(llm__mlx_row4_q4_avx2, 4)
 #undef LLM__MLX_Q4_CHUNK
 #undef LLM__MLX_Q4_TOKEN
 
-/* 8-bit q does not fit maddubs (255*127*2 overflows int16): widen both sides to int16. */
+/* 8-bit: q*x does not fit maddubs (255*127*2 overflows int16), so the kernel uses q - 128
+   (in [-128, 127]) and the caller folds the rest into the bias: s*q + b = s*(q-128) + (b + 128 s).
+   maddubs(|q-128|, x * sign(q-128)) is then exact: at most 2*128*127 per pair. */
 static float llm__mlx_row_q8_avx2(const uint8_t *w, const float *sc, const float *bi, const int8_t *xq,
                                   const float *xd, const float *xs, int64_t k, int64_t G) {
-    __m256 acc = _mm256_setzero_ps();
+    const __m256i m128 = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
     for (int64_t g = 0; g < k / G; g++) {
         __m256 accg = _mm256_setzero_ps();
         for (int64_t j = 0; j < G / 32; j++, w += 32, xq += 32, xd++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)w), xv = _mm256_loadu_si256((const __m256i *)xq);
-            __m256i p0 = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(q)),
-                                           _mm256_cvtepi8_epi16(_mm256_castsi256_si128(xv)));
-            __m256i p1 = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(q, 1)),
-                                           _mm256_cvtepi8_epi16(_mm256_extracti128_si256(xv, 1)));
-            accg = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(p0, p1)), _mm256_set1_ps(*xd), accg);
+            __m256i qs = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)w), m128);
+            __m256i x = _mm256_loadu_si256((const __m256i *)xq);
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(qs), _mm256_sign_epi8(x, qs)), ones);
+            accg = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(xd), accg);
         }
-        acc = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc);
+        if (g & 1) acc1 = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc1);
+        else acc0 = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc0);
     }
-    return llm__hsum256(acc) + llm__dot_f32_avx2(bi, xs, k / G);
+    return llm__hsum256(_mm256_add_ps(acc0, acc1)) + llm__dot_f32_avx2(bi, xs, k / G);
 }
 
 /* n scales or biases of dtype dt as f32 (8 at a time). */
@@ -252,7 +256,6 @@ static void llm__mlx_params_f32(float *dst, const void *src, llm_dtype dt, int64
 /* Rows [r0, r1) x every token, LLM__MLX_ROWS rows at a time: their weights (16 KB for a
    4-bit row of 8192) stay in L2 while every token passes, and each token's activations stay
    in L1 across the block. scratch: the block's scales and biases as f32 (2*ROWS*ng floats). */
-#define LLM__MLX_ROWS 8
 static void llm__matmul_mlx_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
     const llm__mlx_mm *mm = (const llm__mlx_mm *)a->w;
     const llm__qmat *q = mm->q;
@@ -262,6 +265,7 @@ static void llm__matmul_mlx_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, 
         float *sc = scratch, *bi = scratch + nr * ng;          /* [nr, ng] each */
         llm__mlx_params_f32(sc, (const uint8_t *)q->scales + rb * ng * llm__dtypes[q->sdtype].block_bytes, q->sdtype, nr * ng);
         llm__mlx_params_f32(bi, (const uint8_t *)q->biases + rb * ng * llm__dtypes[q->sdtype].block_bytes, q->sdtype, nr * ng);
+        if (q->bits == 8) for (int64_t i = 0; i < nr * ng; i++) bi[i] += 128.0f * sc[i];   /* see llm__mlx_row_q8_avx2 */
         for (int64_t t = 0; t < a->n_tok;) {
             int nt = q->bits == 4 && t + 4 <= a->n_tok ? 4 : 1;
             const int8_t *xq = mm->xq + t * k;
@@ -294,10 +298,7 @@ static bool llm__mlx_fast(const llm__qmat *q) {
 
 /* Scratch bytes: per thread, and per token of the int8 activations (0 on the reference path). */
 static size_t llm__mlx_thread_bytes(const llm__qmat *q, bool fast) {
-    size_t b = (size_t)q->cols * sizeof(float);
-#ifdef LLM__AVX2
-    if (fast) b = 2 * LLM__MLX_ROWS * (size_t)(q->cols / q->group_size) * sizeof(float);
-#endif
+    size_t b = fast ? 2 * LLM__MLX_ROWS * (size_t)(q->cols / q->group_size) * sizeof(float) : (size_t)q->cols * sizeof(float);
     return (b + LLM__ALIGN - 1) / LLM__ALIGN * LLM__ALIGN;
 }
 static size_t llm__mlx_token_bytes(const llm__qmat *q, bool fast) {

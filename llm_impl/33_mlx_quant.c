@@ -175,7 +175,7 @@ LLM_PRIVATE llm_status llm__mlx_qmat_init(const char *path, const char *name, co
         return llm__fail(LLM_ERR_UNSUPPORTED, "%s: '%s': %d-bit quantization is not supported (2, 3, 4, 5, 6, 8)", path, name, bits);
     if (fp < 0 && group_size != 32 && group_size != 64 && group_size != 128)
         return llm__fail(LLM_ERR_UNSUPPORTED, "%s: '%s': group size %d is not supported (32, 64, 128)", path, name, group_size);
-    if (rows <= 0 || cols <= 0 || cols % group_size || (cols * bits) % 32)
+    if (rows <= 0 || cols <= 0 || cols > ((int64_t)1 << 40) || cols % group_size || (cols * bits) % 32)
         return llm__fail(LLM_ERR_FORMAT, "%s: '%s': rows of %lld elements do not split into groups of %d", path, name,
                          (long long)cols, group_size);
     if (!w || !scales) return llm__fail(LLM_ERR_FORMAT, "%s: '%s': the %s tensor is missing", path, name, w ? "scales" : "weight");
