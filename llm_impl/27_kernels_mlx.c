@@ -7,11 +7,14 @@
    - the reference (all bit widths and the fp modes): f32 activations, one row unpacked into
      scratch, then the formula above per group in float. Equal to dequantize + f32 dot up to
      float rounding; the tests use it as the oracle.
-   - AVX2, 4- and 8-bit affine: activations are rounded to int8 once per call (one f32 scale
-     per 32 values, as llama.cpp's q8_0), so dot(x, q) becomes an integer dot product
-     (maddubs/madd). This computes dot(x~, W) exactly up to f32 rounding, where x~ is x
-     rounded to that int8 grid: relative error per element <= 1/254 of its block's max |x|.
-     Tolerance vs the reference: |y - y_ref| <= sum_blocks (max|x_blk| / 254) * sum|w_blk|.
+   - AVX2, every affine bit width (4-bit: cols % 64 == 0): activations are rounded to int8
+     once per call (one f32 scale per 32 values, as llama.cpp's q8_0), so dot(x, q) becomes
+     an integer dot product (maddubs/madd). This computes dot(x~, W) exactly up to f32
+     rounding, where x~ is x rounded to that int8 grid: error per element <= 1/254 of its
+     block's max |x|. Tolerance vs the reference (checked by the tests):
+       |y - y_ref| <= sum_blocks (max|x_blk| / 254) * sum|w_blk|   (+ float rounding)
+     4-bit is the tuned one (64 weights per load, 4 tokens per unpacked chunk in prefill);
+     8-bit and the 2/3/5/6-bit unpacker are straightforward.
    Not here: quantizing (33_mlx_quant.c) and checking tensors (llm__mlx_qmat_init, there). */
 #include "10_internal.h"
 #include "08_api_quant.h"
@@ -129,6 +132,7 @@ static void llm__matmul_mlx_scalar(const llm__mm_args *a, int64_t r0, int64_t r1
    xs[t, g] = sum of xd*xq over weight group g (G elements), so the bias term uses the same
    rounded activations as the dot product. Per token: k bytes of xq, k/8 floats of xd.
    bits 8: natural order, one xd per block.
+   bits 2, 3, 5, 6: one xd per block; elements 8-15 and 16-23 swapped (llm__mlx_unpack32).
    bits 4: in the order the 4-bit kernel unpacks 32 bytes (64 weights) of a row: low nibbles
    (the even elements of both 32-blocks) first, then high nibbles; and xd as 8 floats per
    64, [xd0 x4, xd1 x4], matching the int32 lanes the two 128-bit halves reduce to. */
@@ -152,13 +156,14 @@ static void llm__mlx_quantize_x(void *ctx, int ith, int nth) {
         for (int64_t j = 0; j < k / 32; j++) {
             const float *xb = x + t * k + j * 32;
             int8_t *qb = xq + t * k + (bits == 4 ? (j & ~1) * 32 + (j & 1) * 16 : j * 32);
+            static const uint8_t swap8[4] = { 0, 16, 8, 24 };   /* 2/3/5/6 bits: runs of 8 in llm__mlx_unpack32's order */
             float amax = 0;
             for (int i = 0; i < 32; i++) amax = LLM__MAX(amax, fabsf(xb[i]));
             float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
             int isum = 0;
             for (int i = 0; i < 32; i++) {
                 int v = (int)nearbyintf(xb[i] * id);
-                qb[bits == 4 ? (i & 1) * 32 + (i >> 1) : i] = (int8_t)v;
+                qb[bits == 4 ? (i & 1) * 32 + (i >> 1) : bits == 8 ? i : swap8[i >> 3] + (i & 7)] = (int8_t)v;
                 isum += v;
             }
             if (bits == 4) for (int i = 0; i < 4; i++) xd[t * (k / 8) + (j & ~1) * 4 + (j & 1) * 4 + i] = d;
@@ -245,6 +250,64 @@ static float llm__mlx_row_q8_avx2(const uint8_t *w, const float *sc, const float
     return llm__hsum256(_mm256_add_ps(acc0, acc1)) + llm__dot_f32_avx2(bi, xs, k / G);
 }
 
+/* 2, 3, 5 and 6 bits. Element e of a 32-element block (4*bits bytes) lies in the 16-bit
+   window at byte (e*bits)/8, from bit (e*bits)%8. Per 8 elements: pshufb those windows into
+   16-bit lanes, shift each element to the top with a multiply by 2^(16 - bits - shift) (AVX2
+   has no per-lane 16-bit shift), then down by 16 - bits. Constants for one bit width: */
+typedef struct { __m256i shuf, mul; __m128i down; int bits; } llm__mlx_unpacker;
+
+static llm__mlx_unpacker llm__mlx_unpacker_init(int bits) {
+    llm__mlx_unpacker u;
+    uint8_t shuf[32];
+    int16_t mul[16];
+    for (int e = 0; e < 16; e++) {
+        int bit = (e & 7) * bits;
+        shuf[2 * e] = (uint8_t)(bit >> 3);
+        shuf[2 * e + 1] = (uint8_t)((bit >> 3) + 1);
+        mul[e] = (int16_t)(1 << (16 - bits - (bit & 7)));
+    }
+    u.shuf = _mm256_loadu_si256((const __m256i *)shuf);
+    u.mul = _mm256_loadu_si256((const __m256i *)mul);
+    u.down = _mm_cvtsi32_si128(16 - bits);
+    u.bits = bits;
+    return u;
+}
+
+/* 32 elements at p as bytes, in the order [0-7, 16-23, 8-15, 24-31] (packus works per
+   128-bit half). Reads 3*bits + 16 bytes from p. */
+static inline __m256i llm__mlx_unpack32(const uint8_t *p, const llm__mlx_unpacker *u) {
+    int b = u->bits;
+    __m256i lo = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
+                                         _mm_loadu_si128((const __m128i *)(p + b)), 1);             /* 0-7 | 8-15 */
+    __m256i hi = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p + 2 * b))),
+                                         _mm_loadu_si128((const __m128i *)(p + 3 * b)), 1);         /* 16-23 | 24-31 */
+    lo = _mm256_srl_epi16(_mm256_mullo_epi16(_mm256_shuffle_epi8(lo, u->shuf), u->mul), u->down);
+    hi = _mm256_srl_epi16(_mm256_mullo_epi16(_mm256_shuffle_epi8(hi, u->shuf), u->mul), u->down);
+    return _mm256_packus_epi16(lo, hi);
+}
+
+/* A row of 2/3/5/6-bit weights against one token: q <= 63, so maddubs(q, x) cannot
+   saturate (2*63*127 per pair). end: the end of the matrix; a block whose 16-byte loads would
+   pass it is copied into a padded buffer first. */
+static float llm__mlx_row_qn_avx2(const uint8_t *w, const uint8_t *end, const llm__mlx_unpacker *u, const float *sc,
+                                  const float *bi, const int8_t *xq, const float *xd, const float *xs, int64_t k, int64_t G) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    for (int64_t g = 0; g < k / G; g++) {
+        __m256 accg = _mm256_setzero_ps();
+        for (int64_t j = 0; j < G / 32; j++, w += 4 * u->bits, xq += 32, xd++) {
+            uint8_t pad[48] = { 0 };
+            const uint8_t *p = w;
+            if (end - w < 3 * u->bits + 16) p = (const uint8_t *)memcpy(pad, w, (size_t)(4 * u->bits));
+            __m256i prod = _mm256_madd_epi16(_mm256_maddubs_epi16(llm__mlx_unpack32(p, u), _mm256_loadu_si256((const __m256i *)xq)), ones);
+            accg = _mm256_fmadd_ps(_mm256_cvtepi32_ps(prod), _mm256_broadcast_ss(xd), accg);
+        }
+        if (g & 1) acc1 = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc1);
+        else acc0 = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc0);
+    }
+    return llm__hsum256(_mm256_add_ps(acc0, acc1)) + llm__dot_f32_avx2(bi, xs, k / G);
+}
+
 /* n scales or biases of dtype dt as f32 (8 at a time). */
 static void llm__mlx_params_f32(float *dst, const void *src, llm_dtype dt, int64_t n) {
     int64_t i = 0;
@@ -260,6 +323,8 @@ static void llm__matmul_mlx_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, 
     const llm__mlx_mm *mm = (const llm__mlx_mm *)a->w;
     const llm__qmat *q = mm->q;
     int64_t k = a->k, G = q->group_size, ng = k / G, row_bytes = k * q->bits / 8;
+    const uint8_t *end = q->w + q->rows * row_bytes;
+    llm__mlx_unpacker u = llm__mlx_unpacker_init(q->bits == 4 || q->bits == 8 ? 2 : q->bits);
     for (int64_t rb = r0; rb < r1; rb += LLM__MLX_ROWS) {
         int64_t nr = LLM__MIN(LLM__MLX_ROWS, r1 - rb);
         float *sc = scratch, *bi = scratch + nr * ng;          /* [nr, ng] each */
@@ -275,7 +340,8 @@ static void llm__matmul_mlx_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, 
                 float *y = a->y + t * a->ldy + rb + i;
                 if (nt == 4) llm__mlx_row4_q4_avx2(w, sc + i * ng, bi + i * ng, xq, xd, xs, k, G, y, a->ldy);
                 else if (q->bits == 4) llm__mlx_row_q4_avx2(w, sc + i * ng, bi + i * ng, xq, xd, xs, k, G, y, a->ldy);
-                else *y = llm__mlx_row_q8_avx2(w, sc + i * ng, bi + i * ng, xq, xd, xs, k, G);
+                else if (q->bits == 8) *y = llm__mlx_row_q8_avx2(w, sc + i * ng, bi + i * ng, xq, xd, xs, k, G);
+                else *y = llm__mlx_row_qn_avx2(w, end, &u, sc + i * ng, bi + i * ng, xq, xd, xs, k, G);
             }
             t += nt;
         }
@@ -289,7 +355,7 @@ static void llm__matmul_mlx_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, 
    while llm_set_reference_kernels(true) is in force. */
 static bool llm__mlx_fast(const llm__qmat *q) {
 #ifdef LLM__AVX2
-    return llm__k != &llm__kernels_scalar && q->fp_mode < 0 && (q->bits == 8 || (q->bits == 4 && q->cols % 64 == 0));
+    return llm__k != &llm__kernels_scalar && q->fp_mode < 0 && (q->bits != 4 || q->cols % 64 == 0);
 #else
     (void)q;
     return false;
