@@ -117,6 +117,23 @@ LLM_API llm_status llm_mlx_dequantize(const void *w, const void *scales, const v
     return LLM_OK;
 }
 
+/* Row r of a bound matrix as f32, the values mlx's dequantize gives: the embedding lookup
+   of a quantized token table. out: q->cols floats. */
+LLM_PRIVATE void llm__mlx_row_f32(const llm__qmat *q, int64_t r, float *out) {
+    int64_t ng = q->cols / q->group_size;
+    const uint8_t *row = q->w + r * (q->cols * q->bits / 8);
+    if (q->fp_mode >= 0) {
+        llm__mlx_fp_values(q, r, out);
+        for (int64_t i = 0; i < q->cols; i++) out[i] *= llm__mlx_fp_scale(q->fp_mode, ((const uint8_t *)q->scales)[r * ng + i / q->group_size]);
+        return;
+    }
+    for (int64_t i = 0; i < q->cols; i++) {
+        int64_t g = r * ng + i / q->group_size;
+        out[i] = llm__mlx_affine(llm__mlx_get(row, i, q->bits), llm__mlx_param(q->scales, q->sdtype, g),
+                                 llm__mlx_param(q->biases, q->sdtype, g), q->sdtype);
+    }
+}
+
 /* bits and group size of each fp mode */
 static const struct { const char *name; int bits, group_size; } llm__mlx_fp_modes[] = {
     [LLM_MLX_MXFP4] = { "mxfp4", 4, 32 }, [LLM_MLX_NVFP4] = { "nvfp4", 4, 16 }, [LLM_MLX_MXFP8] = { "mxfp8", 8, 32 },
@@ -132,11 +149,7 @@ LLM_API llm_status llm_mlx_dequantize_fp(llm_mlx_fp_mode mode, const void *w, co
                          (long long)cols);
     llm__qmat q = { .w = (const uint8_t *)w, .scales = scales, .rows = rows, .cols = cols,
                     .bits = llm__mlx_fp_modes[mode].bits, .group_size = G, .sdtype = LLM_DTYPE_U8, .fp_mode = (int)mode };
-    for (int64_t r = 0; r < rows; r++) {
-        float *o = out + r * cols;
-        llm__mlx_fp_values(&q, r, o);
-        for (int64_t i = 0; i < cols; i++) o[i] *= llm__mlx_fp_scale(q.fp_mode, scales[r * (cols / G) + i / G]);
-    }
+    for (int64_t r = 0; r < rows; r++) llm__mlx_row_f32(&q, r, out + r * cols);
     return LLM_OK;
 }
 

@@ -148,6 +148,12 @@ static void test_affine_values(void) {
     CHECK_EQ_INT(f32_bits(biases[1 * 4]), 0xbe99999a);
     CHECK_EQ_INT(packed[0], 0);          /* a zero row: q = 0, scale -eps, bias 0 */
     CHECK_EQ_INT(biases[0], 0);
+    /* one row at a time (the embedding lookup) gives what the whole-matrix dequantize gives */
+    static float all[ROWS * COLS], row[COLS];
+    llm__qmat q = { (const uint8_t *)packed, scales, biases, ROWS, COLS, 4, 64, LLM_DTYPE_F32, -1 };
+    CHECK_OK(llm_mlx_dequantize(packed, scales, biases, ROWS, COLS, 4, 64, LLM_DTYPE_F32, all));
+    llm__mlx_row_f32(&q, 3, row);
+    CHECK(memcmp(row, all + 3 * COLS, sizeof row) == 0);
 }
 
 /* The fp modes: LCG words and scales (no e4m3 NaN codes), dequantized by mlx. */
