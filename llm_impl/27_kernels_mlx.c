@@ -162,7 +162,8 @@ static void llm__mlx_quantize_x(void *ctx, int ith, int nth) {
             float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
             int isum = 0;
             for (int i = 0; i < 32; i++) {
-                int v = (int)nearbyintf(xb[i] * id);
+                float f = nearbyintf(xb[i] * id);
+                int v = f >= -127.0f && f <= 127.0f ? (int)f : 0;   /* only NaN/inf activations fail this */
                 qb[bits == 4 ? (i & 1) * 32 + (i >> 1) : bits == 8 ? i : swap8[i >> 3] + (i & 7)] = (int8_t)v;
                 isum += v;
             }

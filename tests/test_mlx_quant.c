@@ -303,6 +303,29 @@ static void test_matmul_mxfp4(void) {
     CHECK_EQ_INT(check_outputs(&m, x, T, y, false, &worst), 0);
 }
 
+/* NaN and inf in weights or activations give garbage, not undefined behaviour (the
+   sanitizer build checks the float-to-int conversions). */
+static void test_nonfinite(void) {
+    float w[2 * 64], x[64], y[2];
+    uint64_t s = 11;
+    for (int i = 0; i < 2 * 64; i++) w[i] = rnd(&s);
+    for (int i = 0; i < 64; i++) x[i] = rnd(&s);
+    w[3] = NAN;
+    w[70] = INFINITY;
+    x[5] = NAN;
+    x[40] = -INFINITY;
+    uint32_t packed[2 * 64 / 8];
+    float scales[2], biases[2];
+    CHECK_OK(llm_mlx_quantize(w, 2, 64, 4, 64, LLM_DTYPE_F32, packed, scales, biases));
+    CHECK_EQ_INT((packed[0] >> 12) & 15, 0);     /* the NaN element */
+    llm__qmat q = { (const uint8_t *)packed, scales, biases, 2, 64, 4, 64, LLM_DTYPE_F32, -1 };
+    for (int ref = 0; ref < 2; ref++) {
+        llm_set_reference_kernels(ref);
+        run_matmul(NULL, &q, x, 1, 1, y);
+    }
+    llm_set_reference_kernels(false);
+}
+
 /* What a binder meets in a broken checkpoint: each mistake gives its own clear error. */
 static void test_hostile(void) {
     static uint32_t w[4 * 16];
@@ -354,6 +377,7 @@ int main(void) {
     RUN(test_fp_matches_mlx);
     RUN(test_matmul);
     RUN(test_matmul_mxfp4);
+    RUN(test_nonfinite);
     RUN(test_hostile);
     return TEST_MAIN_END();
 }
