@@ -1,7 +1,7 @@
 /* bench_mlx_quant: decode (1 token) and prefill speed of the MLX 4-bit matmul, against a
    plain read of the same number of bytes. Build and run by hand:
      make llm.h && cc -O2 -march=native -std=c11 -I. -o /tmp/bench tests/tools/bench_mlx_quant.c \
-        -lutf8proc -lzstd -lcjson -lpthread -lm && /tmp/bench [bits] [group] [threads] [copies] [decode|prefill]
+        -lutf8proc -lzstd -lcjson -lpthread -lm && /tmp/bench [bits] [group] [threads] [copies] [decode|prefill]   or   /tmp/bench model [threads]
    The matrix is [2048, 8192]; six copies are cycled so the weights come from memory, not L3. */
 #define LLM_IMPLEMENTATION
 #include "llm.h"
@@ -37,7 +37,45 @@ static void read_worker(void *ctx, int ith, int nth) {
     t->sum[ith] = v[0] + v[1] + v[2] + v[3];
 }
 
+/* The matmuls of one decode step of a Llama-3.2-1B-shaped model (16 layers, C 2048, F 8192,
+   8 kv heads of 64, tied 128256-token head), 4-bit g64 bf16, random bytes: the weight
+   traffic a token costs, without attention and norms. */
+static int bench_model(int nth) {
+    static const int64_t shapes[8][2] = { { 2048, 2048 }, { 512, 2048 }, { 512, 2048 }, { 2048, 2048 },
+                                          { 8192, 2048 }, { 8192, 2048 }, { 2048, 8192 }, { 128256, 2048 } };
+    enum { L = 16 };
+    llm_pool *pool;
+    if (llm_pool_create(nth, &pool)) return 1;
+    llm__qmat q[L * 7 + 1];
+    double bytes = 0;
+    size_t scratch_n = 0;
+    uint64_t s = 1;
+    for (int i = 0; i < L * 7 + 1; i++) {
+        int64_t r = shapes[i == L * 7 ? 7 : i % 7][0], c = shapes[i == L * 7 ? 7 : i % 7][1];
+        size_t wb = (size_t)r * c / 2, sb = (size_t)r * c / 64 * 2;
+        uint8_t *w = malloc(wb);
+        uint16_t *sc = malloc(sb), *bi = malloc(sb);
+        for (size_t j = 0; j < wb; j++) w[j] = (uint8_t)((s = s * 6364136223846793005ull + 1) >> 56);
+        for (size_t j = 0; j < sb / 2; j++) { sc[j] = 0x3c00 | (j & 63); bi[j] = 0xbf80; }   /* bf16 ~ 0.008, -1 */
+        q[i] = (llm__qmat){ w, sc, bi, r, c, 4, 64, LLM_DTYPE_BF16, -1 };
+        bytes += wb + 2.0 * sb;
+        scratch_n = LLM__MAX(scratch_n, llm__mlx_scratch_bytes(&q[i], 1, nth));
+    }
+    float *x = calloc(8192, sizeof *x), *y = malloc(128256 * sizeof *y);
+    for (int i = 0; i < 8192; i++) x[i] = (float)(i % 17) - 8;
+    void *scratch = malloc(scratch_n);
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now(), c0 = cpu_now();
+        for (int i = 0; i < L * 7 + 1; i++) llm__matmul_mlx(pool, scratch, scratch_n, y, q[i].rows, x, 1, &q[i]);
+        double t = now() - t0;
+        printf("1B-shaped decode matmuls, %d threads: %.1f ms/token (%.1f tok/s upper bound), %.1f GB/s, calling thread cpu %.1f ms\n",
+               nth, t * 1e3, 1 / t, bytes / t / 1e9, (cpu_now() - c0) * 1e3);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "model")) return bench_model(argc > 2 ? atoi(argv[2]) : 1);
     int bits = argc > 1 ? atoi(argv[1]) : 4, gs = argc > 2 ? atoi(argv[2]) : 64, nth = argc > 3 ? atoi(argv[3]) : 1;
     llm_pool *pool;
     if (llm_pool_create(nth, &pool)) return 1;
