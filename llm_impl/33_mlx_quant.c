@@ -213,3 +213,41 @@ LLM_PRIVATE llm_status llm__mlx_qmat_init(const char *path, const char *name, co
                         .fp_mode = fp };
     return LLM_OK;
 }
+
+#ifndef LLM_NO_CJSON
+/* ---- which modules an mlx_lm config quantizes, and how ----
+   config.json has "quantization": {"group_size": 64, "bits": 4, "mode": "affine", ...},
+   where extra keys name modules with their own setting (mixed-precision recipes): an object
+   {"group_size": .., "bits": .., "mode": ..} or false (left in float). As mlx.nn.quantize
+   reads them: `true` or no entry takes the global values, an object's missing fields the
+   defaults of its mode. mlx_lm also keeps modules unquantized when the checkpoint has no
+   "<module>.scales": the binder checks that (the weight's dtype tells). */
+
+/* mlx.nn.quantize's defaults (group size, bits) per mode */
+static void llm__mlx_mode_defaults(const char *mode, int *group_size, int *bits) {
+    int fp = llm__mlx_mode(mode);
+    *group_size = fp >= 0 ? llm__mlx_fp_modes[fp].group_size : 64;
+    *bits = fp >= 0 ? llm__mlx_fp_modes[fp].bits : 4;
+}
+
+/* Settings of one module (e.g. "model.layers.0.mlp.down_proj") under config (the parsed
+   config.json). *out_quantized is false without a quantization section or when the module is
+   excluded; out_mode points into config (valid while it is). The values are not checked
+   here: llm__mlx_qmat_init rejects unsupported ones with the tensor's name. */
+LLM_PRIVATE void llm__mlx_quant_params(const cJSON *config, const char *module, bool *out_quantized, int *out_bits,
+                                       int *out_group_size, const char **out_mode) {
+    const cJSON *q = llm__json_get(config, "quantization");
+    if (!cJSON_IsObject(q)) {
+        q = llm__json_get(config, "quantization_config");      /* mlx_lm writes both; HF methods have quant_method */
+        if (!cJSON_IsObject(q) || llm__json_has(q, "quant_method")) q = NULL;
+    }
+    const cJSON *own = q ? llm__json_get(q, module) : NULL;
+    *out_quantized = q && !cJSON_IsFalse(own);
+    const cJSON *src = cJSON_IsObject(own) ? own : q;          /* an object overrides everything */
+    *out_mode = llm__json_str(src, "mode", "affine");
+    int gs, bits;
+    llm__mlx_mode_defaults(*out_mode, &gs, &bits);
+    *out_group_size = (int)LLM__MIN(LLM__MAX(llm__json_int(src, "group_size", gs), 0), 1 << 20);  /* (int) stays defined */
+    *out_bits = (int)LLM__MIN(LLM__MAX(llm__json_int(src, "bits", bits), 0), 64);
+}
+#endif

@@ -326,6 +326,42 @@ static void test_nonfinite(void) {
     llm_set_reference_kernels(false);
 }
 
+/* Per-module settings of an mlx_lm config: global values, an override object (its missing
+   fields from its mode's defaults), false, and configs without a quantization section. */
+static void test_config(void) {
+    static const char json[] =
+        "{\"model_type\": \"llama\", \"quantization\": {\"group_size\": 32, \"bits\": 3,"
+        " \"model.layers.0.mlp.down_proj\": {\"group_size\": 64, \"bits\": 6},"
+        " \"model.layers.1.mlp.down_proj\": {\"mode\": \"mxfp4\"},"
+        " \"lm_head\": false, \"model.embed_tokens\": true}}";
+    cJSON *c = NULL;
+    CHECK_OK(llm__json_parse(json, sizeof json - 1, "config.json", &c));
+    bool on;
+    int bits, gs;
+    const char *mode;
+    llm__mlx_quant_params(c, "model.layers.3.self_attn.q_proj", &on, &bits, &gs, &mode);
+    CHECK(on && bits == 3 && gs == 32 && !strcmp(mode, "affine"));
+    llm__mlx_quant_params(c, "model.layers.0.mlp.down_proj", &on, &bits, &gs, &mode);
+    CHECK(on && bits == 6 && gs == 64 && !strcmp(mode, "affine"));
+    llm__mlx_quant_params(c, "model.layers.1.mlp.down_proj", &on, &bits, &gs, &mode);
+    CHECK(on && bits == 4 && gs == 32 && !strcmp(mode, "mxfp4"));
+    llm__mlx_quant_params(c, "lm_head", &on, &bits, &gs, &mode);
+    CHECK(!on);
+    llm__mlx_quant_params(c, "model.embed_tokens", &on, &bits, &gs, &mode);
+    CHECK(on && bits == 3 && gs == 32);
+    cJSON_Delete(c);
+    static const char plain[] = "{\"quantization_config\": {\"quant_method\": \"gptq\", \"bits\": 4}}";
+    CHECK_OK(llm__json_parse(plain, sizeof plain - 1, "config.json", &c));
+    llm__mlx_quant_params(c, "lm_head", &on, &bits, &gs, &mode);
+    CHECK(!on);
+    cJSON_Delete(c);
+    static const char both[] = "{\"quantization_config\": {\"group_size\": 128, \"bits\": 8}}";
+    CHECK_OK(llm__json_parse(both, sizeof both - 1, "config.json", &c));
+    llm__mlx_quant_params(c, "lm_head", &on, &bits, &gs, &mode);
+    CHECK(on && bits == 8 && gs == 128);
+    cJSON_Delete(c);
+}
+
 /* What a binder meets in a broken checkpoint: each mistake gives its own clear error. */
 static void test_hostile(void) {
     static uint32_t w[4 * 16];
@@ -378,6 +414,7 @@ int main(void) {
     RUN(test_matmul);
     RUN(test_matmul_mxfp4);
     RUN(test_nonfinite);
+    RUN(test_config);
     RUN(test_hostile);
     return TEST_MAIN_END();
 }
