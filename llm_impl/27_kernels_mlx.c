@@ -41,18 +41,17 @@ static inline unsigned llm__mlx_get(const uint8_t *row, int64_t i, int bits) {
     return v & ((1u << bits) - 1);
 }
 
-/* n consecutive elements of a row, from element i0, as bytes. */
-static void llm__mlx_unpack(const uint8_t *row, int64_t i0, int64_t n, int bits, uint8_t *q) {
-    if (bits == 8) { memcpy(q, row + i0, (size_t)n); return; }
+/* The first n elements of a packed row (or group) as bytes. */
+static void llm__mlx_unpack(const uint8_t *row, int64_t n, int bits, uint8_t *q) {
+    if (bits == 8) { memcpy(q, row, (size_t)n); return; }
     if (bits == 4) {              /* the common case, two per byte */
         for (int64_t i = 0; i < n; i += 2) {
-            uint8_t b = row[(i0 + i) >> 1];
-            q[i] = b & 15;
-            q[i + 1] = b >> 4;
+            q[i] = row[i >> 1] & 15;
+            q[i + 1] = row[i >> 1] >> 4;
         }
         return;
     }
-    for (int64_t i = 0; i < n; i++) q[i] = (uint8_t)llm__mlx_get(row, i0 + i, bits);
+    for (int64_t i = 0; i < n; i++) q[i] = (uint8_t)llm__mlx_get(row, i, bits);
 }
 
 /* Scale or bias number i of an f32/f16/bf16 array. */
@@ -103,7 +102,7 @@ static void llm__matmul_mlx_scalar(const llm__mm_args *a, int64_t r0, int64_t r1
     int64_t k = a->k, G = q->group_size, ng = k / G;
     uint8_t *qs = (uint8_t *)scratch;            /* affine: k bytes of q; fp: k float values */
     for (int64_t r = r0; r < r1; r++) {
-        if (q->fp_mode < 0) llm__mlx_unpack(q->w + r * (k * q->bits / 8), 0, k, q->bits, qs);
+        if (q->fp_mode < 0) llm__mlx_unpack(q->w + r * (k * q->bits / 8), k, q->bits, qs);
         else llm__mlx_fp_values(q, r, scratch);
         for (int64_t t = 0; t < a->n_tok; t++) {
             const float *x = a->x + t * k;
@@ -124,7 +123,7 @@ static void llm__matmul_mlx_scalar(const llm__mm_args *a, int64_t r0, int64_t r1
     }
 }
 
-/* ---- AVX2: int8 activations, 4- and 8-bit weights ---- */
+/* ---- AVX2: int8 activations, every affine bit width ---- */
 
 #define LLM__MLX_ROWS 8       /* rows per block in llm__matmul_mlx_avx2 */
 
@@ -297,9 +296,12 @@ static float llm__mlx_row_qn_avx2(const uint8_t *w, const uint8_t *end, const ll
     for (int64_t g = 0; g < k / G; g++) {
         __m256 accg = _mm256_setzero_ps();
         for (int64_t j = 0; j < G / 32; j++, w += 4 * u->bits, xq += 32, xd++) {
-            uint8_t pad[48] = { 0 };
+            uint8_t pad[48];
             const uint8_t *p = w;
-            if (end - w < 3 * u->bits + 16) p = (const uint8_t *)memcpy(pad, w, (size_t)(4 * u->bits));
+            if (end - w < 3 * u->bits + 16) {        /* only the matrix's last block or two */
+                memset(pad, 0, sizeof pad);
+                p = (const uint8_t *)memcpy(pad, w, (size_t)(4 * u->bits));
+            }
             __m256i prod = _mm256_madd_epi16(_mm256_maddubs_epi16(llm__mlx_unpack32(p, u), _mm256_loadu_si256((const __m256i *)xq)), ones);
             accg = _mm256_fmadd_ps(_mm256_cvtepi32_ps(prod), _mm256_broadcast_ss(xd), accg);
         }
@@ -352,8 +354,8 @@ static void llm__matmul_mlx_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, 
 
 /* ---- the threaded entry point ---- */
 
-/* Which path computes q: the int8 one needs AVX2 and 4/8-bit affine weights, and is off
-   while llm_set_reference_kernels(true) is in force. */
+/* Which path computes q: the int8 one needs AVX2 and affine weights (4-bit: cols % 64 == 0),
+   and is off while llm_set_reference_kernels(true) is in force. */
 static bool llm__mlx_fast(const llm__qmat *q) {
 #ifdef LLM__AVX2
     return llm__k != &llm__kernels_scalar && q->fp_mode < 0 && (q->bits != 4 || q->cols % 64 == 0);

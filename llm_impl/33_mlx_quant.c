@@ -111,7 +111,7 @@ LLM_API llm_status llm_mlx_dequantize(const void *w, const void *scales, const v
     uint8_t q[128];
     for (int64_t g = 0; g < n_groups; g++) {
         float scale = llm__mlx_param(scales, scale_dtype, g), bias = llm__mlx_param(biases, scale_dtype, g);
-        llm__mlx_unpack((const uint8_t *)w + g * group_bytes, 0, group_size, bits, q);
+        llm__mlx_unpack((const uint8_t *)w + g * group_bytes, group_size, bits, q);
         for (int j = 0; j < group_size; j++) out[g * group_size + j] = llm__mlx_affine(q[j], scale, bias, scale_dtype);
     }
     return LLM_OK;
