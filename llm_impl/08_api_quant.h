@@ -7,9 +7,11 @@
                                                bit i*bits of the row's little-endian bytes
      <name>.scales  f32/f16/bf16 [rows, cols/group_size]
      <name>.biases  same dtype and shape as scales
-   Results are bit-exact with mlx (0.32): quantizing a matrix whose values are exactly
-   representable in scale_dtype gives mlx's bytes, and dequantizing gives mlx's values
-   (mlx computes w = q*scale + bias in scale_dtype; we return those values as f32).
+   Results are bit-exact with mlx (checked against 0.32.4): mlx quantizes an array of dtype T
+   in f32 arithmetic and rounds scales and biases to T at the end, so llm_mlx_quantize of
+   f32 values with scale_dtype T gives mlx's bytes for those values held in T (round them to
+   T first, with llm_convert, to quantize a T matrix). Dequantizing gives mlx's values: it
+   computes q*scale, then + bias, each rounded to T; we return those values as f32.
    The "mxfp4", "nvfp4" and "mxfp8" modes have no biases and u8 scales; only dequantizing
    them is supported. */
 
@@ -27,7 +29,8 @@ LLM_API size_t llm_mlx_weight_bytes(int64_t rows, int64_t cols, int bits);
      out_scales  [out] rows*cols/group_size values of scale_dtype
      out_biases  [out] same
    Errors: LLM_ERR_INVALID_ARG (unsupported bits/group size/dtype, cols not a multiple of
-   group_size), with the reason in llm_last_error(). Thread-safe. */
+   group_size), with the reason in llm_last_error(). NaN inputs quantize to q = 0.
+   Thread-safe. */
 LLM_API llm_status llm_mlx_quantize(const float *w, int64_t rows, int64_t cols, int bits, int group_size,
                                     llm_dtype scale_dtype, void *out_w, void *out_scales, void *out_biases);
 
