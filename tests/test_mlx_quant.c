@@ -248,7 +248,7 @@ static int check_outputs(const qmatrix *m, const float *x, int64_t n_tok, const 
    1 and 3 threads (bitwise equal) and with one-token scratch tiles (bitwise equal). */
 static void test_matmul(void) {
     static const llm_dtype dts[3] = { LLM_DTYPE_F32, LLM_DTYPE_F16, LLM_DTYPE_BF16 };
-    static const int64_t shapes[3][3] = { { 1, 4096, 1 }, { 3, 0, 4 }, { 33, 4096, 3 } };   /* rows, cols (0: small), tokens */
+    static const int64_t shapes[3][3] = { { 1, 4096, 1 }, { 3, 0, 4 }, { 33, 4096, 9 } };   /* rows, cols (0: small), tokens */
     llm_pool *pool1 = NULL, *pool3 = NULL;
     CHECK_OK(llm_pool_create(1, &pool1));
     CHECK_OK(llm_pool_create(3, &pool3));
