@@ -302,7 +302,8 @@ static float llm__mlx_row_qn_avx2(const uint8_t *w, const uint8_t *end, const ll
                 memset(pad, 0, sizeof pad);
                 p = (const uint8_t *)memcpy(pad, w, (size_t)(4 * u->bits));
             }
-            __m256i prod = _mm256_madd_epi16(_mm256_maddubs_epi16(llm__mlx_unpack32(p, u), _mm256_loadu_si256((const __m256i *)xq)), ones);
+            __m256i xv = _mm256_loadu_si256((const __m256i *)xq);
+            __m256i prod = _mm256_madd_epi16(_mm256_maddubs_epi16(llm__mlx_unpack32(p, u), xv), ones);
             accg = _mm256_fmadd_ps(_mm256_cvtepi32_ps(prod), _mm256_broadcast_ss(xd), accg);
         }
         if (g & 1) acc1 = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc1);

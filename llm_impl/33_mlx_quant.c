@@ -124,7 +124,8 @@ LLM_PRIVATE void llm__mlx_row_f32(const llm__qmat *q, int64_t r, float *out) {
     const uint8_t *row = q->w + r * (q->cols * q->bits / 8);
     if (q->fp_mode >= 0) {
         llm__mlx_fp_values(q, r, out);
-        for (int64_t i = 0; i < q->cols; i++) out[i] *= llm__mlx_fp_scale(q->fp_mode, ((const uint8_t *)q->scales)[r * ng + i / q->group_size]);
+        const uint8_t *sc = (const uint8_t *)q->scales + r * ng;
+        for (int64_t i = 0; i < q->cols; i++) out[i] *= llm__mlx_fp_scale(q->fp_mode, sc[i / q->group_size]);
         return;
     }
     for (int64_t i = 0; i < q->cols; i++) {
@@ -185,16 +186,19 @@ LLM_PRIVATE llm_status llm__mlx_qmat_init(const char *path, const char *name, co
         return llm__fail(LLM_ERR_UNSUPPORTED, "%s: '%s': mode %s needs bits %d and group size %d, not %d and %d", path, name,
                          mode, llm__mlx_fp_modes[fp].bits, llm__mlx_fp_modes[fp].group_size, bits, group_size);
     if (fp < 0 && (bits < 2 || bits > 8 || bits == 7))
-        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: '%s': %d-bit quantization is not supported (2, 3, 4, 5, 6, 8)", path, name, bits);
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: '%s': %d-bit quantization is not supported (2, 3, 4, 5, 6, 8)", path,
+                         name, bits);
     if (fp < 0 && group_size != 32 && group_size != 64 && group_size != 128)
         return llm__fail(LLM_ERR_UNSUPPORTED, "%s: '%s': group size %d is not supported (32, 64, 128)", path, name, group_size);
     if (rows <= 0 || cols <= 0 || cols > ((int64_t)1 << 40) || cols % group_size || (cols * bits) % 32)
         return llm__fail(LLM_ERR_FORMAT, "%s: '%s': rows of %lld elements do not split into groups of %d", path, name,
                          (long long)cols, group_size);
-    if (!w || !scales) return llm__fail(LLM_ERR_FORMAT, "%s: '%s': the %s tensor is missing", path, name, w ? "scales" : "weight");
+    if (!w || !scales)
+        return llm__fail(LLM_ERR_FORMAT, "%s: '%s': the %s tensor is missing", path, name, w ? "scales" : "weight");
     if (!llm__mlx_is(w, rows, cols * bits / 32, LLM_DTYPE_U32, LLM_DTYPE_U32, LLM_DTYPE_U32))
         return llm__fail(LLM_ERR_FORMAT, "%s: '%s.weight' is %s [%lld, %lld], expected u32 [%lld, %lld] for %d-bit [%lld, %lld]",
-                         path, name, llm__dtypes[w->dtype].name, (long long)w->shape[0], (long long)(w->n_dims > 1 ? w->shape[1] : 0),
+                         path, name, llm__dtypes[w->dtype].name, (long long)w->shape[0],
+                         (long long)(w->n_dims > 1 ? w->shape[1] : 0),
                          (long long)rows, (long long)(cols * bits / 32), bits, (long long)rows, (long long)cols);
     llm_dtype s1 = fp >= 0 ? LLM_DTYPE_U8 : LLM_DTYPE_F32, s2 = fp >= 0 ? LLM_DTYPE_U8 : LLM_DTYPE_F16,
               s3 = fp >= 0 ? LLM_DTYPE_U8 : LLM_DTYPE_BF16;

@@ -223,7 +223,11 @@ static double matmul_tol(const float *x, const float *w, int64_t k, bool int8) {
     double abs_dot = 0, round = 0;
     for (int64_t b = 0; b < k; b += 32) {
         double amax = 0, wsum = 0;
-        for (int64_t i = b; i < b + 32; i++) { amax = fmax(amax, fabs(x[i])); wsum += fabs(w[i]); abs_dot += fabs((double)x[i] * w[i]); }
+        for (int64_t i = b; i < b + 32; i++) {
+            amax = fmax(amax, fabs(x[i]));
+            wsum += fabs(w[i]);
+            abs_dot += fabs((double)x[i] * w[i]);
+        }
         round += amax / 254 * wsum;
     }
     return 1e-5 * abs_dot + 1e-6 + (int8 ? round * 1.001 : 0);
@@ -238,7 +242,8 @@ static int check_outputs(const qmatrix *m, const float *x, int64_t n_tok, const 
             double want = 0;
             for (int64_t i = 0; i < k; i++) want += (double)x[t * k + i] * m->deq[r * k + i];
             double err = fabs(y[t * m->q.rows + r] - want), tol = matmul_tol(x + t * k, m->deq + r * k, k, int8);
-            if (!(err <= tol) && bad++ < 3) printf("  y[%lld][%lld] = %.9g, want %.9g (tol %g)\n", (long long)t, (long long)r, y[t * m->q.rows + r], want, tol);
+            if (!(err <= tol) && bad++ < 3)
+                printf("  y[%lld][%lld] = %.9g, want %.9g (tol %g)\n", (long long)t, (long long)r, y[t * m->q.rows + r], want, tol);
             *worst_rel = fmax(*worst_rel, err / tol);
         }
     return bad;
@@ -377,7 +382,8 @@ static void test_hostile(void) {
     CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts, &tb, NULL, 4, 48, 4, 128, &q), LLM_ERR_UNSUPPORTED);
     CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts, &tb, NULL, 4, 64, 4, 96, &q), LLM_ERR_FORMAT);
     CHECK(strstr(llm_last_error(), "groups of 64") != NULL);
-    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts, &tb, NULL, 4, 32, 4, 128, &q), LLM_ERR_FORMAT); /* scales [4,2], want [4,4] */
+    /* scales [4, 2] where group 32 needs [4, 4] */
+    CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts, &tb, NULL, 4, 32, 4, 128, &q), LLM_ERR_FORMAT);
     CHECK(strstr(llm_last_error(), "w.scales") != NULL);
     CHECK_EQ_INT(llm__mlx_qmat_init("m", "w", &tw, &ts, &tb, NULL, 8, 64, 4, 128, &q), LLM_ERR_FORMAT); /* weight too small */
     CHECK(strstr(llm_last_error(), "w.weight") != NULL);
