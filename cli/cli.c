@@ -425,8 +425,69 @@ static void print_stats(const llm_generate_result *r) {
     fprintf(stderr, "Peak memory: %.3f GB\n", peak_rss_gb());
 }
 
+/* A saved cache, then the new prompt appended to its tokens (no template, no BOS): the
+   session holds the cached part, so llm_generate evaluates only the new tokens. */
+static llm_token *cached_prompt(llm_session *s, const llm_tokenizer *tok, const char *file, const prompt_opts *po, int64_t *out_n) {
+    llm_status st = llm_session_load(s, file);
+    if (st) die(st, "loading the prompt cache");
+    int64_t n_new = 0, n_old = llm_session_n_past(s);
+    llm_token *add = po->ids ? parse_ids("generate", po->ids, &n_new) : NULL;
+    if (!add) {
+        char *text = !strcmp(po->prompt, "-") ? read_stream(stdin) : strdup(po->prompt);
+        add = tokenize_all(tok, text, strlen(text), false, &n_new);
+        free(text);
+    }
+    llm_token *ids = malloc((size_t)(n_old + n_new + 1) * sizeof *ids);
+    memcpy(ids, llm_session_tokens(s), (size_t)n_old * sizeof *ids);
+    memcpy(ids + n_old, add, (size_t)n_new * sizeof *ids);
+    free(add);
+    *out_n = n_old + n_new;
+    if (*out_n == n_old) { fprintf(stderr, "llm generate: the prompt adds nothing to the cache\n"); exit(2); }
+    return ids;
+}
+
+/* ---- cache-prompt: prefill a prompt once, save the cache for generate --prompt-cache-file ---- */
+static int cmd_cache_prompt(int argc, char **argv) {
+    const char *model = NULL, *tok_path = NULL, *config = NULL, *file = NULL;
+    prompt_opts po = { .prompt = NULL, .ignore_template = true };
+    bool compress = false, use_template = false;
+    cache_flags cf = { 0 };
+    cli_opt opts[] = {
+        { "--model", NULL, OPT_STR, &model, "model directory, .safetensors, or llama2.c .bin" },
+        { "--tokenizer", NULL, OPT_STR, &tok_path, "tokenizer file or directory (default: the model's)" },
+        { "--prompt", "-p", OPT_STR, &po.prompt, "the text to prefill ('-' reads stdin)" },
+        { "--prompt-cache-file", NULL, OPT_STR, &file, "where to save the cache (required)" },
+        { "--use-chat-template", NULL, OPT_BOOL, &use_template, "wrap the prompt in the chat template first" },
+        { "--system-prompt", NULL, OPT_STR, &po.system, "system message (with --use-chat-template)" },
+        { "--compress", NULL, OPT_BOOL, &compress, "zstd-compress the file" },
+        CACHE_OPTS(cf),
+        { "--config", NULL, OPT_STR, &config, "config file name in the model directory (default config.json)" },
+    };
+    const char *summary = "prefill a prompt and save the KV cache (mlx_lm.cache_prompt)";
+    parse_flags("cache-prompt", summary, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (!po.prompt || !file) { fprintf(stderr, "llm cache-prompt: --prompt and --prompt-cache-file are required\n"); return 2; }
+    po.ignore_template = !use_template;
+    llm_model *m = load_model("cache-prompt", model, config);
+    llm_tokenizer *tok = load_tokenizer(model, tok_path);
+    int64_t n;
+    llm_token *ids = build_prompt(model, tok, &po, &n);
+    llm_session *s = make_session(m, &cf);
+    llm_status st = llm_session_eval(s, ids, n, NULL);
+    if (st) die(st, "evaluating the prompt");
+    char nv[32];
+    snprintf(nv, sizeof nv, "%lld", (long long)llm_tokenizer_n_vocab(tok));
+    const char *meta[] = { "tokenizer_vocab", nv, "model_path", model };
+    if ((st = llm_session_save(s, file, meta, 2, compress))) die(st, "saving the cache");
+    fprintf(stderr, "saved %lld tokens to %s\n", (long long)n, file);
+    free(ids);
+    llm_session_destroy(s);
+    llm_tokenizer_free(tok);
+    llm_model_free(m);
+    return 0;
+}
+
 static int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *tok_path = NULL, *config = NULL, *draft_path = NULL;
+    const char *model = NULL, *tok_path = NULL, *config = NULL, *draft_path = NULL, *cache_file = NULL;
     prompt_opts po = { .prompt = NULL };
     int n_draft = 3, lookup = 0;
     bool verbose = false;
@@ -444,6 +505,7 @@ static int cmd_generate(int argc, char **argv) {
         { "--chat-template-config", NULL, OPT_STR, &po.template_kwargs, "JSON object of extra template variables" },
         SAMPLE_OPTS(sf),
         CACHE_OPTS(cf),
+        { "--prompt-cache-file", NULL, OPT_STR, &cache_file, "continue from a cache saved by llm cache-prompt (the prompt is appended as is)" },
         { "--draft-model", NULL, OPT_STR, &draft_path, "a smaller model with the same vocabulary, for speculative decoding" },
         { "--num-draft-tokens", NULL, OPT_INT, &n_draft, "tokens drafted per step (default 3)" },
         { "--prompt-lookup", NULL, OPT_INT, &lookup, "speculate from the context: match n-grams up to this length" },
@@ -458,10 +520,10 @@ static int cmd_generate(int argc, char **argv) {
     bool need_tok = !po.ids || tok_path || sf.stops.n || sf.extra_eos.n || !out.print_ids;
     llm_tokenizer *tok = need_tok ? load_tokenizer(model, tok_path) : NULL;
     int64_t n_prompt;
-    llm_token *ids = build_prompt(model, tok, &po, &n_prompt);
+    llm_session *s = make_session(m, &cf);
+    llm_token *ids = cache_file ? cached_prompt(s, tok, cache_file, &po, &n_prompt) : build_prompt(model, tok, &po, &n_prompt);
     llm_generate_params gp = { .on_token = print_token, .user = &out, .n_draft = n_draft, .prompt_lookup = lookup };
     sample_params(&sf, m, tok, &gp);
-    llm_session *s = make_session(m, &cf);
     llm_model *dm = draft_path ? load_model("generate", draft_path, NULL) : NULL;
     gp.draft = dm ? make_session(dm, &cf) : NULL;
     signal(SIGINT, on_sigint);
@@ -760,6 +822,7 @@ static int cmd_help(int argc, char **argv);
 static const cli_cmd commands[] = {
     { "generate", cmd_generate, "generate text from a prompt" },
     { "chat",     cmd_chat,     "chat with a model in the terminal" },
+    { "cache-prompt", cmd_cache_prompt, "prefill a prompt and save its KV cache to a file" },
     { "perplexity", cmd_perplexity, "perplexity of a model on a text file" },
     { "logits",   cmd_logits,   "run a prompt and write the logits of every position" },
     { "help",     cmd_help,     "list the subcommands" },

@@ -47,3 +47,17 @@ LLM_API const llm_model *llm_session_model(const llm_session *session);
    more than n_batch tokens from the furthest position written is refused
    (LLM_ERR_INVALID_ARG) unless n_past is 0; evaluate again from 0 then. */
 LLM_API llm_status   llm_session_rewind(llm_session *session, int64_t n_past);
+
+/* ---- prompt caches: a session's cache in a file ---- */
+
+/* Save the session's tokens, cached keys/values and last logits to `path` (safetensors,
+   written atomically; one zstd frame when compress). meta: n_meta extra key/value pairs
+   (meta[2i] = key) stored with it, e.g. the tokenizer and chat template used. */
+LLM_API llm_status llm_session_save(llm_session *session, const char *path, const char *const *meta, int64_t n_meta,
+                                    bool compress);
+/* Replace the session's state with a saved one. Refused with LLM_ERR_INVALID_ARG when the
+   file was made by another model or with another cache layout (both named in the
+   message), LLM_ERR_CONTEXT_FULL when it does not fit. On failure the session is empty. */
+LLM_API llm_status llm_session_load(llm_session *session, const char *path);
+/* Read one metadata string of a saved cache into buf (cap bytes). LLM_ERR_NOT_FOUND if absent. */
+LLM_API llm_status llm_prompt_cache_metadata(const char *path, const char *key, char *buf, size_t cap);

@@ -34,6 +34,9 @@
 #ifndef LLM_NO_CJSON
 #include <cjson/cJSON.h>
 #endif
+#ifndef LLM_NO_ZSTD
+#include <zstd.h>
+#endif
 #if defined(__AVX2__) && defined(__FMA__) && !defined(LLM_NO_SIMD) && !defined(LLM_NO_AVX2)
 #define LLM__AVX2 1
 #include <immintrin.h>

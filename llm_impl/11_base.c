@@ -147,6 +147,7 @@ LLM_PRIVATE bool llm__ends_with(const char *s, const char *suffix) {
 typedef struct llm__mapping {
     const uint8_t *data;
     size_t size;
+    bool heap;                  /* data is a malloc'd copy (a decompressed file), not a mapping */
 } llm__mapping;
 
 /* Map a whole file read-only. An empty file maps to size 0 and data NULL. */
@@ -173,8 +174,34 @@ LLM_PRIVATE llm_status llm__map_file(const char *path, llm__mapping *out) {
 }
 
 LLM_PRIVATE void llm__unmap(llm__mapping *m) {
-    if (m->data) munmap((void *)m->data, m->size);
+    if (m->heap) free((void *)m->data);
+    else if (m->data) munmap((void *)m->data, m->size);
     memset(m, 0, sizeof *m);
+}
+
+/* Map a file, or, when it is one zstd frame (a compressed safetensors file), decompress it
+   into memory. The decompressed size must be recorded in the frame and at most max_bytes. */
+LLM_PRIVATE llm_status llm__map_file_zstd(const char *path, size_t max_bytes, llm__mapping *out) {
+    llm_status s = llm__map_file(path, out);
+    if (s || out->size < 4 || memcmp(out->data, "\x28\xb5\x2f\xfd", 4) != 0) return s;
+#ifdef LLM_NO_ZSTD
+    (void)max_bytes;
+    llm__unmap(out);
+    return llm__fail(LLM_ERR_UNSUPPORTED, "%s: zstd-compressed, and this build has LLM_NO_ZSTD", path);
+#else
+    unsigned long long n = ZSTD_getFrameContentSize(out->data, out->size);
+    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > max_bytes) {
+        llm__unmap(out);
+        return llm__fail(LLM_ERR_FORMAT, "%s: zstd frame without a usable content size", path);
+    }
+    void *buf = malloc((size_t)n + 1);
+    size_t got = buf ? ZSTD_decompress(buf, (size_t)n, out->data, out->size) : 0;
+    llm__unmap(out);
+    if (!buf) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory decompressing %llu bytes", path, n);
+    if (ZSTD_isError(got) || got != n) { free(buf); return llm__fail(LLM_ERR_FORMAT, "%s: corrupt zstd data", path); }
+    *out = (llm__mapping){ (const uint8_t *)buf, (size_t)n, true };
+    return LLM_OK;
+#endif
 }
 
 /* Read a whole file into a NUL-terminated buffer (for JSON and other small text files).
@@ -249,4 +276,27 @@ LLM_PRIVATE llm_status llm__atomic_close(llm__atomic_file *af, bool ok) {
     }
     if (!ok) { remove(af->tmp); return LLM_ERR_IO; }
     return LLM_OK;
+}
+
+/* Write src's bytes to dst as one zstd frame, atomically. */
+LLM_PRIVATE llm_status llm__compress_file(const char *src, const char *dst) {
+#ifdef LLM_NO_ZSTD
+    (void)src;
+    return llm__fail(LLM_ERR_UNSUPPORTED, "%s: compression needs zstd (built with LLM_NO_ZSTD)", dst);
+#else
+    llm__mapping m;
+    llm_status s = llm__map_file(src, &m);
+    if (s) return s;
+    size_t cap = ZSTD_compressBound(m.size);
+    void *buf = malloc(cap);
+    size_t n = buf ? ZSTD_compress(buf, cap, m.data, m.size, 3) : 0;
+    llm__unmap(&m);
+    if (!buf || ZSTD_isError(n)) { free(buf); return llm__fail(LLM_ERR_NOMEM, "%s: compression failed", dst); }
+    llm__atomic_file af;
+    s = llm__atomic_open(&af, dst);
+    if (!s) s = llm__atomic_write(&af, buf, n);
+    if (af.f) { llm_status c = llm__atomic_close(&af, s == LLM_OK); if (!s) s = c; }
+    free(buf);
+    return s;
+#endif
 }

@@ -81,7 +81,7 @@ static llm_status llm__st_parse_entry(const char *path, const cJSON *e, const ui
 /* Map one file and append its tensors (names owned by st). */
 static llm_status llm__st_open_file(llm_safetensors *st, const char *path) {
     llm__st_file *f = &st->files[st->n_files];
-    llm_status s = llm__map_file(path, &f->map);
+    llm_status s = llm__map_file_zstd(path, (size_t)1 << 40, &f->map);   /* zstd-compressed files too */
     if (s) return s;
     f->path = llm__strdup(NULL, path);
     st->n_files++;

@@ -150,11 +150,29 @@ static void test_chat_pty(void) {
     close(fd);
 }
 
+/* cache-prompt then generate --prompt-cache-file gives what one generate over the whole text gives. */
+static void test_cache_prompt(void) {
+    static char a[65536], b[65536];
+    const char *M = fixture("models/stories260K");
+    const char *path = "/tmp/llm_test_cli_cache.safetensors";
+    CHECK_EQ_INT(run(a, sizeof a, "cache-prompt --model %s/stories260K.bin --tokenizer %s/tok512.bin -p 'Once upon a time, there was' "
+                     "--prompt-cache-file %s --compress", M, M, path), 0);
+    CHECK_EQ_INT(run(a, sizeof a, "generate --model %s/stories260K.bin --tokenizer %s/tok512.bin --prompt-cache-file %s -p ' a' -m 20 "
+                     "--print-ids -t 1", M, M, path), 0);
+    CHECK_EQ_INT(run(b, sizeof b, "generate --model %s/stories260K.bin --tokenizer %s/tok512.bin -p 'Once upon a time, there was a' -m 20 "
+                     "--print-ids -t 1", M, M), 0);
+    CHECK_STR(a, b);
+    CHECK_EQ_INT(run(a, sizeof a, "generate --model %s/qwen3 --prompt-cache-file %s --prompt-ids 5 -m 2 --print-ids", fixture("models/dev"), path), 1);
+    CHECK(strstr(a, "another model"));
+    remove(path);
+}
+
 int main(void) {
     RUN(test_help_and_flags);
     RUN(test_logits_file);
     RUN(test_generate_ids);
     RUN(test_hostile_model);
     RUN(test_chat_pty);
+    RUN(test_cache_prompt);
     return TEST_MAIN_END();
 }
