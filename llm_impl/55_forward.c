@@ -124,12 +124,8 @@ static void llm__ffn_block(llm_session *s, int64_t il, int64_t T) {
     int64_t F = hp->n_ff;
     llm__norm_rows(s, s->h, s->x, T, l->ffn_norm, l->ffn_norm_b);
     llm__linear(s, s->up, s->h, T, l->w_up, l->b_up);
-    if (l->w_gate) {
-        llm__linear(s, s->gate, s->h, T, l->w_gate, NULL);
-        for (int64_t i = 0; i < T * F; i++) s->up[i] *= llm__activate(hp->act, s->gate[i]);
-    } else {
-        for (int64_t i = 0; i < T * F; i++) s->up[i] = llm__activate(hp->act, s->up[i]);
-    }
+    if (l->w_gate) llm__linear(s, s->gate, s->h, T, l->w_gate, NULL);
+    llm__k->act_mul(hp->act, s->up, l->w_gate ? s->gate : NULL, T * F);
     llm__linear(s, s->proj, s->up, T, l->w_down, l->b_down);
     for (int64_t i = 0; i < T * hp->n_embd; i++) s->x[i] += s->proj[i];
 }
