@@ -117,33 +117,44 @@ LLM__PACK_AVX2(llm__pack_bf16_avx2, uint16_t, llm__load8_bf16, llm__bf16_to_f32)
 
 /* ---- prefill: the register tile ----
    y[t][0..nr) (+)= sum_p P[p][0..nr) * x[t][p] for nt <= 6 tokens (x: row stride ldx, y: row
-   stride ldy). add: continue the partial sums already in y (the previous KC block). */
+   stride ldy). add: continue the partial sums already in y (the previous KC block). The 12
+   accumulators are named variables, not an array, so that they stay in registers; with nt a
+   constant the `if (nt > j)` tests vanish. */
+#define LLM__TILE_LOAD(j)                                                                              \
+    if (nt > j) {                                                                                      \
+        const float *src = y + j * ldy;                                                                \
+        if (nr < LLM__MR) { memset(tmp, 0, sizeof tmp); memcpy(tmp, src, (size_t)nr * sizeof(float)); src = tmp; } \
+        c##j##0 = add ? _mm256_loadu_ps(src) : _mm256_setzero_ps();                                    \
+        c##j##1 = add ? _mm256_loadu_ps(src + 8) : _mm256_setzero_ps();                                \
+    }
+#define LLM__TILE_FMA(j)                                                                               \
+    if (nt > j) {                                                                                      \
+        __m256 b = _mm256_broadcast_ss(x + j * ldx + p);                                               \
+        c##j##0 = _mm256_fmadd_ps(w0, b, c##j##0);                                                     \
+        c##j##1 = _mm256_fmadd_ps(w1, b, c##j##1);                                                     \
+    }
+#define LLM__TILE_STORE(j)                                                                             \
+    if (nt > j) {                                                                                      \
+        float *dst = nr < LLM__MR ? tmp : y + j * ldy;                                                 \
+        _mm256_storeu_ps(dst, c##j##0);                                                                \
+        _mm256_storeu_ps(dst + 8, c##j##1);                                                            \
+        if (nr < LLM__MR) memcpy(y + j * ldy, tmp, (size_t)nr * sizeof(float));                        \
+    }
 static LLM__AVX2_FN LLM__INLINE void llm__tile_avx2(const float *P, int64_t kc, const float *x, int64_t ldx, float *y,
                                                    int64_t ldy, int nt, int nr, bool add) {
-    __m256 c[LLM__NR][2];
+    __m256 z = _mm256_setzero_ps(), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z,
+           c41 = z, c50 = z, c51 = z;
     float tmp[LLM__MR];
-    for (int t = 0; t < nt; t++) {
-        if (!add) { c[t][0] = c[t][1] = _mm256_setzero_ps(); continue; }
-        const float *src = y + t * ldy;
-        if (nr < LLM__MR) { memset(tmp, 0, sizeof tmp); memcpy(tmp, src, (size_t)nr * sizeof(float)); src = tmp; }
-        c[t][0] = _mm256_loadu_ps(src);
-        c[t][1] = _mm256_loadu_ps(src + 8);
-    }
+    LLM__TILE_LOAD(0) LLM__TILE_LOAD(1) LLM__TILE_LOAD(2) LLM__TILE_LOAD(3) LLM__TILE_LOAD(4) LLM__TILE_LOAD(5)
     for (int64_t p = 0; p < kc; p++) {
         __m256 w0 = _mm256_loadu_ps(P + p * LLM__MR), w1 = _mm256_loadu_ps(P + p * LLM__MR + 8);
-        for (int t = 0; t < nt; t++) {
-            __m256 b = _mm256_broadcast_ss(x + t * ldx + p);
-            c[t][0] = _mm256_fmadd_ps(w0, b, c[t][0]);
-            c[t][1] = _mm256_fmadd_ps(w1, b, c[t][1]);
-        }
+        LLM__TILE_FMA(0) LLM__TILE_FMA(1) LLM__TILE_FMA(2) LLM__TILE_FMA(3) LLM__TILE_FMA(4) LLM__TILE_FMA(5)
     }
-    for (int t = 0; t < nt; t++) {
-        float *dst = nr < LLM__MR ? tmp : y + t * ldy;
-        _mm256_storeu_ps(dst, c[t][0]);
-        _mm256_storeu_ps(dst + 8, c[t][1]);
-        if (nr < LLM__MR) memcpy(y + t * ldy, tmp, (size_t)nr * sizeof(float));
-    }
+    LLM__TILE_STORE(0) LLM__TILE_STORE(1) LLM__TILE_STORE(2) LLM__TILE_STORE(3) LLM__TILE_STORE(4) LLM__TILE_STORE(5)
 }
+#undef LLM__TILE_LOAD
+#undef LLM__TILE_FMA
+#undef LLM__TILE_STORE
 
 /* Dispatch on the token count so that each tile width is compiled with its loops unrolled. */
 static LLM__AVX2_FN void llm__tile_any_avx2(const float *P, int64_t kc, const float *x, int64_t ldx, float *y, int64_t ldy,
@@ -197,10 +208,11 @@ static LLM__AVX2_FN void llm__scale_f32_avx2(float *y, float sc, int64_t n) {
 }
 
 /* exp(x) for 8 lanes, within 2 ulp of expf (Cephes' expf): x = n ln2 + r with |r| <= ln2/2,
-   exp(r) by a degree-6 polynomial, 2^n built in the exponent bits. exp(x < -87.3) = 0. */
+   exp(r) by a degree-6 polynomial, 2^n built in the exponent bits. Below ln(FLT_MIN) =
+   -87.3365 the result is 0 (no denormals). */
 static LLM__AVX2_FN __m256 llm__exp8_avx2(__m256 x) {
-    __m256 tiny = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ);
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.37f));
+    __m256 tiny = _mm256_cmp_ps(x, _mm256_set1_ps(-87.33654f), _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), _mm256_set1_ps(88.37f));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
     r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
