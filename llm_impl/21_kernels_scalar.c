@@ -78,6 +78,16 @@ static void llm__axpy_f32_scalar(float *y, float alpha, const float *x, int64_t 
     for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
+/* Attention's two halves over a block of n cached rows: scores y[j] = dot(x, w[j]) (w: [n, k]),
+   and the weighted sum y[0..d) += sum_j a[j] x[j] (x: [n, d]). */
+static void llm__dots_f32_scalar(float *y, const float *x, const float *w, int64_t k, int64_t n) {
+    for (int64_t j = 0; j < n; j++) y[j] = llm__dot_f32_scalar(x, w + j * k, k);
+}
+
+static void llm__axpys_f32_scalar(float *y, const float *a, const float *x, int64_t n, int64_t d) {
+    for (int64_t j = 0; j < n; j++) llm__axpy_f32_scalar(y, a[j], x + j * d, d);
+}
+
 /* y[i] *= s. */
 static void llm__scale_f32_scalar(float *y, float s, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] *= s;

@@ -200,6 +200,30 @@ static LLM__AVX2_FN void llm__axpy_f32_avx2(float *y, float alpha, const float *
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += alpha * x[i];
 }
+static LLM__AVX2_FN void llm__dots_f32_avx2(float *y, const float *x, const float *w, int64_t k, int64_t n) {
+    llm__matvec_f32_avx2(y, x, w, k, 0, n);
+}
+
+/* y += sum_j a[j] x[j]: 32 outputs at a time stay in 4 registers while j runs. */
+static LLM__AVX2_FN void llm__axpys_f32_avx2(float *y, const float *a, const float *x, int64_t n, int64_t d) {
+    int64_t i = 0;
+    for (; i + 32 <= d; i += 32) {
+        __m256 y0 = _mm256_loadu_ps(y + i), y1 = _mm256_loadu_ps(y + i + 8);
+        __m256 y2 = _mm256_loadu_ps(y + i + 16), y3 = _mm256_loadu_ps(y + i + 24);
+        for (int64_t j = 0; j < n; j++) {
+            const float *xj = x + j * d + i;
+            __m256 aj = _mm256_broadcast_ss(a + j);
+            y0 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj), y0);
+            y1 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 8), y1);
+            y2 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 16), y2);
+            y3 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 24), y3);
+        }
+        _mm256_storeu_ps(y + i, y0); _mm256_storeu_ps(y + i + 8, y1);
+        _mm256_storeu_ps(y + i + 16, y2); _mm256_storeu_ps(y + i + 24, y3);
+    }
+    for (int64_t j = 0; i < d && j < n; j++) llm__axpy_f32_avx2(y + i, a[j], x + j * d + i, d - i);
+}
+
 static LLM__AVX2_FN void llm__scale_f32_avx2(float *y, float sc, int64_t n) {
     __m256 vs = _mm256_set1_ps(sc);
     int64_t i = 0;

@@ -10,6 +10,8 @@ typedef struct llm__kernels {
     llm__matmul_fn matmul[LLM_DTYPE_COUNT];   /* NULL: no kernel for that weight dtype */
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float alpha, const float *x, int64_t n);
+    void (*dots_f32)(float *y, const float *x, const float *w, int64_t k, int64_t n);
+    void (*axpys_f32)(float *y, const float *a, const float *x, int64_t n, int64_t d);
     void (*scale_f32)(float *y, float s, int64_t n);
     float (*exp_sum_f32)(float *x, int64_t n, float m);
     void (*act_mul)(llm__act act, float *y, const float *gate, int64_t n);
@@ -20,6 +22,7 @@ static const llm__kernels llm__kernels_scalar = {
     .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_scalar, [LLM_DTYPE_F16] = llm__matmul_f16_scalar,
                 [LLM_DTYPE_BF16] = llm__matmul_bf16_scalar },
     .dot_f32 = llm__dot_f32_scalar, .axpy_f32 = llm__axpy_f32_scalar, .scale_f32 = llm__scale_f32_scalar,
+    .dots_f32 = llm__dots_f32_scalar, .axpys_f32 = llm__axpys_f32_scalar,
     .exp_sum_f32 = llm__exp_sum_f32_scalar, .act_mul = llm__act_mul_scalar,
 };
 
@@ -29,6 +32,7 @@ static const llm__kernels llm__kernels_avx2 = {
     .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_avx2, [LLM_DTYPE_F16] = llm__matmul_f16_avx2,
                 [LLM_DTYPE_BF16] = llm__matmul_bf16_avx2 },
     .dot_f32 = llm__dot_f32_avx2, .axpy_f32 = llm__axpy_f32_avx2, .scale_f32 = llm__scale_f32_avx2,
+    .dots_f32 = llm__dots_f32_avx2, .axpys_f32 = llm__axpys_f32_avx2,
     .exp_sum_f32 = llm__exp_sum_f32_avx2, .act_mul = llm__act_mul_avx2,
 };
 #endif
@@ -38,6 +42,7 @@ static const llm__kernels llm__kernels_neon = {
     .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_neon, [LLM_DTYPE_F16] = llm__matmul_f16_neon,
                 [LLM_DTYPE_BF16] = llm__matmul_bf16_neon },
     .dot_f32 = llm__dot_f32_neon, .axpy_f32 = llm__axpy_f32_neon, .scale_f32 = llm__scale_f32_neon,
+    .dots_f32 = llm__dots_f32_neon, .axpys_f32 = llm__axpys_f32_neon,
     .exp_sum_f32 = llm__exp_sum_f32_neon, .act_mul = llm__act_mul_neon,
 };
 #endif

@@ -25,8 +25,9 @@ static void llm__attend(float *out, const float *q, const float *K, const float 
     for (int64_t j0 = 0; j0 < n; j0 += LLM__ATT_BLOCK) {
         int64_t nb = LLM__MIN(LLM__ATT_BLOCK, n - j0);
         float bmax = -INFINITY;
+        k->dots_f32(scratch, q, K + j0 * Dk, Dk, nb);
         for (int64_t j = 0; j < nb; j++) {
-            float sc = k->dot_f32(q, K + (j0 + j) * Dk, Dk) * p->scale;
+            float sc = scratch[j] * p->scale;
             if (p->softcap > 0) sc = p->softcap * tanhf(sc / p->softcap);
             scratch[j] = sc;
             bmax = sc > bmax ? sc : bmax;
@@ -38,7 +39,7 @@ static void llm__attend(float *out, const float *q, const float *K, const float 
             m = bmax;
         }
         l += k->exp_sum_f32(scratch, nb, m);
-        for (int64_t j = 0; j < nb; j++) k->axpy_f32(out, scratch[j], V + (j0 + j) * Dv, Dv);
+        k->axpys_f32(out, scratch, V + j0 * Dv, nb, Dv);
     }
     k->scale_f32(out, 1.0f / l, Dv);
 }

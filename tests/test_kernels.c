@@ -113,6 +113,16 @@ static void test_vector_kernels(void) {
         CHECK(max_abs_diff(y1, y2, (long)n) <= 1e-6);
         b->scale_f32(y1, -1.5f, n); s->scale_f32(y2, -1.5f, n);
         CHECK(max_abs_diff(y1, y2, (long)n) <= 1e-6);
+        /* the attention halves: 5 rows of n, and n rows of 37 (or of 3) */
+        int64_t d = n % 2 ? 37 : 3, nr = LLM__MIN(n, 5);
+        float *m = (float *)malloc((size_t)(n * d + 5 * n) * sizeof(float)), o1[37], o2[37];
+        for (int64_t i = 0; i < n * d + 5 * n; i++) m[i] = frand();
+        b->dots_f32(o1, x, m, n, nr); s->dots_f32(o2, x, m, n, nr);
+        for (int64_t j = 0; j < nr; j++) CHECK_NEAR(o1[j], o2[j], 1e-6 * sqrt((double)n) * n);
+        for (int64_t i = 0; i < d; i++) o1[i] = o2[i] = frand();
+        b->axpys_f32(o1, x, m, n, d); s->axpys_f32(o2, x, m, n, d);
+        CHECK(max_abs_diff(o1, o2, (long)d) <= 1e-6 * sqrt((double)n) * n);
+        free(m);
         /* exp over a wide range, including underflow to 0 */
         for (int64_t i = 0; i < n; i++) y1[i] = y2[i] = x[i] * 100.0f;
         double sb = b->exp_sum_f32(y1, n, 20.0f), ss = s->exp_sum_f32(y2, n, 20.0f), worst = 0;
