@@ -1,6 +1,6 @@
-/* ---- >>ops: norms, activations, rotary embeddings, softmax ----
+/* ---- >>ops: norms, rotary embeddings, softmax ----
    The small per-row operations of a transformer, in plain C (they are a few percent of the
-   time next to the matmuls). Shapes: one row of n floats unless stated. Sums are taken in
+   time next to the matmuls; activations are kernels, llm__k->act_mul). Shapes: one row of n floats unless stated. Sums are taken in
    double where a row is reduced to one statistic, so long rows lose no precision. */
 #include "10_internal.h"
 
