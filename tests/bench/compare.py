@@ -70,11 +70,13 @@ def main():
                     print(f"{hf}: missing (run tests/bench/make_models.py)", file=sys.stderr)
                     continue
                 bytes_per_tok = os.path.getsize(os.path.join(hf, "model.safetensors"))
+                peak = 0
                 for test, p, n in (("pp", a.p, 0), ("tg", 0, a.n)):
                     name = f"{test}{p or n}"
                     mine, info = llm_bench(llm, hf, p, n, a.r, threads)
                     theirs = llama_bench(lcpp, gg, p, n, a.r, threads) if lcpp and os.path.exists(gg) else {}
                     m, t = mine[name], theirs.get(name)
+                    peak = max(peak, info["peak_rss_mib"])
                     ratio = m[0] / t[0] if t else None
                     roof = m[0] * bytes_per_tok / (bw * 1e9) if bw and test == "tg" else None
                     results.append(dict(model=f"{shape}-{dtype}", threads=threads, test=name, llm=m, llama_cpp=t, ratio=ratio,
@@ -83,7 +85,7 @@ def main():
                     print(f"{shape + '-' + dtype:10} {threads:3} {name:>6} {m[0]:9.2f} ± {m[1]:5.2f} "
                           + (f"{t[0]:9.2f} ± {t[1]:5.2f} {ratio:6.2f}" if t else f"{'-':>17} {'-':>6}")
                           + (f" {roof:7.0%}" if roof else ""), flush=True)
-                print(f"{'':10} load {info['load_s']:.3f} s, peak RSS {info['peak_rss_mib']:.0f} MiB "
+                print(f"{'':10} load {info['load_s']:.3f} s, peak RSS {peak:.0f} MiB (pp or tg) "
                       f"(model file {bytes_per_tok / 2**20:.0f} MiB)")
     if a.json:
         with open(a.json, "w") as f:
