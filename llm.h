@@ -1324,10 +1324,15 @@ LLM_PRIVATE llm_status llm__compress_file(const char *src, const char *dst) {
 /* ==== end llm_impl/11_base.c ==== */
 /* ==== begin llm_impl/12_threads.c ==== */
 /* ---- >>threads: a small persistent pool ----
-   One primitive: llm__parallel_for(pool, fn, ctx) runs fn(ctx, ith, nth) for ith = 0..nth-1,
-   ith = 0 on the calling thread, and returns when all are done. Work is split the ggml way:
-   each task derives its own slice (rows of a matmul, heads of attention) from ith/nth.
-   Workers spin briefly between calls (a decode step issues a few hundred calls, too many for
+   One primitive: llm__parallel_for(pool, fn, ctx) runs fn(ctx, ith, nth) once for each ith =
+   0..nth-1 (nth = the pool's size) and returns when all are done. Work is split the ggml
+   way: each task derives its own slice (rows of a matmul, heads of attention) from ith/nth.
+   Tasks are claimed, not assigned: the caller and the workers take the next ith from one
+   atomic counter, so a worker the OS has not scheduled yet (a loaded machine, more threads
+   than cores) delays nothing: the others run its task. Which thread runs a task never
+   changes its result. The counter carries the call's generation in its high half, so a late
+   worker can never claim a task of the next call with the previous call's function.
+   Workers spin briefly between calls (a decode step issues ~10 calls per layer, too many for
    a sleep/wake each), then sleep on a condition variable so an idle pool costs nothing.
    No allocation and no thread creation per call. LLM_NO_THREADS runs everything inline. */
 /* #include "10_internal.h" (already above) */
@@ -1340,15 +1345,14 @@ struct llm_pool {
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    atomic_uint generation;        /* bumped once per parallel_for */
-    atomic_int n_done;             /* workers finished with the current generation */
+    _Atomic uint64_t state;        /* generation << 32 | next task to claim */
+    atomic_int n_done;             /* tasks finished in the current generation */
+    atomic_int n_sleeping;         /* workers waiting on `wake` */
     atomic_bool stop;
-    llm__task_fn fn;               /* the current task, published before generation++ */
+    uint32_t generation;           /* the caller's copy */
+    llm__task_fn fn;               /* the current call, published before its generation */
     void *ctx;
-    struct llm__worker_arg *args;  /* one per worker thread */
 };
-
-typedef struct llm__worker_arg { llm_pool *pool; int ith; } llm__worker_arg;
 
 static inline void llm__cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -1358,26 +1362,45 @@ static inline void llm__cpu_relax(void) {
 #endif
 }
 
-static void *llm__worker(void *arg_) {
-    llm__worker_arg *arg = (llm__worker_arg *)arg_;
-    llm_pool *p = arg->pool;
-    int ith = arg->ith;
-    unsigned seen = 0;
+/* Claim the next task of generation gen; false when that call has none left (or is over). */
+static bool llm__claim(llm_pool *p, uint32_t gen, int *out_ith) {
+    uint64_t s = atomic_load_explicit(&p->state, memory_order_acquire);
     for (;;) {
-        /* spin for the next generation, then sleep */
-        for (int spin = 0; spin < 20000 && atomic_load_explicit(&p->generation, memory_order_acquire) == seen; spin++)
-            llm__cpu_relax();
-        if (atomic_load_explicit(&p->generation, memory_order_acquire) == seen) {
+        if ((uint32_t)(s >> 32) != gen || (int)(uint32_t)s >= p->n_threads) return false;
+        if (atomic_compare_exchange_weak_explicit(&p->state, &s, s + 1, memory_order_acq_rel, memory_order_acquire)) {
+            *out_ith = (int)(uint32_t)s;
+            return true;
+        }
+    }
+}
+
+/* Run tasks of generation gen until none is left. */
+static void llm__run_tasks(llm_pool *p, uint32_t gen, llm__task_fn fn, void *ctx) {
+    int ith;
+    while (llm__claim(p, gen, &ith)) {
+        fn(ctx, ith, p->n_threads);
+        atomic_fetch_add_explicit(&p->n_done, 1, memory_order_release);
+    }
+}
+
+static void *llm__worker(void *arg) {
+    llm_pool *p = (llm_pool *)arg;
+    uint32_t seen = 0;
+#define LLM__GEN() ((uint32_t)(atomic_load(&p->state) >> 32))
+    for (;;) {
+        for (int spin = 0; spin < 20000 && LLM__GEN() == seen && !atomic_load(&p->stop); spin++) llm__cpu_relax();
+        if (LLM__GEN() == seen && !atomic_load(&p->stop)) {
+            atomic_fetch_add(&p->n_sleeping, 1);   /* seq_cst: pairs with the caller's check */
             pthread_mutex_lock(&p->mu);
-            while (atomic_load(&p->generation) == seen && !atomic_load(&p->stop))
-                pthread_cond_wait(&p->wake, &p->mu);
+            while (LLM__GEN() == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->wake, &p->mu);
             pthread_mutex_unlock(&p->mu);
+            atomic_fetch_sub(&p->n_sleeping, 1);
         }
         if (atomic_load(&p->stop)) break;
-        seen = atomic_load_explicit(&p->generation, memory_order_acquire);
-        p->fn(p->ctx, ith, p->n_threads);
-        atomic_fetch_add_explicit(&p->n_done, 1, memory_order_acq_rel);
+        seen = LLM__GEN();
+        llm__run_tasks(p, seen, p->fn, p->ctx);   /* fn, ctx may be a later call's: claim refuses then */
     }
+#undef LLM__GEN
     return NULL;
 }
 
@@ -1390,21 +1413,16 @@ LLM_API llm_status llm_pool_create(int n_threads, llm_pool **out_pool) {
     if (n_threads <= 0) n_threads = LLM_THREADS > 0 ? LLM_THREADS : llm__online_cores();
     if (n_threads > 1024) return llm__fail(LLM_ERR_INVALID_ARG, "thread pool: %d threads is too many", n_threads);
     llm_pool *p = (llm_pool *)calloc(1, sizeof *p);
-    llm__worker_arg *args = (llm__worker_arg *)calloc((size_t)n_threads, sizeof *args);
     if (p) p->threads = (pthread_t *)calloc((size_t)n_threads, sizeof *p->threads);
-    if (!p || !args || !p->threads) {
-        if (p) free(p->threads);
-        free(p); free(args);
+    if (!p || !p->threads) {
+        free(p);
         return llm__fail(LLM_ERR_NOMEM, "thread pool: out of memory");
     }
     p->n_threads = n_threads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
-    p->args = args;
     for (int i = 1; i < n_threads; i++) {
-        args[i].pool = p;
-        args[i].ith = i;
-        if (pthread_create(&p->threads[i], NULL, llm__worker, &args[i]) != 0) {
+        if (pthread_create(&p->threads[i], NULL, llm__worker, p) != 0) {
             p->n_threads = i;               /* join the ones that started */
             llm_pool_destroy(p);
             return llm__fail(LLM_ERR_NOMEM, "thread pool: cannot start thread %d", i);
@@ -1424,7 +1442,6 @@ LLM_API void llm_pool_destroy(llm_pool *p) {
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     free(p->threads);
-    free(p->args);
     free(p);
 }
 
@@ -1435,12 +1452,15 @@ LLM_PRIVATE void llm__parallel_for(llm_pool *p, llm__task_fn fn, void *ctx) {
     p->fn = fn;
     p->ctx = ctx;
     atomic_store_explicit(&p->n_done, 0, memory_order_relaxed);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
-    fn(ctx, 0, p->n_threads);
-    while (atomic_load_explicit(&p->n_done, memory_order_acquire) != p->n_threads - 1) llm__cpu_relax();
+    uint32_t gen = ++p->generation;
+    atomic_store(&p->state, (uint64_t)gen << 32);   /* seq_cst: publishes fn, ctx, n_done */
+    if (atomic_load(&p->n_sleeping) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+    }
+    llm__run_tasks(p, gen, fn, ctx);
+    while (atomic_load_explicit(&p->n_done, memory_order_acquire) != p->n_threads) llm__cpu_relax();
 }
 #else  /* LLM_NO_THREADS */
 struct llm_pool { int n_threads; };
@@ -1638,6 +1658,29 @@ LLM_API void llm_convert(llm_dtype to, void *dst, llm_dtype from, const void *sr
    how rows are split between threads. */
 /* #include "10_internal.h" (already above) */
 
+/* Which SIMD kernels this build compiles. 10_internal.h sets LLM__AVX2 when the whole build
+   targets AVX2+FMA (-march=native, -mavx2 -mfma -mf16c). LLM_RUNTIME_DISPATCH keeps the build
+   portable (plain x86-64) and compiles the AVX2 kernels alone for that target; 24_kernels.c
+   picks them at start-up after a CPUID check. LLM__AVX2_FN marks those functions. */
+#if !defined(LLM__AVX2) && defined(LLM_RUNTIME_DISPATCH) && defined(__x86_64__) && \
+    (defined(__GNUC__) || defined(__clang__)) && !defined(LLM_NO_SIMD) && !defined(LLM_NO_AVX2)
+#define LLM__AVX2 1
+#define LLM__AVX2_RUNTIME 1
+#include <immintrin.h>
+#define LLM__AVX2_FN __attribute__((target("avx2,fma,f16c")))
+#else
+#define LLM__AVX2_FN
+#endif
+#if defined(__aarch64__) && !defined(LLM_NO_SIMD) && !defined(LLM_NO_NEON)
+#define LLM__NEON 1
+#include <arm_neon.h>
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define LLM__INLINE inline __attribute__((always_inline))   /* kernel bodies specialised per call */
+#else
+#define LLM__INLINE inline
+#endif
+
 typedef struct llm__mm_args {
     float *y;              /* [n_tok, ldy] output */
     int64_t ldy;
@@ -1684,16 +1727,63 @@ static void llm__matmul_bf16_scalar(const llm__mm_args *a, int64_t r0, int64_t r
 static void llm__axpy_f32_scalar(float *y, float alpha, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
+
+/* Attention's two halves over a block of n cached rows: scores y[j] = dot(x, w[j]) (w: [n, k]),
+   and the weighted sum y[0..d) += sum_j a[j] x[j] (x: [n, d]). */
+static void llm__dots_f32_scalar(float *y, const float *x, const float *w, int64_t k, int64_t n) {
+    for (int64_t j = 0; j < n; j++) y[j] = llm__dot_f32_scalar(x, w + j * k, k);
+}
+
+static void llm__axpys_f32_scalar(float *y, const float *a, const float *x, int64_t n, int64_t d) {
+    for (int64_t j = 0; j < n; j++) llm__axpy_f32_scalar(y, a[j], x + j * d, d);
+}
+
+/* y[i] *= s. */
+static void llm__scale_f32_scalar(float *y, float s, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] *= s;
+}
+
+/* x[i] = exp(x[i] - m); returns the sum of the results (softmax numerators). */
+static float llm__exp_sum_f32_scalar(float *x, int64_t n, float m) {
+    float sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += x[i] = expf(x[i] - m);
+    return sum;
+}
+
+/* ---- activations ---- */
+typedef enum { LLM__ACT_SILU, LLM__ACT_GELU, LLM__ACT_GELU_TANH, LLM__ACT_RELU } llm__act;
+
+static inline float llm__activate(llm__act act, float x) {
+    switch (act) {
+    case LLM__ACT_SILU:      return x / (1.0f + expf(-x));
+    case LLM__ACT_GELU:      return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case LLM__ACT_GELU_TANH: return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    case LLM__ACT_RELU:      return x > 0 ? x : 0;
+    }
+    return x;
+}
+
+/* The gated MLP's middle step in one pass: y[i] *= act(gate[i]) (gate NULL: y[i] = act(y[i])). */
+static void llm__act_mul_scalar(llm__act act, float *y, const float *gate, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = gate ? y[i] * llm__activate(act, gate[i]) : llm__activate(act, y[i]);
+}
 /* ==== end llm_impl/21_kernels_scalar.c ==== */
 /* ==== begin llm_impl/22_kernels_avx2.c ==== */
 /* ---- >>kernels_avx2: AVX2 + FMA + F16C versions of the scalar kernels ----
-   Same order and contracts as 21_kernels_scalar.c. Dot products keep 4 independent 8-lane
-   accumulators (to hide FMA latency), then reduce them in a fixed order: results are
-   bitwise stable run to run, and equal to the scalar path within float rounding. */
+   Same contracts as 21_kernels_scalar.c. Two matmul shapes:
+   - decode (one token): y[r] = dot(x, W[r]), memory-bound; 4 rows share each load of x and
+     keep 2 accumulators each, so 8 FMA chains hide the FMA latency.
+   - prefill (several tokens): a GEMM in the BLIS way. A panel of 16 weight rows x KC columns is
+     widened to f32 and transposed once into P[KC][16] (16 KB, in L1); then a 6-token x 16-row
+     tile of y lives in 12 registers while k runs: per k, 2 loads of P, 6 broadcasts of x,
+     12 FMAs. Every output is summed in plain k order, whatever the tile it falls in, so
+     results do not depend on how rows are split between threads.
+   LLM_RUNTIME_DISPATCH compiles these with a target attribute (the rest of the build may be
+   plain x86-64) and 24_kernels.c picks them after a CPUID check. */
 /* #include "10_internal.h" (already above) */
 
 #ifdef LLM__AVX2
-static inline float llm__hsum256(__m256 v) {
+static LLM__AVX2_FN float llm__hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
@@ -1701,112 +1791,597 @@ static inline float llm__hsum256(__m256 v) {
 }
 
 /* Load 8 weights of any float dtype as f32. */
-static inline __m256 llm__load8_f32(const float *p) { return _mm256_loadu_ps(p); }
-static inline __m256 llm__load8_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
-static inline __m256 llm__load8_bf16(const uint16_t *p) {
+static LLM__AVX2_FN __m256 llm__load8_f32(const float *p) { return _mm256_loadu_ps(p); }
+static LLM__AVX2_FN __m256 llm__load8_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static LLM__AVX2_FN __m256 llm__load8_bf16(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
 }
-
-/* dot(x, w) for one weight row; the tail (n % 32) is finished in scalar. */
-#define LLM__DOT_AVX2(NAME, WT, LOAD, SCALAR)                                                  \
-    static float NAME(const float *x, const WT *w, int64_t n) {                               \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;              \
-        int64_t i = 0;                                                                         \
-        for (; i + 32 <= n; i += 32) {                                                         \
-            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), LOAD(w + i), acc0);                 \
-            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), LOAD(w + i + 8), acc1);         \
-            acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), LOAD(w + i + 16), acc2);       \
-            acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), LOAD(w + i + 24), acc3);       \
-        }                                                                                      \
-        for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), LOAD(w + i), acc0); \
-        float s = llm__hsum256(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3))); \
-        for (; i < n; i++) s += x[i] * SCALAR(w[i]);                                           \
-        return s;                                                                              \
-    }
 static inline float llm__id_f32(float v) { return v; }
-LLM__DOT_AVX2(llm__dot_f32_avx2, float, llm__load8_f32, llm__id_f32)
-LLM__DOT_AVX2(llm__dot_f16_avx2, uint16_t, llm__load8_f16, llm__f16_to_f32)
-LLM__DOT_AVX2(llm__dot_bf16_avx2, uint16_t, llm__load8_bf16, llm__bf16_to_f32)
-#undef LLM__DOT_AVX2
 
-static void llm__matmul_f32_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
-    (void)scratch;
-    const float *w = (const float *)a->w;
-    for (int64_t r = r0; r < r1; r++)
-        for (int64_t t = 0; t < a->n_tok; t++)
-            a->y[t * a->ldy + r] = llm__dot_f32_avx2(a->x + t * a->k, w + r * a->k, a->k);
+static LLM__AVX2_FN float llm__dot_f32_avx2(const float *a, const float *b, int64_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    if (i + 8 <= n) { acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0); i += 8; }
+    float s = llm__hsum256(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
 }
 
-/* One token: convert on the fly. Several: widen each row once, then reuse it. */
-static void llm__matmul_f16_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
-    const uint16_t *w = (const uint16_t *)a->w;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint16_t *row = w + r * a->k;
-        if (a->n_tok == 1) { a->y[r] = llm__dot_f16_avx2(a->x, row, a->k); continue; }
-        int64_t i = 0;
-        for (; i + 8 <= a->k; i += 8) _mm256_storeu_ps(scratch + i, llm__load8_f16(row + i));
-        for (; i < a->k; i++) scratch[i] = llm__f16_to_f32(row[i]);
-        for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_avx2(a->x + t * a->k, scratch, a->k);
+/* ---- decode: nr <= 4 rows of W against one x; the same sum order for any nr ---- */
+#define LLM__MATVEC_AVX2(NAME, WT, LOAD, SCALAR)                                                       \
+    static LLM__AVX2_FN LLM__INLINE void NAME##_rows(float *y, const float *x, const WT *w, int64_t k, int nr) { \
+        __m256 acc[4][2];                                                                              \
+        for (int r = 0; r < nr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();                      \
+        int64_t i = 0;                                                                                 \
+        for (; i + 16 <= k; i += 16) {                                                                 \
+            __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);                       \
+            for (int r = 0; r < nr; r++) {                                                             \
+                acc[r][0] = _mm256_fmadd_ps(x0, LOAD(w + r * k + i), acc[r][0]);                       \
+                acc[r][1] = _mm256_fmadd_ps(x1, LOAD(w + r * k + i + 8), acc[r][1]);                   \
+            }                                                                                          \
+        }                                                                                              \
+        for (; i + 8 <= k; i += 8)                                                                     \
+            for (int r = 0; r < nr; r++) acc[r][0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), LOAD(w + r * k + i), acc[r][0]); \
+        for (int r = 0; r < nr; r++) {                                                                 \
+            float s = llm__hsum256(_mm256_add_ps(acc[r][0], acc[r][1]));                               \
+            for (int64_t j = i; j < k; j++) s += x[j] * SCALAR(w[r * k + j]);                          \
+            y[r] = s;                                                                                  \
+        }                                                                                              \
+    }                                                                                                  \
+    static LLM__AVX2_FN void NAME(float *y, const float *x, const WT *w, int64_t k, int64_t r0, int64_t r1) { \
+        int64_t r = r0;                                                                                \
+        for (; r + 4 <= r1; r += 4) NAME##_rows(y + r, x, w + r * k, k, 4);                            \
+        for (; r < r1; r++) NAME##_rows(y + r, x, w + r * k, k, 1);                                    \
+    }
+LLM__MATVEC_AVX2(llm__matvec_f32_avx2, float, llm__load8_f32, llm__id_f32)
+LLM__MATVEC_AVX2(llm__matvec_f16_avx2, uint16_t, llm__load8_f16, llm__f16_to_f32)
+LLM__MATVEC_AVX2(llm__matvec_bf16_avx2, uint16_t, llm__load8_bf16, llm__bf16_to_f32)
+#undef LLM__MATVEC_AVX2
+
+/* ---- prefill: packing ---- */
+#define LLM__MR 16     /* weight rows per panel: two 8-lane vectors */
+#define LLM__NR 6      /* tokens per register tile: 6 x 2 accumulators + 2 weights + 1 broadcast */
+#define LLM__KC 256    /* columns per packed panel: 16 x 256 floats = 16 KB */
+
+/* Transpose 8 rows of 8 floats in place (row c of the result = column c of the input). */
+static LLM__AVX2_FN void llm__transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
     }
 }
 
-static void llm__matmul_bf16_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
-    const uint16_t *w = (const uint16_t *)a->w;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint16_t *row = w + r * a->k;
-        if (a->n_tok == 1) { a->y[r] = llm__dot_bf16_avx2(a->x, row, a->k); continue; }
-        int64_t i = 0;
-        for (; i + 8 <= a->k; i += 8) _mm256_storeu_ps(scratch + i, llm__load8_bf16(row + i));
-        for (; i < a->k; i++) scratch[i] = llm__bf16_to_f32(row[i]);
-        for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_avx2(a->x + t * a->k, scratch, a->k);
+/* P[p*16 + j] = W[j][p] as f32 for j < nr rows (W: row stride k), p < kc; rows >= nr are 0. */
+#define LLM__PACK_AVX2(NAME, WT, LOAD, SCALAR)                                                         \
+    static LLM__AVX2_FN void NAME(float *P, const WT *w, int64_t k, int nr, int64_t kc) {              \
+        int64_t p = 0;                                                                                 \
+        for (; p + 8 <= kc; p += 8)                                                                    \
+            for (int h = 0; h < 2; h++) {                                                              \
+                __m256 r[8];                                                                           \
+                for (int j = 0; j < 8; j++)                                                            \
+                    r[j] = h * 8 + j < nr ? LOAD(w + (h * 8 + j) * k + p) : _mm256_setzero_ps();       \
+                llm__transpose8(r);                                                                    \
+                for (int c = 0; c < 8; c++) _mm256_storeu_ps(P + (p + c) * LLM__MR + h * 8, r[c]);     \
+            }                                                                                          \
+        for (; p < kc; p++)                                                                            \
+            for (int j = 0; j < LLM__MR; j++) P[p * LLM__MR + j] = j < nr ? SCALAR(w[j * k + p]) : 0.0f; \
+    }
+LLM__PACK_AVX2(llm__pack_f32_avx2, float, llm__load8_f32, llm__id_f32)
+LLM__PACK_AVX2(llm__pack_f16_avx2, uint16_t, llm__load8_f16, llm__f16_to_f32)
+LLM__PACK_AVX2(llm__pack_bf16_avx2, uint16_t, llm__load8_bf16, llm__bf16_to_f32)
+#undef LLM__PACK_AVX2
+
+/* ---- prefill: the register tile ----
+   y[t][0..nr) (+)= sum_p P[p][0..nr) * x[t][p] for nt <= 6 tokens (x: row stride ldx, y: row
+   stride ldy). add: continue the partial sums already in y (the previous KC block). The 12
+   accumulators are named variables, not an array, so that they stay in registers; with nt a
+   constant the `if (nt > j)` tests vanish. */
+#define LLM__TILE_LOAD(j)                                                                              \
+    if (nt > j) {                                                                                      \
+        const float *src = y + j * ldy;                                                                \
+        if (nr < LLM__MR) { memset(tmp, 0, sizeof tmp); memcpy(tmp, src, (size_t)nr * sizeof(float)); src = tmp; } \
+        c##j##0 = add ? _mm256_loadu_ps(src) : _mm256_setzero_ps();                                    \
+        c##j##1 = add ? _mm256_loadu_ps(src + 8) : _mm256_setzero_ps();                                \
+    }
+#define LLM__TILE_FMA(j)                                                                               \
+    if (nt > j) {                                                                                      \
+        __m256 b = _mm256_broadcast_ss(x + j * ldx + p);                                               \
+        c##j##0 = _mm256_fmadd_ps(w0, b, c##j##0);                                                     \
+        c##j##1 = _mm256_fmadd_ps(w1, b, c##j##1);                                                     \
+    }
+#define LLM__TILE_STORE(j)                                                                             \
+    if (nt > j) {                                                                                      \
+        float *dst = nr < LLM__MR ? tmp : y + j * ldy;                                                 \
+        _mm256_storeu_ps(dst, c##j##0);                                                                \
+        _mm256_storeu_ps(dst + 8, c##j##1);                                                            \
+        if (nr < LLM__MR) memcpy(y + j * ldy, tmp, (size_t)nr * sizeof(float));                        \
+    }
+static LLM__AVX2_FN LLM__INLINE void llm__tile_avx2(const float *P, int64_t kc, const float *x, int64_t ldx, float *y,
+                                                   int64_t ldy, int nt, int nr, bool add) {
+    __m256 z = _mm256_setzero_ps(), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z,
+           c41 = z, c50 = z, c51 = z;
+    float tmp[LLM__MR];
+    LLM__TILE_LOAD(0) LLM__TILE_LOAD(1) LLM__TILE_LOAD(2) LLM__TILE_LOAD(3) LLM__TILE_LOAD(4) LLM__TILE_LOAD(5)
+    for (int64_t p = 0; p < kc; p++) {
+        __m256 w0 = _mm256_loadu_ps(P + p * LLM__MR), w1 = _mm256_loadu_ps(P + p * LLM__MR + 8);
+        LLM__TILE_FMA(0) LLM__TILE_FMA(1) LLM__TILE_FMA(2) LLM__TILE_FMA(3) LLM__TILE_FMA(4) LLM__TILE_FMA(5)
+    }
+    LLM__TILE_STORE(0) LLM__TILE_STORE(1) LLM__TILE_STORE(2) LLM__TILE_STORE(3) LLM__TILE_STORE(4) LLM__TILE_STORE(5)
+}
+#undef LLM__TILE_LOAD
+#undef LLM__TILE_FMA
+#undef LLM__TILE_STORE
+
+/* Dispatch on the token count so that each tile width is compiled with its loops unrolled. */
+static LLM__AVX2_FN void llm__tile_any_avx2(const float *P, int64_t kc, const float *x, int64_t ldx, float *y, int64_t ldy,
+                                           int nt, int nr, bool add) {
+    switch (nt) {
+    case 6: llm__tile_avx2(P, kc, x, ldx, y, ldy, 6, nr, add); break;
+    case 5: llm__tile_avx2(P, kc, x, ldx, y, ldy, 5, nr, add); break;
+    case 4: llm__tile_avx2(P, kc, x, ldx, y, ldy, 4, nr, add); break;
+    case 3: llm__tile_avx2(P, kc, x, ldx, y, ldy, 3, nr, add); break;
+    case 2: llm__tile_avx2(P, kc, x, ldx, y, ldy, 2, nr, add); break;
+    default: llm__tile_avx2(P, kc, x, ldx, y, ldy, 1, nr, add); break;
     }
 }
 
-static void llm__axpy_f32_avx2(float *y, float alpha, const float *x, int64_t n) {
+/* The matmul kernels: one token -> matvec; more -> for each KC block of k (so the x block
+   [T, KC] stays in L2 across panels), for each 16-row panel: pack it, run every token tile. */
+#define LLM__MATMUL_AVX2(NAME, WT, MATVEC, PACK)                                                       \
+    static LLM__AVX2_FN void NAME(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {     \
+        (void)scratch;                                                                                 \
+        const WT *w = (const WT *)a->w;                                                                \
+        int64_t k = a->k;                                                                              \
+        if (a->n_tok == 1) { MATVEC(a->y, a->x, w, k, r0, r1); return; }                               \
+        _Alignas(64) float P[LLM__KC * LLM__MR];                                                       \
+        for (int64_t k0 = 0; k0 < k; k0 += LLM__KC) {                                                  \
+            int64_t kc = LLM__MIN(LLM__KC, k - k0);                                                    \
+            for (int64_t r = r0; r < r1; r += LLM__MR) {                                               \
+                int nr = (int)LLM__MIN(LLM__MR, r1 - r);                                               \
+                PACK(P, w + r * k + k0, k, nr, kc);                                                    \
+                for (int64_t t = 0; t < a->n_tok; t += LLM__NR)                                        \
+                    llm__tile_any_avx2(P, kc, a->x + t * k + k0, k, a->y + t * a->ldy + r, a->ldy,     \
+                                       (int)LLM__MIN(LLM__NR, a->n_tok - t), nr, k0 > 0);              \
+            }                                                                                          \
+        }                                                                                              \
+    }
+LLM__MATMUL_AVX2(llm__matmul_f32_avx2, float, llm__matvec_f32_avx2, llm__pack_f32_avx2)
+LLM__MATMUL_AVX2(llm__matmul_f16_avx2, uint16_t, llm__matvec_f16_avx2, llm__pack_f16_avx2)
+LLM__MATMUL_AVX2(llm__matmul_bf16_avx2, uint16_t, llm__matvec_bf16_avx2, llm__pack_bf16_avx2)
+#undef LLM__MATMUL_AVX2
+
+static LLM__AVX2_FN void llm__axpy_f32_avx2(float *y, float alpha, const float *x, int64_t n) {
     __m256 va = _mm256_set1_ps(alpha);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += alpha * x[i];
 }
+static LLM__AVX2_FN void llm__dots_f32_avx2(float *y, const float *x, const float *w, int64_t k, int64_t n) {
+    llm__matvec_f32_avx2(y, x, w, k, 0, n);
+}
+
+/* y += sum_j a[j] x[j]: 32 outputs at a time stay in 4 registers while j runs. */
+static LLM__AVX2_FN void llm__axpys_f32_avx2(float *y, const float *a, const float *x, int64_t n, int64_t d) {
+    int64_t i = 0;
+    for (; i + 32 <= d; i += 32) {
+        __m256 y0 = _mm256_loadu_ps(y + i), y1 = _mm256_loadu_ps(y + i + 8);
+        __m256 y2 = _mm256_loadu_ps(y + i + 16), y3 = _mm256_loadu_ps(y + i + 24);
+        for (int64_t j = 0; j < n; j++) {
+            const float *xj = x + j * d + i;
+            __m256 aj = _mm256_broadcast_ss(a + j);
+            y0 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj), y0);
+            y1 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 8), y1);
+            y2 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 16), y2);
+            y3 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 24), y3);
+        }
+        _mm256_storeu_ps(y + i, y0); _mm256_storeu_ps(y + i + 8, y1);
+        _mm256_storeu_ps(y + i + 16, y2); _mm256_storeu_ps(y + i + 24, y3);
+    }
+    for (int64_t j = 0; i < d && j < n; j++) llm__axpy_f32_avx2(y + i, a[j], x + j * d + i, d - i);
+}
+
+static LLM__AVX2_FN void llm__scale_f32_avx2(float *y, float sc, int64_t n) {
+    __m256 vs = _mm256_set1_ps(sc);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(vs, _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] *= sc;
+}
+
+/* exp(x) for 8 lanes, within 2 ulp of expf (Cephes' expf): x = n ln2 + r with |r| <= ln2/2,
+   exp(r) by a degree-6 polynomial, 2^n built in the exponent bits. Below ln(FLT_MIN) =
+   -87.3365 the result is 0 (no denormals). */
+static LLM__AVX2_FN __m256 llm__exp8_avx2(__m256 x) {
+    __m256 tiny = _mm256_cmp_ps(x, _mm256_set1_ps(-87.33654f), _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), _mm256_set1_ps(88.37f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(tiny, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+static LLM__AVX2_FN float llm__exp_sum_f32_avx2(float *x, int64_t n, float m) {
+    __m256 vm = _mm256_set1_ps(m), acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = llm__exp8_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = llm__hsum256(acc);
+    for (; i < n; i++) sum += x[i] = expf(x[i] - m);
+    return sum;
+}
+
+/* SiLU and tanh-GELU in 8 lanes (the others fall back to the scalar loop):
+   silu(g) = g / (1 + exp(-g)); gelu_tanh(g) = g * sigmoid(2u), u = sqrt(2/pi) (g + 0.044715 g^3),
+   since 0.5 (1 + tanh(u)) = sigmoid(2u). */
+static LLM__AVX2_FN void llm__act_mul_avx2(llm__act act, float *y, const float *gate, int64_t n) {
+    if (act != LLM__ACT_SILU && act != LLM__ACT_GELU_TANH) { llm__act_mul_scalar(act, y, gate, n); return; }
+    __m256 one = _mm256_set1_ps(1.0f), c1 = _mm256_set1_ps(-2.0f * 0.79788456080286536f), c3 = _mm256_set1_ps(0.044715f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate ? gate + i : y + i);
+        __m256 z = act == LLM__ACT_SILU ? _mm256_sub_ps(_mm256_setzero_ps(), g)
+                                        : _mm256_mul_ps(c1, _mm256_fmadd_ps(_mm256_mul_ps(c3, g), _mm256_mul_ps(g, g), g));
+        __m256 a = _mm256_div_ps(g, _mm256_add_ps(one, llm__exp8_avx2(z)));
+        _mm256_storeu_ps(y + i, gate ? _mm256_mul_ps(_mm256_loadu_ps(y + i), a) : a);
+    }
+    llm__act_mul_scalar(act, y + i, gate ? gate + i : NULL, n - i);
+}
 #endif
 /* ==== end llm_impl/22_kernels_avx2.c ==== */
+/* ==== begin llm_impl/23_kernels_neon.c ==== */
+/* ---- >>kernels_neon: AArch64 NEON versions of the scalar kernels ----
+   Same contracts and the same two matmul shapes as 22_kernels_avx2.c, with 4-lane vectors:
+   - decode: 4 rows share each load of x, 2 accumulators per row (8 FMA chains);
+   - prefill: a 16-row panel widened and transposed once into P[KC][16], then a 4-token x
+     16-row tile of y in 16 registers (of 32) while k runs: per k, 4 loads of P, and per
+     token one broadcast of x and 4 FMAs.
+   f16 widens with vcvt_f32_f16 (every AArch64 CPU has it); bf16 by a 16-bit shift. Every
+   output is summed in plain k order whatever its tile: thread splits do not change bits. */
+/* #include "10_internal.h" (already above) */
+
+#ifdef LLM__NEON
+static inline float32x4_t llm__load4_f32(const float *p) { return vld1q_f32(p); }
+static inline float32x4_t llm__load4_f16(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+static inline float32x4_t llm__load4_bf16(const uint16_t *p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+
+static float llm__dot_f32_neon(const float *a, const float *b, int64_t n) {
+    float32x4_t acc0 = vdupq_n_f32(0), acc1 = acc0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        acc0 = vfmaq_f32(acc0, vld1q_f32(a + i), vld1q_f32(b + i));
+        acc1 = vfmaq_f32(acc1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+    }
+    if (i + 4 <= n) { acc0 = vfmaq_f32(acc0, vld1q_f32(a + i), vld1q_f32(b + i)); i += 4; }
+    float s = vaddvq_f32(vaddq_f32(acc0, acc1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* ---- decode: nr <= 4 rows of W against one x; the same sum order for any nr ---- */
+#define LLM__MATVEC_NEON(NAME, WT, LOAD, SCALAR)                                                       \
+    static LLM__INLINE void NAME##_rows(float *y, const float *x, const WT *w, int64_t k, int nr) {    \
+        float32x4_t acc[4][2];                                                                         \
+        for (int r = 0; r < nr; r++) acc[r][0] = acc[r][1] = vdupq_n_f32(0);                           \
+        int64_t i = 0;                                                                                 \
+        for (; i + 8 <= k; i += 8) {                                                                   \
+            float32x4_t x0 = vld1q_f32(x + i), x1 = vld1q_f32(x + i + 4);                              \
+            for (int r = 0; r < nr; r++) {                                                             \
+                acc[r][0] = vfmaq_f32(acc[r][0], x0, LOAD(w + r * k + i));                             \
+                acc[r][1] = vfmaq_f32(acc[r][1], x1, LOAD(w + r * k + i + 4));                         \
+            }                                                                                          \
+        }                                                                                              \
+        for (; i + 4 <= k; i += 4)                                                                     \
+            for (int r = 0; r < nr; r++) acc[r][0] = vfmaq_f32(acc[r][0], vld1q_f32(x + i), LOAD(w + r * k + i)); \
+        for (int r = 0; r < nr; r++) {                                                                 \
+            float s = vaddvq_f32(vaddq_f32(acc[r][0], acc[r][1]));                                     \
+            for (int64_t j = i; j < k; j++) s += x[j] * SCALAR(w[r * k + j]);                          \
+            y[r] = s;                                                                                  \
+        }                                                                                              \
+    }                                                                                                  \
+    static void NAME(float *y, const float *x, const WT *w, int64_t k, int64_t r0, int64_t r1) {       \
+        int64_t r = r0;                                                                                \
+        for (; r + 4 <= r1; r += 4) NAME##_rows(y + r, x, w + r * k, k, 4);                            \
+        for (; r < r1; r++) NAME##_rows(y + r, x, w + r * k, k, 1);                                    \
+    }
+static inline float llm__id_f32_neon(float v) { return v; }
+LLM__MATVEC_NEON(llm__matvec_f32_neon, float, llm__load4_f32, llm__id_f32_neon)
+LLM__MATVEC_NEON(llm__matvec_f16_neon, uint16_t, llm__load4_f16, llm__f16_to_f32)
+LLM__MATVEC_NEON(llm__matvec_bf16_neon, uint16_t, llm__load4_bf16, llm__bf16_to_f32)
+#undef LLM__MATVEC_NEON
+
+/* ---- prefill ---- */
+#define LLM__NMR 16    /* weight rows per panel: four 4-lane vectors */
+#define LLM__NNR 4     /* tokens per register tile: 4 x 4 accumulators */
+#define LLM__NKC 256   /* columns per packed panel: 16 KB */
+
+/* P[p*16 + j] = W[j][p] as f32 for j < nr (W: row stride k), p < kc; rows >= nr are 0.
+   Each 4x4 block is transposed by trn1/trn2 on 32-bit, then on 64-bit lanes. */
+#define LLM__PACK_NEON(NAME, WT, LOAD, SCALAR)                                                         \
+    static void NAME(float *P, const WT *w, int64_t k, int nr, int64_t kc) {                          \
+        int64_t p = 0;                                                                                 \
+        for (; p + 4 <= kc; p += 4)                                                                    \
+            for (int h = 0; h < 4; h++) {                                                              \
+                float32x4_t r[4];                                                                      \
+                for (int j = 0; j < 4; j++) r[j] = h * 4 + j < nr ? LOAD(w + (h * 4 + j) * k + p) : vdupq_n_f32(0); \
+                float32x4_t t0 = vtrn1q_f32(r[0], r[1]), t1 = vtrn2q_f32(r[0], r[1]);                  \
+                float32x4_t t2 = vtrn1q_f32(r[2], r[3]), t3 = vtrn2q_f32(r[2], r[3]);                  \
+                float64x2_t u0 = vreinterpretq_f64_f32(t0), u1 = vreinterpretq_f64_f32(t1);            \
+                float64x2_t u2 = vreinterpretq_f64_f32(t2), u3 = vreinterpretq_f64_f32(t3);            \
+                vst1q_f32(P + (p + 0) * LLM__NMR + h * 4, vreinterpretq_f32_f64(vtrn1q_f64(u0, u2)));  \
+                vst1q_f32(P + (p + 1) * LLM__NMR + h * 4, vreinterpretq_f32_f64(vtrn1q_f64(u1, u3)));  \
+                vst1q_f32(P + (p + 2) * LLM__NMR + h * 4, vreinterpretq_f32_f64(vtrn2q_f64(u0, u2)));  \
+                vst1q_f32(P + (p + 3) * LLM__NMR + h * 4, vreinterpretq_f32_f64(vtrn2q_f64(u1, u3)));  \
+            }                                                                                          \
+        for (; p < kc; p++)                                                                            \
+            for (int j = 0; j < LLM__NMR; j++) P[p * LLM__NMR + j] = j < nr ? SCALAR(w[j * k + p]) : 0.0f; \
+    }
+LLM__PACK_NEON(llm__pack_f32_neon, float, llm__load4_f32, llm__id_f32_neon)
+LLM__PACK_NEON(llm__pack_f16_neon, uint16_t, llm__load4_f16, llm__f16_to_f32)
+LLM__PACK_NEON(llm__pack_bf16_neon, uint16_t, llm__load4_bf16, llm__bf16_to_f32)
+#undef LLM__PACK_NEON
+
+/* y[t][0..nr) (+)= sum_p P[p][0..nr) * x[t][p] for nt <= 4 tokens; add: continue y's sums.
+   32 registers: the 16 accumulators stay in registers as an array once nt is a constant. */
+static LLM__INLINE void llm__tile_neon(const float *P, int64_t kc, const float *x, int64_t ldx, float *y, int64_t ldy,
+                                       int nt, int nr, bool add) {
+    float32x4_t c[LLM__NNR][4];
+    float tmp[LLM__NMR];
+    for (int t = 0; t < nt; t++) {
+        const float *src = y + t * ldy;
+        if (add && nr < LLM__NMR) { memset(tmp, 0, sizeof tmp); memcpy(tmp, src, (size_t)nr * sizeof(float)); src = tmp; }
+        for (int v = 0; v < 4; v++) c[t][v] = add ? vld1q_f32(src + 4 * v) : vdupq_n_f32(0);
+    }
+    for (int64_t p = 0; p < kc; p++) {
+        float32x4_t w0 = vld1q_f32(P + p * LLM__NMR), w1 = vld1q_f32(P + p * LLM__NMR + 4);
+        float32x4_t w2 = vld1q_f32(P + p * LLM__NMR + 8), w3 = vld1q_f32(P + p * LLM__NMR + 12);
+        for (int t = 0; t < nt; t++) {
+            float32x4_t b = vdupq_n_f32(x[t * ldx + p]);
+            c[t][0] = vfmaq_f32(c[t][0], w0, b);
+            c[t][1] = vfmaq_f32(c[t][1], w1, b);
+            c[t][2] = vfmaq_f32(c[t][2], w2, b);
+            c[t][3] = vfmaq_f32(c[t][3], w3, b);
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        float *dst = nr < LLM__NMR ? tmp : y + t * ldy;
+        for (int v = 0; v < 4; v++) vst1q_f32(dst + 4 * v, c[t][v]);
+        if (nr < LLM__NMR) memcpy(y + t * ldy, tmp, (size_t)nr * sizeof(float));
+    }
+}
+
+static void llm__tile_any_neon(const float *P, int64_t kc, const float *x, int64_t ldx, float *y, int64_t ldy, int nt,
+                               int nr, bool add) {
+    switch (nt) {
+    case 4: llm__tile_neon(P, kc, x, ldx, y, ldy, 4, nr, add); break;
+    case 3: llm__tile_neon(P, kc, x, ldx, y, ldy, 3, nr, add); break;
+    case 2: llm__tile_neon(P, kc, x, ldx, y, ldy, 2, nr, add); break;
+    default: llm__tile_neon(P, kc, x, ldx, y, ldy, 1, nr, add); break;
+    }
+}
+
+#define LLM__MATMUL_NEON(NAME, WT, MATVEC, PACK)                                                       \
+    static void NAME(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {                  \
+        (void)scratch;                                                                                 \
+        const WT *w = (const WT *)a->w;                                                                \
+        int64_t k = a->k;                                                                              \
+        if (a->n_tok == 1) { MATVEC(a->y, a->x, w, k, r0, r1); return; }                               \
+        _Alignas(64) float P[LLM__NKC * LLM__NMR];                                                     \
+        for (int64_t k0 = 0; k0 < k; k0 += LLM__NKC) {                                                 \
+            int64_t kc = LLM__MIN(LLM__NKC, k - k0);                                                   \
+            for (int64_t r = r0; r < r1; r += LLM__NMR) {                                              \
+                int nr = (int)LLM__MIN(LLM__NMR, r1 - r);                                              \
+                PACK(P, w + r * k + k0, k, nr, kc);                                                    \
+                for (int64_t t = 0; t < a->n_tok; t += LLM__NNR)                                       \
+                    llm__tile_any_neon(P, kc, a->x + t * k + k0, k, a->y + t * a->ldy + r, a->ldy,     \
+                                       (int)LLM__MIN(LLM__NNR, a->n_tok - t), nr, k0 > 0);             \
+            }                                                                                          \
+        }                                                                                              \
+    }
+LLM__MATMUL_NEON(llm__matmul_f32_neon, float, llm__matvec_f32_neon, llm__pack_f32_neon)
+LLM__MATMUL_NEON(llm__matmul_f16_neon, uint16_t, llm__matvec_f16_neon, llm__pack_f16_neon)
+LLM__MATMUL_NEON(llm__matmul_bf16_neon, uint16_t, llm__matvec_bf16_neon, llm__pack_bf16_neon)
+#undef LLM__MATMUL_NEON
+
+static void llm__axpy_f32_neon(float *y, float alpha, const float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), alpha));
+    for (; i < n; i++) y[i] += alpha * x[i];
+}
+
+static void llm__dots_f32_neon(float *y, const float *x, const float *w, int64_t k, int64_t n) {
+    llm__matvec_f32_neon(y, x, w, k, 0, n);
+}
+
+/* y += sum_j a[j] x[j]: 16 outputs at a time stay in 4 registers while j runs. */
+static void llm__axpys_f32_neon(float *y, const float *a, const float *x, int64_t n, int64_t d) {
+    int64_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        float32x4_t y0 = vld1q_f32(y + i), y1 = vld1q_f32(y + i + 4), y2 = vld1q_f32(y + i + 8), y3 = vld1q_f32(y + i + 12);
+        for (int64_t j = 0; j < n; j++) {
+            const float *xj = x + j * d + i;
+            y0 = vfmaq_n_f32(y0, vld1q_f32(xj), a[j]);
+            y1 = vfmaq_n_f32(y1, vld1q_f32(xj + 4), a[j]);
+            y2 = vfmaq_n_f32(y2, vld1q_f32(xj + 8), a[j]);
+            y3 = vfmaq_n_f32(y3, vld1q_f32(xj + 12), a[j]);
+        }
+        vst1q_f32(y + i, y0); vst1q_f32(y + i + 4, y1); vst1q_f32(y + i + 8, y2); vst1q_f32(y + i + 12, y3);
+    }
+    for (int64_t j = 0; i < d && j < n; j++) llm__axpy_f32_neon(y + i, a[j], x + j * d + i, d - i);
+}
+
+static void llm__scale_f32_neon(float *y, float s, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vmulq_n_f32(vld1q_f32(y + i), s));
+    for (; i < n; i++) y[i] *= s;
+}
+
+/* exp(x) for 4 lanes: the same range reduction and polynomial as llm__exp8_avx2. */
+static float32x4_t llm__exp4_neon(float32x4_t x) {
+    uint32x4_t tiny = vcltq_f32(x, vdupq_n_f32(-87.33654f));
+    x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.33654f)), vdupq_n_f32(88.37f));
+    float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504088896341f));
+    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
+    r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+    float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
+    p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
+    p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), p, vmulq_f32(r, r));
+    int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    float32x4_t v = vmulq_f32(p, vreinterpretq_f32_s32(e));
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(v), tiny));
+}
+
+static float llm__exp_sum_f32_neon(float *x, int64_t n, float m) {
+    float32x4_t acc = vdupq_n_f32(0), vm = vdupq_n_f32(m);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t e = llm__exp4_neon(vsubq_f32(vld1q_f32(x + i), vm));
+        vst1q_f32(x + i, e);
+        acc = vaddq_f32(acc, e);
+    }
+    float sum = vaddvq_f32(acc);
+    for (; i < n; i++) sum += x[i] = expf(x[i] - m);
+    return sum;
+}
+
+/* SiLU and tanh-GELU as in llm__act_mul_avx2; the others fall back to the scalar loop. */
+static void llm__act_mul_neon(llm__act act, float *y, const float *gate, int64_t n) {
+    if (act != LLM__ACT_SILU && act != LLM__ACT_GELU_TANH) { llm__act_mul_scalar(act, y, gate, n); return; }
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t g = vld1q_f32(gate ? gate + i : y + i);
+        float32x4_t z = act == LLM__ACT_SILU ? vnegq_f32(g)
+                        : vmulq_n_f32(vfmaq_f32(g, vmulq_n_f32(g, 0.044715f), vmulq_f32(g, g)), -2.0f * 0.79788456080286536f);
+        float32x4_t a = vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), llm__exp4_neon(z)));
+        vst1q_f32(y + i, gate ? vmulq_f32(vld1q_f32(y + i), a) : a);
+    }
+    llm__act_mul_scalar(act, y + i, gate ? gate + i : NULL, n - i);
+}
+#endif
+/* ==== end llm_impl/23_kernels_neon.c ==== */
 /* ==== begin llm_impl/24_kernels.c ==== */
 /* ---- >>kernels: the kernel table and the threaded matmul ----
-   All model code calls kernels through llm__k, filled once: with the AVX2 versions when the
-   build targets AVX2+FMA, else the scalar references. llm_set_reference_kernels(true) forces
-   the references at run time (debugging, and the tests that compare the two). */
+   All model code calls kernels through llm__k, filled once at start-up: the AVX2 versions
+   when the build targets AVX2+FMA (or, with LLM_RUNTIME_DISPATCH, when CPUID says the CPU has
+   them), the NEON versions on AArch64, else the scalar references. llm_set_reference_kernels
+   (true) forces the references at run time (debugging, and the tests that compare the two). */
 /* #include "10_internal.h" (already above) */
 
 typedef struct llm__kernels {
+    const char *name;                         /* "scalar", "avx2", "neon" */
     llm__matmul_fn matmul[LLM_DTYPE_COUNT];   /* NULL: no kernel for that weight dtype */
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float alpha, const float *x, int64_t n);
+    void (*dots_f32)(float *y, const float *x, const float *w, int64_t k, int64_t n);
+    void (*axpys_f32)(float *y, const float *a, const float *x, int64_t n, int64_t d);
+    void (*scale_f32)(float *y, float s, int64_t n);
+    float (*exp_sum_f32)(float *x, int64_t n, float m);
+    void (*act_mul)(llm__act act, float *y, const float *gate, int64_t n);
 } llm__kernels;
 
 static const llm__kernels llm__kernels_scalar = {
+    .name = "scalar",
     .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_scalar, [LLM_DTYPE_F16] = llm__matmul_f16_scalar,
                 [LLM_DTYPE_BF16] = llm__matmul_bf16_scalar },
-    .dot_f32 = llm__dot_f32_scalar,
-    .axpy_f32 = llm__axpy_f32_scalar,
+    .dot_f32 = llm__dot_f32_scalar, .axpy_f32 = llm__axpy_f32_scalar, .scale_f32 = llm__scale_f32_scalar,
+    .dots_f32 = llm__dots_f32_scalar, .axpys_f32 = llm__axpys_f32_scalar,
+    .exp_sum_f32 = llm__exp_sum_f32_scalar, .act_mul = llm__act_mul_scalar,
 };
 
 #ifdef LLM__AVX2
-static const llm__kernels llm__kernels_best = {
+static const llm__kernels llm__kernels_avx2 = {
+    .name = "avx2",
     .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_avx2, [LLM_DTYPE_F16] = llm__matmul_f16_avx2,
                 [LLM_DTYPE_BF16] = llm__matmul_bf16_avx2 },
-    .dot_f32 = llm__dot_f32_avx2,
-    .axpy_f32 = llm__axpy_f32_avx2,
+    .dot_f32 = llm__dot_f32_avx2, .axpy_f32 = llm__axpy_f32_avx2, .scale_f32 = llm__scale_f32_avx2,
+    .dots_f32 = llm__dots_f32_avx2, .axpys_f32 = llm__axpys_f32_avx2,
+    .exp_sum_f32 = llm__exp_sum_f32_avx2, .act_mul = llm__act_mul_avx2,
 };
-#else
-#define llm__kernels_best llm__kernels_scalar
+#endif
+#ifdef LLM__NEON
+static const llm__kernels llm__kernels_neon = {
+    .name = "neon",
+    .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_neon, [LLM_DTYPE_F16] = llm__matmul_f16_neon,
+                [LLM_DTYPE_BF16] = llm__matmul_bf16_neon },
+    .dot_f32 = llm__dot_f32_neon, .axpy_f32 = llm__axpy_f32_neon, .scale_f32 = llm__scale_f32_neon,
+    .dots_f32 = llm__dots_f32_neon, .axpys_f32 = llm__axpys_f32_neon,
+    .exp_sum_f32 = llm__exp_sum_f32_neon, .act_mul = llm__act_mul_neon,
+};
 #endif
 
-static const llm__kernels *llm__k = &llm__kernels_best;
+#ifdef LLM__AVX2_RUNTIME
+/* CPUID leaf 1: FMA (ecx 12), OSXSAVE (27), AVX (28), F16C (29); leaf 7: AVX2 (ebx 5); and
+   XGETBV: the OS saves the ymm registers (bits 1, 2). */
+static bool llm__cpu_has_avx2(void) {
+    unsigned a, b, c, d, lo, hi;
+    __asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    if (!(c >> 12 & 1) || !(c >> 27 & 1) || !(c >> 28 & 1) || !(c >> 29 & 1)) return false;
+    __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 6) != 6) return false;
+    __asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    return b >> 5 & 1;
+}
+#endif
+
+/* The fastest kernels this build and this CPU support. */
+static const llm__kernels *llm__kernels_best(void) {
+#if defined(LLM__AVX2_RUNTIME)
+    static int has = -1;   /* racy but idempotent: every thread computes the same answer */
+    if (has < 0) has = llm__cpu_has_avx2();
+    return has ? &llm__kernels_avx2 : &llm__kernels_scalar;
+#elif defined(LLM__AVX2)
+    return &llm__kernels_avx2;
+#elif defined(LLM__NEON)
+    return &llm__kernels_neon;
+#else
+    return &llm__kernels_scalar;
+#endif
+}
+
+/* The table in use: the best one known at compile time, or chosen before main() by CPUID. */
+#if defined(LLM__AVX2) && !defined(LLM__AVX2_RUNTIME)
+static const llm__kernels *llm__k = &llm__kernels_avx2;
+#elif defined(LLM__NEON)
+static const llm__kernels *llm__k = &llm__kernels_neon;
+#else
+static const llm__kernels *llm__k = &llm__kernels_scalar;
+#endif
+#ifdef LLM__AVX2_RUNTIME
+__attribute__((constructor)) static void llm__kernels_init(void) { llm__k = llm__kernels_best(); }
+#endif
 
 /* Use the scalar reference kernels everywhere (true) or the fastest ones (false).
    Not thread-safe: call before creating sessions. */
 LLM_API void llm_set_reference_kernels(bool reference) {
-    llm__k = reference ? &llm__kernels_scalar : &llm__kernels_best;
+    llm__k = reference ? &llm__kernels_scalar : llm__kernels_best();
 }
 
 /* ---- threaded matmul: y[T, n_out] = x[T, k] . W^T, rows of W split between threads ---- */
@@ -1821,8 +2396,10 @@ typedef struct {
 
 static void llm__mm_worker(void *ctx, int ith, int nth) {
     llm__mm_task *t = (llm__mm_task *)ctx;
-    int64_t r0, r1;
-    llm__split(t->n_rows, ith, nth, &r0, &r1);
+    int64_t r0, r1;   /* whole 16-row panels per thread (the AVX2 GEMM packs 16 rows at a time) */
+    llm__split((t->n_rows + 15) / 16, ith, nth, &r0, &r1);
+    r0 *= 16;
+    r1 = LLM__MIN(r1 * 16, t->n_rows);
     if (r0 < r1) t->fn(&t->args, r0, r1, t->scratch + ith * t->scratch_stride);
 }
 
@@ -1842,9 +2419,9 @@ LLM_PRIVATE void llm__matmul(llm_pool *pool, float *scratch, float *y, int64_t l
 }
 /* ==== end llm_impl/24_kernels.c ==== */
 /* ==== begin llm_impl/25_ops.c ==== */
-/* ---- >>ops: norms, activations, rotary embeddings, softmax ----
+/* ---- >>ops: norms, rotary embeddings, softmax ----
    The small per-row operations of a transformer, in plain C (they are a few percent of the
-   time next to the matmuls). Shapes: one row of n floats unless stated. Sums are taken in
+   time next to the matmuls; activations are kernels, llm__k->act_mul). Shapes: one row of n floats unless stated. Sums are taken in
    double where a row is reduced to one statistic, so long rows lose no precision. */
 /* #include "10_internal.h" (already above) */
 
@@ -1864,18 +2441,6 @@ static void llm__layernorm(float *out, const float *x, const float *w, const flo
     for (int64_t i = 0; i < n; i++) var += ((double)x[i] - mean) * ((double)x[i] - mean);
     float scale = (float)(1.0 / sqrt(var / (double)n + eps)), m = (float)mean;
     for (int64_t i = 0; i < n; i++) out[i] = (x[i] - m) * scale * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
-}
-
-typedef enum { LLM__ACT_SILU, LLM__ACT_GELU, LLM__ACT_GELU_TANH, LLM__ACT_RELU } llm__act;
-
-static inline float llm__activate(llm__act act, float x) {
-    switch (act) {
-    case LLM__ACT_SILU:      return x / (1.0f + expf(-x));
-    case LLM__ACT_GELU:      return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    case LLM__ACT_GELU_TANH: return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-    case LLM__ACT_RELU:      return x > 0 ? x : 0;
-    }
-    return x;
 }
 
 /* Softmax in place; returns nothing, the row sums to 1. */
@@ -1904,27 +2469,62 @@ static void llm__rope(float *v, int64_t pos, const float *inv_freq, int64_t n_ro
         v[b] = x1 * c + x0 * s;
     }
 }
-
-/* ---- attention for one query row ----
+/* ==== end llm_impl/25_ops.c ==== */
+/* ==== begin llm_impl/26_attention.c ==== */
+/* ---- >>attention: one query row against the KV cache, in one streaming pass ----
    out[Dv] = softmax_j(q . K[j] * scale) V[j] over n cached positions (K: [n, Dk], V: [n, Dv],
-   rows contiguous). softcap > 0 squashes scores as softcap * tanh(s / softcap) (Gemma 2).
-   scratch: n floats. The caller picks the rows the mask allows (causal, sliding window). */
+   rows contiguous; GQA callers point K and V at the shared kv head, no copy). softcap > 0
+   squashes scores as softcap * tanh(s / softcap) (Gemma 2).
+   Online softmax (Milakov & Gimelshein 2018, as in FlashAttention): keys are taken in blocks
+   of up to LLM__ATT_BLOCK; each block's scores are exponentiated against the running max m,
+   and when a block raises m, the sum l and the output so far are rescaled by exp(m_old -
+   m_new). No [n] or [T, T] score buffer: memory is one block, and K and V are read once.
+   scratch: at least min(n, LLM__ATT_BLOCK) floats (the block's scores). The caller picks the
+   rows the mask allows (causal, sliding window). The result does not depend on threads. */
+/* #include "10_internal.h" (already above) */
+
+#define LLM__ATT_BLOCK 64
+
 typedef struct llm__attn_params {
     float scale;
     float softcap;
 } llm__attn_params;
 
+/* Running state of one online softmax: the max so far and the sum of exp(score - max). */
+typedef struct llm__attn_acc { float m, l; } llm__attn_acc;
+
+/* Fold n more rows into out[Dv] (unnormalized) and acc. */
+static void llm__attend_rows(llm__attn_acc *acc, float *out, const float *q, const float *K, const float *V, int64_t n,
+                             int64_t Dk, int64_t Dv, const llm__attn_params *p, float *scratch) {
+    const llm__kernels *k = llm__k;
+    for (int64_t j0 = 0; j0 < n; j0 += LLM__ATT_BLOCK) {
+        int64_t nb = LLM__MIN(LLM__ATT_BLOCK, n - j0);
+        float bmax = -INFINITY;
+        for (int64_t j = 0; j < nb; j++) {
+            float sc = k->dot_f32(q, K + (j0 + j) * Dk, Dk) * p->scale;
+            if (p->softcap > 0) sc = p->softcap * tanhf(sc / p->softcap);
+            scratch[j] = sc;
+            bmax = sc > bmax ? sc : bmax;
+        }
+        if (bmax > acc->m) {   /* a new maximum: rescale what was summed against the old one */
+            float alpha = expf(acc->m - bmax);   /* 0 on the first block (m = -inf) */
+            k->scale_f32(out, alpha, Dv);
+            acc->l *= alpha;
+            acc->m = bmax;
+        }
+        acc->l += k->exp_sum_f32(scratch, nb, acc->m);
+        for (int64_t j = 0; j < nb; j++) k->axpy_f32(out, scratch[j], V + (j0 + j) * Dv, Dv);
+    }
+}
+
 static void llm__attend(float *out, const float *q, const float *K, const float *V, int64_t n, int64_t Dk, int64_t Dv,
                         const llm__attn_params *p, float *scratch) {
-    for (int64_t j = 0; j < n; j++) {
-        float sc = llm__k->dot_f32(q, K + j * Dk, Dk) * p->scale;
-        scratch[j] = p->softcap > 0 ? p->softcap * tanhf(sc / p->softcap) : sc;
-    }
-    llm__softmax(scratch, n);
+    llm__attn_acc acc = { -INFINITY, 0 };
     memset(out, 0, (size_t)Dv * sizeof(float));
-    for (int64_t j = 0; j < n; j++) llm__k->axpy_f32(out, scratch[j], V + j * Dv, Dv);
+    llm__attend_rows(&acc, out, q, K, V, n, Dk, Dv, p, scratch);
+    llm__k->scale_f32(out, 1.0f / acc.l, Dv);
 }
-/* ==== end llm_impl/25_ops.c ==== */
+/* ==== end llm_impl/26_attention.c ==== */
 /* ==== begin llm_impl/27_kernels_mlx.c ==== */
 /* ---- >>kernels_mlx: matmul with MLX-quantized weights ----
    y[t*ldy + r] = dot(x[t], W[r]) where W is an MLX-quantized matrix (08_api_quant.h has the
@@ -11725,51 +12325,35 @@ static int llm__kv_spans(const llm__kv *c, int64_t lo, int64_t pos, llm__kv_span
 
 #define LLM__KV_BLOCK 64
 
-/* Scratch floats one thread needs for llm__kv_attend. */
-static int64_t llm__kv_scratch(int64_t D) { return LLM__KV_BLOCK + 2 * LLM__KV_BLOCK * D; }
+/* Scratch floats one thread needs for llm__kv_attend: scores, and a dequantized block. */
+static int64_t llm__kv_scratch(int64_t D) { return LLM__ATT_BLOCK + 2 * LLM__KV_BLOCK * D; }
 
-/* out[D] = attention of query q (kv head kvh) over the visible positions, one online
-   softmax (Milakov & Gimelshein 2018) across all spans, LLM__KV_BLOCK rows at a time. */
+/* out[D] = attention of query q (kv head kvh) over the visible positions: one online softmax
+   across all spans, f32 rows read in place, quantized rows dequantized a block at a time. */
 static void llm__kv_attend(float *out, const float *q, const llm__kv *c, const llm__kv_fmt *f, int64_t kvh, int64_t D,
                            const llm__kv_span *spans, int n_spans, const llm__attn_params *p, float *scratch) {
-    float *sc = scratch, *kb = scratch + LLM__KV_BLOCK, *vb = kb + LLM__KV_BLOCK * D;
-    float m = -INFINITY, l = 0;
+    float *sc = scratch, *kb = scratch + LLM__ATT_BLOCK, *vb = kb + LLM__KV_BLOCK * D;
+    llm__attn_acc acc = { -INFINITY, 0 };
     int64_t ng = D / (f->group ? f->group : 1);
     memset(out, 0, (size_t)D * sizeof(float));
-    for (int i = 0; i < n_spans; i++)
+    for (int i = 0; i < n_spans; i++) {
+        if (!f->quantized) {
+            const float *K = c->k + (kvh * c->n_f32 + spans[i].slot) * D, *V = c->v + (kvh * c->n_f32 + spans[i].slot) * D;
+            llm__attend_rows(&acc, out, q, K, V, spans[i].n, D, D, p, sc);
+            continue;
+        }
         for (int64_t j0 = 0; j0 < spans[i].n; j0 += LLM__KV_BLOCK) {
             int64_t nb = LLM__MIN(LLM__KV_BLOCK, spans[i].n - j0), row = kvh * c->n_slots + spans[i].slot + j0;
-            const float *K = c->k + (kvh * c->n_f32 + spans[i].slot + j0) * D, *V = c->v + (kvh * c->n_f32 + spans[i].slot + j0) * D;
-            if (f->quantized) {
-                for (int64_t j = 0; j < nb; j++) {
-                    llm__kv_dequantize_row(c->kq + (size_t)(row + j) * llm__kv_row_bytes(f->bits_k, D), c->kp + (row + j) * 2 * ng, D,
-                                           f->bits_k, f->group, kb + j * D);
-                    llm__kv_dequantize_row(c->vq + (size_t)(row + j) * llm__kv_row_bytes(f->bits_v, D), c->vp + (row + j) * 2 * ng, D,
-                                           f->bits_v, f->group, vb + j * D);
-                }
-                K = kb;
-                V = vb;
-            }
-            float bmax = -INFINITY;
             for (int64_t j = 0; j < nb; j++) {
-                float s = llm__k->dot_f32(q, K + j * D, D) * p->scale;
-                sc[j] = p->softcap > 0 ? p->softcap * tanhf(s / p->softcap) : s;
-                bmax = sc[j] > bmax ? sc[j] : bmax;
+                llm__kv_dequantize_row(c->kq + (size_t)(row + j) * llm__kv_row_bytes(f->bits_k, D), c->kp + (row + j) * 2 * ng, D,
+                                       f->bits_k, f->group, kb + j * D);
+                llm__kv_dequantize_row(c->vq + (size_t)(row + j) * llm__kv_row_bytes(f->bits_v, D), c->vp + (row + j) * 2 * ng, D,
+                                       f->bits_v, f->group, vb + j * D);
             }
-            if (bmax > m) {                           /* a new maximum: rescale what is summed */
-                float alpha = expf(m - bmax);
-                for (int64_t d = 0; d < D; d++) out[d] *= alpha;
-                l *= alpha;
-                m = bmax;
-            }
-            for (int64_t j = 0; j < nb; j++) {
-                float w = expf(sc[j] - m);
-                l += w;
-                llm__k->axpy_f32(out, w, V + j * D, D);
-            }
+            llm__attend_rows(&acc, out, q, kb, vb, nb, D, D, p, sc);
         }
-    float inv = 1.0f / l;
-    for (int64_t d = 0; d < D; d++) out[d] *= inv;
+    }
+    llm__k->scale_f32(out, 1.0f / acc.l, D);
 }
 /* ==== end llm_impl/54_kvcache.c ==== */
 /* ==== begin llm_impl/55_forward.c ==== */
@@ -11932,7 +12516,6 @@ static void llm__attn_worker(void *ctx, int ith, int nth) {
     llm_session *s = a->s;
     const llm__hparams *hp = &s->m->hp;
     int64_t D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads, group = H / Hkv;
-    float *scores = s->scores + (int64_t)ith * s->n_ctx;
     llm__attn_params params = { .scale = hp->attn_scale, .softcap = hp->attn_softcap };
     int64_t lo, hi;
     llm__split(a->T * H, ith, nth, &lo, &hi);
@@ -11942,14 +12525,7 @@ static void llm__attn_worker(void *ctx, int ith, int nth) {
         int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->n_past + t;
         llm__kv_span spans[3];
         int n = llm__kv_spans(c, llm__attn_start(hp, a->il, pos), pos, spans);
-        float *out = s->att + (t * H + h) * D;
-        const float *q = s->q + (t * H + h) * D;
-        if (n == 1 && !s->kvf.quantized) {       /* the common case: one contiguous range of f32 rows */
-            const float *K = c->k + (kvh * c->n_f32 + spans[0].slot) * D, *V = c->v + (kvh * c->n_f32 + spans[0].slot) * D;
-            llm__attend(out, q, K, V, spans[0].n, D, D, &params, scores);
-        } else {
-            llm__kv_attend(out, q, c, &s->kvf, kvh, D, spans, n, &params, scratch);
-        }
+        llm__kv_attend(s->att + (t * H + h) * D, s->q + (t * H + h) * D, c, &s->kvf, kvh, D, spans, n, &params, scratch);
     }
 }
 
@@ -11976,12 +12552,8 @@ static void llm__mlp(llm_session *s, float *out, const float *h, int64_t T, cons
     const llm__hparams *hp = &s->m->hp;
     int64_t F = w->up->shape[0];
     llm__linear(s, s->up, h, T, w->up, b_up);
-    if (w->gate) {
-        llm__linear(s, s->gate, h, T, w->gate, NULL);
-        for (int64_t i = 0; i < T * F; i++) s->up[i] *= llm__activate(hp->act, s->gate[i]);
-    } else {
-        for (int64_t i = 0; i < T * F; i++) s->up[i] = llm__activate(hp->act, s->up[i]);
-    }
+    if (w->gate) llm__linear(s, s->gate, h, T, w->gate, NULL);
+    llm__k->act_mul(hp->act, s->up, w->gate ? s->gate : NULL, T * F);
     llm__linear(s, out, s->up, T, w->down, b_down);
 }
 

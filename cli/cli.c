@@ -815,6 +815,83 @@ static int cmd_tokenize(int argc, char **argv) {
     return 0;
 }
 
+/* llm bench: like llama-bench. pp = one prompt of -p random tokens into an empty cache,
+   tg = -n tokens one at a time into an empty cache; each is run once to warm up, then -r
+   times; tokens/s as mean ± stddev. Also the load time and the peak RSS (VmHWM). */
+static int cmd_bench(int argc, char **argv) {
+    const char *model = NULL;   /* --model: required */
+    int n_prompt = 512;         /* -p */
+    int n_gen = 128;            /* -n */
+    int reps = 5;               /* -r */
+    int threads = 0;            /* -t: 0 = LLM_THREADS, else all cores */
+    bool json = false;          /* --json */
+    const cli_opt opts[] = {
+        { "--model", "-m", OPT_STR, &model, "model directory or file (required)" },
+        { "--n-prompt", "-p", OPT_INT, &n_prompt, "prompt tokens for the pp test (0 = skip; default 512)" },
+        { "--n-gen", "-n", OPT_INT, &n_gen, "generated tokens for the tg test (0 = skip; default 128)" },
+        { "--reps", "-r", OPT_INT, &reps, "repetitions of each test (default 5)" },
+        { "--threads", "-t", OPT_INT, &threads, "threads (default: LLM_THREADS, else all cores)" },
+        { "--json", NULL, OPT_BOOL, &json, "print one JSON object per test instead of a table" },
+    };
+    const char *summary = "measure prompt processing (pp) and generation (tg) speed in tokens/s";
+    parse_flags("bench", summary, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (!model || n_prompt < 0 || n_gen < 0 || reps < 1 || (!n_prompt && !n_gen)) {
+        usage("bench", summary, opts, (int)(sizeof opts / sizeof opts[0]), stderr);
+        return 1;
+    }
+    struct timespec t0, t1;
+    llm_model *m = NULL;
+    llm_session *s = NULL;
+    llm_status st;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((st = llm_model_load(model, NULL, &m))) die(st, model);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double load_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    const llm_model_info *info = llm_model_get_info(m);
+    llm_session_desc sd = { .n_ctx = n_prompt + n_gen, .n_batch = n_prompt > 0 ? n_prompt : 1, .n_threads = thread_count(threads) };
+    if ((st = llm_session_create(m, &sd, &s))) die(st, "session");
+    int nth = sd.n_threads > 0 ? sd.n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);   /* what the library picks */
+    llm_token *toks = (llm_token *)malloc(sizeof(llm_token) * (size_t)(n_prompt + n_gen + 1));
+    srand(42);
+    for (int i = 0; i < n_prompt + n_gen; i++) toks[i] = (llm_token)(rand() % info->n_vocab);
+    if (!json) printf("| %-36s | %7s | %7s | %5s | %18s |\n|%s|\n", "model", "threads", "test", "reps", "t/s",
+                      "--------------------------------------|---------|---------|-------|--------------------");
+    for (int test = 0; test < 2; test++) {
+        int n = test == 0 ? n_prompt : n_gen;
+        if (n == 0) continue;
+        double sum = 0, sum2 = 0;
+        for (int r = -1; r < reps; r++) {   /* r = -1: warm-up, not counted */
+            if ((st = llm_session_rewind(s, 0))) die(st, "rewind");
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            if (test == 0) st = llm_session_eval(s, toks, n, NULL);
+            for (int i = 0; test == 1 && i < n && !st; i++) st = llm_session_eval(s, toks + i, 1, NULL);
+            if (st) die(st, "eval");
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            double tps = n / ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+            if (r >= 0) { sum += tps; sum2 += tps * tps; }
+        }
+        double mean = sum / reps, sd_tps = reps > 1 ? sqrt(fmax(0, (sum2 - sum * mean) / (reps - 1))) : 0;
+        char name[16];
+        snprintf(name, sizeof name, "%s%d", test == 0 ? "pp" : "tg", n);
+        if (json)
+            printf("{\"model\": \"%s\", \"threads\": %d, \"test\": \"%s\", \"reps\": %d, \"tps_mean\": %.3f, \"tps_stddev\": %.3f}\n",
+                   model, nth, name, reps, mean, sd_tps);
+        else printf("| %-36.36s | %7d | %7s | %5d | %8.2f ± %7.2f |\n", model, nth, name, reps, mean, sd_tps);
+    }
+    long hwm_kb = 0;   /* peak resident memory, from the kernel */
+    char line[256];
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f)) if (!strncmp(line, "VmHWM:", 6)) hwm_kb = atol(line + 6);
+    if (f) fclose(f);
+    if (json) printf("{\"model\": \"%s\", \"load_s\": %.3f, \"peak_rss_mib\": %.1f, \"n_ctx\": %d}\n", model, load_s, hwm_kb / 1024.0,
+                     n_prompt + n_gen);
+    else printf("\nload %.3f s, peak RSS %.1f MiB (n_ctx %d)\n", load_s, hwm_kb / 1024.0, n_prompt + n_gen);
+    free(toks);
+    llm_session_destroy(s);
+    llm_model_free(m);
+    return 0;
+}
+
 static const cli_cmd *find_cmd(const char *name);
 
 static int cmd_help(int argc, char **argv);
@@ -828,6 +905,7 @@ static const cli_cmd commands[] = {
     { "help",     cmd_help,     "list the subcommands" },
     { "tokenize", cmd_tokenize, "print the token ids of a text or file" },
     { "template", cmd_template, "render a chat template (--model DIR --messages F.json)" },
+    { "bench",    cmd_bench,    "measure prompt and generation speed (tokens/s), like llama-bench" },
 };
 
 static const cli_cmd *find_cmd(const char *name) {

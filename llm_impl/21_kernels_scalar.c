@@ -8,6 +8,29 @@
    how rows are split between threads. */
 #include "10_internal.h"
 
+/* Which SIMD kernels this build compiles. 10_internal.h sets LLM__AVX2 when the whole build
+   targets AVX2+FMA (-march=native, -mavx2 -mfma -mf16c). LLM_RUNTIME_DISPATCH keeps the build
+   portable (plain x86-64) and compiles the AVX2 kernels alone for that target; 24_kernels.c
+   picks them at start-up after a CPUID check. LLM__AVX2_FN marks those functions. */
+#if !defined(LLM__AVX2) && defined(LLM_RUNTIME_DISPATCH) && defined(__x86_64__) && \
+    (defined(__GNUC__) || defined(__clang__)) && !defined(LLM_NO_SIMD) && !defined(LLM_NO_AVX2)
+#define LLM__AVX2 1
+#define LLM__AVX2_RUNTIME 1
+#include <immintrin.h>
+#define LLM__AVX2_FN __attribute__((target("avx2,fma,f16c")))
+#else
+#define LLM__AVX2_FN
+#endif
+#if defined(__aarch64__) && !defined(LLM_NO_SIMD) && !defined(LLM_NO_NEON)
+#define LLM__NEON 1
+#include <arm_neon.h>
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define LLM__INLINE inline __attribute__((always_inline))   /* kernel bodies specialised per call */
+#else
+#define LLM__INLINE inline
+#endif
+
 typedef struct llm__mm_args {
     float *y;              /* [n_tok, ldy] output */
     int64_t ldy;
@@ -53,4 +76,44 @@ static void llm__matmul_bf16_scalar(const llm__mm_args *a, int64_t r0, int64_t r
 /* y[i] += alpha * x[i] (attention: accumulate a value row weighted by its probability). */
 static void llm__axpy_f32_scalar(float *y, float alpha, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+/* Attention's two halves over a block of n cached rows: scores y[j] = dot(x, w[j]) (w: [n, k]),
+   and the weighted sum y[0..d) += sum_j a[j] x[j] (x: [n, d]). */
+static void llm__dots_f32_scalar(float *y, const float *x, const float *w, int64_t k, int64_t n) {
+    for (int64_t j = 0; j < n; j++) y[j] = llm__dot_f32_scalar(x, w + j * k, k);
+}
+
+static void llm__axpys_f32_scalar(float *y, const float *a, const float *x, int64_t n, int64_t d) {
+    for (int64_t j = 0; j < n; j++) llm__axpy_f32_scalar(y, a[j], x + j * d, d);
+}
+
+/* y[i] *= s. */
+static void llm__scale_f32_scalar(float *y, float s, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] *= s;
+}
+
+/* x[i] = exp(x[i] - m); returns the sum of the results (softmax numerators). */
+static float llm__exp_sum_f32_scalar(float *x, int64_t n, float m) {
+    float sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += x[i] = expf(x[i] - m);
+    return sum;
+}
+
+/* ---- activations ---- */
+typedef enum { LLM__ACT_SILU, LLM__ACT_GELU, LLM__ACT_GELU_TANH, LLM__ACT_RELU } llm__act;
+
+static inline float llm__activate(llm__act act, float x) {
+    switch (act) {
+    case LLM__ACT_SILU:      return x / (1.0f + expf(-x));
+    case LLM__ACT_GELU:      return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case LLM__ACT_GELU_TANH: return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    case LLM__ACT_RELU:      return x > 0 ? x : 0;
+    }
+    return x;
+}
+
+/* The gated MLP's middle step in one pass: y[i] *= act(gate[i]) (gate NULL: y[i] = act(y[i])). */
+static void llm__act_mul_scalar(llm__act act, float *y, const float *gate, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = gate ? y[i] * llm__activate(act, gate[i]) : llm__activate(act, y[i]);
 }

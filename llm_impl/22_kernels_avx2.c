@@ -1,11 +1,18 @@
 /* ---- >>kernels_avx2: AVX2 + FMA + F16C versions of the scalar kernels ----
-   Same order and contracts as 21_kernels_scalar.c. Dot products keep 4 independent 8-lane
-   accumulators (to hide FMA latency), then reduce them in a fixed order: results are
-   bitwise stable run to run, and equal to the scalar path within float rounding. */
+   Same contracts as 21_kernels_scalar.c. Two matmul shapes:
+   - decode (one token): y[r] = dot(x, W[r]), memory-bound; 4 rows share each load of x and
+     keep 2 accumulators each, so 8 FMA chains hide the FMA latency.
+   - prefill (several tokens): a GEMM in the BLIS way. A panel of 16 weight rows x KC columns is
+     widened to f32 and transposed once into P[KC][16] (16 KB, in L1); then a 6-token x 16-row
+     tile of y lives in 12 registers while k runs: per k, 2 loads of P, 6 broadcasts of x,
+     12 FMAs. Every output is summed in plain k order, whatever the tile it falls in, so
+     results do not depend on how rows are split between threads.
+   LLM_RUNTIME_DISPATCH compiles these with a target attribute (the rest of the build may be
+   plain x86-64) and 24_kernels.c picks them after a CPUID check. */
 #include "10_internal.h"
 
 #ifdef LLM__AVX2
-static inline float llm__hsum256(__m256 v) {
+static LLM__AVX2_FN float llm__hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
@@ -13,71 +20,264 @@ static inline float llm__hsum256(__m256 v) {
 }
 
 /* Load 8 weights of any float dtype as f32. */
-static inline __m256 llm__load8_f32(const float *p) { return _mm256_loadu_ps(p); }
-static inline __m256 llm__load8_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
-static inline __m256 llm__load8_bf16(const uint16_t *p) {
+static LLM__AVX2_FN __m256 llm__load8_f32(const float *p) { return _mm256_loadu_ps(p); }
+static LLM__AVX2_FN __m256 llm__load8_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static LLM__AVX2_FN __m256 llm__load8_bf16(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
 }
-
-/* dot(x, w) for one weight row; the tail (n % 32) is finished in scalar. */
-#define LLM__DOT_AVX2(NAME, WT, LOAD, SCALAR)                                                  \
-    static float NAME(const float *x, const WT *w, int64_t n) {                               \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;              \
-        int64_t i = 0;                                                                         \
-        for (; i + 32 <= n; i += 32) {                                                         \
-            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), LOAD(w + i), acc0);                 \
-            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), LOAD(w + i + 8), acc1);         \
-            acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), LOAD(w + i + 16), acc2);       \
-            acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), LOAD(w + i + 24), acc3);       \
-        }                                                                                      \
-        for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), LOAD(w + i), acc0); \
-        float s = llm__hsum256(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3))); \
-        for (; i < n; i++) s += x[i] * SCALAR(w[i]);                                           \
-        return s;                                                                              \
-    }
 static inline float llm__id_f32(float v) { return v; }
-LLM__DOT_AVX2(llm__dot_f32_avx2, float, llm__load8_f32, llm__id_f32)
-LLM__DOT_AVX2(llm__dot_f16_avx2, uint16_t, llm__load8_f16, llm__f16_to_f32)
-LLM__DOT_AVX2(llm__dot_bf16_avx2, uint16_t, llm__load8_bf16, llm__bf16_to_f32)
-#undef LLM__DOT_AVX2
 
-static void llm__matmul_f32_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
-    (void)scratch;
-    const float *w = (const float *)a->w;
-    for (int64_t r = r0; r < r1; r++)
-        for (int64_t t = 0; t < a->n_tok; t++)
-            a->y[t * a->ldy + r] = llm__dot_f32_avx2(a->x + t * a->k, w + r * a->k, a->k);
+static LLM__AVX2_FN float llm__dot_f32_avx2(const float *a, const float *b, int64_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    if (i + 8 <= n) { acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0); i += 8; }
+    float s = llm__hsum256(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
 }
 
-/* One token: convert on the fly. Several: widen each row once, then reuse it. */
-static void llm__matmul_f16_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
-    const uint16_t *w = (const uint16_t *)a->w;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint16_t *row = w + r * a->k;
-        if (a->n_tok == 1) { a->y[r] = llm__dot_f16_avx2(a->x, row, a->k); continue; }
-        int64_t i = 0;
-        for (; i + 8 <= a->k; i += 8) _mm256_storeu_ps(scratch + i, llm__load8_f16(row + i));
-        for (; i < a->k; i++) scratch[i] = llm__f16_to_f32(row[i]);
-        for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_avx2(a->x + t * a->k, scratch, a->k);
+/* ---- decode: nr <= 4 rows of W against one x; the same sum order for any nr ---- */
+#define LLM__MATVEC_AVX2(NAME, WT, LOAD, SCALAR)                                                       \
+    static LLM__AVX2_FN LLM__INLINE void NAME##_rows(float *y, const float *x, const WT *w, int64_t k, int nr) { \
+        __m256 acc[4][2];                                                                              \
+        for (int r = 0; r < nr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();                      \
+        int64_t i = 0;                                                                                 \
+        for (; i + 16 <= k; i += 16) {                                                                 \
+            __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);                       \
+            for (int r = 0; r < nr; r++) {                                                             \
+                acc[r][0] = _mm256_fmadd_ps(x0, LOAD(w + r * k + i), acc[r][0]);                       \
+                acc[r][1] = _mm256_fmadd_ps(x1, LOAD(w + r * k + i + 8), acc[r][1]);                   \
+            }                                                                                          \
+        }                                                                                              \
+        for (; i + 8 <= k; i += 8)                                                                     \
+            for (int r = 0; r < nr; r++) acc[r][0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), LOAD(w + r * k + i), acc[r][0]); \
+        for (int r = 0; r < nr; r++) {                                                                 \
+            float s = llm__hsum256(_mm256_add_ps(acc[r][0], acc[r][1]));                               \
+            for (int64_t j = i; j < k; j++) s += x[j] * SCALAR(w[r * k + j]);                          \
+            y[r] = s;                                                                                  \
+        }                                                                                              \
+    }                                                                                                  \
+    static LLM__AVX2_FN void NAME(float *y, const float *x, const WT *w, int64_t k, int64_t r0, int64_t r1) { \
+        int64_t r = r0;                                                                                \
+        for (; r + 4 <= r1; r += 4) NAME##_rows(y + r, x, w + r * k, k, 4);                            \
+        for (; r < r1; r++) NAME##_rows(y + r, x, w + r * k, k, 1);                                    \
+    }
+LLM__MATVEC_AVX2(llm__matvec_f32_avx2, float, llm__load8_f32, llm__id_f32)
+LLM__MATVEC_AVX2(llm__matvec_f16_avx2, uint16_t, llm__load8_f16, llm__f16_to_f32)
+LLM__MATVEC_AVX2(llm__matvec_bf16_avx2, uint16_t, llm__load8_bf16, llm__bf16_to_f32)
+#undef LLM__MATVEC_AVX2
+
+/* ---- prefill: packing ---- */
+#define LLM__MR 16     /* weight rows per panel: two 8-lane vectors */
+#define LLM__NR 6      /* tokens per register tile: 6 x 2 accumulators + 2 weights + 1 broadcast */
+#define LLM__KC 256    /* columns per packed panel: 16 x 256 floats = 16 KB */
+
+/* Transpose 8 rows of 8 floats in place (row c of the result = column c of the input). */
+static LLM__AVX2_FN void llm__transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
     }
 }
 
-static void llm__matmul_bf16_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
-    const uint16_t *w = (const uint16_t *)a->w;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint16_t *row = w + r * a->k;
-        if (a->n_tok == 1) { a->y[r] = llm__dot_bf16_avx2(a->x, row, a->k); continue; }
-        int64_t i = 0;
-        for (; i + 8 <= a->k; i += 8) _mm256_storeu_ps(scratch + i, llm__load8_bf16(row + i));
-        for (; i < a->k; i++) scratch[i] = llm__bf16_to_f32(row[i]);
-        for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_avx2(a->x + t * a->k, scratch, a->k);
+/* P[p*16 + j] = W[j][p] as f32 for j < nr rows (W: row stride k), p < kc; rows >= nr are 0. */
+#define LLM__PACK_AVX2(NAME, WT, LOAD, SCALAR)                                                         \
+    static LLM__AVX2_FN void NAME(float *P, const WT *w, int64_t k, int nr, int64_t kc) {              \
+        int64_t p = 0;                                                                                 \
+        for (; p + 8 <= kc; p += 8)                                                                    \
+            for (int h = 0; h < 2; h++) {                                                              \
+                __m256 r[8];                                                                           \
+                for (int j = 0; j < 8; j++)                                                            \
+                    r[j] = h * 8 + j < nr ? LOAD(w + (h * 8 + j) * k + p) : _mm256_setzero_ps();       \
+                llm__transpose8(r);                                                                    \
+                for (int c = 0; c < 8; c++) _mm256_storeu_ps(P + (p + c) * LLM__MR + h * 8, r[c]);     \
+            }                                                                                          \
+        for (; p < kc; p++)                                                                            \
+            for (int j = 0; j < LLM__MR; j++) P[p * LLM__MR + j] = j < nr ? SCALAR(w[j * k + p]) : 0.0f; \
+    }
+LLM__PACK_AVX2(llm__pack_f32_avx2, float, llm__load8_f32, llm__id_f32)
+LLM__PACK_AVX2(llm__pack_f16_avx2, uint16_t, llm__load8_f16, llm__f16_to_f32)
+LLM__PACK_AVX2(llm__pack_bf16_avx2, uint16_t, llm__load8_bf16, llm__bf16_to_f32)
+#undef LLM__PACK_AVX2
+
+/* ---- prefill: the register tile ----
+   y[t][0..nr) (+)= sum_p P[p][0..nr) * x[t][p] for nt <= 6 tokens (x: row stride ldx, y: row
+   stride ldy). add: continue the partial sums already in y (the previous KC block). The 12
+   accumulators are named variables, not an array, so that they stay in registers; with nt a
+   constant the `if (nt > j)` tests vanish. */
+#define LLM__TILE_LOAD(j)                                                                              \
+    if (nt > j) {                                                                                      \
+        const float *src = y + j * ldy;                                                                \
+        if (nr < LLM__MR) { memset(tmp, 0, sizeof tmp); memcpy(tmp, src, (size_t)nr * sizeof(float)); src = tmp; } \
+        c##j##0 = add ? _mm256_loadu_ps(src) : _mm256_setzero_ps();                                    \
+        c##j##1 = add ? _mm256_loadu_ps(src + 8) : _mm256_setzero_ps();                                \
+    }
+#define LLM__TILE_FMA(j)                                                                               \
+    if (nt > j) {                                                                                      \
+        __m256 b = _mm256_broadcast_ss(x + j * ldx + p);                                               \
+        c##j##0 = _mm256_fmadd_ps(w0, b, c##j##0);                                                     \
+        c##j##1 = _mm256_fmadd_ps(w1, b, c##j##1);                                                     \
+    }
+#define LLM__TILE_STORE(j)                                                                             \
+    if (nt > j) {                                                                                      \
+        float *dst = nr < LLM__MR ? tmp : y + j * ldy;                                                 \
+        _mm256_storeu_ps(dst, c##j##0);                                                                \
+        _mm256_storeu_ps(dst + 8, c##j##1);                                                            \
+        if (nr < LLM__MR) memcpy(y + j * ldy, tmp, (size_t)nr * sizeof(float));                        \
+    }
+static LLM__AVX2_FN LLM__INLINE void llm__tile_avx2(const float *P, int64_t kc, const float *x, int64_t ldx, float *y,
+                                                   int64_t ldy, int nt, int nr, bool add) {
+    __m256 z = _mm256_setzero_ps(), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z,
+           c41 = z, c50 = z, c51 = z;
+    float tmp[LLM__MR];
+    LLM__TILE_LOAD(0) LLM__TILE_LOAD(1) LLM__TILE_LOAD(2) LLM__TILE_LOAD(3) LLM__TILE_LOAD(4) LLM__TILE_LOAD(5)
+    for (int64_t p = 0; p < kc; p++) {
+        __m256 w0 = _mm256_loadu_ps(P + p * LLM__MR), w1 = _mm256_loadu_ps(P + p * LLM__MR + 8);
+        LLM__TILE_FMA(0) LLM__TILE_FMA(1) LLM__TILE_FMA(2) LLM__TILE_FMA(3) LLM__TILE_FMA(4) LLM__TILE_FMA(5)
+    }
+    LLM__TILE_STORE(0) LLM__TILE_STORE(1) LLM__TILE_STORE(2) LLM__TILE_STORE(3) LLM__TILE_STORE(4) LLM__TILE_STORE(5)
+}
+#undef LLM__TILE_LOAD
+#undef LLM__TILE_FMA
+#undef LLM__TILE_STORE
+
+/* Dispatch on the token count so that each tile width is compiled with its loops unrolled. */
+static LLM__AVX2_FN void llm__tile_any_avx2(const float *P, int64_t kc, const float *x, int64_t ldx, float *y, int64_t ldy,
+                                           int nt, int nr, bool add) {
+    switch (nt) {
+    case 6: llm__tile_avx2(P, kc, x, ldx, y, ldy, 6, nr, add); break;
+    case 5: llm__tile_avx2(P, kc, x, ldx, y, ldy, 5, nr, add); break;
+    case 4: llm__tile_avx2(P, kc, x, ldx, y, ldy, 4, nr, add); break;
+    case 3: llm__tile_avx2(P, kc, x, ldx, y, ldy, 3, nr, add); break;
+    case 2: llm__tile_avx2(P, kc, x, ldx, y, ldy, 2, nr, add); break;
+    default: llm__tile_avx2(P, kc, x, ldx, y, ldy, 1, nr, add); break;
     }
 }
 
-static void llm__axpy_f32_avx2(float *y, float alpha, const float *x, int64_t n) {
+/* The matmul kernels: one token -> matvec; more -> for each KC block of k (so the x block
+   [T, KC] stays in L2 across panels), for each 16-row panel: pack it, run every token tile. */
+#define LLM__MATMUL_AVX2(NAME, WT, MATVEC, PACK)                                                       \
+    static LLM__AVX2_FN void NAME(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {     \
+        (void)scratch;                                                                                 \
+        const WT *w = (const WT *)a->w;                                                                \
+        int64_t k = a->k;                                                                              \
+        if (a->n_tok == 1) { MATVEC(a->y, a->x, w, k, r0, r1); return; }                               \
+        _Alignas(64) float P[LLM__KC * LLM__MR];                                                       \
+        for (int64_t k0 = 0; k0 < k; k0 += LLM__KC) {                                                  \
+            int64_t kc = LLM__MIN(LLM__KC, k - k0);                                                    \
+            for (int64_t r = r0; r < r1; r += LLM__MR) {                                               \
+                int nr = (int)LLM__MIN(LLM__MR, r1 - r);                                               \
+                PACK(P, w + r * k + k0, k, nr, kc);                                                    \
+                for (int64_t t = 0; t < a->n_tok; t += LLM__NR)                                        \
+                    llm__tile_any_avx2(P, kc, a->x + t * k + k0, k, a->y + t * a->ldy + r, a->ldy,     \
+                                       (int)LLM__MIN(LLM__NR, a->n_tok - t), nr, k0 > 0);              \
+            }                                                                                          \
+        }                                                                                              \
+    }
+LLM__MATMUL_AVX2(llm__matmul_f32_avx2, float, llm__matvec_f32_avx2, llm__pack_f32_avx2)
+LLM__MATMUL_AVX2(llm__matmul_f16_avx2, uint16_t, llm__matvec_f16_avx2, llm__pack_f16_avx2)
+LLM__MATMUL_AVX2(llm__matmul_bf16_avx2, uint16_t, llm__matvec_bf16_avx2, llm__pack_bf16_avx2)
+#undef LLM__MATMUL_AVX2
+
+static LLM__AVX2_FN void llm__axpy_f32_avx2(float *y, float alpha, const float *x, int64_t n) {
     __m256 va = _mm256_set1_ps(alpha);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += alpha * x[i];
+}
+static LLM__AVX2_FN void llm__dots_f32_avx2(float *y, const float *x, const float *w, int64_t k, int64_t n) {
+    llm__matvec_f32_avx2(y, x, w, k, 0, n);
+}
+
+/* y += sum_j a[j] x[j]: 32 outputs at a time stay in 4 registers while j runs. */
+static LLM__AVX2_FN void llm__axpys_f32_avx2(float *y, const float *a, const float *x, int64_t n, int64_t d) {
+    int64_t i = 0;
+    for (; i + 32 <= d; i += 32) {
+        __m256 y0 = _mm256_loadu_ps(y + i), y1 = _mm256_loadu_ps(y + i + 8);
+        __m256 y2 = _mm256_loadu_ps(y + i + 16), y3 = _mm256_loadu_ps(y + i + 24);
+        for (int64_t j = 0; j < n; j++) {
+            const float *xj = x + j * d + i;
+            __m256 aj = _mm256_broadcast_ss(a + j);
+            y0 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj), y0);
+            y1 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 8), y1);
+            y2 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 16), y2);
+            y3 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 24), y3);
+        }
+        _mm256_storeu_ps(y + i, y0); _mm256_storeu_ps(y + i + 8, y1);
+        _mm256_storeu_ps(y + i + 16, y2); _mm256_storeu_ps(y + i + 24, y3);
+    }
+    for (int64_t j = 0; i < d && j < n; j++) llm__axpy_f32_avx2(y + i, a[j], x + j * d + i, d - i);
+}
+
+static LLM__AVX2_FN void llm__scale_f32_avx2(float *y, float sc, int64_t n) {
+    __m256 vs = _mm256_set1_ps(sc);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(vs, _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] *= sc;
+}
+
+/* exp(x) for 8 lanes, within 2 ulp of expf (Cephes' expf): x = n ln2 + r with |r| <= ln2/2,
+   exp(r) by a degree-6 polynomial, 2^n built in the exponent bits. Below ln(FLT_MIN) =
+   -87.3365 the result is 0 (no denormals). */
+static LLM__AVX2_FN __m256 llm__exp8_avx2(__m256 x) {
+    __m256 tiny = _mm256_cmp_ps(x, _mm256_set1_ps(-87.33654f), _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), _mm256_set1_ps(88.37f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(tiny, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+static LLM__AVX2_FN float llm__exp_sum_f32_avx2(float *x, int64_t n, float m) {
+    __m256 vm = _mm256_set1_ps(m), acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = llm__exp8_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = llm__hsum256(acc);
+    for (; i < n; i++) sum += x[i] = expf(x[i] - m);
+    return sum;
+}
+
+/* SiLU and tanh-GELU in 8 lanes (the others fall back to the scalar loop):
+   silu(g) = g / (1 + exp(-g)); gelu_tanh(g) = g * sigmoid(2u), u = sqrt(2/pi) (g + 0.044715 g^3),
+   since 0.5 (1 + tanh(u)) = sigmoid(2u). */
+static LLM__AVX2_FN void llm__act_mul_avx2(llm__act act, float *y, const float *gate, int64_t n) {
+    if (act != LLM__ACT_SILU && act != LLM__ACT_GELU_TANH) { llm__act_mul_scalar(act, y, gate, n); return; }
+    __m256 one = _mm256_set1_ps(1.0f), c1 = _mm256_set1_ps(-2.0f * 0.79788456080286536f), c3 = _mm256_set1_ps(0.044715f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate ? gate + i : y + i);
+        __m256 z = act == LLM__ACT_SILU ? _mm256_sub_ps(_mm256_setzero_ps(), g)
+                                        : _mm256_mul_ps(c1, _mm256_fmadd_ps(_mm256_mul_ps(c3, g), _mm256_mul_ps(g, g), g));
+        __m256 a = _mm256_div_ps(g, _mm256_add_ps(one, llm__exp8_avx2(z)));
+        _mm256_storeu_ps(y + i, gate ? _mm256_mul_ps(_mm256_loadu_ps(y + i), a) : a);
+    }
+    llm__act_mul_scalar(act, y + i, gate ? gate + i : NULL, n - i);
 }
 #endif

@@ -1,39 +1,97 @@
 /* ---- >>kernels: the kernel table and the threaded matmul ----
-   All model code calls kernels through llm__k, filled once: with the AVX2 versions when the
-   build targets AVX2+FMA, else the scalar references. llm_set_reference_kernels(true) forces
-   the references at run time (debugging, and the tests that compare the two). */
+   All model code calls kernels through llm__k, filled once at start-up: the AVX2 versions
+   when the build targets AVX2+FMA (or, with LLM_RUNTIME_DISPATCH, when CPUID says the CPU has
+   them), the NEON versions on AArch64, else the scalar references. llm_set_reference_kernels
+   (true) forces the references at run time (debugging, and the tests that compare the two). */
 #include "10_internal.h"
 
 typedef struct llm__kernels {
+    const char *name;                         /* "scalar", "avx2", "neon" */
     llm__matmul_fn matmul[LLM_DTYPE_COUNT];   /* NULL: no kernel for that weight dtype */
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float alpha, const float *x, int64_t n);
+    void (*dots_f32)(float *y, const float *x, const float *w, int64_t k, int64_t n);
+    void (*axpys_f32)(float *y, const float *a, const float *x, int64_t n, int64_t d);
+    void (*scale_f32)(float *y, float s, int64_t n);
+    float (*exp_sum_f32)(float *x, int64_t n, float m);
+    void (*act_mul)(llm__act act, float *y, const float *gate, int64_t n);
 } llm__kernels;
 
 static const llm__kernels llm__kernels_scalar = {
+    .name = "scalar",
     .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_scalar, [LLM_DTYPE_F16] = llm__matmul_f16_scalar,
                 [LLM_DTYPE_BF16] = llm__matmul_bf16_scalar },
-    .dot_f32 = llm__dot_f32_scalar,
-    .axpy_f32 = llm__axpy_f32_scalar,
+    .dot_f32 = llm__dot_f32_scalar, .axpy_f32 = llm__axpy_f32_scalar, .scale_f32 = llm__scale_f32_scalar,
+    .dots_f32 = llm__dots_f32_scalar, .axpys_f32 = llm__axpys_f32_scalar,
+    .exp_sum_f32 = llm__exp_sum_f32_scalar, .act_mul = llm__act_mul_scalar,
 };
 
 #ifdef LLM__AVX2
-static const llm__kernels llm__kernels_best = {
+static const llm__kernels llm__kernels_avx2 = {
+    .name = "avx2",
     .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_avx2, [LLM_DTYPE_F16] = llm__matmul_f16_avx2,
                 [LLM_DTYPE_BF16] = llm__matmul_bf16_avx2 },
-    .dot_f32 = llm__dot_f32_avx2,
-    .axpy_f32 = llm__axpy_f32_avx2,
+    .dot_f32 = llm__dot_f32_avx2, .axpy_f32 = llm__axpy_f32_avx2, .scale_f32 = llm__scale_f32_avx2,
+    .dots_f32 = llm__dots_f32_avx2, .axpys_f32 = llm__axpys_f32_avx2,
+    .exp_sum_f32 = llm__exp_sum_f32_avx2, .act_mul = llm__act_mul_avx2,
 };
-#else
-#define llm__kernels_best llm__kernels_scalar
+#endif
+#ifdef LLM__NEON
+static const llm__kernels llm__kernels_neon = {
+    .name = "neon",
+    .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_neon, [LLM_DTYPE_F16] = llm__matmul_f16_neon,
+                [LLM_DTYPE_BF16] = llm__matmul_bf16_neon },
+    .dot_f32 = llm__dot_f32_neon, .axpy_f32 = llm__axpy_f32_neon, .scale_f32 = llm__scale_f32_neon,
+    .dots_f32 = llm__dots_f32_neon, .axpys_f32 = llm__axpys_f32_neon,
+    .exp_sum_f32 = llm__exp_sum_f32_neon, .act_mul = llm__act_mul_neon,
+};
 #endif
 
-static const llm__kernels *llm__k = &llm__kernels_best;
+#ifdef LLM__AVX2_RUNTIME
+/* CPUID leaf 1: FMA (ecx 12), OSXSAVE (27), AVX (28), F16C (29); leaf 7: AVX2 (ebx 5); and
+   XGETBV: the OS saves the ymm registers (bits 1, 2). */
+static bool llm__cpu_has_avx2(void) {
+    unsigned a, b, c, d, lo, hi;
+    __asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    if (!(c >> 12 & 1) || !(c >> 27 & 1) || !(c >> 28 & 1) || !(c >> 29 & 1)) return false;
+    __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 6) != 6) return false;
+    __asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    return b >> 5 & 1;
+}
+#endif
+
+/* The fastest kernels this build and this CPU support. */
+static const llm__kernels *llm__kernels_best(void) {
+#if defined(LLM__AVX2_RUNTIME)
+    static int has = -1;   /* racy but idempotent: every thread computes the same answer */
+    if (has < 0) has = llm__cpu_has_avx2();
+    return has ? &llm__kernels_avx2 : &llm__kernels_scalar;
+#elif defined(LLM__AVX2)
+    return &llm__kernels_avx2;
+#elif defined(LLM__NEON)
+    return &llm__kernels_neon;
+#else
+    return &llm__kernels_scalar;
+#endif
+}
+
+/* The table in use: the best one known at compile time, or chosen before main() by CPUID. */
+#if defined(LLM__AVX2) && !defined(LLM__AVX2_RUNTIME)
+static const llm__kernels *llm__k = &llm__kernels_avx2;
+#elif defined(LLM__NEON)
+static const llm__kernels *llm__k = &llm__kernels_neon;
+#else
+static const llm__kernels *llm__k = &llm__kernels_scalar;
+#endif
+#ifdef LLM__AVX2_RUNTIME
+__attribute__((constructor)) static void llm__kernels_init(void) { llm__k = llm__kernels_best(); }
+#endif
 
 /* Use the scalar reference kernels everywhere (true) or the fastest ones (false).
    Not thread-safe: call before creating sessions. */
 LLM_API void llm_set_reference_kernels(bool reference) {
-    llm__k = reference ? &llm__kernels_scalar : &llm__kernels_best;
+    llm__k = reference ? &llm__kernels_scalar : llm__kernels_best();
 }
 
 /* ---- threaded matmul: y[T, n_out] = x[T, k] . W^T, rows of W split between threads ---- */
@@ -48,8 +106,10 @@ typedef struct {
 
 static void llm__mm_worker(void *ctx, int ith, int nth) {
     llm__mm_task *t = (llm__mm_task *)ctx;
-    int64_t r0, r1;
-    llm__split(t->n_rows, ith, nth, &r0, &r1);
+    int64_t r0, r1;   /* whole 16-row panels per thread (the AVX2 GEMM packs 16 rows at a time) */
+    llm__split((t->n_rows + 15) / 16, ith, nth, &r0, &r1);
+    r0 *= 16;
+    r1 = LLM__MIN(r1 * 16, t->n_rows);
     if (r0 < r1) t->fn(&t->args, r0, r1, t->scratch + ith * t->scratch_stride);
 }
 

@@ -120,49 +120,33 @@ static int llm__kv_spans(const llm__kv *c, int64_t lo, int64_t pos, llm__kv_span
 
 #define LLM__KV_BLOCK 64
 
-/* Scratch floats one thread needs for llm__kv_attend. */
-static int64_t llm__kv_scratch(int64_t D) { return LLM__KV_BLOCK + 2 * LLM__KV_BLOCK * D; }
+/* Scratch floats one thread needs for llm__kv_attend: scores, and a dequantized block. */
+static int64_t llm__kv_scratch(int64_t D) { return LLM__ATT_BLOCK + 2 * LLM__KV_BLOCK * D; }
 
-/* out[D] = attention of query q (kv head kvh) over the visible positions, one online
-   softmax (Milakov & Gimelshein 2018) across all spans, LLM__KV_BLOCK rows at a time. */
+/* out[D] = attention of query q (kv head kvh) over the visible positions: one online softmax
+   across all spans, f32 rows read in place, quantized rows dequantized a block at a time. */
 static void llm__kv_attend(float *out, const float *q, const llm__kv *c, const llm__kv_fmt *f, int64_t kvh, int64_t D,
                            const llm__kv_span *spans, int n_spans, const llm__attn_params *p, float *scratch) {
-    float *sc = scratch, *kb = scratch + LLM__KV_BLOCK, *vb = kb + LLM__KV_BLOCK * D;
-    float m = -INFINITY, l = 0;
+    float *sc = scratch, *kb = scratch + LLM__ATT_BLOCK, *vb = kb + LLM__KV_BLOCK * D;
+    llm__attn_acc acc = { -INFINITY, 0 };
     int64_t ng = D / (f->group ? f->group : 1);
     memset(out, 0, (size_t)D * sizeof(float));
-    for (int i = 0; i < n_spans; i++)
+    for (int i = 0; i < n_spans; i++) {
+        if (!f->quantized) {
+            const float *K = c->k + (kvh * c->n_f32 + spans[i].slot) * D, *V = c->v + (kvh * c->n_f32 + spans[i].slot) * D;
+            llm__attend_rows(&acc, out, q, K, V, spans[i].n, D, D, p, sc);
+            continue;
+        }
         for (int64_t j0 = 0; j0 < spans[i].n; j0 += LLM__KV_BLOCK) {
             int64_t nb = LLM__MIN(LLM__KV_BLOCK, spans[i].n - j0), row = kvh * c->n_slots + spans[i].slot + j0;
-            const float *K = c->k + (kvh * c->n_f32 + spans[i].slot + j0) * D, *V = c->v + (kvh * c->n_f32 + spans[i].slot + j0) * D;
-            if (f->quantized) {
-                for (int64_t j = 0; j < nb; j++) {
-                    llm__kv_dequantize_row(c->kq + (size_t)(row + j) * llm__kv_row_bytes(f->bits_k, D), c->kp + (row + j) * 2 * ng, D,
-                                           f->bits_k, f->group, kb + j * D);
-                    llm__kv_dequantize_row(c->vq + (size_t)(row + j) * llm__kv_row_bytes(f->bits_v, D), c->vp + (row + j) * 2 * ng, D,
-                                           f->bits_v, f->group, vb + j * D);
-                }
-                K = kb;
-                V = vb;
-            }
-            float bmax = -INFINITY;
             for (int64_t j = 0; j < nb; j++) {
-                float s = llm__k->dot_f32(q, K + j * D, D) * p->scale;
-                sc[j] = p->softcap > 0 ? p->softcap * tanhf(s / p->softcap) : s;
-                bmax = sc[j] > bmax ? sc[j] : bmax;
+                llm__kv_dequantize_row(c->kq + (size_t)(row + j) * llm__kv_row_bytes(f->bits_k, D), c->kp + (row + j) * 2 * ng, D,
+                                       f->bits_k, f->group, kb + j * D);
+                llm__kv_dequantize_row(c->vq + (size_t)(row + j) * llm__kv_row_bytes(f->bits_v, D), c->vp + (row + j) * 2 * ng, D,
+                                       f->bits_v, f->group, vb + j * D);
             }
-            if (bmax > m) {                           /* a new maximum: rescale what is summed */
-                float alpha = expf(m - bmax);
-                for (int64_t d = 0; d < D; d++) out[d] *= alpha;
-                l *= alpha;
-                m = bmax;
-            }
-            for (int64_t j = 0; j < nb; j++) {
-                float w = expf(sc[j] - m);
-                l += w;
-                llm__k->axpy_f32(out, w, V + j * D, D);
-            }
+            llm__attend_rows(&acc, out, q, kb, vb, nb, D, D, p, sc);
         }
-    float inv = 1.0f / l;
-    for (int64_t d = 0; d < D; d++) out[d] *= inv;
+    }
+    llm__k->scale_f32(out, 1.0f / acc.l, D);
 }

@@ -157,7 +157,6 @@ static void llm__attn_worker(void *ctx, int ith, int nth) {
     llm_session *s = a->s;
     const llm__hparams *hp = &s->m->hp;
     int64_t D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads, group = H / Hkv;
-    float *scores = s->scores + (int64_t)ith * s->n_ctx;
     llm__attn_params params = { .scale = hp->attn_scale, .softcap = hp->attn_softcap };
     int64_t lo, hi;
     llm__split(a->T * H, ith, nth, &lo, &hi);
@@ -167,14 +166,7 @@ static void llm__attn_worker(void *ctx, int ith, int nth) {
         int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->n_past + t;
         llm__kv_span spans[3];
         int n = llm__kv_spans(c, llm__attn_start(hp, a->il, pos), pos, spans);
-        float *out = s->att + (t * H + h) * D;
-        const float *q = s->q + (t * H + h) * D;
-        if (n == 1 && !s->kvf.quantized) {       /* the common case: one contiguous range of f32 rows */
-            const float *K = c->k + (kvh * c->n_f32 + spans[0].slot) * D, *V = c->v + (kvh * c->n_f32 + spans[0].slot) * D;
-            llm__attend(out, q, K, V, spans[0].n, D, D, &params, scores);
-        } else {
-            llm__kv_attend(out, q, c, &s->kvf, kvh, D, spans, n, &params, scratch);
-        }
+        llm__kv_attend(s->att + (t * H + h) * D, s->q + (t * H + h) * D, c, &s->kvf, kvh, D, spans, n, &params, scratch);
     }
 }
 
@@ -201,12 +193,8 @@ static void llm__mlp(llm_session *s, float *out, const float *h, int64_t T, cons
     const llm__hparams *hp = &s->m->hp;
     int64_t F = w->up->shape[0];
     llm__linear(s, s->up, h, T, w->up, b_up);
-    if (w->gate) {
-        llm__linear(s, s->gate, h, T, w->gate, NULL);
-        for (int64_t i = 0; i < T * F; i++) s->up[i] *= llm__activate(hp->act, s->gate[i]);
-    } else {
-        for (int64_t i = 0; i < T * F; i++) s->up[i] = llm__activate(hp->act, s->up[i]);
-    }
+    if (w->gate) llm__linear(s, s->gate, h, T, w->gate, NULL);
+    llm__k->act_mul(hp->act, s->up, w->gate ? s->gate : NULL, T * F);
     llm__linear(s, out, s->up, T, w->down, b_down);
 }
 

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Build tests/test_kernels.c for AArch64 (the NEON kernels against the scalar ones, and the
+# fixture models at 1/2/3 threads) and run it under qemu-user. Needs, on Debian:
+#   apt-get install gcc-aarch64-linux-gnu qemu-user
+#   dpkg --add-architecture arm64 && apt-get update &&
+#   apt-get install libcjson-dev:arm64 libutf8proc-dev:arm64 libzstd-dev:arm64
+# Usage: sh tests/cross_neon.sh   (skips with a message when the tools are missing)
+set -e
+CC_AARCH64=${CC_AARCH64:-aarch64-linux-gnu-gcc}
+BUILD=${BUILD:-build}
+command -v "$CC_AARCH64" >/dev/null || { echo "cross_neon: $CC_AARCH64 not found (apt-get install gcc-aarch64-linux-gnu)"; exit 0; }
+command -v qemu-aarch64 >/dev/null || { echo "cross_neon: qemu-aarch64 not found (apt-get install qemu-user)"; exit 0; }
+make -s llm.h
+mkdir -p "$BUILD"
+"$CC_AARCH64" -O2 -g -std=c11 -Wall -Wextra -Wshadow -Wno-unused-function -I. \
+    -o "$BUILD/test_kernels.aarch64" tests/test_kernels.c -lutf8proc -lzstd -lcjson -lpthread -lm
+# the loader from the cross toolchain, the libraries from the arm64 packages
+LLM_FIXTURES=${LLM_FIXTURES:-../shared/fixtures} LD_LIBRARY_PATH=/usr/lib/aarch64-linux-gnu \
+    qemu-aarch64 -L /usr/aarch64-linux-gnu "$BUILD/test_kernels.aarch64"
