@@ -465,6 +465,13 @@ LLM_API void       llm_session_destroy(llm_session *session);
    Errors: LLM_ERR_CONTEXT_FULL (n_past + n > n_ctx; nothing is changed),
    LLM_ERR_INVALID_ARG (a token id outside the vocabulary). */
 LLM_API llm_status   llm_session_eval(llm_session *session, const llm_token *tokens, int64_t n, float *out_logits);
+/* One token for each of n sessions in one forward pass: the weights are read once for all
+   of them (batched decoding). The sessions must share the model and the cache format;
+   n <= the first session's n_batch. logits: room for [n, n_vocab]; row i also becomes
+   session i's llm_session_logits. The first session's scratch memory and threads do the work.
+   Errors: LLM_ERR_INVALID_ARG (mismatched sessions), LLM_ERR_CONTEXT_FULL,
+   LLM_ERR_UNSUPPORTED (rope that depends on the length). */
+LLM_API llm_status   llm_session_eval_batch(llm_session *const *sessions, const llm_token *tokens, int64_t n, float *logits);
 /* [n_vocab] logits of the last evaluated position; valid until the next eval. */
 LLM_API const float *llm_session_logits(const llm_session *session);
 LLM_API int64_t      llm_session_n_past(const llm_session *session);
@@ -884,6 +891,14 @@ LLM_API llm_status llm_generate(llm_session *session, const llm_tokenizer *tok, 
 LLM_API llm_status llm_generate_text(llm_session *session, const llm_tokenizer *tok, const llm_token *prompt, int64_t n_prompt,
                                      const llm_generate_params *params, char **out_text, llm_generate_result *out);
 
+
+/* Generate n continuations at once, each in its own session with its own parameters
+   (sampler, seed, stops, callback), decoding all live sequences in one batched forward pass
+   per step (see llm_session_eval_batch). At temperature 0 each result equals llm_generate on
+   its own. params and out (optional) have n entries. No speculative decoding here. */
+LLM_API llm_status llm_generate_batch(llm_session *const *sessions, int64_t n, const llm_tokenizer *tok,
+                                      const llm_token *const *prompts, const int64_t *n_prompts,
+                                      const llm_generate_params *params, llm_generate_result *out);
 /* ==== end llm_impl/08_api_generate.h ==== */
 /* ==== begin llm_impl/08_api_quant.h ==== */
 /* ---- >>quant: MLX quantization (mlx.core.quantize / dequantize) ----
@@ -12390,6 +12405,10 @@ struct llm_session {
     bool rotating;                 /* positions may pass n_ctx: the cache drops the oldest */
     int64_t n_written;             /* highest position written + 1 since the cache was empty */
     float *attn_scratch;           /* [n_threads, llm__kv_scratch(D)] */
+    /* which sequence each row of a chunk belongs to: this session's own positions, or one
+       token from each of several sessions (llm_session_eval_batch) */
+    int64_t *row_pos;              /* [B] position of row t */
+    llm_session **row_seq;         /* [B] the session whose cache row t reads and extends */
     /* activations of the current chunk (B = n_batch rows) */
     float *x;                      /* [B, C] residual stream */
     float *h, *h2;                 /* [B, C] normalized input of attention / feed-forward */
@@ -12486,7 +12505,8 @@ static void llm__qk_prepare(llm_session *s, int64_t il, int64_t T) {
     }
     const float *qn = hp->qk_norm_full ? NULL : l->q_norm, *kn = hp->qk_norm_full ? NULL : l->k_norm;
     for (int64_t t = 0; t < T; t++) {
-        int64_t pos = s->n_past + t;
+        int64_t pos = s->row_pos[t];
+        llm_session *seq = s->row_seq[t];
         for (int64_t h = 0; h < H; h++) {
             float *qh = s->q + (t * H + h) * D;
             if (qn) llm__rmsnorm(qh, qh, qn, D, (float)hp->norm_eps, hp->norm_add_one);
@@ -12496,7 +12516,7 @@ static void llm__qk_prepare(llm_session *s, int64_t il, int64_t T) {
             float *kh = s->k + (t * Hkv + h) * D;
             if (kn) llm__rmsnorm(kh, kh, kn, D, (float)hp->norm_eps, hp->norm_add_one);
             if (rope) llm__rope(kh, pos, freq, hp->n_rot, hp->rope_interleaved, mscale);
-            llm__kv_store(&s->kv[il], &s->kvf, h, pos, kh, s->v + (t * Hkv + h) * D, D);
+            llm__kv_store(&seq->kv[il], &seq->kvf, h, pos, kh, s->v + (t * Hkv + h) * D, D);
         }
     }
 }
@@ -12520,12 +12540,13 @@ static void llm__attn_worker(void *ctx, int ith, int nth) {
     int64_t lo, hi;
     llm__split(a->T * H, ith, nth, &lo, &hi);
     float *scratch = s->attn_scratch + (int64_t)ith * llm__kv_scratch(D);
-    const llm__kv *c = &s->kv[a->il];
     for (int64_t idx = lo; idx < hi; idx++) {
-        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->n_past + t;
+        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->row_pos[t];
+        const llm_session *seq = s->row_seq[t];
+        const llm__kv *c = &seq->kv[a->il];
         llm__kv_span spans[3];
         int n = llm__kv_spans(c, llm__attn_start(hp, a->il, pos), pos, spans);
-        llm__kv_attend(s->att + (t * H + h) * D, s->q + (t * H + h) * D, c, &s->kvf, kvh, D, spans, n, &params, scratch);
+        llm__kv_attend(s->att + (t * H + h) * D, s->q + (t * H + h) * D, c, &seq->kvf, kvh, D, spans, n, &params, scratch);
     }
 }
 
@@ -12569,7 +12590,7 @@ static void llm__embed(llm_session *s, const llm_token *tokens, int64_t T) {
             for (int64_t i = 0; i < C; i++) x[i] *= m->hp.embed_scale;
         if (m->pos_embd) {
             size_t pos_bytes = llm_dtype_n_bytes(m->pos_embd->dtype, C);
-            llm_convert(LLM_DTYPE_F32, s->h, m->pos_embd->dtype, (const uint8_t *)m->pos_embd->data + (size_t)(s->n_past + t) * pos_bytes, C);
+            llm_convert(LLM_DTYPE_F32, s->h, m->pos_embd->dtype, (const uint8_t *)m->pos_embd->data + (size_t)s->row_pos[t] * pos_bytes, C);
             for (int64_t i = 0; i < C; i++) x[i] += s->h[i];
         }
     }
@@ -12707,14 +12728,14 @@ static void llm__mla_worker(void *ctx, int ith, int nth) {
     int64_t lo, hi;
     llm__split(a->T * H, ith, nth, &lo, &hi);
     for (int64_t idx = lo; idx < hi; idx++) {
-        int64_t t = idx / H, h = idx % H, pos = s->n_past + t;
+        int64_t t = idx / H, h = idx % H, pos = s->row_pos[t];
         const float *q = s->q + (t * H + h) * QK;
         float *qa = s->mla_q + (t * H + h) * A, *lat = s->mla_lat + (h * a->T + t) * R;
         memset(qa, 0, (size_t)R * sizeof(float));
         for (int64_t i = 0; i < nope; i++) llm__k->axpy_f32(qa, q[i], llm__row_f32(l->wkv_b, h * per_head + i, tmp), R);
         memcpy(qa + R, q + nope, (size_t)rope * sizeof(float));
         llm__rope(qa + R, pos, s->freq, rope, hp->rope_interleaved, s->mscale);
-        const float *cache = s->kv[a->il].k;
+        const float *cache = s->row_seq[t]->kv[a->il].k;
         for (int64_t j = 0; j <= pos; j++) scores[j] = llm__k->dot_f32(qa, cache + j * A, A) * hp->attn_scale;
         llm__softmax(scores, pos + 1);
         memset(lat, 0, (size_t)R * sizeof(float));
@@ -12739,10 +12760,10 @@ static void llm__mla_block(llm_session *s, int64_t il, const float *h, float *ou
     llm__mla_queries(s, l, h, T);
     llm__linear(s, s->k, h, T, l->wkv_a, NULL);            /* [T, rank + rope]: latent and rope key */
     for (int64_t t = 0; t < T; t++) {
-        float *row = s->kv[il].k + (s->n_past + t) * A;
+        float *row = s->row_seq[t]->kv[il].k + s->row_pos[t] * A;
         llm__norm_n(hp, row, s->k + t * A, 1, R, l->kv_a_norm, NULL);
         memcpy(row + R, s->k + t * A + R, (size_t)rope * sizeof(float));
-        llm__rope(row + R, s->n_past + t, s->freq, rope, hp->rope_interleaved, s->mscale);
+        llm__rope(row + R, s->row_pos[t], s->freq, rope, hp->rope_interleaved, s->mscale);
     }
     llm__mla_task task = { s, il, T };
     llm__parallel_for(s->pool, llm__mla_worker, &task);
@@ -12815,8 +12836,9 @@ static void llm__logits(llm_session *s, const float *x, int64_t n, float *logits
     }
 }
 
-/* One chunk (T <= n_batch) through the whole network. logits_all: [T, V] or NULL (then only
-   the last position's logits are computed, into s->logits). */
+/* One chunk (T <= n_batch) through the whole network, at the positions and caches that
+   s->row_pos / s->row_seq name. logits_all: [T, V] or NULL (then only the last row's logits
+   are computed, into s->logits). */
 static void llm__forward_chunk(llm_session *s, const llm_token *tokens, int64_t T, float *logits_all) {
     const llm_model *m = s->m;
     int64_t C = m->hp.n_embd, V = m->hp.n_vocab;
@@ -12825,7 +12847,6 @@ static void llm__forward_chunk(llm_session *s, const llm_token *tokens, int64_t 
     int64_t first = logits_all ? 0 : T - 1;
     llm__logits(s, s->x + first * C, T - first, logits_all ? logits_all : s->logits);
     if (logits_all) memcpy(s->logits, logits_all + (T - 1) * V, (size_t)V * sizeof(float));
-    s->n_past += T;
 }
 /* ==== end llm_impl/58_transformer.c ==== */
 /* ==== begin llm_impl/59_model_open.c ==== */
@@ -12926,7 +12947,7 @@ static size_t llm__session_carve(llm_session *s, char *block) {
         { &s->topk, B * K }, { &s->rows, E ? B : 0 }, { &s->xe, E ? B * C : 0 }, { &s->ye, E ? B * C : 0 },
         { &s->mla_qa, B * hp->q_lora_rank }, { &s->mla_q, mla }, { &s->mla_lat, B * H * hp->kv_lora_rank },
         { &s->logits, hp->n_vocab }, { &s->scores, s->n_threads * s->n_ctx }, { &s->mm_scratch, s->n_threads * w.mm },
-        { &s->freq_buf, hp->n_rot }, { &s->attn_scratch, s->n_threads * llm__kv_scratch(LLM__MAX(D, 1)) },
+        { &s->freq_buf, hp->n_rot }, { &s->row_pos, 2 * B }, { &s->attn_scratch, s->n_threads * llm__kv_scratch(LLM__MAX(D, 1)) },
         { &s->kv[0].k, cache }, { &s->kv[0].kq, qbytes },
     };
     size_t total = 0;
@@ -13004,8 +13025,9 @@ LLM_API llm_status llm_session_create(const llm_model *m, const llm_session_desc
         llm__layer_cache_shape(s, il, d.n_keep == 0 ? 4 : d.n_keep < 0 ? 0 : d.n_keep, &s->kv[il]);
     size_t total = s->kv ? llm__session_carve(s, NULL) : 0;
     s->cap_tokens = s->n_ctx;
+    s->row_seq = (llm_session **)calloc((size_t)s->n_batch, sizeof *s->row_seq);
     s->tokens = (llm_token *)calloc((size_t)s->cap_tokens, sizeof *s->tokens);
-    s->block = s->kv && s->tokens ? llm__alloc(&s->alloc, total) : NULL;
+    s->block = s->kv && s->tokens && s->row_seq ? llm__alloc(&s->alloc, total) : NULL;
     if (!s->block) {
         llm_session_destroy(s);
         return llm__fail(LLM_ERR_NOMEM, "session: cannot allocate %zu bytes (n_ctx %lld)", total, (long long)d.n_ctx);
@@ -13022,6 +13044,7 @@ LLM_API void llm_session_destroy(llm_session *s) {
     if (s->own_pool) llm_pool_destroy(s->pool);
     llm__free(&s->alloc, s->block);
     free(s->tokens);
+    free(s->row_seq);
     free(s->kv);
     free(s);
 }
@@ -13063,7 +13086,53 @@ LLM_API llm_status llm_session_eval(llm_session *s, const llm_token *tokens, int
         int64_t T = LLM__MIN(s->n_batch, n - done);
         memcpy(s->tokens + s->n_past, tokens + done, (size_t)T * sizeof *tokens);
         llm__session_maybe_quantize(s, T);
+        for (int64_t t = 0; t < T; t++) { s->row_pos[t] = s->n_past + t; s->row_seq[t] = s; }
         llm__forward_chunk(s, tokens + done, T, out_logits ? out_logits + done * hp->n_vocab : NULL);
+        s->n_past += T;
+        s->n_written = LLM__MAX(s->n_written, s->n_past);
+    }
+    return LLM_OK;
+}
+
+/* Sessions that can share one forward pass: the same model, the same cache layout, rope
+   that does not depend on the length (dynamic NTK / longrope would differ per sequence). */
+static llm_status llm__batch_check(llm_session *const *ss, int64_t n) {
+    const llm_session *lead = ss[0];
+    const llm__hparams *hp = &lead->m->hp;
+    if (n > lead->n_batch) return llm__fail(LLM_ERR_INVALID_ARG, "eval_batch: %lld sessions, the first has n_batch %lld", (long long)n, (long long)lead->n_batch);
+    if (llm__rope_dynamic(&hp->rope) || llm__rope_dynamic(&hp->rope_local))
+        return llm__fail(LLM_ERR_UNSUPPORTED, "eval_batch: %s's rope depends on the sequence length", hp->arch);
+    for (int64_t i = 0; i < n; i++) {
+        const llm_session *s = ss[i];
+        if (s->m != lead->m || s->kvf.bits_k != lead->kvf.bits_k || s->kvf.bits_v != lead->kvf.bits_v || s->kvf.group != lead->kvf.group)
+            return llm__fail(LLM_ERR_INVALID_ARG, "eval_batch: session %lld has another model or cache format", (long long)i);
+        for (int64_t j = 0; j < i; j++)
+            if (ss[j] == s) return llm__fail(LLM_ERR_INVALID_ARG, "eval_batch: session %lld appears twice", (long long)i);
+        if (llm_session_room(s) < 1) return llm__fail(LLM_ERR_CONTEXT_FULL, "eval_batch: session %lld is full", (long long)i);
+        if (ss[i]->n_past + 1 > s->cap_tokens && llm__session_reserve_tokens(ss[i], 1)) return LLM_ERR_NOMEM;
+    }
+    return LLM_OK;
+}
+
+LLM_API llm_status llm_session_eval_batch(llm_session *const *ss, const llm_token *tokens, int64_t n, float *logits) {
+    if (n <= 0) return llm__fail(LLM_ERR_INVALID_ARG, "eval_batch: no sessions");
+    llm_session *lead = ss[0];
+    int64_t V = lead->m->hp.n_vocab;
+    llm_status st = llm__batch_check(ss, n);
+    for (int64_t i = 0; i < n && !st; i++)
+        if (tokens[i] < 0 || tokens[i] >= V) st = llm__fail(LLM_ERR_INVALID_ARG, "eval_batch: token id %d is outside the vocabulary", (int)tokens[i]);
+    if (st) return st;
+    llm__rope_prepare(lead, 0);
+    for (int64_t i = 0; i < n; i++) {
+        llm__session_maybe_quantize(ss[i], 1);
+        lead->row_pos[i] = ss[i]->n_past;
+        lead->row_seq[i] = ss[i];
+    }
+    llm__forward_chunk(lead, tokens, n, logits);
+    for (int64_t i = 0; i < n; i++) {
+        llm_session *s = ss[i];
+        memcpy(s->logits, logits + i * V, (size_t)V * sizeof(float));
+        s->tokens[s->n_past++] = tokens[i];
         s->n_written = LLM__MAX(s->n_written, s->n_past);
     }
     return LLM_OK;
@@ -14255,6 +14324,50 @@ LLM_API llm_status llm_generate_text(llm_session *s, const llm_tokenizer *tok, c
     if (st) { free(k.buf); return st; }
     *out_text = k.buf;
     return LLM_OK;
+}
+
+/* Several sequences at once: each is prefilled on its own, then every step samples one
+   token per live sequence and runs them all through one batched forward pass. */
+LLM_API llm_status llm_generate_batch(llm_session *const *sessions, int64_t n, const llm_tokenizer *tok,
+                                      const llm_token *const *prompts, const int64_t *n_prompts,
+                                      const llm_generate_params *params, llm_generate_result *out) {
+    if (n <= 0) return llm__fail(LLM_ERR_INVALID_ARG, "generate_batch: no sequences");
+    int64_t V = llm_model_get_info(llm_session_model(sessions[0]))->n_vocab;
+    llm__gen *g = (llm__gen *)calloc((size_t)n, sizeof *g);
+    llm_session **live = (llm_session **)calloc((size_t)n, sizeof *live);
+    llm_token *next = (llm_token *)calloc((size_t)n, sizeof *next);
+    float *logits = (float *)malloc((size_t)(n * V) * sizeof *logits);
+    bool *done = (bool *)calloc((size_t)n, sizeof *done);
+    llm_status st = g && live && next && logits && done ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "generate_batch: out of memory");
+    for (int64_t i = 0; i < n && !st; i++) {
+        if (params[i].draft || params[i].prompt_lookup) st = llm__fail(LLM_ERR_UNSUPPORTED, "generate_batch: no speculative decoding");
+        double t0 = llm__now();
+        if (!st) st = llm__gen_init(&g[i], sessions[i], tok, prompts[i], n_prompts[i], &params[i]);
+        if (!st) st = llm__generate_prefill(sessions[i], prompts[i], n_prompts[i], &g[i].r.n_prompt_evaluated);
+        g[i].r.prompt_seconds = llm__now() - t0;
+        done[i] = params[i].max_tokens > 0 && g[i].r.n_generated >= params[i].max_tokens;
+    }
+    double t1 = llm__now();
+    while (!st) {
+        int64_t k = 0;
+        for (int64_t i = 0; i < n && !st; i++) {
+            if (done[i]) continue;
+            float logprob = 0;
+            st = llm_sampler_sample(g[i].sampler, llm_session_logits(sessions[i]), V, &next[k], &logprob, g[i].top);
+            if (!st && !llm__gen_take(&g[i], next[k], logprob)) done[i] = true;
+            else if (!st) live[k++] = sessions[i];
+        }
+        if (st || k == 0) break;
+        st = llm_session_eval_batch(live, next, k, logits);
+    }
+    for (int64_t i = 0; i < n && g; i++) {
+        if (!st) llm__gen_finish(&g[i]);
+        g[i].r.gen_seconds = llm__now() - t1;
+        if (out) out[i] = g[i].r;
+        llm__gen_free(&g[i]);
+    }
+    free(g); free(live); free(next); free(logits); free(done);
+    return st;
 }
 /* ==== end llm_impl/64_generate_api.c ==== */
 /* ==== begin llm_impl/65_prompt_cache.c ==== */

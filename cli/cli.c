@@ -486,8 +486,61 @@ static int cmd_cache_prompt(int argc, char **argv) {
     return 0;
 }
 
+/* generate --prompts-file: every line a prompt, all decoded together; answers printed in order. */
+static bool collect_text(const llm_gen_token *t, void *user) {
+    buf_add((buf_t *)user, t->text, t->text_len);
+    return !got_sigint;
+}
+
+static int generate_batch(const char *model, const char *tok_path, const char *config, const char *file, prompt_opts *po,
+                          sample_flags *sf, const cache_flags *cf, bool verbose) {
+    FILE *f = fopen(file, "rb");
+    if (!f) { fprintf(stderr, "llm generate: cannot open %s\n", file); return 1; }
+    char *all = read_stream(f);
+    fclose(f);
+    llm_model *m = load_model("generate", model, config);
+    llm_tokenizer *tok = load_tokenizer(model, tok_path);
+    enum { MAX_SEQ = 64 };
+    llm_session *ss[MAX_SEQ];
+    llm_token *ids[MAX_SEQ];
+    int64_t np[MAX_SEQ];
+    llm_generate_params gp[MAX_SEQ];
+    llm_generate_result r[MAX_SEQ];
+    buf_t text[MAX_SEQ];
+    int n = 0;
+    for (char *line = strtok(all, "\n"); line && n < MAX_SEQ; line = strtok(NULL, "\n")) {
+        if (!*line) continue;
+        po->prompt = line;
+        ids[n] = build_prompt(model, tok, po, &np[n]);
+        ss[n] = make_session(m, cf);
+        text[n] = (buf_t){ 0 };
+        buf_add(&text[n], "", 0);
+        gp[n] = (llm_generate_params){ .on_token = collect_text, .user = &text[n] };
+        sample_params(sf, m, tok, &gp[n]);
+        gp[n].sampler.seed += (uint64_t)n;              /* each sequence its own stream */
+        n++;
+    }
+    if (n == 0) { fprintf(stderr, "llm generate: %s has no prompts\n", file); return 2; }
+    signal(SIGINT, on_sigint);
+    llm_status st = llm_generate_batch(ss, n, tok, (const llm_token *const *)ids, np, gp, r);
+    if (st) die(st, "generating");
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        printf("==== %d\n%s\n", i + 1, text[i].p);
+        total += r[i].n_generated;
+        free(text[i].p); free(ids[i]); free((void *)gp[i].sampler.logit_bias);
+        llm_session_destroy(ss[i]);
+    }
+    if (verbose) fprintf(stderr, "==========\nBatch: %d sequences, %lld tokens, %.3f tokens-per-sec\nPeak memory: %.3f GB\n", n,
+                         (long long)total, r[0].gen_seconds > 0 ? (double)total / r[0].gen_seconds : 0.0, peak_rss_gb());
+    llm_tokenizer_free(tok);
+    llm_model_free(m);
+    free(all);
+    return 0;
+}
+
 static int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *tok_path = NULL, *config = NULL, *draft_path = NULL, *cache_file = NULL;
+    const char *model = NULL, *tok_path = NULL, *config = NULL, *draft_path = NULL, *cache_file = NULL, *prompts_file = NULL;
     prompt_opts po = { .prompt = NULL };
     int n_draft = 3, lookup = 0;
     bool verbose = false;
@@ -505,6 +558,7 @@ static int cmd_generate(int argc, char **argv) {
         { "--chat-template-config", NULL, OPT_STR, &po.template_kwargs, "JSON object of extra template variables" },
         SAMPLE_OPTS(sf),
         CACHE_OPTS(cf),
+        { "--prompts-file", NULL, OPT_STR, &prompts_file, "one prompt per line: generate them all at once, batched" },
         { "--prompt-cache-file", NULL, OPT_STR, &cache_file, "continue from a cache saved by llm cache-prompt (the prompt is appended as is)" },
         { "--draft-model", NULL, OPT_STR, &draft_path, "a smaller model with the same vocabulary, for speculative decoding" },
         { "--num-draft-tokens", NULL, OPT_INT, &n_draft, "tokens drafted per step (default 3)" },
@@ -515,6 +569,7 @@ static int cmd_generate(int argc, char **argv) {
     };
     const char *summary = "generate text from a prompt (mlx_lm.generate's flags)";
     parse_flags("generate", summary, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (prompts_file) return generate_batch(model, tok_path, config, prompts_file, &po, &sf, &cf, verbose);
     if (!po.prompt && !po.ids) { fprintf(stderr, "llm generate: --prompt or --prompt-ids is required\n"); return 2; }
     llm_model *m = load_model("generate", model, config);
     bool need_tok = !po.ids || tok_path || sf.stops.n || sf.extra_eos.n || !out.print_ids;

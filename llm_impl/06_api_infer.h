@@ -33,6 +33,13 @@ LLM_API void       llm_session_destroy(llm_session *session);
    Errors: LLM_ERR_CONTEXT_FULL (n_past + n > n_ctx; nothing is changed),
    LLM_ERR_INVALID_ARG (a token id outside the vocabulary). */
 LLM_API llm_status   llm_session_eval(llm_session *session, const llm_token *tokens, int64_t n, float *out_logits);
+/* One token for each of n sessions in one forward pass: the weights are read once for all
+   of them (batched decoding). The sessions must share the model and the cache format;
+   n <= the first session's n_batch. logits: room for [n, n_vocab]; row i also becomes
+   session i's llm_session_logits. The first session's scratch memory and threads do the work.
+   Errors: LLM_ERR_INVALID_ARG (mismatched sessions), LLM_ERR_CONTEXT_FULL,
+   LLM_ERR_UNSUPPORTED (rope that depends on the length). */
+LLM_API llm_status   llm_session_eval_batch(llm_session *const *sessions, const llm_token *tokens, int64_t n, float *logits);
 /* [n_vocab] logits of the last evaluated position; valid until the next eval. */
 LLM_API const float *llm_session_logits(const llm_session *session);
 LLM_API int64_t      llm_session_n_past(const llm_session *session);

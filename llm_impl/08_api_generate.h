@@ -63,3 +63,11 @@ LLM_API llm_status llm_generate(llm_session *session, const llm_tokenizer *tok, 
 LLM_API llm_status llm_generate_text(llm_session *session, const llm_tokenizer *tok, const llm_token *prompt, int64_t n_prompt,
                                      const llm_generate_params *params, char **out_text, llm_generate_result *out);
 
+
+/* Generate n continuations at once, each in its own session with its own parameters
+   (sampler, seed, stops, callback), decoding all live sequences in one batched forward pass
+   per step (see llm_session_eval_batch). At temperature 0 each result equals llm_generate on
+   its own. params and out (optional) have n entries. No speculative decoding here. */
+LLM_API llm_status llm_generate_batch(llm_session *const *sessions, int64_t n, const llm_tokenizer *tok,
+                                      const llm_token *const *prompts, const int64_t *n_prompts,
+                                      const llm_generate_params *params, llm_generate_result *out);

@@ -31,6 +31,10 @@ struct llm_session {
     bool rotating;                 /* positions may pass n_ctx: the cache drops the oldest */
     int64_t n_written;             /* highest position written + 1 since the cache was empty */
     float *attn_scratch;           /* [n_threads, llm__kv_scratch(D)] */
+    /* which sequence each row of a chunk belongs to: this session's own positions, or one
+       token from each of several sessions (llm_session_eval_batch) */
+    int64_t *row_pos;              /* [B] position of row t */
+    llm_session **row_seq;         /* [B] the session whose cache row t reads and extends */
     /* activations of the current chunk (B = n_batch rows) */
     float *x;                      /* [B, C] residual stream */
     float *h, *h2;                 /* [B, C] normalized input of attention / feed-forward */
@@ -127,7 +131,8 @@ static void llm__qk_prepare(llm_session *s, int64_t il, int64_t T) {
     }
     const float *qn = hp->qk_norm_full ? NULL : l->q_norm, *kn = hp->qk_norm_full ? NULL : l->k_norm;
     for (int64_t t = 0; t < T; t++) {
-        int64_t pos = s->n_past + t;
+        int64_t pos = s->row_pos[t];
+        llm_session *seq = s->row_seq[t];
         for (int64_t h = 0; h < H; h++) {
             float *qh = s->q + (t * H + h) * D;
             if (qn) llm__rmsnorm(qh, qh, qn, D, (float)hp->norm_eps, hp->norm_add_one);
@@ -137,7 +142,7 @@ static void llm__qk_prepare(llm_session *s, int64_t il, int64_t T) {
             float *kh = s->k + (t * Hkv + h) * D;
             if (kn) llm__rmsnorm(kh, kh, kn, D, (float)hp->norm_eps, hp->norm_add_one);
             if (rope) llm__rope(kh, pos, freq, hp->n_rot, hp->rope_interleaved, mscale);
-            llm__kv_store(&s->kv[il], &s->kvf, h, pos, kh, s->v + (t * Hkv + h) * D, D);
+            llm__kv_store(&seq->kv[il], &seq->kvf, h, pos, kh, s->v + (t * Hkv + h) * D, D);
         }
     }
 }
@@ -161,12 +166,13 @@ static void llm__attn_worker(void *ctx, int ith, int nth) {
     int64_t lo, hi;
     llm__split(a->T * H, ith, nth, &lo, &hi);
     float *scratch = s->attn_scratch + (int64_t)ith * llm__kv_scratch(D);
-    const llm__kv *c = &s->kv[a->il];
     for (int64_t idx = lo; idx < hi; idx++) {
-        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->n_past + t;
+        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->row_pos[t];
+        const llm_session *seq = s->row_seq[t];
+        const llm__kv *c = &seq->kv[a->il];
         llm__kv_span spans[3];
         int n = llm__kv_spans(c, llm__attn_start(hp, a->il, pos), pos, spans);
-        llm__kv_attend(s->att + (t * H + h) * D, s->q + (t * H + h) * D, c, &s->kvf, kvh, D, spans, n, &params, scratch);
+        llm__kv_attend(s->att + (t * H + h) * D, s->q + (t * H + h) * D, c, &seq->kvf, kvh, D, spans, n, &params, scratch);
     }
 }
 
@@ -210,7 +216,7 @@ static void llm__embed(llm_session *s, const llm_token *tokens, int64_t T) {
             for (int64_t i = 0; i < C; i++) x[i] *= m->hp.embed_scale;
         if (m->pos_embd) {
             size_t pos_bytes = llm_dtype_n_bytes(m->pos_embd->dtype, C);
-            llm_convert(LLM_DTYPE_F32, s->h, m->pos_embd->dtype, (const uint8_t *)m->pos_embd->data + (size_t)(s->n_past + t) * pos_bytes, C);
+            llm_convert(LLM_DTYPE_F32, s->h, m->pos_embd->dtype, (const uint8_t *)m->pos_embd->data + (size_t)s->row_pos[t] * pos_bytes, C);
             for (int64_t i = 0; i < C; i++) x[i] += s->h[i];
         }
     }

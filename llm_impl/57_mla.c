@@ -36,14 +36,14 @@ static void llm__mla_worker(void *ctx, int ith, int nth) {
     int64_t lo, hi;
     llm__split(a->T * H, ith, nth, &lo, &hi);
     for (int64_t idx = lo; idx < hi; idx++) {
-        int64_t t = idx / H, h = idx % H, pos = s->n_past + t;
+        int64_t t = idx / H, h = idx % H, pos = s->row_pos[t];
         const float *q = s->q + (t * H + h) * QK;
         float *qa = s->mla_q + (t * H + h) * A, *lat = s->mla_lat + (h * a->T + t) * R;
         memset(qa, 0, (size_t)R * sizeof(float));
         for (int64_t i = 0; i < nope; i++) llm__k->axpy_f32(qa, q[i], llm__row_f32(l->wkv_b, h * per_head + i, tmp), R);
         memcpy(qa + R, q + nope, (size_t)rope * sizeof(float));
         llm__rope(qa + R, pos, s->freq, rope, hp->rope_interleaved, s->mscale);
-        const float *cache = s->kv[a->il].k;
+        const float *cache = s->row_seq[t]->kv[a->il].k;
         for (int64_t j = 0; j <= pos; j++) scores[j] = llm__k->dot_f32(qa, cache + j * A, A) * hp->attn_scale;
         llm__softmax(scores, pos + 1);
         memset(lat, 0, (size_t)R * sizeof(float));
@@ -68,10 +68,10 @@ static void llm__mla_block(llm_session *s, int64_t il, const float *h, float *ou
     llm__mla_queries(s, l, h, T);
     llm__linear(s, s->k, h, T, l->wkv_a, NULL);            /* [T, rank + rope]: latent and rope key */
     for (int64_t t = 0; t < T; t++) {
-        float *row = s->kv[il].k + (s->n_past + t) * A;
+        float *row = s->row_seq[t]->kv[il].k + s->row_pos[t] * A;
         llm__norm_n(hp, row, s->k + t * A, 1, R, l->kv_a_norm, NULL);
         memcpy(row + R, s->k + t * A + R, (size_t)rope * sizeof(float));
-        llm__rope(row + R, s->n_past + t, s->freq, rope, hp->rope_interleaved, s->mscale);
+        llm__rope(row + R, s->row_pos[t], s->freq, rope, hp->rope_interleaved, s->mscale);
     }
     llm__mla_task task = { s, il, T };
     llm__parallel_for(s->pool, llm__mla_worker, &task);

@@ -56,8 +56,9 @@ static void llm__logits(llm_session *s, const float *x, int64_t n, float *logits
     }
 }
 
-/* One chunk (T <= n_batch) through the whole network. logits_all: [T, V] or NULL (then only
-   the last position's logits are computed, into s->logits). */
+/* One chunk (T <= n_batch) through the whole network, at the positions and caches that
+   s->row_pos / s->row_seq name. logits_all: [T, V] or NULL (then only the last row's logits
+   are computed, into s->logits). */
 static void llm__forward_chunk(llm_session *s, const llm_token *tokens, int64_t T, float *logits_all) {
     const llm_model *m = s->m;
     int64_t C = m->hp.n_embd, V = m->hp.n_vocab;
@@ -66,5 +67,4 @@ static void llm__forward_chunk(llm_session *s, const llm_token *tokens, int64_t 
     int64_t first = logits_all ? 0 : T - 1;
     llm__logits(s, s->x + first * C, T - first, logits_all ? logits_all : s->logits);
     if (logits_all) memcpy(s->logits, logits_all + (T - 1) * V, (size_t)V * sizeof(float));
-    s->n_past += T;
 }

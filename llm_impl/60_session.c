@@ -65,7 +65,7 @@ static size_t llm__session_carve(llm_session *s, char *block) {
         { &s->topk, B * K }, { &s->rows, E ? B : 0 }, { &s->xe, E ? B * C : 0 }, { &s->ye, E ? B * C : 0 },
         { &s->mla_qa, B * hp->q_lora_rank }, { &s->mla_q, mla }, { &s->mla_lat, B * H * hp->kv_lora_rank },
         { &s->logits, hp->n_vocab }, { &s->scores, s->n_threads * s->n_ctx }, { &s->mm_scratch, s->n_threads * w.mm },
-        { &s->freq_buf, hp->n_rot }, { &s->attn_scratch, s->n_threads * llm__kv_scratch(LLM__MAX(D, 1)) },
+        { &s->freq_buf, hp->n_rot }, { &s->row_pos, 2 * B }, { &s->attn_scratch, s->n_threads * llm__kv_scratch(LLM__MAX(D, 1)) },
         { &s->kv[0].k, cache }, { &s->kv[0].kq, qbytes },
     };
     size_t total = 0;
@@ -143,8 +143,9 @@ LLM_API llm_status llm_session_create(const llm_model *m, const llm_session_desc
         llm__layer_cache_shape(s, il, d.n_keep == 0 ? 4 : d.n_keep < 0 ? 0 : d.n_keep, &s->kv[il]);
     size_t total = s->kv ? llm__session_carve(s, NULL) : 0;
     s->cap_tokens = s->n_ctx;
+    s->row_seq = (llm_session **)calloc((size_t)s->n_batch, sizeof *s->row_seq);
     s->tokens = (llm_token *)calloc((size_t)s->cap_tokens, sizeof *s->tokens);
-    s->block = s->kv && s->tokens ? llm__alloc(&s->alloc, total) : NULL;
+    s->block = s->kv && s->tokens && s->row_seq ? llm__alloc(&s->alloc, total) : NULL;
     if (!s->block) {
         llm_session_destroy(s);
         return llm__fail(LLM_ERR_NOMEM, "session: cannot allocate %zu bytes (n_ctx %lld)", total, (long long)d.n_ctx);
@@ -161,6 +162,7 @@ LLM_API void llm_session_destroy(llm_session *s) {
     if (s->own_pool) llm_pool_destroy(s->pool);
     llm__free(&s->alloc, s->block);
     free(s->tokens);
+    free(s->row_seq);
     free(s->kv);
     free(s);
 }
@@ -202,7 +204,53 @@ LLM_API llm_status llm_session_eval(llm_session *s, const llm_token *tokens, int
         int64_t T = LLM__MIN(s->n_batch, n - done);
         memcpy(s->tokens + s->n_past, tokens + done, (size_t)T * sizeof *tokens);
         llm__session_maybe_quantize(s, T);
+        for (int64_t t = 0; t < T; t++) { s->row_pos[t] = s->n_past + t; s->row_seq[t] = s; }
         llm__forward_chunk(s, tokens + done, T, out_logits ? out_logits + done * hp->n_vocab : NULL);
+        s->n_past += T;
+        s->n_written = LLM__MAX(s->n_written, s->n_past);
+    }
+    return LLM_OK;
+}
+
+/* Sessions that can share one forward pass: the same model, the same cache layout, rope
+   that does not depend on the length (dynamic NTK / longrope would differ per sequence). */
+static llm_status llm__batch_check(llm_session *const *ss, int64_t n) {
+    const llm_session *lead = ss[0];
+    const llm__hparams *hp = &lead->m->hp;
+    if (n > lead->n_batch) return llm__fail(LLM_ERR_INVALID_ARG, "eval_batch: %lld sessions, the first has n_batch %lld", (long long)n, (long long)lead->n_batch);
+    if (llm__rope_dynamic(&hp->rope) || llm__rope_dynamic(&hp->rope_local))
+        return llm__fail(LLM_ERR_UNSUPPORTED, "eval_batch: %s's rope depends on the sequence length", hp->arch);
+    for (int64_t i = 0; i < n; i++) {
+        const llm_session *s = ss[i];
+        if (s->m != lead->m || s->kvf.bits_k != lead->kvf.bits_k || s->kvf.bits_v != lead->kvf.bits_v || s->kvf.group != lead->kvf.group)
+            return llm__fail(LLM_ERR_INVALID_ARG, "eval_batch: session %lld has another model or cache format", (long long)i);
+        for (int64_t j = 0; j < i; j++)
+            if (ss[j] == s) return llm__fail(LLM_ERR_INVALID_ARG, "eval_batch: session %lld appears twice", (long long)i);
+        if (llm_session_room(s) < 1) return llm__fail(LLM_ERR_CONTEXT_FULL, "eval_batch: session %lld is full", (long long)i);
+        if (ss[i]->n_past + 1 > s->cap_tokens && llm__session_reserve_tokens(ss[i], 1)) return LLM_ERR_NOMEM;
+    }
+    return LLM_OK;
+}
+
+LLM_API llm_status llm_session_eval_batch(llm_session *const *ss, const llm_token *tokens, int64_t n, float *logits) {
+    if (n <= 0) return llm__fail(LLM_ERR_INVALID_ARG, "eval_batch: no sessions");
+    llm_session *lead = ss[0];
+    int64_t V = lead->m->hp.n_vocab;
+    llm_status st = llm__batch_check(ss, n);
+    for (int64_t i = 0; i < n && !st; i++)
+        if (tokens[i] < 0 || tokens[i] >= V) st = llm__fail(LLM_ERR_INVALID_ARG, "eval_batch: token id %d is outside the vocabulary", (int)tokens[i]);
+    if (st) return st;
+    llm__rope_prepare(lead, 0);
+    for (int64_t i = 0; i < n; i++) {
+        llm__session_maybe_quantize(ss[i], 1);
+        lead->row_pos[i] = ss[i]->n_past;
+        lead->row_seq[i] = ss[i];
+    }
+    llm__forward_chunk(lead, tokens, n, logits);
+    for (int64_t i = 0; i < n; i++) {
+        llm_session *s = ss[i];
+        memcpy(s->logits, logits + i * V, (size_t)V * sizeof(float));
+        s->tokens[s->n_past++] = tokens[i];
         s->n_written = LLM__MAX(s->n_written, s->n_past);
     }
     return LLM_OK;

@@ -48,3 +48,47 @@ LLM_API llm_status llm_generate_text(llm_session *s, const llm_tokenizer *tok, c
     *out_text = k.buf;
     return LLM_OK;
 }
+
+/* Several sequences at once: each is prefilled on its own, then every step samples one
+   token per live sequence and runs them all through one batched forward pass. */
+LLM_API llm_status llm_generate_batch(llm_session *const *sessions, int64_t n, const llm_tokenizer *tok,
+                                      const llm_token *const *prompts, const int64_t *n_prompts,
+                                      const llm_generate_params *params, llm_generate_result *out) {
+    if (n <= 0) return llm__fail(LLM_ERR_INVALID_ARG, "generate_batch: no sequences");
+    int64_t V = llm_model_get_info(llm_session_model(sessions[0]))->n_vocab;
+    llm__gen *g = (llm__gen *)calloc((size_t)n, sizeof *g);
+    llm_session **live = (llm_session **)calloc((size_t)n, sizeof *live);
+    llm_token *next = (llm_token *)calloc((size_t)n, sizeof *next);
+    float *logits = (float *)malloc((size_t)(n * V) * sizeof *logits);
+    bool *done = (bool *)calloc((size_t)n, sizeof *done);
+    llm_status st = g && live && next && logits && done ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "generate_batch: out of memory");
+    for (int64_t i = 0; i < n && !st; i++) {
+        if (params[i].draft || params[i].prompt_lookup) st = llm__fail(LLM_ERR_UNSUPPORTED, "generate_batch: no speculative decoding");
+        double t0 = llm__now();
+        if (!st) st = llm__gen_init(&g[i], sessions[i], tok, prompts[i], n_prompts[i], &params[i]);
+        if (!st) st = llm__generate_prefill(sessions[i], prompts[i], n_prompts[i], &g[i].r.n_prompt_evaluated);
+        g[i].r.prompt_seconds = llm__now() - t0;
+        done[i] = params[i].max_tokens > 0 && g[i].r.n_generated >= params[i].max_tokens;
+    }
+    double t1 = llm__now();
+    while (!st) {
+        int64_t k = 0;
+        for (int64_t i = 0; i < n && !st; i++) {
+            if (done[i]) continue;
+            float logprob = 0;
+            st = llm_sampler_sample(g[i].sampler, llm_session_logits(sessions[i]), V, &next[k], &logprob, g[i].top);
+            if (!st && !llm__gen_take(&g[i], next[k], logprob)) done[i] = true;
+            else if (!st) live[k++] = sessions[i];
+        }
+        if (st || k == 0) break;
+        st = llm_session_eval_batch(live, next, k, logits);
+    }
+    for (int64_t i = 0; i < n && g; i++) {
+        if (!st) llm__gen_finish(&g[i]);
+        g[i].r.gen_seconds = llm__now() - t1;
+        if (out) out[i] = g[i].r;
+        llm__gen_free(&g[i]);
+    }
+    free(g); free(live); free(next); free(logits); free(done);
+    return st;
+}

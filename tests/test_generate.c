@@ -218,6 +218,56 @@ static void test_speculative_distribution(void) {
     llm_session_destroy(s);
 }
 
+/* Batched generation: three prompts of different lengths, decoded together, give at
+   temperature 0 exactly what each gives alone; sampled runs repeat with the same seeds. */
+typedef struct { llm_token ids[64]; int n; } id_sink;
+static bool collect_ids(const llm_gen_token *t, void *user) {
+    id_sink *k = user;
+    if (t->token >= 0 && k->n < 64) k->ids[k->n++] = t->token;
+    return true;
+}
+
+static void run_batch(llm_session **ss, llm_token (*prompts)[16], const int64_t *np, float temp, id_sink *out) {
+    const llm_token *ps[3] = { prompts[0], prompts[1], prompts[2] };
+    llm_generate_params gp[3];
+    for (int i = 0; i < 3; i++) {
+        out[i].n = 0;
+        gp[i] = (llm_generate_params){ .max_tokens = 24 + 4 * i, .on_token = collect_ids, .user = &out[i],
+                                       .sampler = { .temperature = temp, .seed = 100u + (uint64_t)i } };
+        llm_session_rewind(ss[i], 0);
+    }
+    CHECK_OK(llm_generate_batch(ss, 3, tok, ps, np, gp, NULL));
+}
+
+static void test_batch_equals_single(void) {
+    if (!load_stories()) return;
+    const char *texts[3] = { "Once upon a time", "The little dog", "Lily and Ben went to the park. They" };
+    llm_token prompts[3][16];
+    int64_t np[3];
+    llm_session *ss[3] = { NULL, NULL, NULL };
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(llm_tokenize(tok, texts[i], strlen(texts[i]), true, prompts[i], 16, &np[i]));
+        llm_session_desc d = { .n_ctx = 128, .n_threads = 2 };
+        CHECK_OK(llm_session_create(model, &d, &ss[i]));
+    }
+    if (!ss[0] || !ss[1] || !ss[2]) return;
+    id_sink batch[3], again[3], single;
+    run_batch(ss, prompts, np, 0.0f, batch);
+    for (int i = 0; i < 3; i++) {
+        single.n = 0;
+        llm_generate_params gp = { .max_tokens = 24 + 4 * i, .on_token = collect_ids, .user = &single };
+        llm_session_rewind(ss[i], 0);
+        CHECK_OK(llm_generate(ss[i], tok, prompts[i], np[i], &gp, NULL));
+        CHECK_EQ_INT(batch[i].n, single.n);
+        CHECK(memcmp(batch[i].ids, single.ids, (size_t)single.n * sizeof(llm_token)) == 0);
+    }
+    run_batch(ss, prompts, np, 0.9f, batch);
+    run_batch(ss, prompts, np, 0.9f, again);
+    for (int i = 0; i < 3; i++)
+        CHECK(batch[i].n == again[i].n && memcmp(batch[i].ids, again[i].ids, (size_t)batch[i].n * sizeof(llm_token)) == 0);
+    for (int i = 0; i < 3; i++) llm_session_destroy(ss[i]);
+}
+
 int main(void) {
     RUN(test_stories_from_bos);
     RUN(test_stories_prompt);
@@ -226,6 +276,7 @@ int main(void) {
     RUN(test_fixture_greedy);
     RUN(test_speculative_greedy);
     RUN(test_speculative_distribution);
+    RUN(test_batch_equals_single);
     llm_tokenizer_free(tok);
     llm_model_free(model);
     return TEST_MAIN_END();
