@@ -543,7 +543,7 @@ static int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *tok_path = NULL, *config = NULL, *draft_path = NULL, *cache_file = NULL, *prompts_file = NULL;
     prompt_opts po = { .prompt = NULL };
     int n_draft = 3, lookup = 0;
-    bool verbose = false;
+    bool verbose = false, list_archs = false;
     gen_out out = { 0 };
     sample_flags sf = SAMPLE_FLAGS_DEFAULT;
     cache_flags cf = { 0 };
@@ -566,9 +566,14 @@ static int cmd_generate(int argc, char **argv) {
         { "--print-ids", NULL, OPT_BOOL, &out.print_ids, "print the generated ids, space separated, instead of text" },
         { "--verbose", NULL, OPT_BOOL, &verbose, "print prompt and generation speed and peak memory" },
         { "--config", NULL, OPT_STR, &config, "config file name in the model directory (default config.json)" },
+        { "--list-architectures", NULL, OPT_BOOL, &list_archs, "print the supported model_type names and exit" },
     };
     const char *summary = "generate text from a prompt (mlx_lm.generate's flags)";
     parse_flags("generate", summary, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (list_archs) {
+        for (const char *const *a = llm_architectures(); *a; a++) printf("%s\n", *a);
+        return 0;
+    }
     if (prompts_file) return generate_batch(model, tok_path, config, prompts_file, &po, &sf, &cf, verbose);
     if (!po.prompt && !po.ids) { fprintf(stderr, "llm generate: --prompt or --prompt-ids is required\n"); return 2; }
     llm_model *m = load_model("generate", model, config);
@@ -957,10 +962,10 @@ static const cli_cmd commands[] = {
     { "cache-prompt", cmd_cache_prompt, "prefill a prompt and save its KV cache to a file" },
     { "perplexity", cmd_perplexity, "perplexity of a model on a text file" },
     { "logits",   cmd_logits,   "run a prompt and write the logits of every position" },
-    { "help",     cmd_help,     "list the subcommands" },
     { "tokenize", cmd_tokenize, "print the token ids of a text or file" },
     { "template", cmd_template, "render a chat template (--model DIR --messages F.json)" },
     { "bench",    cmd_bench,    "measure prompt and generation speed (tokens/s), like llama-bench" },
+    { "help",     cmd_help,     "list the subcommands and the supported architectures" },
 };
 
 static const cli_cmd *find_cmd(const char *name) {
@@ -974,6 +979,9 @@ static int cmd_help(int argc, char **argv) {
     printf("llm %s - large language models on the CPU\n\nusage: llm COMMAND [flags]   (llm COMMAND --help for its flags)\n\ncommands:\n",
            llm_version());
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) printf("  %-14s %s\n", commands[i].name, commands[i].summary);
+    printf("\narchitectures (config model_type):\n ");
+    for (const char *const *a = llm_architectures(); *a; a++) printf(" %s", *a);
+    printf("\n");
     return 0;
 }
 
