@@ -326,7 +326,8 @@ LLM_API const char *const *llm_architectures(void);
 typedef struct llm_tokenizer llm_tokenizer;
 
 /* Load from `path`: a directory holding tokenizer.json (+ tokenizer_config.json),
-   tokenizer.model or tokenizer.bin (tried in that order), or the path of such a file.
+   tokenizer.model, tokenizer.bin or llama2.c's tok*.bin (tried in that order), or the path
+   of such a file.
    Free with llm_tokenizer_free(). Errors: LLM_ERR_IO, LLM_ERR_FORMAT (with the file and
    field), LLM_ERR_UNSUPPORTED (a model/normalizer/... type not implemented), LLM_ERR_NOMEM. */
 LLM_API llm_status llm_tokenizer_load(const char *path, llm_tokenizer **out_tok);
@@ -870,6 +871,63 @@ LLM_API llm_status llm_generate_text(llm_session *session, const llm_tokenizer *
                                      const llm_generate_params *params, char **out_text, llm_generate_result *out);
 
 /* ==== end llm_impl/08_api_generate.h ==== */
+/* ==== begin llm_impl/08_api_quant.h ==== */
+/* ---- >>quant: MLX quantization (mlx.core.quantize / dequantize) ----
+   MLX "affine" quantization, as written by mlx_lm.convert -q: each row of a matrix
+   W [rows, cols] is cut into groups of group_size (32, 64, 128) consecutive elements, and
+   each element is stored as a bits-wide unsigned integer q (bits 2, 3, 4, 5, 6, 8) with
+   w ~= scale * q + bias per group. Three tensors per matrix:
+     <name>.weight  u32 [rows, cols*bits/32]   q packed LSB-first: element i of a row sits at
+                                               bit i*bits of the row's little-endian bytes
+     <name>.scales  f32/f16/bf16 [rows, cols/group_size]
+     <name>.biases  same dtype and shape as scales
+   Results are bit-exact with mlx (checked against 0.32.4): mlx quantizes an array of dtype T
+   in f32 arithmetic and rounds scales and biases to T at the end, so llm_mlx_quantize of
+   f32 values with scale_dtype T gives mlx's bytes for those values held in T (round them to
+   T first, with llm_convert, to quantize a T matrix). Dequantizing gives mlx's values: it
+   computes q*scale, then + bias, each rounded to T; we return those values as f32.
+   The "mxfp4", "nvfp4" and "mxfp8" modes have no biases and u8 scales; only dequantizing
+   them is supported. */
+
+/* Bytes of the packed weight for a [rows, cols] matrix: rows*cols*bits/8; 0 when the
+   arguments are invalid or the size overflows. */
+LLM_API size_t llm_mlx_weight_bytes(int64_t rows, int64_t cols, int bits);
+
+/* Quantize w [rows, cols] (f32, row-major) the way mlx.core.quantize(w, group_size, bits)
+   does (mode "affine").
+     w           [in]  rows*cols floats
+     bits        [in]  2, 3, 4, 5, 6 or 8
+     group_size  [in]  32, 64 or 128; must divide cols
+     scale_dtype [in]  LLM_DTYPE_F32, _F16 or _BF16: the dtype of scales and biases
+     out_w       [out] llm_mlx_weight_bytes(rows, cols, bits) bytes (u32 words)
+     out_scales  [out] rows*cols/group_size values of scale_dtype
+     out_biases  [out] same
+   Errors: LLM_ERR_INVALID_ARG (unsupported bits/group size/dtype, cols not a multiple of
+   group_size), with the reason in llm_last_error(). NaN inputs quantize to q = 0.
+   Thread-safe. */
+LLM_API llm_status llm_mlx_quantize(const float *w, int64_t rows, int64_t cols, int bits, int group_size,
+                                    llm_dtype scale_dtype, void *out_w, void *out_scales, void *out_biases);
+
+/* Dequantize an affine-quantized matrix back to f32 [rows, cols] (the inverse layout of
+   llm_mlx_quantize; equal to mlx.core.dequantize(...).astype(float32)).
+   Errors: LLM_ERR_INVALID_ARG as for llm_mlx_quantize. Thread-safe. */
+LLM_API llm_status llm_mlx_dequantize(const void *w, const void *scales, const void *biases, int64_t rows, int64_t cols,
+                                      int bits, int group_size, llm_dtype scale_dtype, float *out);
+
+/* The microscaling modes of mlx (no biases, one u8 scale per group):
+     MXFP4  4-bit e2m1 values, 8 per u32 LSB-first, group 32, scale e8m0 (2^(s-127))
+     NVFP4  4-bit e2m1 values, group 16, scale fp8 e4m3 (without mlx's optional global scale)
+     MXFP8  8-bit e4m3 values, 4 per u32, group 32, scale e8m0 */
+typedef enum llm_mlx_fp_mode { LLM_MLX_MXFP4, LLM_MLX_NVFP4, LLM_MLX_MXFP8 } llm_mlx_fp_mode;
+
+/* Dequantize a matrix of one of those modes to f32 [rows, cols], equal to
+   mlx.core.dequantize(w, scales, mode=..., dtype=float32).
+     w      [in] u32 [rows, cols*bits/32]
+     scales [in] u8 [rows, cols/group]
+   Errors: LLM_ERR_INVALID_ARG (unknown mode, cols not a multiple of the group). */
+LLM_API llm_status llm_mlx_dequantize_fp(llm_mlx_fp_mode mode, const void *w, const uint8_t *scales, int64_t rows,
+                                         int64_t cols, float *out);
+/* ==== end llm_impl/08_api_quant.h ==== */
 /* ==== begin llm_impl/09_api_end.h ==== */
 #ifdef __cplusplus
 }
@@ -1800,6 +1858,428 @@ static void llm__attend(float *out, const float *q, const float *K, const float 
     for (int64_t j = 0; j < n; j++) llm__k->axpy_f32(out, scratch[j], V + j * Dv, Dv);
 }
 /* ==== end llm_impl/25_ops.c ==== */
+/* ==== begin llm_impl/27_kernels_mlx.c ==== */
+/* ---- >>kernels_mlx: matmul with MLX-quantized weights ----
+   y[t*ldy + r] = dot(x[t], W[r]) where W is an MLX-quantized matrix (08_api_quant.h has the
+   layout): per group of G inputs, w = s*q + b, so a group's share of a dot product is
+     sum_i x_i (s q_i + b) = s * dot(x, q) + b * sum(x)
+   and the integers q are never turned into floats one by one.
+   Two paths, chosen by llm__matmul_mlx:
+   - the reference (all bit widths and the fp modes): f32 activations, one row unpacked into
+     scratch, then the formula above per group in float. Equal to dequantize + f32 dot up to
+     float rounding; the tests use it as the oracle.
+   - AVX2, every affine bit width (4-bit: cols % 64 == 0): activations are rounded to int8
+     once per call (one f32 scale per 32 values, as llama.cpp's q8_0), so dot(x, q) becomes
+     an integer dot product (maddubs/madd). This computes dot(x~, W) exactly up to f32
+     rounding, where x~ is x rounded to that int8 grid: error per element <= 1/254 of its
+     block's max |x|. Tolerance vs the reference (checked by the tests):
+       |y - y_ref| <= sum_blocks (max|x_blk| / 254) * sum|w_blk|   (+ float rounding)
+     4-bit is the tuned one (64 weights per load, 4 tokens per unpacked chunk in prefill);
+     8-bit and the 2/3/5/6-bit unpacker are straightforward.
+   Not here: quantizing (33_mlx_quant.c) and checking tensors (llm__mlx_qmat_init, there). */
+/* #include "10_internal.h" (already above) */
+/* #include "08_api_quant.h" (already above) */
+
+/* A quantized matrix W [rows, cols] as the model binds it: views of the three tensors. */
+typedef struct llm__qmat {
+    const uint8_t *w;         /* [rows, cols*bits/8] packed q, little-endian bit stream per row */
+    const void *scales;       /* [rows, cols/group_size] in sdtype */
+    const void *biases;       /* [rows, cols/group_size] in sdtype; NULL for the fp modes */
+    int64_t rows, cols;
+    int bits, group_size;
+    llm_dtype sdtype;         /* f32/f16/bf16 (affine) or u8 (fp modes) */
+    int fp_mode;              /* -1: affine, else an llm_mlx_fp_mode */
+} llm__qmat;
+
+/* ---- unpacking ---- */
+
+/* Element i of a packed row: bits i*b .. i*b+b-1 of its little-endian bytes. Reads the
+   second byte only when the element straddles it, so never past the row. */
+static inline unsigned llm__mlx_get(const uint8_t *row, int64_t i, int bits) {
+    int64_t bit = i * bits;
+    unsigned v = row[bit >> 3] >> (bit & 7);
+    if ((bit & 7) + bits > 8) v |= (unsigned)row[(bit >> 3) + 1] << (8 - (bit & 7));
+    return v & ((1u << bits) - 1);
+}
+
+/* The first n elements of a packed row (or group) as bytes. */
+static void llm__mlx_unpack(const uint8_t *row, int64_t n, int bits, uint8_t *q) {
+    if (bits == 8) { memcpy(q, row, (size_t)n); return; }
+    if (bits == 4) {              /* the common case, two per byte */
+        for (int64_t i = 0; i < n; i += 2) {
+            q[i] = row[i >> 1] & 15;
+            q[i + 1] = row[i >> 1] >> 4;
+        }
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) q[i] = (uint8_t)llm__mlx_get(row, i, bits);
+}
+
+/* Scale or bias number i of an f32/f16/bf16 array. */
+static inline float llm__mlx_param(const void *p, llm_dtype dt, int64_t i) {
+    switch (dt) {
+    case LLM_DTYPE_F16:  return llm__f16_to_f32(((const uint16_t *)p)[i]);
+    case LLM_DTYPE_BF16: return llm__bf16_to_f32(((const uint16_t *)p)[i]);
+    default:             return ((const float *)p)[i];
+    }
+}
+
+/* fp4 e2m1 values (mlx FP4_LUT) and fp8 e4m3 the way mlx's FromFP8 decodes it: the low 7
+   bits shifted into an f16 (exponent bias 15 instead of 7, so x 2^8). No NaN code. */
+static const float llm__fp4_e2m1[16] = { 0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
+                                         -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f };
+static inline float llm__fp8_e4m3(uint8_t x) {
+    float v = llm__f16_to_f32((uint16_t)((x & 127) << 7)) * 256.0f;
+    return x & 128 ? -v : v;
+}
+
+/* The scale of fp-mode group i: e8m0 2^(s-127) (s = 255 gives inf, as mlx), or e4m3. */
+static inline float llm__mlx_fp_scale(int fp_mode, uint8_t s) {
+    return fp_mode == LLM_MLX_NVFP4 ? llm__fp8_e4m3(s) : ldexpf(1.0f, (int)s - 127);
+}
+
+/* Row r of an fp-mode matrix as unscaled element values (cols floats). */
+static void llm__mlx_fp_values(const llm__qmat *q, int64_t r, float *out) {
+    const uint8_t *row = q->w + r * (q->cols * q->bits / 8);
+    if (q->bits == 8) {
+        for (int64_t i = 0; i < q->cols; i++) out[i] = llm__fp8_e4m3(row[i]);
+    } else {
+        for (int64_t i = 0; i < q->cols; i++) out[i] = llm__fp4_e2m1[llm__mlx_get(row, i, 4)];
+    }
+}
+
+/* ---- the reference kernel ----
+   a->w is a llm__mlx_mm (below). scratch: cols floats. Per output, groups are summed left
+   to right, and within a group dot(x, q) and sum(x) left to right. */
+typedef struct llm__mlx_mm {
+    const llm__qmat *q;
+    const int8_t *xq;         /* AVX2 path: [n_tok, k] activations rounded to int8 */
+    const float *xd;          /* [n_tok, k/8] their scales (layout: llm__mlx_quantize_x) */
+    const float *xs;          /* [n_tok, k/G] their sums per weight group */
+} llm__mlx_mm;
+
+static void llm__matmul_mlx_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    const llm__qmat *q = ((const llm__mlx_mm *)a->w)->q;
+    int64_t k = a->k, G = q->group_size, ng = k / G;
+    uint8_t *qs = (uint8_t *)scratch;            /* affine: k bytes of q; fp: k float values */
+    for (int64_t r = r0; r < r1; r++) {
+        if (q->fp_mode < 0) llm__mlx_unpack(q->w + r * (k * q->bits / 8), k, q->bits, qs);
+        else llm__mlx_fp_values(q, r, scratch);
+        for (int64_t t = 0; t < a->n_tok; t++) {
+            const float *x = a->x + t * k;
+            float acc = 0;
+            for (int64_t g = 0; g < ng; g++) {
+                float dot = 0, sum = 0;
+                if (q->fp_mode < 0) {
+                    for (int64_t i = g * G; i < (g + 1) * G; i++) { dot += x[i] * (float)qs[i]; sum += x[i]; }
+                    acc += llm__mlx_param(q->scales, q->sdtype, r * ng + g) * dot +
+                           llm__mlx_param(q->biases, q->sdtype, r * ng + g) * sum;
+                } else {
+                    for (int64_t i = g * G; i < (g + 1) * G; i++) dot += x[i] * scratch[i];
+                    acc += llm__mlx_fp_scale(q->fp_mode, ((const uint8_t *)q->scales)[r * ng + g]) * dot;
+                }
+            }
+            a->y[t * a->ldy + r] = acc;
+        }
+    }
+}
+
+/* ---- AVX2: int8 activations, every affine bit width ---- */
+
+#define LLM__MLX_ROWS 8       /* rows per block in llm__matmul_mlx_avx2 */
+
+/* Round x [n_tok, k] to int8 in blocks of 32: xd = max|x|/127, xq = round(x/xd), and
+   xs[t, g] = sum of xd*xq over weight group g (G elements), so the bias term uses the same
+   rounded activations as the dot product. Per token: k bytes of xq, k/8 floats of xd.
+   bits 8: natural order, one xd per block.
+   bits 2, 3, 5, 6: one xd per block; elements 8-15 and 16-23 swapped (llm__mlx_unpack32).
+   bits 4: in the order the 4-bit kernel unpacks 32 bytes (64 weights) of a row: low nibbles
+   (the even elements of both 32-blocks) first, then high nibbles; and xd as 8 floats per
+   64, [xd0 x4, xd1 x4], matching the int32 lanes the two 128-bit halves reduce to. */
+typedef struct {
+    const float *x;           /* [n_tok, k] */
+    int64_t n_tok, k, G;
+    int bits;
+    int8_t *xq;
+    float *xd, *xs;
+} llm__mlx_xtask;
+
+static void llm__mlx_quantize_x(void *ctx, int ith, int nth) {
+    const llm__mlx_xtask *a = (const llm__mlx_xtask *)ctx;
+    const float *x = a->x;
+    int64_t k = a->k, G = a->G, t0, t1;
+    int bits = a->bits;
+    int8_t *xq = a->xq;
+    float *xd = a->xd, *xs = a->xs;
+    llm__split(a->n_tok, ith, nth, &t0, &t1);     /* tokens are independent: split them */
+    for (int64_t t = t0; t < t1; t++) {
+        for (int64_t j = 0; j < k / 32; j++) {
+            const float *xb = x + t * k + j * 32;
+            int8_t *qb = xq + t * k + (bits == 4 ? (j & ~1) * 32 + (j & 1) * 16 : j * 32);
+            static const uint8_t swap8[4] = { 0, 16, 8, 24 };   /* 2/3/5/6 bits: runs of 8 in llm__mlx_unpack32's order */
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = LLM__MAX(amax, fabsf(xb[i]));
+            float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+            int isum = 0;
+            for (int i = 0; i < 32; i++) {
+                float f = nearbyintf(xb[i] * id);
+                int v = f >= -127.0f && f <= 127.0f ? (int)f : 0;   /* only NaN/inf activations fail this */
+                qb[bits == 4 ? (i & 1) * 32 + (i >> 1) : bits == 8 ? i : swap8[i >> 3] + (i & 7)] = (int8_t)v;
+                isum += v;
+            }
+            if (bits == 4) for (int i = 0; i < 4; i++) xd[t * (k / 8) + (j & ~1) * 4 + (j & 1) * 4 + i] = d;
+            else xd[t * (k / 8) + j] = d;
+            if (j % (G / 32) == 0) xs[t * (k / G) + j / (G / 32)] = 0;
+            xs[t * (k / G) + j / (G / 32)] += d * (float)isum;
+        }
+    }
+}
+
+#ifdef LLM__AVX2
+/* One token's share of 64 weights: lo/hi are the unpacked low and high nibbles of 32 bytes
+   of a row; xq the token's 64 int8 activations in the matching order. An int32 per pair of
+   16-element runs (lanes 0-3 from the first 32-block, 4-7 from the second), times xd. */
+static inline __m256 llm__mlx_q4_dot64(__m256i lo, __m256i hi, const int8_t *xq, const float *xd) {
+    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)xq)),   /* <= 2*3810 */
+                                 _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xq + 32))));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1))), _mm256_loadu_ps(xd));
+}
+
+/* Chunk c of token j into accumulator acc<j><h> (h: a for even chunks, b for odd ones, two
+   chains to hide the FMA latency): acc += scale * dot64. */
+#define LLM__MLX_Q4_TOKEN(j, h) \
+    acc##j##h = _mm256_fmadd_ps(llm__mlx_q4_dot64(lo, hi, xq + (j) * k + c * 64, xd + (j) * (k / 8) + c * 8), s, acc##j##h)
+#define LLM__MLX_Q4_CHUNK(h)                                                                                       \
+    do {                                                                                                           \
+        __m256 s = G == 32 ? _mm256_set_m128(_mm_set1_ps(sc[2 * c + 1]), _mm_set1_ps(sc[2 * c]))  /* 2 groups */  \
+                           : _mm256_broadcast_ss(sc + (c >> shift));                                              \
+        _mm_prefetch((const char *)w + c * 32 + 768, _MM_HINT_T0);                                                \
+        __m256i v = _mm256_loadu_si256((const __m256i *)(w + c * 32));                                             \
+        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);                 \
+        LLM__MLX_Q4_TOKEN(0, h);                                                                                   \
+        if (nt == 4) { LLM__MLX_Q4_TOKEN(1, h); LLM__MLX_Q4_TOKEN(2, h); LLM__MLX_Q4_TOKEN(3, h); }              \
+    } while (0)
+
+/* One packed 4-bit row against NT = 1 or 4 tokens (activations [NT, k], xd [NT, k/8],
+   xs [NT, ng]): out[j*ldo] = sum over 64-chunks of scale * dot64 + bias . xs. Each chunk is
+   loaded and unpacked once for all NT tokens, and every token gets the same operations in
+   the same order whatever NT is, so prefill and decode agree bitwise. cols % 64 == 0.
+   A macro so that each NT compiles to its own loop. */
+#define LLM__MLX_Q4_ROW(NAME, NT)                                                                                  \
+    static void NAME(const uint8_t *w, const float *sc, const float *bi, const int8_t *xq, const float *xd,       \
+                     const float *xs, int64_t k, int64_t G, float *out, int64_t ldo) {                             \
+        const int nt = NT;                                                                                         \
+        const __m256i m4 = _mm256_set1_epi8(15);                                                                   \
+        __m256 acc0a = _mm256_setzero_ps(), acc1a = acc0a, acc2a = acc0a, acc3a = acc0a;                           \
+        __m256 acc0b = acc0a, acc1b = acc0a, acc2b = acc0a, acc3b = acc0a;                                         \
+        int shift = G == 64 ? 0 : 1;          /* chunk c is in group c >> shift (G = 64, 128) */                  \
+        int64_t c = 0;                                                                                             \
+        for (; c + 2 <= k / 64; c++) {                                                                             \
+            LLM__MLX_Q4_CHUNK(a);                                                                                  \
+            c++;                                                                                                   \
+            LLM__MLX_Q4_CHUNK(b);                                                                                  \
+        }                                                                                                          \
+        if (c < k / 64) LLM__MLX_Q4_CHUNK(a);                                                                      \
+        __m256 acc[4] = { _mm256_add_ps(acc0a, acc0b), _mm256_add_ps(acc1a, acc1b), _mm256_add_ps(acc2a, acc2b),   \
+                          _mm256_add_ps(acc3a, acc3b) };                                                           \
+        for (int j = 0; j < nt; j++) out[j * ldo] = llm__hsum256(acc[j]) + llm__dot_f32_avx2(bi, xs + j * (k / G), k / G); \
+    }
+LLM__MLX_Q4_ROW(llm__mlx_row_q4_avx2, 1)
+LLM__MLX_Q4_ROW(llm__mlx_row4_q4_avx2, 4)
+#undef LLM__MLX_Q4_ROW
+#undef LLM__MLX_Q4_CHUNK
+#undef LLM__MLX_Q4_TOKEN
+
+/* 8-bit: q*x does not fit maddubs (255*127*2 overflows int16), so the kernel uses q - 128
+   (in [-128, 127]) and the caller folds the rest into the bias: s*q + b = s*(q-128) + (b + 128 s).
+   maddubs(|q-128|, x * sign(q-128)) is then exact: at most 2*128*127 per pair. */
+static float llm__mlx_row_q8_avx2(const uint8_t *w, const float *sc, const float *bi, const int8_t *xq,
+                                  const float *xd, const float *xs, int64_t k, int64_t G) {
+    const __m256i m128 = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    for (int64_t g = 0; g < k / G; g++) {
+        __m256 accg = _mm256_setzero_ps();
+        for (int64_t j = 0; j < G / 32; j++, w += 32, xq += 32, xd++) {
+            __m256i qs = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)w), m128);
+            __m256i x = _mm256_loadu_si256((const __m256i *)xq);
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(qs), _mm256_sign_epi8(x, qs)), ones);
+            accg = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(xd), accg);
+        }
+        if (g & 1) acc1 = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc1);
+        else acc0 = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc0);
+    }
+    return llm__hsum256(_mm256_add_ps(acc0, acc1)) + llm__dot_f32_avx2(bi, xs, k / G);
+}
+
+/* 2, 3, 5 and 6 bits. Element e of a 32-element block (4*bits bytes) lies in the 16-bit
+   window at byte (e*bits)/8, from bit (e*bits)%8. Per 8 elements: pshufb those windows into
+   16-bit lanes, shift each element to the top with a multiply by 2^(16 - bits - shift) (AVX2
+   has no per-lane 16-bit shift), then down by 16 - bits. Constants for one bit width: */
+typedef struct { __m256i shuf, mul; __m128i down; int bits; } llm__mlx_unpacker;
+
+static llm__mlx_unpacker llm__mlx_unpacker_init(int bits) {
+    llm__mlx_unpacker u;
+    uint8_t shuf[32];
+    int16_t mul[16];
+    for (int e = 0; e < 16; e++) {
+        int bit = (e & 7) * bits;
+        shuf[2 * e] = (uint8_t)(bit >> 3);
+        shuf[2 * e + 1] = (uint8_t)((bit >> 3) + 1);
+        mul[e] = (int16_t)(1 << (16 - bits - (bit & 7)));
+    }
+    u.shuf = _mm256_loadu_si256((const __m256i *)shuf);
+    u.mul = _mm256_loadu_si256((const __m256i *)mul);
+    u.down = _mm_cvtsi32_si128(16 - bits);
+    u.bits = bits;
+    return u;
+}
+
+/* 32 elements at p as bytes, in the order [0-7, 16-23, 8-15, 24-31] (packus works per
+   128-bit half). Reads 3*bits + 16 bytes from p. */
+static inline __m256i llm__mlx_unpack32(const uint8_t *p, const llm__mlx_unpacker *u) {
+    int b = u->bits;
+    __m256i lo = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
+                                         _mm_loadu_si128((const __m128i *)(p + b)), 1);             /* 0-7 | 8-15 */
+    __m256i hi = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p + 2 * b))),
+                                         _mm_loadu_si128((const __m128i *)(p + 3 * b)), 1);         /* 16-23 | 24-31 */
+    lo = _mm256_srl_epi16(_mm256_mullo_epi16(_mm256_shuffle_epi8(lo, u->shuf), u->mul), u->down);
+    hi = _mm256_srl_epi16(_mm256_mullo_epi16(_mm256_shuffle_epi8(hi, u->shuf), u->mul), u->down);
+    return _mm256_packus_epi16(lo, hi);
+}
+
+/* A row of 2/3/5/6-bit weights against one token: q <= 63, so maddubs(q, x) cannot
+   saturate (2*63*127 per pair). end: the end of the matrix; a block whose 16-byte loads would
+   pass it is copied into a padded buffer first. */
+static float llm__mlx_row_qn_avx2(const uint8_t *w, const uint8_t *end, const llm__mlx_unpacker *u, const float *sc,
+                                  const float *bi, const int8_t *xq, const float *xd, const float *xs, int64_t k, int64_t G) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    for (int64_t g = 0; g < k / G; g++) {
+        __m256 accg = _mm256_setzero_ps();
+        for (int64_t j = 0; j < G / 32; j++, w += 4 * u->bits, xq += 32, xd++) {
+            uint8_t pad[48];
+            const uint8_t *p = w;
+            if (end - w < 3 * u->bits + 16) {        /* only the matrix's last block or two */
+                memset(pad, 0, sizeof pad);
+                p = (const uint8_t *)memcpy(pad, w, (size_t)(4 * u->bits));
+            }
+            __m256i xv = _mm256_loadu_si256((const __m256i *)xq);
+            __m256i prod = _mm256_madd_epi16(_mm256_maddubs_epi16(llm__mlx_unpack32(p, u), xv), ones);
+            accg = _mm256_fmadd_ps(_mm256_cvtepi32_ps(prod), _mm256_broadcast_ss(xd), accg);
+        }
+        if (g & 1) acc1 = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc1);
+        else acc0 = _mm256_fmadd_ps(accg, _mm256_set1_ps(sc[g]), acc0);
+    }
+    return llm__hsum256(_mm256_add_ps(acc0, acc1)) + llm__dot_f32_avx2(bi, xs, k / G);
+}
+
+/* n scales or biases of dtype dt as f32 (8 at a time). */
+static void llm__mlx_params_f32(float *dst, const void *src, llm_dtype dt, int64_t n) {
+    int64_t i = 0;
+    if (dt == LLM_DTYPE_F16) for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, llm__load8_f16((const uint16_t *)src + i));
+    if (dt == LLM_DTYPE_BF16) for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, llm__load8_bf16((const uint16_t *)src + i));
+    for (; i < n; i++) dst[i] = llm__mlx_param(src, dt, i);
+}
+
+/* Rows [r0, r1) x every token, LLM__MLX_ROWS rows at a time: their weights (16 KB for a
+   4-bit row of 8192) stay in L2 while every token passes, and each token's activations stay
+   in L1 across the block. scratch: the block's scales and biases as f32 (2*ROWS*ng floats). */
+static void llm__matmul_mlx_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    const llm__mlx_mm *mm = (const llm__mlx_mm *)a->w;
+    const llm__qmat *q = mm->q;
+    int64_t k = a->k, G = q->group_size, ng = k / G, row_bytes = k * q->bits / 8;
+    const uint8_t *end = q->w + q->rows * row_bytes;
+    llm__mlx_unpacker u = llm__mlx_unpacker_init(q->bits == 4 || q->bits == 8 ? 2 : q->bits);
+    for (int64_t rb = r0; rb < r1; rb += LLM__MLX_ROWS) {
+        int64_t nr = LLM__MIN(LLM__MLX_ROWS, r1 - rb);
+        float *sc = scratch, *bi = scratch + nr * ng;          /* [nr, ng] each */
+        llm__mlx_params_f32(sc, (const uint8_t *)q->scales + rb * ng * llm__dtypes[q->sdtype].block_bytes, q->sdtype, nr * ng);
+        llm__mlx_params_f32(bi, (const uint8_t *)q->biases + rb * ng * llm__dtypes[q->sdtype].block_bytes, q->sdtype, nr * ng);
+        if (q->bits == 8) for (int64_t i = 0; i < nr * ng; i++) bi[i] += 128.0f * sc[i];   /* see llm__mlx_row_q8_avx2 */
+        for (int64_t t = 0; t < a->n_tok;) {
+            int nt = q->bits == 4 && t + 4 <= a->n_tok ? 4 : 1;
+            const int8_t *xq = mm->xq + t * k;
+            const float *xd = mm->xd + t * (k / 8), *xs = mm->xs + t * ng;
+            for (int64_t i = 0; i < nr; i++) {
+                const uint8_t *w = q->w + (rb + i) * row_bytes;
+                float *y = a->y + t * a->ldy + rb + i;
+                if (nt == 4) llm__mlx_row4_q4_avx2(w, sc + i * ng, bi + i * ng, xq, xd, xs, k, G, y, a->ldy);
+                else if (q->bits == 4) llm__mlx_row_q4_avx2(w, sc + i * ng, bi + i * ng, xq, xd, xs, k, G, y, a->ldy);
+                else if (q->bits == 8) *y = llm__mlx_row_q8_avx2(w, sc + i * ng, bi + i * ng, xq, xd, xs, k, G);
+                else *y = llm__mlx_row_qn_avx2(w, end, &u, sc + i * ng, bi + i * ng, xq, xd, xs, k, G);
+            }
+            t += nt;
+        }
+    }
+}
+#endif
+
+/* ---- the threaded entry point ---- */
+
+/* Which path computes q: the int8 one needs AVX2 and affine weights (4-bit: cols % 64 == 0),
+   and is off while llm_set_reference_kernels(true) is in force. */
+static bool llm__mlx_fast(const llm__qmat *q) {
+#ifdef LLM__AVX2
+    return llm__k != &llm__kernels_scalar && q->fp_mode < 0 && (q->bits != 4 || q->cols % 64 == 0);
+#else
+    (void)q;
+    return false;
+#endif
+}
+
+/* Scratch bytes: per thread, and per token of the int8 activations (0 on the reference path). */
+static size_t llm__mlx_thread_bytes(const llm__qmat *q, bool fast) {
+    size_t b = fast ? 2 * LLM__MLX_ROWS * (size_t)(q->cols / q->group_size) * sizeof(float) : (size_t)q->cols * sizeof(float);
+    return (b + LLM__ALIGN - 1) / LLM__ALIGN * LLM__ALIGN;
+}
+static size_t llm__mlx_token_bytes(const llm__qmat *q, bool fast) {
+    return fast ? (size_t)q->cols + (size_t)(q->cols / 8 + q->cols / q->group_size) * sizeof(float) : 0;
+}
+
+/* Scratch that lets llm__matmul_mlx do n_tok tokens in one pass over the weights. */
+LLM_PRIVATE size_t llm__mlx_scratch_bytes(const llm__qmat *q, int64_t n_tok, int n_threads) {
+    bool fast = llm__mlx_fast(q);
+    return (size_t)n_threads * llm__mlx_thread_bytes(q, fast) + (size_t)n_tok * llm__mlx_token_bytes(q, fast);
+}
+
+/* y[t*ldy + r] = dot(x[t], W[r]) for t < n_tok, r < q->rows; x is [n_tok, q->cols].
+   scratch (float-aligned) must hold llm__mlx_scratch_bytes(q, 1, n_threads); with less than
+   the bytes for all n_tok tokens, tokens go in tiles, each one more pass over the weights.
+   Rows are split between threads; each output is reduced by one thread in a fixed order. */
+LLM_PRIVATE void llm__matmul_mlx(llm_pool *pool, void *scratch, size_t scratch_bytes, float *y, int64_t ldy,
+                                 const float *x, int64_t n_tok, const llm__qmat *q) {
+    bool fast = llm__mlx_fast(q);
+    int nth = llm_pool_n_threads(pool);
+    size_t th = llm__mlx_thread_bytes(q, fast), tok = llm__mlx_token_bytes(q, fast);
+    LLM_ASSERT(scratch_bytes >= llm__mlx_scratch_bytes(q, 1, nth));
+    int64_t k = q->cols, tile = fast ? (int64_t)LLM__MIN((scratch_bytes - nth * th) / tok, (size_t)n_tok) : n_tok;
+    llm__mlx_mm mm = { .q = q };
+    if (fast) {                   /* after the per-thread parts: [tile, k/8] xd, [tile, k/G] xs, [tile, k] xq */
+        mm.xd = (const float *)((uint8_t *)scratch + nth * th);
+        mm.xs = mm.xd + tile * (k / 8);
+        mm.xq = (const int8_t *)(mm.xs + tile * (k / q->group_size));
+    }
+    for (int64_t t0 = 0; t0 < n_tok; t0 += tile) {
+        int64_t nt = LLM__MIN(tile, n_tok - t0);
+        if (fast) {
+            llm__mlx_xtask xt = { x + t0 * k, nt, k, q->group_size, q->bits, (int8_t *)mm.xq, (float *)mm.xd, (float *)mm.xs };
+            if (nt >= 4) llm__parallel_for(pool, llm__mlx_quantize_x, &xt);
+            else llm__mlx_quantize_x(&xt, 0, 1);     /* decode: not worth waking the pool */
+        }
+        llm__mm_task t = {
+            .args = { .y = y + t0 * ldy, .ldy = ldy, .x = x + t0 * k, .n_tok = nt, .k = k, .w = &mm },
+            .fn = llm__matmul_mlx_scalar,
+            .n_rows = q->rows,
+            .scratch = (float *)scratch,
+            .scratch_stride = (int64_t)(th / sizeof(float)),
+        };
+#ifdef LLM__AVX2
+        if (fast) t.fn = llm__matmul_mlx_avx2;
+#endif
+        llm__parallel_for(pool, llm__mm_worker, &t);
+    }
+}
+/* ==== end llm_impl/27_kernels_mlx.c ==== */
 /* ==== begin llm_impl/30_gguf.c ==== */
 /* ---- >>gguf: validated mmap reader and atomic writer for GGUF v2/v3 ----
    Layout (all little-endian; spec: ggml/docs/gguf.md, reference: ggml/src/gguf.cpp):
@@ -3553,6 +4033,265 @@ LLM_API llm_status llm_quantize(llm_dtype dtype, const float *src, void *dst, in
     return LLM_OK;
 }
 /* ==== end llm_impl/32_ggml_quants.c ==== */
+/* ==== begin llm_impl/33_mlx_quant.c ==== */
+/* ---- >>mlx_quant: MLX affine quantize / dequantize, bit-exact with mlx ----
+   The arithmetic follows mlx's CPU kernel step by step (mlx/backend/cpu/quantized.cpp,
+   `quantize`; ops.cpp `affine_dequantize`), because bit-exactness depends on every rounding:
+   - per group: the edge (min or max, whichever is larger in magnitude) is snapped onto the
+     grid, so it is represented exactly: scale = edge / rint(edge / scale0), bias = edge.
+     The scale is negative when the edge is the max (then q counts down from it).
+   - q = clamp(rint((w - bias) / scale), 0, 2^bits - 1), rint = round half to even.
+   - dequantized: q*scale, then + bias, each rounded to the scale dtype (mlx computes in it).
+   Also here: the fp modes' dequantization and llm__mlx_qmat_init, the check a model binder
+   runs on the three tensors of a quantized matrix. Kernels are in 27_kernels_mlx.c. */
+/* #include "10_internal.h" (already above) */
+/* #include "08_api_quant.h" (already above) */
+
+/* The argument checks shared by quantize and dequantize; the message names the problem. */
+static llm_status llm__mlx_check(const char *fn, int64_t rows, int64_t cols, int bits, int group_size, llm_dtype dt) {
+    if (bits < 2 || bits > 8 || bits == 7)
+        return llm__fail(LLM_ERR_INVALID_ARG, "%s: %d bits is not supported (2, 3, 4, 5, 6 or 8)", fn, bits);
+    if (group_size != 32 && group_size != 64 && group_size != 128)
+        return llm__fail(LLM_ERR_INVALID_ARG, "%s: group size %d is not supported (32, 64 or 128)", fn, group_size);
+    if (rows < 0 || cols <= 0 || cols % group_size)
+        return llm__fail(LLM_ERR_INVALID_ARG, "%s: a row of %lld elements is not a whole number of groups of %d", fn,
+                         (long long)cols, group_size);
+    if (dt != LLM_DTYPE_F32 && dt != LLM_DTYPE_F16 && dt != LLM_DTYPE_BF16)
+        return llm__fail(LLM_ERR_INVALID_ARG, "%s: scales must be f32, f16 or bf16", fn);
+    if (!llm_mlx_weight_bytes(rows, cols, bits)) return llm__fail(LLM_ERR_INVALID_ARG, "%s: matrix too large", fn);
+    return LLM_OK;
+}
+
+LLM_API size_t llm_mlx_weight_bytes(int64_t rows, int64_t cols, int bits) {
+    size_t n;
+    if (rows < 0 || cols <= 0 || bits < 1 || bits > 8 || (cols * bits) % 32) return 0;
+    return llm__mul_ok((size_t)rows, (size_t)cols, &n) && llm__mul_ok(n, (size_t)bits, &n) ? n / 8 : 0;
+}
+
+/* Store v as element i of an array of dtype dt (round to nearest even). */
+static void llm__mlx_store(void *p, llm_dtype dt, int64_t i, float v) {
+    if (dt == LLM_DTYPE_F16) ((uint16_t *)p)[i] = llm__f32_to_f16(v);
+    else if (dt == LLM_DTYPE_BF16) ((uint16_t *)p)[i] = llm__f32_to_bf16(v);
+    else ((float *)p)[i] = v;
+}
+
+/* One group of n values -> q[n], *scale, *bias (in f32, before the dtype rounding). The
+   comparisons are written as std::max / std::min evaluate them, so NaNs fall the same way. */
+static void llm__mlx_quantize_group(const float *w, int n, int bits, uint8_t *q, float *out_scale, float *out_bias) {
+    const float n_bins = (float)((1 << bits) - 1), eps = 1e-7f;
+    float w_min = INFINITY, w_max = -INFINITY;
+    for (int j = 0; j < n; j++) {
+        w_max = w_max < w[j] ? w[j] : w_max;
+        w_min = w[j] < w_min ? w[j] : w_min;
+    }
+    bool mask = fabsf(w_min) > fabsf(w_max);
+    float scale = (w_max - w_min) / n_bins;
+    scale = scale < eps ? eps : scale;
+    scale = mask ? scale : -scale;
+    float edge = mask ? w_min : w_max, q0 = rintf(edge / scale), bias = 0;
+    if (q0 != 0) {                      /* snap: the edge becomes exactly q0 steps from 0 */
+        scale = edge / q0;
+        bias = edge;
+    }
+    for (int j = 0; j < n; j++) {
+        float v = rintf((w[j] - bias) / scale);
+        v = v < 0.0f ? 0.0f : v;
+        v = n_bins < v ? n_bins : v;
+        q[j] = v == v ? (uint8_t)v : 0;  /* NaN only from non-finite input */
+    }
+    *out_scale = scale;
+    *out_bias = bias;
+}
+
+/* Pack n values of `bits` bits into out, LSB first (n*bits is a multiple of 8). */
+static void llm__mlx_pack(const uint8_t *q, int n, int bits, uint8_t *out) {
+    uint32_t acc = 0;
+    int n_acc = 0;
+    for (int j = 0; j < n; j++) {
+        acc |= (uint32_t)q[j] << n_acc;
+        for (n_acc += bits; n_acc >= 8; n_acc -= 8, acc >>= 8) *out++ = (uint8_t)acc;
+    }
+}
+
+LLM_API llm_status llm_mlx_quantize(const float *w, int64_t rows, int64_t cols, int bits, int group_size,
+                                    llm_dtype scale_dtype, void *out_w, void *out_scales, void *out_biases) {
+    llm_status s = llm__mlx_check("llm_mlx_quantize", rows, cols, bits, group_size, scale_dtype);
+    if (s) return s;
+    int64_t n_groups = rows * (cols / group_size), group_bytes = group_size * bits / 8;
+    uint8_t q[128];
+    for (int64_t g = 0; g < n_groups; g++) {   /* groups never straddle rows: cols % group_size == 0 */
+        float scale, bias;
+        llm__mlx_quantize_group(w + g * group_size, group_size, bits, q, &scale, &bias);
+        llm__mlx_pack(q, group_size, bits, (uint8_t *)out_w + g * group_bytes);
+        llm__mlx_store(out_scales, scale_dtype, g, scale);
+        llm__mlx_store(out_biases, scale_dtype, g, bias);
+    }
+    return LLM_OK;
+}
+
+/* q*scale + bias with mlx's roundings: each operation is rounded to dt. Computing in f32
+   and rounding to f16/bf16 after each step gives the correctly rounded f16/bf16 result
+   (f32 has more than 2p+2 bits for p = 11 and 8), which is what mlx computes. */
+static inline float llm__mlx_affine(unsigned q, float scale, float bias, llm_dtype dt) {
+    float t = (float)q * scale;
+    if (dt == LLM_DTYPE_F16) return llm__f16_to_f32(llm__f32_to_f16(llm__f16_to_f32(llm__f32_to_f16(t)) + bias));
+    if (dt == LLM_DTYPE_BF16) return llm__bf16_to_f32(llm__f32_to_bf16(llm__bf16_to_f32(llm__f32_to_bf16(t)) + bias));
+    return t + bias;
+}
+
+LLM_API llm_status llm_mlx_dequantize(const void *w, const void *scales, const void *biases, int64_t rows, int64_t cols,
+                                      int bits, int group_size, llm_dtype scale_dtype, float *out) {
+    llm_status s = llm__mlx_check("llm_mlx_dequantize", rows, cols, bits, group_size, scale_dtype);
+    if (s) return s;
+    int64_t n_groups = rows * (cols / group_size), group_bytes = group_size * bits / 8;
+    uint8_t q[128];
+    for (int64_t g = 0; g < n_groups; g++) {
+        float scale = llm__mlx_param(scales, scale_dtype, g), bias = llm__mlx_param(biases, scale_dtype, g);
+        llm__mlx_unpack((const uint8_t *)w + g * group_bytes, group_size, bits, q);
+        for (int j = 0; j < group_size; j++) out[g * group_size + j] = llm__mlx_affine(q[j], scale, bias, scale_dtype);
+    }
+    return LLM_OK;
+}
+
+/* Row r of a bound matrix as f32, the values mlx's dequantize gives: the embedding lookup
+   of a quantized token table. out: q->cols floats. */
+LLM_PRIVATE void llm__mlx_row_f32(const llm__qmat *q, int64_t r, float *out) {
+    int64_t ng = q->cols / q->group_size;
+    const uint8_t *row = q->w + r * (q->cols * q->bits / 8);
+    if (q->fp_mode >= 0) {
+        llm__mlx_fp_values(q, r, out);
+        const uint8_t *sc = (const uint8_t *)q->scales + r * ng;
+        for (int64_t i = 0; i < q->cols; i++) out[i] *= llm__mlx_fp_scale(q->fp_mode, sc[i / q->group_size]);
+        return;
+    }
+    for (int64_t i = 0; i < q->cols; i++) {
+        int64_t g = r * ng + i / q->group_size;
+        out[i] = llm__mlx_affine(llm__mlx_get(row, i, q->bits), llm__mlx_param(q->scales, q->sdtype, g),
+                                 llm__mlx_param(q->biases, q->sdtype, g), q->sdtype);
+    }
+}
+
+/* bits and group size of each fp mode */
+static const struct { const char *name; int bits, group_size; } llm__mlx_fp_modes[] = {
+    [LLM_MLX_MXFP4] = { "mxfp4", 4, 32 }, [LLM_MLX_NVFP4] = { "nvfp4", 4, 16 }, [LLM_MLX_MXFP8] = { "mxfp8", 8, 32 },
+};
+
+LLM_API llm_status llm_mlx_dequantize_fp(llm_mlx_fp_mode mode, const void *w, const uint8_t *scales, int64_t rows,
+                                         int64_t cols, float *out) {
+    if ((unsigned)mode >= (unsigned)LLM__COUNT(llm__mlx_fp_modes))
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_dequantize_fp: unknown mode %d", (int)mode);
+    int G = llm__mlx_fp_modes[mode].group_size;
+    if (rows < 0 || cols <= 0 || cols % 32)
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_dequantize_fp: rows of %lld elements are not a multiple of 32",
+                         (long long)cols);
+    llm__qmat q = { .w = (const uint8_t *)w, .scales = scales, .rows = rows, .cols = cols,
+                    .bits = llm__mlx_fp_modes[mode].bits, .group_size = G, .sdtype = LLM_DTYPE_U8, .fp_mode = (int)mode };
+    for (int64_t r = 0; r < rows; r++) llm__mlx_row_f32(&q, r, out + r * cols);
+    return LLM_OK;
+}
+
+/* ---- binding a quantized matrix ---- */
+
+/* The mode names of an mlx_lm config ("quantization": {"mode": ...}); NULL means affine.
+   -1 for affine, else an llm_mlx_fp_mode; -2 if unknown. */
+static int llm__mlx_mode(const char *mode) {
+    if (!mode || !strcmp(mode, "affine")) return -1;
+    for (int i = 0; i < LLM__COUNT(llm__mlx_fp_modes); i++)
+        if (!strcmp(mode, llm__mlx_fp_modes[i].name)) return i;
+    return -2;
+}
+
+/* Does t have n_dims == 2, this shape and one of the dtypes (dt2 may repeat dt1)? Also
+   checks its byte count, for views not made by the safetensors reader. */
+static bool llm__mlx_is(const llm_tensor *t, int64_t d0, int64_t d1, llm_dtype dt1, llm_dtype dt2, llm_dtype dt3) {
+    return t->n_dims == 2 && t->shape[0] == d0 && t->shape[1] == d1 && (t->dtype == dt1 || t->dtype == dt2 || t->dtype == dt3) &&
+           t->n_bytes / (size_t)d0 / (size_t)d1 >= (size_t)llm__dtypes[t->dtype].block_bytes;
+}
+
+/* Check the tensors <name>.weight/.scales/.biases (w, scales, biases; biases NULL in the fp
+   modes) of a matrix that should be [rows, cols], quantized with `bits` and `group_size` in
+   `mode` (NULL = "affine"), and fill *out with views of them. path and name go into the
+   error messages. Errors: LLM_ERR_UNSUPPORTED (mode, bits or group size), LLM_ERR_FORMAT
+   (shape or dtype of a tensor, missing biases). */
+LLM_PRIVATE llm_status llm__mlx_qmat_init(const char *path, const char *name, const llm_tensor *w, const llm_tensor *scales,
+                                          const llm_tensor *biases, const char *mode, int bits, int group_size,
+                                          int64_t rows, int64_t cols, llm__qmat *out) {
+    int fp = llm__mlx_mode(mode);
+    if (fp == -2) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: '%s': quantization mode '%s' is not supported", path, name, mode);
+    if (fp >= 0 && (bits != llm__mlx_fp_modes[fp].bits || group_size != llm__mlx_fp_modes[fp].group_size))
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: '%s': mode %s needs bits %d and group size %d, not %d and %d", path, name,
+                         mode, llm__mlx_fp_modes[fp].bits, llm__mlx_fp_modes[fp].group_size, bits, group_size);
+    if (fp < 0 && (bits < 2 || bits > 8 || bits == 7))
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: '%s': %d-bit quantization is not supported (2, 3, 4, 5, 6, 8)", path,
+                         name, bits);
+    if (fp < 0 && group_size != 32 && group_size != 64 && group_size != 128)
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: '%s': group size %d is not supported (32, 64, 128)", path, name, group_size);
+    if (rows <= 0 || cols <= 0 || cols > ((int64_t)1 << 40) || cols % group_size || (cols * bits) % 32)
+        return llm__fail(LLM_ERR_FORMAT, "%s: '%s': rows of %lld elements do not split into groups of %d", path, name,
+                         (long long)cols, group_size);
+    if (!w || !scales)
+        return llm__fail(LLM_ERR_FORMAT, "%s: '%s': the %s tensor is missing", path, name, w ? "scales" : "weight");
+    if (!llm__mlx_is(w, rows, cols * bits / 32, LLM_DTYPE_U32, LLM_DTYPE_U32, LLM_DTYPE_U32))
+        return llm__fail(LLM_ERR_FORMAT, "%s: '%s.weight' is %s [%lld, %lld], expected u32 [%lld, %lld] for %d-bit [%lld, %lld]",
+                         path, name, llm__dtypes[w->dtype].name, (long long)w->shape[0],
+                         (long long)(w->n_dims > 1 ? w->shape[1] : 0),
+                         (long long)rows, (long long)(cols * bits / 32), bits, (long long)rows, (long long)cols);
+    llm_dtype s1 = fp >= 0 ? LLM_DTYPE_U8 : LLM_DTYPE_F32, s2 = fp >= 0 ? LLM_DTYPE_U8 : LLM_DTYPE_F16,
+              s3 = fp >= 0 ? LLM_DTYPE_U8 : LLM_DTYPE_BF16;
+    if (!llm__mlx_is(scales, rows, cols / group_size, s1, s2, s3))
+        return llm__fail(LLM_ERR_FORMAT, "%s: '%s.scales' is %s [%lld, %lld], expected %s [%lld, %lld] (group size %d)", path,
+                         name, llm__dtypes[scales->dtype].name, (long long)scales->shape[0],
+                         (long long)(scales->n_dims > 1 ? scales->shape[1] : 0), fp >= 0 ? "u8" : "f32/f16/bf16",
+                         (long long)rows, (long long)(cols / group_size), group_size);
+    if (fp < 0 && (!biases || !llm__mlx_is(biases, rows, cols / group_size, scales->dtype, scales->dtype, scales->dtype)))
+        return llm__fail(LLM_ERR_FORMAT, "%s: '%s.biases' is %s, expected %s [%lld, %lld] like the scales", path, name,
+                         biases ? "of another shape or dtype" : "missing", llm__dtypes[scales->dtype].name,
+                         (long long)rows, (long long)(cols / group_size));
+    if (fp >= 0 && biases) return llm__fail(LLM_ERR_FORMAT, "%s: '%s.biases': mode %s has no biases", path, name, mode);
+    *out = (llm__qmat){ .w = (const uint8_t *)w->data, .scales = scales->data, .biases = fp < 0 ? biases->data : NULL,
+                        .rows = rows, .cols = cols, .bits = bits, .group_size = group_size, .sdtype = scales->dtype,
+                        .fp_mode = fp };
+    return LLM_OK;
+}
+
+#ifndef LLM_NO_CJSON
+/* ---- which modules an mlx_lm config quantizes, and how ----
+   config.json has "quantization": {"group_size": 64, "bits": 4, "mode": "affine", ...},
+   where extra keys name modules with their own setting (mixed-precision recipes): an object
+   {"group_size": .., "bits": .., "mode": ..} or false (left in float). As mlx.nn.quantize
+   reads them: `true` or no entry takes the global values, an object's missing fields the
+   defaults of its mode. mlx_lm also keeps modules unquantized when the checkpoint has no
+   "<module>.scales": the binder checks that (the weight's dtype tells). */
+
+/* mlx.nn.quantize's defaults (group size, bits) per mode */
+static void llm__mlx_mode_defaults(const char *mode, int *group_size, int *bits) {
+    int fp = llm__mlx_mode(mode);
+    *group_size = fp >= 0 ? llm__mlx_fp_modes[fp].group_size : 64;
+    *bits = fp >= 0 ? llm__mlx_fp_modes[fp].bits : 4;
+}
+
+/* Settings of one module (e.g. "model.layers.0.mlp.down_proj") under config (the parsed
+   config.json). *out_quantized is false without a quantization section or when the module is
+   excluded; out_mode points into config (valid while it is). The values are not checked
+   here: llm__mlx_qmat_init rejects unsupported ones with the tensor's name. */
+LLM_PRIVATE void llm__mlx_quant_params(const cJSON *config, const char *module, bool *out_quantized, int *out_bits,
+                                       int *out_group_size, const char **out_mode) {
+    const cJSON *q = llm__json_get(config, "quantization");
+    if (!cJSON_IsObject(q)) {
+        q = llm__json_get(config, "quantization_config");      /* mlx_lm writes both; HF methods have quant_method */
+        if (!cJSON_IsObject(q) || llm__json_has(q, "quant_method")) q = NULL;
+    }
+    const cJSON *own = q ? llm__json_get(q, module) : NULL;
+    *out_quantized = q && !cJSON_IsFalse(own);
+    const cJSON *src = cJSON_IsObject(own) ? own : q;          /* an object overrides everything */
+    *out_mode = llm__json_str(src, "mode", "affine");
+    int gs, bits;
+    llm__mlx_mode_defaults(*out_mode, &gs, &bits);
+    *out_group_size = (int)LLM__MIN(LLM__MAX(llm__json_int(src, "group_size", gs), 0), 1 << 20);  /* (int) stays defined */
+    *out_bits = (int)LLM__MIN(LLM__MAX(llm__json_int(src, "bits", bits), 0), 64);
+}
+#endif
+/* ==== end llm_impl/33_mlx_quant.c ==== */
 /* ==== begin llm_impl/40_utf8.c ==== */
 /* ---- >>utf8: UTF-8, Unicode categories, and the tables tokenizers are built from ----
    Tokenizers see text as UTF-8 bytes and reason about code points: a BPE word starts as
@@ -3724,10 +4463,11 @@ static inline uint64_t llm__hash_u64(uint64_t x) {
 }
 
 /* string -> int32 id. Keys are borrowed (they live in the tokenizer's string pool). A slot
-   holds everything a probe looks at, so a lookup touches one cache line before the final
-   memcmp. */
+   holds everything a probe looks at, including a key's first 8 bytes, so a lookup of a
+   short key (most tokens) touches one cache line and never the pool. */
 typedef struct llm__strslot {
     const char *key;                   /* NULL: empty */
+    uint64_t head;                     /* the key's first (up to) 8 bytes, zero-padded */
     uint32_t len, hash;                /* hash: top bits of the key's hash */
     int32_t val;
 } llm__strslot;
@@ -3747,24 +4487,34 @@ static bool llm__strmap_init(llm__strmap *m, size_t n_expected) {
 
 static void llm__strmap_free(llm__strmap *m) { free(m->slots); memset(m, 0, sizeof *m); }
 
+static inline uint64_t llm__str_head(const char *s, size_t n) {
+    uint64_t h = 0;
+    memcpy(&h, s, n < 8 ? n : 8);
+    return h;
+}
+
+static inline bool llm__strslot_is(const llm__strslot *e, const char *s, size_t n, uint64_t h, uint64_t head) {
+    return e->hash == (uint32_t)(h >> 32) && e->len == n && e->head == head && (n <= 8 || memcmp(e->key + 8, s + 8, n - 8) == 0);
+}
+
 static int32_t llm__strmap_get(const llm__strmap *m, const char *s, size_t n) {
     if (!m->slots) return -1;
-    uint64_t h = llm__hash_bytes(s, n);
+    uint64_t h = llm__hash_bytes(s, n), head = llm__str_head(s, n);
     for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
         const llm__strslot *e = &m->slots[i];
         if (!e->key) return -1;
-        if (e->hash == (uint32_t)(h >> 32) && e->len == n && memcmp(e->key, s, n) == 0) return e->val;
+        if (llm__strslot_is(e, s, n, h, head)) return e->val;
     }
 }
 
 /* Insert unless present (the first id of a duplicated string wins). The map was sized for
    at most n_expected keys; returns false when it is full. */
 static bool llm__strmap_put(llm__strmap *m, const char *s, size_t n, int32_t v) {
-    uint64_t h = llm__hash_bytes(s, n);
+    uint64_t h = llm__hash_bytes(s, n), head = llm__str_head(s, n);
     for (size_t i = h & m->mask, probes = 0; probes <= m->mask; i = (i + 1) & m->mask, probes++) {
         llm__strslot *e = &m->slots[i];
-        if (!e->key) { *e = (llm__strslot){ s, (uint32_t)n, (uint32_t)(h >> 32), v }; return true; }
-        if (e->hash == (uint32_t)(h >> 32) && e->len == n && memcmp(e->key, s, n) == 0) return true;
+        if (!e->key) { *e = (llm__strslot){ s, head, (uint32_t)n, (uint32_t)(h >> 32), v }; return true; }
+        if (llm__strslot_is(e, s, n, h, head)) return true;
     }
     return false;
 }
@@ -3862,7 +4612,7 @@ static int llm__byte_token_value(const char *s, size_t n) {
    (* + ? {n,m}), look-ahead (?=...) (?!...) and ^ $ - with Perl's leftmost-first semantics
    (the ones Oniguruma and fancy-regex give HF). Patterns are parsed to a tree, compiled to
    a tiny instruction list, and run by a backtracking machine over code points.
-   Hostile patterns are bounded: a step budget per match attempt and a nesting limit. */
+   Hostile patterns are bounded: a step budget per search and a nesting limit. */
 /* #include "10_internal.h" (already above) */
 
 enum { LLM__RE_CHAR, LLM__RE_CLASS, LLM__RE_ANY, LLM__RE_SPLIT, LLM__RE_JMP, LLM__RE_LOOK, LLM__RE_BOL, LLM__RE_EOL,
@@ -3871,12 +4621,17 @@ enum { LLM__RE_CHAR, LLM__RE_CLASS, LLM__RE_ANY, LLM__RE_SPLIT, LLM__RE_JMP, LLM
 typedef struct llm__re_inst {
     uint8_t op;
     uint8_t flag;          /* CHAR: case-insensitive; CLASS: case-insensitive; LOOK: negative */
-    int32_t x, y;          /* CHAR: code point; CLASS: class index; SPLIT: preferred, other; JMP: x; LOOK: end */
+    int32_t x, y;          /* CHAR: code point, its lowercase; CLASS: class index; SPLIT: preferred, other; JMP: x; LOOK: end */
 } llm__re_inst;
 
 /* A class is a list of items; it matches if any item matches, then `neg` flips it. */
 typedef struct llm__re_item { int32_t lo, hi; uint32_t cats; bool space, neg; } llm__re_item;
-typedef struct llm__re_class { llm__re_item *items; int n; bool neg; } llm__re_class;
+typedef struct llm__re_class {
+    llm__re_item *items;
+    int n;
+    bool neg;
+    uint64_t ascii[2][2];      /* [case-insensitive][cp >> 6]: the answer for ASCII, precomputed */
+} llm__re_class;
 
 /* Parse tree node. */
 enum { LLM__RN_CHAR, LLM__RN_CLASS, LLM__RN_ANY, LLM__RN_CAT, LLM__RN_ALT, LLM__RN_REP, LLM__RN_LOOK, LLM__RN_BOL,
@@ -4204,7 +4959,7 @@ static int llm__re_emit(llm__regex *re, int op, int flag, int32_t x, int32_t y) 
 static bool llm__re_gen(llm__regex *re, const llm__re_node *n) {
     int at;
     switch (n->type) {
-    case LLM__RN_CHAR: return llm__re_emit(re, LLM__RE_CHAR, n->icase, n->cp, 0) >= 0;
+    case LLM__RN_CHAR: return llm__re_emit(re, LLM__RE_CHAR, n->icase, n->cp, utf8proc_tolower(n->cp)) >= 0;
     case LLM__RN_CLASS: return llm__re_emit(re, LLM__RE_CLASS, n->icase, n->cls, 0) >= 0;
     case LLM__RN_ANY: return llm__re_emit(re, LLM__RE_ANY, 0, 0, 0) >= 0;
     case LLM__RN_BOL: return llm__re_emit(re, LLM__RE_BOL, 0, 0, 0) >= 0;
@@ -4268,6 +5023,9 @@ LLM_PRIVATE void llm__regex_free(llm__regex *re) {
     free(re);
 }
 
+static bool llm__re_class_match(const llm__re_class *c, int32_t cp);
+static bool llm__re_class_match_icase(const llm__re_class *c, int32_t cp);
+
 /* Compile `pattern` (UTF-8). `what` names the source in errors. Free with llm__regex_free. */
 LLM_PRIVATE llm_status llm__regex_compile(const char *pattern, const char *what, llm__regex **out) {
     llm__regex *re = (llm__regex *)calloc(1, sizeof *re);
@@ -4277,6 +5035,12 @@ LLM_PRIVATE llm_status llm__regex_compile(const char *pattern, const char *what,
     if (root && ps.p != ps.end) ps.err = "unbalanced ')'";
     if (!ps.err && !(llm__re_gen(re, root) && llm__re_emit(re, LLM__RE_MATCH, 0, 0, 0) >= 0)) ps.err = "pattern too large";
     llm__re_node_free(root);
+    for (int i = 0; i < re->n_classes; i++)
+        for (int32_t cp = 0; cp < 128; cp++) {
+            llm__re_class *c = &re->classes[i];
+            if (llm__re_class_match(c, cp)) c->ascii[0][cp >> 6] |= 1ull << (cp & 63);
+            if (llm__re_class_match_icase(c, cp)) c->ascii[1][cp >> 6] |= 1ull << (cp & 63);
+        }
     if (ps.err) {
         llm__regex_free(re);
         return llm__fail(LLM_ERR_UNSUPPORTED, "%s: regex /%.200s/: %s", what, pattern, ps.err);
@@ -4301,11 +5065,20 @@ static bool llm__re_class_match(const llm__re_class *c, int32_t cp) {
     return c->neg;
 }
 
-static bool llm__re_match_cp(const llm__regex *re, const llm__re_inst *in, int32_t cp) {
-    if (in->op == LLM__RE_CHAR) return cp == in->x || (in->flag && utf8proc_tolower(cp) == utf8proc_tolower(in->x));
+static bool llm__re_class_match_icase(const llm__re_class *c, int32_t cp) {
+    return llm__re_class_match(c, cp) || llm__re_class_match(c, utf8proc_tolower(cp)) ||
+           llm__re_class_match(c, utf8proc_toupper(cp));
+}
+
+static inline int32_t llm__re_lower(int32_t cp) {
+    return cp < 128 ? (cp >= 'A' && cp <= 'Z' ? cp + 32 : cp) : utf8proc_tolower(cp);
+}
+
+static inline bool llm__re_match_cp(const llm__regex *re, const llm__re_inst *in, int32_t cp) {
+    if (in->op == LLM__RE_CHAR) return cp == in->x || (in->flag && llm__re_lower(cp) == in->y);
     const llm__re_class *c = &re->classes[in->x];
-    if (llm__re_class_match(c, cp)) return true;
-    return in->flag && (llm__re_class_match(c, utf8proc_tolower(cp)) || llm__re_class_match(c, utf8proc_toupper(cp)));
+    if (cp < 128) return (c->ascii[in->flag][cp >> 6] >> (cp & 63)) & 1;
+    return in->flag ? llm__re_class_match_icase(c, cp) : llm__re_class_match(c, cp);
 }
 
 typedef struct llm__re_thread { int32_t pc; uint32_t pos; } llm__re_thread;
@@ -4358,13 +5131,13 @@ static bool llm__re_run(const llm__regex *re, int pc, const uint8_t *s, size_t n
 }
 
 /* The leftmost match in s[from..n) (s is valid UTF-8): true with [*ms, *me). Empty matches
-   count (callers skip them). A match attempt that exceeds the step budget counts as no match. */
+   count (callers skip them). A search that exceeds the step budget counts as no match. */
 LLM_PRIVATE bool llm__regex_find(const llm__regex *re, const char *s, size_t n, size_t from, size_t *ms, size_t *me) {
     const uint8_t *u = (const uint8_t *)s;
-    for (size_t at = from; at <= n; at += at < n ? (size_t)llm__utf8_len(u[at]) : 1) {
-        long budget = LLM__RE_STEP_BUDGET;
+    /* one budget for the whole search, linear in the text: hostile patterns stay bounded */
+    long budget = LLM__RE_STEP_BUDGET + 64 * (long)(n - from);
+    for (size_t at = from; at <= n && budget > 0; at += at < n ? (size_t)llm__utf8_len(u[at]) : 1)
         if (llm__re_run(re, 0, u, n, at, me, &budget)) { *ms = at; return true; }
-    }
     return false;
 }
 /* ==== end llm_impl/41_regex.c ==== */
@@ -4386,10 +5159,15 @@ LLM_PRIVATE bool llm__regex_find(const llm__regex *re, const char *s, size_t n, 
    the file loaders in the one after. */
 /* #include "10_internal.h" (already above) */
 
+#ifndef LLM_MAX_VOCAB
+#define LLM_MAX_VOCAB (1 << 24)     /* ids from a file above this are refused */
+#endif
+
 enum { LLM__TOK_BPE, LLM__TOK_UNIGRAM, LLM__TOK_WORDPIECE, LLM__TOK_RUNC /* llama2.c run.c */ };
 
-/* Per-id flags. */
-enum { LLM__TF_SPECIAL = 1, LLM__TF_ADDED = 2, LLM__TF_UNUSED = 4 };
+/* Per-id flags. SPECIAL: dropped by skip_special. NO_MODEL: never produced by the model's
+   own search (SentencePiece control, unknown, byte and unused pieces). */
+enum { LLM__TF_SPECIAL = 1, LLM__TF_NO_MODEL = 2 };
 
 /* One step of a normalizer, pre-tokenizer or decoder chain (a Sequence is flattened). */
 typedef enum {
@@ -4419,7 +5197,9 @@ typedef struct llm__added {
     const char *text;
     size_t len;
     llm_token id;
-    bool special, lstrip, rstrip, single_word, normalized;
+    bool special, lstrip, rstrip, single_word;
+    bool normalized;           /* matched on normalized text (HF: and normalized itself first) */
+    bool verbatim;             /* ... but kept as written (SentencePiece user-defined pieces) */
 } llm__added;
 
 /* A byte trie over the added tokens: node k's child for byte c is trie.map[(k << 8) | c];
@@ -4530,9 +5310,11 @@ static bool llm__trie_add(llm__trie *tr, const char *s, size_t n, int32_t index)
         uint64_t key = ((uint64_t)node << 8) | (uint8_t)s[i];
         int64_t child;
         if (!llm__u64map_get(&tr->map, key, &child)) {
-            int32_t *term = (int32_t *)realloc(tr->term, (size_t)(tr->n_nodes + 1) * sizeof *term);
-            if (!term) return false;
-            tr->term = term;
+            if ((tr->n_nodes & (tr->n_nodes - 1)) == 0) {      /* capacity: the next power of two */
+                int32_t *term = (int32_t *)realloc(tr->term, 2 * (size_t)tr->n_nodes * sizeof *term);
+                if (!term) return false;
+                tr->term = term;
+            }
             child = tr->n_nodes++;
             tr->term[child] = -1;
             if (!llm__u64map_put(&tr->map, key, child)) return false;
@@ -4631,7 +5413,8 @@ static void llm__normalize_step(const llm__step *st, const char *s, size_t n, ll
             int len;
             char enc[4];
             int32_t cp = llm__utf8_cp((const uint8_t *)s + i, &len);
-            llm__buf_put(out, enc, (size_t)llm__utf8_encode(utf8proc_tolower(cp), enc));
+            if (cp == 0x130) llm__buf_put(out, "i\xcc\x87", 3);   /* İ: the one lowercase of two characters */
+            else llm__buf_put(out, enc, (size_t)llm__utf8_encode(utf8proc_tolower(cp), enc));
             i += (size_t)len;
         }
         return;
@@ -4717,9 +5500,11 @@ static void llm__split_emit(const char *s, size_t n, bool first, const llm__span
         pos = e;
         if (e == b) continue;
         if (invert) is_match = !is_match;
-        bool extend = any && ((behavior == LLM__SPLIT_MERGED_PREV && is_match) ||
-                              (behavior == LLM__SPLIT_MERGED_NEXT && prev_match) ||
-                              (behavior == LLM__SPLIT_CONTIGUOUS && is_match && prev_match));
+        /* HF: a match joins the piece before it only if that piece is no match, and the
+           piece after it only if that one is no match ("▁▁a" -> "▁", "▁a") */
+        bool extend = any && ((behavior == LLM__SPLIT_MERGED_PREV && is_match && !prev_match) ||
+                              (behavior == LLM__SPLIT_MERGED_NEXT && prev_match && !is_match) ||
+                              (behavior == LLM__SPLIT_CONTIGUOUS && is_match == prev_match));
         prev_match = is_match;
         if (behavior == LLM__SPLIT_REMOVED && is_match) continue;
         if (extend) pv->v[pv->n - 1].len = base + e - pv->v[pv->n - 1].off;
@@ -4753,7 +5538,7 @@ enum { LLM__CC_OTHER, LLM__CC_SPACE, LLM__CC_WORD, LLM__CC_PUNCT, LLM__CC_DIGIT 
 
 static int llm__char_class(int32_t cp, int kind) {
     uint32_t bit = llm__catbit(cp);
-    if (kind == LLM__P_DIGITS) return (bit & LLM__CATBIT(ND)) ? LLM__CC_DIGIT : LLM__CC_OTHER;
+    if (kind == LLM__P_DIGITS) return (bit & LLM__CATS_N) ? LLM__CC_DIGIT : LLM__CC_OTHER;   /* Rust's is_numeric */
     if (kind == LLM__P_PUNCT)
         return ((cp < 128 && cp > 32 && cp != 127 && !(llm__catbit(cp) & (LLM__CATS_L | LLM__CATS_N))) || (bit & LLM__CATS_P)) ? LLM__CC_PUNCT : LLM__CC_OTHER;
     if (llm__is_space_cp(cp)) return LLM__CC_SPACE;
@@ -4863,6 +5648,115 @@ static void llm__pretokenize(const llm_tokenizer *t, const char *s, size_t n, bo
 static void llm__pretok_scratch_free(llm__pretok_scratch *sc) {
     llm__buf_free(&sc->a); llm__buf_free(&sc->b); llm__buf_free(&sc->tmp);
     free(sc->pa.v); free(sc->pb.v); free(sc->m.v);
+}
+
+/* ---- building the vocabulary (every loader) and looking it up ---- */
+
+/* Append a step to a chain (it owns st.re from here on, also on failure). */
+static llm_status llm__tok_push_step(llm__step **arr, int *n, llm__step st, const char *path) {
+    llm__step *v = (llm__step *)realloc(*arr, (size_t)(*n + 1) * sizeof *v);
+    if (!v) { llm__regex_free(st.re); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); }
+    *arr = v;
+    v[(*n)++] = st;
+    return LLM_OK;
+}
+
+/* Allocate the id-indexed arrays for n ids (holes read as ""). */
+static llm_status llm__tok_alloc_vocab(llm_tokenizer *t, int64_t n, bool scores, const char *path) {
+    t->n_vocab = n;
+    t->pieces = (char **)calloc((size_t)n + 1, sizeof *t->pieces);
+    t->piece_lens = (uint32_t *)calloc((size_t)n + 1, sizeof *t->piece_lens);
+    t->flags = (uint8_t *)calloc((size_t)n + 1, 1);
+    if (scores) t->scores = (float *)calloc((size_t)n + 1, sizeof *t->scores);
+    if (!t->pieces || !t->piece_lens || !t->flags || (scores && !t->scores) || !llm__strmap_init(&t->vocab, (size_t)n))
+        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory for %lld tokens", path, (long long)n);
+    static char empty[1];
+    for (int64_t i = 0; i < n; i++) t->pieces[i] = empty;
+    return LLM_OK;
+}
+
+/* Give id its string (the first string given to an id wins) and, if `lookup`, enter it
+   into the model vocabulary. */
+static llm_status llm__tok_set_piece(llm_tokenizer *t, llm_token id, const char *s, size_t n, bool lookup, const char *path) {
+    if (id < 0 || id >= t->n_vocab) return llm__fail(LLM_ERR_FORMAT, "%s: token id %d out of range", path, id);
+    if (n > UINT32_MAX / 2) return llm__fail(LLM_ERR_FORMAT, "%s: token %d is too long", path, id);
+    if (t->piece_lens[id] == 0) {
+        char *d = llm__tok_intern(t, s, n);
+        if (!d) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+        t->pieces[id] = d;
+        t->piece_lens[id] = (uint32_t)n;
+    }
+    if (lookup && !llm__strmap_put(&t->vocab, t->pieces[id], t->piece_lens[id], id))
+        return llm__fail(LLM_ERR_FORMAT, "%s: more vocabulary strings than ids", path);
+    return LLM_OK;
+}
+
+/* Register an added token (already given its piece); tries are built by llm__tok_finish. */
+static llm_status llm__tok_add_token(llm_tokenizer *t, const llm__added *a, const char *path) {
+    if ((t->n_added & (t->n_added - 1)) == 0) {            /* capacity: the next power of two */
+        llm__added *v = (llm__added *)realloc(t->added, (size_t)(t->n_added ? 2 * t->n_added : 1) * sizeof *v);
+        if (!v) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+        t->added = v;
+    }
+    t->added[t->n_added++] = *a;
+    if (a->special) t->flags[a->id] |= LLM__TF_SPECIAL;
+    return LLM_OK;
+}
+
+/* The added-token tries. A "normalized" token is matched on normalized text, so it enters
+   its trie normalized too (as HF does): with a Lowercase normalizer "[MASK]" is "[mask]". */
+static llm_status llm__tok_build_tries(llm_tokenizer *t, const char *path) {
+    llm__buf a = { 0 }, b = { 0 };
+    bool ok = true;
+    for (int i = 0; i < t->n_added && ok; i++) {
+        const llm__added *ad = &t->added[i];
+        const char *s = ad->text;
+        size_t n = ad->len;
+        if (ad->normalized && !ad->verbatim && t->n_norm) {
+            llm__normalize(t, s, n, &a, &b);
+            s = a.data;
+            n = a.len;
+        }
+        ok = !a.oom && !b.oom && (n == 0 || llm__trie_add(&t->trie[ad->normalized ? 1 : 0], s, n, i));
+    }
+    llm__buf_free(&a);
+    llm__buf_free(&b);
+    return ok ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+}
+
+/* What every loader does last: byte-token and byte-level tables, lengths, unk score, tries. */
+static llm_status llm__tok_finish(llm_tokenizer *t, const char *path) {
+    char name[8];
+    for (int b = 0; b < 256; b++) {
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        t->byte_tok[b] = llm__strmap_get(&t->vocab, name, 6);
+        t->bytelevel_len[b] = (uint8_t)llm__utf8_encode(llm__bytelevel_cp((uint8_t)b), t->bytelevel[b]);
+    }
+    double min_score = 0;
+    for (int64_t i = 0; i < t->n_vocab; i++) {
+        t->max_piece_len = LLM__MAX(t->max_piece_len, t->piece_lens[i]);
+        if (t->scores) min_score = LLM__MIN(min_score, (double)t->scores[i]);
+    }
+    t->unk_score = min_score - 10.0;                   /* HF's and SentencePiece's unknown penalty */
+    return llm__tok_build_tries(t, path);
+}
+
+LLM_API llm_token llm_tokenizer_find(const llm_tokenizer *t, const char *piece) {
+    LLM_ASSERT(t && piece);
+    size_t n = strlen(piece);
+    for (int i = 0; i < t->n_added; i++)
+        if (t->added[i].len == n && memcmp(t->added[i].text, piece, n) == 0) return t->added[i].id;
+    return llm__strmap_get(&t->vocab, piece, n);
+}
+
+LLM_API int64_t llm_tokenizer_n_vocab(const llm_tokenizer *t) { return t->n_vocab; }
+LLM_API llm_token llm_tokenizer_bos(const llm_tokenizer *t) { return t->bos; }
+LLM_API llm_token llm_tokenizer_eos(const llm_tokenizer *t) { return t->eos; }
+LLM_API bool llm_tokenizer_is_special(const llm_tokenizer *t, llm_token id) {
+    return id >= 0 && id < t->n_vocab && (t->flags[id] & LLM__TF_SPECIAL);
+}
+LLM_API const char *llm_tokenizer_piece(const llm_tokenizer *t, llm_token id) {
+    return id >= 0 && id < t->n_vocab ? t->pieces[id] : NULL;
 }
 /* ==== end llm_impl/42_tok_pipeline.c ==== */
 /* ==== begin llm_impl/43_tok_models.c ==== */
@@ -5050,7 +5944,7 @@ static void llm__unigram_word(const llm_tokenizer *t, const char *w, size_t n, l
         for (size_t e = i + 1; e <= n && e - i <= t->max_piece_len; e++) {
             if (e < n && ((uint8_t)w[e] & 0xc0) == 0x80) continue;     /* not a character boundary */
             llm_token id = llm__strmap_get(&t->vocab, w + i, e - i);
-            if (id < 0 || (t->flags[id] & (LLM__TF_UNUSED | LLM__TF_ADDED))) continue;
+            if (id < 0 || (t->flags[id] & LLM__TF_NO_MODEL)) continue;
             if (e - i == clen) single = true;
             double sc = best[i] + t->scores[id];
             if (sc > best[e]) { best[e] = sc; from[e] = (int32_t)i; ids[e] = id; }
@@ -5108,10 +6002,58 @@ unknown:
 
 /* ---- encoding: the whole pipeline ---- */
 
+/* Words repeat ("the", " and", "Ġ="...), so one tokenize call remembers what BPE made of
+   each short word: a small open-addressing table keyed by the word's bytes, which live in
+   `keys`, with their ids in `ids`. It lives for one call, so the tokenizer stays immutable
+   and shareable between threads. */
+#define LLM__CACHE_WORD_MAX 64         /* longer words are not cached */
+#define LLM__CACHE_MAX_SLOTS 65536
+
+typedef struct llm__cslot { uint64_t hash; uint32_t key_off, key_len, ids_off, n_ids; } llm__cslot;  /* key_len 0: empty */
+
+typedef struct llm__wcache {
+    llm__cslot *slots;
+    size_t cap, n;
+    llm__buf keys;
+    llm__ids ids;
+} llm__wcache;
+
+static llm__cslot *llm__wcache_find(llm__wcache *c, const char *w, size_t n, uint64_t h) {
+    for (size_t i = h & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
+        llm__cslot *e = &c->slots[i];
+        if (!e->key_len || (e->hash == h && e->key_len == n && memcmp(c->keys.data + e->key_off, w, n) == 0)) return e;
+    }
+}
+
+static bool llm__wcache_grow(llm__wcache *c) {
+    size_t cap = c->cap ? 2 * c->cap : 256;
+    llm__cslot *old = c->slots, *slots = (llm__cslot *)calloc(cap, sizeof *slots);
+    if (!slots) return false;
+    size_t old_cap = c->cap;
+    c->slots = slots;
+    c->cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].key_len) *llm__wcache_find(c, c->keys.data + old[i].key_off, old[i].key_len, old[i].hash) = old[i];
+    free(old);
+    return true;
+}
+
+/* Remember that word w encodes to ids[0..n_ids) (when there is room). */
+static void llm__wcache_put(llm__wcache *c, const char *w, size_t n, uint64_t h, const llm_token *ids, size_t n_ids) {
+    if (2 * (c->n + 1) > c->cap && (c->cap >= LLM__CACHE_MAX_SLOTS || !llm__wcache_grow(c))) return;
+    llm__cslot *e = llm__wcache_find(c, w, n, h);
+    *e = (llm__cslot){ h, (uint32_t)c->keys.len, (uint32_t)n, (uint32_t)c->ids.n, (uint32_t)n_ids };
+    llm__buf_put(&c->keys, w, n);
+    for (size_t i = 0; i < n_ids; i++) llm__ids_push(&c->ids, ids[i]);
+    if (c->keys.oom || c->ids.oom) { e->key_len = 0; return; }    /* cannot keep it: forget it */
+    c->n++;
+}
+
 typedef struct llm__enc {
     llm__buf text, na, nb, tmp;
     llm__pretok_scratch pre;
     llm__bpe_scratch bpe;
+    llm__wcache cache;
     llm__ids ids;
 } llm__enc;
 
@@ -5119,17 +6061,29 @@ static void llm__enc_free(llm__enc *e) {
     llm__buf_free(&e->text); llm__buf_free(&e->na); llm__buf_free(&e->nb); llm__buf_free(&e->tmp);
     llm__pretok_scratch_free(&e->pre);
     free(e->bpe.syms); free(e->bpe.heap);
+    free(e->cache.slots); llm__buf_free(&e->cache.keys); free(e->cache.ids.v);
     free(e->ids.v);
 }
 
 static void llm__encode_word(const llm_tokenizer *t, llm__enc *e, const char *w, size_t n) {
     if (n == 0) return;
-    if (t->model == LLM__TOK_BPE) llm__bpe_word(t, &e->bpe, w, n, &e->ids);
+    if (t->model == LLM__TOK_BPE && n <= LLM__CACHE_WORD_MAX) {
+        uint64_t h = llm__hash_bytes(w, n);
+        llm__cslot *hit = e->cache.cap ? llm__wcache_find(&e->cache, w, n, h) : NULL;
+        if (hit && hit->key_len) {
+            for (uint32_t i = 0; i < hit->n_ids; i++) llm__ids_push(&e->ids, e->cache.ids.v[hit->ids_off + i]);
+            return;
+        }
+        size_t mark = e->ids.n;
+        llm__bpe_word(t, &e->bpe, w, n, &e->ids);
+        if (!e->ids.oom) llm__wcache_put(&e->cache, w, n, h, e->ids.v + mark, e->ids.n - mark);
+    } else if (t->model == LLM__TOK_BPE) llm__bpe_word(t, &e->bpe, w, n, &e->ids);
     else if (t->model == LLM__TOK_UNIGRAM) llm__unigram_word(t, w, n, &e->ids);
     else llm__wordpiece_word(t, w, n, &e->tmp, &e->ids);
 }
 
 static void llm__encode_words(const llm_tokenizer *t, llm__enc *e, const char *s, size_t n, bool first) {
+    if (n == 0) return;                               /* HF makes no split here: nothing to prepend to */
     if (t->n_pre == 0) { llm__encode_word(t, e, s, n); return; }
     llm__pretokenize(t, s, n, first, &e->pre);
     for (size_t k = 0; k < e->pre.pa.n; k++) llm__encode_word(t, e, e->pre.a.data + e->pre.pa.v[k].off, e->pre.pa.v[k].len);
@@ -5156,6 +6110,8 @@ static void llm__encode_segment(const llm_tokenizer *t, llm__enc *e, const char 
 LLM_API llm_status llm_tokenize(const llm_tokenizer *t, const char *text, size_t len, bool add_special,
                                 llm_token *out, int64_t cap, int64_t *out_n) {
     LLM_ASSERT(t && (text || len == 0) && out_n && (out || cap <= 0));
+    if (len > (size_t)INT32_MAX / 4)                  /* symbol positions are 32-bit */
+        return llm__fail(LLM_ERR_INVALID_ARG, "tokenize: text of %zu bytes is too long (split it)", len);
     llm__enc e;
     memset(&e, 0, sizeof e);
     if (add_special) for (int i = 0; i < t->n_post_pre; i++) llm__ids_push(&e.ids, t->post_ids[i]);
@@ -5176,7 +6132,7 @@ LLM_API llm_status llm_tokenize(const llm_tokenizer *t, const char *text, size_t
     bool oom = e.ids.oom || e.bpe.oom || e.text.oom || e.na.oom || e.nb.oom || e.tmp.oom || e.pre.a.oom ||
                e.pre.b.oom || e.pre.tmp.oom || e.pre.pa.oom || e.pre.pb.oom || e.pre.m.oom;
     if (!oom) {
-        if (cap > 0) memcpy(out, e.ids.v, (size_t)LLM__MIN((int64_t)e.ids.n, cap) * sizeof *out);
+        if (cap > 0 && e.ids.n) memcpy(out, e.ids.v, (size_t)LLM__MIN((int64_t)e.ids.n, cap) * sizeof *out);
         *out_n = (int64_t)e.ids.n;
     }
     llm__enc_free(&e);
@@ -5256,15 +6212,29 @@ static void llm__dec_metaspace(const llm__step *st, size_t k, const char *s, siz
     llm__toks_put(out, tmp->data ? tmp->data : "", tmp->len);
 }
 
-/* WordPiece: "##" continuations glue to the previous token, others get a space. */
+/* WordPiece: "##" continuations glue to the previous token, others get a space; cleanup
+   then undoes the spaces English tokenization put before punctuation and contractions. */
 static void llm__dec_wordpiece(const llm__step *st, size_t k, const char *s, size_t n, llm__buf *tmp, llm__toks *out) {
+    static const char *const cleanup[][2] = {
+        { " .", "." }, { " ?", "?" }, { " !", "!" }, { " ,", "," }, { " ' ", "'" }, { " n't", "n't" },
+        { " 'm", "'m" }, { " do not", " don't" }, { " 's", "'s" }, { " 've", "'ve" }, { " 're", "'re" },
+    };
     tmp->len = 0;
     if (k > 0) {
         if (n >= st->content_len && memcmp(s, st->content, st->content_len) == 0) { s += st->content_len; n -= st->content_len; }
         else llm__buf_put(tmp, " ", 1);
     }
     llm__buf_put(tmp, s, n);
-    llm__toks_put(out, tmp->data, tmp->len);
+    for (size_t r = 0; st->b && r < sizeof cleanup / sizeof cleanup[0]; r++) {
+        llm__step rep = { .kind = LLM__D_REPLACE, .pat = (char *)cleanup[r][0], .pat_len = strlen(cleanup[r][0]),
+                          .content = (char *)cleanup[r][1], .content_len = strlen(cleanup[r][1]) };
+        llm__buf done = { 0 };
+        llm__replace_all(&rep, tmp->data ? tmp->data : "", tmp->len, &done);
+        tmp->len = 0;
+        llm__buf_put(tmp, done.data ? done.data : "", done.len);
+        llm__buf_free(&done);
+    }
+    llm__toks_put(out, tmp->data ? tmp->data : "", tmp->len);
 }
 
 static void llm__decode_step(const llm__step *st, const llm__toks *in, llm__buf *tmp, llm__toks *out) {
@@ -5349,8 +6319,8 @@ LLM_API int64_t llm_detokenize(const llm_tokenizer *t, const llm_token *ids, int
    HF's DecodeStream idea: keep a small window of ids - the ones not yet emitted plus one
    already emitted id for context - and the text that window's emitted part decodes to
    (`prefix`). After a push, decode the window; if it grew past the prefix and does not end
-   in an unfinished character (U+FFFD, or a cut UTF-8 sequence for raw-byte decoders), the
-   extra text is final. Because the context token is decoded along with the new ones,
+   in something the next id may still change (U+FFFD, a cut UTF-8 sequence from raw-byte
+   decoders, a run of <0xNN> tokens), the extra text is final. Because the context token is decoded along with the new ones,
    context-dependent decoders (Strip of the first space, Metaspace's first "▁", byte runs)
    give exactly what decoding the whole sequence gives. */
 struct llm_detok {
@@ -5387,6 +6357,14 @@ static bool llm__text_unfinished(const char *s, size_t n) {
     return (size_t)llm__utf8_len((uint8_t)s[i - 1]) > n - i + 1;
 }
 
+/* With a ByteFallback decoder a run of <0xNN> tokens is decoded as a whole - and replaced
+   as a whole when invalid, even its ASCII bytes - so text ending in one is never final. */
+static bool llm__detok_in_byte_run(const llm_tokenizer *t, llm_token id) {
+    if (id < 0 || id >= t->n_vocab || llm__byte_token_value(t->pieces[id], t->piece_lens[id]) < 0) return false;
+    for (int i = 0; i < t->n_dec; i++) if (t->dec[i].kind == LLM__D_BYTEFALLBACK) return true;
+    return false;
+}
+
 static void llm__detok_decode(llm_detok *d, size_t from, size_t to, llm__buf *b) {
     b->len = 0;
     llm__buf_put(b, "", 0);
@@ -5404,14 +6382,8 @@ LLM_API llm_status llm_detok_push(llm_detok *d, llm_token id, const char **out_t
     LLM_ASSERT(d && out_text && out_len);
     d->out.len = 0;
     llm__buf_put(&d->out, "", 0);
-    if (d->prefix.len == 0 && d->ids.n) {             /* nothing emitted yet: the window so far is context */
-        llm__detok_decode(d, 0, d->ids.n, &d->text);
-        if (!llm__text_unfinished(d->text.data, d->text.len)) {
-            llm__buf_put(&d->prefix, d->text.data, d->text.len);
-            d->prefix_index = d->ids.n;
-        }
-    }
     llm__ids_push(&d->ids, id);
+    if (llm__detok_in_byte_run(d->tok, id)) return llm__detok_result(d, out_text, out_len);
     llm__detok_decode(d, 0, d->ids.n, &d->text);
     if (d->text.len > d->prefix.len && !llm__text_unfinished(d->text.data, d->text.len) &&
         memcmp(d->text.data, d->prefix.data ? d->prefix.data : "", d->prefix.len) == 0) {
@@ -5449,9 +6421,7 @@ LLM_API llm_status llm_detok_flush(llm_detok *d, const char **out_text, size_t *
    tokenizer_config.json next to the file. */
 /* #include "10_internal.h" (already above) */
 
-#ifndef LLM_MAX_VOCAB
-#define LLM_MAX_VOCAB (1 << 24)     /* ids from a file above this are refused */
-#endif
+#ifndef LLM_NO_CJSON
 
 /* GPT-2's pre-tokenizer regex, used by ByteLevel with use_regex. */
 #define LLM__GPT2_PATTERN "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
@@ -5460,14 +6430,6 @@ typedef struct llm__tj {               /* loading context */
     llm_tokenizer *t;
     const char *path;
 } llm__tj;
-
-static llm_status llm__tj_push_step(llm__tj *c, llm__step **arr, int *n, llm__step st) {
-    llm__step *a = (llm__step *)realloc(*arr, (size_t)(*n + 1) * sizeof *a);
-    if (!a) { llm__regex_free(st.re); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path); }
-    *arr = a;
-    a[(*n)++] = st;
-    return LLM_OK;
-}
 
 /* Copy a JSON string field into the pool; *out stays NULL when absent. */
 static llm_status llm__tj_str(llm__tj *c, const cJSON *obj, const char *key, const char *dflt, char **out, size_t *out_len) {
@@ -5529,7 +6491,7 @@ static llm_status llm__tj_normalizer(llm__tj *c, const cJSON *j) {
     } else if (!strcmp(type, "Precompiled") && !llm__json_has(j, "precompiled_charsmap")) return LLM_OK;
     else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: normalizer type '%s' is not supported", c->path, type);
     if (s) { llm__regex_free(st.re); return s; }
-    return llm__tj_push_step(c, &c->t->norm, &c->t->n_norm, st);
+    return llm__tok_push_step(&c->t->norm, &c->t->n_norm, st, c->path);
 }
 
 static llm_status llm__tj_pretokenizer(llm__tj *c, const cJSON *j) {
@@ -5567,12 +6529,12 @@ static llm_status llm__tj_pretokenizer(llm__tj *c, const cJSON *j) {
     else if (!strcmp(type, "WhitespaceSplit")) st.kind = LLM__P_WSSPLIT;
     else if (!strcmp(type, "BertPreTokenizer")) {
         st.kind = LLM__P_WSSPLIT;
-        if ((s = llm__tj_push_step(c, &c->t->pre, &c->t->n_pre, st))) return s;
+        if ((s = llm__tok_push_step(&c->t->pre, &c->t->n_pre, st, c->path))) return s;
         st.kind = LLM__P_PUNCT;
         st.behavior = LLM__SPLIT_ISOLATED;
     } else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: pre-tokenizer type '%s' is not supported", c->path, type);
     if (s) { llm__regex_free(st.re); return s; }
-    return llm__tj_push_step(c, &c->t->pre, &c->t->n_pre, st);
+    return llm__tok_push_step(&c->t->pre, &c->t->n_pre, st, c->path);
 }
 
 static llm_status llm__tj_decoder(llm__tj *c, const cJSON *j) {
@@ -5604,10 +6566,17 @@ static llm_status llm__tj_decoder(llm__tj *c, const cJSON *j) {
         if (!(s = llm__tj_pattern(c, j, "Replace", &st))) s = llm__tj_str(c, j, "content", "", &st.content, &st.content_len);
     } else if (!strcmp(type, "WordPiece")) {
         st.kind = LLM__D_WORDPIECE;
+        st.b = llm__json_bool(j, "cleanup", true);
         s = llm__tj_str(c, j, "prefix", "##", &st.content, &st.content_len);
     } else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: decoder type '%s' is not supported", c->path, type);
     if (s) { llm__regex_free(st.re); return s; }
-    return llm__tj_push_step(c, &c->t->dec, &c->t->n_dec, st);
+    return llm__tok_push_step(&c->t->dec, &c->t->n_dec, st, c->path);
+}
+
+/* A JSON number as a token id, -1 unless it is an integer in [0, LLM_MAX_VOCAB). */
+static llm_token llm__tj_id(const cJSON *v) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < LLM_MAX_VOCAB)) return -1;
+    return v->valuedouble == (double)(llm_token)v->valuedouble ? (llm_token)v->valuedouble : -1;
 }
 
 /* Collect the ids the post-processor puts before (pre) and after (post) the text. */
@@ -5615,7 +6584,7 @@ typedef struct llm__post { llm_token ids[64]; int n_pre, n_post; } llm__post;
 
 static llm_status llm__tj_post_add(llm__tj *c, llm__post *p, bool before, llm_token id) {
     if (p->n_pre + p->n_post >= 64) return llm__fail(LLM_ERR_FORMAT, "%s: post_processor adds too many tokens", c->path);
-    if (id < 0 || id >= c->t->n_vocab) return llm__fail(LLM_ERR_FORMAT, "%s: post_processor token id %d out of range", c->path, id);
+    if (id < 0 || id >= c->t->n_vocab) return llm__fail(LLM_ERR_FORMAT, "%s: post_processor token id out of range", c->path);
     if (before) {
         memmove(p->ids + p->n_pre + 1, p->ids + p->n_pre, (size_t)p->n_post * sizeof *p->ids);
         p->ids[p->n_pre++] = id;
@@ -5633,8 +6602,7 @@ static llm_status llm__tj_template(llm__tj *c, const cJSON *j, llm__post *p) {
         const cJSON *ids = llm__json_get(llm__json_get(specials, name ? name : ""), "ids"), *id;
         if (!name || !cJSON_IsArray(ids)) return llm__fail(LLM_ERR_FORMAT, "%s: TemplateProcessing item without ids", c->path);
         cJSON_ArrayForEach(id, ids) {
-            if (!cJSON_IsNumber(id)) return llm__fail(LLM_ERR_FORMAT, "%s: TemplateProcessing id is not a number", c->path);
-            if ((s = llm__tj_post_add(c, p, before, (llm_token)LLM__MAX(-1.0, LLM__MIN(id->valuedouble, 2e9))))) return s;
+            if ((s = llm__tj_post_add(c, p, before, llm__tj_id(id)))) return s;
         }
     }
     return LLM_OK;
@@ -5654,95 +6622,10 @@ static llm_status llm__tj_post(llm__tj *c, const cJSON *j, llm__post *p) {
     if (!strcmp(type, "RobertaProcessing") || !strcmp(type, "BertProcessing")) {
         const cJSON *cls = cJSON_GetArrayItem(llm__json_get(j, "cls"), 1), *sep = cJSON_GetArrayItem(llm__json_get(j, "sep"), 1);
         if (!cJSON_IsNumber(cls) || !cJSON_IsNumber(sep)) return llm__fail(LLM_ERR_FORMAT, "%s: %s needs cls and sep", c->path, type);
-        if ((s = llm__tj_post_add(c, p, true, (llm_token)LLM__MIN(cls->valuedouble, 2e9)))) return s;
-        return llm__tj_post_add(c, p, false, (llm_token)LLM__MIN(sep->valuedouble, 2e9));
+        if ((s = llm__tj_post_add(c, p, true, llm__tj_id(cls)))) return s;
+        return llm__tj_post_add(c, p, false, llm__tj_id(sep));
     }
     return llm__fail(LLM_ERR_UNSUPPORTED, "%s: post_processor type '%s' is not supported", c->path, type);
-}
-
-/* ---- the vocabulary, shared by every loader ---- */
-
-/* A JSON number as a token id, -1 unless it is an integer in [0, LLM_MAX_VOCAB). */
-static llm_token llm__tj_id(const cJSON *v) {
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < LLM_MAX_VOCAB)) return -1;
-    return v->valuedouble == (double)(llm_token)v->valuedouble ? (llm_token)v->valuedouble : -1;
-}
-
-/* Allocate the id-indexed arrays for n ids (holes read as ""). */
-static llm_status llm__tok_alloc_vocab(llm_tokenizer *t, int64_t n, bool scores, const char *path) {
-    t->n_vocab = n;
-    t->pieces = (char **)calloc((size_t)n + 1, sizeof *t->pieces);
-    t->piece_lens = (uint32_t *)calloc((size_t)n + 1, sizeof *t->piece_lens);
-    t->flags = (uint8_t *)calloc((size_t)n + 1, 1);
-    if (scores) t->scores = (float *)calloc((size_t)n + 1, sizeof *t->scores);
-    if (!t->pieces || !t->piece_lens || !t->flags || (scores && !t->scores) || !llm__strmap_init(&t->vocab, (size_t)n))
-        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory for %lld tokens", path, (long long)n);
-    static char empty[1];
-    for (int64_t i = 0; i < n; i++) t->pieces[i] = empty;
-    return LLM_OK;
-}
-
-/* Give id its string (the first string given to an id wins) and, if `lookup`, enter it
-   into the model vocabulary. */
-static llm_status llm__tok_set_piece(llm_tokenizer *t, llm_token id, const char *s, size_t n, bool lookup, const char *path) {
-    if (id < 0 || id >= t->n_vocab) return llm__fail(LLM_ERR_FORMAT, "%s: token id %d out of range", path, id);
-    if (n > UINT32_MAX / 2) return llm__fail(LLM_ERR_FORMAT, "%s: token %d is too long", path, id);
-    if (t->piece_lens[id] == 0) {
-        char *d = llm__tok_intern(t, s, n);
-        if (!d) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
-        t->pieces[id] = d;
-        t->piece_lens[id] = (uint32_t)n;
-    }
-    if (lookup && !llm__strmap_put(&t->vocab, t->pieces[id], t->piece_lens[id], id))
-        return llm__fail(LLM_ERR_FORMAT, "%s: more vocabulary strings than ids", path);
-    return LLM_OK;
-}
-
-/* Register an added token (already given its piece). */
-static llm_status llm__tok_add_token(llm_tokenizer *t, const llm__added *a, const char *path) {
-    llm__added *v = (llm__added *)realloc(t->added, (size_t)(t->n_added + 1) * sizeof *v);
-    if (!v) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
-    t->added = v;
-    v[t->n_added] = *a;
-    t->flags[a->id] |= (uint8_t)(LLM__TF_ADDED | (a->special ? LLM__TF_SPECIAL : 0));
-    if (a->len && !llm__trie_add(&t->trie[a->normalized ? 1 : 0], a->text, a->len, t->n_added))
-        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
-    t->n_added++;
-    return LLM_OK;
-}
-
-/* What every loader does last: byte-token and byte-level tables, lengths, unk score. */
-static void llm__tok_finish(llm_tokenizer *t) {
-    char name[8];
-    for (int b = 0; b < 256; b++) {
-        snprintf(name, sizeof name, "<0x%02X>", b);
-        t->byte_tok[b] = llm__strmap_get(&t->vocab, name, 6);
-        t->bytelevel_len[b] = (uint8_t)llm__utf8_encode(llm__bytelevel_cp((uint8_t)b), t->bytelevel[b]);
-    }
-    double min_score = 0;
-    for (int64_t i = 0; i < t->n_vocab; i++) {
-        t->max_piece_len = LLM__MAX(t->max_piece_len, t->piece_lens[i]);
-        if (t->scores) min_score = LLM__MIN(min_score, (double)t->scores[i]);
-    }
-    t->unk_score = min_score - 10.0;                   /* HF's and SentencePiece's unknown penalty */
-}
-
-LLM_API llm_token llm_tokenizer_find(const llm_tokenizer *t, const char *piece) {
-    LLM_ASSERT(t && piece);
-    size_t n = strlen(piece);
-    for (int i = 0; i < t->n_added; i++)
-        if (t->added[i].len == n && memcmp(t->added[i].text, piece, n) == 0) return t->added[i].id;
-    return llm__strmap_get(&t->vocab, piece, n);
-}
-
-LLM_API int64_t llm_tokenizer_n_vocab(const llm_tokenizer *t) { return t->n_vocab; }
-LLM_API llm_token llm_tokenizer_bos(const llm_tokenizer *t) { return t->bos; }
-LLM_API llm_token llm_tokenizer_eos(const llm_tokenizer *t) { return t->eos; }
-LLM_API bool llm_tokenizer_is_special(const llm_tokenizer *t, llm_token id) {
-    return id >= 0 && id < t->n_vocab && (t->flags[id] & LLM__TF_SPECIAL);
-}
-LLM_API const char *llm_tokenizer_piece(const llm_tokenizer *t, llm_token id) {
-    return id >= 0 && id < t->n_vocab ? t->pieces[id] : NULL;
 }
 
 /* ---- the model section ---- */
@@ -5818,10 +6701,15 @@ static bool llm__js_skip(llm__js *j) {
     do {
         if (j->p >= j->end) return false;
         char c = *j->p++;
-        if (c == '"') {
-            while (j->p < j->end && *j->p != '"') j->p += *j->p == '\\' ? 2 : 1;
-            if (j->p >= j->end) return false;
-            j->p++;
+        if (c == '"') {                                 /* to the next quote not escaped */
+            for (;;) {
+                const char *q = (const char *)memchr(j->p, '"', (size_t)(j->end - j->p));
+                if (!q) return false;
+                size_t slashes = 0;
+                while (q - slashes > j->p && q[-1 - (ptrdiff_t)slashes] == '\\') slashes++;
+                j->p = q + 1;
+                if (slashes % 2 == 0) break;
+            }
         } else if (c == '{' || c == '[') depth++;
         else if (c == '}' || c == ']') depth--;
         else if (depth == 0) while (j->p < j->end && !strchr(",}] \t\r\n", *j->p)) j->p++;
@@ -5856,12 +6744,14 @@ static llm_status llm__tj_vocab_scan(llm__tj *c, llm__js j, bool fill, int64_t *
     llm_status s;
     if (!llm__js_lit(&j, '{')) goto bad;
     while (!llm__js_lit(&j, '}')) {
-        if (!llm__js_string(&j, key) || !llm__js_lit(&j, ':')) goto bad;
+        llm__js_ws(&j);
+        if (fill ? !llm__js_string(&j, key) : (j.p >= j.end || *j.p != '"' || !llm__js_skip(&j))) goto bad;  /* counting: keys unread */
+        if (!llm__js_lit(&j, ':')) goto bad;
         llm__js_ws(&j);
         char *end;
         double v = j.p < j.end ? strtod(j.p, &end) : -1;
         if (j.p >= j.end || end > j.end || end == j.p || !(v >= 0 && v < LLM_MAX_VOCAB) || v != (double)(llm_token)v)
-            return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab['%.100s'] is not a valid id", c->path, key->data);
+            return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab['%.100s'] is not a valid id", c->path, fill ? key->data : "?");
         j.p = end;
         if (!fill) *n_ids = LLM__MAX(*n_ids, (int64_t)v + 1);
         else if ((s = llm__tok_set_piece(c->t, (llm_token)v, key->data, key->len, true, c->path))) return s;
@@ -6011,8 +6901,14 @@ static llm_status llm__tj_added(llm__tj *c, const cJSON *added) {
         a.len = strlen(content);
         if (a.id >= c->t->n_vocab || a.len > UINT32_MAX / 2) return llm__fail(LLM_ERR_FORMAT, "%s: added token id %d out of range", c->path, a.id);
         if (!(a.text = llm__tok_intern(c->t, content, a.len))) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
-        c->t->pieces[a.id] = (char *)a.text;          /* HF decodes an added token's id to its content */
-        c->t->piece_lens[a.id] = (uint32_t)a.len;
+        /* HF re-adds these by content: one the model vocabulary already has keeps the
+           model's id, whatever the file says */
+        llm_token model_id = llm__strmap_get(&c->t->vocab, content, a.len);
+        if (model_id >= 0) a.id = model_id;
+        else {
+            c->t->pieces[a.id] = (char *)a.text;      /* HF decodes an added token's id to its content */
+            c->t->piece_lens[a.id] = (uint32_t)a.len;
+        }
         a.special = llm__json_bool(it, "special", false);
         a.lstrip = llm__json_bool(it, "lstrip", false);
         a.rstrip = llm__json_bool(it, "rstrip", false);
@@ -6040,6 +6936,16 @@ static void llm__tj_config(llm_tokenizer *t, const char *dir) {
     if (llm__json_load(path, &cfg) != LLM_OK) { llm__log(LLM_LOG_WARN, "%s: ignored: %s", path, llm_last_error()); return; }
     if (llm__json_has(cfg, "bos_token")) t->bos = llm__tj_config_token(t, cfg, "bos_token");
     t->eos = llm__tj_config_token(t, cfg, "eos_token");
+    /* transformers rebuilds the post-processor from add_bos_token / add_eos_token; honour
+       them when tokenizer.json's own post-processor does not add those tokens */
+    bool add_bos = llm__json_bool(cfg, "add_bos_token", false) && t->bos >= 0 && t->n_post_pre == 0;
+    bool add_eos = llm__json_bool(cfg, "add_eos_token", false) && t->eos >= 0 && t->n_post_post == 0;
+    llm_token *ids = add_bos || add_eos ? (llm_token *)realloc(t->post_ids, (size_t)(t->n_post_pre + t->n_post_post + 2) * sizeof *ids) : NULL;
+    if (ids) {
+        if (add_bos) { memmove(ids + 1, ids, (size_t)(t->n_post_pre + t->n_post_post) * sizeof *ids); ids[0] = t->bos; t->n_post_pre++; }
+        if (add_eos) ids[t->n_post_pre + t->n_post_post++] = t->eos;
+        t->post_ids = ids;
+    }
     cJSON_Delete(cfg);
 }
 
@@ -6089,18 +6995,19 @@ static llm_status llm__tokenizer_load_json(const char *path, llm_tokenizer **out
     s = llm__tj_model(&c, llm__json_get(root, "model"), added, vocab, merges);
     if (!s) s = llm__tj_added(&c, added);
     if (!s) s = llm__tj_pipeline(&c, root);
+    if (!s) s = llm__tok_finish(t, path);
 done:
     cJSON_Delete(root);
     llm__free(NULL, text);
     llm__buf_free(&key);
     if (s) { llm_tokenizer_free(t); return s; }
-    llm__tok_finish(t);
     char dir[4096];
     llm__path_dir(dir, sizeof dir, path);
     llm__tj_config(t, dir);
     *out = t;
     return LLM_OK;
 }
+#endif /* LLM_NO_CJSON */
 /* ==== end llm_impl/44_tok_json.c ==== */
 /* ==== begin llm_impl/44_tok_spm.c ==== */
 /* ---- >>tokenizer.model and tokenizer.bin: SentencePiece and llama2.c ----
@@ -6119,6 +7026,7 @@ done:
    tokenizer.bin is llama2.c's export: int32 max_token_length, then per token float score,
    int32 length, bytes; it encodes and decodes like run.c (see 43_tok_models.c). */
 /* #include "10_internal.h" (already above) */
+#include <dirent.h>
 
 typedef struct llm__pb { const uint8_t *p, *end; } llm__pb;
 
@@ -6232,12 +7140,11 @@ static llm_status llm__spm_pieces(llm_tokenizer *t, const char *path, llm__pb r,
         if (bad || !text.p) return llm__fail(LLM_ERR_FORMAT, "%s: piece %d is malformed", path, id);
         if ((s = llm__tok_set_piece(t, id, (const char *)text.p, n, true, path))) return s;
         types[id] = type;
-        if (type != LLM__SP_NORMAL && type != LLM__SP_USER) t->flags[id] |= LLM__TF_UNUSED;
+        if (type != LLM__SP_NORMAL && type != LLM__SP_USER) t->flags[id] |= LLM__TF_NO_MODEL;
         if (type == LLM__SP_CONTROL) t->flags[id] |= LLM__TF_SPECIAL;
         if (type == LLM__SP_USER && n) {
-            llm__added a = { t->pieces[id], n, id, false, false, false, false, true };
+            llm__added a = { t->pieces[id], n, id, false, false, false, false, true, true };
             if ((s = llm__tok_add_token(t, &a, path))) return s;
-            t->flags[id] &= (uint8_t)~LLM__TF_ADDED;     /* still a model piece for Unigram */
         }
         id++;
     }
@@ -6281,15 +7188,6 @@ static llm_status llm__merges_from_scores(llm_tokenizer *t, const bool *mergeabl
     return LLM_OK;
 }
 
-/* Append a pipeline step built in place. */
-static llm_status llm__spm_step(llm__step **arr, int *n, llm__step st, const char *path) {
-    llm__step *a = (llm__step *)realloc(*arr, (size_t)(*n + 1) * sizeof *a);
-    if (!a) { llm__regex_free(st.re); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); }
-    *arr = a;
-    a[(*n)++] = st;
-    return LLM_OK;
-}
-
 /* The normalizer and decoder SentencePiece applies: (collapse spaces), " " -> "▁",
    prepend "▁"; and back: "▁" -> " ", byte runs, join, drop the first space. */
 static llm_status llm__spm_pipeline(llm_tokenizer *t, const llm__spm *sp, const char *path) {
@@ -6297,25 +7195,25 @@ static llm_status llm__spm_pipeline(llm_tokenizer *t, const llm__spm *sp, const 
     llm_status s = LLM_OK;
     if (sp->has_charsmap) {
         llm__log(LLM_LOG_WARN, "%s: precompiled normalization rules approximated by NFKC", path);
-        s = llm__spm_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_NFKC }, path);
+        s = llm__tok_push_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_NFKC }, path);
     }
     if (!s && sp->remove_extra_ws) {
         llm__step strip = { .kind = LLM__N_REPLACE, .content = empty }, collapse = { .kind = LLM__N_REPLACE, .content = space, .content_len = 1 };
-        if (!(s = llm__regex_compile("^ +| +$", path, &strip.re)) && !(s = llm__spm_step(&t->norm, &t->n_norm, strip, path)) &&
+        if (!(s = llm__regex_compile("^ +| +$", path, &strip.re)) && !(s = llm__tok_push_step(&t->norm, &t->n_norm, strip, path)) &&
             !(s = llm__regex_compile(" {2,}", path, &collapse.re)))
-            s = llm__spm_step(&t->norm, &t->n_norm, collapse, path);
+            s = llm__tok_push_step(&t->norm, &t->n_norm, collapse, path);
     }
     if (!s && sp->escape_ws)
-        s = llm__spm_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_REPLACE, .pat = space, .pat_len = 1, .content = meta, .content_len = 3 }, path);
+        s = llm__tok_push_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_REPLACE, .pat = space, .pat_len = 1, .content = meta, .content_len = 3 }, path);
     if (!s && sp->add_dummy_prefix)
-        s = llm__spm_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_PREPEND, .content = meta, .content_len = 3 }, path);
+        s = llm__tok_push_step(&t->norm, &t->n_norm, (llm__step){ .kind = LLM__N_PREPEND, .content = meta, .content_len = 3 }, path);
     const llm__step dec[] = {
         { .kind = LLM__D_REPLACE, .pat = meta, .pat_len = 3, .content = space, .content_len = 1 },
         { .kind = LLM__D_BYTEFALLBACK }, { .kind = LLM__D_FUSE },
         { .kind = LLM__D_STRIP, .content = space, .content_len = 1, .start = 1 },
     };
     for (int i = 0; i < 4 && !s; i++)
-        if (i < 3 || sp->add_dummy_prefix) s = llm__spm_step(&t->dec, &t->n_dec, dec[i], path);
+        if (i < 3 || sp->add_dummy_prefix) s = llm__tok_push_step(&t->dec, &t->n_dec, dec[i], path);
     t->has_decoder = true;
     return s;
 }
@@ -6324,6 +7222,7 @@ static llm_status llm__tokenizer_load_spm(const char *path, llm_tokenizer **out)
     llm__mapping map;
     llm_status s = llm__map_file(path, &map);
     if (s) return s;
+    if (!map.size) return llm__fail(LLM_ERR_FORMAT, "%s: empty file", path);
     llm__pb r = { map.data, map.data + map.size };
     llm__spm sp;
     llm_tokenizer *t = NULL;
@@ -6347,7 +7246,7 @@ static llm_status llm__tokenizer_load_spm(const char *path, llm_tokenizer **out)
         t->post_ids[0] = t->bos;
         t->n_post_pre = 1;
     }
-    llm__tok_finish(t);
+    s = llm__tok_finish(t, path);
 done:
     free(types);
     free(mergeable);
@@ -6363,11 +7262,11 @@ static llm_status llm__tokenizer_load_bin(const char *path, llm_tokenizer **out)
     llm__mapping map;
     llm_status s = llm__map_file(path, &map);
     if (s) return s;
+    if (map.size < 4) { llm__unmap(&map); return llm__fail(LLM_ERR_FORMAT, "%s: too short for a tokenizer.bin header", path); }
     const uint8_t *p = map.data, *end = map.data + map.size;
     int64_t n = 0;
     llm_tokenizer *t = NULL;
     bool *all = NULL;
-    if (map.size < 4) { s = llm__fail(LLM_ERR_FORMAT, "%s: too short for a tokenizer.bin header", path); goto done; }
     for (const uint8_t *q = p + 4; q < end; n++) {                  /* count and validate the records */
         int32_t len;
         if (end - q < 8) { s = llm__fail(LLM_ERR_FORMAT, "%s: token %lld: truncated record", path, (long long)n); goto done; }
@@ -6396,13 +7295,28 @@ static llm_status llm__tokenizer_load_bin(const char *path, llm_tokenizer **out)
     t->eos = 2;
     t->n_post_pre = 1;
     for (int i = 0; i < 3; i++) t->flags[i] |= LLM__TF_SPECIAL;
-    llm__tok_finish(t);
+    s = llm__tok_finish(t, path);
 done:
     free(all);
     llm__unmap(&map);
     if (s) llm_tokenizer_free(t);
     else *out = t;
     return s;
+}
+
+/* llama2.c names its tokenizers tok512.bin, tok4096.bin...: the first such file in dir
+   (in name order) into file, for a directory without the standard names. */
+static bool llm__find_llama2c_tokenizer(const char *dir, char *file, size_t cap) {
+    DIR *d = opendir(dir);
+    if (!d) return false;
+    char best[256] = "";
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const char *n = e->d_name;
+        if (!strncmp(n, "tok", 3) && llm__ends_with(n, ".bin") && strlen(n) < sizeof best && (!best[0] || strcmp(n, best) < 0))
+            snprintf(best, sizeof best, "%s", n);
+    }
+    closedir(d);
+    return best[0] && llm__path_join(file, cap, dir, best) && llm__file_exists(file);
 }
 
 LLM_API llm_status llm_tokenizer_load(const char *path, llm_tokenizer **out_tok) {
@@ -6414,9 +7328,14 @@ LLM_API llm_status llm_tokenizer_load(const char *path, llm_tokenizer **out_tok)
         use = NULL;
         for (int i = 0; i < 3 && !use; i++)
             if (llm__path_join(file, sizeof file, path, names[i]) && llm__file_exists(file)) use = file;
-        if (!use) return llm__fail(LLM_ERR_NOT_FOUND, "%s: no tokenizer.json, tokenizer.model or tokenizer.bin", path);
+        if (!use && llm__find_llama2c_tokenizer(path, file, sizeof file)) use = file;
+        if (!use) return llm__fail(LLM_ERR_NOT_FOUND, "%s: no tokenizer.json, tokenizer.model, tokenizer.bin or tok*.bin", path);
     }
+#ifndef LLM_NO_CJSON
     if (llm__ends_with(use, ".json")) return llm__tokenizer_load_json(use, out_tok);
+#else
+    if (llm__ends_with(use, ".json")) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: built with LLM_NO_CJSON", use);
+#endif
     if (llm__ends_with(use, ".model")) return llm__tokenizer_load_spm(use, out_tok);
     if (llm__ends_with(use, ".bin")) return llm__tokenizer_load_bin(use, out_tok);
     return llm__fail(LLM_ERR_UNSUPPORTED, "%s: unknown tokenizer file (expected tokenizer.json, .model or .bin)", use);
