@@ -6,6 +6,15 @@
 #define LLM_IMPLEMENTATION
 #include "llm.h"
 #include "test.h"
+#include <unistd.h>
+
+static const char *tmp_path(const char *name) {
+    static char buf[4][512];
+    static int k;
+    char *b = buf[k++ % 4];
+    snprintf(b, sizeof buf[0], "%s/llm_test_tok_gguf_%d_%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), name);
+    return b;
+}
 
 /* Run every vector of `name`; *n_cases texts, *n_roundtrip of them decoded back exactly
    (those that are not are shown when `roundtrip` is expected). */
@@ -68,6 +77,89 @@ VOCAB_TEST(test_deepseek_coder, "ggml-vocab-deepseek-coder", 1)
 /* BERT lowercases and strips accents and spaces */
 VOCAB_TEST(test_bert_bge, "ggml-vocab-bert-bge", 32)
 
+/* phi-3: BOS from add_bos_token, "<|user|>" (a control token) is one token, the chat
+   template comes from tokenizer.chat_template with bos_token = tokens[bos_token_id]. */
+static void test_phi3_specials_and_template(void) {
+    const char *path = fixture("tokenizers/ggml-vocab/ggml-vocab-phi-3.gguf");
+    llm_tokenizer *t = NULL;
+    CHECK_OK(llm_tokenizer_load(path, &t));
+    if (!t) return;
+    CHECK_EQ_INT(llm_tokenizer_bos(t), 1);
+    CHECK_EQ_INT(llm_tokenizer_eos(t), llm_tokenizer_find(t, "<|endoftext|>"));
+    llm_token user = llm_tokenizer_find(t, "<|user|>");
+    CHECK(user > 0 && llm_tokenizer_is_special(t, user));
+    llm_token ids[16];
+    int64_t n = 0;
+    CHECK_OK(llm_tokenize(t, "<|user|>\nHi", 11, true, ids, 16, &n));
+    CHECK(n >= 3 && ids[0] == 1 && ids[1] == user);
+    llm_chat_template *ct = NULL;
+    CHECK_OK(llm_chat_template_load(path, NULL, &ct));
+    char *text = NULL;
+    size_t len = 0;
+    if (ct) CHECK_OK(llm_chat_template_render(ct, "[{\"role\":\"user\",\"content\":\"Hi\"}]", NULL, true, NULL, &text, &len));
+    CHECK(text && !strncmp(text, "<s><|user|>\nHi<|end|>\n<|assistant|>\n", 35));
+    llm_free(text);
+    llm_chat_template_free(ct);
+    CHECK(llm_chat_template_load(path, "tool_use", &ct) == LLM_ERR_NOT_FOUND);
+    llm_tokenizer_free(t);
+}
+
+/* ---- hostile files, written with our GGUF writer ---- */
+
+/* A small gpt2 vocabulary: "a" "b" "ab" and the merge "a b"; `edit` changes one thing. */
+static llm_status load_edited(int edit, llm_tokenizer **t) {
+    llm_gguf_str toks[] = { { "a", 1 }, { "b", 1 }, { "ab", 2 } }, merges[] = { { "a b", 3 } }, bad_merge[] = { { "ab", 2 } };
+    float scores[2] = { 0, 0 };
+    int32_t types[3] = { 1, 9, -4 };          /* undefined types count as normal */
+    llm_gguf_kv kv[8];
+    int n = 0;
+    kv[n++] = llm_gguf_kv_str("tokenizer.ggml.model", edit == 1 ? "sentencepiece9" : "gpt2");
+    kv[n++] = llm_gguf_kv_str("tokenizer.ggml.pre", edit == 2 ? "no-such-pre" : "gpt-2");
+    if (edit != 3) kv[n++] = llm_gguf_kv_arr("tokenizer.ggml.tokens", edit == 4 ? LLM_GGUF_F32 : LLM_GGUF_STRING, edit == 4 ? 2 : 3, edit == 4 ? (void *)scores : (void *)toks);
+    if (edit == 5) kv[n++] = llm_gguf_kv_arr("tokenizer.ggml.scores", LLM_GGUF_F32, 2, scores);
+    kv[n++] = llm_gguf_kv_arr("tokenizer.ggml.token_type", LLM_GGUF_I32, edit == 6 ? 2 : 3, types);
+    if (edit != 7) kv[n++] = llm_gguf_kv_arr("tokenizer.ggml.merges", LLM_GGUF_STRING, 1, edit == 8 ? bad_merge : merges);
+    kv[n++] = llm_gguf_kv_i32("tokenizer.ggml.bos_token_id", edit == 9 ? 1000 : 2);
+    kv[n++] = llm_gguf_kv_i32("tokenizer.ggml.eos_token_id", edit == 9 ? -7 : 0);
+    const char *path = tmp_path("edit.gguf");
+    llm_status s = llm_gguf_write(path, kv, n, NULL, 0);
+    if (s) return s;
+    s = llm_tokenizer_load(path, t);
+    remove(path);
+    return s;
+}
+
+static void test_hostile(void) {
+    static const struct { int edit; llm_status want; const char *says; } cases[] = {
+        { 1, LLM_ERR_UNSUPPORTED, "sentencepiece9" }, { 2, LLM_ERR_UNSUPPORTED, "no-such-pre" },
+        { 3, LLM_ERR_NOT_FOUND, "tokenizer.ggml.tokens" }, { 4, LLM_ERR_FORMAT, "tokenizer.ggml.tokens" },
+        { 5, LLM_ERR_FORMAT, "3 tokens but 2 scores" }, { 6, LLM_ERR_FORMAT, "3 tokens but 2 token types" },
+        { 7, LLM_ERR_NOT_FOUND, "tokenizer.ggml.merges" }, { 8, LLM_ERR_FORMAT, "merges[0]" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        llm_tokenizer *t = NULL;
+        llm_status s = load_edited(cases[i].edit, &t);
+        CHECK_EQ_INT(s, cases[i].want);
+        if (!strstr(llm_last_error(), cases[i].says)) printf("  edit %d: message '%s' lacks '%s'\n", cases[i].edit, llm_last_error(), cases[i].says);
+        CHECK(strstr(llm_last_error(), cases[i].says) != NULL);
+        llm_tokenizer_free(t);
+    }
+    llm_tokenizer *t = NULL;
+    CHECK_OK(load_edited(0, &t));
+    llm_token ids[4];
+    int64_t n = 0;
+    if (t) CHECK_OK(llm_tokenize(t, "ab", 2, false, ids, 4, &n));
+    CHECK(n == 1 && ids[0] == 2);
+    CHECK(t && llm_tokenizer_bos(t) == 2 && llm_tokenizer_eos(t) == 0);
+    llm_tokenizer_free(t);
+    t = NULL;
+    CHECK_OK(load_edited(9, &t));                      /* out-of-range special ids are dropped */
+    CHECK(t && llm_tokenizer_bos(t) == -1 && llm_tokenizer_eos(t) == -1);
+    if (t) CHECK_OK(llm_tokenize(t, "ab", 2, true, ids, 4, &n));
+    CHECK(n == 1);
+    llm_tokenizer_free(t);
+}
+
 int main(void) {
     RUN(test_llama_spm);
     RUN(test_phi3);
@@ -76,5 +168,7 @@ int main(void) {
     RUN(test_falcon);
     RUN(test_deepseek_coder);
     RUN(test_bert_bge);
+    RUN(test_phi3_specials_and_template);
+    RUN(test_hostile);
     return TEST_MAIN_END();
 }
