@@ -201,6 +201,7 @@ static bool llm__gg_flag(const llm_gguf *g, const char *key, bool dflt) {
 static llm_status llm__gg_specials(llm_tokenizer *t, const llm_gguf *g, int kind, const char *path) {
     bool spm = kind == LLM__GG_LLAMA, bert = kind == LLM__GG_BERT;
     t->bos = llm__gg_id(g, t, "tokenizer.ggml.bos_token_id", spm ? 1 : -1);
+    if (bert) t->bos = llm__gg_id(g, t, "tokenizer.ggml.cls_token_id", t->bos);    /* [CLS] opens the text */
     t->eos = llm__gg_id(g, t, "tokenizer.ggml.eos_token_id", spm ? 2 : -1);
     t->unk = llm__gg_id(g, t, "tokenizer.ggml.unknown_token_id", spm ? 0 : -1);
     llm_token sep = llm__gg_id(g, t, "tokenizer.ggml.seperator_token_id", -1);

@@ -104,6 +104,22 @@ static void test_phi3_specials_and_template(void) {
     llm_tokenizer_free(t);
 }
 
+/* BERT: add_special gives [CLS] text [SEP] (cls_token_id, seperator_token_id), and
+   decoding joins "##" pieces */
+static void test_bert_specials(void) {
+    llm_tokenizer *t = NULL;
+    CHECK_OK(llm_tokenizer_load(fixture("tokenizers/ggml-vocab/ggml-vocab-bert-bge.gguf"), &t));
+    if (!t) return;
+    llm_token ids[16];
+    int64_t n = 0;
+    CHECK_OK(llm_tokenize(t, "Hello, Tokenizers", 17, true, ids, 16, &n));
+    CHECK(n >= 4 && ids[0] == 101 && ids[n - 1] == 102);
+    char text[64];
+    llm_detokenize(t, ids, n, true, text, sizeof text);
+    CHECK_STR(text, "hello, tokenizers");
+    llm_tokenizer_free(t);
+}
+
 /* ---- hostile files, written with our GGUF writer ---- */
 
 /* A small gpt2 vocabulary: "a" "b" "ab" and the merge "a b"; `edit` changes one thing. */
@@ -169,6 +185,7 @@ int main(void) {
     RUN(test_deepseek_coder);
     RUN(test_bert_bge);
     RUN(test_phi3_specials_and_template);
+    RUN(test_bert_specials);
     RUN(test_hostile);
     return TEST_MAIN_END();
 }
