@@ -1,7 +1,7 @@
 /* ---- >>GGUF vocabularies: llama.cpp's tokenizer.ggml.* metadata ----
    A GGUF file carries its tokenizer as metadata:
      tokenizer.ggml.model       "llama" (SentencePiece BPE: scores), "gpt2" (byte-level BPE:
-                                merges), "bert" (WordPiece)
+                                merges), "bert" (WordPiece), "t5" (SentencePiece Unigram)
      tokenizer.ggml.pre         which pre-tokenizer regexes a "gpt2" vocabulary uses
      tokenizer.ggml.tokens      [string]  id -> piece
      tokenizer.ggml.scores      [f32]     SentencePiece scores (merge order for "llama")
@@ -11,13 +11,13 @@
      tokenizer.ggml.{bos,eos,unknown,seperator,padding}_token_id, add_bos_token,
      add_eos_token, add_space_prefix
    The loader fills the same tokenizer object as tokenizer.json / tokenizer.model would:
-   "llama" is the SentencePiece path of 44_tok_spm.c, "gpt2" the byte-level BPE of a
+   "llama" and "t5" are the SentencePiece paths of 44_tok_spm.c, "gpt2" the byte-level BPE of a
    tokenizer.json with one Split step per llama.cpp regex, "bert" WordPiece with the
    pieces turned back into HF's spelling. Control and user-defined tokens become added
    tokens, so "<|im_start|>" in text is one token as with HF. */
 #include "10_internal.h"
 
-enum { LLM__GG_LLAMA, LLM__GG_GPT2, LLM__GG_BERT };
+enum { LLM__GG_LLAMA, LLM__GG_GPT2, LLM__GG_BERT, LLM__GG_T5 };
 
 typedef struct llm__gg {                 /* the arrays, borrowed from the open file */
     const char *path;
@@ -44,7 +44,8 @@ static llm_status llm__gg_arrays(const llm_gguf *g, llm__gg *c) {
         return llm__fail(LLM_ERR_FORMAT, "%s: %lld tokens but %lld scores", c->path, (long long)c->n, (long long)n_scores);
     if (c->types && n_types != c->n)
         return llm__fail(LLM_ERR_FORMAT, "%s: %lld tokens but %lld token types", c->path, (long long)c->n, (long long)n_types);
-    if (c->kind == LLM__GG_LLAMA && !c->scores) return llm__fail(LLM_ERR_FORMAT, "%s: a \"llama\" vocabulary needs tokenizer.ggml.scores", c->path);
+    if ((c->kind == LLM__GG_LLAMA || c->kind == LLM__GG_T5) && !c->scores)
+        return llm__fail(LLM_ERR_FORMAT, "%s: a SentencePiece vocabulary needs tokenizer.ggml.scores", c->path);
     return LLM_OK;
 }
 
@@ -66,7 +67,7 @@ static llm_status llm__gg_bert_piece(llm_tokenizer *t, llm_token id, const llm_g
    ones special); unknown, byte and unused ones never come out of the model's search. */
 static llm_status llm__gg_vocab(llm_tokenizer *t, const llm__gg *c) {
     llm__buf tmp = { 0 };
-    llm_status s = llm__tok_alloc_vocab(t, c->n, c->kind == LLM__GG_LLAMA, c->path);
+    llm_status s = llm__tok_alloc_vocab(t, c->n, c->scores != NULL, c->path);
     for (llm_token id = 0; id < c->n && !s; id++) {
         const llm_gguf_str *p = &c->tokens[id];
         int type = c->types ? c->types[id] : LLM__SP_NORMAL;
@@ -78,7 +79,7 @@ static llm_status llm__gg_vocab(llm_tokenizer *t, const llm__gg *c) {
         if (s) break;
         if (type != LLM__SP_NORMAL && type != LLM__SP_USER) t->flags[id] |= LLM__TF_NO_MODEL;
         if (added && p->len) {
-            bool spm_user = c->kind == LLM__GG_LLAMA && type == LLM__SP_USER;    /* as tokenizer.model's */
+            bool spm_user = (c->kind == LLM__GG_LLAMA || c->kind == LLM__GG_T5) && type == LLM__SP_USER;  /* as tokenizer.model's */
             llm__added a = { t->pieces[id], t->piece_lens[id], id, type == LLM__SP_CONTROL, false, false, false, spm_user, spm_user };
             s = llm__tok_add_token(t, &a, c->path);
         }
@@ -199,14 +200,14 @@ static bool llm__gg_flag(const llm_gguf *g, const char *key, bool dflt) {
 
 /* Special ids and what add_special puts around the text. */
 static llm_status llm__gg_specials(llm_tokenizer *t, const llm_gguf *g, int kind, const char *path) {
-    bool spm = kind == LLM__GG_LLAMA, bert = kind == LLM__GG_BERT;
+    bool spm = kind == LLM__GG_LLAMA, bert = kind == LLM__GG_BERT, t5 = kind == LLM__GG_T5;
     t->bos = llm__gg_id(g, t, "tokenizer.ggml.bos_token_id", spm ? 1 : -1);
     if (bert) t->bos = llm__gg_id(g, t, "tokenizer.ggml.cls_token_id", t->bos);    /* [CLS] opens the text */
     t->eos = llm__gg_id(g, t, "tokenizer.ggml.eos_token_id", spm ? 2 : -1);
-    t->unk = llm__gg_id(g, t, "tokenizer.ggml.unknown_token_id", spm ? 0 : -1);
+    t->unk = llm__gg_id(g, t, "tokenizer.ggml.unknown_token_id", spm ? 0 : t5 ? 2 : -1);
     llm_token sep = llm__gg_id(g, t, "tokenizer.ggml.seperator_token_id", -1);
     bool add_bos = llm__gg_flag(g, "tokenizer.ggml.add_bos_token", spm || bert) && t->bos >= 0;
-    bool add_eos = llm__gg_flag(g, "tokenizer.ggml.add_eos_token", false) && t->eos >= 0;
+    bool add_eos = llm__gg_flag(g, "tokenizer.ggml.add_eos_token", t5) && t->eos >= 0;       /* T5 ends with </s> */
     if (bert) { add_eos = sep >= 0 || add_eos; if (sep < 0) sep = t->eos; }  /* [CLS] text [SEP] */
     if (!(t->post_ids = (llm_token *)malloc(2 * sizeof *t->post_ids))) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
     if (add_bos) t->post_ids[t->n_post_pre++] = t->bos;
@@ -221,7 +222,8 @@ static llm_status llm__gg_kind(const llm_gguf *g, llm__gg *c) {
     if (!strcmp(model, "llama")) c->kind = LLM__GG_LLAMA;
     else if (!strcmp(model, "gpt2")) c->kind = LLM__GG_GPT2;
     else if (!strcmp(model, "bert")) c->kind = LLM__GG_BERT;
-    else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model '%.100s' is not supported (llama, gpt2, bert)", c->path, model);
+    else if (!strcmp(model, "t5")) c->kind = LLM__GG_T5;
+    else return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model '%.100s' is not supported (llama, gpt2, bert, t5)", c->path, model);
     return LLM_OK;
 }
 
@@ -237,13 +239,22 @@ static llm_status llm__gg_model(llm_tokenizer *t, const llm_gguf *g, const llm__
         t->model = LLM__TOK_WORDPIECE;
         return llm__gg_bert_pipeline(t, c->path);
     }
+    /* llama.cpp's SentencePiece: " " -> "▁", a leading "▁" unless add_space_prefix is false;
+       T5 (Unigram) also collapses spaces and has a precompiled charsmap */
+    bool t5 = c->kind == LLM__GG_T5;
+    llm__spm sp = { t5 ? 1 : 2, !t5, llm__gg_flag(g, "tokenizer.ggml.add_space_prefix", true),
+                    llm__gg_flag(g, "tokenizer.ggml.remove_extra_whitespaces", t5), true,
+                    llm_gguf_find_kv(g, "tokenizer.ggml.precompiled_charsmap") != NULL, 0, 1, 2, c->n };
+    t->byte_fallback = sp.byte_fallback;
+    t->fuse_unk = true;
+    if (t5) {
+        t->model = LLM__TOK_UNIGRAM;
+        return llm__spm_pipeline(t, &sp, c->path);
+    }
+    t->model = LLM__TOK_BPE;
     bool *mergeable = (bool *)malloc((size_t)c->n);
     if (!mergeable) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
     for (int64_t i = 0; i < c->n; i++) mergeable[i] = !(t->flags[i] & LLM__TF_NO_MODEL);
-    t->model = LLM__TOK_BPE;
-    t->byte_fallback = t->fuse_unk = true;
-    /* llama.cpp's SPM: no whitespace collapsing, " " -> "▁", a leading "▁" unless add_space_prefix is false */
-    llm__spm sp = { 2, true, llm__gg_flag(g, "tokenizer.ggml.add_space_prefix", true), false, true, false, 0, 1, 2, c->n };
     if (!(s = llm__merges_from_scores(t, mergeable, c->path))) s = llm__spm_pipeline(t, &sp, c->path);
     free(mergeable);
     return s;

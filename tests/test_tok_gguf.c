@@ -120,6 +120,34 @@ static void test_bert_specials(void) {
     llm_tokenizer_free(t);
 }
 
+/* A tiny T5 (Unigram) vocabulary: spaces collapse, the best-scoring segmentation wins,
+   add_special appends </s> (no fixture has one: llama.cpp's vectors cover no t5 file). */
+static void test_t5_unigram(void) {
+    llm_gguf_str toks[] = { { "<pad>", 5 }, { "</s>", 4 }, { "<unk>", 5 }, { "\xe2\x96\x81", 3 }, { "a", 1 }, { "b", 1 },
+                            { "\xe2\x96\x81" "ab", 5 }, { "ab", 2 }, { "\xe2\x96\x81" "a", 4 } };
+    float scores[9] = { 0, 0, 0, -2, -3, -3, -1, -2, -2 };
+    int32_t types[9] = { 3, 3, 2, 1, 1, 1, 1, 1, 1 };
+    llm_gguf_kv kv[] = {
+        llm_gguf_kv_str("tokenizer.ggml.model", "t5"), llm_gguf_kv_arr("tokenizer.ggml.tokens", LLM_GGUF_STRING, 9, toks),
+        llm_gguf_kv_arr("tokenizer.ggml.scores", LLM_GGUF_F32, 9, scores), llm_gguf_kv_arr("tokenizer.ggml.token_type", LLM_GGUF_I32, 9, types),
+        llm_gguf_kv_u32("tokenizer.ggml.eos_token_id", 1), llm_gguf_kv_u32("tokenizer.ggml.unknown_token_id", 2),
+    };
+    const char *path = tmp_path("t5.gguf");
+    llm_tokenizer *t = NULL;
+    CHECK_OK(llm_gguf_write(path, kv, 6, NULL, 0));
+    CHECK_OK(llm_tokenizer_load(path, &t));
+    remove(path);
+    if (!t) return;
+    llm_token ids[8];
+    int64_t n = 0;
+    CHECK_OK(llm_tokenize(t, "ab  ab a", 8, true, ids, 8, &n));
+    CHECK(n == 4 && ids[0] == 6 && ids[1] == 6 && ids[2] == 8 && ids[3] == 1);
+    char text[32];
+    llm_detokenize(t, ids, n, true, text, sizeof text);
+    CHECK_STR(text, "ab ab a");
+    llm_tokenizer_free(t);
+}
+
 /* ---- hostile files, written with our GGUF writer ---- */
 
 /* A small gpt2 vocabulary: "a" "b" "ab" and the merge "a b"; `edit` changes one thing. */
@@ -186,6 +214,7 @@ int main(void) {
     RUN(test_bert_bge);
     RUN(test_phi3_specials_and_template);
     RUN(test_bert_specials);
+    RUN(test_t5_unigram);
     RUN(test_hostile);
     return TEST_MAIN_END();
 }
