@@ -118,18 +118,35 @@ static llm_status llm__gg_merges(llm_tokenizer *t, const llm_gguf *g, const char
 
 /* llama.cpp's pre-tokenizer regexes per tokenizer.ggml.pre (llama-vocab.cpp). Each regex
    is one Split(Isolated) step: matches and the text between them become words, and the
-   next regex cuts those further. */
+   next regex cuts those further. Literal non-ASCII characters are written as UTF-8 (and
+   must stay un-normalized: deepseek-llm's class holds U+1F7D, U+1FBE, U+1FD3, U+1FDB,
+   U+2126, U+212A, which NFC would turn into other letters). */
 #define LLM__GG_GPT2_RE "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"
 #define LLM__GG_LLAMA3_RE(num) "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|" num \
                                "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-static const struct { const char *names; const char *re[5]; } llm__gg_pre[] = {
+#define LLM__GG_CASED_RE(contractions) \
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+" contractions \
+    "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*" contractions
+#define LLM__GG_BLOOM_RE " ?[^(\\s|.,!?…。，、।۔،)]+"
+static const struct { const char *names; const char *re[6]; } llm__gg_pre[] = {
     { " default ", { "[\\p{P}\\$\\+<=>\\^~\\|]+", LLM__GG_GPT2_RE, "\\p{N}+", "[0-9][0-9][0-9]" } },
     { " gpt-2 mpt olmo jais ", { LLM__GG_GPT2_RE } },
-    { " llama3 llama-v3 llama-bpe dbrx smaug-bpe falcon3 pixtral ", { LLM__GG_LLAMA3_RE("\\p{N}{1,3}") } },
-    { " qwen2 stablelm2 hunyuan ", { LLM__GG_LLAMA3_RE("\\p{N}") } },
-    { " deepseek-coder ", { "[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[\xe4\xb8\x80-\xe9\xbe\xa5\xe0\xa0\x80-\xe4\xb8\x80\xea\xb0\x80-\xed\x9f\xbf]+", "\\p{N}" } },
+    { " llama3 llama-v3 llama-bpe dbrx smaug-bpe falcon3 pixtral chatglm-bpe ", { LLM__GG_LLAMA3_RE("\\p{N}{1,3}") } },
+    { " qwen2 stablelm2 ", { LLM__GG_LLAMA3_RE("\\p{N}") } },
+    { " deepseek-llm ", { "[\r\n]", "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌ"
+                          "ῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+",
+                          "\\s?[!-/:-~！-／：-～‘-‟　-。]+", "\\s+$", "[一-龥ࠀ-一가-퟿]+", "\\p{N}+" } },
+    { " deepseek-v3 ", { "\\p{N}{1,3}", "[一-龥぀-ゟ゠-ヿ]+",
+                         "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+"
+                         "| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+" } },
+    { " deepseek-coder ", { "[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[一-龥ࠀ-一가-퟿]+", "\\p{N}" } },
     { " falcon ", { "[\\p{P}\\$\\+<=>\\^~\\|`]+", LLM__GG_GPT2_RE, "[0-9][0-9][0-9]" } },
     { " starcoder refact command-r smollm codeshell exaone minerva ", { "\\p{N}", LLM__GG_GPT2_RE } },
+    { " poro-chat bloom gpt3-finnish ", { LLM__GG_BLOOM_RE } },
+    { " viking ", { LLM__GG_BLOOM_RE, "\\p{N}" } },
+    { " tekken ", { LLM__GG_CASED_RE("") "|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" } },
+    { " gpt-4o ", { LLM__GG_CASED_RE("(?i:'s|'t|'re|'ve|'m|'ll|'d)?")
+                    "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" } },
 };
 
 static llm_status llm__gg_pretokenizer(llm_tokenizer *t, const llm_gguf *g, const char *path) {
@@ -141,7 +158,7 @@ static llm_status llm__gg_pretokenizer(llm_tokenizer *t, const llm_gguf *g, cons
     size_t k = 0, n = sizeof llm__gg_pre / sizeof llm__gg_pre[0];
     while (k < n && !strstr(llm__gg_pre[k].names, key)) k++;
     if (k == n) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tokenizer.ggml.pre '%.100s' is not supported", path, pre);
-    for (int i = 0; i < 5 && llm__gg_pre[k].re[i]; i++) {
+    for (int i = 0; i < 6 && llm__gg_pre[k].re[i]; i++) {
         llm__step st = { .kind = LLM__P_SPLIT, .behavior = LLM__SPLIT_ISOLATED };
         if ((s = llm__regex_compile(llm__gg_pre[k].re[i], path, &st.re))) return s;
         if ((s = llm__tok_push_step(&t->pre, &t->n_pre, st, path))) { llm__regex_free(st.re); return s; }

@@ -150,15 +150,16 @@ static void test_t5_unigram(void) {
 
 /* ---- hostile files, written with our GGUF writer ---- */
 
-/* A small gpt2 vocabulary: "a" "b" "ab" and the merge "a b"; `edit` changes one thing. */
-static llm_status load_edited(int edit, llm_tokenizer **t) {
+/* A small gpt2 vocabulary: "a" "b" "ab" and the merge "a b", pre-tokenizer `pre`; `edit`
+   changes one thing. */
+static llm_status load_edited(int edit, const char *pre, llm_tokenizer **t) {
     llm_gguf_str toks[] = { { "a", 1 }, { "b", 1 }, { "ab", 2 } }, merges[] = { { "a b", 3 } }, bad_merge[] = { { "ab", 2 } };
     float scores[2] = { 0, 0 };
     int32_t types[3] = { 1, 9, -4 };          /* undefined types count as normal */
     llm_gguf_kv kv[8];
     int n = 0;
     kv[n++] = llm_gguf_kv_str("tokenizer.ggml.model", edit == 1 ? "sentencepiece9" : "gpt2");
-    kv[n++] = llm_gguf_kv_str("tokenizer.ggml.pre", edit == 2 ? "no-such-pre" : "gpt-2");
+    kv[n++] = llm_gguf_kv_str("tokenizer.ggml.pre", pre);
     if (edit != 3) kv[n++] = llm_gguf_kv_arr("tokenizer.ggml.tokens", edit == 4 ? LLM_GGUF_F32 : LLM_GGUF_STRING, edit == 4 ? 2 : 3, edit == 4 ? (void *)scores : (void *)toks);
     if (edit == 5) kv[n++] = llm_gguf_kv_arr("tokenizer.ggml.scores", LLM_GGUF_F32, 2, scores);
     kv[n++] = llm_gguf_kv_arr("tokenizer.ggml.token_type", LLM_GGUF_I32, edit == 6 ? 2 : 3, types);
@@ -182,14 +183,14 @@ static void test_hostile(void) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         llm_tokenizer *t = NULL;
-        llm_status s = load_edited(cases[i].edit, &t);
+        llm_status s = load_edited(cases[i].edit, cases[i].edit == 2 ? "no-such-pre" : "gpt-2", &t);
         CHECK_EQ_INT(s, cases[i].want);
         if (!strstr(llm_last_error(), cases[i].says)) printf("  edit %d: message '%s' lacks '%s'\n", cases[i].edit, llm_last_error(), cases[i].says);
         CHECK(strstr(llm_last_error(), cases[i].says) != NULL);
         llm_tokenizer_free(t);
     }
     llm_tokenizer *t = NULL;
-    CHECK_OK(load_edited(0, &t));
+    CHECK_OK(load_edited(0, "gpt-2", &t));
     llm_token ids[4];
     int64_t n = 0;
     if (t) CHECK_OK(llm_tokenize(t, "ab", 2, false, ids, 4, &n));
@@ -197,11 +198,28 @@ static void test_hostile(void) {
     CHECK(t && llm_tokenizer_bos(t) == 2 && llm_tokenizer_eos(t) == 0);
     llm_tokenizer_free(t);
     t = NULL;
-    CHECK_OK(load_edited(9, &t));                      /* out-of-range special ids are dropped */
+    CHECK_OK(load_edited(9, "gpt-2", &t));                      /* out-of-range special ids are dropped */
     CHECK(t && llm_tokenizer_bos(t) == -1 && llm_tokenizer_eos(t) == -1);
     if (t) CHECK_OK(llm_tokenize(t, "ab", 2, true, ids, 4, &n));
     CHECK(n == 1);
     llm_tokenizer_free(t);
+}
+
+/* Every pre-tokenizer name we know compiles its regexes and runs them over a mixed text
+   (the tiny vocabulary has no byte tokens: only the leading "ab" has ids). */
+static void test_pre_types(void) {
+    static const char *const names[] = { "default", "gpt-2", "llama-bpe", "qwen2", "deepseek-llm", "deepseek-v3", "deepseek-coder",
+                                         "falcon", "starcoder", "bloom", "viking", "tekken", "gpt-4o", "chatglm-bpe" };
+    const char *text = "ab, y'all! Hello 3333 ÄÖ 我想 \n\n  ab";
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        llm_tokenizer *t = NULL;
+        llm_token ids[128];
+        int64_t n = 0;
+        CHECK_OK(load_edited(0, names[i], &t));
+        if (t) CHECK_OK(llm_tokenize(t, text, strlen(text), false, ids, 128, &n));
+        CHECK(n >= 1 && ids[0] == 2);
+        llm_tokenizer_free(t);
+    }
 }
 
 int main(void) {
@@ -216,5 +234,6 @@ int main(void) {
     RUN(test_bert_specials);
     RUN(test_t5_unigram);
     RUN(test_hostile);
+    RUN(test_pre_types);
     return TEST_MAIN_END();
 }
