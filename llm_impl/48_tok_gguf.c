@@ -88,32 +88,34 @@ static llm_status llm__gg_vocab(llm_tokenizer *t, const llm__gg *c) {
     return s;
 }
 
-/* tokenizer.ggml.merges ["a b", ...]: rank = position, as tokenizer.json's model.merges. */
+/* Merge `rank` "a b": the pair's ids -> (rank, id of "ab"), as tokenizer.json's model.merges. */
+static llm_status llm__gg_merge(llm_tokenizer *t, const llm_gguf_str *m, int64_t rank, llm__buf *tmp, const char *path) {
+    const char *a = m->str, *sp = (const char *)memchr(a, ' ', (size_t)m->len);
+    if (!sp) return llm__fail(LLM_ERR_FORMAT, "%s: merges[%lld] '%.100s' is not \"a b\"", path, (long long)rank, a);
+    size_t na = (size_t)(sp - a), nb = (size_t)m->len - na - 1;
+    tmp->len = 0;
+    llm__buf_put(tmp, a, na);
+    llm__buf_put(tmp, sp + 1, nb);
+    if (tmp->oom) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+    llm_token ia = llm__strmap_get(&t->vocab, a, na), ib = llm__strmap_get(&t->vocab, sp + 1, nb);
+    llm_token im = llm__strmap_get(&t->vocab, tmp->data, tmp->len);
+    if (ia < 0 || ib < 0 || im < 0)
+        return llm__fail(LLM_ERR_FORMAT, "%s: merges[%lld] '%.100s': a part or the result is not in the vocabulary", path, (long long)rank, a);
+    if (!llm__u64map_put(&t->merges, ((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib, ((uint64_t)rank << 32) | (uint32_t)im))
+        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+    return LLM_OK;
+}
+
 static llm_status llm__gg_merges(llm_tokenizer *t, const llm_gguf *g, const char *path) {
     int64_t n = 0;
     const void *p = NULL;
     llm_status s = llm_gguf_get_arr(g, "tokenizer.ggml.merges", LLM_GGUF_STRING, &n, &p);
     if (s) return s;
-    const llm_gguf_str *m = (const llm_gguf_str *)p;
     if (!llm__u64map_init(&t->merges, (size_t)n + 1)) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
-    for (int64_t rank = 0; rank < n; rank++) {
-        const char *a = m[rank].str, *sp = (const char *)memchr(a, ' ', (size_t)m[rank].len);
-        if (!sp) return llm__fail(LLM_ERR_FORMAT, "%s: merges[%lld] '%.100s' is not \"a b\"", path, (long long)rank, a);
-        size_t na = (size_t)(sp - a), nb = (size_t)m[rank].len - na - 1;
-        llm_token ia = llm__strmap_get(&t->vocab, a, na), ib = llm__strmap_get(&t->vocab, sp + 1, nb), im = -1;
-        if (ia >= 0 && ib >= 0) {                     /* the merged string: the pair without the space */
-            char buf[512];
-            if (na + nb <= sizeof buf) {
-                memcpy(buf, a, na);
-                memcpy(buf + na, sp + 1, nb);
-                im = llm__strmap_get(&t->vocab, buf, na + nb);
-            }
-        }
-        if (im < 0) return llm__fail(LLM_ERR_FORMAT, "%s: merges[%lld] '%.100s': a part or the result is not in the vocabulary", path, (long long)rank, a);
-        if (!llm__u64map_put(&t->merges, ((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib, ((uint64_t)rank << 32) | (uint32_t)im))
-            return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
-    }
-    return LLM_OK;
+    llm__buf tmp = { 0 };
+    for (int64_t rank = 0; rank < n && !s; rank++) s = llm__gg_merge(t, (const llm_gguf_str *)p + rank, rank, &tmp, path);
+    llm__buf_free(&tmp);
+    return s;
 }
 
 /* llama.cpp's pre-tokenizer regexes per tokenizer.ggml.pre (llama-vocab.cpp). Each regex
