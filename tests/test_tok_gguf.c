@@ -166,11 +166,11 @@ static llm_status load_edited(int edit, const char *pre, llm_tokenizer **t) {
     if (edit != 7) kv[n++] = llm_gguf_kv_arr("tokenizer.ggml.merges", LLM_GGUF_STRING, 1, edit == 8 ? bad_merge : merges);
     kv[n++] = llm_gguf_kv_i32("tokenizer.ggml.bos_token_id", edit == 9 ? 1000 : 2);
     kv[n++] = llm_gguf_kv_i32("tokenizer.ggml.eos_token_id", edit == 9 ? -7 : 0);
-    const char *path = tmp_path("edit.gguf");
+    const char *path = tmp_path(edit < 0 ? "full.gguf" : "edit.gguf");
     llm_status s = llm_gguf_write(path, kv, n, NULL, 0);
     if (s) return s;
     s = llm_tokenizer_load(path, t);
-    remove(path);
+    if (edit >= 0) remove(path);
     return s;
 }
 
@@ -205,6 +205,28 @@ static void test_hostile(void) {
     llm_tokenizer_free(t);
 }
 
+/* The small vocabulary cut short at every length: an error each time, never a crash. */
+static void test_truncated(void) {
+    llm_tokenizer *t = NULL;
+    const char *full = tmp_path("full.gguf"), *cut = tmp_path("cut.gguf");
+    char *data = NULL;
+    size_t n = 0;
+    CHECK_OK(load_edited(-1, "gpt-2", &t));               /* edit -1: keep the file */
+    llm_tokenizer_free(t);
+    CHECK_OK(llm__read_file(NULL, full, &data, &n));
+    for (size_t len = 0; data && len < n; len++) {
+        FILE *f = fopen(cut, "wb");
+        if (!f) break;
+        fwrite(data, 1, len, f);
+        fclose(f);
+        t = NULL;
+        CHECK(llm_tokenizer_load(cut, &t) != LLM_OK && t == NULL);
+    }
+    remove(cut);
+    remove(full);
+    llm__free(NULL, data);
+}
+
 /* Every pre-tokenizer name we know compiles its regexes and runs them over a mixed text
    (the tiny vocabulary has no byte tokens: only the leading "ab" has ids). */
 static void test_pre_types(void) {
@@ -235,5 +257,6 @@ int main(void) {
     RUN(test_t5_unigram);
     RUN(test_hostile);
     RUN(test_pre_types);
+    RUN(test_truncated);
     return TEST_MAIN_END();
 }
