@@ -151,7 +151,7 @@ static void test_t5_unigram(void) {
 /* ---- hostile files, written with our GGUF writer ---- */
 
 /* A small gpt2 vocabulary: "a" "b" "ab" and the merge "a b", pre-tokenizer `pre`; `edit`
-   changes one thing. */
+   1..9 changes one thing (0: nothing; -1: nothing, and the file stays as full.gguf). */
 static llm_status load_edited(int edit, const char *pre, llm_tokenizer **t) {
     llm_gguf_str toks[] = { { "a", 1 }, { "b", 1 }, { "ab", 2 } }, merges[] = { { "a b", 3 } }, bad_merge[] = { { "ab", 2 } };
     float scores[2] = { 0, 0 };
