@@ -4,7 +4,8 @@
        normalizers, pre-tokenizers, post-processors, decoders and added tokens), plus
        tokenizer_config.json next to it for bos/eos;
      - SentencePiece tokenizer.model (BPE and Unigram);
-     - llama2.c tokenizer.bin (encodes and decodes exactly like llama2.c's run.c).
+     - llama2.c tokenizer.bin (encodes and decodes exactly like llama2.c's run.c);
+     - a GGUF file's tokenizer.ggml.* metadata ("llama", "gpt2", "bert" vocabularies).
    Encoding matches Hugging Face `tokenizers` token for token. Text in and out is UTF-8.
    Invalid UTF-8 input is not rejected: each maximal invalid subsequence becomes U+FFFD,
    as Python's bytes.decode(errors="replace") does before HF sees the text (tokenizer.bin
@@ -15,7 +16,7 @@ typedef struct llm_tokenizer llm_tokenizer;
 
 /* Load from `path`: a directory holding tokenizer.json (+ tokenizer_config.json),
    tokenizer.model, tokenizer.bin or llama2.c's tok*.bin (tried in that order), or the path
-   of such a file.
+   of such a file or of a .gguf file.
    Free with llm_tokenizer_free(). Errors: LLM_ERR_IO, LLM_ERR_FORMAT (with the file and
    field), LLM_ERR_UNSUPPORTED (a model/normalizer/... type not implemented), LLM_ERR_NOMEM. */
 LLM_API llm_status llm_tokenizer_load(const char *path, llm_tokenizer **out_tok);

@@ -14,7 +14,9 @@
 typedef struct llm_chat_template llm_chat_template;
 
 /* Load a chat template. path: a model or tokenizer directory (chat_template.jinja and/or
-   tokenizer_config.json) or a tokenizer_config.json file. A chat_template.jinja next to
+   tokenizer_config.json), a tokenizer_config.json file, or a .gguf file
+   (tokenizer.chat_template, named ones tokenizer.chat_template.<name>; bos/eos are the
+   strings of its bos/eos token ids). A chat_template.jinja next to
    the config wins over the config's own template, as in transformers. name: NULL for
    the default template, or one of a named list ("tool_use", "rag").
    bos_token/eos_token come from the config (strings or {"content": ...} objects).

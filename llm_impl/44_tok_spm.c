@@ -307,6 +307,8 @@ static bool llm__find_llama2c_tokenizer(const char *dir, char *file, size_t cap)
     return best[0] && llm__path_join(file, cap, dir, best) && llm__file_exists(file);
 }
 
+static llm_status llm__tokenizer_load_gguf(const char *path, llm_tokenizer **out);   /* 48_tok_gguf.c */
+
 LLM_API llm_status llm_tokenizer_load(const char *path, llm_tokenizer **out_tok) {
     LLM_ASSERT(path && out_tok);
     static const char *const names[] = { "tokenizer.json", "tokenizer.model", "tokenizer.bin" };
@@ -326,5 +328,6 @@ LLM_API llm_status llm_tokenizer_load(const char *path, llm_tokenizer **out_tok)
 #endif
     if (llm__ends_with(use, ".model")) return llm__tokenizer_load_spm(use, out_tok);
     if (llm__ends_with(use, ".bin")) return llm__tokenizer_load_bin(use, out_tok);
+    if (llm__ends_with(use, ".gguf")) return llm__tokenizer_load_gguf(use, out_tok);
     return llm__fail(LLM_ERR_UNSUPPORTED, "%s: unknown tokenizer file (expected tokenizer.json, .model or .bin)", use);
 }

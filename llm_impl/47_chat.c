@@ -147,8 +147,37 @@ LLM_PRIVATE llm_status llm__chat_read_jinja(const char *path, char **out) {
 }
 #endif
 
+/* ---- loading from a GGUF file ----
+   tokenizer.chat_template (a named one: tokenizer.chat_template.<name>, as llama.cpp
+   writes them); bos/eos are the strings of tokenizer.ggml.tokens[bos/eos_token_id]. */
+
+/* The string of the token whose id is metadata `key`, or NULL. */
+static const char *llm__chat_gguf_token(const llm_gguf *g, const char *key) {
+    int64_t id = -1, n = 0;
+    const void *tokens = NULL;
+    if (llm_gguf_get_int(g, key, &id) || llm_gguf_get_arr(g, "tokenizer.ggml.tokens", LLM_GGUF_STRING, &n, &tokens)) return NULL;
+    return id >= 0 && id < n ? ((const llm_gguf_str *)tokens)[id].str : NULL;
+}
+
+static llm_status llm__chat_load_gguf(const char *path, const char *name, llm_chat_template **out) {
+    llm_gguf *g = NULL;
+    char key[256];
+    const char *source = NULL;
+    llm_status s = llm_gguf_open(path, &g);
+    if (s) return s;
+    snprintf(key, sizeof key, "tokenizer.chat_template%s%.200s", name ? "." : "", name ? name : "");
+    if ((s = llm_gguf_get_str(g, key, &source)) == LLM_ERR_NOT_FOUND)
+        s = name ? llm__fail(LLM_ERR_NOT_FOUND, "%s: no chat template named '%s' (no %s)", path, name, key)
+                 : llm__fail(LLM_ERR_NOT_FOUND, "%s: no chat template (no tokenizer.chat_template)", path);
+    if (!s) s = llm__chat_parse(path, source, llm__chat_gguf_token(g, "tokenizer.ggml.bos_token_id"),
+                                llm__chat_gguf_token(g, "tokenizer.ggml.eos_token_id"), out);
+    llm_gguf_close(g);
+    return s;
+}
+
 LLM_API llm_status llm_chat_template_load(const char *path, const char *name, llm_chat_template **out_template) {
     LLM_ASSERT(path && out_template);
+    if (llm__ends_with(path, ".gguf") && !llm__is_dir(path)) return llm__chat_load_gguf(path, name, out_template);
 #ifdef LLM_NO_CJSON
     (void)name;
     return llm__fail(LLM_ERR_UNSUPPORTED, "%s: chat templates need JSON: built with LLM_NO_CJSON", path);
