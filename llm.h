@@ -654,6 +654,140 @@ LLM_API const char       *llm_safetensors_metadata(const llm_safetensors *st, co
 LLM_API llm_status llm_safetensors_write(const char *path, const llm_tensor *tensors, int64_t n_tensors,
                                          const char *const *meta, int64_t n_meta);
 /* ==== end llm_impl/07_api_files.h ==== */
+/* ==== begin llm_impl/07_api_gguf.h ==== */
+/* ---- >>gguf: GGUF reading and writing, llama.cpp block quantization ----
+   GGUF (llama.cpp's format, v2 and v3, little-endian): a header, typed key/value metadata
+   ("general.architecture", "llama.block_count", "tokenizer.ggml.tokens", ...), tensor
+   infos, then the aligned tensor data. Reading maps the file read-only; every header field
+   is validated before anything is handed out (offsets and sizes inside the file, aligned,
+   not overlapping, known types, rows a whole number of blocks).
+
+   Shapes: GGUF stores dims innermost-first (ne[0] is the row length, ggml order); an
+   llm_tensor's shape is outermost-first (numpy order). The reader and writer convert:
+   GGUF ne = [4096, 11008] <-> llm_tensor shape = [11008, 4096] (a Linear weight [out, in]).
+
+   Example (a tokenizer reading its vocabulary; error handling shortened):
+       llm_gguf *g;
+       if (llm_gguf_open(path, &g) != LLM_OK) return fail(llm_last_error());
+       const llm_gguf_str *tokens;   // tokens[i].str, NUL-terminated, tokens[i].len bytes
+       int64_t n_vocab, bos = -1;
+       llm_gguf_get_arr(g, "tokenizer.ggml.tokens", LLM_GGUF_STRING, &n_vocab, (const void **)&tokens);
+       llm_gguf_get_int(g, "tokenizer.ggml.bos_token_id", &bos);      // stays -1 when absent
+       const llm_tensor *emb = llm_gguf_find_tensor(g, "token_embd.weight");   // [n_vocab, n_embd]
+       llm_gguf_close(g);   // tokens, emb and every string die here */
+
+/* Metadata value types; the numbers are GGUF's own. */
+typedef enum llm_gguf_type {
+    LLM_GGUF_U8 = 0, LLM_GGUF_I8 = 1, LLM_GGUF_U16 = 2, LLM_GGUF_I16 = 3,
+    LLM_GGUF_U32 = 4, LLM_GGUF_I32 = 5, LLM_GGUF_F32 = 6, LLM_GGUF_BOOL = 7,
+    LLM_GGUF_STRING = 8, LLM_GGUF_ARRAY = 9, LLM_GGUF_U64 = 10, LLM_GGUF_I64 = 11,
+    LLM_GGUF_F64 = 12,
+    LLM_GGUF_TYPE_COUNT
+} llm_gguf_type;
+
+/* A string: `str` is NUL-terminated (the reader adds the NUL; GGUF strings may in principle
+   hold a NUL, so `len` is the true length). The writer uses only the first `len` bytes. */
+typedef struct llm_gguf_str {
+    const char *str;
+    uint64_t    len;
+} llm_gguf_str;
+
+/* One metadata entry. For arrays, `arr` points to n elements of arr_type, stored as the
+   matching C type (uint8_t, int8_t, ... float, bool, uint64_t, int64_t, double) and
+   suitably aligned; arrays of strings are n llm_gguf_str. Arrays of arrays are rejected. */
+typedef struct llm_gguf_kv {
+    const char   *key;
+    llm_gguf_type type;
+    llm_gguf_type arr_type;     /* element type when type == LLM_GGUF_ARRAY */
+    int64_t       n;            /* element count for arrays, else 1 */
+    union {
+        uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
+        uint64_t u64; int64_t i64; float f32; double f64; bool b;
+        llm_gguf_str str;
+        const void  *arr;
+    } v;
+} llm_gguf_kv;
+
+typedef struct llm_gguf llm_gguf;
+
+/* Open and validate a GGUF file. Free with llm_gguf_close(). Errors: LLM_ERR_IO (cannot
+   open/map), LLM_ERR_FORMAT (malformed, with the file and the problem), LLM_ERR_UNSUPPORTED
+   (GGUF v1, big-endian files, tensor types we cannot represent), LLM_ERR_NOMEM. */
+LLM_API llm_status llm_gguf_open(const char *path, llm_gguf **out_gguf);
+/* The same for a GGUF image in memory, which must stay unchanged until llm_gguf_close()
+   (tensors point into it; 8-byte alignment keeps their elements aligned). `name` (may
+   be NULL) stands for the file in error messages. */
+LLM_API llm_status llm_gguf_open_memory(const void *data, size_t n_bytes, const char *name, llm_gguf **out_gguf);
+LLM_API void       llm_gguf_close(llm_gguf *g);
+LLM_API uint32_t   llm_gguf_version(const llm_gguf *g);
+LLM_API uint32_t   llm_gguf_alignment(const llm_gguf *g);   /* general.alignment or 32 */
+
+/* Metadata in file order: i in [0, llm_gguf_n_kv). Entries are valid until close and
+   contiguous, so llm_gguf_write(path, llm_gguf_kv_at(g, 0), llm_gguf_n_kv(g), ...) copies
+   them (likewise the tensors). */
+LLM_API int64_t            llm_gguf_n_kv(const llm_gguf *g);
+LLM_API const llm_gguf_kv *llm_gguf_kv_at(const llm_gguf *g, int64_t i);
+/* The entry for `key`, or NULL. */
+LLM_API const llm_gguf_kv *llm_gguf_find_kv(const llm_gguf *g, const char *key);
+
+/* Typed getters by key. LLM_OK; LLM_ERR_NOT_FOUND when the key is absent (out untouched,
+   so preset defaults survive); LLM_ERR_FORMAT when it has another type. get_int accepts
+   every integer type whose value fits in int64_t; get_f32 accepts f32 and f64. */
+LLM_API llm_status llm_gguf_get_int(const llm_gguf *g, const char *key, int64_t *out);
+LLM_API llm_status llm_gguf_get_f32(const llm_gguf *g, const char *key, float *out);
+LLM_API llm_status llm_gguf_get_bool(const llm_gguf *g, const char *key, bool *out);
+LLM_API llm_status llm_gguf_get_str(const llm_gguf *g, const char *key, const char **out);
+/* An array whose elements have type arr_type: *out_data points to *out_n elements (see
+   llm_gguf_kv). E.g. tokens: llm_gguf_get_arr(g, "tokenizer.ggml.tokens", LLM_GGUF_STRING,
+   &n, (const void **)&strs) gives n llm_gguf_str. */
+LLM_API llm_status llm_gguf_get_arr(const llm_gguf *g, const char *key, llm_gguf_type arr_type,
+                                    int64_t *out_n, const void **out_data);
+/* Element i of an integer array (any integer element type) as int64_t: for per-layer
+   hyperparameters such as head_count_kv, which some files store as an array. */
+LLM_API llm_status llm_gguf_arr_int(const llm_gguf_kv *kv, int64_t i, int64_t *out);
+
+/* Tensors in file order; views into the mapping, valid until close. */
+LLM_API int64_t           llm_gguf_n_tensors(const llm_gguf *g);
+LLM_API const llm_tensor *llm_gguf_tensor(const llm_gguf *g, int64_t i);
+/* Tensor by name, or NULL. */
+LLM_API const llm_tensor *llm_gguf_find_tensor(const llm_gguf *g, const char *name);
+/* Tensor by name with a clear LLM_ERR_NOT_FOUND message naming the file when absent. */
+LLM_API llm_status        llm_gguf_get_tensor(const llm_gguf *g, const char *name, const llm_tensor **out);
+
+/* Write a GGUF v3 file atomically (temp file + rename). kvs are written in the order given
+   (keys must be unique); tensors likewise, each padded to the alignment, which is the
+   u32 "general.alignment" among kvs if present (a power of two, multiple of 8), else 32.
+   Tensor shapes are in our order and converted to ggml order on the way out; a row
+   (the last dim) must be a whole number of blocks. The reader gives back the same
+   metadata and bytes. */
+LLM_API llm_status llm_gguf_write(const char *path, const llm_gguf_kv *kvs, int64_t n_kv,
+                                  const llm_tensor *tensors, int64_t n_tensors);
+
+/* Helpers to build llm_gguf_kv values for llm_gguf_write (pointers are borrowed). */
+LLM_API llm_gguf_kv llm_gguf_kv_u32(const char *key, uint32_t v);
+LLM_API llm_gguf_kv llm_gguf_kv_i32(const char *key, int32_t v);
+LLM_API llm_gguf_kv llm_gguf_kv_f32(const char *key, float v);
+LLM_API llm_gguf_kv llm_gguf_kv_bool(const char *key, bool v);
+LLM_API llm_gguf_kv llm_gguf_kv_str(const char *key, const char *v);
+/* An array of n elements of arr_type at data (llm_gguf_str for strings). */
+LLM_API llm_gguf_kv llm_gguf_kv_arr(const char *key, llm_gguf_type arr_type, int64_t n, const void *data);
+
+/* ---- llama.cpp block quantization ----
+   The q* dtypes are llama.cpp's: blocks of 32 (q4_0 q4_1 q5_0 q5_1 q8_0) or 256 (k-quants)
+   elements with f16 scales; the exact layouts are described with the code. Results are
+   bit-identical to the reference implementation (ggml, and gguf-py's numpy port).
+   n must be a multiple of the dtype's block_elems; quantized data must be 2-byte aligned
+   (4 for q8_K), as it is in GGUF files. */
+
+/* dst[0..n) = the values of n elements of src (f32, f16, bf16 or any q* dtype).
+   LLM_ERR_UNSUPPORTED for other dtypes, LLM_ERR_INVALID_ARG when n is not whole blocks. */
+LLM_API llm_status llm_dequantize(llm_dtype dtype, const void *src, float *dst, int64_t n);
+/* Quantize n floats into llm_dtype_n_bytes(dtype, n) bytes at dst: f32, f16, bf16 and
+   every q* dtype, with ggml's reference algorithms (no importance matrix). The k-quants
+   search for their scales and are slow (about 5M elements/s). LLM_ERR_UNSUPPORTED for
+   other dtypes. */
+LLM_API llm_status llm_quantize(llm_dtype dtype, const float *src, void *dst, int64_t n);
+/* ==== end llm_impl/07_api_gguf.h ==== */
 /* ==== begin llm_impl/08_api_generate.h ==== */
 /* ---- >>generate: the decoding loop ----
    llm_generate runs a prompt through a session and samples until an end-of-sequence token,
@@ -1492,6 +1626,331 @@ static void llm__axpy_f32_avx2(float *y, float alpha, const float *x, int64_t n)
 }
 #endif
 /* ==== end llm_impl/22_kernels_avx2.c ==== */
+/* ==== begin llm_impl/23_kernels_ggml.c ==== */
+/* ---- >>kernels_ggml: matmul kernels for llama.cpp's block-quantized weights ----
+   Same contract as the float kernels (21_kernels_scalar.c): y[t*ldy + r] = dot(x[t], W[r])
+   for rows r in [r0, r1), scratch = k floats per thread, each output computed the same
+   way whatever the row split.
+
+   Scalar references, one per ggml type: dequantize a weight row into the scratch (exactly,
+   with llm_dequantize) and take f32 dot products. They are the oracle for the fast kernels.
+
+   AVX2 kernels (q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K, q6_K), as llama.cpp does it: the activations
+   are quantized to 8 bits on the fly - per block of 32 (a scale d per block, and s = d *
+   sum(q) for the formats with a min) or per super-block of 256 for the k-quants (a scale
+   and bsums, the sums of each 16 values, which pay for the mins and offsets) - and each
+   weight block meets them in integer dot products: _mm256_maddubs_epi16 (u8 x i8 -> pairs
+   summed in i16) then _mm256_madd_epi16 (-> i32). Signed weights take the sign trick:
+   |w| * (x with w's sign). The result differs from the exact reference by the 8-bit
+   rounding of the activations (relative error about 1e-2 of |x| |w| / sqrt(k) per output;
+   tests/test_ggml_kernels.c states the bound it checks).
+
+   The scratch holds the quantized activations of a few tokens (4k bytes = 3 tokens of
+   k int8 + scales). Several tokens (prefill) are done in tiles of LLM__QTILE rows: each
+   tile of weights is read once from memory and met by every token, 3 at a time. */
+/* #include "10_internal.h" (already above) */
+
+/* Scalar reference: one dequantized row in scratch, dotted with every token. */
+static void llm__matmul_deq_scalar(llm_dtype dtype, const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    size_t row_bytes = llm_dtype_n_bytes(dtype, a->k);
+    for (int64_t r = r0; r < r1; r++) {
+        (void)llm_dequantize(dtype, (const uint8_t *)a->w + (size_t)r * row_bytes, scratch, a->k);
+        for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_scalar(a->x + t * a->k, scratch, a->k);
+    }
+}
+
+#define LLM__MATMUL_DEQ(name, DT) \
+    static void name(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_deq_scalar(DT, a, r0, r1, s); }
+LLM__MATMUL_DEQ(llm__matmul_q4_0_scalar, LLM_DTYPE_Q4_0)
+LLM__MATMUL_DEQ(llm__matmul_q4_1_scalar, LLM_DTYPE_Q4_1)
+LLM__MATMUL_DEQ(llm__matmul_q5_0_scalar, LLM_DTYPE_Q5_0)
+LLM__MATMUL_DEQ(llm__matmul_q5_1_scalar, LLM_DTYPE_Q5_1)
+LLM__MATMUL_DEQ(llm__matmul_q8_0_scalar, LLM_DTYPE_Q8_0)
+LLM__MATMUL_DEQ(llm__matmul_q2_K_scalar, LLM_DTYPE_Q2_K)
+LLM__MATMUL_DEQ(llm__matmul_q3_K_scalar, LLM_DTYPE_Q3_K)
+LLM__MATMUL_DEQ(llm__matmul_q4_K_scalar, LLM_DTYPE_Q4_K)
+LLM__MATMUL_DEQ(llm__matmul_q5_K_scalar, LLM_DTYPE_Q5_K)
+LLM__MATMUL_DEQ(llm__matmul_q6_K_scalar, LLM_DTYPE_Q6_K)
+LLM__MATMUL_DEQ(llm__matmul_q8_K_scalar, LLM_DTYPE_Q8_K)
+#undef LLM__MATMUL_DEQ
+
+#ifdef LLM__AVX2
+#define LLM__QTILE 32       /* weight rows per tile when several token groups share them */
+
+/* One token's activations in 8 bits: x[i] ~ d[i / qk] * q[i]. qk 32: s[b] = d[b] * sum of
+   block b's q. qk 256: bsums[g] = sum of q[16g .. 16g + 16). */
+typedef struct llm__q8_act {
+    const int8_t *q;
+    const float *d, *s;
+    const int16_t *bsums;
+} llm__q8_act;
+
+typedef float (*llm__qdot_fn)(const uint8_t *w, const llm__q8_act *x, int64_t k);
+
+static inline float llm__hmax256(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static inline int32_t llm__hsum256_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* 32 floats times id, rounded to int8 at q (in order); returns the 4 vectors of int32 so
+   the caller can sum them. */
+static inline void llm__q8_store32(const float *x, __m256 id, int8_t *q, __m256i v[4]) {
+    for (int j = 0; j < 4; j++) v[j] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * j), id), _MM_FROUND_TO_NEAREST_INT));
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));   /* undo the per-lane packing */
+    _mm256_storeu_si256((__m256i *)q, p);
+}
+
+static inline __m256 llm__absmax8(const float *x, int64_t n, __m256 m) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+    return m;
+}
+
+/* Quantize one token (k floats) per block of 32 into q, d, s. */
+static void llm__q8_quant32(const float *x, int64_t k, int8_t *q, float *d, float *s) {
+    for (int64_t b = 0; b < k / 32; b++) {
+        float amax = llm__hmax256(llm__absmax8(x + 32 * b, 32, _mm256_setzero_ps()));
+        float db = amax / 127.0f;
+        __m256i v[4];
+        llm__q8_store32(x + 32 * b, _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f), q + 32 * b, v);
+        d[b] = db;
+        s[b] = db * (float)llm__hsum256_i32(_mm256_add_epi32(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3])));
+    }
+}
+
+/* Quantize one token per super-block of 256 into q, d, bsums. */
+static void llm__q8_quant256(const float *x, int64_t k, int8_t *q, float *d, int16_t *bsums) {
+    for (int64_t b = 0; b < k / 256; b++) {
+        const float *xb = x + 256 * b;
+        float amax = llm__hmax256(llm__absmax8(xb, 256, _mm256_setzero_ps()));
+        __m256 id = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+        d[b] = amax / 127.0f;
+        for (int j = 0; j < 8; j++) {
+            __m256i v[4];
+            llm__q8_store32(xb + 32 * j, id, q + 256 * b + 32 * j, v);
+            bsums[16 * b + 2 * j] = (int16_t)llm__hsum256_i32(_mm256_add_epi32(v[0], v[1]));
+            bsums[16 * b + 2 * j + 1] = (int16_t)llm__hsum256_i32(_mm256_add_epi32(v[2], v[3]));
+        }
+    }
+}
+
+/* Bytes one quantized token takes in the scratch, and where its parts are. */
+static size_t llm__q8_act_bytes(int64_t k, int qk) { return (size_t)k + (qk == 32 ? 8 * (size_t)k / 32 : 4 * (size_t)k / 256 + 2 * (size_t)k / 16); }
+
+static llm__q8_act llm__q8_quantize(const float *x, int64_t k, int qk, uint8_t *mem) {
+    llm__q8_act a = { (const int8_t *)mem, (const float *)(mem + k), NULL, NULL };
+    if (qk == 32) {
+        a.s = a.d + k / 32;
+        llm__q8_quant32(x, k, (int8_t *)mem, (float *)a.d, (float *)a.s);
+    } else {
+        a.bsums = (const int16_t *)(a.d + k / 256);
+        llm__q8_quant256(x, k, (int8_t *)mem, (float *)a.d, (int16_t *)a.bsums);
+    }
+    return a;
+}
+
+/* Sum of the 32 products w[i] * x[i] of signed bytes, as 8 int32 lanes. */
+static inline __m256i llm__dot_i8(__m256i w, __m256i x) {
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* Unsigned bytes (< 128) times signed bytes, 8 int32 lanes. */
+static inline __m256i llm__dot_u8(__m256i w, __m256i x) { return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1)); }
+
+/* 16 bytes of nibbles -> 32 bytes: the low nibbles (elements 0..15), then the high ones. */
+static inline __m256i llm__nibbles(const uint8_t *p) {
+    __m128i t = _mm_loadu_si128((const __m128i *)p);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(15));
+}
+
+static inline float llm__f16(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return llm__f16_to_f32(h); }
+
+/* q4_0 block (18 bytes): f16 d, 16 bytes of nibbles; w = d * (nibble - 8). */
+static float llm__qdot_q4_0(const uint8_t *w, const llm__q8_act *x, int64_t k) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / 32; b++, w += 18) {
+        __m256i q = _mm256_sub_epi8(llm__nibbles(w + 2), _mm256_set1_epi8(8));
+        __m256i p = llm__dot_i8(q, _mm256_loadu_si256((const __m256i *)(x->q + 32 * b)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w) * x->d[b]), _mm256_cvtepi32_ps(p), acc);
+    }
+    return llm__hsum256(acc);
+}
+
+/* q4_1 block (20 bytes): f16 d, f16 m, 16 bytes of nibbles; w = d * nibble + m. */
+static float llm__qdot_q4_1(const uint8_t *w, const llm__q8_act *x, int64_t k) {
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t b = 0; b < k / 32; b++, w += 20) {
+        __m256i p = llm__dot_u8(llm__nibbles(w + 4), _mm256_loadu_si256((const __m256i *)(x->q + 32 * b)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w) * x->d[b]), _mm256_cvtepi32_ps(p), acc);
+        mins += llm__f16(w + 2) * x->s[b];
+    }
+    return llm__hsum256(acc) + mins;
+}
+
+/* 32 bits (a little-endian u32 at p) -> 32 bytes: 16 where bit j is set, else 0. */
+static inline __m256i llm__bit4s(const uint8_t *p) {
+    uint32_t u;
+    memcpy(&u, p, 4);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((int64_t)0x8040201008040201ull);
+    __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)u), spread), bit);   /* byte j keeps bit j % 8 of byte j / 8 */
+    return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(16));
+}
+
+/* q5_0 block (22 bytes): f16 d, u32 qh (fifth bits), 16 bytes of nibbles; w = d * (q - 16). */
+static float llm__qdot_q5_0(const uint8_t *w, const llm__q8_act *x, int64_t k) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / 32; b++, w += 22) {
+        __m256i q = _mm256_sub_epi8(_mm256_or_si256(llm__nibbles(w + 6), llm__bit4s(w + 2)), _mm256_set1_epi8(16));
+        __m256i p = llm__dot_i8(q, _mm256_loadu_si256((const __m256i *)(x->q + 32 * b)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w) * x->d[b]), _mm256_cvtepi32_ps(p), acc);
+    }
+    return llm__hsum256(acc);
+}
+
+/* q5_1 block (24 bytes): f16 d, f16 m, u32 qh, 16 bytes of nibbles; w = d * q + m. */
+static float llm__qdot_q5_1(const uint8_t *w, const llm__q8_act *x, int64_t k) {
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t b = 0; b < k / 32; b++, w += 24) {
+        __m256i q = _mm256_or_si256(llm__nibbles(w + 8), llm__bit4s(w + 4));
+        __m256i p = llm__dot_u8(q, _mm256_loadu_si256((const __m256i *)(x->q + 32 * b)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w) * x->d[b]), _mm256_cvtepi32_ps(p), acc);
+        mins += llm__f16(w + 2) * x->s[b];
+    }
+    return llm__hsum256(acc) + mins;
+}
+
+/* q8_0 block (34 bytes): f16 d, 32 int8. */
+static float llm__qdot_q8_0(const uint8_t *w, const llm__q8_act *x, int64_t k) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / 32; b++, w += 34) {
+        __m256i p = llm__dot_i8(_mm256_loadu_si256((const __m256i *)(w + 2)), _mm256_loadu_si256((const __m256i *)(x->q + 32 * b)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w) * x->d[b]), _mm256_cvtepi32_ps(p), acc);
+    }
+    return llm__hsum256(acc);
+}
+
+/* The eight 6-bit scales and mins of a q4_K/q5_K block (layout: llm__q4_K_scale_min). */
+static inline void llm__k4_scales(const uint8_t q[12], uint8_t sc[8], uint8_t m[8]) {
+    for (int s = 0; s < 4; s++) {
+        sc[s] = q[s] & 63;
+        m[s] = q[s + 4] & 63;
+        sc[s + 4] = (uint8_t)((q[s + 8] & 15) | ((q[s] >> 6) << 4));
+        m[s + 4] = (uint8_t)((q[s + 8] >> 4) | ((q[s + 4] >> 6) << 4));
+    }
+}
+
+/* q4_K (144 bytes: f16 d, f16 dmin, 12 bytes of scales, 128 of nibbles) and q5_K (176:
+   the same with qh[32] before the nibbles). Sub-block s of 32 elements: nibble s % 2 of
+   qs[32 * (s / 2) ..], fifth bit s of qh[..]; w = d * sc[s] * q - dmin * m[s]. */
+static inline float llm__qdot_k4(const uint8_t *w, const llm__q8_act *x, int64_t k, bool q5) {
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    size_t bytes = q5 ? 176 : 144;
+    for (int64_t b = 0; b < k / 256; b++, w += bytes) {
+        uint8_t sc[8], m[8];
+        llm__k4_scales(w + 4, sc, m);
+        const uint8_t *qs = w + (q5 ? 48 : 16);
+        const int8_t *xq = x->q + 256 * b;
+        const int16_t *bs = x->bsums + 16 * b;
+        __m256i isum = _mm256_setzero_si256(), qh = q5 ? _mm256_loadu_si256((const __m256i *)(w + 16)) : _mm256_setzero_si256();
+        int32_t msum = 0;
+        for (int s = 0; s < 8; s++) {
+            __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * (s / 2)));
+            __m256i q = _mm256_and_si256(s % 2 ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(15));
+            if (q5) {
+                __m256i bit = _mm256_set1_epi8((char)(1 << s));
+                q = _mm256_or_si256(q, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit), _mm256_set1_epi8(16)));
+            }
+            __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(xq + 32 * s)));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_set1_epi16(sc[s])));
+            msum += m[s] * (bs[2 * s] + bs[2 * s + 1]);
+        }
+        float dx = x->d[b];
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w) * dx), _mm256_cvtepi32_ps(isum), acc);
+        mins += llm__f16(w + 2) * dx * (float)msum;
+    }
+    return llm__hsum256(acc) - mins;
+}
+static float llm__qdot_q4_K(const uint8_t *w, const llm__q8_act *x, int64_t k) { return llm__qdot_k4(w, x, k, false); }
+static float llm__qdot_q5_K(const uint8_t *w, const llm__q8_act *x, int64_t k) { return llm__qdot_k4(w, x, k, true); }
+
+/* q6_K (210 bytes: ql[128], qh[64], int8 scales[16], f16 d): w = d * sc[j / 16] * (q - 32).
+   In half h, chunk c of 32: low 4 bits in nibble c / 2 of ql[64h + 32(c % 2) ..], high 2
+   bits at shift 2c of qh[32h ..]. The -32 is paid with bsums: sum (q - 32) x = sum q x - 32 sum x. */
+static float llm__qdot_q6_K(const uint8_t *w, const llm__q8_act *x, int64_t k) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++, w += 210) {
+        const int8_t *sc = (const int8_t *)(w + 192), *xq = x->q + 256 * b;
+        const int16_t *bs = x->bsums + 16 * b;
+        __m256i isum = _mm256_setzero_si256();
+        int32_t corr = 0;
+        for (int h = 0; h < 2; h++) {
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(w + 128 + 32 * h));
+            for (int c = 0; c < 4; c++) {
+                __m256i lo = _mm256_loadu_si256((const __m256i *)(w + 64 * h + 32 * (c % 2)));
+                lo = _mm256_and_si256(c / 2 ? _mm256_srli_epi16(lo, 4) : lo, _mm256_set1_epi8(15));
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), _mm256_set1_epi8(3));
+                __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+                int g = 8 * h + 2 * c;
+                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
+                __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(xq + 128 * h + 32 * c)));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scale));
+                corr += sc[g] * bs[g] + sc[g + 1] * bs[g + 1];
+            }
+        }
+        __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, _mm256_set_epi32(0, 0, 0, 0, 0, 0, 0, 32 * corr)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w + 208) * x->d[b]), v, acc);
+    }
+    return llm__hsum256(acc);
+}
+
+/* The driver: rows in tiles, tokens in groups that fit the scratch; each group is quantized
+   once per tile (once in all when every token fits, as in decoding). */
+static void llm__matmul_q8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, uint8_t *scratch, llm_dtype wt, int qk,
+                                llm__qdot_fn dot) {
+    size_t row_bytes = llm_dtype_n_bytes(wt, a->k), act_bytes = llm__q8_act_bytes(a->k, qk);
+    int64_t group = (int64_t)(4 * (size_t)a->k / act_bytes);   /* tokens per group (>= 3) */
+    int64_t tile = a->n_tok <= group ? r1 - r0 : LLM__QTILE;
+    llm__q8_act act[8];
+    group = LLM__MIN(group, LLM__COUNT(act));
+    for (int64_t rt = r0; rt < r1; rt += tile)
+        for (int64_t t0 = 0; t0 < a->n_tok; t0 += group) {
+            int64_t nt = LLM__MIN(group, a->n_tok - t0);
+            for (int64_t t = 0; t < nt; t++) act[t] = llm__q8_quantize(a->x + (t0 + t) * a->k, a->k, qk, scratch + (size_t)t * act_bytes);
+            for (int64_t r = rt; r < LLM__MIN(rt + tile, r1); r++) {
+                const uint8_t *w = (const uint8_t *)a->w + (size_t)r * row_bytes;
+                for (int64_t t = 0; t < nt; t++) a->y[(t0 + t) * a->ldy + r] = dot(w, &act[t], a->k);
+            }
+        }
+}
+
+#define LLM__MATMUL_Q8(name, DT, QK, DOT) \
+    static void name(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_q8_avx2(a, r0, r1, (uint8_t *)s, DT, QK, DOT); }
+LLM__MATMUL_Q8(llm__matmul_q4_0_avx2, LLM_DTYPE_Q4_0, 32, llm__qdot_q4_0)
+LLM__MATMUL_Q8(llm__matmul_q4_1_avx2, LLM_DTYPE_Q4_1, 32, llm__qdot_q4_1)
+LLM__MATMUL_Q8(llm__matmul_q5_0_avx2, LLM_DTYPE_Q5_0, 32, llm__qdot_q5_0)
+LLM__MATMUL_Q8(llm__matmul_q5_1_avx2, LLM_DTYPE_Q5_1, 32, llm__qdot_q5_1)
+LLM__MATMUL_Q8(llm__matmul_q8_0_avx2, LLM_DTYPE_Q8_0, 32, llm__qdot_q8_0)
+LLM__MATMUL_Q8(llm__matmul_q4_K_avx2, LLM_DTYPE_Q4_K, 256, llm__qdot_q4_K)
+LLM__MATMUL_Q8(llm__matmul_q5_K_avx2, LLM_DTYPE_Q5_K, 256, llm__qdot_q5_K)
+LLM__MATMUL_Q8(llm__matmul_q6_K_avx2, LLM_DTYPE_Q6_K, 256, llm__qdot_q6_K)
+#undef LLM__MATMUL_Q8
+#endif
+/* ==== end llm_impl/23_kernels_ggml.c ==== */
 /* ==== begin llm_impl/24_kernels.c ==== */
 /* ---- >>kernels: the kernel table and the threaded matmul ----
    All model code calls kernels through llm__k, filled once: with the AVX2 versions when the
@@ -1507,7 +1966,13 @@ typedef struct llm__kernels {
 
 static const llm__kernels llm__kernels_scalar = {
     .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_scalar, [LLM_DTYPE_F16] = llm__matmul_f16_scalar,
-                [LLM_DTYPE_BF16] = llm__matmul_bf16_scalar },
+                [LLM_DTYPE_BF16] = llm__matmul_bf16_scalar,
+                [LLM_DTYPE_Q4_0] = llm__matmul_q4_0_scalar, [LLM_DTYPE_Q4_1] = llm__matmul_q4_1_scalar,
+                [LLM_DTYPE_Q5_0] = llm__matmul_q5_0_scalar, [LLM_DTYPE_Q5_1] = llm__matmul_q5_1_scalar,
+                [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_scalar, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
+                [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_scalar,
+                [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_scalar, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_scalar,
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar },
     .dot_f32 = llm__dot_f32_scalar,
     .axpy_f32 = llm__axpy_f32_scalar,
 };
@@ -1515,7 +1980,13 @@ static const llm__kernels llm__kernels_scalar = {
 #ifdef LLM__AVX2
 static const llm__kernels llm__kernels_best = {
     .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_avx2, [LLM_DTYPE_F16] = llm__matmul_f16_avx2,
-                [LLM_DTYPE_BF16] = llm__matmul_bf16_avx2 },
+                [LLM_DTYPE_BF16] = llm__matmul_bf16_avx2,
+                [LLM_DTYPE_Q4_0] = llm__matmul_q4_0_avx2, [LLM_DTYPE_Q4_1] = llm__matmul_q4_1_avx2,
+                [LLM_DTYPE_Q5_0] = llm__matmul_q5_0_avx2, [LLM_DTYPE_Q5_1] = llm__matmul_q5_1_avx2,
+                [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_avx2, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
+                [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_avx2,
+                [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_avx2, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_avx2,
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar },
     .dot_f32 = llm__dot_f32_avx2,
     .axpy_f32 = llm__axpy_f32_avx2,
 };
@@ -1647,6 +2118,734 @@ static void llm__attend(float *out, const float *q, const float *K, const float 
     for (int64_t j = 0; j < n; j++) llm__k->axpy_f32(out, scratch[j], V + j * Dv, Dv);
 }
 /* ==== end llm_impl/25_ops.c ==== */
+/* ==== begin llm_impl/30_gguf.c ==== */
+/* ---- >>gguf: validated mmap reader and atomic writer for GGUF v2/v3 ----
+   Layout (all little-endian; spec: ggml/docs/gguf.md, reference: ggml/src/gguf.cpp):
+     "GGUF" u32 version, u64 n_tensors, u64 n_kv
+     n_kv x   { string key, u32 value_type, value }          string = u64 len + bytes
+     n_tensors x { string name, u32 n_dims, u64 ne[n_dims], u32 ggml_type, u64 offset }
+     padding to `alignment` (general.alignment, default 32), then the data section;
+     offsets are relative to it and multiples of the alignment.
+   Reading walks the metadata twice: a first pass checks that every length and count fits
+   in the file and adds up the bytes needed to copy keys, strings and arrays out of it; then
+   one allocation (the arena) holds them all and a second pass fills it. Nothing is
+   allocated from a count before the bytes behind it were seen, so a count near 2^64 fails
+   as "runs past the end of the file". Not here: model loading, v1 files, big-endian files. */
+/* #include "10_internal.h" (already above) */
+/* #include "07_api_gguf.h" (already above) */
+
+#define LLM__GGUF_ALIGNMENT 32
+
+/* ggml type ids (ggml.h enum ggml_type) -> our dtypes; -1 = a ggml type we do not
+   support (named in the error), NULL name = an id ggml never used or removed. */
+static const struct { int dtype; const char *name; } llm__ggml_types[] = {
+    [0]  = { LLM_DTYPE_F32, "f32" },   [1]  = { LLM_DTYPE_F16, "f16" },
+    [2]  = { LLM_DTYPE_Q4_0, "q4_0" }, [3]  = { LLM_DTYPE_Q4_1, "q4_1" },
+    [6]  = { LLM_DTYPE_Q5_0, "q5_0" }, [7]  = { LLM_DTYPE_Q5_1, "q5_1" },
+    [8]  = { LLM_DTYPE_Q8_0, "q8_0" }, [9]  = { -1, "q8_1" },
+    [10] = { LLM_DTYPE_Q2_K, "q2_K" }, [11] = { LLM_DTYPE_Q3_K, "q3_K" },
+    [12] = { LLM_DTYPE_Q4_K, "q4_K" }, [13] = { LLM_DTYPE_Q5_K, "q5_K" },
+    [14] = { LLM_DTYPE_Q6_K, "q6_K" }, [15] = { LLM_DTYPE_Q8_K, "q8_K" },
+    [16] = { -1, "iq2_xxs" }, [17] = { -1, "iq2_xs" }, [18] = { -1, "iq3_xxs" },
+    [19] = { -1, "iq1_s" },   [20] = { -1, "iq4_nl" }, [21] = { -1, "iq3_s" },
+    [22] = { -1, "iq2_s" },   [23] = { -1, "iq4_xs" },
+    [24] = { LLM_DTYPE_I8, "i8" },     [25] = { LLM_DTYPE_I16, "i16" },
+    [26] = { LLM_DTYPE_I32, "i32" },   [27] = { LLM_DTYPE_I64, "i64" },
+    [28] = { LLM_DTYPE_F64, "f64" },   [29] = { -1, "iq1_m" },
+    [30] = { LLM_DTYPE_BF16, "bf16" }, [34] = { -1, "tq1_0" }, [35] = { -1, "tq2_0" },
+    [39] = { -1, "mxfp4" },
+};
+
+/* GGUF value type -> size in bytes (0: string and array, which have their own layout). */
+static const uint8_t llm__gguf_type_size[LLM_GGUF_TYPE_COUNT] = { 1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8 };
+static const char *const llm__gguf_type_names[LLM_GGUF_TYPE_COUNT] = {
+    "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64", "f64" };
+
+struct llm_gguf {
+    char *path;
+    llm__mapping map;
+    bool owns_map;                 /* false for llm_gguf_open_memory */
+    uint32_t version, alignment;
+    int64_t n_kv, n_tensors;
+    llm_gguf_kv *kvs;              /* file order */
+    const llm_gguf_kv **kv_by_key; /* sorted by key, for lookups */
+    llm_tensor *tensors;           /* file order; data points into map */
+    const llm_tensor **by_name;    /* sorted by name */
+    uint8_t *arena;                /* keys, names, strings and arrays copied out of the file */
+};
+
+/* ---- reading primitives ---- */
+
+typedef struct llm__gguf_rd {
+    const uint8_t *base;
+    size_t size, pos;
+    const char *path;
+    char name[128];   /* while measuring: the current key or tensor name, for error messages */
+} llm__gguf_rd;
+
+/* The arena: measuring when base is NULL (only `used` grows), filling otherwise. */
+typedef struct llm__gguf_arena {
+    uint8_t *base;
+    size_t used;
+} llm__gguf_arena;
+
+static void *llm__gguf_take(llm__gguf_arena *ar, size_t n, size_t align) {
+    ar->used = (ar->used + align - 1) / align * align;
+    void *p = ar->base ? ar->base + ar->used : NULL;
+    ar->used += n;
+    return p;
+}
+
+static llm_status llm__gguf_need(llm__gguf_rd *r, uint64_t n, const char *what, const char *name) {
+    if (n <= r->size - r->pos) return LLM_OK;
+    return llm__fail(LLM_ERR_FORMAT, "%s: %s%s%s runs past the end of the file (needs %llu bytes at offset %zu, file has %zu)",
+                     r->path, what, name ? " " : "", name ? name : "", (unsigned long long)n, r->pos, r->size);
+}
+
+static uint64_t llm__le(const uint8_t *p, int n_bytes) {
+    uint64_t v = 0;
+    for (int i = n_bytes - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+/* Read an n_bytes little-endian unsigned integer. `what`/`name` describe it for errors. */
+static llm_status llm__gguf_uint(llm__gguf_rd *r, int n_bytes, uint64_t *out, const char *what, const char *name) {
+    llm_status s = llm__gguf_need(r, (uint64_t)n_bytes, what, name);
+    if (s) return s;
+    *out = llm__le(r->base + r->pos, n_bytes);
+    r->pos += (size_t)n_bytes;
+    return LLM_OK;
+}
+
+/* A GGUF string, copied NUL-terminated into the arena when filling. A key or tensor name
+   (is_name) is also copied, shortened, into r->name while measuring, for error messages. */
+static llm_status llm__gguf_string(llm__gguf_rd *r, llm__gguf_arena *ar, llm_gguf_str *out, bool is_name,
+                                   const char *what, const char *name) {
+    uint64_t len;
+    llm_status s = llm__gguf_uint(r, 8, &len, what, name);
+    if (!s) s = llm__gguf_need(r, len, what, name);
+    if (s) return s;
+    const char *src = (const char *)r->base + r->pos;
+    char *dst = (char *)llm__gguf_take(ar, (size_t)len + 1, 1);
+    if (dst) {
+        memcpy(dst, src, (size_t)len);
+        dst[len] = 0;
+        out->str = dst;
+        out->len = len;
+    } else if (is_name) {
+        snprintf(r->name, sizeof r->name, "%.*s", (int)LLM__MIN(len, sizeof r->name - 1), src);
+        out->str = r->name;
+        out->len = strlen(r->name);
+    }
+    r->pos += (size_t)len;
+    return LLM_OK;
+}
+
+/* ---- metadata ---- */
+
+/* An array value: u32 element type, u64 count, elements. Arrays of scalars are copied into
+   aligned arena memory (the file gives no alignment); bools become 0/1. */
+static llm_status llm__gguf_array(llm__gguf_rd *r, llm__gguf_arena *ar, llm_gguf_kv *kv) {
+    uint64_t type, n;
+    llm_status s = llm__gguf_uint(r, 4, &type, "array type of", kv->key);
+    if (!s) s = llm__gguf_uint(r, 8, &n, "array length of", kv->key);
+    if (s) return s;
+    if (type == LLM_GGUF_ARRAY)
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: metadata '%s' is an array of arrays (not supported)", r->path, kv->key);
+    if (type >= LLM_GGUF_TYPE_COUNT)
+        return llm__fail(LLM_ERR_FORMAT, "%s: metadata '%s' is an array of unknown value type %llu", r->path, kv->key,
+                         (unsigned long long)type);
+    size_t elem = type == LLM_GGUF_STRING ? 8 : llm__gguf_type_size[type];   /* a string takes at least 8 */
+    if (n > (r->size - r->pos) / elem)
+        return llm__fail(LLM_ERR_FORMAT, "%s: metadata '%s' claims %llu elements, which run past the end of the file",
+                         r->path, kv->key, (unsigned long long)n);
+    kv->arr_type = (llm_gguf_type)type;
+    kv->n = (int64_t)n;
+    if (type == LLM_GGUF_STRING) {
+        llm_gguf_str *strs = (llm_gguf_str *)llm__gguf_take(ar, (size_t)n * sizeof *strs, sizeof(void *));
+        kv->v.arr = strs;
+        llm_gguf_str dummy;
+        for (uint64_t i = 0; i < n && !s; i++) s = llm__gguf_string(r, ar, strs ? &strs[i] : &dummy, false, "string array", kv->key);
+        return s;
+    }
+    uint8_t *dst = (uint8_t *)llm__gguf_take(ar, (size_t)n * elem, 8);
+    kv->v.arr = dst;
+    if (dst && type == LLM_GGUF_BOOL)
+        for (uint64_t i = 0; i < n; i++) ((bool *)dst)[i] = r->base[r->pos + i] != 0;
+    else if (dst)
+        memcpy(dst, r->base + r->pos, (size_t)n * elem);   /* GGUF and the host are little-endian */
+    r->pos += (size_t)n * elem;
+    return LLM_OK;
+}
+
+/* One key/value entry into kv (a scratch entry when measuring). */
+static llm_status llm__gguf_kv(llm__gguf_rd *r, llm__gguf_arena *ar, llm_gguf_kv *kv, int64_t index) {
+    char what[64];
+    snprintf(what, sizeof what, "key of metadata entry %lld", (long long)index);
+    llm_gguf_str key = { "", 0 };
+    uint64_t type;
+    llm_status s = llm__gguf_string(r, ar, &key, true, what, NULL);
+    memset(kv, 0, sizeof *kv);
+    kv->key = key.str;
+    kv->n = 1;
+    if (!s) s = llm__gguf_uint(r, 4, &type, "value type of", kv->key);
+    if (s) return s;
+    if (type >= LLM_GGUF_TYPE_COUNT)
+        return llm__fail(LLM_ERR_FORMAT, "%s: metadata '%s' has unknown value type %llu", r->path, kv->key, (unsigned long long)type);
+    kv->type = (llm_gguf_type)type;
+    if (type == LLM_GGUF_ARRAY) return llm__gguf_array(r, ar, kv);
+    if (type == LLM_GGUF_STRING) return llm__gguf_string(r, ar, &kv->v.str, false, "string value of", kv->key);
+    uint64_t v;
+    s = llm__gguf_uint(r, llm__gguf_type_size[type], &v, "value of", kv->key);
+    if (s) return s;
+    switch (kv->type) {
+    case LLM_GGUF_U8:   kv->v.u8 = (uint8_t)v; break;
+    case LLM_GGUF_I8:   kv->v.i8 = (int8_t)v; break;
+    case LLM_GGUF_U16:  kv->v.u16 = (uint16_t)v; break;
+    case LLM_GGUF_I16:  kv->v.i16 = (int16_t)v; break;
+    case LLM_GGUF_U32:  kv->v.u32 = (uint32_t)v; break;
+    case LLM_GGUF_I32:  kv->v.i32 = (int32_t)v; break;
+    case LLM_GGUF_U64:  kv->v.u64 = v; break;
+    case LLM_GGUF_I64:  kv->v.i64 = (int64_t)v; break;
+    case LLM_GGUF_BOOL: kv->v.b = v != 0; break;
+    case LLM_GGUF_F32:  { uint32_t u = (uint32_t)v; memcpy(&kv->v.f32, &u, 4); break; }
+    default:            memcpy(&kv->v.f64, &v, 8); break;   /* f64 */
+    }
+    return LLM_OK;
+}
+
+/* ---- tensor infos ---- */
+
+typedef struct llm__gguf_info {
+    llm_gguf_str name;
+    uint32_t n_dims, type;
+    uint64_t ne[LLM_MAX_DIMS], offset;
+} llm__gguf_info;
+
+static llm_status llm__gguf_info_read(llm__gguf_rd *r, llm__gguf_arena *ar, llm__gguf_info *t, int64_t index) {
+    char what[64];
+    snprintf(what, sizeof what, "name of tensor %lld", (long long)index);
+    uint64_t v;
+    memset(t, 0, sizeof *t);
+    t->name.str = "";
+    llm_status s = llm__gguf_string(r, ar, &t->name, true, what, NULL);
+    if (!s) s = llm__gguf_uint(r, 4, &v, "n_dims of tensor", t->name.str);
+    if (s) return s;
+    if (v > LLM_MAX_DIMS)
+        return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has %llu dims (at most %d)", r->path, t->name.str,
+                         (unsigned long long)v, LLM_MAX_DIMS);
+    t->n_dims = (uint32_t)v;
+    for (uint32_t d = 0; d < t->n_dims && !s; d++) s = llm__gguf_uint(r, 8, &t->ne[d], "dims of tensor", t->name.str);
+    if (!s) s = llm__gguf_uint(r, 4, &v, "type of tensor", t->name.str);
+    t->type = (uint32_t)v;
+    if (!s) s = llm__gguf_uint(r, 8, &t->offset, "offset of tensor", t->name.str);
+    return s;
+}
+
+/* Check one tensor info and turn it into a view: known type, dims product without
+   overflow, rows of whole blocks, an aligned data range inside the file. */
+static llm_status llm__gguf_info_tensor(llm_gguf *g, const llm__gguf_info *in, size_t data_start, llm_tensor *t) {
+    const char *path = g->path, *name = in->name.str;
+    bool known = in->type < (uint32_t)LLM__COUNT(llm__ggml_types) && llm__ggml_types[in->type].name;
+    if (!known) return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has unknown ggml type %u", path, name, in->type);
+    if (llm__ggml_types[in->type].dtype < 0)
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' has ggml type %s, which llm.h does not support", path, name,
+                         llm__ggml_types[in->type].name);
+    memset(t, 0, sizeof *t);
+    t->name = name;
+    t->dtype = (llm_dtype)llm__ggml_types[in->type].dtype;
+    t->n_dims = (int32_t)in->n_dims;
+    size_t n_elems = 1;
+    for (uint32_t d = 0; d < in->n_dims; d++) {
+        if (in->ne[d] > (uint64_t)INT64_MAX || !llm__mul_ok(n_elems, (size_t)in->ne[d], &n_elems) || n_elems > (size_t)INT64_MAX)
+            return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has dims whose product overflows", path, name);
+        t->shape[in->n_dims - 1 - d] = (int64_t)in->ne[d];   /* ggml ne[0] is innermost: reverse */
+    }
+    const llm_dtype_info *di = llm_dtype_get(t->dtype);
+    uint64_t row = in->n_dims > 0 ? in->ne[0] : 1;   /* a scalar is one row of one element */
+    if (row % (uint64_t)di->block_elems)
+        return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has rows of %llu elements, not a multiple of the %s block size %d",
+                         path, name, (unsigned long long)row, di->name, di->block_elems);
+    t->n_bytes = llm_dtype_n_bytes(t->dtype, (int64_t)n_elems);
+    if (n_elems && !t->n_bytes)
+        return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is too large (%zu elements)", path, name, n_elems);
+    if (in->offset % g->alignment)
+        return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has offset %llu, not a multiple of the alignment %u", path, name,
+                         (unsigned long long)in->offset, g->alignment);
+    size_t room = data_start <= g->map.size ? g->map.size - data_start : 0;
+    if (in->offset > room || t->n_bytes > room - in->offset)
+        return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' (%zu bytes at data offset %llu) runs past the end of the file (%zu bytes)",
+                         path, name, t->n_bytes, (unsigned long long)in->offset, g->map.size);
+    t->data = (void *)(g->map.data + data_start + in->offset);
+    return LLM_OK;
+}
+
+static int llm__gguf_by_data(const void *a, const void *b) {
+    const uint8_t *x = (const uint8_t *)(*(const llm_tensor *const *)a)->data;
+    const uint8_t *y = (const uint8_t *)(*(const llm_tensor *const *)b)->data;
+    return (x > y) - (x < y);
+}
+static int llm__gguf_by_name(const void *a, const void *b) {
+    return strcmp((*(const llm_tensor *const *)a)->name, (*(const llm_tensor *const *)b)->name);
+}
+static int llm__gguf_by_key(const void *a, const void *b) {
+    return strcmp((*(const llm_gguf_kv *const *)a)->key, (*(const llm_gguf_kv *const *)b)->key);
+}
+
+/* Tensors must not overlap and names/keys must be unique: sort, then compare neighbours.
+   by_name is used as scratch for the overlap check before it is sorted by name. */
+static llm_status llm__gguf_index(llm_gguf *g) {
+    for (int64_t i = 0; i < g->n_tensors; i++) g->by_name[i] = &g->tensors[i];
+    qsort(g->by_name, (size_t)g->n_tensors, sizeof *g->by_name, llm__gguf_by_data);
+    for (int64_t i = 1; i < g->n_tensors; i++) {
+        const llm_tensor *a = g->by_name[i - 1], *b = g->by_name[i];
+        if ((const uint8_t *)a->data + a->n_bytes > (const uint8_t *)b->data)
+            return llm__fail(LLM_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", g->path, a->name, b->name);
+    }
+    qsort(g->by_name, (size_t)g->n_tensors, sizeof *g->by_name, llm__gguf_by_name);
+    for (int64_t i = 1; i < g->n_tensors; i++)
+        if (strcmp(g->by_name[i - 1]->name, g->by_name[i]->name) == 0)
+            return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' appears twice", g->path, g->by_name[i]->name);
+    for (int64_t i = 0; i < g->n_kv; i++) g->kv_by_key[i] = &g->kvs[i];
+    qsort(g->kv_by_key, (size_t)g->n_kv, sizeof *g->kv_by_key, llm__gguf_by_key);
+    for (int64_t i = 1; i < g->n_kv; i++)
+        if (strcmp(g->kv_by_key[i - 1]->key, g->kv_by_key[i]->key) == 0)
+            return llm__fail(LLM_ERR_FORMAT, "%s: metadata key '%s' appears twice", g->path, g->kv_by_key[i]->key);
+    return LLM_OK;
+}
+
+/* ---- opening ---- */
+
+/* Magic, version and the two counts; the counts are checked against the bytes left (an
+   entry takes at least 13 bytes, a tensor info at least 24) before anything trusts them. */
+static llm_status llm__gguf_header(llm_gguf *g, llm__gguf_rd *r) {
+    if (r->size < 4 || memcmp(r->base, "GGUF", 4) != 0)
+        return llm__fail(LLM_ERR_FORMAT, "%s: not a GGUF file (it does not start with \"GGUF\")", r->path);
+    r->pos = 4;
+    uint64_t version, n_tensors, n_kv;
+    llm_status s = llm__gguf_uint(r, 4, &version, "version", NULL);
+    if (s) return s;
+    if (version == 1)
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: GGUF v1 is not supported (convert the model again with a current llama.cpp)", r->path);
+    if (version > 0xffff && (version & 0xffff) == 0)
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: big-endian GGUF files are not supported", r->path);
+    if (version != 2 && version != 3)
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: GGUF version %llu (llm.h reads v2 and v3)", r->path, (unsigned long long)version);
+    s = llm__gguf_uint(r, 8, &n_tensors, "tensor count", NULL);
+    if (!s) s = llm__gguf_uint(r, 8, &n_kv, "metadata count", NULL);
+    if (s) return s;
+    if (n_kv > (r->size - r->pos) / 13 || n_tensors > (r->size - r->pos) / 24)
+        return llm__fail(LLM_ERR_FORMAT, "%s: header claims %llu metadata entries and %llu tensors, more than the file's %zu bytes can hold",
+                         r->path, (unsigned long long)n_kv, (unsigned long long)n_tensors, r->size);
+    g->version = (uint32_t)version;
+    g->n_kv = (int64_t)n_kv;
+    g->n_tensors = (int64_t)n_tensors;
+    return LLM_OK;
+}
+
+/* Walk all metadata and tensor infos: measuring (ar->base NULL, entries go to scratch)
+   or filling g->kvs and infos. */
+static llm_status llm__gguf_walk(llm_gguf *g, llm__gguf_rd *r, llm__gguf_arena *ar, llm__gguf_info *infos) {
+    llm_gguf_kv kv;
+    llm__gguf_info info;
+    llm_status s = LLM_OK;
+    for (int64_t i = 0; i < g->n_kv && !s; i++) s = llm__gguf_kv(r, ar, ar->base ? &g->kvs[i] : &kv, i);
+    for (int64_t i = 0; i < g->n_tensors && !s; i++) s = llm__gguf_info_read(r, ar, ar->base ? &infos[i] : &info, i);
+    return s;
+}
+
+/* general.alignment, when present: a u32 power of two and a multiple of 8 (the spec's
+   rule; tensor views need their elements naturally aligned). */
+static llm_status llm__gguf_alignment(llm_gguf *g) {
+    g->alignment = LLM__GGUF_ALIGNMENT;
+    for (int64_t i = 0; i < g->n_kv; i++) {
+        const llm_gguf_kv *kv = &g->kvs[i];
+        if (strcmp(kv->key, "general.alignment") != 0) continue;
+        if (kv->type != LLM_GGUF_U32)
+            return llm__fail(LLM_ERR_FORMAT, "%s: general.alignment is %s, expected u32", g->path, llm__gguf_type_names[kv->type]);
+        if (kv->v.u32 < 8 || (kv->v.u32 & (kv->v.u32 - 1)))
+            return llm__fail(LLM_ERR_FORMAT, "%s: general.alignment %u is not a power of two >= 8", g->path, kv->v.u32);
+        g->alignment = kv->v.u32;
+    }
+    return LLM_OK;
+}
+
+static llm_status llm__gguf_load(llm_gguf *g) {
+    llm__gguf_rd r = { g->map.data, g->map.size, 0, g->path, { 0 } };
+    llm_status s = llm__gguf_header(g, &r);
+    if (s) return s;
+    size_t start = r.pos;
+    llm__gguf_arena ar = { NULL, 0 };
+    if ((s = llm__gguf_walk(g, &r, &ar, NULL))) return s;
+    llm__gguf_info *infos = (llm__gguf_info *)llm__calloc(NULL, (size_t)g->n_tensors, sizeof *infos);
+    g->arena = (uint8_t *)llm__alloc(NULL, ar.used);
+    g->kvs = (llm_gguf_kv *)llm__calloc(NULL, (size_t)g->n_kv, sizeof *g->kvs);
+    g->kv_by_key = (const llm_gguf_kv **)llm__calloc(NULL, (size_t)g->n_kv, sizeof *g->kv_by_key);
+    g->tensors = (llm_tensor *)llm__calloc(NULL, (size_t)g->n_tensors, sizeof *g->tensors);
+    g->by_name = (const llm_tensor **)llm__calloc(NULL, (size_t)g->n_tensors, sizeof *g->by_name);
+    if (!infos || !g->arena || !g->kvs || !g->kv_by_key || !g->tensors || !g->by_name) {
+        llm__free(NULL, infos);
+        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory for the metadata (%zu bytes)", g->path, ar.used);
+    }
+    r.pos = start;
+    ar = (llm__gguf_arena){ g->arena, 0 };
+    s = llm__gguf_walk(g, &r, &ar, infos);   /* cannot fail: the same bytes passed the first walk */
+    if (!s) s = llm__gguf_alignment(g);
+    size_t data_start = (r.pos + g->alignment - 1) / g->alignment * g->alignment;
+    for (int64_t i = 0; i < g->n_tensors && !s; i++) s = llm__gguf_info_tensor(g, &infos[i], data_start, &g->tensors[i]);
+    if (!s) s = llm__gguf_index(g);
+    llm__free(NULL, infos);
+    return s;
+}
+
+/* Open from a file (data NULL: map it) or from memory the caller keeps. */
+static llm_status llm__gguf_open(const char *path, const void *data, size_t size, llm_gguf **out_gguf) {
+    llm_gguf *g = (llm_gguf *)llm__calloc(NULL, 1, sizeof *g);
+    if (!g || !(g->path = llm__strdup(NULL, path))) {
+        llm__free(NULL, g);
+        return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
+    }
+    llm_status s = LLM_OK;
+    if (data) {
+        g->map.data = (const uint8_t *)data;
+        g->map.size = size;
+    } else {
+        s = llm__map_file(path, &g->map);
+        g->owns_map = true;
+    }
+    if (!s) s = llm__gguf_load(g);
+    if (s) { llm_gguf_close(g); return s; }
+    *out_gguf = g;
+    return LLM_OK;
+}
+
+LLM_API llm_status llm_gguf_open(const char *path, llm_gguf **out_gguf) {
+    return llm__gguf_open(path, NULL, 0, out_gguf);
+}
+
+LLM_API llm_status llm_gguf_open_memory(const void *data, size_t n_bytes, const char *name, llm_gguf **out_gguf) {
+    static const uint8_t empty[1];
+    return llm__gguf_open(name ? name : "<memory>", data ? data : empty, data ? n_bytes : 0, out_gguf);
+}
+
+LLM_API void llm_gguf_close(llm_gguf *g) {
+    if (!g) return;
+    if (g->owns_map) llm__unmap(&g->map);
+    llm__free(NULL, g->path);
+    llm__free(NULL, g->arena);
+    llm__free(NULL, g->kvs);
+    llm__free(NULL, g->kv_by_key);
+    llm__free(NULL, g->tensors);
+    llm__free(NULL, g->by_name);
+    llm__free(NULL, g);
+}
+
+LLM_API uint32_t llm_gguf_version(const llm_gguf *g) { return g->version; }
+LLM_API uint32_t llm_gguf_alignment(const llm_gguf *g) { return g->alignment; }
+
+/* ---- metadata lookups ---- */
+
+LLM_API int64_t llm_gguf_n_kv(const llm_gguf *g) { return g->n_kv; }
+
+LLM_API const llm_gguf_kv *llm_gguf_kv_at(const llm_gguf *g, int64_t i) {
+    return i >= 0 && i < g->n_kv ? &g->kvs[i] : NULL;
+}
+
+LLM_API const llm_gguf_kv *llm_gguf_find_kv(const llm_gguf *g, const char *key) {
+    int64_t lo = 0, hi = g->n_kv;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(g->kv_by_key[mid]->key, key);
+        if (c == 0) return g->kv_by_key[mid];
+        if (c < 0) lo = mid + 1; else hi = mid;
+    }
+    return NULL;
+}
+
+/* The entry for key with one of the accepted types (a bit mask of 1 << llm_gguf_type). */
+static llm_status llm__gguf_typed(const llm_gguf *g, const char *key, unsigned accept, const char *expected,
+                                  const llm_gguf_kv **out) {
+    const llm_gguf_kv *kv = llm_gguf_find_kv(g, key);
+    if (!kv) return llm__fail(LLM_ERR_NOT_FOUND, "%s: no metadata '%s'", g->path, key);
+    if (!(accept & (1u << kv->type)))
+        return llm__fail(LLM_ERR_FORMAT, "%s: metadata '%s' is %s, expected %s", g->path, key, llm__gguf_type_names[kv->type], expected);
+    *out = kv;
+    return LLM_OK;
+}
+
+#define LLM__GGUF_INTS ((1u << LLM_GGUF_U8) | (1u << LLM_GGUF_I8) | (1u << LLM_GGUF_U16) | (1u << LLM_GGUF_I16) | \
+                        (1u << LLM_GGUF_U32) | (1u << LLM_GGUF_I32) | (1u << LLM_GGUF_U64) | (1u << LLM_GGUF_I64))
+
+/* Element i of n values of integer type `type` at p, as int64_t; false if it does not fit. */
+static bool llm__gguf_int_at(llm_gguf_type type, const void *p, int64_t i, int64_t *out) {
+    switch (type) {
+    case LLM_GGUF_U8:  *out = ((const uint8_t *)p)[i]; return true;
+    case LLM_GGUF_I8:  *out = ((const int8_t *)p)[i]; return true;
+    case LLM_GGUF_U16: *out = ((const uint16_t *)p)[i]; return true;
+    case LLM_GGUF_I16: *out = ((const int16_t *)p)[i]; return true;
+    case LLM_GGUF_U32: *out = ((const uint32_t *)p)[i]; return true;
+    case LLM_GGUF_I32: *out = ((const int32_t *)p)[i]; return true;
+    case LLM_GGUF_I64: *out = ((const int64_t *)p)[i]; return true;
+    case LLM_GGUF_U64: *out = (int64_t)((const uint64_t *)p)[i]; return ((const uint64_t *)p)[i] <= (uint64_t)INT64_MAX;
+    default: return false;
+    }
+}
+
+LLM_API llm_status llm_gguf_get_int(const llm_gguf *g, const char *key, int64_t *out) {
+    const llm_gguf_kv *kv = NULL;
+    llm_status s = llm__gguf_typed(g, key, LLM__GGUF_INTS, "an integer", &kv);
+    if (s) return s;
+    int64_t v;
+    if (!llm__gguf_int_at(kv->type, &kv->v, 0, &v))
+        return llm__fail(LLM_ERR_FORMAT, "%s: metadata '%s' = %llu does not fit in int64", g->path, key, (unsigned long long)kv->v.u64);
+    *out = v;
+    return LLM_OK;
+}
+
+LLM_API llm_status llm_gguf_get_f32(const llm_gguf *g, const char *key, float *out) {
+    const llm_gguf_kv *kv = NULL;
+    llm_status s = llm__gguf_typed(g, key, (1u << LLM_GGUF_F32) | (1u << LLM_GGUF_F64), "f32", &kv);
+    if (!s) *out = kv->type == LLM_GGUF_F32 ? kv->v.f32 : (float)kv->v.f64;
+    return s;
+}
+
+LLM_API llm_status llm_gguf_get_bool(const llm_gguf *g, const char *key, bool *out) {
+    const llm_gguf_kv *kv = NULL;
+    llm_status s = llm__gguf_typed(g, key, 1u << LLM_GGUF_BOOL, "bool", &kv);
+    if (!s) *out = kv->v.b;
+    return s;
+}
+
+LLM_API llm_status llm_gguf_get_str(const llm_gguf *g, const char *key, const char **out) {
+    const llm_gguf_kv *kv = NULL;
+    llm_status s = llm__gguf_typed(g, key, 1u << LLM_GGUF_STRING, "string", &kv);
+    if (!s) *out = kv->v.str.str;
+    return s;
+}
+
+LLM_API llm_status llm_gguf_get_arr(const llm_gguf *g, const char *key, llm_gguf_type arr_type,
+                                    int64_t *out_n, const void **out_data) {
+    const llm_gguf_kv *kv = NULL;
+    llm_status s = llm__gguf_typed(g, key, 1u << LLM_GGUF_ARRAY, "array", &kv);
+    if (s) return s;
+    if (kv->arr_type != arr_type)
+        return llm__fail(LLM_ERR_FORMAT, "%s: metadata '%s' is an array of %s, expected %s", g->path, key,
+                         llm__gguf_type_names[kv->arr_type],
+                         (unsigned)arr_type < LLM_GGUF_TYPE_COUNT ? llm__gguf_type_names[arr_type] : "?");
+    *out_n = kv->n;
+    *out_data = kv->v.arr;
+    return LLM_OK;
+}
+
+LLM_API llm_status llm_gguf_arr_int(const llm_gguf_kv *kv, int64_t i, int64_t *out) {
+    if (kv->type != LLM_GGUF_ARRAY || !(LLM__GGUF_INTS & (1u << kv->arr_type)))
+        return llm__fail(LLM_ERR_FORMAT, "metadata '%s' is not an array of integers", kv->key);
+    if (i < 0 || i >= kv->n)
+        return llm__fail(LLM_ERR_INVALID_ARG, "metadata '%s': index %lld out of range (%lld elements)", kv->key, (long long)i, (long long)kv->n);
+    if (!llm__gguf_int_at(kv->arr_type, kv->v.arr, i, out))
+        return llm__fail(LLM_ERR_FORMAT, "metadata '%s'[%lld] does not fit in int64", kv->key, (long long)i);
+    return LLM_OK;
+}
+
+/* ---- tensors ---- */
+
+LLM_API int64_t llm_gguf_n_tensors(const llm_gguf *g) { return g->n_tensors; }
+
+LLM_API const llm_tensor *llm_gguf_tensor(const llm_gguf *g, int64_t i) {
+    return i >= 0 && i < g->n_tensors ? &g->tensors[i] : NULL;
+}
+
+LLM_API const llm_tensor *llm_gguf_find_tensor(const llm_gguf *g, const char *name) {
+    int64_t lo = 0, hi = g->n_tensors;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(g->by_name[mid]->name, name);
+        if (c == 0) return g->by_name[mid];
+        if (c < 0) lo = mid + 1; else hi = mid;
+    }
+    return NULL;
+}
+
+LLM_API llm_status llm_gguf_get_tensor(const llm_gguf *g, const char *name, const llm_tensor **out) {
+    const llm_tensor *t = llm_gguf_find_tensor(g, name);
+    if (!t) return llm__fail(LLM_ERR_NOT_FOUND, "%s: no tensor '%s'", g->path, name);
+    *out = t;
+    return LLM_OK;
+}
+
+/* ---- >>gguf_write: the writer ----
+   Everything is validated before the temp file is created; then the header, metadata and
+   tensor infos are streamed out, followed by the tensors, each padded to the alignment. */
+
+static int llm__ggml_type_of(llm_dtype dtype) {
+    for (int i = 0; i < (int)LLM__COUNT(llm__ggml_types); i++)
+        if (llm__ggml_types[i].name && llm__ggml_types[i].dtype == (int)dtype) return i;
+    return -1;
+}
+
+static llm_status llm__gguf_check_kv(const char *path, const llm_gguf_kv *kvs, int64_t i) {
+    const llm_gguf_kv *kv = &kvs[i];
+    if (!kv->key) return llm__fail(LLM_ERR_INVALID_ARG, "%s: metadata entry %lld has no key", path, (long long)i);
+    if ((unsigned)kv->type >= LLM_GGUF_TYPE_COUNT)
+        return llm__fail(LLM_ERR_INVALID_ARG, "%s: metadata '%s' has unknown type %d", path, kv->key, (int)kv->type);
+    bool is_arr = kv->type == LLM_GGUF_ARRAY;
+    if (is_arr && ((unsigned)kv->arr_type >= LLM_GGUF_TYPE_COUNT || kv->arr_type == LLM_GGUF_ARRAY || kv->n < 0 || (kv->n && !kv->v.arr)))
+        return llm__fail(LLM_ERR_INVALID_ARG, "%s: metadata '%s' is not a valid array (element type, count, data)", path, kv->key);
+    if (kv->type == LLM_GGUF_STRING && !kv->v.str.str && kv->v.str.len)
+        return llm__fail(LLM_ERR_INVALID_ARG, "%s: metadata '%s' is a string without data", path, kv->key);
+    if (strcmp(kv->key, "general.alignment") == 0 && (kv->type != LLM_GGUF_U32 || kv->v.u32 < 8 || (kv->v.u32 & (kv->v.u32 - 1))))
+        return llm__fail(LLM_ERR_INVALID_ARG, "%s: general.alignment must be a u32 power of two >= 8", path);
+    for (int64_t j = 0; j < i; j++)   /* metadata is small (tens of keys): quadratic is fine */
+        if (strcmp(kvs[j].key, kv->key) == 0) return llm__fail(LLM_ERR_INVALID_ARG, "%s: metadata key '%s' given twice", path, kv->key);
+    return LLM_OK;
+}
+
+static llm_status llm__gguf_check_tensor(const char *path, const llm_tensor *ts, int64_t i) {
+    const llm_tensor *t = &ts[i];
+    const char *name = t->name ? t->name : "?";
+    const llm_dtype_info *di = llm_dtype_get(t->dtype);
+    if (!t->name || t->n_dims < 0 || t->n_dims > LLM_MAX_DIMS || !di)
+        return llm__fail(LLM_ERR_INVALID_ARG, "%s: tensor %lld ('%s') needs a name, a known dtype and 0..%d dims", path, (long long)i, name, LLM_MAX_DIMS);
+    if (llm__ggml_type_of(t->dtype) < 0)
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s': dtype %s has no GGUF form", path, name, di->name);
+    for (int d = 0; d < t->n_dims; d++)
+        if (t->shape[d] < 0) return llm__fail(LLM_ERR_INVALID_ARG, "%s: tensor '%s' has a negative dim", path, name);
+    int64_t row = t->n_dims > 0 ? t->shape[t->n_dims - 1] : 1;
+    if (row % di->block_elems)
+        return llm__fail(LLM_ERR_INVALID_ARG, "%s: tensor '%s' has rows of %lld elements, not a multiple of the %s block size %d",
+                         path, name, (long long)row, di->name, di->block_elems);
+    int64_t n = llm_tensor_n_elems(t);
+    size_t want = llm_dtype_n_bytes(t->dtype, n);
+    if (want != t->n_bytes || (want && !t->data))
+        return llm__fail(LLM_ERR_INVALID_ARG, "%s: tensor '%s' has %zu bytes, its shape needs %zu", path, name, t->n_bytes, want);
+    for (int64_t j = 0; j < i; j++)
+        if (strcmp(ts[j].name, t->name) == 0) return llm__fail(LLM_ERR_INVALID_ARG, "%s: tensor '%s' given twice", path, name);
+    return LLM_OK;
+}
+
+typedef struct llm__gguf_w {
+    llm__atomic_file af;
+    uint64_t pos;
+    llm_status s;   /* sticky: the first error; later writes do nothing */
+} llm__gguf_w;
+
+static void llm__gguf_put(llm__gguf_w *w, const void *p, size_t n) {
+    if (w->s) return;
+    w->s = llm__atomic_write(&w->af, p, n);
+    w->pos += n;
+}
+
+static void llm__gguf_put_uint(llm__gguf_w *w, uint64_t v, int n_bytes) {
+    uint8_t b[8];
+    for (int i = 0; i < n_bytes; i++) b[i] = (uint8_t)(v >> (8 * i));
+    llm__gguf_put(w, b, (size_t)n_bytes);
+}
+
+static void llm__gguf_put_str(llm__gguf_w *w, const char *s, uint64_t len) {
+    llm__gguf_put_uint(w, len, 8);
+    llm__gguf_put(w, s, (size_t)len);
+}
+
+static void llm__gguf_pad(llm__gguf_w *w, uint32_t alignment) {
+    static const uint8_t zeros[64];
+    while (!w->s && w->pos % alignment) llm__gguf_put(w, zeros, (size_t)LLM__MIN(alignment - w->pos % alignment, sizeof zeros));
+}
+
+/* One value of a non-array type stored as its C type at p (host little-endian). */
+static void llm__gguf_put_value(llm__gguf_w *w, llm_gguf_type type, const void *p) {
+    if (type == LLM_GGUF_STRING) {
+        const llm_gguf_str *s = (const llm_gguf_str *)p;
+        llm__gguf_put_str(w, s->str, s->len);
+    } else if (type == LLM_GGUF_BOOL) {
+        llm__gguf_put_uint(w, *(const bool *)p ? 1 : 0, 1);
+    } else {
+        llm__gguf_put(w, p, llm__gguf_type_size[type]);
+    }
+}
+
+static void llm__gguf_put_kv(llm__gguf_w *w, const llm_gguf_kv *kv) {
+    llm__gguf_put_str(w, kv->key, strlen(kv->key));
+    llm__gguf_put_uint(w, (uint64_t)kv->type, 4);
+    if (kv->type != LLM_GGUF_ARRAY) { llm__gguf_put_value(w, kv->type, &kv->v); return; }
+    llm__gguf_put_uint(w, (uint64_t)kv->arr_type, 4);
+    llm__gguf_put_uint(w, (uint64_t)kv->n, 8);
+    size_t elem = kv->arr_type == LLM_GGUF_STRING ? sizeof(llm_gguf_str) : llm__gguf_type_size[kv->arr_type];
+    for (int64_t i = 0; i < kv->n && !w->s; i++) llm__gguf_put_value(w, kv->arr_type, (const uint8_t *)kv->v.arr + (size_t)i * elem);
+}
+
+static void llm__gguf_put_info(llm__gguf_w *w, const llm_tensor *t, uint64_t offset) {
+    llm__gguf_put_str(w, t->name, strlen(t->name));
+    llm__gguf_put_uint(w, (uint64_t)t->n_dims, 4);
+    for (int d = t->n_dims - 1; d >= 0; d--) llm__gguf_put_uint(w, (uint64_t)t->shape[d], 8);   /* ggml order */
+    llm__gguf_put_uint(w, (uint64_t)llm__ggml_type_of(t->dtype), 4);
+    llm__gguf_put_uint(w, offset, 8);
+}
+
+LLM_API llm_status llm_gguf_write(const char *path, const llm_gguf_kv *kvs, int64_t n_kv,
+                                  const llm_tensor *tensors, int64_t n_tensors) {
+    LLM_ASSERT(path && n_kv >= 0 && n_tensors >= 0 && (kvs || !n_kv) && (tensors || !n_tensors));
+    uint32_t alignment = LLM__GGUF_ALIGNMENT;
+    llm_status s = LLM_OK;
+    for (int64_t i = 0; i < n_kv && !s; i++) {
+        s = llm__gguf_check_kv(path, kvs, i);
+        if (!s && strcmp(kvs[i].key, "general.alignment") == 0) alignment = kvs[i].v.u32;
+    }
+    for (int64_t i = 0; i < n_tensors && !s; i++) s = llm__gguf_check_tensor(path, tensors, i);
+    if (s) return s;
+
+    llm__gguf_w w;
+    memset(&w, 0, sizeof w);
+    if ((w.s = llm__atomic_open(&w.af, path))) return w.s;
+    llm__gguf_put(&w, "GGUF", 4);
+    llm__gguf_put_uint(&w, 3, 4);
+    llm__gguf_put_uint(&w, (uint64_t)n_tensors, 8);
+    llm__gguf_put_uint(&w, (uint64_t)n_kv, 8);
+    for (int64_t i = 0; i < n_kv; i++) llm__gguf_put_kv(&w, &kvs[i]);
+    uint64_t offset = 0;
+    for (int64_t i = 0; i < n_tensors; i++) {
+        llm__gguf_put_info(&w, &tensors[i], offset);
+        offset += (tensors[i].n_bytes + alignment - 1) / alignment * alignment;
+    }
+    for (int64_t i = 0; i < n_tensors; i++) {   /* no data section at all without tensors, as gguf-py writes */
+        llm__gguf_pad(&w, alignment);
+        llm__gguf_put(&w, tensors[i].data, tensors[i].n_bytes);
+        if (i == n_tensors - 1) llm__gguf_pad(&w, alignment);
+    }
+    llm_status c = llm__atomic_close(&w.af, w.s == LLM_OK);
+    return w.s ? w.s : c;
+}
+
+/* ---- kv builders ---- */
+
+static llm_gguf_kv llm__gguf_kv_new(const char *key, llm_gguf_type type) {
+    llm_gguf_kv kv;
+    memset(&kv, 0, sizeof kv);
+    kv.key = key;
+    kv.type = type;
+    kv.n = 1;
+    return kv;
+}
+
+LLM_API llm_gguf_kv llm_gguf_kv_u32(const char *key, uint32_t v) { llm_gguf_kv kv = llm__gguf_kv_new(key, LLM_GGUF_U32); kv.v.u32 = v; return kv; }
+LLM_API llm_gguf_kv llm_gguf_kv_i32(const char *key, int32_t v) { llm_gguf_kv kv = llm__gguf_kv_new(key, LLM_GGUF_I32); kv.v.i32 = v; return kv; }
+LLM_API llm_gguf_kv llm_gguf_kv_f32(const char *key, float v) { llm_gguf_kv kv = llm__gguf_kv_new(key, LLM_GGUF_F32); kv.v.f32 = v; return kv; }
+LLM_API llm_gguf_kv llm_gguf_kv_bool(const char *key, bool v) { llm_gguf_kv kv = llm__gguf_kv_new(key, LLM_GGUF_BOOL); kv.v.b = v; return kv; }
+
+LLM_API llm_gguf_kv llm_gguf_kv_str(const char *key, const char *v) {
+    llm_gguf_kv kv = llm__gguf_kv_new(key, LLM_GGUF_STRING);
+    kv.v.str.str = v;
+    kv.v.str.len = strlen(v);
+    return kv;
+}
+
+LLM_API llm_gguf_kv llm_gguf_kv_arr(const char *key, llm_gguf_type arr_type, int64_t n, const void *data) {
+    llm_gguf_kv kv = llm__gguf_kv_new(key, LLM_GGUF_ARRAY);
+    kv.arr_type = arr_type;
+    kv.n = n;
+    kv.v.arr = data;
+    return kv;
+}
+/* ==== end llm_impl/30_gguf.c ==== */
 /* ==== begin llm_impl/31_safetensors.c ==== */
 /* ---- >>safetensors: validated mmap reader, sharded models, atomic writer ----
    Format: u64 little-endian header length N, N bytes of JSON
@@ -1951,6 +3150,727 @@ LLM_API llm_status llm_safetensors_write(const char *path, const llm_tensor *ten
     return s;
 }
 /* ==== end llm_impl/31_safetensors.c ==== */
+/* ==== begin llm_impl/32_ggml_quants.c ==== */
+/* ---- >>quants: llama.cpp's block-quantized formats, scalar reference code ----
+   Block layouts as in ggml (ggml-common.h), dequantization for every format we know and
+   quantization for all of them, bit-identical to ggml's quantize_row_*_ref and to gguf-py's
+   numpy port (gguf/quants.py), which the tests compare against. Not here: SIMD dot
+   products (the kernels); importance-matrix (imatrix) weighted quantization.
+
+   Exactness: every product and sum is its own statement, so no compiler fuses them into
+   an FMA (clang contracts only within one expression; GCC not at all in ISO C mode, as
+   our Makefile builds; with GCC -std=gnu* and FMA enabled add -ffp-contract=off).
+   f16 fields are read and written with the round-to-nearest-even converters of 20_tensor.c.
+   Blocks must be 2-byte aligned (4 for q8_K), as they are in GGUF files. */
+/* #include "10_internal.h" (already above) */
+/* #include "07_api_gguf.h" (already above) */
+
+#define LLM__QK   32    /* elements per block of q4_0 .. q8_0 */
+#define LLM__QK_K 256   /* elements per k-quant super-block */
+
+/* Element j of a 32-block sits in nibble j / 16 of qs[j % 16]: low nibbles hold
+   elements 0..15, high nibbles 16..31. The q5 formats keep bit 4 of element j in bit j
+   of the little-endian u32 qh. */
+typedef struct { uint16_t d; uint8_t qs[16]; } llm__block_q4_0;                    /* x = d * (q - 8) */
+typedef struct { uint16_t d, m; uint8_t qs[16]; } llm__block_q4_1;                 /* x = d * q + m */
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } llm__block_q5_0;     /* x = d * (q - 16) */
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } llm__block_q5_1;  /* x = d * q + m */
+typedef struct { uint16_t d; int8_t qs[32]; } llm__block_q8_0;                     /* x = d * q */
+
+/* K-quants: a super-block of 256 elements in sub-blocks of 16 or 32, each with its own
+   small integer scale (and min) multiplied by the f16 super-block d (and dmin). */
+typedef struct {                 /* 16 x 16: x = d * (sc & 15) * q - dmin * (sc >> 4), q 2-bit */
+    uint8_t scales[16], qs[64];
+    uint16_t d, dmin;
+} llm__block_q2_K;
+typedef struct {                 /* 16 x 16: x = d * (sc - 32) * (q - (hmask bit ? 0 : 4)), sc 6-bit */
+    uint8_t hmask[32], qs[64], scales[12];
+    uint16_t d;
+} llm__block_q3_K;
+typedef struct {                 /* 8 x 32: x = d * sc * q - dmin * m, sc and m 6-bit, q 4-bit */
+    uint16_t d, dmin;
+    uint8_t scales[12], qs[128];
+} llm__block_q4_K;
+typedef struct {                 /* as q4_K with a fifth bit per element in qh */
+    uint16_t d, dmin;
+    uint8_t scales[12], qh[32], qs[128];
+} llm__block_q5_K;
+typedef struct {                 /* 16 x 16: x = d * sc * (q - 32), sc int8, q 6-bit */
+    uint8_t ql[128], qh[64];
+    int8_t scales[16];
+    uint16_t d;
+} llm__block_q6_K;
+typedef struct {                 /* x = d * q; bsums (sums of 16 q) speed up dot products */
+    float d;
+    int8_t qs[256];
+    int16_t bsums[16];
+} llm__block_q8_K;
+
+_Static_assert(sizeof(llm__block_q4_0) == 18 && sizeof(llm__block_q4_1) == 20 && sizeof(llm__block_q5_0) == 22 &&
+               sizeof(llm__block_q5_1) == 24 && sizeof(llm__block_q8_0) == 34, "ggml block sizes");
+_Static_assert(sizeof(llm__block_q2_K) == 84 && sizeof(llm__block_q3_K) == 110 && sizeof(llm__block_q4_K) == 144 &&
+               sizeof(llm__block_q5_K) == 176 && sizeof(llm__block_q6_K) == 210 && sizeof(llm__block_q8_K) == 292,
+               "ggml k-quant block sizes");
+
+/* ---- dequantization: nb blocks from vx into y ---- */
+
+static void llm__dequant_q4_0(const void *vx, float *y, int64_t nb) {
+    const llm__block_q4_0 *x = (const llm__block_q4_0 *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK) {
+        float d = llm__f16_to_f32(x[i].d);
+        for (int j = 0; j < 16; j++) {
+            y[j] = d * (float)((x[i].qs[j] & 15) - 8);
+            y[j + 16] = d * (float)((x[i].qs[j] >> 4) - 8);
+        }
+    }
+}
+
+static void llm__dequant_q4_1(const void *vx, float *y, int64_t nb) {
+    const llm__block_q4_1 *x = (const llm__block_q4_1 *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK) {
+        float d = llm__f16_to_f32(x[i].d), m = llm__f16_to_f32(x[i].m);
+        for (int j = 0; j < 32; j++) {
+            float v = d * (float)((x[i].qs[j % 16] >> (4 * (j / 16))) & 15);
+            y[j] = v + m;
+        }
+    }
+}
+
+/* The 5-bit value of element j of a q5 block. */
+static inline int llm__q5(const uint8_t qs[16], const uint8_t qh[4], int j) {
+    int lo = (qs[j % 16] >> (4 * (j / 16))) & 15;
+    return lo | (((qh[j / 8] >> (j % 8)) & 1) << 4);
+}
+
+static void llm__dequant_q5_0(const void *vx, float *y, int64_t nb) {
+    const llm__block_q5_0 *x = (const llm__block_q5_0 *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK) {
+        float d = llm__f16_to_f32(x[i].d);
+        for (int j = 0; j < 32; j++) y[j] = d * (float)(llm__q5(x[i].qs, x[i].qh, j) - 16);
+    }
+}
+
+static void llm__dequant_q5_1(const void *vx, float *y, int64_t nb) {
+    const llm__block_q5_1 *x = (const llm__block_q5_1 *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK) {
+        float d = llm__f16_to_f32(x[i].d), m = llm__f16_to_f32(x[i].m);
+        for (int j = 0; j < 32; j++) {
+            float v = d * (float)llm__q5(x[i].qs, x[i].qh, j);
+            y[j] = v + m;
+        }
+    }
+}
+
+static void llm__dequant_q8_0(const void *vx, float *y, int64_t nb) {
+    const llm__block_q8_0 *x = (const llm__block_q8_0 *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK) {
+        float d = llm__f16_to_f32(x[i].d);
+        for (int j = 0; j < 32; j++) y[j] = (float)x[i].qs[j] * d;
+    }
+}
+
+/* In q2_K, q3_K and q6_K the 256 elements are two halves of 128; within a half, element
+   k takes its low bits from byte k % 32 (of that half's 32 bytes) at shift 2 * (k / 32). */
+static void llm__dequant_q2_K(const void *vx, float *y, int64_t nb) {
+    const llm__block_q2_K *x = (const llm__block_q2_K *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK_K) {
+        float d = llm__f16_to_f32(x[i].d), dmin = llm__f16_to_f32(x[i].dmin);
+        for (int j = 0; j < LLM__QK_K; j++) {
+            int half = j / 128, k = j % 128, sc = x[i].scales[j / 16];
+            int q = (x[i].qs[half * 32 + k % 32] >> (2 * (k / 32))) & 3;
+            float dl = d * (float)(sc & 15), ml = dmin * (float)(sc >> 4);
+            float v = dl * (float)q;
+            y[j] = v - ml;
+        }
+    }
+}
+
+/* q3_K's sixteen 6-bit scales: low 4 bits of scale s in nibble s / 8 of scales[s % 8],
+   high 2 bits at shift 2 * (s / 4) of scales[8 + s % 4]; stored plus 32. */
+static inline int llm__q3_K_scale(const uint8_t sc[12], int s) {
+    int lo = (sc[s % 8] >> (4 * (s / 8))) & 15, hi = (sc[8 + s % 4] >> (2 * (s / 4))) & 3;
+    return (lo | hi << 4) - 32;
+}
+
+static void llm__dequant_q3_K(const void *vx, float *y, int64_t nb) {
+    const llm__block_q3_K *x = (const llm__block_q3_K *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK_K) {
+        float d = llm__f16_to_f32(x[i].d);
+        for (int j = 0; j < LLM__QK_K; j++) {
+            int half = j / 128, k = j % 128;
+            int lo = (x[i].qs[half * 32 + k % 32] >> (2 * (k / 32))) & 3;
+            int high_set = (x[i].hmask[j % 32] >> (j / 32)) & 1;   /* set means no offset */
+            float dl = d * (float)llm__q3_K_scale(x[i].scales, j / 16);
+            y[j] = dl * (float)(lo - (high_set ? 0 : 4));
+        }
+    }
+}
+
+/* q4_K/q5_K's eight 6-bit scales and mins in 12 bytes: for s < 4 the low 6 bits of
+   bytes s (scale) and s + 4 (min); for s >= 4 the nibbles of byte s + 4 (scale low,
+   min high) plus the top 2 bits of bytes s - 4 (scale) and s (min). */
+static inline void llm__q4_K_scale_min(const uint8_t q[12], int s, int *sc, int *m) {
+    if (s < 4) {
+        *sc = q[s] & 63;
+        *m = q[s + 4] & 63;
+    } else {
+        *sc = (q[s + 4] & 15) | ((q[s - 4] >> 6) << 4);
+        *m = (q[s + 4] >> 4) | ((q[s] >> 6) << 4);
+    }
+}
+
+/* q4_K and q5_K: sub-block s (32 elements) uses nibble s % 2 of qs[32 * (s / 2) ..], and
+   q5_K adds bit s of qh[j % 32] as bit 4. qh NULL means q4_K. */
+static void llm__dequant_k4(const uint16_t *dd, const uint8_t *scales, const uint8_t *qh, const uint8_t *qs, float *y) {
+    float d = llm__f16_to_f32(dd[0]), dmin = llm__f16_to_f32(dd[1]);
+    for (int s = 0; s < 8; s++) {
+        int sc, m;
+        llm__q4_K_scale_min(scales, s, &sc, &m);
+        float d1 = d * (float)sc, m1 = dmin * (float)m;
+        for (int l = 0; l < 32; l++) {
+            int q = (qs[32 * (s / 2) + l] >> (4 * (s % 2))) & 15;
+            if (qh) q |= ((qh[l] >> s) & 1) << 4;
+            float v = d1 * (float)q;
+            y[32 * s + l] = v - m1;
+        }
+    }
+}
+
+static void llm__dequant_q4_K(const void *vx, float *y, int64_t nb) {
+    const llm__block_q4_K *x = (const llm__block_q4_K *)vx;
+    for (int64_t i = 0; i < nb; i++) llm__dequant_k4(&x[i].d, x[i].scales, NULL, x[i].qs, y + i * LLM__QK_K);
+}
+
+static void llm__dequant_q5_K(const void *vx, float *y, int64_t nb) {
+    const llm__block_q5_K *x = (const llm__block_q5_K *)vx;
+    for (int64_t i = 0; i < nb; i++) llm__dequant_k4(&x[i].d, x[i].scales, x[i].qh, x[i].qs, y + i * LLM__QK_K);
+}
+
+/* q6_K: within a half of 128, element k has its low 4 bits in nibble k / 64 of
+   ql[64 * half + k % 64] and its high 2 bits at shift 2 * (k / 32) of qh[32 * half + k % 32]. */
+static void llm__dequant_q6_K(const void *vx, float *y, int64_t nb) {
+    const llm__block_q6_K *x = (const llm__block_q6_K *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK_K) {
+        float d = llm__f16_to_f32(x[i].d);
+        for (int j = 0; j < LLM__QK_K; j++) {
+            int half = j / 128, k = j % 128;
+            int lo = (x[i].ql[64 * half + k % 64] >> (4 * (k / 64))) & 15;
+            int hi = (x[i].qh[32 * half + k % 32] >> (2 * (k / 32))) & 3;
+            float ds = d * (float)x[i].scales[j / 16];
+            y[j] = ds * (float)((lo | hi << 4) - 32);
+        }
+    }
+}
+
+static void llm__dequant_q8_K(const void *vx, float *y, int64_t nb) {
+    const llm__block_q8_K *x = (const llm__block_q8_K *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK_K)
+        for (int j = 0; j < LLM__QK_K; j++) y[j] = x[i].d * (float)x[i].qs[j];
+}
+
+/* ---- quantization: nb blocks of x into vy ----
+   The rounding follows the references exactly: q8_0 rounds half away from zero; the
+   4- and 5-bit formats truncate x * id + offset and clamp; the scale d is computed in
+   f32 and only then stored as f16 (so id = 1 / d uses the unrounded d). */
+
+/* The element of largest magnitude, with its sign (the first one on ties). */
+static float llm__signed_absmax(const float *x, int n) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < n; j++)
+        if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
+    return max;
+}
+
+static void llm__min_max(const float *x, int n, float *out_min, float *out_max) {
+    float lo = x[0], hi = x[0];
+    for (int j = 1; j < n; j++) { lo = x[j] < lo ? x[j] : lo; hi = x[j] > hi ? x[j] : hi; }
+    *out_min = lo;
+    *out_max = hi;
+}
+
+/* trunc(x * id + offset) clamped to [0, hi] (NaN gives 0). */
+static inline int llm__q_trunc(float x, float id, float offset, int hi) {
+    float v = x * id;
+    v = v + offset;
+    return v >= 0.0f ? (v < (float)hi ? (int)v : hi) : 0;
+}
+
+static void llm__quant_q8_0(const float *x, void *vy, int64_t nb) {
+    llm__block_q8_0 *y = (llm__block_q8_0 *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK) {
+        float amax = 0.0f;
+        for (int j = 0; j < 32; j++) amax = LLM__MAX(amax, fabsf(x[j]));
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = llm__f32_to_f16(d);
+        for (int j = 0; j < 32; j++) {
+            float v = x[j] * id;   /* |v| <= 127 unless x holds inf or NaN */
+            y[i].qs[j] = (int8_t)(v == v ? roundf(LLM__MAX(-127.0f, LLM__MIN(127.0f, v))) : 0.0f);
+        }
+    }
+}
+
+static void llm__quant_q4_0(const float *x, void *vy, int64_t nb) {
+    llm__block_q4_0 *y = (llm__block_q4_0 *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK) {
+        float d = llm__signed_absmax(x, 32) / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = llm__f32_to_f16(d);
+        for (int j = 0; j < 16; j++)
+            y[i].qs[j] = (uint8_t)(llm__q_trunc(x[j], id, 8.5f, 15) | llm__q_trunc(x[j + 16], id, 8.5f, 15) << 4);
+    }
+}
+
+static void llm__quant_q4_1(const float *x, void *vy, int64_t nb) {
+    llm__block_q4_1 *y = (llm__block_q4_1 *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK) {
+        float min, max;
+        llm__min_max(x, 32, &min, &max);
+        float d = (max - min) / 15.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = llm__f32_to_f16(d);
+        y[i].m = llm__f32_to_f16(min);
+        for (int j = 0; j < 16; j++)
+            y[i].qs[j] = (uint8_t)(llm__q_trunc(x[j] - min, id, 0.5f, 15) | llm__q_trunc(x[j + 16] - min, id, 0.5f, 15) << 4);
+    }
+}
+
+/* Pack 32 5-bit values: low nibbles as in q4, bit 4 of q[j] into bit j of qh. */
+static void llm__pack_q5(const int q[32], uint8_t qs[16], uint8_t qh[4]) {
+    memset(qh, 0, 4);
+    for (int j = 0; j < 16; j++) qs[j] = (uint8_t)((q[j] & 15) | (q[j + 16] & 15) << 4);
+    for (int j = 0; j < 32; j++) qh[j / 8] |= (uint8_t)((q[j] >> 4) << (j % 8));
+}
+
+static void llm__quant_q5_0(const float *x, void *vy, int64_t nb) {
+    llm__block_q5_0 *y = (llm__block_q5_0 *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK) {
+        float d = llm__signed_absmax(x, 32) / -16.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        int q[32];
+        for (int j = 0; j < 32; j++) q[j] = llm__q_trunc(x[j], id, 16.5f, 31);
+        y[i].d = llm__f32_to_f16(d);
+        llm__pack_q5(q, y[i].qs, y[i].qh);
+    }
+}
+
+static void llm__quant_q5_1(const float *x, void *vy, int64_t nb) {
+    llm__block_q5_1 *y = (llm__block_q5_1 *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK) {
+        float min, max;
+        llm__min_max(x, 32, &min, &max);
+        float d = (max - min) / 31.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        int q[32];
+        for (int j = 0; j < 32; j++) q[j] = llm__q_trunc(x[j] - min, id, 0.5f, 31);
+        y[i].d = llm__f32_to_f16(d);
+        y[i].m = llm__f32_to_f16(min);
+        llm__pack_q5(q, y[i].qs, y[i].qh);
+    }
+}
+
+/* ---- k-quant quantization ----
+   ggml's reference search (quantize_row_q*_K_ref in ggml-quants.c): fit each sub-block's
+   scale (and min) over a few candidate grids, quantize those scales to 4, 6 or 8 bits
+   against one f16 scale per super-block, then round every element again against its
+   final scale. The float operations are the reference's, in its order, so the bytes are
+   identical to it (built without FMA contraction). Sub-blocks whose final scale is 0 keep
+   the codes of the fit, as in the reference. */
+
+/* Round half to even, as ggml's nearest_int (which is only used for |x| < 2^22). */
+static inline int llm__nearest_int(float x) {
+    if (!(fabsf(x) <= 4194303.0f)) return x > 0 ? 4194303 : -4194303;
+    return (int)rintf(x);
+}
+
+static inline int llm__clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* The affine fit x ~ scale * L + min of q2_K, q4_K and q5_K (ggml's make_qkx2_quants):
+   n elements, codes 0..nmax, nstep + 1 stretched grids of nmax + rmin + 0.1 k levels,
+   weighted squared (or, with mad, absolute) error. */
+typedef struct { int n, nmax, nstep; float rmin; bool mad; } llm__kfit;
+static const llm__kfit llm__kfit_q2 = { 16, 3, 15, -0.5f, true };
+static const llm__kfit llm__kfit_q4 = { 32, 15, 20, -1.0f, false };
+static const llm__kfit llm__kfit_q5 = { 32, 31, 15, -0.5f, false };
+
+static float llm__kfit_error(const llm__kfit *f, const float *x, const float *w, const uint8_t *L, float scale, float min) {
+    float err = 0;
+    for (int i = 0; i < f->n; i++) {
+        float diff = scale * (float)L[i];
+        diff = diff + min;
+        diff = diff - x[i];
+        diff = f->mad ? fabsf(diff) : diff * diff;
+        float wd = w[i] * diff;
+        err += wd;
+    }
+    return err;
+}
+
+/* Codes of x - min on a grid of iscale, with their weighted least-squares sums. */
+static void llm__kfit_grid(const llm__kfit *f, const float *x, const float *w, float min, float iscale, uint8_t *L,
+                           float *sum_l, float *sum_l2, float *sum_xl) {
+    *sum_l = *sum_l2 = *sum_xl = 0;
+    for (int i = 0; i < f->n; i++) {
+        int l = llm__clamp_int(llm__nearest_int(iscale * (x[i] - min)), 0, f->nmax);
+        L[i] = (uint8_t)l;
+        float wl = w[i] * (float)l, wll = wl * (float)l, wlx = wl * x[i];
+        *sum_l += wl;
+        *sum_l2 += wll;
+        *sum_xl += wlx;
+    }
+}
+
+/* Fit L[0..n) in [0, nmax] and min <= 0: the full-range grid first, then the stretched
+   grids with their least-squares scale and min. Returns scale; *out_min = -min. */
+static float llm__kfit_run(const llm__kfit *f, const float *x, const float *w, uint8_t *L, float *out_min) {
+    float min = x[0], max = x[0], sum_w = w[0], sum_x = sum_w * x[0];
+    for (int i = 1; i < f->n; i++) {
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
+        sum_w += w[i];
+        float wx = w[i] * x[i];
+        sum_x += wx;
+    }
+    if (min > 0) min = 0;
+    if (max == min) { memset(L, 0, (size_t)f->n); *out_min = -min; return 0.0f; }
+    float iscale = (float)f->nmax / (max - min), scale = 1 / iscale;
+    for (int i = 0; i < f->n; i++) L[i] = (uint8_t)llm__clamp_int(llm__nearest_int(iscale * (x[i] - min)), 0, f->nmax);
+    float best = llm__kfit_error(f, x, w, L, scale, min);
+    for (int k = 0; k <= f->nstep; k++) {
+        float levels = 0.1f * (float)k;
+        levels = f->rmin + levels;
+        levels = levels + (float)f->nmax;
+        uint8_t Lk[32];
+        float sum_l, sum_l2, sum_xl;
+        llm__kfit_grid(f, x, w, min, levels / (max - min), Lk, &sum_l, &sum_l2, &sum_xl);
+        float a = sum_w * sum_l2, b = sum_l * sum_l, D = a - b;
+        if (!(D > 0)) continue;
+        a = sum_w * sum_xl; b = sum_x * sum_l;
+        float this_scale = (a - b) / D;
+        a = sum_l2 * sum_x; b = sum_l * sum_xl;
+        float this_min = (a - b) / D;
+        if (this_min > 0) { this_min = 0; this_scale = sum_xl / sum_l2; }
+        float err = llm__kfit_error(f, x, w, Lk, this_scale, this_min);
+        if (err < best) { memcpy(L, Lk, (size_t)f->n); best = err; scale = this_scale; min = this_min; }
+    }
+    *out_min = -min;
+    return scale;
+}
+
+/* q2_K: 16 sub-blocks of 16, 2-bit codes, 4-bit scale and min per sub-block. */
+static void llm__quant_q2_K(const float *x, void *vy, int64_t nb) {
+    llm__block_q2_K *y = (llm__block_q2_K *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK_K) {
+        uint8_t L[LLM__QK_K];
+        float scales[16], mins[16], max_scale = 0, max_min = 0, w[16];
+        for (int s = 0; s < 16; s++) {
+            for (int l = 0; l < 16; l++) w[l] = fabsf(x[16 * s + l]);
+            scales[s] = llm__kfit_run(&llm__kfit_q2, x + 16 * s, w, L + 16 * s, &mins[s]);
+            if (scales[s] > max_scale) max_scale = scales[s];
+            if (mins[s] > max_min) max_min = mins[s];
+        }
+        memset(y[i].scales, 0, 16);
+        float inv = max_scale > 0 ? 15.0f / max_scale : 0.0f, inv_min = max_min > 0 ? 15.0f / max_min : 0.0f;
+        for (int s = 0; s < 16 && max_scale > 0; s++) y[i].scales[s] = (uint8_t)llm__nearest_int(inv * scales[s]);
+        for (int s = 0; s < 16 && max_min > 0; s++) y[i].scales[s] |= (uint8_t)((unsigned)llm__nearest_int(inv_min * mins[s]) << 4);
+        y[i].d = llm__f32_to_f16(max_scale > 0 ? max_scale / 15.0f : 0.0f);
+        y[i].dmin = llm__f32_to_f16(max_min > 0 ? max_min / 15.0f : 0.0f);
+        for (int s = 0; s < 16; s++) {
+            float d = llm__f16_to_f32(y[i].d) * (float)(y[i].scales[s] & 15);
+            if (!d) continue;
+            float dm = llm__f16_to_f32(y[i].dmin) * (float)(y[i].scales[s] >> 4);
+            for (int l = 0; l < 16; l++) L[16 * s + l] = (uint8_t)llm__clamp_int(llm__nearest_int((x[16 * s + l] + dm) / d), 0, 3);
+        }
+        for (int half = 0; half < 2; half++)   /* the layout of llm__dequant_q2_K */
+            for (int l = 0; l < 32; l++) {
+                const uint8_t *Lh = L + 128 * half + l;
+                y[i].qs[32 * half + l] = (uint8_t)(Lh[0] | Lh[32] << 2 | Lh[64] << 4 | Lh[96] << 6);
+            }
+    }
+}
+
+/* Store sub-block s's 6-bit scale and min (the inverse of llm__q4_K_scale_min). */
+static void llm__q4_K_put_scale_min(uint8_t q[12], int s, uint8_t sc, uint8_t m) {
+    if (s < 4) {
+        q[s] = sc;
+        q[s + 4] = m;
+    } else {
+        q[s + 4] = (uint8_t)((sc & 15) | (m & 15) << 4);
+        q[s - 4] |= (uint8_t)((sc >> 4) << 6);
+        q[s] |= (uint8_t)((m >> 4) << 6);
+    }
+}
+
+/* A 6-bit code for v * inv, as the reference computes it (through uint8_t). */
+static uint8_t llm__code6(float v, float inv) {
+    uint8_t c = (uint8_t)llm__nearest_int(inv * v);
+    return c < 63 ? c : 63;
+}
+
+/* The shared part of q4_K and q5_K: 8 sub-blocks of 32 with 6-bit scales and mins
+   (weights: |x| plus the sub-block's rms); L gets the codes 0..nmax. */
+static void llm__quant_k4(const llm__kfit *f, const float *x, uint16_t *d_out, uint16_t *dmin_out, uint8_t packed[12], uint8_t L[256]) {
+    float scales[8], mins[8], max_scale = 0, max_min = 0, w[32];
+    for (int s = 0; s < 8; s++) {
+        const float *xs = x + 32 * s;
+        float sum_x2 = 0;
+        for (int l = 0; l < 32; l++) { float sq = xs[l] * xs[l]; sum_x2 += sq; }
+        float av_x = sqrtf(sum_x2 / 32);
+        for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
+        scales[s] = llm__kfit_run(f, xs, w, L + 32 * s, &mins[s]);
+        if (scales[s] > max_scale) max_scale = scales[s];
+        if (mins[s] > max_min) max_min = mins[s];
+    }
+    float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f, inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+    for (int s = 0; s < 8; s++) llm__q4_K_put_scale_min(packed, s, llm__code6(scales[s], inv_scale), llm__code6(mins[s], inv_min));
+    *d_out = llm__f32_to_f16(max_scale / 63.0f);
+    *dmin_out = llm__f32_to_f16(max_min / 63.0f);
+    for (int s = 0; s < 8; s++) {
+        int sc, m;
+        llm__q4_K_scale_min(packed, s, &sc, &m);
+        float d = llm__f16_to_f32(*d_out) * (float)sc;
+        if (!d) continue;
+        float dm = llm__f16_to_f32(*dmin_out) * (float)m;
+        for (int l = 0; l < 32; l++) L[32 * s + l] = (uint8_t)llm__clamp_int(llm__nearest_int((x[32 * s + l] + dm) / d), 0, f->nmax);
+    }
+}
+
+static void llm__quant_q4_K(const float *x, void *vy, int64_t nb) {
+    llm__block_q4_K *y = (llm__block_q4_K *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK_K) {
+        uint8_t L[LLM__QK_K];
+        llm__quant_k4(&llm__kfit_q4, x, &y[i].d, &y[i].dmin, y[i].scales, L);
+        for (int s = 0; s < 8; s += 2)
+            for (int l = 0; l < 32; l++) y[i].qs[16 * s + l] = (uint8_t)(L[32 * s + l] | L[32 * s + 32 + l] << 4);
+    }
+}
+
+static void llm__quant_q5_K(const float *x, void *vy, int64_t nb) {
+    llm__block_q5_K *y = (llm__block_q5_K *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK_K) {
+        uint8_t L[LLM__QK_K];
+        llm__quant_k4(&llm__kfit_q5, x, &y[i].d, &y[i].dmin, y[i].scales, L);
+        memset(y[i].qh, 0, 32);
+        for (int s = 0; s < 8; s++)
+            for (int l = 0; l < 32; l++) y[i].qh[l] |= (uint8_t)((L[32 * s + l] >> 4) << s);
+        for (int s = 0; s < 8; s += 2)
+            for (int l = 0; l < 32; l++) y[i].qs[16 * s + l] = (uint8_t)((L[32 * s + l] & 15) | (L[32 * s + 32 + l] & 15) << 4);
+    }
+}
+
+/* q3_K's fit of x[0..16) ~ scale * l, l in [-4, 3] (ggml's make_q3_quants with rmse):
+   round on the grid through the largest magnitude, then up to 5 passes that move single
+   codes to their least-squares value while that improves sumlx^2 / suml2 (weights x^2).
+   L gets l + 4. */
+static float llm__q3_fit(const float *x, int8_t L[16]) {
+    float amax = 0, max = 0, sumlx = 0, suml2 = 0;
+    for (int i = 0; i < 16; i++)
+        if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
+    if (amax < 1e-15f) { memset(L, 0, 16); return 0.0f; }
+    float iscale = -4.0f / max;
+    for (int i = 0; i < 16; i++) {
+        int l = llm__clamp_int(llm__nearest_int(iscale * x[i]), -4, 3);
+        L[i] = (int8_t)l;
+        float w = x[i] * x[i], t = w * x[i], u = w * (float)l;
+        t = t * (float)l;
+        u = u * (float)l;
+        sumlx += t;
+        suml2 += u;
+    }
+    for (int pass = 0; pass < 5; pass++) {
+        int n_changed = 0;
+        for (int i = 0; i < 16; i++) {
+            float w = x[i] * x[i], wx = w * x[i], t = wx * (float)L[i];
+            float slx = sumlx - t;
+            if (!(slx > 0)) continue;
+            float u = w * (float)L[i];
+            u = u * (float)L[i];
+            float sl2 = suml2 - u, v = x[i] * sl2;
+            int new_l = llm__clamp_int(llm__nearest_int(v / slx), -4, 3);
+            if (new_l == L[i]) continue;
+            t = wx * (float)new_l;
+            slx = slx + t;
+            u = w * (float)new_l;
+            u = u * (float)new_l;
+            sl2 = sl2 + u;
+            float gain = slx * slx, cur = sumlx * sumlx;
+            gain = gain * suml2;
+            cur = cur * sl2;
+            if (sl2 > 0 && gain > cur) { L[i] = (int8_t)new_l; sumlx = slx; suml2 = sl2; n_changed++; }
+        }
+        if (!n_changed) break;
+    }
+    for (int i = 0; i < 16; i++) L[i] = (int8_t)(L[i] + 4);
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+/* q3_K: 16 sub-blocks of 16, 3-bit codes (2 low bits in qs, the third in hmask), signed
+   6-bit scales. */
+static void llm__quant_q3_K(const float *x, void *vy, int64_t nb) {
+    llm__block_q3_K *y = (llm__block_q3_K *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK_K) {
+        int8_t L[LLM__QK_K];
+        float scales[16], max_scale = 0, amax = 0;
+        for (int s = 0; s < 16; s++) {
+            scales[s] = llm__q3_fit(x + 16 * s, L + 16 * s);
+            if (fabsf(scales[s]) > amax) { amax = fabsf(scales[s]); max_scale = scales[s]; }
+        }
+        memset(y[i].scales, 0, 12);
+        float iscale = max_scale != 0 ? -32.0f / max_scale : 0.0f;
+        for (int s = 0; s < 16 && max_scale != 0; s++) {   /* the layout of llm__q3_K_scale */
+            int l = llm__clamp_int((int8_t)llm__nearest_int(iscale * scales[s]), -32, 31) + 32;
+            y[i].scales[s % 8] |= (uint8_t)((l & 15) << (4 * (s / 8)));
+            y[i].scales[8 + s % 4] |= (uint8_t)((l >> 4) << (2 * (s / 4)));
+        }
+        y[i].d = llm__f32_to_f16(max_scale != 0 ? 1 / iscale : 0.0f);
+        for (int s = 0; s < 16; s++) {
+            float d = llm__f16_to_f32(y[i].d) * (float)llm__q3_K_scale(y[i].scales, s);
+            if (!d) continue;
+            for (int l = 0; l < 16; l++) L[16 * s + l] = (int8_t)(llm__clamp_int(llm__nearest_int(x[16 * s + l] / d), -4, 3) + 4);
+        }
+        memset(y[i].hmask, 0, 32);
+        for (int j = 0; j < LLM__QK_K; j++)   /* a set bit means "no -4 offset" */
+            if (L[j] > 3) { y[i].hmask[j % 32] |= (uint8_t)(1 << (j / 32)); L[j] = (int8_t)(L[j] - 4); }
+        for (int half = 0; half < 2; half++)
+            for (int l = 0; l < 32; l++) {
+                const int8_t *Lh = L + 128 * half + l;
+                y[i].qs[32 * half + l] = (uint8_t)(Lh[0] | Lh[32] << 2 | Lh[64] << 4 | Lh[96] << 6);
+            }
+    }
+}
+
+/* Weighted sums for x ~ scale * l, l = round(iscale * x) in [-32, 31], weights x^2;
+   stores l + 32 into L when L is not NULL. */
+static void llm__k6_sums(const float *x, float iscale, int8_t *L, float *sumlx, float *suml2) {
+    *sumlx = *suml2 = 0;
+    for (int i = 0; i < 16; i++) {
+        int l = llm__clamp_int(llm__nearest_int(iscale * x[i]), -32, 31);
+        if (L) L[i] = (int8_t)(l + 32);
+        float w = x[i] * x[i], t = w * x[i], u = w * (float)l;
+        t = t * (float)l;
+        u = u * (float)l;
+        *sumlx += t;
+        *suml2 += u;
+    }
+}
+
+/* Fit x[0..16) ~ scale * l with l in [-32, 31] (ggml's make_qx_quants, rmse_type 1):
+   the grid through the largest magnitude, then 18 neighbouring grids, keeping the best
+   least-squares scale. L gets l + 32. */
+static float llm__k6_fit(const float *x, int8_t L[16]) {
+    float amax = 0, max = 0;
+    for (int i = 0; i < 16; i++)
+        if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
+    if (amax < 1e-15f) { memset(L, 0, 16); return 0.0f; }
+    float sumlx, suml2;
+    llm__k6_sums(x, -32.0f / max, L, &sumlx, &suml2);
+    float scale = suml2 ? sumlx / suml2 : 0.0f, best = scale * sumlx;
+    for (int k = -9; k <= 9; k++) {
+        if (k == 0) continue;
+        float levels = 0.1f * (float)k;
+        levels = 32.0f + levels;
+        float iscale = -levels / max;
+        llm__k6_sums(x, iscale, NULL, &sumlx, &suml2);
+        float gain = sumlx * sumlx, cur = best * suml2;
+        if (suml2 > 0 && gain > cur) {
+            llm__k6_sums(x, iscale, L, &sumlx, &suml2);
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+    return scale;
+}
+
+static void llm__quant_q6_K(const float *x, void *vy, int64_t nb) {
+    llm__block_q6_K *y = (llm__block_q6_K *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK_K) {
+        int8_t L[LLM__QK_K];
+        float scales[16], max_scale = 0, max_abs = 0;
+        for (int s = 0; s < 16; s++) {
+            scales[s] = llm__k6_fit(x + 16 * s, L + 16 * s);
+            if (fabsf(scales[s]) > max_abs) { max_abs = fabsf(scales[s]); max_scale = scales[s]; }
+        }
+        memset(&y[i], 0, sizeof y[i]);
+        if (max_abs < 1e-15f) continue;   /* an all-zero block */
+        float iscale = -128.0f / max_scale;
+        y[i].d = llm__f32_to_f16(1 / iscale);
+        for (int s = 0; s < 16; s++) y[i].scales[s] = (int8_t)LLM__MIN(127, llm__nearest_int(iscale * scales[s]));
+        for (int s = 0; s < 16; s++) {   /* round again against the stored scales */
+            float d = llm__f16_to_f32(y[i].d) * (float)y[i].scales[s];
+            if (!d) continue;   /* keeps the fit's L, as the reference does */
+            for (int l = 0; l < 16; l++) L[16 * s + l] = (int8_t)(llm__clamp_int(llm__nearest_int(x[16 * s + l] / d), -32, 31) + 32);
+        }
+        for (int half = 0; half < 2; half++) {   /* the layout of llm__dequant_q6_K */
+            const int8_t *Lh = L + 128 * half;
+            uint8_t *ql = y[i].ql + 64 * half, *qh = y[i].qh + 32 * half;
+            for (int l = 0; l < 32; l++) {
+                ql[l] = (uint8_t)((Lh[l] & 15) | (Lh[l + 64] & 15) << 4);
+                ql[l + 32] = (uint8_t)((Lh[l + 32] & 15) | (Lh[l + 96] & 15) << 4);
+                qh[l] = (uint8_t)((Lh[l] >> 4) | (Lh[l + 32] >> 4) << 2 | (Lh[l + 64] >> 4) << 4 | (Lh[l + 96] >> 4) << 6);
+            }
+        }
+    }
+}
+
+/* q8_K (the activations' format in k-quant dot products): one f32 scale, codes in
+   [-127, 127] through the largest magnitude, and the sums of each 16 codes. */
+static void llm__quant_q8_K(const float *x, void *vy, int64_t nb) {
+    llm__block_q8_K *y = (llm__block_q8_K *)vy;
+    for (int64_t i = 0; i < nb; i++, x += LLM__QK_K) {
+        memset(&y[i], 0, sizeof y[i]);
+        float max = llm__signed_absmax(x, LLM__QK_K);
+        if (max == 0) continue;
+        float iscale = -127.0f / max;
+        for (int j = 0; j < LLM__QK_K; j++) y[i].qs[j] = (int8_t)LLM__MIN(127, llm__nearest_int(iscale * x[j]));
+        for (int j = 0; j < LLM__QK_K; j++) y[i].bsums[j / 16] = (int16_t)(y[i].bsums[j / 16] + y[i].qs[j]);
+        y[i].d = 1 / iscale;
+    }
+}
+
+/* ---- public entry points ---- */
+
+typedef void (*llm__dequant_fn)(const void *src, float *dst, int64_t n_blocks);
+typedef void (*llm__quant_fn)(const float *src, void *dst, int64_t n_blocks);
+
+static const struct { llm__dequant_fn dequant; llm__quant_fn quant; } llm__quants[LLM_DTYPE_COUNT] = {
+    [LLM_DTYPE_Q4_0] = { llm__dequant_q4_0, llm__quant_q4_0 },
+    [LLM_DTYPE_Q4_1] = { llm__dequant_q4_1, llm__quant_q4_1 },
+    [LLM_DTYPE_Q5_0] = { llm__dequant_q5_0, llm__quant_q5_0 },
+    [LLM_DTYPE_Q5_1] = { llm__dequant_q5_1, llm__quant_q5_1 },
+    [LLM_DTYPE_Q8_0] = { llm__dequant_q8_0, llm__quant_q8_0 },
+    [LLM_DTYPE_Q2_K] = { llm__dequant_q2_K, llm__quant_q2_K },
+    [LLM_DTYPE_Q3_K] = { llm__dequant_q3_K, llm__quant_q3_K },
+    [LLM_DTYPE_Q4_K] = { llm__dequant_q4_K, llm__quant_q4_K },
+    [LLM_DTYPE_Q5_K] = { llm__dequant_q5_K, llm__quant_q5_K },
+    [LLM_DTYPE_Q6_K] = { llm__dequant_q6_K, llm__quant_q6_K },
+    [LLM_DTYPE_Q8_K] = { llm__dequant_q8_K, llm__quant_q8_K },
+};
+
+static bool llm__is_float(llm_dtype t) { return t == LLM_DTYPE_F32 || t == LLM_DTYPE_F16 || t == LLM_DTYPE_BF16; }
+
+/* n whole blocks of a dtype that `fn` handles? Sets the error otherwise. */
+static llm_status llm__quant_check(const char *who, llm_dtype dtype, int64_t n, bool supported) {
+    const llm_dtype_info *di = llm_dtype_get(dtype);
+    if (!di) return llm__fail(LLM_ERR_INVALID_ARG, "%s: unknown dtype %d", who, (int)dtype);
+    if (!supported) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: dtype %s is not supported", who, di->name);
+    if (n < 0 || n % di->block_elems)
+        return llm__fail(LLM_ERR_INVALID_ARG, "%s: %lld elements are not whole %s blocks of %d", who, (long long)n, di->name, di->block_elems);
+    return LLM_OK;
+}
+
+LLM_API llm_status llm_dequantize(llm_dtype dtype, const void *src, float *dst, int64_t n) {
+    bool known = (unsigned)dtype < LLM_DTYPE_COUNT && (llm__is_float(dtype) || llm__quants[dtype].dequant);
+    llm_status s = llm__quant_check("llm_dequantize", dtype, n, known);
+    if (s) return s;
+    if (llm__is_float(dtype)) llm_convert(LLM_DTYPE_F32, dst, dtype, src, n);
+    else llm__quants[dtype].dequant(src, dst, n / llm__dtypes[dtype].block_elems);
+    return LLM_OK;
+}
+
+LLM_API llm_status llm_quantize(llm_dtype dtype, const float *src, void *dst, int64_t n) {
+    bool known = (unsigned)dtype < LLM_DTYPE_COUNT && (llm__is_float(dtype) || llm__quants[dtype].quant);
+    llm_status s = llm__quant_check("llm_quantize", dtype, n, known);
+    if (s) return s;
+    if (llm__is_float(dtype)) llm_convert(dtype, dst, LLM_DTYPE_F32, src, n);
+    else llm__quants[dtype].quant(src, dst, n / llm__dtypes[dtype].block_elems);
+    return LLM_OK;
+}
+/* ==== end llm_impl/32_ggml_quants.c ==== */
 /* ==== begin llm_impl/40_utf8.c ==== */
 /* ---- >>utf8: UTF-8, Unicode categories, and the tables tokenizers are built from ----
    Tokenizers see text as UTF-8 bytes and reason about code points: a BPE word starts as
@@ -8019,8 +9939,9 @@ static llm_status llm__hparams_parse(const char *path, const cJSON *cfg, llm__hp
 /* ==== begin llm_impl/51_model.c ==== */
 /* ---- >>model: the weights of the generic transformer, and loading them ----
    A model is hyperparameters (50_hparams.c) plus one llm__layer per layer. Matrices stay
-   where the file put them (llm_tensor views into the mapping, f32/f16/bf16); the small 1-D
-   parameters (norms, biases) are converted to f32 once, so the forward pass reads floats.
+   where the file put them (llm_tensor views into the mapping, f32/f16/bf16 or a GGUF
+   block type); the small 1-D parameters (norms, biases) are converted to f32 once, so the
+   forward pass reads floats.
    Optional tensors (biases, q/k norms) are bound when the checkpoint has them: a family
    whose config says attention_bias gets its biases without a flag of its own. Fused
    matrices (Phi-3's qkv_proj) and stacked experts ([E, F, C]) become row views without a
@@ -8193,7 +10114,11 @@ static void *llm__model_own(llm_model *m, size_t bytes) {
 
 static bool llm__float_dtype(llm_dtype d) { return d == LLM_DTYPE_F32 || d == LLM_DTYPE_F16 || d == LLM_DTYPE_BF16; }
 
-/* A matrix [rows, cols] in a float dtype; NULL (and LLM_OK) when absent and optional. */
+/* Matrices may be in any dtype with a matmul kernel (the float ones, GGUF's block types);
+   the reference table is asked so that a forced switch to it finds every kernel. */
+static bool llm__matmul_dtype(llm_dtype d) { return (unsigned)d < LLM_DTYPE_COUNT && llm__kernels_scalar.matmul[d]; }
+
+/* A matrix [rows, cols] in a dtype the matmul kernels take; NULL (and LLM_OK) when absent and optional. */
 static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, int64_t cols, bool required, const llm_tensor **out) {
     const llm_tensor *t = llm__model_tensor(m, name);
     *out = NULL;
@@ -8201,8 +10126,8 @@ static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, in
     if (t->n_dims != 2 || t->shape[0] != rows || t->shape[1] != cols)
         return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", m->path, name,
                          (long long)t->shape[0], (long long)(t->n_dims > 1 ? t->shape[1] : 0), (long long)rows, (long long)cols);
-    if (!llm__float_dtype(t->dtype))
-        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, not f32/f16/bf16", m->path, name, llm__dtypes[t->dtype].name);
+    if (!llm__matmul_dtype(t->dtype))
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, which no matmul kernel takes", m->path, name, llm__dtypes[t->dtype].name);
     *out = t;
     return LLM_OK;
 }
@@ -8368,8 +10293,8 @@ static llm_status llm__bind_experts(llm_model *m, const llm__names *nm, const ch
             snprintf(n, sizeof n, "%s%s", prefix, nm->stacked[j]);
             const llm_tensor *t = llm__model_tensor(m, n);
             if (!t) return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is missing (and so are per-expert tensors)", m->path, n);
-            if (t->n_dims != 3 || t->shape[0] != E || t->shape[1] != rows || t->shape[2] != cols || !llm__float_dtype(t->dtype))
-                return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is not a float stack [%lld, %lld, %lld]", m->path, n, (long long)E,
+            if (t->n_dims != 3 || t->shape[0] != E || t->shape[1] != rows || t->shape[2] != cols || !llm__matmul_dtype(t->dtype))
+                return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is not a stack [%lld, %lld, %lld]", m->path, n, (long long)E,
                                  (long long)rows, (long long)cols);
         }
         for (int64_t e = 0; e < E; e++) {
@@ -9014,6 +10939,308 @@ static llm_status llm__load_llama2c(llm_model *m, const char *path) {
     return llm__bind_hf(m);
 }
 /* ==== end llm_impl/53_llama2c.c ==== */
+/* ==== begin llm_impl/54_gguf_model.c ==== */
+/* ---- >>gguf_model: llama.cpp's GGUF model files on the generic transformer ----
+   Hyperparameters come from the "<arch>.*" metadata (llama.block_count, ...), tensors keep
+   llama.cpp's names (token_embd, blk.N.attn_q, ffn_gate_exps, ...) and are bound by the
+   same data-driven binder as Hugging Face checkpoints (51_model.c), in place: weights stay
+   in the mapping, block-quantized or not (23_kernels_ggml.c multiplies them).
+
+   What llama.cpp's converter changed on the way, and how we follow it without a copy:
+   - Llama-family Wq/Wk rows are permuted so that ggml's "normal" rope, on pairs (2i, 2i+1),
+     applies: we rope interleaved pairs (rope_interleaved). Families ggml ropes NEOX-style
+     (qwen2/3, gemma*, phi3) keep Hugging Face's rotate-half layout
+     (llama_model_rope_type in llama.cpp's llama-model.cpp).
+   - Gemma's RMSNorm weights are stored with the +1 already added: norm_add_one stays 0.
+   - Llama 3 rope scaling is a tensor of per-frequency divisors (rope_freqs), Phi-3's
+     LongRoPE two of them (rope_factors_short/long): both become longrope factors.
+   - MoE experts are stacked [E, F, C] (ffn_gate_exps ...) and bound as row views. */
+/* #include "10_internal.h" (already above) */
+
+#define LLM__R LLM__W_REQUIRED
+#define LLM__O LLM__W_OPTIONAL
+#define LLM__D LLM__W_DENSE
+#define LLM__M LLM__W_MOE
+static const llm__wspec llm__gguf_w_attn[] = {   /* q/k/v/o, optional biases and per-head q/k norms */
+    LLM__WMAT("attn_q.weight", LLM__R, wq, LLM__DIM_Q, LLM__DIM_C), LLM__WMAT("attn_k.weight", LLM__R, wk, LLM__DIM_KV, LLM__DIM_C),
+    LLM__WMAT("attn_v.weight", LLM__R, wv, LLM__DIM_KV, LLM__DIM_C), LLM__WMAT("attn_output.weight", LLM__R, wo, LLM__DIM_C, LLM__DIM_Q),
+    LLM__WVEC("attn_q.bias", LLM__O, bq, LLM__DIM_Q), LLM__WVEC("attn_k.bias", LLM__O, bk, LLM__DIM_KV),
+    LLM__WVEC("attn_v.bias", LLM__O, bv, LLM__DIM_KV), LLM__WVEC("attn_output.bias", LLM__O, bo, LLM__DIM_C),
+    LLM__WVEC("attn_q_norm.weight", LLM__O, q_norm, LLM__DIM_HD), LLM__WVEC("attn_k_norm.weight", LLM__O, k_norm, LLM__DIM_HD),
+    LLM__WEND,
+};
+static const llm__wspec llm__gguf_w_norms[] = {  /* pre-norms; Gemma 2/3 add norms after each block */
+    LLM__WVEC("attn_norm.weight", LLM__R, attn_norm, LLM__DIM_C), LLM__WVEC("ffn_norm.weight", LLM__R, ffn_norm, LLM__DIM_C),
+    LLM__WVEC("post_attention_norm.weight", LLM__O, post_attn_norm, LLM__DIM_C),
+    LLM__WVEC("post_ffw_norm.weight", LLM__O, post_ffn_norm, LLM__DIM_C),
+    LLM__WEND,
+};
+static const llm__wspec llm__gguf_w_mlp[] = {    /* dense gated MLP, and the router of MoE layers */
+    LLM__WMAT("ffn_gate.weight", LLM__D, ffn.gate, LLM__DIM_F, LLM__DIM_C), LLM__WMAT("ffn_up.weight", LLM__D, ffn.up, LLM__DIM_F, LLM__DIM_C),
+    LLM__WMAT("ffn_down.weight", LLM__D, ffn.down, LLM__DIM_C, LLM__DIM_F),
+    LLM__WMAT("ffn_gate_inp.weight", LLM__M, router, LLM__DIM_E, LLM__DIM_C),
+    LLM__WEND,
+};
+static const llm__wspec llm__gguf_w_phi3[] = {   /* fused qkv and gate|up, split into row views */
+    { "attn_qkv.weight", LLM__R, LLM__DIM_QKV, LLM__DIM_C, false,
+      { offsetof(llm__layer, wq), offsetof(llm__layer, wk), offsetof(llm__layer, wv) }, { LLM__DIM_Q, LLM__DIM_KV, LLM__DIM_KV } },
+    LLM__WMAT("attn_output.weight", LLM__R, wo, LLM__DIM_C, LLM__DIM_Q),
+    { "ffn_up.weight", LLM__R, LLM__DIM_F2, LLM__DIM_C, false,
+      { offsetof(llm__layer, ffn.gate), offsetof(llm__layer, ffn.up) }, { LLM__DIM_F, LLM__DIM_F } },
+    LLM__WMAT("ffn_down.weight", LLM__R, ffn.down, LLM__DIM_C, LLM__DIM_F),
+    LLM__WEND,
+};
+#undef LLM__R
+#undef LLM__O
+#undef LLM__D
+#undef LLM__M
+
+/* GGUF stacks each layer's experts (ffn_gate_exps [E, F, C]); the per-expert pattern is
+   only the binder's probe for the other layout and never matches. */
+#define LLM__GGUF_GLOBALS .layer = "blk.%lld.", .embed = "token_embd.weight", .out_norm = "output_norm.weight", .output = "output.weight", \
+    .expert = "ffn_expert.%lld.", .expert_w = { "gate", "up", "down" },                                                       \
+    .stacked = { "ffn_gate_exps.weight", "ffn_up_exps.weight", "ffn_down_exps.weight" }
+static const llm__names llm__gguf_names = { LLM__GGUF_GLOBALS, .w = { llm__gguf_w_attn, llm__gguf_w_norms, llm__gguf_w_mlp } };
+static const llm__names llm__gguf_names_phi3 = { LLM__GGUF_GLOBALS, .w = { llm__gguf_w_phi3, llm__gguf_w_norms } };
+#undef LLM__GGUF_GLOBALS
+
+typedef struct llm__gguf_ctx {
+    const llm_gguf *g;
+    const char *path, *arch;
+} llm__gguf_ctx;
+
+/* "<arch>.<key>" as an integer: a scalar, or an array of per-layer values that must all be
+   equal (the generic transformer has one value for all layers). */
+static llm_status llm__gguf_hp_int(const llm__gguf_ctx *c, const char *key, bool required, int64_t *out) {
+    char k[160];
+    snprintf(k, sizeof k, "%s.%s", c->arch, key);
+    const llm_gguf_kv *kv = llm_gguf_find_kv(c->g, k);
+    if (!kv) return required ? llm__fail(LLM_ERR_FORMAT, "%s: metadata '%s' is missing", c->path, k) : LLM_OK;
+    if (kv->type != LLM_GGUF_ARRAY) {
+        llm_status s = llm_gguf_get_int(c->g, k, out);
+        return s ? llm__fail(s, "%s: metadata '%s' is not an integer", c->path, k) : LLM_OK;
+    }
+    int64_t first = 0, v = 0;
+    for (int64_t i = 0; i < kv->n; i++) {
+        if (llm_gguf_arr_int(kv, i, &v)) return llm__fail(LLM_ERR_FORMAT, "%s: metadata '%s' is not an integer array", c->path, k);
+        if (i == 0) first = v;
+        if (v != first) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: '%s' differs between layers", c->path, k);
+    }
+    if (kv->n == 0) return llm__fail(LLM_ERR_FORMAT, "%s: metadata '%s' is an empty array", c->path, k);
+    *out = first;
+    return LLM_OK;
+}
+
+static float llm__gguf_hp_f32(const llm__gguf_ctx *c, const char *key, float dflt) {
+    char k[160];
+    snprintf(k, sizeof k, "%s.%s", c->arch, key);
+    llm_gguf_get_f32(c->g, k, &dflt);   /* absent or mistyped: the default */
+    return dflt;
+}
+
+/* A per-frequency factor tensor [n_rot/2] as longrope factors (owned by hp, freed with it). */
+static llm_status llm__gguf_factors(const llm__gguf_ctx *c, const char *name, int64_t n_rot, float **out) {
+    const llm_tensor *t = llm_gguf_find_tensor(c->g, name);
+    if (!t) return LLM_OK;
+    if (t->dtype != LLM_DTYPE_F32 || llm_tensor_n_elems(t) != n_rot / 2)
+        return llm__fail(LLM_ERR_FORMAT, "%s: '%s' should be %lld f32 values", c->path, name, (long long)n_rot / 2);
+    *out = (float *)malloc((size_t)(n_rot / 2) * sizeof(float) + 1);
+    if (!*out) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
+    memcpy(*out, t->data, (size_t)(n_rot / 2) * sizeof(float));
+    return LLM_OK;
+}
+
+/* rope.freq_base, rope.scaling.* and the factor tensors. */
+static llm_status llm__gguf_rope(const llm__gguf_ctx *c, llm__hparams *hp) {
+    llm__rope_cfg *r = &hp->rope;
+    char k[160];
+    const char *type = "none";
+    snprintf(k, sizeof k, "%s.rope.scaling.type", c->arch);
+    llm_gguf_get_str(c->g, k, &type);
+    r->theta = llm__gguf_hp_f32(c, "rope.freq_base", 10000.0f);
+    r->factor = llm__gguf_hp_f32(c, "rope.scaling.factor", 1.0f);
+    r->orig_ctx = (double)hp->n_ctx_train;
+    int64_t orig = 0;
+    llm_status s = llm__gguf_hp_int(c, "rope.scaling.original_context_length", false, &orig);
+    if (s) return s;
+    if (orig > 0) r->orig_ctx = (double)orig;
+    r->beta_fast = 32.0, r->beta_slow = 1.0, r->truncate = true;
+    r->attn_factor = llm__gguf_hp_f32(c, "rope.scaling.attn_factor", 0.0f);
+    if (!strcmp(type, "linear")) r->type = LLM__ROPE_LINEAR;
+    else if (!strcmp(type, "yarn")) r->type = LLM__ROPE_YARN;
+    else if (strcmp(type, "none")) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: rope scaling '%s' is not supported", c->path, type);
+    if (r->factor <= 0) r->factor = 1.0;
+    /* Llama 3: one table of divisors, no extra scale; Phi-3 LongRoPE: short and long tables */
+    bool llama3 = llm_gguf_find_tensor(c->g, "rope_freqs.weight") != NULL;
+    if ((s = llm__gguf_factors(c, llama3 ? "rope_freqs.weight" : "rope_factors_short.weight", hp->n_rot, &r->short_factor)) ||
+        (s = llm__gguf_factors(c, llama3 ? "rope_freqs.weight" : "rope_factors_long.weight", hp->n_rot, &r->long_factor)))
+        return s;
+    if (!r->short_factor != !r->long_factor)
+        return llm__fail(LLM_ERR_FORMAT, "%s: only one of rope_factors_short/long is present", c->path);
+    if (r->short_factor) r->type = LLM__ROPE_LONGROPE;
+    if (llama3) r->attn_factor = 1.0, r->factor = 1.0;
+    r->n_factors = hp->n_rot / 2;
+    hp->rope_local = *r;
+    return LLM_OK;
+}
+
+/* ---- families: what the metadata leaves implicit ---- */
+
+/* Gemma: approximate GELU, embeddings times sqrt(C) (llama.cpp does not round it to the
+   weights' dtype), norms with the +1 stored. Gemma 2 slides every other layer, Gemma 3
+   all but every 6th, whose local rope is plain with base 10000. The 27B models scale the
+   queries by 1/sqrt(C/H) instead of 1/sqrt(D), as llama.cpp decides by size. */
+static llm_status llm__gguf_gemma(const llm__gguf_ctx *c, llm__hparams *hp) {
+    int version = !strcmp(c->arch, "gemma2") ? 2 : !strcmp(c->arch, "gemma3") ? 3 : 1;
+    hp->act = LLM__ACT_GELU_TANH;
+    hp->embed_scale = sqrtf((float)hp->n_embd);
+    if (version == 1) return LLM_OK;
+    hp->attn_softcap = llm__gguf_hp_f32(c, "attn_logit_softcapping", 0.0f);
+    hp->final_softcap = llm__gguf_hp_f32(c, "final_logit_softcapping", 0.0f);
+    if ((version == 2 && hp->n_layers == 46) || (version == 3 && hp->n_layers == 62))
+        hp->attn_scale = (float)(1.0 / sqrt((double)hp->n_embd / (double)hp->n_heads));
+    llm_status s = llm__gguf_hp_int(c, "attention.sliding_window", false, &hp->sliding_window);
+    if (s) return s;
+    for (int64_t il = 0; il < hp->n_layers && hp->sliding_window > 0; il++)
+        hp->layer_sliding[il] = version == 2 ? il % 2 == 0 : (il + 1) % 6 != 0;
+    if (version == 3) {
+        memset(&hp->rope_local, 0, sizeof hp->rope_local);
+        hp->rope_local.theta = 10000.0, hp->rope_local.factor = 1.0;
+    }
+    return LLM_OK;
+}
+
+typedef struct llm__gguf_arch {
+    const char *name;                 /* general.architecture */
+    bool interleaved;                 /* ggml's "normal" rope: the converter permuted Wq/Wk */
+    const llm__names *names;
+    llm_status (*configure)(const llm__gguf_ctx *c, llm__hparams *hp);   /* NULL: none */
+} llm__gguf_arch;
+
+static const llm__gguf_arch llm__gguf_archs[] = {
+    { "llama",    true,  &llm__gguf_names,      NULL },   /* also Mistral, Mixtral (experts), SmolLM */
+    { "qwen2",    false, &llm__gguf_names,      NULL },
+    { "qwen3",    false, &llm__gguf_names,      NULL },
+    { "qwen3moe", false, &llm__gguf_names,      NULL },
+    { "gemma",    false, &llm__gguf_names,      llm__gguf_gemma },
+    { "gemma2",   false, &llm__gguf_names,      llm__gguf_gemma },
+    { "gemma3",   false, &llm__gguf_names,      llm__gguf_gemma },
+    { "phi3",     false, &llm__gguf_names_phi3, NULL },
+};
+
+/* The shapes every family has, then MoE. */
+static llm_status llm__gguf_hparams(const llm__gguf_ctx *c, llm__hparams *hp) {
+    llm_status s;
+    llm__hparams_init(hp);
+    snprintf(hp->arch, sizeof hp->arch, "%s", c->arch);
+    if ((s = llm__gguf_hp_int(c, "embedding_length", true, &hp->n_embd)) || (s = llm__gguf_hp_int(c, "block_count", true, &hp->n_layers)) ||
+        (s = llm__gguf_hp_int(c, "attention.head_count", true, &hp->n_heads)) || (s = llm__gguf_hp_int(c, "feed_forward_length", true, &hp->n_ff)))
+        return s;
+    if (hp->n_embd <= 0 || hp->n_embd > 1 << 20 || hp->n_layers <= 0 || hp->n_layers > 4096 || hp->n_heads <= 0 || hp->n_heads > 4096)
+        return llm__fail(LLM_ERR_FORMAT, "%s: implausible sizes (embedding %lld, %lld blocks, %lld heads)", c->path, (long long)hp->n_embd,
+                         (long long)hp->n_layers, (long long)hp->n_heads);
+    hp->n_kv_heads = hp->n_heads, hp->head_dim = hp->n_embd / hp->n_heads;
+    int64_t vdim = 0;
+    if ((s = llm__gguf_hp_int(c, "attention.head_count_kv", false, &hp->n_kv_heads)) ||
+        (s = llm__gguf_hp_int(c, "attention.key_length", false, &hp->head_dim)) || (s = llm__gguf_hp_int(c, "attention.value_length", false, &vdim)) ||
+        (s = llm__gguf_hp_int(c, "context_length", false, &hp->n_ctx_train)))
+        return s;
+    if (hp->n_kv_heads <= 0 || hp->n_heads % hp->n_kv_heads || hp->head_dim <= 0 || hp->head_dim > 4096 || hp->head_dim % 2 ||
+        (vdim && vdim != hp->head_dim) || hp->n_ff <= 0 || hp->n_ff > (1 << 30))
+        return llm__fail(LLM_ERR_FORMAT, "%s: %lld heads, %lld kv heads, head dims %lld/%lld and %lld ff do not fit together", c->path,
+                         (long long)hp->n_heads, (long long)hp->n_kv_heads, (long long)hp->head_dim, (long long)vdim, (long long)hp->n_ff);
+    hp->n_rot = hp->head_dim;
+    if ((s = llm__gguf_hp_int(c, "rope.dimension_count", false, &hp->n_rot))) return s;
+    if (hp->n_rot <= 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2)
+        return llm__fail(LLM_ERR_FORMAT, "%s: rope.dimension_count %lld does not fit head dim %lld", c->path, (long long)hp->n_rot, (long long)hp->head_dim);
+    hp->norm_eps = llm__gguf_hp_f32(c, "attention.layer_norm_rms_epsilon", 1e-5f);
+    hp->attn_scale = (float)(1.0 / sqrt((double)hp->head_dim));
+    hp->act = LLM__ACT_SILU;
+    hp->layer_sliding = (uint8_t *)calloc((size_t)hp->n_layers, 1);
+    hp->layer_rope = (uint8_t *)malloc((size_t)hp->n_layers);
+    hp->layer_moe = (uint8_t *)calloc((size_t)hp->n_layers, 1);
+    if (!hp->layer_sliding || !hp->layer_rope || !hp->layer_moe) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
+    memset(hp->layer_rope, 1, (size_t)hp->n_layers);
+    if ((s = llm__gguf_hp_int(c, "expert_count", false, &hp->n_experts)) || (s = llm__gguf_hp_int(c, "expert_used_count", false, &hp->n_experts_used)))
+        return s;
+    if (hp->n_experts > 0) {
+        hp->n_ff_expert = hp->n_ff;
+        if ((s = llm__gguf_hp_int(c, "expert_feed_forward_length", false, &hp->n_ff_expert))) return s;
+        if (hp->n_experts > 4096 || hp->n_experts_used <= 0 || hp->n_experts_used > hp->n_experts || hp->n_ff_expert <= 0 || hp->n_ff_expert > (1 << 30))
+            return llm__fail(LLM_ERR_FORMAT, "%s: %lld experts (%lld per token, width %lld) do not fit together", c->path,
+                             (long long)hp->n_experts, (long long)hp->n_experts_used, (long long)hp->n_ff_expert);
+        hp->moe_norm_topk = true;              /* Mixtral and Qwen3-MoE renormalise the chosen weights */
+        memset(hp->layer_moe, 1, (size_t)hp->n_layers);
+    } else {
+        hp->n_experts = 0;
+    }
+    return llm__gguf_rope(c, hp);
+}
+
+/* bos and the end tokens (eos, end of turn, end of message) from the tokenizer metadata. */
+static void llm__gguf_special(const llm_gguf *g, llm__hparams *hp) {
+    static const char *const ends[] = { "tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id" };
+    int64_t v = -1;
+    if (!llm_gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v) && v >= 0 && v <= INT32_MAX) hp->bos = (llm_token)v;
+    for (int i = 0; i < LLM__COUNT(ends); i++) {
+        v = -1;
+        if (llm_gguf_get_int(g, ends[i], &v) || v < 0 || v > INT32_MAX) continue;
+        bool seen = false;
+        for (int j = 0; j < hp->n_eos; j++) seen |= hp->eos[j] == (llm_token)v;
+        if (!seen && hp->n_eos < LLM__MAX_EOS) hp->eos[hp->n_eos++] = (llm_token)v;
+    }
+}
+
+/* The file's tensors as the model's views (names copied: the llm_gguf is closed after
+   loading, the mapping stays). */
+static llm_status llm__gguf_views(llm_model *m, const llm_gguf *g) {
+    int64_t n = llm_gguf_n_tensors(g);
+    size_t names = 0;
+    for (int64_t i = 0; i < n; i++) names += strlen(llm_gguf_tensor(g, i)->name) + 1;
+    m->views = (llm_tensor *)calloc(1, (size_t)n * sizeof *m->views + names);
+    if (!m->views) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+    char *at = (char *)(m->views + n);
+    for (int64_t i = 0; i < n; i++) {
+        m->views[i] = *llm_gguf_tensor(g, i);
+        size_t len = strlen(m->views[i].name) + 1;
+        memcpy(at, m->views[i].name, len);
+        m->views[i].name = at;
+        at += len;
+    }
+    m->n_views = n;
+    return LLM_OK;
+}
+
+static llm_status llm__gguf_load_model(llm_model *m, const char *path, const llm_gguf *g) {
+    llm__gguf_ctx c = { g, path, "" };
+    llm_status s = llm_gguf_get_str(g, "general.architecture", &c.arch);
+    if (s) return llm__fail(LLM_ERR_FORMAT, "%s: general.architecture is missing", path);
+    const llm__gguf_arch *arch = NULL;
+    for (int i = 0; i < LLM__COUNT(llm__gguf_archs); i++) if (!strcmp(llm__gguf_archs[i].name, c.arch)) arch = &llm__gguf_archs[i];
+    if (!arch) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: GGUF architecture '%s' is not supported", path, c.arch);
+    if ((s = llm__gguf_hparams(&c, &m->hp))) return s;
+    m->hp.rope_interleaved = arch->interleaved;
+    if (arch->configure && (s = arch->configure(&c, &m->hp))) return s;
+    llm__gguf_special(g, &m->hp);
+    const llm_tensor *emb = llm_gguf_find_tensor(g, "token_embd.weight");
+    if (!emb || emb->n_dims != 2) return llm__fail(LLM_ERR_FORMAT, "%s: token_embd.weight is missing or not a matrix", path);
+    m->hp.n_vocab = emb->shape[0];
+    m->hp.tie_embeddings = !llm_gguf_find_tensor(g, "output.weight");
+    if ((s = llm__gguf_views(m, g)) || (s = llm__model_alloc_layers(m))) return s;
+    return llm__bind_names(m, arch->names);
+}
+
+/* A .gguf file: mapped once; the reader validates it and describes its tensors. */
+static llm_status llm__load_gguf(llm_model *m, const char *path) {
+    llm_gguf *g;
+    llm_status s = llm__map_file(path, &m->bin);
+    if (s) return s;
+    if ((s = llm_gguf_open_memory(m->bin.data, m->bin.size, path, &g))) return s;
+    s = llm__gguf_load_model(m, path, g);
+    llm_gguf_close(g);
+    return s;
+}
+/* ==== end llm_impl/54_gguf_model.c ==== */
 /* ==== begin llm_impl/55_forward.c ==== */
 /* ---- >>forward: the blocks of the generic decoder-only transformer ----
    One forward pass over a chunk of T tokens at positions n_past .. n_past+T-1, for every
@@ -9219,14 +11446,15 @@ static void llm__mlp(llm_session *s, float *out, const float *h, int64_t T, cons
     llm__linear(s, out, s->up, T, w->down, b_down);
 }
 
-/* x[t] = embedding row of tokens[t], widened to f32 and scaled (+ the learned position row). */
+/* x[t] = embedding row of tokens[t], dequantized to f32 and scaled (+ the learned position row). */
 static void llm__embed(llm_session *s, const llm_token *tokens, int64_t T) {
     const llm_model *m = s->m;
     int64_t C = m->hp.n_embd;
     size_t row_bytes = llm_dtype_n_bytes(m->tok_embd->dtype, C);
     for (int64_t t = 0; t < T; t++) {
         float *x = s->x + t * C;
-        llm_convert(LLM_DTYPE_F32, x, m->tok_embd->dtype, (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes, C);
+        /* any float or block-quantized dtype (GGUF); the binder checked the dtype and shape */
+        (void)llm_dequantize(m->tok_embd->dtype, (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes, x, C);
         if (m->hp.embed_scale != 1.0f)
             for (int64_t i = 0; i < C; i++) x[i] *= m->hp.embed_scale;
         if (m->pos_embd) {
@@ -9503,6 +11731,8 @@ LLM_API llm_status llm_model_load(const char *path, const llm_model_desc *desc, 
     if (s) return s;
     if (llm__ends_with(path, ".bin") && llm__file_exists(path)) {
         s = llm__load_llama2c(m, path);
+    } else if (llm__ends_with(path, ".gguf") && llm__file_exists(path)) {
+        s = llm__load_gguf(m, path);
     } else {
 #ifndef LLM_NO_CJSON
         s = llm__load_hf(m, path, desc);

@@ -6,7 +6,7 @@
    Scalar references, one per ggml type: dequantize a weight row into the scratch (exactly,
    with llm_dequantize) and take f32 dot products. They are the oracle for the fast kernels.
 
-   AVX2 kernels (q4_0, q4_1, q8_0, q4_K, q5_K, q6_K), as llama.cpp does it: the activations
+   AVX2 kernels (q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K, q6_K), as llama.cpp does it: the activations
    are quantized to 8 bits on the fly - per block of 32 (a scale d per block, and s = d *
    sum(q) for the formats with a min) or per super-block of 256 for the k-quants (a scale
    and bsums, the sums of each 16 values, which pay for the mins and offsets) - and each
@@ -170,6 +170,40 @@ static float llm__qdot_q4_1(const uint8_t *w, const llm__q8_act *x, int64_t k) {
     return llm__hsum256(acc) + mins;
 }
 
+/* 32 bits (a little-endian u32 at p) -> 32 bytes: 16 where bit j is set, else 0. */
+static inline __m256i llm__bit4s(const uint8_t *p) {
+    uint32_t u;
+    memcpy(&u, p, 4);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((int64_t)0x8040201008040201ull);
+    __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)u), spread), bit);   /* byte j keeps bit j % 8 of byte j / 8 */
+    return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(16));
+}
+
+/* q5_0 block (22 bytes): f16 d, u32 qh (fifth bits), 16 bytes of nibbles; w = d * (q - 16). */
+static float llm__qdot_q5_0(const uint8_t *w, const llm__q8_act *x, int64_t k) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / 32; b++, w += 22) {
+        __m256i q = _mm256_sub_epi8(_mm256_or_si256(llm__nibbles(w + 6), llm__bit4s(w + 2)), _mm256_set1_epi8(16));
+        __m256i p = llm__dot_i8(q, _mm256_loadu_si256((const __m256i *)(x->q + 32 * b)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w) * x->d[b]), _mm256_cvtepi32_ps(p), acc);
+    }
+    return llm__hsum256(acc);
+}
+
+/* q5_1 block (24 bytes): f16 d, f16 m, u32 qh, 16 bytes of nibbles; w = d * q + m. */
+static float llm__qdot_q5_1(const uint8_t *w, const llm__q8_act *x, int64_t k) {
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t b = 0; b < k / 32; b++, w += 24) {
+        __m256i q = _mm256_or_si256(llm__nibbles(w + 8), llm__bit4s(w + 4));
+        __m256i p = llm__dot_u8(q, _mm256_loadu_si256((const __m256i *)(x->q + 32 * b)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w) * x->d[b]), _mm256_cvtepi32_ps(p), acc);
+        mins += llm__f16(w + 2) * x->s[b];
+    }
+    return llm__hsum256(acc) + mins;
+}
+
 /* q8_0 block (34 bytes): f16 d, 32 int8. */
 static float llm__qdot_q8_0(const uint8_t *w, const llm__q8_act *x, int64_t k) {
     __m256 acc = _mm256_setzero_ps();
@@ -279,6 +313,8 @@ static void llm__matmul_q8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, u
     static void name(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_q8_avx2(a, r0, r1, (uint8_t *)s, DT, QK, DOT); }
 LLM__MATMUL_Q8(llm__matmul_q4_0_avx2, LLM_DTYPE_Q4_0, 32, llm__qdot_q4_0)
 LLM__MATMUL_Q8(llm__matmul_q4_1_avx2, LLM_DTYPE_Q4_1, 32, llm__qdot_q4_1)
+LLM__MATMUL_Q8(llm__matmul_q5_0_avx2, LLM_DTYPE_Q5_0, 32, llm__qdot_q5_0)
+LLM__MATMUL_Q8(llm__matmul_q5_1_avx2, LLM_DTYPE_Q5_1, 32, llm__qdot_q5_1)
 LLM__MATMUL_Q8(llm__matmul_q8_0_avx2, LLM_DTYPE_Q8_0, 32, llm__qdot_q8_0)
 LLM__MATMUL_Q8(llm__matmul_q4_K_avx2, LLM_DTYPE_Q4_K, 256, llm__qdot_q4_K)
 LLM__MATMUL_Q8(llm__matmul_q5_K_avx2, LLM_DTYPE_Q5_K, 256, llm__qdot_q5_K)

@@ -28,7 +28,7 @@ static const llm__kernels llm__kernels_best = {
     .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_avx2, [LLM_DTYPE_F16] = llm__matmul_f16_avx2,
                 [LLM_DTYPE_BF16] = llm__matmul_bf16_avx2,
                 [LLM_DTYPE_Q4_0] = llm__matmul_q4_0_avx2, [LLM_DTYPE_Q4_1] = llm__matmul_q4_1_avx2,
-                [LLM_DTYPE_Q5_0] = llm__matmul_q5_0_scalar, [LLM_DTYPE_Q5_1] = llm__matmul_q5_1_scalar,
+                [LLM_DTYPE_Q5_0] = llm__matmul_q5_0_avx2, [LLM_DTYPE_Q5_1] = llm__matmul_q5_1_avx2,
                 [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_avx2, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_avx2,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_avx2, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_avx2,

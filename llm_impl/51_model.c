@@ -1,7 +1,8 @@
 /* ---- >>model: the weights of the generic transformer, and loading them ----
    A model is hyperparameters (50_hparams.c) plus one llm__layer per layer. Matrices stay
-   where the file put them (llm_tensor views into the mapping, f32/f16/bf16); the small 1-D
-   parameters (norms, biases) are converted to f32 once, so the forward pass reads floats.
+   where the file put them (llm_tensor views into the mapping, f32/f16/bf16 or a GGUF
+   block type); the small 1-D parameters (norms, biases) are converted to f32 once, so the
+   forward pass reads floats.
    Optional tensors (biases, q/k norms) are bound when the checkpoint has them: a family
    whose config says attention_bias gets its biases without a flag of its own. Fused
    matrices (Phi-3's qkv_proj) and stacked experts ([E, F, C]) become row views without a

@@ -128,16 +128,15 @@ static llm_status llm__gguf_rope(const llm__gguf_ctx *c, llm__hparams *hp) {
     else if (!strcmp(type, "yarn")) r->type = LLM__ROPE_YARN;
     else if (strcmp(type, "none")) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: rope scaling '%s' is not supported", c->path, type);
     if (r->factor <= 0) r->factor = 1.0;
-    if ((s = llm__gguf_factors(c, "rope_freqs.weight", hp->n_rot, &r->short_factor)) ||
-        (s = llm__gguf_factors(c, r->short_factor ? "rope_freqs.weight" : "rope_factors_long.weight", hp->n_rot, &r->long_factor)) ||
-        (!r->short_factor && (s = llm__gguf_factors(c, "rope_factors_short.weight", hp->n_rot, &r->short_factor))))
+    /* Llama 3: one table of divisors, no extra scale; Phi-3 LongRoPE: short and long tables */
+    bool llama3 = llm_gguf_find_tensor(c->g, "rope_freqs.weight") != NULL;
+    if ((s = llm__gguf_factors(c, llama3 ? "rope_freqs.weight" : "rope_factors_short.weight", hp->n_rot, &r->short_factor)) ||
+        (s = llm__gguf_factors(c, llama3 ? "rope_freqs.weight" : "rope_factors_long.weight", hp->n_rot, &r->long_factor)))
         return s;
-    if (r->short_factor && r->long_factor) {    /* divisors: Llama 3 (one table, no extra scale) or LongRoPE */
-        r->type = LLM__ROPE_LONGROPE;
-        if (llm_gguf_find_tensor(c->g, "rope_freqs.weight")) r->attn_factor = 1.0, r->factor = 1.0;
-    } else if (r->short_factor || r->long_factor) {
+    if (!r->short_factor != !r->long_factor)
         return llm__fail(LLM_ERR_FORMAT, "%s: only one of rope_factors_short/long is present", c->path);
-    }
+    if (r->short_factor) r->type = LLM__ROPE_LONGROPE;
+    if (llama3) r->attn_factor = 1.0, r->factor = 1.0;
     r->n_factors = hp->n_rot / 2;
     hp->rope_local = *r;
     return LLM_OK;

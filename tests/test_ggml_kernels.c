@@ -109,7 +109,7 @@ static void test_long_rows(void) {
 
 /* Large activations and all-zero ones: the 8-bit scale must not overflow or divide by 0. */
 static void test_extreme_activations(void) {
-    static const llm_dtype fast[] = { LLM_DTYPE_Q4_0, LLM_DTYPE_Q4_1, LLM_DTYPE_Q8_0, LLM_DTYPE_Q4_K, LLM_DTYPE_Q5_K, LLM_DTYPE_Q6_K };
+    static const llm_dtype fast[] = { LLM_DTYPE_Q4_0, LLM_DTYPE_Q4_1, LLM_DTYPE_Q5_0, LLM_DTYPE_Q5_1, LLM_DTYPE_Q8_0, LLM_DTYPE_Q4_K, LLM_DTYPE_Q5_K, LLM_DTYPE_Q6_K };
     for (int d = 0; d < LLM__COUNT(fast); d++) {
         problem p;
         problem_make(&p, fast[d], 4, 512, 2);

