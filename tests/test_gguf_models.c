@@ -10,7 +10,8 @@
       within 0.5 of llama.cpp's (both round activations to 8 bits, in different ways).
       Gemma 3 270M Q4_K_M: that llama.cpp predates Gemma 3, so the expected continuation
       is ours ("The capital of France is" -> " the capital of the country of France. It is",
-      checked by reading the tokens), and the scalar reference kernels agree with it. */
+      checked by reading the tokens); the fast kernels (8-bit activations) keep the tokens
+      and stay within 0.5 of the reference kernels' logits. */
 #define LLM_IMPLEMENTATION
 #include "llm.h"
 #include "test.h"
@@ -272,10 +273,11 @@ static void test_gemma3_q4_k_m(void) {
     if (!path) SKIP("gemma-3-270m-q4_k_m.gguf not in the model cache (tests/tools/fetch_models.sh)");
     static const llm_token prompt[] = { 2, 818, 5279, 529, 7001, 563 };       /* <bos>The capital of France is */
     static const llm_token want[] = { 506, 5279, 529, 506, 2891, 529, 7001, 236761, 1030, 563 };
-    static const float want_logits[] = { -19.34787f, 8.39845f, -7.84858f, -19.31298f, -8.60409f, -16.88376f, -13.86328f, -18.40372f };
-    check_greedy(path, prompt, LLM__COUNT(prompt), want, LLM__COUNT(want), want_logits, 0.05);
-    llm_set_reference_kernels(true);      /* exact dequantization: same tokens, logits within 8-bit rounding */
-    check_greedy(path, prompt, LLM__COUNT(prompt), want, 2, want_logits, 0.5);
+    /* first logits with the reference kernels (exact dequantization, f32 dots) */
+    static const float want_logits[] = { -19.28012f, 8.29805f, -7.97305f, -19.24446f, -8.48948f, -16.87738f, -13.88264f, -18.22673f };
+    check_greedy(path, prompt, LLM__COUNT(prompt), want, LLM__COUNT(want), want_logits, 0.5);   /* 8-bit activations */
+    llm_set_reference_kernels(true);
+    check_greedy(path, prompt, LLM__COUNT(prompt), want, 2, want_logits, 1e-3);
     llm_set_reference_kernels(false);
 }
 
