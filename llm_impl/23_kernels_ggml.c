@@ -18,7 +18,8 @@
 
    The scratch holds the quantized activations of a few tokens (4k bytes = 3 tokens of
    k int8 + scales). Several tokens (prefill) are done in tiles of LLM__QTILE rows: each
-   tile of weights is read once from memory and met by every token, 3 at a time. */
+   tile of weights is read once from memory and met by every token, 3 at a time (the
+   32-element formats decode each weight block once per group of 3). */
 #include "10_internal.h"
 
 /* Scalar reference: one dequantized row in scratch, dotted with every token. */
@@ -56,7 +57,8 @@ typedef struct llm__q8_act {
     const int16_t *bsums;
 } llm__q8_act;
 
-typedef float (*llm__qdot_fn)(const uint8_t *w, const llm__q8_act *x, int64_t k);
+/* out[t] = dot(weight row w, token t) for the nt (<= LLM__QGROUP) tokens of a group. */
+typedef void (*llm__qdot_fn)(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out);
 
 static inline float llm__hmax256(__m256 v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -130,15 +132,6 @@ static llm__q8_act llm__q8_quantize(const float *x, int64_t k, int qk, uint8_t *
     return a;
 }
 
-/* Sum of the 32 products w[i] * x[i] of signed bytes, as 8 int32 lanes. */
-static inline __m256i llm__dot_i8(__m256i w, __m256i x) {
-    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-
-/* Unsigned bytes (< 128) times signed bytes, 8 int32 lanes. */
-static inline __m256i llm__dot_u8(__m256i w, __m256i x) { return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1)); }
-
 /* 16 bytes of nibbles -> 32 bytes: the low nibbles (elements 0..15), then the high ones. */
 static inline __m256i llm__nibbles(const uint8_t *p) {
     __m128i t = _mm_loadu_si128((const __m128i *)p);
@@ -146,29 +139,6 @@ static inline __m256i llm__nibbles(const uint8_t *p) {
 }
 
 static inline float llm__f16(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return llm__f16_to_f32(h); }
-
-/* q4_0 block (18 bytes): f16 d, 16 bytes of nibbles; w = d * (nibble - 8). */
-static float llm__qdot_q4_0(const uint8_t *w, const llm__q8_act *x, int64_t k) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < k / 32; b++, w += 18) {
-        __m256i q = _mm256_sub_epi8(llm__nibbles(w + 2), _mm256_set1_epi8(8));
-        __m256i p = llm__dot_i8(q, _mm256_loadu_si256((const __m256i *)(x->q + 32 * b)));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w) * x->d[b]), _mm256_cvtepi32_ps(p), acc);
-    }
-    return llm__hsum256(acc);
-}
-
-/* q4_1 block (20 bytes): f16 d, f16 m, 16 bytes of nibbles; w = d * nibble + m. */
-static float llm__qdot_q4_1(const uint8_t *w, const llm__q8_act *x, int64_t k) {
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
-    for (int64_t b = 0; b < k / 32; b++, w += 20) {
-        __m256i p = llm__dot_u8(llm__nibbles(w + 4), _mm256_loadu_si256((const __m256i *)(x->q + 32 * b)));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w) * x->d[b]), _mm256_cvtepi32_ps(p), acc);
-        mins += llm__f16(w + 2) * x->s[b];
-    }
-    return llm__hsum256(acc) + mins;
-}
 
 /* 32 bits (a little-endian u32 at p) -> 32 bytes: 16 where bit j is set, else 0. */
 static inline __m256i llm__bit4s(const uint8_t *p) {
@@ -180,39 +150,52 @@ static inline __m256i llm__bit4s(const uint8_t *p) {
     return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(16));
 }
 
-/* q5_0 block (22 bytes): f16 d, u32 qh (fifth bits), 16 bytes of nibbles; w = d * (q - 16). */
-static float llm__qdot_q5_0(const uint8_t *w, const llm__q8_act *x, int64_t k) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < k / 32; b++, w += 22) {
-        __m256i q = _mm256_sub_epi8(_mm256_or_si256(llm__nibbles(w + 6), llm__bit4s(w + 2)), _mm256_set1_epi8(16));
-        __m256i p = llm__dot_i8(q, _mm256_loadu_si256((const __m256i *)(x->q + 32 * b)));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w) * x->d[b]), _mm256_cvtepi32_ps(p), acc);
-    }
-    return llm__hsum256(acc);
-}
+/* The 32-element formats, one loop: each weight block is decoded once and met by the nt
+   tokens of a group (prefill), its signed codes made |q| once for the sign trick.
+     q4_0 (18 bytes): f16 d, 16 bytes of nibbles;                 w = d * (q - 8)
+     q4_1 (20 bytes): f16 d, f16 m, 16 bytes of nibbles;          w = d * q + m
+     q5_0 (22 bytes): f16 d, u32 qh (fifth bits), nibbles;        w = d * (q - 16)
+     q5_1 (24 bytes): f16 d, f16 m, u32 qh, nibbles;              w = d * q + m
+     q8_0 (34 bytes): f16 d, 32 int8;                             w = d * q
+   The formats with a min add m * s (s = d_x * sum of the token's block codes). Called with
+   constant f and nt, so each caller gets its own unrolled copy. */
+typedef enum { LLM__B32_Q4_0, LLM__B32_Q4_1, LLM__B32_Q5_0, LLM__B32_Q5_1, LLM__B32_Q8_0 } llm__b32;
+#define LLM__QGROUP 3       /* tokens per group: 4k bytes of scratch hold 3 quantized rows */
 
-/* q5_1 block (24 bytes): f16 d, f16 m, u32 qh, 16 bytes of nibbles; w = d * q + m. */
-static float llm__qdot_q5_1(const uint8_t *w, const llm__q8_act *x, int64_t k) {
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
-    for (int64_t b = 0; b < k / 32; b++, w += 24) {
-        __m256i q = _mm256_or_si256(llm__nibbles(w + 8), llm__bit4s(w + 4));
-        __m256i p = llm__dot_u8(q, _mm256_loadu_si256((const __m256i *)(x->q + 32 * b)));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w) * x->d[b]), _mm256_cvtepi32_ps(p), acc);
-        mins += llm__f16(w + 2) * x->s[b];
-    }
-    return llm__hsum256(acc) + mins;
-}
+#if defined(__GNUC__) || defined(__clang__)
+#define LLM__INLINE static inline __attribute__((always_inline))
+#else
+#define LLM__INLINE static inline
+#endif
 
-/* q8_0 block (34 bytes): f16 d, 32 int8. */
-static float llm__qdot_q8_0(const uint8_t *w, const llm__q8_act *x, int64_t k) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < k / 32; b++, w += 34) {
-        __m256i p = llm__dot_i8(_mm256_loadu_si256((const __m256i *)(w + 2)), _mm256_loadu_si256((const __m256i *)(x->q + 32 * b)));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w) * x->d[b]), _mm256_cvtepi32_ps(p), acc);
+LLM__INLINE void llm__qdot32(llm__b32 f, const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
+    static const int bytes[] = { 18, 20, 22, 24, 34 };
+    bool has_min = f == LLM__B32_Q4_1 || f == LLM__B32_Q5_1;
+    __m256 acc[LLM__QGROUP];
+    float mins[LLM__QGROUP];
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps(), mins[t] = 0;
+    for (int64_t b = 0; b < k / 32; b++, w += bytes[f]) {
+        __m256i q;
+        switch (f) {
+        case LLM__B32_Q4_0: q = _mm256_sub_epi8(llm__nibbles(w + 2), _mm256_set1_epi8(8)); break;
+        case LLM__B32_Q4_1: q = llm__nibbles(w + 4); break;
+        case LLM__B32_Q5_0: q = _mm256_sub_epi8(_mm256_or_si256(llm__nibbles(w + 6), llm__bit4s(w + 2)), _mm256_set1_epi8(16)); break;
+        case LLM__B32_Q5_1: q = _mm256_or_si256(llm__nibbles(w + 8), llm__bit4s(w + 4)); break;
+        default:            q = _mm256_loadu_si256((const __m256i *)(w + 2)); break;
+        }
+        __m256i uq = has_min ? q : _mm256_sign_epi8(q, q);
+        float d = llm__f16(w), m = has_min ? llm__f16(w + 2) : 0.0f;
+        for (int t = 0; t < nt; t++) {
+            __m256i xq = _mm256_loadu_si256((const __m256i *)(x[t].q + 32 * b));
+            if (!has_min) xq = _mm256_sign_epi8(xq, q);
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(uq, xq), _mm256_set1_epi16(1));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[t].d[b]), _mm256_cvtepi32_ps(p), acc[t]);
+            if (has_min) mins[t] += m * x[t].s[b];
+        }
     }
-    return llm__hsum256(acc);
+    for (int t = 0; t < nt; t++) out[t] = llm__hsum256(acc[t]) + mins[t];
 }
+#undef LLM__INLINE
 
 /* The eight 6-bit scales and mins of a q4_K/q5_K block (layout: llm__q4_K_scale_min). */
 static inline void llm__k4_scales(const uint8_t q[12], uint8_t sc[8], uint8_t m[8]) {
@@ -256,13 +239,12 @@ static inline float llm__qdot_k4(const uint8_t *w, const llm__q8_act *x, int64_t
     }
     return llm__hsum256(acc) - mins;
 }
-static float llm__qdot_q4_K(const uint8_t *w, const llm__q8_act *x, int64_t k) { return llm__qdot_k4(w, x, k, false); }
-static float llm__qdot_q5_K(const uint8_t *w, const llm__q8_act *x, int64_t k) { return llm__qdot_k4(w, x, k, true); }
+
 
 /* q6_K (210 bytes: ql[128], qh[64], int8 scales[16], f16 d): w = d * sc[j / 16] * (q - 32).
    In half h, chunk c of 32: low 4 bits in nibble c / 2 of ql[64h + 32(c % 2) ..], high 2
    bits at shift 2c of qh[32h ..]. The -32 is paid with bsums: sum (q - 32) x = sum q x - 32 sum x. */
-static float llm__qdot_q6_K(const uint8_t *w, const llm__q8_act *x, int64_t k) {
+static float llm__qdot1_q6_K(const uint8_t *w, const llm__q8_act *x, int64_t k) {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < k / 256; b++, w += 210) {
         const int8_t *sc = (const int8_t *)(w + 192), *xq = x->q + 256 * b;
@@ -294,19 +276,44 @@ static float llm__qdot_q6_K(const uint8_t *w, const llm__q8_act *x, int64_t k) {
 static void llm__matmul_q8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, uint8_t *scratch, llm_dtype wt, int qk,
                                 llm__qdot_fn dot) {
     size_t row_bytes = llm_dtype_n_bytes(wt, a->k), act_bytes = llm__q8_act_bytes(a->k, qk);
-    int64_t group = (int64_t)(4 * (size_t)a->k / act_bytes);   /* tokens per group (>= 3) */
-    int64_t tile = a->n_tok <= group ? r1 - r0 : LLM__QTILE;
-    llm__q8_act act[8];
-    group = LLM__MIN(group, LLM__COUNT(act));
+    int64_t group = LLM__QGROUP, tile = a->n_tok <= group ? r1 - r0 : LLM__QTILE;
+    llm__q8_act act[LLM__QGROUP];
+    float out[LLM__QGROUP];
+    LLM_ASSERT(act_bytes * LLM__QGROUP <= 4 * (size_t)a->k);
     for (int64_t rt = r0; rt < r1; rt += tile)
         for (int64_t t0 = 0; t0 < a->n_tok; t0 += group) {
             int64_t nt = LLM__MIN(group, a->n_tok - t0);
             for (int64_t t = 0; t < nt; t++) act[t] = llm__q8_quantize(a->x + (t0 + t) * a->k, a->k, qk, scratch + (size_t)t * act_bytes);
             for (int64_t r = rt; r < LLM__MIN(rt + tile, r1); r++) {
                 const uint8_t *w = (const uint8_t *)a->w + (size_t)r * row_bytes;
-                for (int64_t t = 0; t < nt; t++) a->y[(t0 + t) * a->ldy + r] = dot(w, &act[t], a->k);
+                dot(w, act, (int)nt, a->k, out);
+                for (int64_t t = 0; t < nt; t++) a->y[(t0 + t) * a->ldy + r] = out[t];
             }
         }
+}
+
+/* Each format's dot for a group: the 32-element formats specialised per group size, the
+   k-quants one token at a time. */
+#define LLM__QDOT32(name, F)                                                                              \
+    static void name(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {            \
+        if (nt == 1) llm__qdot32(F, w, x, 1, k, out);                                                  \
+        else if (nt == 2) llm__qdot32(F, w, x, 2, k, out);                                             \
+        else llm__qdot32(F, w, x, LLM__QGROUP, k, out);                                                \
+    }
+LLM__QDOT32(llm__qdot_q4_0, LLM__B32_Q4_0)
+LLM__QDOT32(llm__qdot_q4_1, LLM__B32_Q4_1)
+LLM__QDOT32(llm__qdot_q5_0, LLM__B32_Q5_0)
+LLM__QDOT32(llm__qdot_q5_1, LLM__B32_Q5_1)
+LLM__QDOT32(llm__qdot_q8_0, LLM__B32_Q8_0)
+#undef LLM__QDOT32
+static void llm__qdot_q4_K(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
+    for (int t = 0; t < nt; t++) out[t] = llm__qdot_k4(w, &x[t], k, false);
+}
+static void llm__qdot_q5_K(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
+    for (int t = 0; t < nt; t++) out[t] = llm__qdot_k4(w, &x[t], k, true);
+}
+static void llm__qdot_q6_K(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
+    for (int t = 0; t < nt; t++) out[t] = llm__qdot1_q6_K(w, &x[t], k);
 }
 
 #define LLM__MATMUL_Q8(name, DT, QK, DOT) \
