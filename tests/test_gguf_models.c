@@ -218,6 +218,36 @@ static void test_fixture_llama3_rope(void) { check_fixture("models/dev/llama3_ro
 static void test_fixture_gemma2(void) { check_fixture("models/dev/gemma2", "gemma2", false); }
 static void test_fixture_phi3(void) { check_fixture("models/dev/phi3", "phi3", false); }
 
+/* Files that are not models we can run: a clear status and message, nothing loaded. */
+static void test_bad_files(void) {
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/llm_test_gguf_bad_%d.gguf", (int)getpid());
+    llm_gguf_kv kv[3] = { llm_gguf_kv_str("general.architecture", "mamba") };
+    llm_model *m = (llm_model *)1;
+    CHECK_OK(llm_gguf_write(path, kv, 1, NULL, 0));
+    CHECK_EQ_INT(llm_model_load(path, NULL, &m), LLM_ERR_UNSUPPORTED);
+    CHECK(m == NULL && strstr(llm_last_error(), "mamba"));
+    kv[0] = llm_gguf_kv_str("general.architecture", "llama");
+    CHECK_OK(llm_gguf_write(path, kv, 1, NULL, 0));
+    CHECK_EQ_INT(llm_model_load(path, NULL, &m), LLM_ERR_FORMAT);
+    CHECK(strstr(llm_last_error(), "llama.embedding_length") != NULL);
+    /* sizes that do not fit together, then a missing tensor */
+    static const uint32_t heads_kv[2] = { 3, 3 };
+    kv[1] = llm_gguf_kv_u32("llama.embedding_length", 64);
+    kv[2] = llm_gguf_kv_arr("llama.attention.head_count_kv", LLM_GGUF_U32, 2, heads_kv);
+    llm_gguf_kv more[8] = { kv[0], kv[1], kv[2], llm_gguf_kv_u32("llama.block_count", 2), llm_gguf_kv_u32("llama.attention.head_count", 4),
+                            llm_gguf_kv_u32("llama.feed_forward_length", 128) };
+    CHECK_OK(llm_gguf_write(path, more, 6, NULL, 0));
+    CHECK_EQ_INT(llm_model_load(path, NULL, &m), LLM_ERR_FORMAT);
+    CHECK(strstr(llm_last_error(), "kv heads") != NULL);
+    static const uint32_t heads_kv2[2] = { 2, 2 };
+    more[2] = llm_gguf_kv_arr("llama.attention.head_count_kv", LLM_GGUF_U32, 2, heads_kv2);
+    CHECK_OK(llm_gguf_write(path, more, 6, NULL, 0));
+    CHECK_EQ_INT(llm_model_load(path, NULL, &m), LLM_ERR_FORMAT);
+    CHECK(strstr(llm_last_error(), "token_embd.weight") != NULL);
+    remove(path);
+}
+
 /* ---- real models ---- */
 
 static const char *model_path(const char *file) {
@@ -288,6 +318,7 @@ int main(void) {
     RUN(test_fixture_llama3_rope);
     RUN(test_fixture_gemma2);
     RUN(test_fixture_phi3);
+    RUN(test_bad_files);
     RUN(test_smollm2_q4_1);
     RUN(test_gemma3_q4_k_m);
     return TEST_MAIN_END();
