@@ -2071,6 +2071,331 @@ static LLM__AVX2_FN void llm__act_mul_avx2(llm__act act, float *y, const float *
 }
 #endif
 /* ==== end llm_impl/22_kernels_avx2.c ==== */
+/* ==== begin llm_impl/23_kernels_ggml.c ==== */
+/* ---- >>kernels_ggml: matmul kernels for llama.cpp's block-quantized weights ----
+   Same contract as the float kernels (21_kernels_scalar.c): y[t*ldy + r] = dot(x[t], W[r])
+   for rows r in [r0, r1), scratch = k floats per thread, each output computed the same
+   way whatever the row split.
+
+   Scalar references, one per ggml type: dequantize a weight row into the scratch (exactly,
+   with llm_dequantize) and take f32 dot products. They are the oracle for the fast kernels.
+
+   AVX2 kernels (q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K, q6_K), as llama.cpp does it: the activations
+   are quantized to 8 bits on the fly - per block of 32 (a scale d per block, and s = d *
+   sum(q) for the formats with a min) or per super-block of 256 for the k-quants (a scale
+   and bsums, the sums of each 16 values, which pay for the mins and offsets) - and each
+   weight block meets them in integer dot products: _mm256_maddubs_epi16 (u8 x i8 -> pairs
+   summed in i16) then _mm256_madd_epi16 (-> i32). Signed weights take the sign trick:
+   |w| * (x with w's sign). The result differs from the exact reference by the 8-bit
+   rounding of the activations (relative error about 1e-2 of |x| |w| / sqrt(k) per output;
+   tests/test_ggml_kernels.c states the bound it checks).
+
+   The scratch holds the quantized activations of a few tokens (4k bytes = 3 tokens of
+   k int8 + scales). Several tokens (prefill) are done in tiles of LLM__QTILE rows: each
+   tile of weights is read once from memory and met by every token, 3 at a time (the
+   32-element formats decode each weight block once per group of 3). */
+/* #include "10_internal.h" (already above) */
+
+/* Scalar reference: one dequantized row in scratch, dotted with every token. */
+static void llm__matmul_deq_scalar(llm_dtype dtype, const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    size_t row_bytes = llm_dtype_n_bytes(dtype, a->k);
+    for (int64_t r = r0; r < r1; r++) {
+        (void)llm_dequantize(dtype, (const uint8_t *)a->w + (size_t)r * row_bytes, scratch, a->k);
+        for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_scalar(a->x + t * a->k, scratch, a->k);
+    }
+}
+
+#define LLM__MATMUL_DEQ(name, DT) \
+    static void name(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_deq_scalar(DT, a, r0, r1, s); }
+LLM__MATMUL_DEQ(llm__matmul_q4_0_scalar, LLM_DTYPE_Q4_0)
+LLM__MATMUL_DEQ(llm__matmul_q4_1_scalar, LLM_DTYPE_Q4_1)
+LLM__MATMUL_DEQ(llm__matmul_q5_0_scalar, LLM_DTYPE_Q5_0)
+LLM__MATMUL_DEQ(llm__matmul_q5_1_scalar, LLM_DTYPE_Q5_1)
+LLM__MATMUL_DEQ(llm__matmul_q8_0_scalar, LLM_DTYPE_Q8_0)
+LLM__MATMUL_DEQ(llm__matmul_q2_K_scalar, LLM_DTYPE_Q2_K)
+LLM__MATMUL_DEQ(llm__matmul_q3_K_scalar, LLM_DTYPE_Q3_K)
+LLM__MATMUL_DEQ(llm__matmul_q4_K_scalar, LLM_DTYPE_Q4_K)
+LLM__MATMUL_DEQ(llm__matmul_q5_K_scalar, LLM_DTYPE_Q5_K)
+LLM__MATMUL_DEQ(llm__matmul_q6_K_scalar, LLM_DTYPE_Q6_K)
+LLM__MATMUL_DEQ(llm__matmul_q8_K_scalar, LLM_DTYPE_Q8_K)
+#undef LLM__MATMUL_DEQ
+
+#ifdef LLM__AVX2
+#define LLM__QTILE 32       /* weight rows per tile when several token groups share them */
+
+/* One token's activations in 8 bits: x[i] ~ d[i / qk] * q[i]. qk 32: s[b] = d[b] * sum of
+   block b's q. qk 256: bsums[g] = sum of q[16g .. 16g + 16). */
+typedef struct llm__q8_act {
+    const int8_t *q;
+    const float *d, *s;
+    const int16_t *bsums;
+} llm__q8_act;
+
+/* out[t] = dot(weight row w, token t) for the nt (<= LLM__QGROUP) tokens of a group. */
+typedef void (*llm__qdot_fn)(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out);
+
+static inline float llm__hmax256(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static inline int32_t llm__hsum256_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* 32 floats times id, rounded to int8 at q (in order); returns the 4 vectors of int32 so
+   the caller can sum them. */
+static inline void llm__q8_store32(const float *x, __m256 id, int8_t *q, __m256i v[4]) {
+    for (int j = 0; j < 4; j++) v[j] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * j), id), _MM_FROUND_TO_NEAREST_INT));
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));   /* undo the per-lane packing */
+    _mm256_storeu_si256((__m256i *)q, p);
+}
+
+static inline __m256 llm__absmax8(const float *x, int64_t n, __m256 m) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+    return m;
+}
+
+/* Quantize one token (k floats) per block of 32 into q, d, s. */
+static void llm__q8_quant32(const float *x, int64_t k, int8_t *q, float *d, float *s) {
+    for (int64_t b = 0; b < k / 32; b++) {
+        float amax = llm__hmax256(llm__absmax8(x + 32 * b, 32, _mm256_setzero_ps()));
+        float db = amax / 127.0f;
+        __m256i v[4];
+        llm__q8_store32(x + 32 * b, _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f), q + 32 * b, v);
+        d[b] = db;
+        s[b] = db * (float)llm__hsum256_i32(_mm256_add_epi32(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3])));
+    }
+}
+
+/* Quantize one token per super-block of 256 into q, d, bsums. */
+static void llm__q8_quant256(const float *x, int64_t k, int8_t *q, float *d, int16_t *bsums) {
+    for (int64_t b = 0; b < k / 256; b++) {
+        const float *xb = x + 256 * b;
+        float amax = llm__hmax256(llm__absmax8(xb, 256, _mm256_setzero_ps()));
+        __m256 id = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+        d[b] = amax / 127.0f;
+        for (int j = 0; j < 8; j++) {
+            __m256i v[4];
+            llm__q8_store32(xb + 32 * j, id, q + 256 * b + 32 * j, v);
+            bsums[16 * b + 2 * j] = (int16_t)llm__hsum256_i32(_mm256_add_epi32(v[0], v[1]));
+            bsums[16 * b + 2 * j + 1] = (int16_t)llm__hsum256_i32(_mm256_add_epi32(v[2], v[3]));
+        }
+    }
+}
+
+/* Bytes one quantized token takes in the scratch, and where its parts are. */
+static size_t llm__q8_act_bytes(int64_t k, int qk) { return (size_t)k + (qk == 32 ? 8 * (size_t)k / 32 : 4 * (size_t)k / 256 + 2 * (size_t)k / 16); }
+
+static llm__q8_act llm__q8_quantize(const float *x, int64_t k, int qk, uint8_t *mem) {
+    llm__q8_act a = { (const int8_t *)mem, (const float *)(mem + k), NULL, NULL };
+    if (qk == 32) {
+        a.s = a.d + k / 32;
+        llm__q8_quant32(x, k, (int8_t *)mem, (float *)a.d, (float *)a.s);
+    } else {
+        a.bsums = (const int16_t *)(a.d + k / 256);
+        llm__q8_quant256(x, k, (int8_t *)mem, (float *)a.d, (int16_t *)a.bsums);
+    }
+    return a;
+}
+
+/* 16 bytes of nibbles -> 32 bytes: the low nibbles (elements 0..15), then the high ones. */
+static inline __m256i llm__nibbles(const uint8_t *p) {
+    __m128i t = _mm_loadu_si128((const __m128i *)p);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(15));
+}
+
+static inline float llm__f16(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return llm__f16_to_f32(h); }
+
+/* 32 bits (a little-endian u32 at p) -> 32 bytes: 16 where bit j is set, else 0. */
+static inline __m256i llm__bit4s(const uint8_t *p) {
+    uint32_t u;
+    memcpy(&u, p, 4);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((int64_t)0x8040201008040201ull);
+    __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)u), spread), bit);   /* byte j keeps bit j % 8 of byte j / 8 */
+    return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(16));
+}
+
+/* The 32-element formats, one loop: each weight block is decoded once and met by the nt
+   tokens of a group (prefill), its signed codes made |q| once for the sign trick.
+     q4_0 (18 bytes): f16 d, 16 bytes of nibbles;                 w = d * (q - 8)
+     q4_1 (20 bytes): f16 d, f16 m, 16 bytes of nibbles;          w = d * q + m
+     q5_0 (22 bytes): f16 d, u32 qh (fifth bits), nibbles;        w = d * (q - 16)
+     q5_1 (24 bytes): f16 d, f16 m, u32 qh, nibbles;              w = d * q + m
+     q8_0 (34 bytes): f16 d, 32 int8;                             w = d * q
+   The formats with a min add m * s (s = d_x * sum of the token's block codes). Called with
+   constant f and nt, so each caller gets its own unrolled copy. */
+typedef enum { LLM__B32_Q4_0, LLM__B32_Q4_1, LLM__B32_Q5_0, LLM__B32_Q5_1, LLM__B32_Q8_0 } llm__b32;
+#define LLM__QGROUP 3       /* tokens per group: 4k bytes of scratch hold 3 quantized rows */
+
+static LLM__INLINE void llm__qdot32(llm__b32 f, const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
+    static const int bytes[] = { 18, 20, 22, 24, 34 };
+    bool has_min = f == LLM__B32_Q4_1 || f == LLM__B32_Q5_1;
+    __m256 acc[LLM__QGROUP];
+    float mins[LLM__QGROUP];
+    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps(), mins[t] = 0;
+    for (int64_t b = 0; b < k / 32; b++, w += bytes[f]) {
+        __m256i q;
+        switch (f) {
+        case LLM__B32_Q4_0: q = _mm256_sub_epi8(llm__nibbles(w + 2), _mm256_set1_epi8(8)); break;
+        case LLM__B32_Q4_1: q = llm__nibbles(w + 4); break;
+        case LLM__B32_Q5_0: q = _mm256_sub_epi8(_mm256_or_si256(llm__nibbles(w + 6), llm__bit4s(w + 2)), _mm256_set1_epi8(16)); break;
+        case LLM__B32_Q5_1: q = _mm256_or_si256(llm__nibbles(w + 8), llm__bit4s(w + 4)); break;
+        default:            q = _mm256_loadu_si256((const __m256i *)(w + 2)); break;
+        }
+        __m256i uq = has_min ? q : _mm256_sign_epi8(q, q);
+        float d = llm__f16(w), m = has_min ? llm__f16(w + 2) : 0.0f;
+        for (int t = 0; t < nt; t++) {
+            __m256i xq = _mm256_loadu_si256((const __m256i *)(x[t].q + 32 * b));
+            if (!has_min) xq = _mm256_sign_epi8(xq, q);
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(uq, xq), _mm256_set1_epi16(1));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[t].d[b]), _mm256_cvtepi32_ps(p), acc[t]);
+            if (has_min) mins[t] += m * x[t].s[b];
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = llm__hsum256(acc[t]) + mins[t];
+}
+
+/* The eight 6-bit scales and mins of a q4_K/q5_K block (layout: llm__q4_K_scale_min). */
+static inline void llm__k4_scales(const uint8_t q[12], uint8_t sc[8], uint8_t m[8]) {
+    for (int s = 0; s < 4; s++) {
+        sc[s] = q[s] & 63;
+        m[s] = q[s + 4] & 63;
+        sc[s + 4] = (uint8_t)((q[s + 8] & 15) | ((q[s] >> 6) << 4));
+        m[s + 4] = (uint8_t)((q[s + 8] >> 4) | ((q[s + 4] >> 6) << 4));
+    }
+}
+
+/* q4_K (144 bytes: f16 d, f16 dmin, 12 bytes of scales, 128 of nibbles) and q5_K (176:
+   the same with qh[32] before the nibbles). Sub-block s of 32 elements: nibble s % 2 of
+   qs[32 * (s / 2) ..], fifth bit s of qh[..]; w = d * sc[s] * q - dmin * m[s]. */
+static inline float llm__qdot_k4(const uint8_t *w, const llm__q8_act *x, int64_t k, bool q5) {
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    size_t bytes = q5 ? 176 : 144;
+    for (int64_t b = 0; b < k / 256; b++, w += bytes) {
+        uint8_t sc[8], m[8];
+        llm__k4_scales(w + 4, sc, m);
+        const uint8_t *qs = w + (q5 ? 48 : 16);
+        const int8_t *xq = x->q + 256 * b;
+        const int16_t *bs = x->bsums + 16 * b;
+        __m256i isum = _mm256_setzero_si256(), qh = q5 ? _mm256_loadu_si256((const __m256i *)(w + 16)) : _mm256_setzero_si256();
+        int32_t msum = 0;
+        for (int s = 0; s < 8; s++) {
+            __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * (s / 2)));
+            __m256i q = _mm256_and_si256(s % 2 ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(15));
+            if (q5) {
+                __m256i bit = _mm256_set1_epi8((char)(1 << s));
+                q = _mm256_or_si256(q, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit), _mm256_set1_epi8(16)));
+            }
+            __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(xq + 32 * s)));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_set1_epi16(sc[s])));
+            msum += m[s] * (bs[2 * s] + bs[2 * s + 1]);
+        }
+        float dx = x->d[b];
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w) * dx), _mm256_cvtepi32_ps(isum), acc);
+        mins += llm__f16(w + 2) * dx * (float)msum;
+    }
+    return llm__hsum256(acc) - mins;
+}
+
+
+/* q6_K (210 bytes: ql[128], qh[64], int8 scales[16], f16 d): w = d * sc[j / 16] * (q - 32).
+   In half h, chunk c of 32: low 4 bits in nibble c / 2 of ql[64h + 32(c % 2) ..], high 2
+   bits at shift 2c of qh[32h ..]. The -32 is paid with bsums: sum (q - 32) x = sum q x - 32 sum x. */
+static float llm__qdot1_q6_K(const uint8_t *w, const llm__q8_act *x, int64_t k) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++, w += 210) {
+        const int8_t *sc = (const int8_t *)(w + 192), *xq = x->q + 256 * b;
+        const int16_t *bs = x->bsums + 16 * b;
+        __m256i isum = _mm256_setzero_si256();
+        int32_t corr = 0;
+        for (int h = 0; h < 2; h++) {
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(w + 128 + 32 * h));
+            for (int c = 0; c < 4; c++) {
+                __m256i lo = _mm256_loadu_si256((const __m256i *)(w + 64 * h + 32 * (c % 2)));
+                lo = _mm256_and_si256(c / 2 ? _mm256_srli_epi16(lo, 4) : lo, _mm256_set1_epi8(15));
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), _mm256_set1_epi8(3));
+                __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+                int g = 8 * h + 2 * c;
+                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
+                __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(xq + 128 * h + 32 * c)));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scale));
+                corr += sc[g] * bs[g] + sc[g + 1] * bs[g + 1];
+            }
+        }
+        __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, _mm256_set_epi32(0, 0, 0, 0, 0, 0, 0, 32 * corr)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w + 208) * x->d[b]), v, acc);
+    }
+    return llm__hsum256(acc);
+}
+
+/* The driver: rows in tiles, tokens in groups that fit the scratch; each group is quantized
+   once per tile (once in all when every token fits, as in decoding). */
+static void llm__matmul_q8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, uint8_t *scratch, llm_dtype wt, int qk,
+                                llm__qdot_fn dot) {
+    size_t row_bytes = llm_dtype_n_bytes(wt, a->k), act_bytes = llm__q8_act_bytes(a->k, qk);
+    int64_t group = LLM__QGROUP, tile = a->n_tok <= group ? r1 - r0 : LLM__QTILE;
+    llm__q8_act act[LLM__QGROUP];
+    float out[LLM__QGROUP];
+    LLM_ASSERT(act_bytes * LLM__QGROUP <= 4 * (size_t)a->k);
+    for (int64_t rt = r0; rt < r1; rt += tile)
+        for (int64_t t0 = 0; t0 < a->n_tok; t0 += group) {
+            int64_t nt = LLM__MIN(group, a->n_tok - t0);
+            for (int64_t t = 0; t < nt; t++) act[t] = llm__q8_quantize(a->x + (t0 + t) * a->k, a->k, qk, scratch + (size_t)t * act_bytes);
+            for (int64_t r = rt; r < LLM__MIN(rt + tile, r1); r++) {
+                const uint8_t *w = (const uint8_t *)a->w + (size_t)r * row_bytes;
+                dot(w, act, (int)nt, a->k, out);
+                for (int64_t t = 0; t < nt; t++) a->y[(t0 + t) * a->ldy + r] = out[t];
+            }
+        }
+}
+
+/* Each format's dot for a group: the 32-element formats specialised per group size, the
+   k-quants one token at a time. */
+#define LLM__QDOT32(name, F)                                                                              \
+    static void name(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {            \
+        if (nt == 1) llm__qdot32(F, w, x, 1, k, out);                                                  \
+        else if (nt == 2) llm__qdot32(F, w, x, 2, k, out);                                             \
+        else llm__qdot32(F, w, x, LLM__QGROUP, k, out);                                                \
+    }
+LLM__QDOT32(llm__qdot_q4_0, LLM__B32_Q4_0)
+LLM__QDOT32(llm__qdot_q4_1, LLM__B32_Q4_1)
+LLM__QDOT32(llm__qdot_q5_0, LLM__B32_Q5_0)
+LLM__QDOT32(llm__qdot_q5_1, LLM__B32_Q5_1)
+LLM__QDOT32(llm__qdot_q8_0, LLM__B32_Q8_0)
+#undef LLM__QDOT32
+static void llm__qdot_q4_K(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
+    for (int t = 0; t < nt; t++) out[t] = llm__qdot_k4(w, &x[t], k, false);
+}
+static void llm__qdot_q5_K(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
+    for (int t = 0; t < nt; t++) out[t] = llm__qdot_k4(w, &x[t], k, true);
+}
+static void llm__qdot_q6_K(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
+    for (int t = 0; t < nt; t++) out[t] = llm__qdot1_q6_K(w, &x[t], k);
+}
+
+#define LLM__MATMUL_Q8(name, DT, QK, DOT) \
+    static void name(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_q8_avx2(a, r0, r1, (uint8_t *)s, DT, QK, DOT); }
+LLM__MATMUL_Q8(llm__matmul_q4_0_avx2, LLM_DTYPE_Q4_0, 32, llm__qdot_q4_0)
+LLM__MATMUL_Q8(llm__matmul_q4_1_avx2, LLM_DTYPE_Q4_1, 32, llm__qdot_q4_1)
+LLM__MATMUL_Q8(llm__matmul_q5_0_avx2, LLM_DTYPE_Q5_0, 32, llm__qdot_q5_0)
+LLM__MATMUL_Q8(llm__matmul_q5_1_avx2, LLM_DTYPE_Q5_1, 32, llm__qdot_q5_1)
+LLM__MATMUL_Q8(llm__matmul_q8_0_avx2, LLM_DTYPE_Q8_0, 32, llm__qdot_q8_0)
+LLM__MATMUL_Q8(llm__matmul_q4_K_avx2, LLM_DTYPE_Q4_K, 256, llm__qdot_q4_K)
+LLM__MATMUL_Q8(llm__matmul_q5_K_avx2, LLM_DTYPE_Q5_K, 256, llm__qdot_q5_K)
+LLM__MATMUL_Q8(llm__matmul_q6_K_avx2, LLM_DTYPE_Q6_K, 256, llm__qdot_q6_K)
+#undef LLM__MATMUL_Q8
+#endif
+/* ==== end llm_impl/23_kernels_ggml.c ==== */
 /* ==== begin llm_impl/23_kernels_neon.c ==== */
 /* ---- >>kernels_neon: AArch64 NEON versions of the scalar kernels ----
    Same contracts and the same two matmul shapes as 22_kernels_avx2.c, with 4-lane vectors:
@@ -2328,7 +2653,13 @@ typedef struct llm__kernels {
 static const llm__kernels llm__kernels_scalar = {
     .name = "scalar",
     .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_scalar, [LLM_DTYPE_F16] = llm__matmul_f16_scalar,
-                [LLM_DTYPE_BF16] = llm__matmul_bf16_scalar },
+                [LLM_DTYPE_BF16] = llm__matmul_bf16_scalar,
+                [LLM_DTYPE_Q4_0] = llm__matmul_q4_0_scalar, [LLM_DTYPE_Q4_1] = llm__matmul_q4_1_scalar,
+                [LLM_DTYPE_Q5_0] = llm__matmul_q5_0_scalar, [LLM_DTYPE_Q5_1] = llm__matmul_q5_1_scalar,
+                [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_scalar, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
+                [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_scalar,
+                [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_scalar, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_scalar,
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar },
     .dot_f32 = llm__dot_f32_scalar, .axpy_f32 = llm__axpy_f32_scalar, .scale_f32 = llm__scale_f32_scalar,
     .dots_f32 = llm__dots_f32_scalar, .axpys_f32 = llm__axpys_f32_scalar,
     .exp_sum_f32 = llm__exp_sum_f32_scalar, .act_mul = llm__act_mul_scalar,
@@ -2338,7 +2669,13 @@ static const llm__kernels llm__kernels_scalar = {
 static const llm__kernels llm__kernels_avx2 = {
     .name = "avx2",
     .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_avx2, [LLM_DTYPE_F16] = llm__matmul_f16_avx2,
-                [LLM_DTYPE_BF16] = llm__matmul_bf16_avx2 },
+                [LLM_DTYPE_BF16] = llm__matmul_bf16_avx2,
+                [LLM_DTYPE_Q4_0] = llm__matmul_q4_0_avx2, [LLM_DTYPE_Q4_1] = llm__matmul_q4_1_avx2,
+                [LLM_DTYPE_Q5_0] = llm__matmul_q5_0_avx2, [LLM_DTYPE_Q5_1] = llm__matmul_q5_1_avx2,
+                [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_avx2, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
+                [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_avx2,
+                [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_avx2, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_avx2,
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar },
     .dot_f32 = llm__dot_f32_avx2, .axpy_f32 = llm__axpy_f32_avx2, .scale_f32 = llm__scale_f32_avx2,
     .dots_f32 = llm__dots_f32_avx2, .axpys_f32 = llm__axpys_f32_avx2,
     .exp_sum_f32 = llm__exp_sum_f32_avx2, .act_mul = llm__act_mul_avx2,
@@ -2348,7 +2685,13 @@ static const llm__kernels llm__kernels_avx2 = {
 static const llm__kernels llm__kernels_neon = {
     .name = "neon",
     .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_neon, [LLM_DTYPE_F16] = llm__matmul_f16_neon,
-                [LLM_DTYPE_BF16] = llm__matmul_bf16_neon },
+                [LLM_DTYPE_BF16] = llm__matmul_bf16_neon,
+                [LLM_DTYPE_Q4_0] = llm__matmul_q4_0_scalar, [LLM_DTYPE_Q4_1] = llm__matmul_q4_1_scalar,
+                [LLM_DTYPE_Q5_0] = llm__matmul_q5_0_scalar, [LLM_DTYPE_Q5_1] = llm__matmul_q5_1_scalar,
+                [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_scalar, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
+                [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_scalar,
+                [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_scalar, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_scalar,
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar },   /* no NEON block kernels yet */
     .dot_f32 = llm__dot_f32_neon, .axpy_f32 = llm__axpy_f32_neon, .scale_f32 = llm__scale_f32_neon,
     .dots_f32 = llm__dots_f32_neon, .axpys_f32 = llm__axpys_f32_neon,
     .exp_sum_f32 = llm__exp_sum_f32_neon, .act_mul = llm__act_mul_neon,
@@ -11556,8 +11899,9 @@ static llm_status llm__hparams_parse(const char *path, const cJSON *cfg, llm__hp
 /* ==== begin llm_impl/51_model.c ==== */
 /* ---- >>model: the weights of the generic transformer, and loading them ----
    A model is hyperparameters (50_hparams.c) plus one llm__layer per layer. Matrices stay
-   where the file put them (llm_tensor views into the mapping, f32/f16/bf16); the small 1-D
-   parameters (norms, biases) are converted to f32 once, so the forward pass reads floats.
+   where the file put them (llm_tensor views into the mapping, f32/f16/bf16 or a GGUF
+   block type); the small 1-D parameters (norms, biases) are converted to f32 once, so the
+   forward pass reads floats.
    Optional tensors (biases, q/k norms) are bound when the checkpoint has them: a family
    whose config says attention_bias gets its biases without a flag of its own. Fused
    matrices (Phi-3's qkv_proj) and stacked experts ([E, F, C]) become row views without a
@@ -11730,7 +12074,11 @@ static void *llm__model_own(llm_model *m, size_t bytes) {
 
 static bool llm__float_dtype(llm_dtype d) { return d == LLM_DTYPE_F32 || d == LLM_DTYPE_F16 || d == LLM_DTYPE_BF16; }
 
-/* A matrix [rows, cols] in a float dtype; NULL (and LLM_OK) when absent and optional. */
+/* Matrices may be in any dtype with a matmul kernel (the float ones, GGUF's block types);
+   the reference table is asked so that a forced switch to it finds every kernel. */
+static bool llm__matmul_dtype(llm_dtype d) { return (unsigned)d < LLM_DTYPE_COUNT && llm__kernels_scalar.matmul[d]; }
+
+/* A matrix [rows, cols] in a dtype the matmul kernels take; NULL (and LLM_OK) when absent and optional. */
 static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, int64_t cols, bool required, const llm_tensor **out) {
     const llm_tensor *t = llm__model_tensor(m, name);
     *out = NULL;
@@ -11738,8 +12086,8 @@ static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, in
     if (t->n_dims != 2 || t->shape[0] != rows || t->shape[1] != cols)
         return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", m->path, name,
                          (long long)t->shape[0], (long long)(t->n_dims > 1 ? t->shape[1] : 0), (long long)rows, (long long)cols);
-    if (!llm__float_dtype(t->dtype))
-        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, not f32/f16/bf16", m->path, name, llm__dtypes[t->dtype].name);
+    if (!llm__matmul_dtype(t->dtype))
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, which no matmul kernel takes", m->path, name, llm__dtypes[t->dtype].name);
     *out = t;
     return LLM_OK;
 }
@@ -11905,8 +12253,8 @@ static llm_status llm__bind_experts(llm_model *m, const llm__names *nm, const ch
             snprintf(n, sizeof n, "%s%s", prefix, nm->stacked[j]);
             const llm_tensor *t = llm__model_tensor(m, n);
             if (!t) return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is missing (and so are per-expert tensors)", m->path, n);
-            if (t->n_dims != 3 || t->shape[0] != E || t->shape[1] != rows || t->shape[2] != cols || !llm__float_dtype(t->dtype))
-                return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is not a float stack [%lld, %lld, %lld]", m->path, n, (long long)E,
+            if (t->n_dims != 3 || t->shape[0] != E || t->shape[1] != rows || t->shape[2] != cols || !llm__matmul_dtype(t->dtype))
+                return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is not a stack [%lld, %lld, %lld]", m->path, n, (long long)E,
                                  (long long)rows, (long long)cols);
         }
         for (int64_t e = 0; e < E; e++) {
@@ -12551,6 +12899,308 @@ static llm_status llm__load_llama2c(llm_model *m, const char *path) {
     return llm__bind_hf(m);
 }
 /* ==== end llm_impl/53_llama2c.c ==== */
+/* ==== begin llm_impl/54_gguf_model.c ==== */
+/* ---- >>gguf_model: llama.cpp's GGUF model files on the generic transformer ----
+   Hyperparameters come from the "<arch>.*" metadata (llama.block_count, ...), tensors keep
+   llama.cpp's names (token_embd, blk.N.attn_q, ffn_gate_exps, ...) and are bound by the
+   same data-driven binder as Hugging Face checkpoints (51_model.c), in place: weights stay
+   in the mapping, block-quantized or not (23_kernels_ggml.c multiplies them).
+
+   What llama.cpp's converter changed on the way, and how we follow it without a copy:
+   - Llama-family Wq/Wk rows are permuted so that ggml's "normal" rope, on pairs (2i, 2i+1),
+     applies: we rope interleaved pairs (rope_interleaved). Families ggml ropes NEOX-style
+     (qwen2/3, gemma*, phi3) keep Hugging Face's rotate-half layout
+     (llama_model_rope_type in llama.cpp's llama-model.cpp).
+   - Gemma's RMSNorm weights are stored with the +1 already added: norm_add_one stays 0.
+   - Llama 3 rope scaling is a tensor of per-frequency divisors (rope_freqs), Phi-3's
+     LongRoPE two of them (rope_factors_short/long): both become longrope factors.
+   - MoE experts are stacked [E, F, C] (ffn_gate_exps ...) and bound as row views. */
+/* #include "10_internal.h" (already above) */
+
+#define LLM__R LLM__W_REQUIRED
+#define LLM__O LLM__W_OPTIONAL
+#define LLM__D LLM__W_DENSE
+#define LLM__M LLM__W_MOE
+static const llm__wspec llm__gguf_w_attn[] = {   /* q/k/v/o, optional biases and per-head q/k norms */
+    LLM__WMAT("attn_q.weight", LLM__R, wq, LLM__DIM_Q, LLM__DIM_C), LLM__WMAT("attn_k.weight", LLM__R, wk, LLM__DIM_KV, LLM__DIM_C),
+    LLM__WMAT("attn_v.weight", LLM__R, wv, LLM__DIM_KV, LLM__DIM_C), LLM__WMAT("attn_output.weight", LLM__R, wo, LLM__DIM_C, LLM__DIM_Q),
+    LLM__WVEC("attn_q.bias", LLM__O, bq, LLM__DIM_Q), LLM__WVEC("attn_k.bias", LLM__O, bk, LLM__DIM_KV),
+    LLM__WVEC("attn_v.bias", LLM__O, bv, LLM__DIM_KV), LLM__WVEC("attn_output.bias", LLM__O, bo, LLM__DIM_C),
+    LLM__WVEC("attn_q_norm.weight", LLM__O, q_norm, LLM__DIM_HD), LLM__WVEC("attn_k_norm.weight", LLM__O, k_norm, LLM__DIM_HD),
+    LLM__WEND,
+};
+static const llm__wspec llm__gguf_w_norms[] = {  /* pre-norms; Gemma 2/3 add norms after each block */
+    LLM__WVEC("attn_norm.weight", LLM__R, attn_norm, LLM__DIM_C), LLM__WVEC("ffn_norm.weight", LLM__R, ffn_norm, LLM__DIM_C),
+    LLM__WVEC("post_attention_norm.weight", LLM__O, post_attn_norm, LLM__DIM_C),
+    LLM__WVEC("post_ffw_norm.weight", LLM__O, post_ffn_norm, LLM__DIM_C),
+    LLM__WEND,
+};
+static const llm__wspec llm__gguf_w_mlp[] = {    /* dense gated MLP, and the router of MoE layers */
+    LLM__WMAT("ffn_gate.weight", LLM__D, ffn.gate, LLM__DIM_F, LLM__DIM_C), LLM__WMAT("ffn_up.weight", LLM__D, ffn.up, LLM__DIM_F, LLM__DIM_C),
+    LLM__WMAT("ffn_down.weight", LLM__D, ffn.down, LLM__DIM_C, LLM__DIM_F),
+    LLM__WMAT("ffn_gate_inp.weight", LLM__M, router, LLM__DIM_E, LLM__DIM_C),
+    LLM__WEND,
+};
+static const llm__wspec llm__gguf_w_phi3[] = {   /* fused qkv and gate|up, split into row views */
+    { "attn_qkv.weight", LLM__R, LLM__DIM_QKV, LLM__DIM_C, false,
+      { offsetof(llm__layer, wq), offsetof(llm__layer, wk), offsetof(llm__layer, wv) }, { LLM__DIM_Q, LLM__DIM_KV, LLM__DIM_KV } },
+    LLM__WMAT("attn_output.weight", LLM__R, wo, LLM__DIM_C, LLM__DIM_Q),
+    { "ffn_up.weight", LLM__R, LLM__DIM_F2, LLM__DIM_C, false,
+      { offsetof(llm__layer, ffn.gate), offsetof(llm__layer, ffn.up) }, { LLM__DIM_F, LLM__DIM_F } },
+    LLM__WMAT("ffn_down.weight", LLM__R, ffn.down, LLM__DIM_C, LLM__DIM_F),
+    LLM__WEND,
+};
+#undef LLM__R
+#undef LLM__O
+#undef LLM__D
+#undef LLM__M
+
+/* GGUF stacks each layer's experts (ffn_gate_exps [E, F, C]); the per-expert pattern is
+   only the binder's probe for the other layout and never matches. */
+#define LLM__GGUF_GLOBALS .layer = "blk.%lld.", .embed = "token_embd.weight", .out_norm = "output_norm.weight", .output = "output.weight", \
+    .expert = "ffn_expert.%lld.", .expert_w = { "gate", "up", "down" },                                                       \
+    .stacked = { "ffn_gate_exps.weight", "ffn_up_exps.weight", "ffn_down_exps.weight" }
+static const llm__names llm__gguf_names = { LLM__GGUF_GLOBALS, .w = { llm__gguf_w_attn, llm__gguf_w_norms, llm__gguf_w_mlp } };
+static const llm__names llm__gguf_names_phi3 = { LLM__GGUF_GLOBALS, .w = { llm__gguf_w_phi3, llm__gguf_w_norms } };
+#undef LLM__GGUF_GLOBALS
+
+typedef struct llm__gguf_ctx {
+    const llm_gguf *g;
+    const char *path, *arch;
+} llm__gguf_ctx;
+
+/* "<arch>.<key>" as an integer: a scalar, or an array of per-layer values that must all be
+   equal (the generic transformer has one value for all layers). */
+static llm_status llm__gguf_hp_int(const llm__gguf_ctx *c, const char *key, bool required, int64_t *out) {
+    char k[160];
+    snprintf(k, sizeof k, "%s.%s", c->arch, key);
+    const llm_gguf_kv *kv = llm_gguf_find_kv(c->g, k);
+    if (!kv) return required ? llm__fail(LLM_ERR_FORMAT, "%s: metadata '%s' is missing", c->path, k) : LLM_OK;
+    if (kv->type != LLM_GGUF_ARRAY) {
+        llm_status s = llm_gguf_get_int(c->g, k, out);
+        return s ? llm__fail(s, "%s: metadata '%s' is not an integer", c->path, k) : LLM_OK;
+    }
+    int64_t first = 0, v = 0;
+    for (int64_t i = 0; i < kv->n; i++) {
+        if (llm_gguf_arr_int(kv, i, &v)) return llm__fail(LLM_ERR_FORMAT, "%s: metadata '%s' is not an integer array", c->path, k);
+        if (i == 0) first = v;
+        if (v != first) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: '%s' differs between layers", c->path, k);
+    }
+    if (kv->n == 0) return llm__fail(LLM_ERR_FORMAT, "%s: metadata '%s' is an empty array", c->path, k);
+    *out = first;
+    return LLM_OK;
+}
+
+static float llm__gguf_hp_f32(const llm__gguf_ctx *c, const char *key, float dflt) {
+    char k[160];
+    snprintf(k, sizeof k, "%s.%s", c->arch, key);
+    llm_gguf_get_f32(c->g, k, &dflt);   /* absent or mistyped: the default */
+    return dflt;
+}
+
+/* A per-frequency factor tensor [n_rot/2] as longrope factors (owned by hp, freed with it). */
+static llm_status llm__gguf_factors(const llm__gguf_ctx *c, const char *name, int64_t n_rot, float **out) {
+    const llm_tensor *t = llm_gguf_find_tensor(c->g, name);
+    if (!t) return LLM_OK;
+    if (t->dtype != LLM_DTYPE_F32 || llm_tensor_n_elems(t) != n_rot / 2)
+        return llm__fail(LLM_ERR_FORMAT, "%s: '%s' should be %lld f32 values", c->path, name, (long long)n_rot / 2);
+    *out = (float *)malloc((size_t)(n_rot / 2) * sizeof(float) + 1);
+    if (!*out) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
+    memcpy(*out, t->data, (size_t)(n_rot / 2) * sizeof(float));
+    return LLM_OK;
+}
+
+/* rope.freq_base, rope.scaling.* and the factor tensors. */
+static llm_status llm__gguf_rope(const llm__gguf_ctx *c, llm__hparams *hp) {
+    llm__rope_cfg *r = &hp->rope;
+    char k[160];
+    const char *type = "none";
+    snprintf(k, sizeof k, "%s.rope.scaling.type", c->arch);
+    llm_gguf_get_str(c->g, k, &type);
+    r->theta = llm__gguf_hp_f32(c, "rope.freq_base", 10000.0f);
+    r->factor = llm__gguf_hp_f32(c, "rope.scaling.factor", 1.0f);
+    r->orig_ctx = (double)hp->n_ctx_train;
+    int64_t orig = 0;
+    llm_status s = llm__gguf_hp_int(c, "rope.scaling.original_context_length", false, &orig);
+    if (s) return s;
+    if (orig > 0) r->orig_ctx = (double)orig;
+    r->beta_fast = 32.0, r->beta_slow = 1.0, r->truncate = true;
+    r->attn_factor = llm__gguf_hp_f32(c, "rope.scaling.attn_factor", 0.0f);
+    if (!strcmp(type, "linear")) r->type = LLM__ROPE_LINEAR;
+    else if (!strcmp(type, "yarn")) r->type = LLM__ROPE_YARN;
+    else if (strcmp(type, "none")) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: rope scaling '%s' is not supported", c->path, type);
+    if (r->factor <= 0) r->factor = 1.0;
+    /* Llama 3: one table of divisors, no extra scale; Phi-3 LongRoPE: short and long tables */
+    bool llama3 = llm_gguf_find_tensor(c->g, "rope_freqs.weight") != NULL;
+    if ((s = llm__gguf_factors(c, llama3 ? "rope_freqs.weight" : "rope_factors_short.weight", hp->n_rot, &r->short_factor)) ||
+        (s = llm__gguf_factors(c, llama3 ? "rope_freqs.weight" : "rope_factors_long.weight", hp->n_rot, &r->long_factor)))
+        return s;
+    if (!r->short_factor != !r->long_factor)
+        return llm__fail(LLM_ERR_FORMAT, "%s: only one of rope_factors_short/long is present", c->path);
+    if (r->short_factor) r->type = LLM__ROPE_LONGROPE;
+    if (llama3) r->attn_factor = 1.0, r->factor = 1.0;
+    r->n_factors = hp->n_rot / 2;
+    hp->rope_local = *r;
+    return LLM_OK;
+}
+
+/* ---- families: what the metadata leaves implicit ---- */
+
+/* Gemma: approximate GELU, embeddings times sqrt(C) (llama.cpp does not round it to the
+   weights' dtype), norms with the +1 stored. Gemma 2 slides every other layer, Gemma 3
+   all but every 6th, whose local rope is plain with base 10000. The 27B models scale the
+   queries by 1/sqrt(C/H) instead of 1/sqrt(D), as llama.cpp decides by size. */
+static llm_status llm__gguf_gemma(const llm__gguf_ctx *c, llm__hparams *hp) {
+    int version = !strcmp(c->arch, "gemma2") ? 2 : !strcmp(c->arch, "gemma3") ? 3 : 1;
+    hp->act = LLM__ACT_GELU_TANH;
+    hp->embed_scale = sqrtf((float)hp->n_embd);
+    if (version == 1) return LLM_OK;
+    hp->attn_softcap = llm__gguf_hp_f32(c, "attn_logit_softcapping", 0.0f);
+    hp->final_softcap = llm__gguf_hp_f32(c, "final_logit_softcapping", 0.0f);
+    if ((version == 2 && hp->n_layers == 46) || (version == 3 && hp->n_layers == 62))
+        hp->attn_scale = (float)(1.0 / sqrt((double)hp->n_embd / (double)hp->n_heads));
+    llm_status s = llm__gguf_hp_int(c, "attention.sliding_window", false, &hp->sliding_window);
+    if (s) return s;
+    for (int64_t il = 0; il < hp->n_layers && hp->sliding_window > 0; il++)
+        hp->layer_sliding[il] = version == 2 ? il % 2 == 0 : (il + 1) % 6 != 0;
+    if (version == 3) {
+        memset(&hp->rope_local, 0, sizeof hp->rope_local);
+        hp->rope_local.theta = 10000.0, hp->rope_local.factor = 1.0;
+    }
+    return LLM_OK;
+}
+
+typedef struct llm__gguf_arch {
+    const char *name;                 /* general.architecture */
+    bool interleaved;                 /* ggml's "normal" rope: the converter permuted Wq/Wk */
+    const llm__names *names;
+    llm_status (*configure)(const llm__gguf_ctx *c, llm__hparams *hp);   /* NULL: none */
+} llm__gguf_arch;
+
+static const llm__gguf_arch llm__gguf_archs[] = {
+    { "llama",    true,  &llm__gguf_names,      NULL },   /* also Mistral, Mixtral (experts), SmolLM */
+    { "qwen2",    false, &llm__gguf_names,      NULL },
+    { "qwen3",    false, &llm__gguf_names,      NULL },
+    { "qwen3moe", false, &llm__gguf_names,      NULL },
+    { "gemma",    false, &llm__gguf_names,      llm__gguf_gemma },
+    { "gemma2",   false, &llm__gguf_names,      llm__gguf_gemma },
+    { "gemma3",   false, &llm__gguf_names,      llm__gguf_gemma },
+    { "phi3",     false, &llm__gguf_names_phi3, NULL },
+};
+
+/* The shapes every family has, then MoE. */
+static llm_status llm__gguf_hparams(const llm__gguf_ctx *c, llm__hparams *hp) {
+    llm_status s;
+    llm__hparams_init(hp);
+    snprintf(hp->arch, sizeof hp->arch, "%s", c->arch);
+    if ((s = llm__gguf_hp_int(c, "embedding_length", true, &hp->n_embd)) || (s = llm__gguf_hp_int(c, "block_count", true, &hp->n_layers)) ||
+        (s = llm__gguf_hp_int(c, "attention.head_count", true, &hp->n_heads)) || (s = llm__gguf_hp_int(c, "feed_forward_length", true, &hp->n_ff)))
+        return s;
+    if (hp->n_embd <= 0 || hp->n_embd > 1 << 20 || hp->n_layers <= 0 || hp->n_layers > 4096 || hp->n_heads <= 0 || hp->n_heads > 4096)
+        return llm__fail(LLM_ERR_FORMAT, "%s: implausible sizes (embedding %lld, %lld blocks, %lld heads)", c->path, (long long)hp->n_embd,
+                         (long long)hp->n_layers, (long long)hp->n_heads);
+    hp->n_kv_heads = hp->n_heads, hp->head_dim = hp->n_embd / hp->n_heads;
+    int64_t vdim = 0;
+    if ((s = llm__gguf_hp_int(c, "attention.head_count_kv", false, &hp->n_kv_heads)) ||
+        (s = llm__gguf_hp_int(c, "attention.key_length", false, &hp->head_dim)) || (s = llm__gguf_hp_int(c, "attention.value_length", false, &vdim)) ||
+        (s = llm__gguf_hp_int(c, "context_length", false, &hp->n_ctx_train)))
+        return s;
+    if (hp->n_kv_heads <= 0 || hp->n_heads % hp->n_kv_heads || hp->head_dim <= 0 || hp->head_dim > 4096 || hp->head_dim % 2 ||
+        (vdim && vdim != hp->head_dim) || hp->n_ff <= 0 || hp->n_ff > (1 << 30))
+        return llm__fail(LLM_ERR_FORMAT, "%s: %lld heads, %lld kv heads, head dims %lld/%lld and %lld ff do not fit together", c->path,
+                         (long long)hp->n_heads, (long long)hp->n_kv_heads, (long long)hp->head_dim, (long long)vdim, (long long)hp->n_ff);
+    hp->n_rot = hp->head_dim;
+    if ((s = llm__gguf_hp_int(c, "rope.dimension_count", false, &hp->n_rot))) return s;
+    if (hp->n_rot <= 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2)
+        return llm__fail(LLM_ERR_FORMAT, "%s: rope.dimension_count %lld does not fit head dim %lld", c->path, (long long)hp->n_rot, (long long)hp->head_dim);
+    hp->norm_eps = llm__gguf_hp_f32(c, "attention.layer_norm_rms_epsilon", 1e-5f);
+    hp->attn_scale = (float)(1.0 / sqrt((double)hp->head_dim));
+    hp->act = LLM__ACT_SILU;
+    hp->layer_sliding = (uint8_t *)calloc((size_t)hp->n_layers, 1);
+    hp->layer_rope = (uint8_t *)malloc((size_t)hp->n_layers);
+    hp->layer_moe = (uint8_t *)calloc((size_t)hp->n_layers, 1);
+    if (!hp->layer_sliding || !hp->layer_rope || !hp->layer_moe) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", c->path);
+    memset(hp->layer_rope, 1, (size_t)hp->n_layers);
+    if ((s = llm__gguf_hp_int(c, "expert_count", false, &hp->n_experts)) || (s = llm__gguf_hp_int(c, "expert_used_count", false, &hp->n_experts_used)))
+        return s;
+    if (hp->n_experts > 0) {
+        hp->n_ff_expert = hp->n_ff;
+        if ((s = llm__gguf_hp_int(c, "expert_feed_forward_length", false, &hp->n_ff_expert))) return s;
+        if (hp->n_experts > 4096 || hp->n_experts_used <= 0 || hp->n_experts_used > hp->n_experts || hp->n_ff_expert <= 0 || hp->n_ff_expert > (1 << 30))
+            return llm__fail(LLM_ERR_FORMAT, "%s: %lld experts (%lld per token, width %lld) do not fit together", c->path,
+                             (long long)hp->n_experts, (long long)hp->n_experts_used, (long long)hp->n_ff_expert);
+        hp->moe_norm_topk = true;              /* Mixtral and Qwen3-MoE renormalise the chosen weights */
+        memset(hp->layer_moe, 1, (size_t)hp->n_layers);
+    } else {
+        hp->n_experts = 0;
+    }
+    return llm__gguf_rope(c, hp);
+}
+
+/* bos and the end tokens (eos, end of turn, end of message) from the tokenizer metadata. */
+static void llm__gguf_special(const llm_gguf *g, llm__hparams *hp) {
+    static const char *const ends[] = { "tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id" };
+    int64_t v = -1;
+    if (!llm_gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v) && v >= 0 && v <= INT32_MAX) hp->bos = (llm_token)v;
+    for (int i = 0; i < LLM__COUNT(ends); i++) {
+        v = -1;
+        if (llm_gguf_get_int(g, ends[i], &v) || v < 0 || v > INT32_MAX) continue;
+        bool seen = false;
+        for (int j = 0; j < hp->n_eos; j++) seen |= hp->eos[j] == (llm_token)v;
+        if (!seen && hp->n_eos < LLM__MAX_EOS) hp->eos[hp->n_eos++] = (llm_token)v;
+    }
+}
+
+/* The file's tensors as the model's views (names copied: the llm_gguf is closed after
+   loading, the mapping stays). */
+static llm_status llm__gguf_views(llm_model *m, const llm_gguf *g) {
+    int64_t n = llm_gguf_n_tensors(g);
+    size_t names = 0;
+    for (int64_t i = 0; i < n; i++) names += strlen(llm_gguf_tensor(g, i)->name) + 1;
+    m->views = (llm_tensor *)calloc(1, (size_t)n * sizeof *m->views + names);
+    if (!m->views) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+    char *at = (char *)(m->views + n);
+    for (int64_t i = 0; i < n; i++) {
+        m->views[i] = *llm_gguf_tensor(g, i);
+        size_t len = strlen(m->views[i].name) + 1;
+        memcpy(at, m->views[i].name, len);
+        m->views[i].name = at;
+        at += len;
+    }
+    m->n_views = n;
+    return LLM_OK;
+}
+
+static llm_status llm__gguf_load_model(llm_model *m, const char *path, const llm_gguf *g) {
+    llm__gguf_ctx c = { g, path, "" };
+    llm_status s = llm_gguf_get_str(g, "general.architecture", &c.arch);
+    if (s) return llm__fail(LLM_ERR_FORMAT, "%s: general.architecture is missing", path);
+    const llm__gguf_arch *arch = NULL;
+    for (int i = 0; i < LLM__COUNT(llm__gguf_archs); i++) if (!strcmp(llm__gguf_archs[i].name, c.arch)) arch = &llm__gguf_archs[i];
+    if (!arch) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: GGUF architecture '%s' is not supported", path, c.arch);
+    if ((s = llm__gguf_hparams(&c, &m->hp))) return s;
+    m->hp.rope_interleaved = arch->interleaved;
+    if (arch->configure && (s = arch->configure(&c, &m->hp))) return s;
+    llm__gguf_special(g, &m->hp);
+    const llm_tensor *emb = llm_gguf_find_tensor(g, "token_embd.weight");
+    if (!emb || emb->n_dims != 2) return llm__fail(LLM_ERR_FORMAT, "%s: token_embd.weight is missing or not a matrix", path);
+    m->hp.n_vocab = emb->shape[0];
+    m->hp.tie_embeddings = !llm_gguf_find_tensor(g, "output.weight");
+    if ((s = llm__gguf_views(m, g)) || (s = llm__model_alloc_layers(m))) return s;
+    return llm__bind_names(m, arch->names);
+}
+
+/* A .gguf file: mapped once; the reader validates it and describes its tensors. */
+static llm_status llm__load_gguf(llm_model *m, const char *path) {
+    llm_gguf *g;
+    llm_status s = llm__map_file(path, &m->bin);
+    if (s) return s;
+    if ((s = llm_gguf_open_memory(m->bin.data, m->bin.size, path, &g))) return s;
+    s = llm__gguf_load_model(m, path, g);
+    llm_gguf_close(g);
+    return s;
+}
+/* ==== end llm_impl/54_gguf_model.c ==== */
 /* ==== begin llm_impl/54_kvcache.c ==== */
 /* ---- >>kvcache: where keys and values live, and attention over them ----
    One llm__kv per layer. Rows are [Hkv, n_slots, D]: a kv head's positions are contiguous,
@@ -12912,14 +13562,15 @@ static void llm__mlp(llm_session *s, float *out, const float *h, int64_t T, cons
     llm__linear(s, out, s->up, T, w->down, b_down);
 }
 
-/* x[t] = embedding row of tokens[t], widened to f32 and scaled (+ the learned position row). */
+/* x[t] = embedding row of tokens[t], dequantized to f32 and scaled (+ the learned position row). */
 static void llm__embed(llm_session *s, const llm_token *tokens, int64_t T) {
     const llm_model *m = s->m;
     int64_t C = m->hp.n_embd;
     size_t row_bytes = llm_dtype_n_bytes(m->tok_embd->dtype, C);
     for (int64_t t = 0; t < T; t++) {
         float *x = s->x + t * C;
-        llm_convert(LLM_DTYPE_F32, x, m->tok_embd->dtype, (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes, C);
+        /* any float or block-quantized dtype (GGUF); the binder checked the dtype and shape */
+        (void)llm_dequantize(m->tok_embd->dtype, (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes, x, C);
         if (m->hp.embed_scale != 1.0f)
             for (int64_t i = 0; i < C; i++) x[i] *= m->hp.embed_scale;
         if (m->pos_embd) {
@@ -13196,6 +13847,8 @@ LLM_API llm_status llm_model_load(const char *path, const llm_model_desc *desc, 
     if (s) return s;
     if (llm__ends_with(path, ".bin") && llm__file_exists(path)) {
         s = llm__load_llama2c(m, path);
+    } else if (llm__ends_with(path, ".gguf") && llm__file_exists(path)) {
+        s = llm__load_gguf(m, path);
     } else {
 #ifndef LLM_NO_CJSON
         s = llm__load_hf(m, path, desc);

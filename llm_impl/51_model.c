@@ -1,7 +1,8 @@
 /* ---- >>model: the weights of the generic transformer, and loading them ----
    A model is hyperparameters (50_hparams.c) plus one llm__layer per layer. Matrices stay
-   where the file put them (llm_tensor views into the mapping, f32/f16/bf16); the small 1-D
-   parameters (norms, biases) are converted to f32 once, so the forward pass reads floats.
+   where the file put them (llm_tensor views into the mapping, f32/f16/bf16 or a GGUF
+   block type); the small 1-D parameters (norms, biases) are converted to f32 once, so the
+   forward pass reads floats.
    Optional tensors (biases, q/k norms) are bound when the checkpoint has them: a family
    whose config says attention_bias gets its biases without a flag of its own. Fused
    matrices (Phi-3's qkv_proj) and stacked experts ([E, F, C]) become row views without a
@@ -174,7 +175,11 @@ static void *llm__model_own(llm_model *m, size_t bytes) {
 
 static bool llm__float_dtype(llm_dtype d) { return d == LLM_DTYPE_F32 || d == LLM_DTYPE_F16 || d == LLM_DTYPE_BF16; }
 
-/* A matrix [rows, cols] in a float dtype; NULL (and LLM_OK) when absent and optional. */
+/* Matrices may be in any dtype with a matmul kernel (the float ones, GGUF's block types);
+   the reference table is asked so that a forced switch to it finds every kernel. */
+static bool llm__matmul_dtype(llm_dtype d) { return (unsigned)d < LLM_DTYPE_COUNT && llm__kernels_scalar.matmul[d]; }
+
+/* A matrix [rows, cols] in a dtype the matmul kernels take; NULL (and LLM_OK) when absent and optional. */
 static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, int64_t cols, bool required, const llm_tensor **out) {
     const llm_tensor *t = llm__model_tensor(m, name);
     *out = NULL;
@@ -182,8 +187,8 @@ static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, in
     if (t->n_dims != 2 || t->shape[0] != rows || t->shape[1] != cols)
         return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", m->path, name,
                          (long long)t->shape[0], (long long)(t->n_dims > 1 ? t->shape[1] : 0), (long long)rows, (long long)cols);
-    if (!llm__float_dtype(t->dtype))
-        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, not f32/f16/bf16", m->path, name, llm__dtypes[t->dtype].name);
+    if (!llm__matmul_dtype(t->dtype))
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, which no matmul kernel takes", m->path, name, llm__dtypes[t->dtype].name);
     *out = t;
     return LLM_OK;
 }
@@ -349,8 +354,8 @@ static llm_status llm__bind_experts(llm_model *m, const llm__names *nm, const ch
             snprintf(n, sizeof n, "%s%s", prefix, nm->stacked[j]);
             const llm_tensor *t = llm__model_tensor(m, n);
             if (!t) return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is missing (and so are per-expert tensors)", m->path, n);
-            if (t->n_dims != 3 || t->shape[0] != E || t->shape[1] != rows || t->shape[2] != cols || !llm__float_dtype(t->dtype))
-                return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is not a float stack [%lld, %lld, %lld]", m->path, n, (long long)E,
+            if (t->n_dims != 3 || t->shape[0] != E || t->shape[1] != rows || t->shape[2] != cols || !llm__matmul_dtype(t->dtype))
+                return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is not a stack [%lld, %lld, %lld]", m->path, n, (long long)E,
                                  (long long)rows, (long long)cols);
         }
         for (int64_t e = 0; e < E; e++) {

@@ -204,14 +204,15 @@ static void llm__mlp(llm_session *s, float *out, const float *h, int64_t T, cons
     llm__linear(s, out, s->up, T, w->down, b_down);
 }
 
-/* x[t] = embedding row of tokens[t], widened to f32 and scaled (+ the learned position row). */
+/* x[t] = embedding row of tokens[t], dequantized to f32 and scaled (+ the learned position row). */
 static void llm__embed(llm_session *s, const llm_token *tokens, int64_t T) {
     const llm_model *m = s->m;
     int64_t C = m->hp.n_embd;
     size_t row_bytes = llm_dtype_n_bytes(m->tok_embd->dtype, C);
     for (int64_t t = 0; t < T; t++) {
         float *x = s->x + t * C;
-        llm_convert(LLM_DTYPE_F32, x, m->tok_embd->dtype, (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes, C);
+        /* any float or block-quantized dtype (GGUF); the binder checked the dtype and shape */
+        (void)llm_dequantize(m->tok_embd->dtype, (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes, x, C);
         if (m->hp.embed_scale != 1.0f)
             for (int64_t i = 0; i < C; i++) x[i] *= m->hp.embed_scale;
         if (m->pos_embd) {

@@ -10,6 +10,8 @@ LLM_API llm_status llm_model_load(const char *path, const llm_model_desc *desc, 
     if (s) return s;
     if (llm__ends_with(path, ".bin") && llm__file_exists(path)) {
         s = llm__load_llama2c(m, path);
+    } else if (llm__ends_with(path, ".gguf") && llm__file_exists(path)) {
+        s = llm__load_gguf(m, path);
     } else {
 #ifndef LLM_NO_CJSON
         s = llm__load_hf(m, path, desc);
