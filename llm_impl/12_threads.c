@@ -135,7 +135,11 @@ LLM_PRIVATE void llm__parallel_for(llm_pool *p, llm__task_fn fn, void *ctx) {
         pthread_mutex_unlock(&p->mu);
     }
     llm__run_tasks(p, gen, fn, ctx);
-    while (atomic_load_explicit(&p->n_done, memory_order_acquire) != p->n_threads) llm__cpu_relax();
+    /* wait for the tasks workers claimed; yield when that takes long (a worker preempted, or
+       an emulator such as qemu-user that runs one thread while another spins) */
+    for (int spin = 0; atomic_load_explicit(&p->n_done, memory_order_acquire) != p->n_threads; spin++)
+        if (spin < 4096) llm__cpu_relax();
+        else sched_yield();
 }
 #else  /* LLM_NO_THREADS */
 struct llm_pool { int n_threads; };

@@ -14,6 +14,6 @@ make -s llm.h
 mkdir -p "$BUILD"
 "$CC_AARCH64" -O2 -g -std=c11 -Wall -Wextra -Wshadow -Wno-unused-function -I. \
     -o "$BUILD/test_kernels.aarch64" tests/test_kernels.c -lutf8proc -lzstd -lcjson -lpthread -lm
-# the loader from the cross toolchain, the libraries from the arm64 packages
-LLM_FIXTURES=${LLM_FIXTURES:-../shared/fixtures} LD_LIBRARY_PATH=/usr/lib/aarch64-linux-gnu \
-    qemu-aarch64 -L /usr/aarch64-linux-gnu "$BUILD/test_kernels.aarch64"
+# The arm64 libraries come with their own libc (multiarch): run with that loader (-L /); mixing
+# the cross toolchain's loader with the multiarch libc hangs in pthread_create.
+LLM_FIXTURES=${LLM_FIXTURES:-../shared/fixtures} qemu-aarch64 -L / "$BUILD/test_kernels.aarch64"

@@ -59,10 +59,6 @@ def main():
     results = []
     print(f"{'model':10} {'thr':>3} {'test':>6} {'llm.h t/s':>17} {'llama.cpp t/s':>17} {'ratio':>6} {'roofline':>8}")
     for threads in [int(t) for t in a.threads.split(",")]:
-        bw = None
-        if os.path.exists(membw):
-            bw = json.loads(run_json([membw, str(threads), "1024", "5"]))["read_gbs"]
-            print(f"memory read bandwidth, {threads} threads: {bw:.1f} GB/s")
         for shape in a.shapes.split(","):
             for dtype in a.dtypes.split(","):
                 hf, gg = os.path.join(cache, f"{shape}-{dtype}"), os.path.join(cache, f"{shape}-{dtype}.gguf")
@@ -75,6 +71,9 @@ def main():
                     name = f"{test}{p or n}"
                     mine, info = llm_bench(llm, hf, p, n, a.r, threads)
                     theirs = llama_bench(lcpp, gg, p, n, a.r, threads) if lcpp and os.path.exists(gg) else {}
+                    bw = None   # the roofline: read bandwidth measured right after, under the same load
+                    if test == "tg" and os.path.exists(membw):
+                        bw = json.loads(run_json([membw, str(threads), "1024", "5"]))["read_gbs"]
                     m, t = mine[name], theirs.get(name)
                     peak = max(peak, info["peak_rss_mib"])
                     ratio = m[0] / t[0] if t else None
@@ -84,7 +83,7 @@ def main():
                                         model_mib=bytes_per_tok / 2**20, read_gbs=bw))
                     print(f"{shape + '-' + dtype:10} {threads:3} {name:>6} {m[0]:9.2f} ± {m[1]:5.2f} "
                           + (f"{t[0]:9.2f} ± {t[1]:5.2f} {ratio:6.2f}" if t else f"{'-':>17} {'-':>6}")
-                          + (f" {roof:7.0%}" if roof else ""), flush=True)
+                          + (f" {roof:7.0%} of {bw:.1f} GB/s" if roof else ""), flush=True)
                 print(f"{'':10} load {info['load_s']:.3f} s, peak RSS {peak:.0f} MiB (pp or tg) "
                       f"(model file {bytes_per_tok / 2**20:.0f} MiB)")
     if a.json:
