@@ -22,7 +22,7 @@ TESTS    := $(patsubst tests/%.c,$(BUILD)/%,$(sort $(wildcard tests/test_*.c)))
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/example_%,$(sort $(wildcard examples/*.c)))
 DEPS_PKGS := libutf8proc-dev libzstd-dev libcjson-dev
 
-.PHONY: all run test tests examples check-amalgamation deps clean stats
+.PHONY: all run test tests examples check-amalgamation deps clean stats cross-neon
 all: $(BUILD)/llm $(EXAMPLES)
 
 llm.h: $(IMPL) llm_impl/amalgamate.sh
@@ -64,6 +64,13 @@ deps:
 	    echo "installing:$$missing"; (apt-get install -y -q $$missing || { apt-get update -q && apt-get install -y -q $$missing; }) >/dev/null; \
 	  else echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; fi; \
 	fi
+
+# Benchmarks (not tests): the STREAM-like read probe, and the NEON kernels under qemu.
+$(BUILD)/membw: tests/bench/membw.c | $(BUILD)
+	$(CC) -O3 -march=native -o $@ $< -lpthread
+
+cross-neon:
+	sh tests/cross_neon.sh
 
 stats:
 	@for f in $(IMPL); do printf '%6d %s\n' $$(wc -l < $$f) $$f; done; wc -l llm.h cli/cli.c

@@ -1478,7 +1478,11 @@ LLM_PRIVATE void llm__parallel_for(llm_pool *p, llm__task_fn fn, void *ctx) {
         pthread_mutex_unlock(&p->mu);
     }
     llm__run_tasks(p, gen, fn, ctx);
-    while (atomic_load_explicit(&p->n_done, memory_order_acquire) != p->n_threads) llm__cpu_relax();
+    /* wait for the tasks workers claimed; yield when that takes long (a worker preempted, or
+       an emulator such as qemu-user that runs one thread while another spins) */
+    for (int spin = 0; atomic_load_explicit(&p->n_done, memory_order_acquire) != p->n_threads; spin++)
+        if (spin < 4096) llm__cpu_relax();
+        else sched_yield();
 }
 #else  /* LLM_NO_THREADS */
 struct llm_pool { int n_threads; };
@@ -1829,26 +1833,30 @@ static LLM__AVX2_FN float llm__dot_f32_avx2(const float *a, const float *b, int6
     return s;
 }
 
-/* ---- decode: nr <= 4 rows of W against one x; the same sum order for any nr ---- */
+/* ---- decode: nr <= 4 rows of W against one x; the same sum order for any nr ----
+   The 8 accumulators are named variables (an array would live on the stack at -O2). */
+#define LLM__MV_FMA16(r, LOAD)                                                                         \
+    if (nr > r) {                                                                                      \
+        a##r##0 = _mm256_fmadd_ps(x0, LOAD(w + r * k + i), a##r##0);                                   \
+        a##r##1 = _mm256_fmadd_ps(x1, LOAD(w + r * k + i + 8), a##r##1);                               \
+    }
+#define LLM__MV_FMA8(r, LOAD) if (nr > r) a##r##0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), LOAD(w + r * k + i), a##r##0);
+#define LLM__MV_OUT(r, SCALAR)                                                                         \
+    if (nr > r) {                                                                                      \
+        float s = llm__hsum256(_mm256_add_ps(a##r##0, a##r##1));                                       \
+        for (int64_t j = i; j < k; j++) s += x[j] * SCALAR(w[r * k + j]);                              \
+        y[r] = s;                                                                                      \
+    }
 #define LLM__MATVEC_AVX2(NAME, WT, LOAD, SCALAR)                                                       \
     static LLM__AVX2_FN LLM__INLINE void NAME##_rows(float *y, const float *x, const WT *w, int64_t k, int nr) { \
-        __m256 acc[4][2];                                                                              \
-        for (int r = 0; r < nr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();                      \
+        __m256 z = _mm256_setzero_ps(), a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z; \
         int64_t i = 0;                                                                                 \
         for (; i + 16 <= k; i += 16) {                                                                 \
             __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);                       \
-            for (int r = 0; r < nr; r++) {                                                             \
-                acc[r][0] = _mm256_fmadd_ps(x0, LOAD(w + r * k + i), acc[r][0]);                       \
-                acc[r][1] = _mm256_fmadd_ps(x1, LOAD(w + r * k + i + 8), acc[r][1]);                   \
-            }                                                                                          \
+            LLM__MV_FMA16(0, LOAD) LLM__MV_FMA16(1, LOAD) LLM__MV_FMA16(2, LOAD) LLM__MV_FMA16(3, LOAD) \
         }                                                                                              \
-        for (; i + 8 <= k; i += 8)                                                                     \
-            for (int r = 0; r < nr; r++) acc[r][0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), LOAD(w + r * k + i), acc[r][0]); \
-        for (int r = 0; r < nr; r++) {                                                                 \
-            float s = llm__hsum256(_mm256_add_ps(acc[r][0], acc[r][1]));                               \
-            for (int64_t j = i; j < k; j++) s += x[j] * SCALAR(w[r * k + j]);                          \
-            y[r] = s;                                                                                  \
-        }                                                                                              \
+        for (; i + 8 <= k; i += 8) { LLM__MV_FMA8(0, LOAD) LLM__MV_FMA8(1, LOAD) LLM__MV_FMA8(2, LOAD) LLM__MV_FMA8(3, LOAD) } \
+        LLM__MV_OUT(0, SCALAR) LLM__MV_OUT(1, SCALAR) LLM__MV_OUT(2, SCALAR) LLM__MV_OUT(3, SCALAR)    \
     }                                                                                                  \
     static LLM__AVX2_FN void NAME(float *y, const float *x, const WT *w, int64_t k, int64_t r0, int64_t r1) { \
         int64_t r = r0;                                                                                \
@@ -1859,6 +1867,9 @@ LLM__MATVEC_AVX2(llm__matvec_f32_avx2, float, llm__load8_f32, llm__id_f32)
 LLM__MATVEC_AVX2(llm__matvec_f16_avx2, uint16_t, llm__load8_f16, llm__f16_to_f32)
 LLM__MATVEC_AVX2(llm__matvec_bf16_avx2, uint16_t, llm__load8_bf16, llm__bf16_to_f32)
 #undef LLM__MATVEC_AVX2
+#undef LLM__MV_FMA16
+#undef LLM__MV_FMA8
+#undef LLM__MV_OUT
 
 /* ---- prefill: packing ---- */
 #define LLM__MR 16     /* weight rows per panel: two 8-lane vectors */
