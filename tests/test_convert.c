@@ -90,8 +90,52 @@ static void test_quantize_4bit(void) {
     rm_dir(dir);
 }
 
+static int by_name(const void *a, const void *b) {
+    return strcmp((*(const llm_tensor *const *)a)->name, (*(const llm_tensor *const *)b)->name);
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* Our quantized fixtures equal mlx_lm's quantize_model (mlx 0.32.4, mlx-lm): FNV-1a 64 over
+   every tensor in name order (name bytes, then data bytes), computed there from
+   tree_flatten(model.parameters()) after quantize_model(model, config, group_size, bits). */
+static void test_same_as_mlx_lm(void) {
+    static const struct { const char *family; int bits, group_size, n_tensors; uint64_t hash; } cases[] = {
+        { "llama", 4, 64, 49, 0x10c6d03eebaba4a6ULL },
+        { "qwen3", 8, 32, 57, 0x14a8d6e7de2626c0ULL },
+        { "gemma3", 4, 32, 61, 0x0bf9df55d4919928ULL },
+    };
+    for (int c = 0; c < 3; c++) {
+        char dir[] = "/tmp/llm_conv_XXXXXX", src[1024], p2[1100];
+        CHECK(mkdtemp(dir));
+        snprintf(src, sizeof src, "%s%s", fixture("models/dev/"), cases[c].family);
+        llm_convert_params p = { .src = src, .dst = dir, .quantize = true, .bits = cases[c].bits, .group_size = cases[c].group_size };
+        CHECK_OK(llm_convert_model(&p));
+        snprintf(p2, sizeof p2, "%s/model.safetensors", dir);
+        llm_safetensors *st = NULL;
+        CHECK_OK(llm_safetensors_open(p2, &st));
+        int64_t n = st ? llm_safetensors_n_tensors(st) : 0;
+        const llm_tensor **t = (const llm_tensor **)malloc((size_t)(n + 1) * sizeof *t);
+        for (int64_t i = 0; i < n; i++) t[i] = llm_safetensors_tensor(st, i);
+        qsort(t, (size_t)n, sizeof *t, by_name);
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (int64_t i = 0; i < n; i++) h = fnv1a(fnv1a(h, t[i]->name, strlen(t[i]->name)), t[i]->data, t[i]->n_bytes);
+        printf("  %-7s %d-bit g%d: %lld tensors, hash %016llx (mlx_lm %016llx)\n", cases[c].family, cases[c].bits,
+               cases[c].group_size, (long long)n, (unsigned long long)h, (unsigned long long)cases[c].hash);
+        CHECK_EQ_INT(n, cases[c].n_tensors);
+        CHECK(h == cases[c].hash);
+        free(t);
+        llm_safetensors_close(st);
+        rm_dir(dir);
+    }
+}
+
 int main(void) {
     RUN(test_cast_bf16);
     RUN(test_quantize_4bit);
+    RUN(test_same_as_mlx_lm);
     return TEST_MAIN_END();
 }
