@@ -6,6 +6,10 @@
    tensors (.weight u32, .scales, .biases; 08_api_quant.h), bit-exact with mlx: the values
    are first rounded to the output dtype, scales and biases are stored in it. config.json
    gets "quantization" and "quantization_config" {"group_size", "bits", "mode": "affine"}.
+   Per-expert MoE weights "<p>.experts.<e>.<w>.weight" are stacked into
+   "<p>.switch_mlp.<w>.weight" [E, rows, cols] as mlx_lm's models do (Mixtral's w1/w2/w3
+   become gate_proj/down_proj/up_proj). The output tensors equal mlx_lm's byte for byte
+   (test_convert checks llama, qwen3, gemma3, qwen2_moe, mixtral).
    Each file is written atomically (temporary file + rename); dst is created if missing. */
 typedef struct llm_convert_params {
     const char *src;         /* model directory (or a .safetensors file inside one) */

@@ -108,15 +108,84 @@ static llm_status llm__convert_copy_files(const char *src_dir, const char *dst_d
     return LLM_OK;
 }
 
+/* ---- experts stacked as mlx_lm stacks them (its models' sanitize) ----
+   "<p>.experts.<e>.<w>.weight" (E of them) -> "<p>.switch_mlp.<w'>.weight" [E, rows, cols],
+   with Mixtral's w1/w2/w3 named gate_proj/down_proj/up_proj. */
+static const char *const llm__convert_expert_names[][2] = {
+    { "gate_proj", "gate_proj" }, { "up_proj", "up_proj" }, { "down_proj", "down_proj" },
+    { "w1", "gate_proj" }, { "w2", "down_proj" }, { "w3", "up_proj" },
+};
+
+/* If t is expert 0 of a stack: the stack's name in out and the count of experts (else 0). */
+static int64_t llm__convert_expert0(llm_safetensors *st, const llm_tensor *t, char *out, size_t cap, char *fmt, size_t fcap) {
+    const char *at = strstr(t->name, ".experts.0.");
+    if (!at || t->n_dims != 2) return 0;
+    const char *w = at + 11;
+    for (int i = 0; i < LLM__COUNT(llm__convert_expert_names); i++) {
+        size_t n = strlen(llm__convert_expert_names[i][0]);
+        if (strncmp(w, llm__convert_expert_names[i][0], n) || strcmp(w + n, ".weight")) continue;
+        int pre = (int)(at - t->name);
+        snprintf(out, cap, "%.*s.switch_mlp.%s.weight", pre, t->name, llm__convert_expert_names[i][1]);
+        snprintf(fmt, fcap, "%.*s.experts.%%lld.%s", pre, t->name, w);
+        int64_t E = 0;
+        char en[600];
+        for (;; E++) {
+            snprintf(en, sizeof en, fmt, (long long)E);
+            const llm_tensor *e = llm_safetensors_find(st, en);
+            if (!e || e->dtype != t->dtype || e->shape[0] != t->shape[0] || e->shape[1] != t->shape[1]) break;
+        }
+        return E;
+    }
+    return 0;
+}
+
+static bool llm__convert_is_expert(const char *name) {
+    const char *at = strstr(name, ".experts.");
+    if (!at) return false;
+    at += 9;
+    while (*at >= '0' && *at <= '9') at++;
+    for (int i = 0; i < LLM__COUNT(llm__convert_expert_names); i++) {
+        size_t n = strlen(llm__convert_expert_names[i][0]);
+        if (*at == '.' && !strncmp(at + 1, llm__convert_expert_names[i][0], n) && !strcmp(at + 1 + n, ".weight")) return true;
+    }
+    return false;
+}
+
+/* The stack [E, rows, cols] of expert 0's tensor t, in memory recorded in owned. */
+static llm_status llm__convert_stack(llm_safetensors *st, const llm_tensor *t, int64_t E, const char *name, const char *fmt,
+                                     llm_tensor *out, void **owned, int64_t *n_owned) {
+    char *nm = (char *)(owned[(*n_owned)++] = malloc(strlen(name) + 1));
+    uint8_t *d = (uint8_t *)(owned[(*n_owned)++] = malloc((size_t)E * t->n_bytes));
+    if (!nm || !d) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    strcpy(nm, name);
+    for (int64_t e = 0; e < E; e++) {
+        char en[600];
+        snprintf(en, sizeof en, fmt, (long long)e);
+        memcpy(d + (size_t)e * t->n_bytes, llm_safetensors_find(st, en)->data, t->n_bytes);
+    }
+    *out = (llm_tensor){ .name = nm, .dtype = t->dtype, .n_dims = 3, .shape = { E, t->shape[0], t->shape[1] }, .data = d,
+                         .n_bytes = (size_t)E * t->n_bytes };
+    return LLM_OK;
+}
+
 /* The weights: every tensor of src converted into dst/model.safetensors. */
 static llm_status llm__convert_weights(const llm_convert_params *p, llm_safetensors *st, const char *dst_dir) {
     int64_t n = llm_safetensors_n_tensors(st), k = 0, n_owned = 0;
     llm_tensor *out = (llm_tensor *)calloc((size_t)(3 * n + 1), sizeof *out);
-    void **owned = (void **)calloc((size_t)(5 * n + 1), sizeof *owned);
+    void **owned = (void **)calloc((size_t)(7 * n + 1), sizeof *owned);
     llm_status s = out && owned ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < n && !s; i++) {
-        int64_t m = 0;
-        s = llm__convert_tensor(p, llm_safetensors_tensor(st, i), out + k, owned, &n_owned, &m);
+        const llm_tensor *t = llm_safetensors_tensor(st, i);
+        char name[600], fmt[600];
+        llm_tensor stack = { 0 };
+        int64_t m = 0, E = llm__convert_expert0(st, t, name, sizeof name, fmt, sizeof fmt);
+        if (E) {
+            s = llm__convert_stack(st, t, E, name, fmt, &stack, owned, &n_owned);
+            t = &stack;
+        } else if (llm__convert_is_expert(t->name)) {
+            continue;                                       /* in its stack */
+        }
+        if (!s) s = llm__convert_tensor(p, t, out + k, owned, &n_owned, &m);
         k += m;
     }
     char path[4096];

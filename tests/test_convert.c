@@ -107,8 +107,10 @@ static void test_same_as_mlx_lm(void) {
         { "llama", 4, 64, 49, 0x10c6d03eebaba4a6ULL },
         { "qwen3", 8, 32, 57, 0x14a8d6e7de2626c0ULL },
         { "gemma3", 4, 32, 61, 0x0bf9df55d4919928ULL },
+        { "qwen2_moe", 4, 64, 81, 0x135b8c7c2ee6bf5fULL },   /* experts stacked into switch_mlp */
+        { "mixtral", 8, 32, 59, 0x2847210a83791888ULL },     /* w1/w2/w3 stacked and renamed */
     };
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < (int)(sizeof cases / sizeof cases[0]); c++) {
         char dir[] = "/tmp/llm_conv_XXXXXX", src[1024], p2[1100];
         CHECK(mkdtemp(dir));
         snprintf(src, sizeof src, "%s%s", fixture("models/dev/"), cases[c].family);
@@ -129,6 +131,7 @@ static void test_same_as_mlx_lm(void) {
         CHECK(h == cases[c].hash);
         free(t);
         llm_safetensors_close(st);
+        CHECK(logits_err(dir, cases[c].family) <= 3.0);   /* loads back (stacked quantized experts too) */
         rm_dir(dir);
     }
 }
