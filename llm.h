@@ -231,6 +231,7 @@ typedef enum llm_dtype {
     LLM_DTYPE_Q5_K,
     LLM_DTYPE_Q6_K,
     LLM_DTYPE_Q8_K,
+    LLM_DTYPE_MLX_AFFINE,   /* >>mlx-model: an MLX-quantized matrix; data is an llm__qmat (53_mlx_model.c), no flat layout */
     LLM_DTYPE_COUNT
 } llm_dtype;
 
@@ -828,6 +829,34 @@ LLM_API llm_status llm_dequantize(llm_dtype dtype, const void *src, float *dst, 
    other dtypes. */
 LLM_API llm_status llm_quantize(llm_dtype dtype, const float *src, void *dst, int64_t n);
 /* ==== end llm_impl/07_api_gguf.h ==== */
+/* ==== begin llm_impl/08_api_convert.h ==== */
+/* ---- >>convert: Hugging Face / MLX directory -> MLX directory (mlx_lm.convert) ----
+   Reads a model directory (safetensors, one file or shards) and writes another in the layout
+   mlx_lm.convert writes: model.safetensors, config.json and the tokenizer files. With
+   quantize, every weight matrix mlx_lm would quantize (a 2-D or stacked 3-D "*.weight" in a
+   float dtype whose rows the group size divides, norms excepted) becomes MLX affine
+   tensors (.weight u32, .scales, .biases; 08_api_quant.h), bit-exact with mlx: the values
+   are first rounded to the output dtype, scales and biases are stored in it. config.json
+   gets "quantization" and "quantization_config" {"group_size", "bits", "mode": "affine"}.
+   Per-expert MoE weights "<p>.experts.<e>.<w>.weight" are stacked into
+   "<p>.switch_mlp.<w>.weight" [E, rows, cols] as mlx_lm's models do (Mixtral's w1/w2/w3
+   become gate_proj/down_proj/up_proj). The output tensors equal mlx_lm's byte for byte
+   (test_convert checks llama, qwen3, gemma3, qwen2_moe, mixtral).
+   Each file is written atomically (temporary file + rename); dst is created if missing. */
+typedef struct llm_convert_params {
+    const char *src;         /* model directory (or a .safetensors file inside one) */
+    const char *dst;         /* output directory */
+    bool quantize;           /* -q */
+    int bits;                /* 2, 3, 4, 5, 6, 8; 0: 4 */
+    int group_size;          /* 32, 64, 128; 0: 64 */
+    bool set_dtype;          /* cast float tensors to dtype (else each keeps its own) */
+    llm_dtype dtype;         /* LLM_DTYPE_F32, _F16 or _BF16 */
+} llm_convert_params;
+
+/* Errors: LLM_ERR_IO (reading or writing), LLM_ERR_FORMAT (the source), LLM_ERR_INVALID_ARG
+   (parameters), LLM_ERR_NOMEM; the reason in llm_last_error(). */
+LLM_API llm_status llm_convert_model(const llm_convert_params *p);
+/* ==== end llm_impl/08_api_convert.h ==== */
 /* ==== begin llm_impl/08_api_generate.h ==== */
 /* ---- >>generate: the decoding loop ----
    llm_generate runs a prompt through a session and samples until an end-of-sequence token,
@@ -1597,6 +1626,7 @@ static const llm_dtype_info llm__dtypes[LLM_DTYPE_COUNT] = {
     [LLM_DTYPE_Q5_K] = { "q5_K", NULL, 256, 176, false },
     [LLM_DTYPE_Q6_K] = { "q6_K", NULL, 256, 210, false },
     [LLM_DTYPE_Q8_K] = { "q8_K", NULL, 256, 292, false },
+    [LLM_DTYPE_MLX_AFFINE] = { "mlx", NULL, 1, 0, false },   /* bytes 0: not a flat array (an llm__qmat) */
 };
 
 LLM_API const llm_dtype_info *llm_dtype_get(llm_dtype dtype) {
@@ -2775,10 +2805,20 @@ static void llm__mm_worker(void *ctx, int ith, int nth) {
     if (r0 < r1) t->fn(&t->args, r0, r1, t->scratch + ith * t->scratch_stride);
 }
 
+/* >>mlx-model: MLX-quantized matrices have their own kernel (27_kernels_mlx.c) */
+typedef struct llm__qmat llm__qmat;
+LLM_PRIVATE void llm__matmul_mlx(llm_pool *pool, void *scratch, size_t scratch_bytes, float *y, int64_t ldy,
+                                 const float *x, int64_t n_tok, const llm__qmat *q);
+
 /* y[t*ldy + r] = dot(x[t], w[r]) for every token t < n_tok and row r of w ([n_rows, k]).
    scratch: n_threads * k floats. */
 LLM_PRIVATE void llm__matmul(llm_pool *pool, float *scratch, float *y, int64_t ldy, const float *x, int64_t n_tok,
                              const llm_tensor *w) {
+    if (w->dtype == LLM_DTYPE_MLX_AFFINE) {   /* >>mlx-model: scratch holds n_threads * k floats, enough for it */
+        size_t bytes = (size_t)llm_pool_n_threads(pool) * (size_t)w->shape[1] * sizeof(float);
+        llm__matmul_mlx(pool, scratch, bytes, y, ldy, x, n_tok, (const llm__qmat *)w->data);
+        return;
+    }
     llm__mm_task t = {
         .args = { .y = y, .ldy = ldy, .x = x, .n_tok = n_tok, .k = w->shape[1], .w = w->data },
         .fn = llm__k->matmul[w->dtype],
@@ -12085,6 +12125,12 @@ static void *llm__model_own(llm_model *m, size_t bytes) {
 
 static bool llm__float_dtype(llm_dtype d) { return d == LLM_DTYPE_F32 || d == LLM_DTYPE_F16 || d == LLM_DTYPE_BF16; }
 
+/* >>mlx-model: MLX-quantized matrices (packed u32 weights beside .scales/.biases), 53_mlx_model.c */
+static llm_status llm__bind_mlx(llm_model *m, const char *name, const llm_tensor *w, int64_t rows, int64_t cols, const llm_tensor **out);
+static llm_status llm__bind_mlx_expert(llm_model *m, const char *name, const llm_tensor *w, int64_t e, int64_t rows, int64_t cols,
+                                       const llm_tensor **out);
+static const llm_tensor *llm__mlx_rows(llm_model *m, const llm_tensor *t, int64_t row0, int64_t n_rows);
+
 /* Matrices may be in any dtype with a matmul kernel (the float ones, GGUF's block types);
    the reference table is asked so that a forced switch to it finds every kernel. */
 static bool llm__matmul_dtype(llm_dtype d) { return (unsigned)d < LLM_DTYPE_COUNT && llm__kernels_scalar.matmul[d]; }
@@ -12094,6 +12140,7 @@ static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, in
     const llm_tensor *t = llm__model_tensor(m, name);
     *out = NULL;
     if (!t) return required ? llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is missing", m->path, name) : LLM_OK;
+    if (t->dtype == LLM_DTYPE_U32) return llm__bind_mlx(m, name, t, rows, cols, out);   /* >>mlx-model */
     if (t->n_dims != 2 || t->shape[0] != rows || t->shape[1] != cols)
         return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", m->path, name,
                          (long long)t->shape[0], (long long)(t->n_dims > 1 ? t->shape[1] : 0), (long long)rows, (long long)cols);
@@ -12123,6 +12170,7 @@ static llm_status llm__bind_vec(llm_model *m, const char *name, int64_t n, bool 
 /* A view of rows [row0, row0 + n_rows) of a matrix (or of matrix `index` of a stack
    [E, rows, cols]): the weights stay where they are, only the description is new. */
 static const llm_tensor *llm__model_view(llm_model *m, const llm_tensor *t, int64_t index, int64_t row0, int64_t n_rows) {
+    if (t->dtype == LLM_DTYPE_MLX_AFFINE) return llm__mlx_rows(m, t, row0, n_rows);   /* >>mlx-model (never a stack) */
     llm_tensor *v = (llm_tensor *)llm__model_own(m, sizeof *v);
     if (!v) return NULL;
     int64_t rows = t->shape[t->n_dims - 2], cols = t->shape[t->n_dims - 1];
@@ -12264,14 +12312,18 @@ static llm_status llm__bind_experts(llm_model *m, const llm__names *nm, const ch
             snprintf(n, sizeof n, "%s%s", prefix, nm->stacked[j]);
             const llm_tensor *t = llm__model_tensor(m, n);
             if (!t) return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is missing (and so are per-expert tensors)", m->path, n);
-            if (t->n_dims != 3 || t->shape[0] != E || t->shape[1] != rows || t->shape[2] != cols || !llm__matmul_dtype(t->dtype))
+            bool packed = t->dtype == LLM_DTYPE_U32;          /* >>mlx-model: quantized stack, checked per expert */
+            if (t->n_dims != 3 || t->shape[0] != E || t->shape[1] != rows || (!packed && (t->shape[2] != cols || !llm__matmul_dtype(t->dtype))))
                 return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is not a stack [%lld, %lld, %lld]", m->path, n, (long long)E,
                                  (long long)rows, (long long)cols);
         }
         for (int64_t e = 0; e < E; e++) {
             const llm_tensor **slot = j == 0 ? &l->experts[e].gate : j == 1 ? &l->experts[e].up : &l->experts[e].down;
             llm_status s = LLM_OK;
-            if (stacked) {
+            const llm_tensor *st = stacked ? llm__model_tensor(m, n) : NULL;
+            if (st && st->dtype == LLM_DTYPE_U32) {
+                s = llm__bind_mlx_expert(m, n, st, e, rows, cols, slot);   /* >>mlx-model */
+            } else if (stacked) {
                 if (!(*slot = llm__model_view(m, llm__model_tensor(m, n), e, 0, rows))) s = llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
             } else {
                 snprintf(ep, sizeof ep, nm->expert, (long long)e);
@@ -12715,10 +12767,15 @@ static llm_status llm__model_finish(llm_model *m) {
     if (!m->inv_freq || !m->inv_freq_local) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
     llm__rope_inv_freq(&hp->rope, hp->n_rot, hp->n_ctx_train, 0, m->inv_freq, &m->rope_mscale);
     llm__rope_inv_freq(&hp->rope_local, hp->n_rot, hp->n_ctx_train, 0, m->inv_freq_local, &m->rope_mscale_local);
-    if (hp->round_embed_scale && m->tok_embd->dtype != LLM_DTYPE_F32) {
+    llm_dtype ed = m->tok_embd->dtype;
+    if (ed == LLM_DTYPE_MLX_AFFINE) {   /* >>mlx-model: an MLX-quantized embedding computes in its scales' dtype */
+        ed = ((const llm__qmat *)m->tok_embd->data)->sdtype;
+        if (ed != LLM_DTYPE_F16 && ed != LLM_DTYPE_BF16) ed = LLM_DTYPE_F32;
+    }
+    if (hp->round_embed_scale && ed != LLM_DTYPE_F32) {
         uint16_t r;
-        llm_convert(m->tok_embd->dtype, &r, LLM_DTYPE_F32, &hp->embed_scale, 1);
-        llm_convert(LLM_DTYPE_F32, &hp->embed_scale, m->tok_embd->dtype, &r, 1);
+        llm_convert(ed, &r, LLM_DTYPE_F32, &hp->embed_scale, 1);
+        llm_convert(LLM_DTYPE_F32, &hp->embed_scale, ed, &r, 1);
     }
     llm_model_info *in = &m->info;
     in->arch = hp->arch;
@@ -12910,6 +12967,136 @@ static llm_status llm__load_llama2c(llm_model *m, const char *path) {
     return llm__bind_hf(m);
 }
 /* ==== end llm_impl/53_llama2c.c ==== */
+/* ==== begin llm_impl/53_mlx_model.c ==== */
+/* ---- >>mlx-model: MLX-quantized matrices in the model ----
+   mlx_lm.convert -q replaces a module's <name>.weight [rows, cols] by three tensors
+   (08_api_quant.h has the layout):
+     <name>.weight  u32 [rows, cols*bits/32]     (a stack of experts: [E, rows, cols*bits/32])
+     <name>.scales  [rows, cols/group_size]      f32/f16/bf16 (affine) or u8 (mxfp4/nvfp4/mxfp8)
+     <name>.biases  like the scales              (affine only)
+   A module is quantized iff its .scales exist (mlx_lm's own rule when it loads a model), and
+   bits and group size follow from the shapes once the logical [rows, cols] is known: they
+   are the values config.json's "quantization" block gives the module (the global ones or a
+   mixed recipe's per-module override), so binding needs no config. The mode is affine when
+   biases exist, else the fp mode with those bits and group size.
+   Each such matrix becomes an llm_tensor of dtype LLM_DTYPE_MLX_AFFINE whose data is an
+   llm__qmat owned by the model and whose shape is the logical [rows, cols]: llm__matmul
+   sends it to llm__matmul_mlx, the embedding lookup dequantizes one row (llm__mlx_row_f32),
+   and tied embeddings share the tensor as the output matrix. */
+/* #include "10_internal.h" (already above) */
+
+static const char *llm__mlx_mode_of(const llm_tensor *scales, const llm_tensor *biases, int bits, int group_size) {
+    if (biases || scales->dtype != LLM_DTYPE_U8) return "affine";
+    if (bits == 8) return "mxfp8";
+    return group_size == 16 ? "nvfp4" : "mxfp4";
+}
+
+/* Bits and group size a 2-D weight [rows, cols*bits/32] and scales [rows, cols/G] imply;
+   0 where they do not divide (llm__mlx_qmat_init then rejects the tensors with a reason). */
+static void llm__mlx_infer(const llm_tensor *w, const llm_tensor *scales, int64_t cols, int *bits, int *group_size) {
+    int64_t wc = w->n_dims == 2 ? w->shape[1] : 0, sc = scales->n_dims == 2 ? scales->shape[1] : 0;
+    *bits = wc > 0 && wc <= ((int64_t)1 << 40) && (wc * 32) % cols == 0 ? (int)LLM__MIN(wc * 32 / cols, 64) : 0;
+    *group_size = sc > 0 && cols % sc == 0 ? (int)LLM__MIN(cols / sc, 1 << 20) : 0;
+}
+
+/* The tensor of dtype LLM_DTYPE_MLX_AFFINE for the (2-D) w, scales, biases of module `base`. */
+static llm_status llm__mlx_make(llm_model *m, const char *base, const llm_tensor *w, const llm_tensor *scales,
+                                const llm_tensor *biases, int64_t rows, int64_t cols, const llm_tensor **out) {
+    int bits, gs;
+    llm__mlx_infer(w, scales, cols, &bits, &gs);
+    llm__qmat q;
+    llm_status s = llm__mlx_qmat_init(m->path, base, w, scales, biases, llm__mlx_mode_of(scales, biases, bits, gs), bits, gs,
+                                      rows, cols, &q);
+    if (s) return s;
+    llm__qmat *qp = (llm__qmat *)llm__model_own(m, sizeof *qp);
+    llm_tensor *t = (llm_tensor *)llm__model_own(m, sizeof *t);
+    if (!qp || !t) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+    *qp = q;
+    *t = (llm_tensor){ .name = w->name, .dtype = LLM_DTYPE_MLX_AFFINE, .n_dims = 2, .shape = { rows, cols }, .data = qp,
+                       .n_bytes = w->n_bytes + scales->n_bytes + (biases ? biases->n_bytes : 0) };
+    *out = t;
+    return LLM_OK;
+}
+
+/* Split "<base>.weight" into base; false when the name does not end so. */
+static bool llm__mlx_base(const char *name, char *base, size_t cap) {
+    size_t n = strlen(name);
+    if (n < 7 || strcmp(name + n - 7, ".weight") || n - 7 >= cap) return false;
+    memcpy(base, name, n - 7);
+    base[n - 7] = '\0';
+    return true;
+}
+
+/* The scales and biases beside <base>.weight; NULL when absent. */
+static void llm__mlx_params_of(const llm_model *m, const char *base, const llm_tensor **scales, const llm_tensor **biases) {
+    char n[600];
+    snprintf(n, sizeof n, "%s.scales", base);
+    *scales = llm__model_tensor(m, n);
+    snprintf(n, sizeof n, "%s.biases", base);
+    *biases = llm__model_tensor(m, n);
+}
+
+/* Called by llm__bind_mat for a u32 tensor `name` (w): the quantized matrix [rows, cols]. */
+static llm_status llm__bind_mlx(llm_model *m, const char *name, const llm_tensor *w, int64_t rows, int64_t cols,
+                                const llm_tensor **out) {
+    char base[512];
+    const llm_tensor *scales, *biases;
+    if (!llm__mlx_base(name, base, sizeof base))
+        return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is u32, which only MLX-quantized '.weight' tensors may be", m->path, name);
+    llm__mlx_params_of(m, base, &scales, &biases);
+    if (!scales)
+        return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is u32 but '%s.scales' is missing (not an MLX-quantized matrix)",
+                         m->path, name, base);
+    return llm__mlx_make(m, base, w, scales, biases, rows, cols, out);
+}
+
+/* A 2-D view of matrix e of a stack [E, r, c] (any dtype with a flat layout). */
+static llm_tensor llm__mlx_slice(const llm_tensor *t, int64_t e) {
+    llm_tensor v = *t;
+    size_t bytes = t->n_bytes / (size_t)t->shape[0];
+    v.n_dims = 2;
+    v.shape[0] = t->shape[1];
+    v.shape[1] = t->shape[2];
+    v.data = (uint8_t *)t->data + (size_t)e * bytes;
+    v.n_bytes = bytes;
+    return v;
+}
+
+/* Expert e of a quantized stack `name` (mlx_lm's switch_mlp: weight u32 [E, rows, cols*bits/32],
+   scales and biases [E, rows, cols/G]) as a [rows, cols] matrix. */
+static llm_status llm__bind_mlx_expert(llm_model *m, const char *name, const llm_tensor *w, int64_t e, int64_t rows, int64_t cols,
+                                       const llm_tensor **out) {
+    char base[512];
+    const llm_tensor *scales, *biases;
+    if (!llm__mlx_base(name, base, sizeof base)) return llm__fail(LLM_ERR_FORMAT, "%s: '%s' is not a .weight", m->path, name);
+    llm__mlx_params_of(m, base, &scales, &biases);
+    int64_t E = w->shape[0];
+    if (!scales || scales->n_dims != 3 || scales->shape[0] != E || (biases && (biases->n_dims != 3 || biases->shape[0] != E)))
+        return llm__fail(LLM_ERR_FORMAT, "%s: the quantized stack '%s' needs '%s.scales' (and biases) [%lld, rows, groups]",
+                         m->path, name, base, (long long)E);
+    llm_tensor ws = llm__mlx_slice(w, e), ss = llm__mlx_slice(scales, e), bs = biases ? llm__mlx_slice(biases, e) : ws;
+    return llm__mlx_make(m, base, &ws, &ss, biases ? &bs : NULL, rows, cols, out);
+}
+
+/* Rows [row0, row0 + n_rows) of a quantized matrix (a fused qkv split into its parts). */
+static const llm_tensor *llm__mlx_rows(llm_model *m, const llm_tensor *t, int64_t row0, int64_t n_rows) {
+    const llm__qmat *q = (const llm__qmat *)t->data;
+    llm__qmat *v = (llm__qmat *)llm__model_own(m, sizeof *v);
+    llm_tensor *vt = (llm_tensor *)llm__model_own(m, sizeof *vt);
+    if (!v || !vt) return NULL;
+    int64_t ng = q->cols / q->group_size;
+    size_t ps = (size_t)llm__dtypes[q->sdtype].block_bytes;
+    *v = *q;
+    v->rows = n_rows;
+    v->w = q->w + (size_t)row0 * (size_t)(q->cols * q->bits / 8);
+    v->scales = (const uint8_t *)q->scales + (size_t)(row0 * ng) * ps;
+    v->biases = q->biases ? (const uint8_t *)q->biases + (size_t)(row0 * ng) * ps : NULL;
+    *vt = *t;
+    vt->shape[0] = n_rows;
+    vt->data = v;
+    return vt;
+}
+/* ==== end llm_impl/53_mlx_model.c ==== */
 /* ==== begin llm_impl/54_gguf_model.c ==== */
 /* ---- >>gguf_model: llama.cpp's GGUF model files on the generic transformer ----
    Hyperparameters come from the "<arch>.*" metadata (llama.block_count, ...), tensors keep
@@ -13580,8 +13767,8 @@ static void llm__embed(llm_session *s, const llm_token *tokens, int64_t T) {
     size_t row_bytes = llm_dtype_n_bytes(m->tok_embd->dtype, C);
     for (int64_t t = 0; t < T; t++) {
         float *x = s->x + t * C;
-        /* any float or block-quantized dtype (GGUF); the binder checked the dtype and shape */
-        (void)llm_dequantize(m->tok_embd->dtype, (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes, x, C);
+        if (m->tok_embd->dtype == LLM_DTYPE_MLX_AFFINE) llm__mlx_row_f32((const llm__qmat *)m->tok_embd->data, tokens[t], x);   /* >>mlx-model */
+        else (void)llm_dequantize(m->tok_embd->dtype, (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes, x, C);   /* float or GGUF block types */
         if (m->hp.embed_scale != 1.0f)
             for (int64_t i = 0; i < C; i++) x[i] *= m->hp.embed_scale;
         if (m->pos_embd) {
@@ -15557,6 +15744,227 @@ LLM_API llm_status llm_prompt_cache_metadata(const char *path, const char *key, 
     return e;
 }
 /* ==== end llm_impl/65_prompt_cache.c ==== */
+/* ==== begin llm_impl/70_convert.c ==== */
+/* ---- >>convert: writing an MLX model directory (08_api_convert.h) ---- */
+/* #include "10_internal.h" (already above) */
+/* #include "08_api_convert.h" (already above) */
+
+#ifndef LLM_NO_CJSON
+/* Files mlx_lm copies beside the weights, when the source has them. */
+static const char *const llm__convert_files[] = {
+    "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json", "generation_config.json",
+    "chat_template.jinja", "chat_template.json", "added_tokens.json", "vocab.json", "merges.txt",
+};
+
+static bool llm__convert_quantizable(const llm_tensor *t, int group_size) {
+    size_t n = strlen(t->name);
+    return (t->n_dims == 2 || t->n_dims == 3) && llm__is_float(t->dtype) && n > 7 && !strcmp(t->name + n - 7, ".weight") &&
+           t->shape[t->n_dims - 1] % group_size == 0 && !strstr(t->name, "norm");
+}
+
+/* One source tensor -> 1 (kept or cast) or 3 (quantized) output tensors in out; data they
+   own is recorded in owned[*n_owned] for the caller to free. */
+static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_tensor *t, llm_tensor *out, void **owned,
+                                      int64_t *n_owned, int64_t *n_out) {
+    llm_dtype dt = p->set_dtype && llm__is_float(t->dtype) ? p->dtype : t->dtype;
+    int64_t n = llm_tensor_n_elems(t);
+    *n_out = 1;
+    out[0] = *t;
+    if (!(p->quantize && llm__convert_quantizable(t, p->group_size))) {
+        if (dt == t->dtype) return LLM_OK;                 /* a view of the mapping */
+        void *d = owned[(*n_owned)++] = malloc(llm_dtype_n_bytes(dt, n));
+        if (!d) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+        llm_convert(dt, d, t->dtype, t->data, n);
+        out[0].dtype = dt; out[0].data = d; out[0].n_bytes = llm_dtype_n_bytes(dt, n);
+        return LLM_OK;
+    }
+    int64_t cols = t->shape[t->n_dims - 1], rows = n / cols, ng = n / p->group_size;
+    size_t wb = llm_mlx_weight_bytes(rows, cols, p->bits), pb = llm_dtype_n_bytes(dt, ng);
+    float *f = (float *)malloc((size_t)n * sizeof *f);
+    void *w = owned[(*n_owned)++] = malloc(wb), *sc = owned[(*n_owned)++] = malloc(pb), *bi = owned[(*n_owned)++] = malloc(pb);
+    if (!f || !w || !sc || !bi) { free(f); return llm__fail(LLM_ERR_NOMEM, "out of memory"); }
+    llm_convert(LLM_DTYPE_F32, f, t->dtype, t->data, n);   /* round to the output dtype first, as mlx holds it */
+    for (int64_t i = 0; i < n; i += ng) {
+        int64_t k = LLM__MIN(ng, n - i);
+        llm_convert(dt, sc, LLM_DTYPE_F32, f + i, k);
+        llm_convert(LLM_DTYPE_F32, f + i, dt, sc, k);
+    }
+    llm_status s = llm_mlx_quantize(f, rows, cols, p->bits, p->group_size, dt, w, sc, bi);
+    free(f);
+    if (s) return s;
+    void *data[3] = { w, sc, bi };
+    const char *suffix[3] = { "weight", "scales", "biases" };
+    size_t base = strlen(t->name) - 6;                     /* "<module>." */
+    for (int i = 0; i < 3; i++) {
+        out[i] = *t;
+        if (i) {
+            char *nm = (char *)(owned[(*n_owned)++] = malloc(base + 7));
+            if (!nm) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+            memcpy(nm, t->name, base);
+            memcpy(nm + base, suffix[i], 7);
+            out[i].name = nm;
+        }
+        out[i].dtype = i ? dt : LLM_DTYPE_U32;
+        out[i].shape[t->n_dims - 1] = i ? cols / p->group_size : cols * p->bits / 32;
+        out[i].data = data[i];
+        out[i].n_bytes = i ? pb : wb;
+    }
+    *n_out = 3;
+    return LLM_OK;
+}
+
+/* config.json of src with the quantization blocks mlx_lm writes (both names). */
+static llm_status llm__convert_config(const llm_convert_params *p, const char *src_dir, const char *dst_dir) {
+    char path[4096];
+    cJSON *cfg = NULL;
+    if (!llm__path_join(path, sizeof path, src_dir, "config.json")) return llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
+    llm_status s = llm__json_load(path, &cfg);
+    if (s) return s;
+    cJSON_DeleteItemFromObject(cfg, "quantization");
+    cJSON_DeleteItemFromObject(cfg, "quantization_config");
+    for (int i = 0; i < 2 && p->quantize; i++) {
+        cJSON *q = cJSON_AddObjectToObject(cfg, i ? "quantization_config" : "quantization");
+        if (q) { cJSON_AddNumberToObject(q, "group_size", p->group_size); cJSON_AddNumberToObject(q, "bits", p->bits); cJSON_AddStringToObject(q, "mode", "affine"); }
+    }
+    char *text = cJSON_Print(cfg);
+    cJSON_Delete(cfg);
+    if (!text) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    llm__atomic_file af;
+    if (!llm__path_join(path, sizeof path, dst_dir, "config.json")) s = llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", dst_dir);
+    if (!s) s = llm__atomic_open(&af, path);
+    if (!s) { s = llm__atomic_write(&af, text, strlen(text)); llm_status c = llm__atomic_close(&af, !s); if (!s) s = c; }
+    free(text);
+    return s;
+}
+
+/* The tokenizer and generation files, copied as they are. */
+static llm_status llm__convert_copy_files(const char *src_dir, const char *dst_dir) {
+    for (int i = 0; i < LLM__COUNT(llm__convert_files); i++) {
+        char from[4096], to[4096], *data = NULL;
+        size_t len = 0;
+        if (!llm__path_join(from, sizeof from, src_dir, llm__convert_files[i]) || !llm__path_join(to, sizeof to, dst_dir, llm__convert_files[i]))
+            return llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
+        if (access(from, R_OK)) continue;
+        llm_status s = llm__read_file(NULL, from, &data, &len);
+        llm__atomic_file af;
+        if (!s) s = llm__atomic_open(&af, to);
+        if (!s) { s = llm__atomic_write(&af, data, len); llm_status c = llm__atomic_close(&af, !s); if (!s) s = c; }
+        llm__free(NULL, data);
+        if (s) return s;
+    }
+    return LLM_OK;
+}
+
+/* ---- experts stacked as mlx_lm stacks them (its models' sanitize) ----
+   "<p>.experts.<e>.<w>.weight" (E of them) -> "<p>.switch_mlp.<w'>.weight" [E, rows, cols],
+   with Mixtral's w1/w2/w3 named gate_proj/down_proj/up_proj. */
+static const char *const llm__convert_expert_names[][2] = {
+    { "gate_proj", "gate_proj" }, { "up_proj", "up_proj" }, { "down_proj", "down_proj" },
+    { "w1", "gate_proj" }, { "w2", "down_proj" }, { "w3", "up_proj" },
+};
+
+/* If t is expert 0 of a stack: the stack's name in out and the count of experts (else 0). */
+static int64_t llm__convert_expert0(llm_safetensors *st, const llm_tensor *t, char *out, size_t cap, char *fmt, size_t fcap) {
+    const char *at = strstr(t->name, ".experts.0.");
+    if (!at || t->n_dims != 2) return 0;
+    const char *w = at + 11;
+    for (int i = 0; i < LLM__COUNT(llm__convert_expert_names); i++) {
+        size_t n = strlen(llm__convert_expert_names[i][0]);
+        if (strncmp(w, llm__convert_expert_names[i][0], n) || strcmp(w + n, ".weight")) continue;
+        int pre = (int)(at - t->name);
+        snprintf(out, cap, "%.*s.switch_mlp.%s.weight", pre, t->name, llm__convert_expert_names[i][1]);
+        snprintf(fmt, fcap, "%.*s.experts.%%lld.%s", pre, t->name, w);
+        int64_t E = 0;
+        char en[600];
+        for (;; E++) {
+            snprintf(en, sizeof en, fmt, (long long)E);
+            const llm_tensor *e = llm_safetensors_find(st, en);
+            if (!e || e->dtype != t->dtype || e->shape[0] != t->shape[0] || e->shape[1] != t->shape[1]) break;
+        }
+        return E;
+    }
+    return 0;
+}
+
+static bool llm__convert_is_expert(const char *name) {
+    const char *at = strstr(name, ".experts.");
+    if (!at) return false;
+    at += 9;
+    while (*at >= '0' && *at <= '9') at++;
+    for (int i = 0; i < LLM__COUNT(llm__convert_expert_names); i++) {
+        size_t n = strlen(llm__convert_expert_names[i][0]);
+        if (*at == '.' && !strncmp(at + 1, llm__convert_expert_names[i][0], n) && !strcmp(at + 1 + n, ".weight")) return true;
+    }
+    return false;
+}
+
+/* The stack [E, rows, cols] of expert 0's tensor t, in memory recorded in owned. */
+static llm_status llm__convert_stack(llm_safetensors *st, const llm_tensor *t, int64_t E, const char *name, const char *fmt,
+                                     llm_tensor *out, void **owned, int64_t *n_owned) {
+    char *nm = (char *)(owned[(*n_owned)++] = malloc(strlen(name) + 1));
+    uint8_t *d = (uint8_t *)(owned[(*n_owned)++] = malloc((size_t)E * t->n_bytes));
+    if (!nm || !d) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    strcpy(nm, name);
+    for (int64_t e = 0; e < E; e++) {
+        char en[600];
+        snprintf(en, sizeof en, fmt, (long long)e);
+        memcpy(d + (size_t)e * t->n_bytes, llm_safetensors_find(st, en)->data, t->n_bytes);
+    }
+    *out = (llm_tensor){ .name = nm, .dtype = t->dtype, .n_dims = 3, .shape = { E, t->shape[0], t->shape[1] }, .data = d,
+                         .n_bytes = (size_t)E * t->n_bytes };
+    return LLM_OK;
+}
+
+/* The weights: every tensor of src converted into dst/model.safetensors. */
+static llm_status llm__convert_weights(const llm_convert_params *p, llm_safetensors *st, const char *dst_dir) {
+    int64_t n = llm_safetensors_n_tensors(st), k = 0, n_owned = 0;
+    llm_tensor *out = (llm_tensor *)calloc((size_t)(3 * n + 1), sizeof *out);
+    void **owned = (void **)calloc((size_t)(7 * n + 1), sizeof *owned);
+    llm_status s = out && owned ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n && !s; i++) {
+        const llm_tensor *t = llm_safetensors_tensor(st, i);
+        char name[600], fmt[600];
+        llm_tensor stack = { 0 };
+        int64_t m = 0, E = llm__convert_expert0(st, t, name, sizeof name, fmt, sizeof fmt);
+        if (E) {
+            s = llm__convert_stack(st, t, E, name, fmt, &stack, owned, &n_owned);
+            t = &stack;
+        } else if (llm__convert_is_expert(t->name)) {
+            continue;                                       /* in its stack */
+        }
+        if (!s) s = llm__convert_tensor(p, t, out + k, owned, &n_owned, &m);
+        k += m;
+    }
+    char path[4096];
+    if (!s && !llm__path_join(path, sizeof path, dst_dir, "model.safetensors")) s = llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", dst_dir);
+    const char *meta[] = { "format", "mlx" };
+    if (!s) s = llm_safetensors_write(path, out, k, meta, 1);
+    for (int64_t i = 0; owned && i < n_owned; i++) free(owned[i]);
+    free(owned);
+    free(out);
+    return s;
+}
+
+LLM_API llm_status llm_convert_model(const llm_convert_params *params) {
+    llm_convert_params p = *params;
+    if (!p.bits) p.bits = 4;
+    if (!p.group_size) p.group_size = 64;
+    if (!p.src || !p.dst) return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: src and dst are required");
+    if (p.set_dtype && !llm__is_float(p.dtype)) return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: dtype must be f32, f16 or bf16");
+    char src_dir[4096];
+    if (llm__is_dir(p.src)) snprintf(src_dir, sizeof src_dir, "%s", p.src);
+    else llm__path_dir(src_dir, sizeof src_dir, p.src);
+    if (!llm__is_dir(p.dst) && mkdir(p.dst, 0777)) return llm__fail(LLM_ERR_IO, "%s: cannot create the directory: %s", p.dst, strerror(errno));
+    llm_safetensors *st = NULL;
+    llm_status s = llm_safetensors_open(p.src, &st);
+    if (!s) s = llm__convert_weights(&p, st, p.dst);
+    llm_safetensors_close(st);
+    if (!s) s = llm__convert_config(&p, src_dir, p.dst);
+    if (!s) s = llm__convert_copy_files(src_dir, p.dst);
+    return s;
+}
+#endif
+/* ==== end llm_impl/70_convert.c ==== */
 #endif /* LLM_IMPLEMENTATION_INCLUDED */
 #endif /* LLM_IMPLEMENTATION */
 /* ==== begin llm_impl/99_footer.h ==== */

@@ -952,6 +952,56 @@ static int cmd_bench(int argc, char **argv) {
     return 0;
 }
 
+/* ---- convert / quantize: a model directory to an MLX one (llm_convert_model) ---- */
+static int convert_run(const char *cmd, llm_convert_params *p, const char *dtype, const char *mode) {
+    if (!p->src || !p->dst) { fprintf(stderr, "llm %s: the source and output directories are required\n", cmd); return 2; }
+    if (mode && strcmp(mode, "affine")) { fprintf(stderr, "llm %s: only --q-mode affine can be written\n", cmd); return 2; }
+    if (dtype) {
+        p->set_dtype = true;
+        if (!strcmp(dtype, "float32")) p->dtype = LLM_DTYPE_F32;
+        else if (!strcmp(dtype, "float16")) p->dtype = LLM_DTYPE_F16;
+        else if (!strcmp(dtype, "bfloat16")) p->dtype = LLM_DTYPE_BF16;
+        else { fprintf(stderr, "llm %s: --dtype is float32, float16 or bfloat16\n", cmd); return 2; }
+    }
+    if (isatty(2)) fprintf(stderr, "%s %s -> %s ...\n", p->quantize ? "quantizing" : "converting", p->src, p->dst);
+    llm_status st = llm_convert_model(p);
+    if (st) die(st, "converting the model");
+    if (isatty(2)) fprintf(stderr, "done: %s\n", p->dst);
+    return 0;
+}
+
+static int cmd_convert(int argc, char **argv) {
+    llm_convert_params p = { 0 };
+    const char *dtype = NULL, *mode = NULL;
+    cli_opt opts[] = {
+        { "--hf-path", NULL, OPT_STR, &p.src, "source model directory (Hugging Face or MLX safetensors)" },
+        { "--mlx-path", NULL, OPT_STR, &p.dst, "output directory (created if missing)" },
+        { "--quantize", "-q", OPT_BOOL, &p.quantize, "quantize the weight matrices (MLX affine)" },
+        { "--q-bits", NULL, OPT_INT, &p.bits, "bits per weight: 2, 3, 4, 5, 6, 8 (default 4)" },
+        { "--q-group-size", NULL, OPT_INT, &p.group_size, "weights per scale and bias: 32, 64, 128 (default 64)" },
+        { "--q-mode", NULL, OPT_STR, &mode, "quantization mode (affine)" },
+        { "--dtype", NULL, OPT_STR, &dtype, "float32, float16 or bfloat16 for the float tensors (default: kept)" },
+    };
+    parse_flags("convert", "convert a model directory to MLX format, optionally quantized", opts,
+                (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    return convert_run("convert", &p, dtype, mode);
+}
+
+static int cmd_quantize(int argc, char **argv) {
+    llm_convert_params p = { .quantize = true };
+    const char *dtype = NULL;
+    cli_opt opts[] = {
+        { "--model", NULL, OPT_STR, &p.src, "model directory" },
+        { "--output", "-o", OPT_STR, &p.dst, "output directory (created if missing)" },
+        { "--q-bits", NULL, OPT_INT, &p.bits, "bits per weight: 2, 3, 4, 5, 6, 8 (default 4)" },
+        { "--q-group-size", NULL, OPT_INT, &p.group_size, "weights per scale and bias: 32, 64, 128 (default 64)" },
+        { "--dtype", NULL, OPT_STR, &dtype, "float32, float16 or bfloat16 for scales and float tensors" },
+    };
+    parse_flags("quantize", "quantize a model directory (MLX affine; = convert -q)", opts,
+                (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    return convert_run("quantize", &p, dtype, NULL);
+}
+
 static const cli_cmd *find_cmd(const char *name);
 
 static int cmd_help(int argc, char **argv);
@@ -964,6 +1014,8 @@ static const cli_cmd commands[] = {
     { "logits",   cmd_logits,   "run a prompt and write the logits of every position" },
     { "tokenize", cmd_tokenize, "print the token ids of a text or file" },
     { "template", cmd_template, "render a chat template (--model DIR --messages F.json)" },
+    { "convert",  cmd_convert,  "convert a model directory to MLX format (-q: quantized)" },
+    { "quantize", cmd_quantize, "quantize a model directory (MLX affine)" },
     { "bench",    cmd_bench,    "measure prompt and generation speed (tokens/s), like llama-bench" },
     { "help",     cmd_help,     "list the subcommands and the supported architectures" },
 };

@@ -131,10 +131,20 @@ static void llm__mm_worker(void *ctx, int ith, int nth) {
     if (r0 < r1) t->fn(&t->args, r0, r1, t->scratch + ith * t->scratch_stride);
 }
 
+/* >>mlx-model: MLX-quantized matrices have their own kernel (27_kernels_mlx.c) */
+typedef struct llm__qmat llm__qmat;
+LLM_PRIVATE void llm__matmul_mlx(llm_pool *pool, void *scratch, size_t scratch_bytes, float *y, int64_t ldy,
+                                 const float *x, int64_t n_tok, const llm__qmat *q);
+
 /* y[t*ldy + r] = dot(x[t], w[r]) for every token t < n_tok and row r of w ([n_rows, k]).
    scratch: n_threads * k floats. */
 LLM_PRIVATE void llm__matmul(llm_pool *pool, float *scratch, float *y, int64_t ldy, const float *x, int64_t n_tok,
                              const llm_tensor *w) {
+    if (w->dtype == LLM_DTYPE_MLX_AFFINE) {   /* >>mlx-model: scratch holds n_threads * k floats, enough for it */
+        size_t bytes = (size_t)llm_pool_n_threads(pool) * (size_t)w->shape[1] * sizeof(float);
+        llm__matmul_mlx(pool, scratch, bytes, y, ldy, x, n_tok, (const llm__qmat *)w->data);
+        return;
+    }
     llm__mm_task t = {
         .args = { .y = y, .ldy = ldy, .x = x, .n_tok = n_tok, .k = w->shape[1], .w = w->data },
         .fn = llm__k->matmul[w->dtype],

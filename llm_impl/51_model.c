@@ -175,6 +175,12 @@ static void *llm__model_own(llm_model *m, size_t bytes) {
 
 static bool llm__float_dtype(llm_dtype d) { return d == LLM_DTYPE_F32 || d == LLM_DTYPE_F16 || d == LLM_DTYPE_BF16; }
 
+/* >>mlx-model: MLX-quantized matrices (packed u32 weights beside .scales/.biases), 53_mlx_model.c */
+static llm_status llm__bind_mlx(llm_model *m, const char *name, const llm_tensor *w, int64_t rows, int64_t cols, const llm_tensor **out);
+static llm_status llm__bind_mlx_expert(llm_model *m, const char *name, const llm_tensor *w, int64_t e, int64_t rows, int64_t cols,
+                                       const llm_tensor **out);
+static const llm_tensor *llm__mlx_rows(llm_model *m, const llm_tensor *t, int64_t row0, int64_t n_rows);
+
 /* Matrices may be in any dtype with a matmul kernel (the float ones, GGUF's block types);
    the reference table is asked so that a forced switch to it finds every kernel. */
 static bool llm__matmul_dtype(llm_dtype d) { return (unsigned)d < LLM_DTYPE_COUNT && llm__kernels_scalar.matmul[d]; }
@@ -184,6 +190,7 @@ static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, in
     const llm_tensor *t = llm__model_tensor(m, name);
     *out = NULL;
     if (!t) return required ? llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is missing", m->path, name) : LLM_OK;
+    if (t->dtype == LLM_DTYPE_U32) return llm__bind_mlx(m, name, t, rows, cols, out);   /* >>mlx-model */
     if (t->n_dims != 2 || t->shape[0] != rows || t->shape[1] != cols)
         return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", m->path, name,
                          (long long)t->shape[0], (long long)(t->n_dims > 1 ? t->shape[1] : 0), (long long)rows, (long long)cols);
@@ -213,6 +220,7 @@ static llm_status llm__bind_vec(llm_model *m, const char *name, int64_t n, bool 
 /* A view of rows [row0, row0 + n_rows) of a matrix (or of matrix `index` of a stack
    [E, rows, cols]): the weights stay where they are, only the description is new. */
 static const llm_tensor *llm__model_view(llm_model *m, const llm_tensor *t, int64_t index, int64_t row0, int64_t n_rows) {
+    if (t->dtype == LLM_DTYPE_MLX_AFFINE) return llm__mlx_rows(m, t, row0, n_rows);   /* >>mlx-model (never a stack) */
     llm_tensor *v = (llm_tensor *)llm__model_own(m, sizeof *v);
     if (!v) return NULL;
     int64_t rows = t->shape[t->n_dims - 2], cols = t->shape[t->n_dims - 1];
@@ -354,14 +362,18 @@ static llm_status llm__bind_experts(llm_model *m, const llm__names *nm, const ch
             snprintf(n, sizeof n, "%s%s", prefix, nm->stacked[j]);
             const llm_tensor *t = llm__model_tensor(m, n);
             if (!t) return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is missing (and so are per-expert tensors)", m->path, n);
-            if (t->n_dims != 3 || t->shape[0] != E || t->shape[1] != rows || t->shape[2] != cols || !llm__matmul_dtype(t->dtype))
+            bool packed = t->dtype == LLM_DTYPE_U32;          /* >>mlx-model: quantized stack, checked per expert */
+            if (t->n_dims != 3 || t->shape[0] != E || t->shape[1] != rows || (!packed && (t->shape[2] != cols || !llm__matmul_dtype(t->dtype))))
                 return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is not a stack [%lld, %lld, %lld]", m->path, n, (long long)E,
                                  (long long)rows, (long long)cols);
         }
         for (int64_t e = 0; e < E; e++) {
             const llm_tensor **slot = j == 0 ? &l->experts[e].gate : j == 1 ? &l->experts[e].up : &l->experts[e].down;
             llm_status s = LLM_OK;
-            if (stacked) {
+            const llm_tensor *st = stacked ? llm__model_tensor(m, n) : NULL;
+            if (st && st->dtype == LLM_DTYPE_U32) {
+                s = llm__bind_mlx_expert(m, n, st, e, rows, cols, slot);   /* >>mlx-model */
+            } else if (stacked) {
                 if (!(*slot = llm__model_view(m, llm__model_tensor(m, n), e, 0, rows))) s = llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
             } else {
                 snprintf(ep, sizeof ep, nm->expert, (long long)e);

@@ -401,10 +401,15 @@ static llm_status llm__model_finish(llm_model *m) {
     if (!m->inv_freq || !m->inv_freq_local) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
     llm__rope_inv_freq(&hp->rope, hp->n_rot, hp->n_ctx_train, 0, m->inv_freq, &m->rope_mscale);
     llm__rope_inv_freq(&hp->rope_local, hp->n_rot, hp->n_ctx_train, 0, m->inv_freq_local, &m->rope_mscale_local);
-    if (hp->round_embed_scale && m->tok_embd->dtype != LLM_DTYPE_F32) {
+    llm_dtype ed = m->tok_embd->dtype;
+    if (ed == LLM_DTYPE_MLX_AFFINE) {   /* >>mlx-model: an MLX-quantized embedding computes in its scales' dtype */
+        ed = ((const llm__qmat *)m->tok_embd->data)->sdtype;
+        if (ed != LLM_DTYPE_F16 && ed != LLM_DTYPE_BF16) ed = LLM_DTYPE_F32;
+    }
+    if (hp->round_embed_scale && ed != LLM_DTYPE_F32) {
         uint16_t r;
-        llm_convert(m->tok_embd->dtype, &r, LLM_DTYPE_F32, &hp->embed_scale, 1);
-        llm_convert(LLM_DTYPE_F32, &hp->embed_scale, m->tok_embd->dtype, &r, 1);
+        llm_convert(ed, &r, LLM_DTYPE_F32, &hp->embed_scale, 1);
+        llm_convert(LLM_DTYPE_F32, &hp->embed_scale, ed, &r, 1);
     }
     llm_model_info *in = &m->info;
     in->arch = hp->arch;

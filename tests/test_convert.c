@@ -1,0 +1,144 @@
+/* llm_convert_model: fixtures converted to MLX directories load back and compute what they
+   should: a bf16 cast gives the llama_bf16 fixture's reference logits (computed by
+   transformers from the same rounded weights), a 4-bit quantization stores exactly the
+   bytes llm_mlx_quantize (bit-exact with mlx) gives and keeps the logits near the float ones. */
+#define LLM_IMPLEMENTATION
+#include "llm.h"
+#include "test.h"
+
+#include <unistd.h>
+
+static void rm_dir(const char *dir) {
+    const char *files[] = { "model.safetensors", "config.json", "generation_config.json" };
+    for (int i = 0; i < 3; i++) {
+        char p[1100];
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        remove(p);
+    }
+    rmdir(dir);
+}
+
+/* max |logits - ref's logits| of the model in dir over ref's prompt */
+static double logits_err(const char *dir, const char *ref_family) {
+    char refp[1024];
+    snprintf(refp, sizeof refp, "%s%s/ref.safetensors", fixture("models/dev/"), ref_family);
+    llm_safetensors *ref = NULL;
+    llm_model *m = NULL;
+    llm_session *s = NULL;
+    double err = 1e9;
+    CHECK_OK(llm_safetensors_open(refp, &ref));
+    CHECK_OK(llm_model_load(dir, NULL, &m));
+    llm_session_desc sd = { .n_ctx = 64, .n_threads = 2 };
+    if (m) CHECK_OK(llm_session_create(m, &sd, &s));
+    if (ref && s) {
+        const llm_tensor *ids = llm_safetensors_find(ref, "input_ids"), *want = llm_safetensors_find(ref, "logits");
+        float *l = (float *)malloc(want->n_bytes);
+        CHECK_OK(llm_session_eval(s, (const llm_token *)ids->data, ids->shape[0], l));
+        err = max_abs_diff(l, (const float *)want->data, (long)(want->n_bytes / sizeof(float)));
+        free(l);
+    }
+    llm_session_destroy(s);
+    llm_model_free(m);
+    llm_safetensors_close(ref);
+    return err;
+}
+
+static void test_cast_bf16(void) {
+    char dir[] = "/tmp/llm_conv_XXXXXX", src[1024];
+    CHECK(mkdtemp(dir));
+    snprintf(src, sizeof src, "%sllama", fixture("models/dev/"));
+    llm_convert_params p = { .src = src, .dst = dir, .set_dtype = true, .dtype = LLM_DTYPE_BF16 };
+    CHECK_OK(llm_convert_model(&p));
+    double e = logits_err(dir, "llama_bf16");
+    printf("  llama -> bf16: max |logits - llama_bf16 ref| %.3g\n", e);
+    CHECK(e <= 1e-4);
+    rm_dir(dir);
+}
+
+static void test_quantize_4bit(void) {
+    char dir[] = "/tmp/llm_conv_XXXXXX", src[1024], p1[1100], p2[1100];
+    CHECK(mkdtemp(dir));
+    snprintf(src, sizeof src, "%sllama", fixture("models/dev/"));
+    llm_convert_params p = { .src = src, .dst = dir, .quantize = true, .bits = 4, .group_size = 64 };
+    CHECK_OK(llm_convert_model(&p));
+    snprintf(p1, sizeof p1, "%s/model.safetensors", src);
+    snprintf(p2, sizeof p2, "%s/model.safetensors", dir);
+    llm_safetensors *a = NULL, *b = NULL;
+    CHECK_OK(llm_safetensors_open(p1, &a));
+    CHECK_OK(llm_safetensors_open(p2, &b));
+    const char *name = "model.layers.1.mlp.gate_proj";   /* [160, 64] */
+    char n[256];
+    snprintf(n, sizeof n, "%s.weight", name);
+    const llm_tensor *w = a ? llm_safetensors_find(a, n) : NULL, *qw = b ? llm_safetensors_find(b, n) : NULL;
+    snprintf(n, sizeof n, "%s.scales", name);
+    const llm_tensor *qs = b ? llm_safetensors_find(b, n) : NULL;
+    CHECK(w && qw && qs && qw->dtype == LLM_DTYPE_U32 && qs->dtype == LLM_DTYPE_F32);
+    if (w && qw && qs) {
+        size_t wb = llm_mlx_weight_bytes(160, 64, 4);
+        void *ew = malloc(wb), *es = malloc(64 * 160 / 64 * 4), *eb = malloc(64 * 160 / 64 * 4);
+        CHECK_OK(llm_mlx_quantize((const float *)w->data, 160, 64, 4, 64, LLM_DTYPE_F32, ew, es, eb));
+        CHECK(qw->n_bytes == wb && !memcmp(qw->data, ew, wb) && !memcmp(qs->data, es, qs->n_bytes));
+        free(ew); free(es); free(eb);
+    }
+    /* norms stay, and so do matrices whose rows the group size does not divide (as in mlx_lm) */
+    CHECK(b && !llm_safetensors_find(b, "model.norm.scales") && !llm_safetensors_find(b, "model.layers.1.mlp.down_proj.scales"));
+    llm_safetensors_close(a);
+    llm_safetensors_close(b);
+    double e = logits_err(dir, "llama");
+    printf("  llama -> 4-bit g64: max |logits - float ref| %.3g\n", e);
+    CHECK(e <= 1.2);
+    rm_dir(dir);
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp((*(const llm_tensor *const *)a)->name, (*(const llm_tensor *const *)b)->name);
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* Our quantized fixtures equal mlx_lm's quantize_model (mlx 0.32.4, mlx-lm): FNV-1a 64 over
+   every tensor in name order (name bytes, then data bytes), computed there from
+   tree_flatten(model.parameters()) after quantize_model(model, config, group_size, bits). */
+static void test_same_as_mlx_lm(void) {
+    static const struct { const char *family; int bits, group_size, n_tensors; uint64_t hash; } cases[] = {
+        { "llama", 4, 64, 49, 0x10c6d03eebaba4a6ULL },
+        { "qwen3", 8, 32, 57, 0x14a8d6e7de2626c0ULL },
+        { "gemma3", 4, 32, 61, 0x0bf9df55d4919928ULL },
+        { "qwen2_moe", 4, 64, 81, 0x135b8c7c2ee6bf5fULL },   /* experts stacked into switch_mlp */
+        { "mixtral", 8, 32, 59, 0x2847210a83791888ULL },     /* w1/w2/w3 stacked and renamed */
+    };
+    for (int c = 0; c < (int)(sizeof cases / sizeof cases[0]); c++) {
+        char dir[] = "/tmp/llm_conv_XXXXXX", src[1024], p2[1100];
+        CHECK(mkdtemp(dir));
+        snprintf(src, sizeof src, "%s%s", fixture("models/dev/"), cases[c].family);
+        llm_convert_params p = { .src = src, .dst = dir, .quantize = true, .bits = cases[c].bits, .group_size = cases[c].group_size };
+        CHECK_OK(llm_convert_model(&p));
+        snprintf(p2, sizeof p2, "%s/model.safetensors", dir);
+        llm_safetensors *st = NULL;
+        CHECK_OK(llm_safetensors_open(p2, &st));
+        int64_t n = st ? llm_safetensors_n_tensors(st) : 0;
+        const llm_tensor **t = (const llm_tensor **)malloc((size_t)(n + 1) * sizeof *t);
+        for (int64_t i = 0; i < n; i++) t[i] = llm_safetensors_tensor(st, i);
+        qsort(t, (size_t)n, sizeof *t, by_name);
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (int64_t i = 0; i < n; i++) h = fnv1a(fnv1a(h, t[i]->name, strlen(t[i]->name)), t[i]->data, t[i]->n_bytes);
+        printf("  %-7s %d-bit g%d: %lld tensors, hash %016llx (mlx_lm %016llx)\n", cases[c].family, cases[c].bits,
+               cases[c].group_size, (long long)n, (unsigned long long)h, (unsigned long long)cases[c].hash);
+        CHECK_EQ_INT(n, cases[c].n_tensors);
+        CHECK(h == cases[c].hash);
+        free(t);
+        llm_safetensors_close(st);
+        CHECK(logits_err(dir, cases[c].family) <= 3.0);   /* loads back (stacked quantized experts too) */
+        rm_dir(dir);
+    }
+}
+
+int main(void) {
+    RUN(test_cast_bf16);
+    RUN(test_quantize_4bit);
+    RUN(test_same_as_mlx_lm);
+    return TEST_MAIN_END();
+}
