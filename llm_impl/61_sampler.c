@@ -682,29 +682,37 @@ static int64_t llm__sample_categorical(llm__row *r, float temperature, llm_rng *
     return i;
 }
 
-/* mlx-lm's make_sampler chain: top-p -> min-p -> XTC -> top-k -> categorical.
-   sum = sum(r->e) over the whole processed row. */
-static int64_t llm__sampler_choose(llm_sampler *s, llm__row *r, double sum) {
+/* mlx-lm's make_sampler filters: top-p -> min-p -> XTC -> top-k (the categorical draw
+   follows). sum = sum(r->e) over the whole processed row. */
+static void llm__sampler_filter(llm_sampler *s, llm__row *r, double sum) {
     const llm_sampler_params *p = &s->p;
     llm__top_p(r, sum, p->top_p, 1);
     llm__min_p(r, p->min_p, LLM__MAX(p->min_tokens_to_keep, 1));
     if (p->xtc_probability > 0 && llm_rng_uniform(&s->rng) < p->xtc_probability)
         llm__xtc(r, p->xtc_threshold, p->xtc_protected, p->n_xtc_protected);
     llm__top_k(r, p->top_k);
-    return llm__sample_categorical(r, p->temperature, &s->rng);
+}
+
+/* Check the row size, run the processors into s->work and find its max (-inf: nothing left). */
+static llm_status llm__sampler_begin(llm_sampler *s, const float *logits, int64_t n_vocab, llm__row *r, float *out_max) {
+    if (n_vocab <= 0 || n_vocab > s->n_vocab)
+        return llm__fail(LLM_ERR_INVALID_ARG, "sampler: row of %lld logits, sampler made for 1..%lld",
+                         (long long)n_vocab, (long long)s->n_vocab);
+    llm__sampler_process(s, logits, n_vocab);
+    *r = (llm__row){ s->work, s->weight, s->keys, n_vocab };
+    *out_max = llm__max_f32(r->x, n_vocab);
+    if (*out_max == -INFINITY) return llm__fail(LLM_ERR_INVALID_ARG, "sampler: every logit is -inf or NaN");
+    return LLM_OK;
 }
 
 LLM_API llm_status llm_sampler_sample(llm_sampler *s, const float *logits, int64_t n_vocab,
                                       llm_token *out_token, float *out_logprob,
                                       llm_token_logprob *out_top) {
-    if (n_vocab <= 0 || n_vocab > s->n_vocab)
-        return llm__fail(LLM_ERR_INVALID_ARG, "sampler: row of %lld logits, sampler made for 1..%lld",
-                         (long long)n_vocab, (long long)s->n_vocab);
-    llm__sampler_process(s, logits, n_vocab);
-    llm__row r = { s->work, s->weight, s->keys, n_vocab };
-    float m = llm__max_f32(r.x, n_vocab);
+    llm__row r;
+    float m;
+    llm_status st = llm__sampler_begin(s, logits, n_vocab, &r, &m);
+    if (st) return st;
     int64_t tok = llm__find_f32(r.x, n_vocab, m);   /* argmax: the lowest id holding the max */
-    if (m == -INFINITY) return llm__fail(LLM_ERR_INVALID_ARG, "sampler: every logit is -inf or NaN");
     bool sampling = s->p.temperature > 0;
     if (!sampling && !out_logprob && !out_top) {    /* plain greedy needs no exp at all */
         *out_token = (llm_token)tok;
@@ -719,7 +727,10 @@ LLM_API llm_status llm_sampler_sample(llm_sampler *s, const float *logits, int64
             out_top[j] = (llm_token_logprob){ (llm_token)id, r.x[id] - lse };
         }
     }
-    if (sampling) tok = llm__sampler_choose(s, &r, sum);
+    if (sampling) {
+        llm__sampler_filter(s, &r, sum);
+        tok = llm__sample_categorical(&r, s->p.temperature, &s->rng);
+    }
     *out_token = (llm_token)tok;
     if (out_logprob) *out_logprob = r.x[tok] - lse;   /* filters keep the chosen value */
     return LLM_OK;

@@ -5,29 +5,19 @@
 #include "10_internal.h"
 
 LLM_API llm_status llm_sampler_probs(llm_sampler *s, const float *logits, int64_t n_vocab, float *probs) {
-    if (n_vocab <= 0 || n_vocab > s->n_vocab)
-        return llm__fail(LLM_ERR_INVALID_ARG, "sampler: row of %lld logits, sampler made for 1..%lld",
-                         (long long)n_vocab, (long long)s->n_vocab);
-    llm__sampler_process(s, logits, n_vocab);
-    llm__row r = { s->work, s->weight, s->keys, n_vocab };
-    float m = llm__max_f32(r.x, n_vocab);
-    if (m == -INFINITY) return llm__fail(LLM_ERR_INVALID_ARG, "sampler: every logit is -inf or NaN");
+    llm__row r;
+    float m;
+    llm_status st = llm__sampler_begin(s, logits, n_vocab, &r, &m);
+    if (st) return st;
     if (s->p.temperature <= 0) {
         memset(probs, 0, (size_t)n_vocab * sizeof *probs);
         probs[llm__find_f32(r.x, n_vocab, m)] = 1;
         return LLM_OK;
     }
-    double sum = llm__row_exp(&r, &m);
-    const llm_sampler_params *p = &s->p;           /* the chain of llm__sampler_choose, without the draw */
-    llm__top_p(&r, sum, p->top_p, 1);
-    llm__min_p(&r, p->min_p, LLM__MAX(p->min_tokens_to_keep, 1));
-    if (p->xtc_probability > 0 && llm_rng_uniform(&s->rng) < p->xtc_probability)
-        llm__xtc(&r, p->xtc_threshold, p->xtc_protected, p->n_xtc_protected);
-    llm__top_k(&r, p->top_k);
-    llm__exp_live(probs, r.x, llm__max_f32(r.x, n_vocab), 1.0f / p->temperature, n_vocab);
+    llm__sampler_filter(s, &r, llm__row_exp(&r, &m));
+    llm__exp_live(probs, r.x, llm__max_f32(r.x, n_vocab), 1.0f / s->p.temperature, n_vocab);
     llm__sync_e(r.x, probs, n_vocab);
-    double total = llm__sum_f32(probs, n_vocab);
-    float inv = (float)(1.0 / total);
+    float inv = (float)(1.0 / llm__sum_f32(probs, n_vocab));
     for (int64_t i = 0; i < n_vocab; i++) probs[i] *= inv;
     return LLM_OK;
 }
