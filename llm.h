@@ -47,14 +47,17 @@
    blocks (1 element of 4 bytes for f32, 32 elements of 34 bytes for q8_0).
 
    Models. llm_model_load reads a Hugging Face or MLX directory (config.json +
-   safetensors, sharded or not), a llama2.c checkpoint, or a GGUF file. Weights are
-   memory-mapped and used in place; compute is in f32. One generic decoder-only
+   safetensors, sharded or not; MLX affine-quantized weights included), a llama2.c
+   checkpoint, or a GGUF file (F32/F16/BF16 and the ggml block types). Weights are
+   memory-mapped and used in place; activations are f32. One generic decoder-only
    transformer serves every architecture; a family is a set of options, listed by
    llm_architectures(). A model is immutable and may be shared between threads.
 
    Sessions. A session holds one sequence: its KV cache, scratch memory and a thread
    pool. llm_session_eval runs tokens and appends them; llm_session_rewind forgets the
-   tail. One thread at a time per session.
+   tail. The cache may rotate (bounded memory), store 8/4-bit rows, and be saved to a
+   file (llm_session_save/load). llm_session_eval_batch decodes several sessions in one
+   pass. One thread at a time per session.
 
    Tokenizers. tokenizer.json (BPE, Unigram, WordPiece with their normalizers,
    pre-tokenizers and decoders), SentencePiece tokenizer.model, llama2.c tokenizer.bin
@@ -62,6 +65,11 @@
 
    Sampling. llm_sampler applies mlx-lm's chain (penalties, top-p, min-p, XTC, top-k,
    temperature) with a seedable RNG per sequence; each processor is also a function.
+   llm_generate adds stop strings, streaming text, speculative decoding (a draft model
+   or prompt lookup) and batches (llm_generate_batch).
+
+   Quantization. llm_mlx_quantize/dequantize are bit-exact with mlx; llm_quantize /
+   llm_dequantize cover the ggml block types; llm_convert_model writes MLX models.
 
    Threads. Sessions make a pool of n_threads (0: all online cores) unless given one.
    The library never reads environment variables; the CLI maps LLM_THREADS and -t.
@@ -86,11 +94,13 @@
    LLM_NO_ERROR_STRINGS   llm_last_error gives only the status text
    LLM_NO_STDIO           no default stderr logging
    LLM_MAX_DIMS           tensor rank limit (4)
+   LLM_RUNTIME_DISPATCH   compile AVX2 kernels with target attributes, pick them by CPUID
+   LLM_JINJA_MAX_MEMORY, LLM_JINJA_MAX_OUTPUT, LLM_JINJA_MAX_STEPS   chat template limits
 
    RECENT CHANGES
    --------------
-   0.1.0  first version: safetensors, llama2.c, the Llama family, tokenizers, templates,
-          sampling, generation
+   0.1.0  first version: safetensors, GGUF, MLX quantization, llama2.c; 21 architectures;
+          tokenizers and chat templates; sampling, caches, speculative and batched generation
 */
 /* ==== end llm_impl/00_intro.h ==== */
 #ifndef LLM_H_INCLUDED
