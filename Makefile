@@ -58,7 +58,7 @@ run: deps $(BUILD)/llm
 
 # Install the three libraries when missing (apt-get as root), else print the line to run.
 deps:
-	@missing=""; for p in $(DEPS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEPS_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing:$$missing"; (apt-get install -y -q $$missing || { apt-get update -q && apt-get install -y -q $$missing; }) >/dev/null; \
