@@ -1874,9 +1874,13 @@ static LLM__AVX2_FN float llm__dot_f32_avx2(const float *a, const float *b, int6
 }
 
 /* ---- decode: nr <= 4 rows of W against one x; the same sum order for any nr ----
-   The 8 accumulators are named variables (an array would live on the stack at -O2). */
+   The 8 accumulators are named variables (an array would live on the stack at -O2). Each
+   row stream prefetches the next block's row 512 bytes ahead: with rows of a few KB the
+   hardware prefetcher never ramps up (110M-shaped f16 decode: 47 -> 64 tokens/s, 1 thread;
+   prefetching past the last row is harmless, it is only a hint). */
 #define LLM__MV_FMA16(r, LOAD)                                                                         \
     if (nr > r) {                                                                                      \
+        _mm_prefetch((const char *)(w + (r + 4) * k + i) + 512, _MM_HINT_T0);                           \
         a##r##0 = _mm256_fmadd_ps(x0, LOAD(w + r * k + i), a##r##0);                                   \
         a##r##1 = _mm256_fmadd_ps(x1, LOAD(w + r * k + i + 8), a##r##1);                               \
     }
