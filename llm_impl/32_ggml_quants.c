@@ -153,27 +153,14 @@ static void llm__dequant_q3_K(const void *vx, float *y, int64_t nb) {
     }
 }
 
-/* q4_K/q5_K's eight 6-bit scales and mins in 12 bytes: for s < 4 the low 6 bits of
-   bytes s (scale) and s + 4 (min); for s >= 4 the nibbles of byte s + 4 (scale low,
-   min high) plus the top 2 bits of bytes s - 4 (scale) and s (min). */
-static inline void llm__q4_K_scale_min(const uint8_t q[12], int s, int *sc, int *m) {
-    if (s < 4) {
-        *sc = q[s] & 63;
-        *m = q[s + 4] & 63;
-    } else {
-        *sc = (q[s + 4] & 15) | ((q[s - 4] >> 6) << 4);
-        *m = (q[s + 4] >> 4) | ((q[s] >> 6) << 4);
-    }
-}
-
 /* q4_K and q5_K: sub-block s (32 elements) uses nibble s % 2 of qs[32 * (s / 2) ..], and
    q5_K adds bit s of qh[j % 32] as bit 4. qh NULL means q4_K. */
 static void llm__dequant_k4(const uint16_t *dd, const uint8_t *scales, const uint8_t *qh, const uint8_t *qs, float *y) {
     float d = llm__f16_to_f32(dd[0]), dmin = llm__f16_to_f32(dd[1]);
+    uint8_t sc[8], m[8];
+    llm__k4_scales(scales, sc, m);              /* 23_kernels_ggml.c */
     for (int s = 0; s < 8; s++) {
-        int sc, m;
-        llm__q4_K_scale_min(scales, s, &sc, &m);
-        float d1 = d * (float)sc, m1 = dmin * (float)m;
+        float d1 = d * (float)sc[s], m1 = dmin * (float)m[s];
         for (int l = 0; l < 32; l++) {
             int q = (qs[32 * (s / 2) + l] >> (4 * (s % 2))) & 15;
             if (qh) q |= ((qh[l] >> s) & 1) << 4;
@@ -431,7 +418,7 @@ static void llm__quant_q2_K(const float *x, void *vy, int64_t nb) {
     }
 }
 
-/* Store sub-block s's 6-bit scale and min (the inverse of llm__q4_K_scale_min). */
+/* Store sub-block s's 6-bit scale and min (the inverse of llm__k4_scales). */
 static void llm__q4_K_put_scale_min(uint8_t q[12], int s, uint8_t sc, uint8_t m) {
     if (s < 4) {
         q[s] = sc;
@@ -467,12 +454,12 @@ static void llm__quant_k4(const llm__kfit *f, const float *x, uint16_t *d_out, u
     for (int s = 0; s < 8; s++) llm__q4_K_put_scale_min(packed, s, llm__code6(scales[s], inv_scale), llm__code6(mins[s], inv_min));
     *d_out = llm__f32_to_f16(max_scale / 63.0f);
     *dmin_out = llm__f32_to_f16(max_min / 63.0f);
+    uint8_t sc[8], m[8];
+    llm__k4_scales(packed, sc, m);
     for (int s = 0; s < 8; s++) {
-        int sc, m;
-        llm__q4_K_scale_min(packed, s, &sc, &m);
-        float d = llm__f16_to_f32(*d_out) * (float)sc;
+        float d = llm__f16_to_f32(*d_out) * (float)sc[s];
         if (!d) continue;
-        float dm = llm__f16_to_f32(*dmin_out) * (float)m;
+        float dm = llm__f16_to_f32(*dmin_out) * (float)m[s];
         for (int l = 0; l < 32; l++) L[32 * s + l] = (uint8_t)llm__clamp_int(llm__nearest_int((x[32 * s + l] + dm) / d), 0, f->nmax);
     }
 }
