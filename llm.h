@@ -2175,6 +2175,19 @@ LLM__MATMUL_DEQ(llm__matmul_q6_K_scalar, LLM_DTYPE_Q6_K)
 LLM__MATMUL_DEQ(llm__matmul_q8_K_scalar, LLM_DTYPE_Q8_K)
 #undef LLM__MATMUL_DEQ
 
+/* The eight 6-bit scales and mins of a q4_K/q5_K block, packed in 12 bytes: for s < 4 the low
+   6 bits of bytes s (scale) and s + 4 (min); for s >= 4 the nibbles of byte s + 4 (scale low,
+   min high) plus the top 2 bits of bytes s - 4 (scale) and s (min). Also used by the
+   quantizer and dequantizer in 32_ggml_quants.c. */
+static inline void llm__k4_scales(const uint8_t q[12], uint8_t sc[8], uint8_t m[8]) {
+    for (int s = 0; s < 4; s++) {
+        sc[s] = q[s] & 63;
+        m[s] = q[s + 4] & 63;
+        sc[s + 4] = (uint8_t)((q[s + 8] & 15) | ((q[s] >> 6) << 4));
+        m[s + 4] = (uint8_t)((q[s + 8] >> 4) | ((q[s + 4] >> 6) << 4));
+    }
+}
+
 #ifdef LLM__AVX2
 #define LLM__QTILE 32       /* weight rows per tile when several token groups share them */
 
@@ -2317,19 +2330,6 @@ static LLM__INLINE void llm__qdot32(llm__b32 f, const uint8_t *w, const llm__q8_
         }
     }
     for (int t = 0; t < nt; t++) out[t] = llm__hsum256(acc[t]) + mins[t];
-}
-
-/* The eight 6-bit scales and mins of a q4_K/q5_K block, packed in 12 bytes: for s < 4 the low
-   6 bits of bytes s (scale) and s + 4 (min); for s >= 4 the nibbles of byte s + 4 (scale low,
-   min high) plus the top 2 bits of bytes s - 4 (scale) and s (min). Also used by the
-   quantizer and dequantizer in 32_ggml_quants.c. */
-static inline void llm__k4_scales(const uint8_t q[12], uint8_t sc[8], uint8_t m[8]) {
-    for (int s = 0; s < 4; s++) {
-        sc[s] = q[s] & 63;
-        m[s] = q[s + 4] & 63;
-        sc[s + 4] = (uint8_t)((q[s + 8] & 15) | ((q[s] >> 6) << 4));
-        m[s + 4] = (uint8_t)((q[s + 8] >> 4) | ((q[s + 4] >> 6) << 4));
-    }
 }
 
 /* q4_K (144 bytes: f16 d, f16 dmin, 12 bytes of scales, 128 of nibbles) and q5_K (176:
