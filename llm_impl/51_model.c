@@ -191,6 +191,13 @@ static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, in
     *out = NULL;
     if (!t) return required ? llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is missing", m->path, name) : LLM_OK;
     if (t->dtype == LLM_DTYPE_U32) return llm__bind_mlx(m, name, t, rows, cols, out);   /* >>mlx-model */
+    if (t->n_dims == 1 && rows == 1 && t->shape[0] == cols) {   /* a vector as the one-row matrix (GGUF's Qwen2-MoE shared gate) */
+        llm_tensor *v = (llm_tensor *)llm__model_own(m, sizeof *v);
+        if (!v) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+        *v = *t;
+        v->n_dims = 2, v->shape[0] = 1, v->shape[1] = cols;
+        t = v;
+    }
     if (t->n_dims != 2 || t->shape[0] != rows || t->shape[1] != cols)
         return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", m->path, name,
                          (long long)t->shape[0], (long long)(t->n_dims > 1 ? t->shape[1] : 0), (long long)rows, (long long)cols);

@@ -39,6 +39,13 @@ static const llm__wspec llm__gguf_w_mlp[] = {    /* dense gated MLP, and the rou
     LLM__WMAT("ffn_gate_inp.weight", LLM__M, router, LLM__DIM_E, LLM__DIM_C),
     LLM__WEND,
 };
+static const llm__wspec llm__gguf_w_shexp[] = {  /* Qwen2-MoE's shared expert; its gate is a vector [C] */
+    LLM__WMAT("ffn_gate_shexp.weight", LLM__M, shared.gate, LLM__DIM_FS, LLM__DIM_C),
+    LLM__WMAT("ffn_up_shexp.weight", LLM__M, shared.up, LLM__DIM_FS, LLM__DIM_C),
+    LLM__WMAT("ffn_down_shexp.weight", LLM__M, shared.down, LLM__DIM_C, LLM__DIM_FS),
+    LLM__WMAT("ffn_gate_inp_shexp.weight", LLM__M, shared_gate, LLM__DIM_SG, LLM__DIM_C),
+    LLM__WEND,
+};
 static const llm__wspec llm__gguf_w_phi3[] = {   /* fused qkv and gate|up, split into row views */
     { "attn_qkv.weight", LLM__R, LLM__DIM_QKV, LLM__DIM_C, false,
       { offsetof(llm__layer, wq), offsetof(llm__layer, wk), offsetof(llm__layer, wv) }, { LLM__DIM_Q, LLM__DIM_KV, LLM__DIM_KV } },
@@ -59,6 +66,7 @@ static const llm__wspec llm__gguf_w_phi3[] = {   /* fused qkv and gate|up, split
     .expert = "ffn_expert.%lld.", .expert_w = { "gate", "up", "down" },                                                       \
     .stacked = { "ffn_gate_exps.weight", "ffn_up_exps.weight", "ffn_down_exps.weight" }
 static const llm__names llm__gguf_names = { LLM__GGUF_GLOBALS, .w = { llm__gguf_w_attn, llm__gguf_w_norms, llm__gguf_w_mlp } };
+static const llm__names llm__gguf_names_shexp = { LLM__GGUF_GLOBALS, .w = { llm__gguf_w_attn, llm__gguf_w_norms, llm__gguf_w_mlp, llm__gguf_w_shexp } };
 static const llm__names llm__gguf_names_phi3 = { LLM__GGUF_GLOBALS, .w = { llm__gguf_w_phi3, llm__gguf_w_norms } };
 #undef LLM__GGUF_GLOBALS
 
@@ -168,6 +176,15 @@ static llm_status llm__gguf_gemma(const llm__gguf_ctx *c, llm__hparams *hp) {
     return LLM_OK;
 }
 
+/* Qwen2-MoE: a shared expert beside the routed ones; the chosen weights are not renormalised. */
+static llm_status llm__gguf_qwen2moe(const llm__gguf_ctx *c, llm__hparams *hp) {
+    hp->moe_norm_topk = false;
+    llm_status s = llm__gguf_hp_int(c, "expert_shared_feed_forward_length", false, &hp->n_ff_shared);
+    if (!s && (hp->n_ff_shared < 0 || hp->n_ff_shared > (1 << 30)))
+        return llm__fail(LLM_ERR_FORMAT, "%s: shared expert width %lld is implausible", c->path, (long long)hp->n_ff_shared);
+    return s;
+}
+
 typedef struct llm__gguf_arch {
     const char *name;                 /* general.architecture */
     bool interleaved;                 /* ggml's "normal" rope: the converter permuted Wq/Wk */
@@ -179,6 +196,7 @@ static const llm__gguf_arch llm__gguf_archs[] = {
     { "llama",    true,  &llm__gguf_names,      NULL },   /* also Mistral, Mixtral (experts), SmolLM */
     { "qwen2",    false, &llm__gguf_names,      NULL },
     { "qwen3",    false, &llm__gguf_names,      NULL },
+    { "qwen2moe", false, &llm__gguf_names_shexp, llm__gguf_qwen2moe },
     { "qwen3moe", false, &llm__gguf_names,      NULL },
     { "gemma",    false, &llm__gguf_names,      llm__gguf_gemma },
     { "gemma2",   false, &llm__gguf_names,      llm__gguf_gemma },
