@@ -123,7 +123,7 @@ static const llm__wspec llm__w_deepseek[] = {  /* MLA; shared experts under thei
     LLM__WMAT("self_attn.q_b_proj.weight", LLM__R, wq_b, LLM__DIM_QB, LLM__DIM_QA),
     LLM__WMAT("self_attn.kv_a_proj_with_mqa.weight", LLM__R, wkv_a, LLM__DIM_KVA, LLM__DIM_C),
     LLM__WVEC("self_attn.kv_a_layernorm.weight", LLM__R, kv_a_norm, LLM__DIM_KVR),
-    LLM__WMAT("self_attn.kv_b_proj.weight", LLM__R, wkv_b, LLM__DIM_KVB, LLM__DIM_KVR),
+    LLM__WMAT("self_attn.kv_b_proj.weight", LLM__O, wkv_b, LLM__DIM_KVB, LLM__DIM_KVR),
     LLM__WMAT("self_attn.o_proj.weight", LLM__R, wo, LLM__DIM_C, LLM__DIM_OV),
     LLM__WMAT("mlp.shared_experts.gate_proj.weight", LLM__M, shared.gate, LLM__DIM_FS, LLM__DIM_C),
     LLM__WMAT("mlp.shared_experts.up_proj.weight", LLM__M, shared.up, LLM__DIM_FS, LLM__DIM_C),
@@ -488,6 +488,8 @@ static llm_status llm__cfg_arch(const char *path, cJSON *root, llm_model *m, cJS
 }
 
 /* A Hugging Face / MLX directory, or a weights file inside one. */
+LLM_PRIVATE llm_status llm__mla_bind(llm_model *m);   /* 57_mla.c: kv_b from its MLX forms (optional in the table) */
+
 static llm_status llm__load_hf(llm_model *m, const char *path, const llm_model_desc *desc) {
     char dir[4096], cfg_path[4096];
     if (llm__is_dir(path)) snprintf(dir, sizeof dir, "%s", path);
@@ -506,7 +508,7 @@ static llm_status llm__load_hf(llm_model *m, const char *path, const llm_model_d
     if (s) return s;
     llm__read_generation_config(dir, &m->hp);
     if ((s = llm_safetensors_open(path, &m->st))) return s;
-    if ((s = llm__model_alloc_layers(m))) return s;
-    return llm__bind_names(m, arch->names);
+    if ((s = llm__model_alloc_layers(m)) || (s = llm__bind_names(m, arch->names))) return s;
+    return llm__mla_bind(m);
 }
 #endif

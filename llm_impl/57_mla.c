@@ -84,3 +84,69 @@ static void llm__mla_block(llm_session *s, int64_t il, const float *h, float *ou
     }
     llm__linear(s, out, s->att, T, l->wo, l->bo);
 }
+
+/* ---- kv_b in the forms files store it ----
+   The code above reads Wuk_h and Wuv_h as rows of a float kv_b_proj [H (nope + Dv), rank].
+   MLX files may hold it quantized instead, or split per head as mlx_lm's DeepseekV3 does:
+   embed_q [H, rank, nope] (Wuk_h transposed) and unembed_out [H, Dv, rank] (Wuv_h), each
+   float or quantized. These become one f32 kv_b owned by the model, the dequantized values
+   exactly (mlx_lm re-quantizes the split of a quantized kv_b_proj; we keep the file's
+   values), at 4 bytes per weight (DeepSeek-V3: 64 MiB per layer, 1/6 of its MoE layer at 4 bits). */
+
+/* Row r of a float or MLX-quantized matrix as f32. */
+static void llm__mat_row_f32(const llm_tensor *w, int64_t r, float *out) {
+    if (w->dtype == LLM_DTYPE_MLX_AFFINE) { llm__mlx_row_f32((const llm__qmat *)w->data, r, out); return; }   /* >>mlx-model */
+    llm_convert(LLM_DTYPE_F32, out, w->dtype, (const uint8_t *)w->data + (size_t)r * llm_dtype_n_bytes(w->dtype, w->shape[1]), w->shape[1]);
+}
+
+/* Head h of the stack "<prefix><part>.weight" [H, rows, cols]: a view, float or quantized. */
+static llm_status llm__mla_head(llm_model *m, const char *prefix, const char *part, int64_t h, int64_t rows, int64_t cols,
+                                const llm_tensor **out) {
+    char name[512];
+    snprintf(name, sizeof name, "%s%s.weight", prefix, part);
+    const llm_tensor *t = llm__model_tensor(m, name);
+    if (!t) return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%skv_b_proj.weight' is missing (and so is its split form '%s')", m->path, prefix, name);
+    int64_t H = m->hp.n_heads;
+    if (t->dtype == LLM_DTYPE_U32 && t->n_dims == 3 && t->shape[0] == H) return llm__bind_mlx_expert(m, name, t, h, rows, cols, out);
+    if (t->n_dims != 3 || t->shape[0] != H || t->shape[1] != rows || t->shape[2] != cols || !llm__float_dtype(t->dtype))
+        return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' should be a float or MLX-quantized [%lld, %lld, %lld]", m->path, name,
+                         (long long)H, (long long)rows, (long long)cols);
+    *out = llm__model_view(m, t, h, 0, rows);
+    return *out ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+}
+
+/* kv_b of layer il as f32 rows [H (nope + Dv), rank]: from a quantized kv_b_proj or from embed_q and unembed_out. */
+static llm_status llm__mla_kv_b(llm_model *m, int64_t il) {
+    const llm__hparams *hp = &m->hp;
+    llm__layer *l = &m->layers[il];
+    int64_t H = hp->n_heads, nope = hp->qk_nope_dim, Dv = hp->v_head_dim, R = hp->kv_lora_rank, per = nope + Dv;
+    if (l->wkv_b && l->wkv_b->dtype != LLM_DTYPE_MLX_AFFINE) return LLM_OK;
+    float *kv = (float *)llm__model_own(m, (size_t)(H * per * R + nope) * sizeof(float)), *tmp = kv + H * per * R;
+    llm_tensor *t = (llm_tensor *)llm__model_own(m, sizeof *t);
+    if (!kv || !t) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "model.layers.%lld.self_attn.", (long long)il);
+    for (int64_t r = 0; l->wkv_b && r < H * per; r++) llm__mat_row_f32(l->wkv_b, r, kv + r * R);
+    for (int64_t h = 0; !l->wkv_b && h < H; h++) {
+        const llm_tensor *e, *u;
+        llm_status s = llm__mla_head(m, prefix, "embed_q", h, R, nope, &e);
+        if (!s) s = llm__mla_head(m, prefix, "unembed_out", h, Dv, R, &u);
+        if (s) return s;
+        for (int64_t r = 0; r < R; r++) {              /* embed_q row r holds column r of Wuk_h */
+            llm__mat_row_f32(e, r, tmp);
+            for (int64_t i = 0; i < nope; i++) kv[(h * per + i) * R + r] = tmp[i];
+        }
+        for (int64_t j = 0; j < Dv; j++) llm__mat_row_f32(u, j, kv + (h * per + nope + j) * R);
+    }
+    *t = (llm_tensor){ .name = "kv_b_proj", .dtype = LLM_DTYPE_F32, .n_dims = 2, .shape = { H * per, R }, .data = kv,
+                       .n_bytes = (size_t)(H * per * R) * sizeof(float) };
+    l->wkv_b = t;
+    return LLM_OK;
+}
+
+/* After binding: every MLA layer's kv_b in the form the attention reads. */
+LLM_PRIVATE llm_status llm__mla_bind(llm_model *m) {
+    llm_status s = LLM_OK;
+    for (int64_t il = 0; il < m->hp.n_layers && !s && m->hp.kv_lora_rank; il++) s = llm__mla_kv_b(m, il);
+    return s;
+}

@@ -18,6 +18,7 @@ typedef struct qrecipe {
     llm_dtype sdtype;        /* dtype of scales and biases */
     bool dequantized;        /* write the dequantized f32 weights instead (the exact reference) */
     const char *skip;        /* a module name part left in float (a mixed recipe's `false`), or NULL */
+    bool mla_split;          /* DeepSeek: kv_b_proj split per head as mlx_lm does (embed_q, unembed_out) */
 } qrecipe;
 
 static bool quantizable(const llm_tensor *t, const qrecipe *r) {
@@ -57,6 +58,39 @@ static int64_t quantize_tensor(const llm_tensor *t, const qrecipe *r, llm_tensor
     return 3;
 }
 
+/* mlx_lm's DeepseekV3.sanitize: kv_b_proj [H (nope + Dv), R] -> embed_q [H, R, nope] (each
+   head's Wuk transposed) and unembed_out [H, Dv, R], quantized like any matrix (as [H rows, cols]
+   stacks) where the group size divides their rows. */
+static int64_t split_kv_b(const llm_tensor *t, const qrecipe *r, llm_tensor *out) {
+    const int64_t H = 4, nope = 16, Dv = 16, R = t->shape[1], per = nope + Dv;   /* the fixture's sizes */
+    CHECK(t->shape[0] == H * per);
+    char base[512];
+    snprintf(base, sizeof base, "%.*s", (int)(strlen(t->name) - strlen("kv_b_proj.weight")), t->name);
+    float *eq = malloc((size_t)(H * R * nope) * sizeof(float)), *uo = malloc((size_t)(H * Dv * R) * sizeof(float));
+    const float *kv = (const float *)t->data;
+    for (int64_t h = 0; h < H; h++) {
+        for (int64_t i = 0; i < nope; i++)
+            for (int64_t c = 0; c < R; c++) eq[(h * R + c) * nope + i] = kv[(h * per + i) * R + c];
+        memcpy(uo + h * Dv * R, kv + (h * per + nope) * R, (size_t)(Dv * R) * sizeof(float));
+    }
+    char n1[600], n2[600];
+    snprintf(n1, sizeof n1, "%sembed_q.weight", base);
+    snprintf(n2, sizeof n2, "%sunembed_out.weight", base);
+    llm_tensor parts[2] = { { .name = n1, .dtype = LLM_DTYPE_F32, .n_dims = 2, .shape = { H * R, nope }, .data = eq, .n_bytes = (size_t)(H * R * nope) * 4 },
+                            { .name = n2, .dtype = LLM_DTYPE_F32, .n_dims = 2, .shape = { H * Dv, R }, .data = uo, .n_bytes = (size_t)(H * Dv * R) * 4 } };
+    int64_t k = 0;
+    for (int i = 0; i < 2; i++) {
+        int64_t got = quantize_tensor(&parts[i], r, out + k);
+        for (int64_t j = k; j < k + got; j++) {   /* back to stacks [H, rows / H, ...] */
+            out[j].n_dims = 3, out[j].shape[2] = out[j].shape[1], out[j].shape[1] = out[j].shape[0] / H, out[j].shape[0] = H;
+        }
+        k += got;
+    }
+    free(eq);
+    free(uo);
+    return k;
+}
+
 /* dir <- the fixture family quantized by r. */
 static void write_quantized(const char *family, const qrecipe *r, const char *dir) {
     char src[1024], p[1100];
@@ -66,7 +100,10 @@ static void write_quantized(const char *family, const qrecipe *r, const char *di
     if (!st) return;
     int64_t n = llm_safetensors_n_tensors(st), k = 0;
     llm_tensor *out = (llm_tensor *)calloc((size_t)(3 * n), sizeof *out);
-    for (int64_t i = 0; i < n; i++) k += quantize_tensor(llm_safetensors_tensor(st, i), r, out + k);
+    for (int64_t i = 0; i < n; i++) {
+        const llm_tensor *t = llm_safetensors_tensor(st, i);
+        k += r->mla_split && strstr(t->name, "kv_b_proj.weight") ? split_kv_b(t, r, out + k) : quantize_tensor(t, r, out + k);
+    }
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
     CHECK_OK(llm_safetensors_write(p, out, k, NULL, 0));
     for (int64_t i = 0; i < k; i++) { free((void *)out[i].name); free(out[i].data); }
@@ -177,13 +214,15 @@ static void check_case(const qcase *c) {
    far more sensitive than a trained model's): 8-bit 0.04-0.1, 4-bit ~1. */
 static void test_quantized_families(void) {
     static const qcase cases[] = {
-        { "llama", { 8, 64, LLM_DTYPE_F32, false, NULL }, 0.1, 0.1 },
-        { "llama", { 4, 32, LLM_DTYPE_BF16, false, NULL }, 1.2, 0.1 },
-        { "qwen3", { 4, 64, LLM_DTYPE_F32, false, NULL }, 2.0, 0.1 },
-        { "gemma3", { 8, 64, LLM_DTYPE_BF16, false, NULL }, 0.15, 0.1 },
-        { "mixtral", { 4, 32, LLM_DTYPE_F32, false, NULL }, 3.0, 0.1 },
-        { "qwen2_moe", { 4, 64, LLM_DTYPE_F16, false, "mlp.gate." }, 2.0, 1.0 },
-        { "phi3", { 8, 64, LLM_DTYPE_F32, false, NULL }, 0.1, 0.1 },
+        { "llama", { 8, 64, LLM_DTYPE_F32, false, NULL, false }, 0.1, 0.1 },
+        { "llama", { 4, 32, LLM_DTYPE_BF16, false, NULL, false }, 1.2, 0.1 },
+        { "qwen3", { 4, 64, LLM_DTYPE_F32, false, NULL, false }, 2.0, 0.1 },
+        { "gemma3", { 8, 64, LLM_DTYPE_BF16, false, NULL, false }, 0.15, 0.1 },
+        { "mixtral", { 4, 32, LLM_DTYPE_F32, false, NULL, false }, 3.0, 0.1 },
+        { "qwen2_moe", { 4, 64, LLM_DTYPE_F16, false, "mlp.gate.", false }, 2.0, 1.0 },
+        { "phi3", { 8, 64, LLM_DTYPE_F32, false, NULL, false }, 0.1, 0.1 },
+        { "deepseek_v3", { 8, 32, LLM_DTYPE_F16, false, NULL, false }, 0.2, 0.5 },   /* kv_b_proj quantized */
+        { "deepseek_v3", { 8, 32, LLM_DTYPE_F32, false, NULL, true }, 0.2, 0.5 },   /* split: embed_q float, unembed_out quantized */
     };
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) check_case(&cases[i]);
 }
