@@ -22,7 +22,7 @@ TESTS    := $(patsubst tests/%.c,$(BUILD)/%,$(sort $(wildcard tests/test_*.c)))
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/example_%,$(sort $(wildcard examples/*.c)))
 DEPS_PKGS := libutf8proc-dev libzstd-dev libcjson-dev
 
-.PHONY: all run test tests examples check-amalgamation deps clean stats cross-neon
+.PHONY: all run test tests examples check-amalgamation check-compile deps clean stats cross-neon
 all: $(BUILD)/llm $(EXAMPLES)
 
 llm.h: $(IMPL) llm_impl/amalgamate.sh
@@ -32,6 +32,18 @@ check-amalgamation:
 	@sh llm_impl/amalgamate.sh > $(BUILD).llm.h.fresh && cmp -s $(BUILD).llm.h.fresh llm.h \
 	  && rm -f $(BUILD).llm.h.fresh && echo "llm.h is fresh" \
 	  || { rm -f $(BUILD).llm.h.fresh; echo "llm.h is stale: run 'make llm.h' and commit"; exit 1; }
+
+# What users compile: the implementation with -Wall -Wextra -Werror under gcc and clang, plain,
+# without SIMD and with runtime dispatch on a baseline x86-64 target; a second translation unit
+# linked to it; the API from C++.
+CHECK_WARN := -std=c11 -Wall -Wextra -Wshadow -Werror -O1 -I.
+check-compile: llm.h | $(BUILD)
+	@set -e; for cc in gcc clang; do \
+	  for cfg in "-march=native" "-march=native -DLLM_NO_SIMD" "-march=x86-64 -DLLM_RUNTIME_DISPATCH"; do \
+	    echo "  $$cc $$cfg"; $$cc $(CHECK_WARN) $$cfg -c tests/compile/impl.c -o $(BUILD)/compile_impl.o; done; \
+	  $$cc $(CHECK_WARN) -c tests/compile/user.c -o $(BUILD)/compile_user.o; \
+	  $$cc -o $(BUILD)/compile_two $(BUILD)/compile_impl.o $(BUILD)/compile_user.o $(LIBS); $(BUILD)/compile_two; done
+	@g++ -std=c++17 -Wall -Wextra -Werror -I. -c tests/compile/api.cpp -o $(BUILD)/compile_api.o && echo "  g++: the API compiles as C++"
 
 $(BUILD):
 	@mkdir -p $(BUILD)
