@@ -1033,7 +1033,8 @@ static int cmd_help(int argc, char **argv) {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) printf("  %-14s %s\n", commands[i].name, commands[i].summary);
     printf("\narchitectures (config model_type):\n ");
     for (const char *const *a = llm_architectures(); *a; a++) printf(" %s", *a);
-    printf("\n");
+    printf("\n\nenvironment:\n  LLM_THREADS=N             default thread count\n"
+           "  LLM_REFERENCE_KERNELS=1   compute with the scalar reference kernels (slow; for checking the fast ones)\n");
     return 0;
 }
 
@@ -1042,5 +1043,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) { printf("%s\n", llm_version()); return 0; }
     const cli_cmd *c = find_cmd(argv[1]);
     if (!c) { fprintf(stderr, "llm: unknown command '%s' (see llm --help)\n", argv[1]); return 2; }
+    const char *ref = getenv("LLM_REFERENCE_KERNELS");
+    if (ref && *ref && strcmp(ref, "0")) llm_set_reference_kernels(true);
     return c->fn(argc - 2, argv + 2);
 }
