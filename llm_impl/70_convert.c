@@ -198,7 +198,10 @@ static llm_status llm__convert_weights(const llm_convert_params *p, llm_safetens
     return s;
 }
 
+static llm_status llm__convert_gguf(const llm_convert_params *p);   /* 72_convert_gguf_meta.c */
+
 LLM_API llm_status llm_convert_model(const llm_convert_params *params) {
+    if (params->gguf) return llm__convert_gguf(params);
     llm_convert_params p = *params;
     if (!p.bits) p.bits = 4;
     if (!p.group_size) p.group_size = 64;
