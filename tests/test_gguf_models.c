@@ -68,7 +68,8 @@ static void test_fixture_gemma2(void) { check_fixture("models/dev/gemma2"); }
 static void test_fixture_phi3(void) { check_fixture("models/dev/phi3"); }
 static void test_fixture_qwen2(void) { check_fixture("models/dev/qwen2"); }       /* q/k/v biases */
 static void test_fixture_gemma(void) { check_fixture("models/dev/gemma"); }
-static void test_fixture_gemma3(void) { check_fixture("models/dev/gemma3"); }     /* q/k norms + 1 */
+/* not gemma3: the fixture alternates sliding and full layers, a GGUF "gemma3" has the fixed
+   5:1 pattern of the real models (llama.cpp writes no per-layer pattern) */
 static void test_fixture_mixtral(void) { check_fixture("models/dev/mixtral"); }   /* llama with w1/w2/w3 experts */
 
 /* Files that are not models we can run: a clear status and message, nothing loaded. */
@@ -173,7 +174,6 @@ int main(void) {
     RUN(test_fixture_phi3);
     RUN(test_fixture_qwen2);
     RUN(test_fixture_gemma);
-    RUN(test_fixture_gemma3);
     RUN(test_fixture_mixtral);
     RUN(test_bad_files);
     RUN(test_smollm2_q4_1);
