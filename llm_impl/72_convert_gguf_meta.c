@@ -66,8 +66,9 @@ static void llm__gguf_general(llm__gw *w, const char *src_dir, llm_dtype type) {
    - "gpt2": byte-level BPE (Llama 3, Qwen, SmolLM): tokens, types, merges "a b" in rank
      order, and the pre-tokenizer by name (llama.cpp knows each by its regexes).
    - "llama": SentencePiece BPE with byte fallback (Llama 2, Mistral, Gemma): tokens, types
-     and scores; SentencePiece's vocabulary is ordered by score, so score = -id keeps the
-     merge priorities (byte pieces <0xXX> are type 6).
+     and scores: a piece's score is minus the rank of the first merge that makes it, so
+     the highest-scoring pair (SentencePiece's rule) is the lowest-ranked merge (HF's);
+     pieces no merge makes rank after all merges. Byte pieces <0xXX> are type 6.
    Ids without a piece (the model's vocabulary can be larger) are "[PADn]", type unused.
    Token types: 1 normal, 2 unknown, 3 control (special added tokens), 4 user-defined
    (other added tokens), 5 unused, 6 byte. */
@@ -79,6 +80,8 @@ typedef struct llm__ggv {
     int64_t n;
     llm_gguf_str *pieces;
     int32_t *types;
+    llm_gguf_str *merges;        /* "a b" in rank order */
+    int64_t n_merges;
 } llm__ggv;
 
 static bool llm__ggv_put(llm__ggv *v, int64_t id, const char *s, int32_t type) {
@@ -112,8 +115,8 @@ static llm_status llm__ggv_tokens(llm__gw *w, llm__ggv *v, int64_t n_model, cons
     return w->oom ? llm__fail(LLM_ERR_NOMEM, "out of memory") : LLM_OK;
 }
 
-/* merges as "a b" strings (tokenizer.json has them so, or as pairs) */
-static llm_status llm__ggv_merges(llm__gw *w, const llm__ggv *v, const char *path) {
+/* merges as "a b" strings (tokenizer.json has them so, or as pairs) into v */
+static llm_status llm__ggv_merges(llm__gw *w, llm__ggv *v, const char *path) {
     const cJSON *m = llm__json_get(llm__json_get(v->tok, "model"), "merges");
     int64_t n = cJSON_GetArraySize(m), i = 0;
     llm_gguf_str *out = (llm_gguf_str *)llm__gw_own(w, malloc((size_t)n * sizeof *out + 1));
@@ -125,7 +128,7 @@ static llm_status llm__ggv_merges(llm__gw *w, const llm__ggv *v, const char *pat
         if (!s) return llm__fail(LLM_ERR_FORMAT, "%s: model.merges[%lld] is not a merge", path, (long long)i);
         out[i] = (llm_gguf_str){ s, strlen(s) };
     }
-    llm__gw_kv(w, llm_gguf_kv_arr("tokenizer.ggml.merges", LLM_GGUF_STRING, n, out));
+    v->merges = out, v->n_merges = n;
     return LLM_OK;
 }
 
@@ -188,11 +191,31 @@ static void llm__ggv_specials(llm__gw *w, const llm__ggv *v, const llm__hparams 
     if (text) llm__gw_kv(w, llm_gguf_kv_str("tokenizer.ggml.chat_template", text));
 }
 
-/* The scores of a SentencePiece vocabulary: -id (see above), 0 for the special pieces. */
+/* The scores of a SentencePiece vocabulary (see above); 0 for special pieces. */
 static llm_status llm__ggv_scores(llm__gw *w, const llm__ggv *v) {
     float *scores = (float *)llm__gw_own(w, malloc((size_t)v->n * sizeof *scores));
-    if (!scores) return llm__fail(LLM_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < v->n; i++) scores[i] = v->types[i] == LLM__TT_NORMAL ? -(float)i : 0.0f;
+    llm__strmap ids = { 0 };
+    char *buf = NULL;
+    size_t cap = 0;
+    if (!scores || !llm__strmap_init(&ids, (size_t)v->n)) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < v->n; i++) {
+        scores[i] = v->types[i] == LLM__TT_NORMAL ? -(float)(v->n_merges + i) : 0.0f;
+        llm__strmap_put(&ids, v->pieces[i].str, (size_t)v->pieces[i].len, (int32_t)i);
+    }
+    for (int64_t r = 0; r < v->n_merges; r++) {                  /* "a b" -> "ab" */
+        const llm_gguf_str *m = &v->merges[r];
+        const char *sp = (const char *)memchr(m->str, ' ', (size_t)m->len);
+        if (!sp) continue;
+        if (cap < m->len) { free(buf); buf = (char *)malloc(cap = (size_t)m->len * 2); }
+        if (!buf) { llm__strmap_free(&ids); return llm__fail(LLM_ERR_NOMEM, "out of memory"); }
+        size_t na = (size_t)(sp - m->str);
+        memcpy(buf, m->str, na);
+        memcpy(buf + na, sp + 1, (size_t)m->len - na - 1);
+        int32_t id = llm__strmap_get(&ids, buf, (size_t)m->len - 1);
+        if (id >= 0 && v->types[id] == LLM__TT_NORMAL && scores[id] < -(float)r) scores[id] = -(float)r;
+    }
+    free(buf);
+    llm__strmap_free(&ids);
     llm__gw_kv(w, llm_gguf_kv_arr("tokenizer.ggml.scores", LLM_GGUF_F32, v->n, scores));
     return LLM_OK;
 }
@@ -217,7 +240,7 @@ static llm_status llm__gguf_vocab(llm__gw *w, const char *src_dir, const llm__hp
     if (strcmp(llm__json_str(model, "type", ""), "BPE"))
         return llm__fail(LLM_ERR_UNSUPPORTED, "%s: only BPE tokenizers can be written to GGUF, not '%s'", src_dir, llm__json_str(model, "type", "?"));
     v.spm = llm__json_bool(model, "byte_fallback", false);
-    if ((s = llm__ggv_tokens(w, &v, hp->n_vocab, src_dir))) return s;
+    if ((s = llm__ggv_tokens(w, &v, hp->n_vocab, src_dir)) || (s = llm__ggv_merges(w, &v, src_dir))) return s;
     llm__gw_kv(w, llm_gguf_kv_str("tokenizer.ggml.model", v.spm ? "llama" : "gpt2"));
     if (v.spm) {
         const char *norm = cJSON_PrintUnformatted(llm__json_get(v.tok, "normalizer"));
@@ -228,7 +251,7 @@ static llm_status llm__gguf_vocab(llm__gw *w, const char *src_dir, const llm__hp
         const char *pre = llm__ggv_pre(llm__json_get(v.tok, "pre_tokenizer"));
         if (!pre) llm__log(LLM_LOG_WARN, "%s: unknown pre-tokenizer, written as llama.cpp's \"default\"", src_dir);
         llm__gw_kv(w, llm_gguf_kv_str("tokenizer.ggml.pre", pre ? pre : "default"));
-        s = llm__ggv_merges(w, &v, src_dir);
+        llm__gw_kv(w, llm_gguf_kv_arr("tokenizer.ggml.merges", LLM_GGUF_STRING, v.n_merges, v.merges));
     }
     if (!s) llm__ggv_specials(w, &v, hp, src_dir);
     return s;
