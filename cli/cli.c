@@ -1010,6 +1010,7 @@ static int cmd_convert(int argc, char **argv) {
         { "--hf-path", NULL, OPT_STR, &p.src, "source model directory (Hugging Face or MLX safetensors)" },
         { "--mlx-path", NULL, OPT_STR, &p.dst, "output directory (created if missing)" },
         { "--quantize", "-q", OPT_BOOL, &p.quantize, "quantize the weight matrices (MLX affine)" },
+        { "--dequantize", "-d", OPT_BOOL, &p.dequantize, "dequantize an MLX-quantized model to float" },
         { "--q-bits", NULL, OPT_INT, &p.bits, "bits per weight: 2, 3, 4, 5, 6, 8 (default 4)" },
         { "--q-group-size", NULL, OPT_INT, &p.group_size, "weights per scale and bias: 32, 64, 128 (default 64)" },
         { "--q-mode", NULL, OPT_STR, &mode, "quantization mode (affine)" },

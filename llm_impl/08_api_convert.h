@@ -14,7 +14,9 @@
 typedef struct llm_convert_params {
     const char *src;         /* model directory (or a .safetensors file inside one) */
     const char *dst;         /* output directory */
-    bool quantize;           /* -q */
+    bool quantize;           /* -q (an MLX-quantized source is refused, as mlx_lm does) */
+    bool dequantize;         /* -d: MLX-quantized matrices back to float (the scales' dtype, or dtype);
+                                config.json loses "quantization" */
     int bits;                /* 2, 3, 4, 5, 6, 8; 0: 4 */
     int group_size;          /* 32, 64, 128; 0: 64 */
     bool set_dtype;          /* cast float tensors to dtype (else each keeps its own) */

@@ -66,6 +66,110 @@ static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_ten
     return LLM_OK;
 }
 
+/* ---- sources: a float tensor or an MLX-quantized matrix, read as rows of f32 ---- */
+
+typedef struct llm__convert_src {
+    const llm_tensor *t;       /* the float tensor, or the packed u32 .weight */
+    bool mlx;
+    llm__qmat q;               /* MLX: views of .weight/.scales/.biases as [rows, cols] */
+    int n_dims;
+    int64_t shape[LLM_MAX_DIMS];   /* logical shape (an MLX matrix's unpacked) */
+    int64_t rows, cols;        /* all but the last dim, and the last */
+} llm__convert_src;
+
+/* rows [r0, r0 + n) as f32 into out [n, cols] */
+static void llm__convert_src_rows(const llm__convert_src *s, int64_t r0, int64_t n, float *out) {
+    if (!s->mlx) {
+        llm_convert(LLM_DTYPE_F32, out, s->t->dtype, (const uint8_t *)s->t->data + llm_dtype_n_bytes(s->t->dtype, r0 * s->cols), n * s->cols);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) llm__mlx_row_f32(&s->q, r0 + i, out + i * s->cols);
+}
+
+/* t viewed as a matrix [rows, last dim] (stacked experts [E, R, C] are E*R rows) */
+static llm_tensor llm__convert_flat(const llm_tensor *t) {
+    llm_tensor f = *t;
+    f.n_dims = 2;
+    f.shape[1] = t->shape[t->n_dims - 1];
+    f.shape[0] = f.shape[1] ? llm_tensor_n_elems(t) / f.shape[1] : 0;
+    return f;
+}
+
+/* The source for tensor t (name "<module>.weight" when quantized: its .scales tell). */
+static llm_status llm__convert_src_init(const char *path, llm_safetensors *st, const cJSON *cfg, const llm_tensor *t, llm__convert_src *s) {
+    memset(s, 0, sizeof *s);
+    s->t = t;
+    s->n_dims = t->n_dims ? t->n_dims : 1;
+    memcpy(s->shape, t->shape, sizeof s->shape);
+    if (!t->n_dims) s->shape[0] = 1;
+    char module[600], nm[620];
+    size_t n = strlen(t->name);
+    const llm_tensor *scales = NULL;
+    if (n > 7 && n < sizeof module && !strcmp(t->name + n - 7, ".weight")) {
+        snprintf(module, sizeof module, "%.*s", (int)(n - 7), t->name);
+        snprintf(nm, sizeof nm, "%s.scales", module);
+        scales = llm_safetensors_find(st, nm);
+    }
+    if (!scales) {
+        if (!llm__is_float(t->dtype)) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' is %s, not a float", path, t->name, llm_dtype_get(t->dtype)->name);
+        s->cols = s->shape[s->n_dims - 1];
+        s->rows = s->cols ? llm_tensor_n_elems(t) / s->cols : 0;
+        return LLM_OK;
+    }
+    bool quantized;
+    int bits, gs;
+    const char *mode;
+    llm__mlx_quant_params(cfg, module, &quantized, &bits, &gs, &mode);
+    if (!quantized || bits <= 0 || t->n_dims < 2)
+        return llm__fail(LLM_ERR_FORMAT, "%s: '%s' has scales but config.json does not quantize it", path, module);
+    snprintf(nm, sizeof nm, "%s.biases", module);
+    const llm_tensor *biases = llm_safetensors_find(st, nm);
+    llm_tensor w2 = llm__convert_flat(t), s2 = llm__convert_flat(scales), b2 = biases ? llm__convert_flat(biases) : w2;
+    s->cols = w2.shape[1] * 32 / bits, s->rows = w2.shape[0];
+    s->shape[s->n_dims - 1] = s->cols;
+    s->mlx = true;
+    return llm__mlx_qmat_init(path, module, &w2, &s2, biases ? &b2 : NULL, mode, bits, gs, s->rows, s->cols, &s->q);
+}
+
+/* .scales / .biases of a quantized module: read with its .weight */
+static bool llm__convert_is_qparam(llm_safetensors *st, const char *name) {
+    size_t n = strlen(name);
+    char w[600];
+    if (n < 7 || n >= sizeof w || (strcmp(name + n - 7, ".scales") && strcmp(name + n - 7, ".biases"))) return false;
+    snprintf(w, sizeof w, "%.*s.weight", (int)(n - 7), name);
+    return llm_safetensors_find(st, w) != NULL;
+}
+
+/* Is name "<module>.weight" with "<module>.scales" beside it (an MLX-quantized weight)? */
+static bool llm__convert_is_qparam_of(llm_safetensors *st, const char *name) {
+    size_t n = strlen(name);
+    char sc[600];
+    if (n < 7 || n >= sizeof sc || strcmp(name + n - 7, ".weight")) return false;
+    snprintf(sc, sizeof sc, "%.*s.scales", (int)(n - 7), name);
+    return llm_safetensors_find(st, sc) != NULL;
+}
+
+/* -d: an MLX-quantized module's .weight t -> a float tensor in the scales' dtype (or
+   --dtype), mlx.core.dequantize's values, as mlx_lm's dequantize_model. */
+static llm_status llm__convert_dequant(const llm_convert_params *p, llm_safetensors *st, const cJSON *cfg, const llm_tensor *t,
+                                       llm_tensor *out, void **owned, int64_t *n_owned) {
+    llm__convert_src src;
+    llm_status s = llm__convert_src_init(p->src, st, cfg, t, &src);
+    if (s) return s;
+    llm_dtype dt = p->set_dtype ? p->dtype : src.q.fp_mode >= 0 ? LLM_DTYPE_BF16 : src.q.sdtype;
+    int64_t n = src.rows * src.cols;
+    float *f = (float *)malloc((size_t)n * sizeof *f + 1);
+    void *d = owned[(*n_owned)++] = malloc(llm_dtype_n_bytes(dt, n) + 1);
+    if (!f || !d) { free(f); return llm__fail(LLM_ERR_NOMEM, "out of memory"); }
+    llm__convert_src_rows(&src, 0, src.rows, f);
+    llm_convert(dt, d, LLM_DTYPE_F32, f, n);
+    free(f);
+    *out = *t;
+    out->dtype = dt, out->data = d, out->n_bytes = llm_dtype_n_bytes(dt, n);
+    memcpy(out->shape, src.shape, sizeof out->shape);
+    return LLM_OK;
+}
+
 /* config.json of src with the quantization blocks mlx_lm writes (both names). */
 static llm_status llm__convert_config(const llm_convert_params *p, const char *src_dir, const char *dst_dir) {
     char path[4096];
@@ -73,8 +177,10 @@ static llm_status llm__convert_config(const llm_convert_params *p, const char *s
     if (!llm__path_join(path, sizeof path, src_dir, "config.json")) return llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
     llm_status s = llm__json_load(path, &cfg);
     if (s) return s;
-    cJSON_DeleteItemFromObject(cfg, "quantization");
-    cJSON_DeleteItemFromObject(cfg, "quantization_config");
+    if (p->quantize || p->dequantize) {                   /* else the source's own blocks stay */
+        cJSON_DeleteItemFromObject(cfg, "quantization");
+        cJSON_DeleteItemFromObject(cfg, "quantization_config");
+    }
     for (int i = 0; i < 2 && p->quantize; i++) {
         cJSON *q = cJSON_AddObjectToObject(cfg, i ? "quantization_config" : "quantization");
         if (q) { cJSON_AddNumberToObject(q, "group_size", p->group_size); cJSON_AddNumberToObject(q, "bits", p->bits); cJSON_AddStringToObject(q, "mode", "affine"); }
@@ -169,9 +275,9 @@ static llm_status llm__convert_stack(llm_safetensors *st, const llm_tensor *t, i
 }
 
 /* The weights: every tensor of src converted into dst/model.safetensors. */
-static llm_status llm__convert_weights(const llm_convert_params *p, llm_safetensors *st, const char *dst_dir) {
+static llm_status llm__convert_weights(const llm_convert_params *p, llm_safetensors *st, const cJSON *cfg, const char *dst_dir) {
     int64_t n = llm_safetensors_n_tensors(st), k = 0, n_owned = 0;
-    llm_tensor *out = (llm_tensor *)calloc((size_t)(3 * n + 1), sizeof *out);
+    llm_tensor *out = (llm_tensor *)calloc((size_t)(3 * n + 1), sizeof *out);   /* owned: up to 7 blocks per tensor */
     void **owned = (void **)calloc((size_t)(7 * n + 1), sizeof *owned);
     llm_status s = out && owned ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < n && !s; i++) {
@@ -179,6 +285,14 @@ static llm_status llm__convert_weights(const llm_convert_params *p, llm_safetens
         char name[600], fmt[600];
         llm_tensor stack = { 0 };
         int64_t m = 0, E = llm__convert_expert0(st, t, name, sizeof name, fmt, sizeof fmt);
+        bool qw = t->dtype == LLM_DTYPE_U32 && llm__convert_is_qparam_of(st, t->name);
+        if (qw && p->quantize) s = llm__fail(LLM_ERR_INVALID_ARG, "%s: the model is already quantized ('%s'); -d dequantizes it", p->src, t->name);
+        if (s) break;
+        if (qw && p->dequantize) {
+            s = llm__convert_dequant(p, st, cfg, t, out + k++, owned, &n_owned);
+            continue;
+        }
+        if (p->dequantize && llm__convert_is_qparam(st, t->name)) continue;   /* read with the weight */
         if (E) {
             s = llm__convert_stack(st, t, E, name, fmt, &stack, owned, &n_owned);
             t = &stack;
@@ -192,6 +306,7 @@ static llm_status llm__convert_weights(const llm_convert_params *p, llm_safetens
     if (!s && !llm__path_join(path, sizeof path, dst_dir, "model.safetensors")) s = llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", dst_dir);
     const char *meta[] = { "format", "mlx" };
     if (!s) s = llm_safetensors_write(path, out, k, meta, 1);
+    if (!s && p->progress) p->progress(p->progress_user, n, n);
     for (int64_t i = 0; owned && i < n_owned; i++) free(owned[i]);
     free(owned);
     free(out);
@@ -211,10 +326,15 @@ LLM_API llm_status llm_convert_model(const llm_convert_params *params) {
     if (llm__is_dir(p.src)) snprintf(src_dir, sizeof src_dir, "%s", p.src);
     else llm__path_dir(src_dir, sizeof src_dir, p.src);
     if (!llm__is_dir(p.dst) && mkdir(p.dst, 0777)) return llm__fail(LLM_ERR_IO, "%s: cannot create the directory: %s", p.dst, strerror(errno));
+    if (p.quantize && p.dequantize) return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: quantize and dequantize exclude each other");
     llm_safetensors *st = NULL;
-    llm_status s = llm_safetensors_open(p.src, &st);
-    if (!s) s = llm__convert_weights(&p, st, p.dst);
+    cJSON *cfg = NULL;
+    char path[4200];
+    llm_status s = llm__path_join(path, sizeof path, src_dir, "config.json") ? llm__json_load(path, &cfg) : llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
+    if (!s) s = llm_safetensors_open(p.src, &st);
+    if (!s) s = llm__convert_weights(&p, st, cfg, p.dst);
     llm_safetensors_close(st);
+    cJSON_Delete(cfg);
     if (!s) s = llm__convert_config(&p, src_dir, p.dst);
     if (!s) s = llm__convert_copy_files(src_dir, p.dst);
     return s;

@@ -126,71 +126,6 @@ static bool llm__gguf_name(const char *arch, const char *name, char *out, size_t
     return false;
 }
 
-/* ---- sources: a float tensor or an MLX-quantized matrix, read as rows of f32 ---- */
-
-typedef struct llm__gsrc {
-    const llm_tensor *t;       /* the float tensor, or the packed u32 .weight */
-    bool mlx;
-    llm__qmat q;               /* MLX: views of .weight/.scales/.biases as [rows, cols] */
-    int n_dims;
-    int64_t shape[LLM_MAX_DIMS];   /* logical shape (an MLX matrix's unpacked) */
-    int64_t rows, cols;        /* all but the last dim, and the last */
-} llm__gsrc;
-
-/* rows [r0, r0 + n) as f32 into out [n, cols] */
-static void llm__gsrc_rows(const llm__gsrc *s, int64_t r0, int64_t n, float *out) {
-    if (!s->mlx) {
-        llm_convert(LLM_DTYPE_F32, out, s->t->dtype, (const uint8_t *)s->t->data + llm_dtype_n_bytes(s->t->dtype, r0 * s->cols), n * s->cols);
-        return;
-    }
-    for (int64_t i = 0; i < n; i++) llm__mlx_row_f32(&s->q, r0 + i, out + i * s->cols);
-}
-
-/* t viewed as a matrix [rows, last dim] (stacked experts [E, R, C] are E*R rows) */
-static llm_tensor llm__gguf_flat(const llm_tensor *t) {
-    llm_tensor f = *t;
-    f.n_dims = 2;
-    f.shape[1] = t->shape[t->n_dims - 1];
-    f.shape[0] = f.shape[1] ? llm_tensor_n_elems(t) / f.shape[1] : 0;
-    return f;
-}
-
-/* The source for tensor t (name "<module>.weight" when quantized: its .scales tell). */
-static llm_status llm__gsrc_init(const char *path, llm_safetensors *st, const cJSON *cfg, const llm_tensor *t, llm__gsrc *s) {
-    memset(s, 0, sizeof *s);
-    s->t = t;
-    s->n_dims = t->n_dims ? t->n_dims : 1;
-    memcpy(s->shape, t->shape, sizeof s->shape);
-    if (!t->n_dims) s->shape[0] = 1;
-    char module[600], nm[620];
-    size_t n = strlen(t->name);
-    const llm_tensor *scales = NULL;
-    if (n > 7 && n < sizeof module && !strcmp(t->name + n - 7, ".weight")) {
-        snprintf(module, sizeof module, "%.*s", (int)(n - 7), t->name);
-        snprintf(nm, sizeof nm, "%s.scales", module);
-        scales = llm_safetensors_find(st, nm);
-    }
-    if (!scales) {
-        if (!llm__is_float(t->dtype)) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' is %s, not a float", path, t->name, llm_dtype_get(t->dtype)->name);
-        s->cols = s->shape[s->n_dims - 1];
-        s->rows = s->cols ? llm_tensor_n_elems(t) / s->cols : 0;
-        return LLM_OK;
-    }
-    bool quantized;
-    int bits, gs;
-    const char *mode;
-    llm__mlx_quant_params(cfg, module, &quantized, &bits, &gs, &mode);
-    if (!quantized || bits <= 0 || t->n_dims < 2)
-        return llm__fail(LLM_ERR_FORMAT, "%s: '%s' has scales but config.json does not quantize it", path, module);
-    snprintf(nm, sizeof nm, "%s.biases", module);
-    const llm_tensor *biases = llm_safetensors_find(st, nm);
-    llm_tensor w2 = llm__gguf_flat(t), s2 = llm__gguf_flat(scales), b2 = biases ? llm__gguf_flat(biases) : w2;
-    s->cols = w2.shape[1] * 32 / bits, s->rows = w2.shape[0];
-    s->shape[s->n_dims - 1] = s->cols;
-    s->mlx = true;
-    return llm__mlx_qmat_init(path, module, &w2, &s2, biases ? &b2 : NULL, mode, bits, gs, s->rows, s->cols, &s->q);
-}
-
 /* ---- MLX blocks that are already ggml blocks ----
    A group of 32 4-bit values w = scale * q + bias is a q4_1 block (d, m, qs[16]: q[j] in the
    low nibble of qs[j], q[j+16] in the high one) with d = scale, m = bias; an 8-bit group
@@ -198,7 +133,7 @@ static llm_status llm__gsrc_init(const char *path, llm_safetensors *st, const cJ
    d and m are f16 values. */
 static bool llm__gguf_f16_exact(float v) { return llm__f16_to_f32(llm__f32_to_f16(v)) == v || v != v; }
 
-static bool llm__gguf_mlx_exact(const llm__gsrc *s, llm_dtype to) {
+static bool llm__gguf_mlx_exact(const llm__convert_src *s, llm_dtype to) {
     const llm__qmat *q = &s->q;
     if (!s->mlx || q->fp_mode >= 0 || q->group_size != 32 || !((to == LLM_DTYPE_Q4_1 && q->bits == 4) || (to == LLM_DTYPE_Q8_0 && q->bits == 8)))
         return false;
@@ -209,7 +144,7 @@ static bool llm__gguf_mlx_exact(const llm__gsrc *s, llm_dtype to) {
     return true;
 }
 
-static void llm__gguf_mlx_blocks(const llm__gsrc *s, llm_dtype to, uint8_t *out) {
+static void llm__gguf_mlx_blocks(const llm__convert_src *s, llm_dtype to, uint8_t *out) {
     const llm__qmat *q = &s->q;
     int64_t gpr = s->cols / 32, bb = llm_dtype_get(to)->block_bytes;
     for (int64_t g = 0; g < s->rows * gpr; g++) {
@@ -244,7 +179,7 @@ static bool llm__ends(const char *s, const char *suffix) {
 }
 
 /* The type of tensor `name` (see 08_api_convert.h): llama.cpp's rules. */
-static llm_dtype llm__gguf_pick(const llm__gconv *c, const char *name, const llm__gsrc *s) {
+static llm_dtype llm__gguf_pick(const llm__gconv *c, const char *name, const llm__convert_src *s) {
     if (s->n_dims < 2 || strstr(name, "ffn_gate_inp") || llm__ends(name, "norm.weight")) return LLM_DTYPE_F32;
     llm_dtype to = c->p->gguf_type;
     bool out = !strcmp(name, "output.weight") || (c->tied && !strcmp(name, "token_embd.weight"));
@@ -270,7 +205,7 @@ static llm_status llm__gguf_permute(uint8_t *data, int64_t rows, size_t row_byte
 }
 
 /* f32 rows of s -> out in type `to`, 64 rows at a time; Gemma's norms get their 1. */
-static llm_status llm__gguf_quantize(const llm__gconv *c, const char *name, const llm__gsrc *s, llm_dtype to, uint8_t *out) {
+static llm_status llm__gguf_quantize(const llm__gconv *c, const char *name, const llm__convert_src *s, llm_dtype to, uint8_t *out) {
     int64_t chunk = LLM__MAX(1, LLM__MIN(s->rows, 64));
     float *f = (float *)malloc((size_t)(chunk * s->cols) * sizeof *f + 1);
     if (!f) return llm__fail(LLM_ERR_NOMEM, "out of memory");
@@ -278,7 +213,7 @@ static llm_status llm__gguf_quantize(const llm__gconv *c, const char *name, cons
     llm_status st = LLM_OK;
     for (int64_t r0 = 0; r0 < s->rows && !st; r0 += chunk) {
         int64_t n = LLM__MIN(chunk, s->rows - r0);
-        llm__gsrc_rows(s, r0, n, f);
+        llm__convert_src_rows(s, r0, n, f);
         for (int64_t i = 0; add_one && i < n * s->cols; i++) f[i] += c->hp->norm_add_one;
         st = llm_quantize(to, f, out + llm_dtype_n_bytes(to, r0 * s->cols), n * s->cols);
     }
@@ -296,7 +231,7 @@ static llm_status llm__gw_tensor(llm__gw *w, const char *name, llm_dtype dt, int
 }
 
 /* The tensor `name` from source s, in the type llama.cpp would give it. */
-static llm_status llm__gguf_emit(llm__gconv *c, const char *name, const llm__gsrc *s) {
+static llm_status llm__gguf_emit(llm__gconv *c, const char *name, const llm__convert_src *s) {
     llm_dtype to = llm__gguf_pick(c, name, s);
     size_t nb = llm_dtype_n_bytes(to, s->rows * s->cols);
     uint8_t *out = (uint8_t *)llm__gw_own(&c->w, malloc(nb + 1));
@@ -319,15 +254,6 @@ static llm_status llm__gguf_emit(llm__gconv *c, const char *name, const llm__gsr
 
 /* ---- the tensors ---- */
 
-/* .scales / .biases of a quantized module: read with its .weight */
-static bool llm__gguf_is_qparam(llm_safetensors *st, const char *name) {
-    size_t n = strlen(name);
-    char w[600];
-    if (n < 7 || n >= sizeof w || (strcmp(name + n - 7, ".scales") && strcmp(name + n - 7, ".biases"))) return false;
-    snprintf(w, sizeof w, "%.*s.weight", (int)(n - 7), name);
-    return llm_safetensors_find(st, w) != NULL;
-}
-
 /* Source tensor t (expert 0 of a stack stands for the stack) into the file. */
 static llm_status llm__gguf_one(llm__gconv *c, llm_safetensors *st, const cJSON *cfg, const llm_tensor *t) {
     char stacked[600], fmt[600], name[640];
@@ -344,8 +270,8 @@ static llm_status llm__gguf_one(llm__gconv *c, llm_safetensors *st, const cJSON 
     }
     if (!llm__gguf_name(c->w.arch, t->name, name, sizeof name))
         return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' has no llama.cpp name in architecture %s", c->path, t->name, c->w.arch);
-    llm__gsrc src;
-    if ((s = llm__gsrc_init(c->path, st, cfg, t, &src))) return s;
+    llm__convert_src src;
+    if ((s = llm__convert_src_init(c->path, st, cfg, t, &src))) return s;
     return llm__gguf_emit(c, name, &src);
 }
 
@@ -387,7 +313,7 @@ static llm_status llm__gguf_tensors(llm__gconv *c, llm_safetensors *st, const cJ
     for (int64_t i = 0; i < n && !s; i++) {
         const llm_tensor *t = llm_safetensors_tensor(st, i);
         if (llm__convert_is_expert(t->name) && !strstr(t->name, ".experts.0.")) continue;   /* in expert 0's stack */
-        if (llm__gguf_is_qparam(st, t->name) || llm__ends(t->name, "rotary_emb.inv_freq")) continue;
+        if (llm__convert_is_qparam(st, t->name) || llm__ends(t->name, "rotary_emb.inv_freq")) continue;
         s = llm__gguf_one(c, st, cfg, t);
         if (!s && c->p->progress) c->p->progress(c->p->progress_user, i + 1, n);
     }

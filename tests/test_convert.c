@@ -136,9 +136,54 @@ static void test_same_as_mlx_lm(void) {
     }
 }
 
+/* -d: a 4-bit model back to float: mlx's dequantized values in the scales' dtype, no
+   "quantization" in config.json, and the same logits as the quantized model. */
+static void test_dequantize(void) {
+    char q[] = "/tmp/llm_conv_XXXXXX", d[] = "/tmp/llm_conv_XXXXXX", src[1024], p1[1100];
+    CHECK(mkdtemp(q) && mkdtemp(d));
+    snprintf(src, sizeof src, "%sllama", fixture("models/dev/"));
+    llm_convert_params p = { .src = src, .dst = q, .quantize = true, .bits = 4, .group_size = 32, .set_dtype = true, .dtype = LLM_DTYPE_BF16 };
+    CHECK_OK(llm_convert_model(&p));
+    llm_convert_params pd = { .src = q, .dst = d, .dequantize = true };
+    CHECK_OK(llm_convert_model(&pd));
+    CHECK_EQ_INT(llm_convert_model(&(llm_convert_params){ .src = q, .dst = d, .quantize = true }), LLM_ERR_INVALID_ARG);   /* already quantized */
+    CHECK(strstr(llm_last_error(), "already quantized") != NULL);
+    snprintf(p1, sizeof p1, "%s/model.safetensors", q);
+    llm_safetensors *a = NULL, *b = NULL;
+    CHECK_OK(llm_safetensors_open(p1, &a));
+    snprintf(p1, sizeof p1, "%s/model.safetensors", d);
+    CHECK_OK(llm_safetensors_open(p1, &b));
+    const llm_tensor *w = a ? llm_safetensors_find(a, "model.layers.0.mlp.up_proj.weight") : NULL,
+                     *sc = a ? llm_safetensors_find(a, "model.layers.0.mlp.up_proj.scales") : NULL,
+                     *bi = a ? llm_safetensors_find(a, "model.layers.0.mlp.up_proj.biases") : NULL,
+                     *f = b ? llm_safetensors_find(b, "model.layers.0.mlp.up_proj.weight") : NULL;
+    CHECK(w && sc && bi && f && f->dtype == LLM_DTYPE_BF16 && f->n_dims == 2 && f->shape[0] == 160 && f->shape[1] == 64);
+    CHECK(b && !llm_safetensors_find(b, "model.layers.0.mlp.up_proj.scales"));
+    if (w && sc && bi && f) {
+        float want[160 * 64], got[160 * 64];
+        CHECK_OK(llm_mlx_dequantize(w->data, sc->data, bi->data, 160, 64, 4, 32, LLM_DTYPE_BF16, want));
+        llm_convert(LLM_DTYPE_F32, got, LLM_DTYPE_BF16, f->data, 160 * 64);
+        CHECK(!memcmp(want, got, sizeof want));
+    }
+    llm_safetensors_close(a);
+    llm_safetensors_close(b);
+    char cp[1100], *text = NULL;
+    size_t len = 0;
+    snprintf(cp, sizeof cp, "%s/config.json", d);
+    CHECK_OK(llm__read_file(NULL, cp, &text, &len));
+    CHECK(text && !strstr(text, "quantization"));
+    llm__free(NULL, text);
+    double eq = logits_err(q, "llama"), ed = logits_err(d, "llama");
+    printf("  llama 4-bit g32: max |logits - ref| %.3g quantized, %.3g dequantized\n", eq, ed);
+    CHECK(fabs(eq - ed) <= 0.05);
+    rm_dir(q);
+    rm_dir(d);
+}
+
 int main(void) {
     RUN(test_cast_bf16);
     RUN(test_quantize_4bit);
     RUN(test_same_as_mlx_lm);
+    RUN(test_dequantize);
     return TEST_MAIN_END();
 }
