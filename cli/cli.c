@@ -1014,6 +1014,7 @@ static int cmd_convert(int argc, char **argv) {
         { "--q-bits", NULL, OPT_INT, &p.bits, "bits per weight: 2, 3, 4, 5, 6, 8 (default 4)" },
         { "--q-group-size", NULL, OPT_INT, &p.group_size, "weights per scale and bias: 32, 64, 128 (default 64)" },
         { "--q-mode", NULL, OPT_STR, &mode, "quantization mode (affine)" },
+        { "--quant-predicate", NULL, OPT_STR, &p.quant_predicate, "mixed-precision recipe: mixed_2_6, mixed_3_4, mixed_3_6, mixed_4_6" },
         { "--dtype", NULL, OPT_STR, &dtype, "float32, float16 or bfloat16 for the float tensors (default: kept)" },
         { "--to-gguf", NULL, OPT_STR, &p.gguf, "write one llama.cpp GGUF file here instead of an MLX directory" },
         { "--gguf-type", NULL, OPT_STR, &gguf_type, "GGUF weight type: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_K..q6_K (default f16)" },
@@ -1053,7 +1054,7 @@ static const cli_cmd commands[] = {
     { "tokenize", cmd_tokenize, "print the token ids of a text or file" },
     { "template", cmd_template, "render a chat template (--model DIR --messages F.json)" },
     { "convert",  cmd_convert,  "convert a model directory to MLX format (-q: quantized)" },
-    { "quantize", cmd_quantize, "quantize a model directory (MLX affine)" },
+    { "quantize", cmd_quantize, "quantize a model directory (MLX affine, or GGUF with --to-gguf)" },
     { "bench",    cmd_bench,    "measure prompt and generation speed (tokens/s), like llama-bench" },
     { "help",     cmd_help,     "list the subcommands and the supported architectures" },
 };

@@ -21,6 +21,11 @@ typedef struct llm_convert_params {
     int group_size;          /* 32, 64, 128; 0: 64 */
     bool set_dtype;          /* cast float tensors to dtype (else each keeps its own) */
     llm_dtype dtype;         /* LLM_DTYPE_F32, _F16 or _BF16 */
+    const char *quant_predicate;   /* NULL, or mlx_lm's mixed recipes "mixed_2_6", "mixed_3_4", "mixed_3_6",
+                                      "mixed_4_6": most matrices at the low bits, lm_head and some layers'
+                                      v_proj/down_proj at the high ones (config.json records each) */
+    size_t max_shard_bytes;  /* 0: 5 GiB (mlx_lm); larger outputs are written as model-0000i-of-0000N
+                                .safetensors shards with model.safetensors.index.json, as mlx_lm names them */
     /* GGUF output (71_convert_gguf.c): with gguf set, one llama.cpp file is written there
        instead of the MLX directory (dst, quantize, bits, group_size and dtype unused) */
     const char *gguf;        /* output .gguf path, or NULL */
