@@ -1053,7 +1053,7 @@ static const cli_cmd commands[] = {
     { "logits",   cmd_logits,   "run a prompt and write the logits of every position" },
     { "tokenize", cmd_tokenize, "print the token ids of a text or file" },
     { "template", cmd_template, "render a chat template (--model DIR --messages F.json)" },
-    { "convert",  cmd_convert,  "convert a model directory to MLX format (-q: quantized)" },
+    { "convert",  cmd_convert,  "convert a model directory to MLX format (-q: quantized) or GGUF (--to-gguf)" },
     { "quantize", cmd_quantize, "quantize a model directory (MLX affine, or GGUF with --to-gguf)" },
     { "bench",    cmd_bench,    "measure prompt and generation speed (tokens/s), like llama-bench" },
     { "help",     cmd_help,     "list the subcommands and the supported architectures" },
