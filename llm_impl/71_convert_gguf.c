@@ -319,8 +319,8 @@ static llm_status llm__gguf_tensors(llm__gconv *c, llm_safetensors *st, const cJ
     }
     if (!s) s = llm__gguf_rope_tensors(c);
     if (!s && c->n_requant)
-        llm__log(LLM_LOG_WARN, "%s: %lld MLX-quantized matrices were dequantized and quantized again to %s (not lossless)", c->path,
-                 (long long)c->n_requant, llm_dtype_get(c->p->gguf_type)->name);
+        llm__log(LLM_LOG_WARN, "%s: %lld MLX-quantized matrices were dequantized and quantized again (not lossless; "
+                 "only 4-bit and 8-bit groups of 32 with f16 scales map to q4_1 / q8_0 as they are)", c->path, (long long)c->n_requant);
     return s;
 }
 #endif

@@ -155,6 +155,9 @@ static void test_mlx_q4_1(void) {
     double e = logits_err(out, "qwen3");
     printf("  qwen3 -> MLX 4-bit g32 f16 -> GGUF q4_1: max |logits - f32 ref| %.3g\n", e);
     CHECK(e <= 3.0);      /* 4-bit weights: the bound test_convert uses for MLX 4-bit models */
+    double em = logits_err(mlx, "qwen3");
+    printf("  (the MLX model itself: %.3g)\n", em);
+    CHECK(fabs(e - em) <= 0.1);   /* the same weights, the output matrix aside (q8_0) */
     /* 4-bit groups of 64 have no lossless ggml form: dequantized, then q4_0 */
     p.group_size = 64;
     CHECK_OK(llm_convert_model(&p));
@@ -163,6 +166,23 @@ static void test_mlx_q4_1(void) {
     printf("  qwen3 -> MLX 4-bit g64 -> GGUF q4_0: max |logits - f32 ref| %.3g\n", e);
     CHECK(e <= 3.0);
     remove(out);
+    const char *files[] = { "model.safetensors", "config.json", "generation_config.json" };
+    for (int i = 0; i < 3; i++) { snprintf(sp, sizeof sp, "%s/%s", mlx, files[i]); remove(sp); }
+    rmdir(mlx);
+}
+
+/* Llama's Wq/Wk rows are permuted block for block: the q4_1 GGUF computes what the MLX model does. */
+static void test_mlx_q4_1_llama(void) {
+    const char *mlx = tmp_path("mlxl"), *out = tmp_path("q41l.gguf");
+    llm_convert_params p = { .src = fixture("models/dev/llama"), .dst = mlx, .quantize = true, .bits = 4, .group_size = 32,
+                             .set_dtype = true, .dtype = LLM_DTYPE_F16 };
+    CHECK_OK(llm_convert_model(&p));
+    CHECK_OK(to_gguf(mlx, LLM_DTYPE_Q4_1, out));
+    double e = logits_err(out, "llama"), em = logits_err(mlx, "llama");
+    printf("  llama -> MLX 4-bit g32 f16 -> GGUF q4_1: max |logits - f32 ref| %.3g (MLX model %.3g)\n", e, em);
+    CHECK(fabs(e - em) <= 0.1);
+    remove(out);
+    char sp[300];
     const char *files[] = { "model.safetensors", "config.json", "generation_config.json" };
     for (int i = 0; i < 3; i++) { snprintf(sp, sizeof sp, "%s/%s", mlx, files[i]); remove(sp); }
     rmdir(mlx);
@@ -292,6 +312,7 @@ int main(void) {
     RUN(test_f16);
     RUN(test_block_types);
     RUN(test_mlx_q4_1);
+    RUN(test_mlx_q4_1_llama);
     RUN(test_vocab_llama3);
     RUN(test_vocab_qwen3);
     RUN(test_vocab_llama2);
