@@ -50,7 +50,10 @@ typedef struct llm_convert_params {
      groups of 32 into q4_1 and 8-bit groups of 32 whose biases are -128 * scale into q8_0,
      which are copied block for block (no loss) when every scale and bias is an f16 value.
    - metadata: general.*, <arch>.* hyperparameters and, from tokenizer.json and
-     tokenizer_config.json when present, tokenizer.ggml.* (72_convert_gguf_vocab.c).
+     tokenizer_config.json when present, tokenizer.ggml.* (72_convert_gguf_meta.c).
+   - src may be a .gguf file: its metadata is copied and its tensors re-typed by the same
+     rules, as llama-quantize does (byte-identical with it for q4_0 and q8_0 from
+     SmolLM2-135M Q4_1).
    The tensors are assembled in memory (about the output's size), then written atomically. */
 
 /* Errors: LLM_ERR_IO (reading or writing), LLM_ERR_FORMAT (the source), LLM_ERR_INVALID_ARG

@@ -257,6 +257,53 @@ static llm_status llm__gguf_vocab(llm__gw *w, const char *src_dir, const llm__hp
     return s;
 }
 
+/* ---- GGUF -> GGUF (llama-quantize): the metadata copied, the matrices re-typed ---- */
+
+/* Tensor t (any ggml type) into c's file in the type the rules give it: copied when it has
+   that type already, else dequantized and quantized. Names and layouts are llama.cpp's. */
+static llm_status llm__gguf_requant(llm__gconv *c, const llm_tensor *t) {
+    llm__convert_src shape = { .t = t, .n_dims = t->n_dims ? t->n_dims : 1, .cols = t->n_dims ? t->shape[t->n_dims - 1] : 1 };
+    memcpy(shape.shape, t->shape, sizeof shape.shape);
+    shape.rows = shape.cols ? llm_tensor_n_elems(t) / shape.cols : 0;
+    llm_dtype to = llm__gguf_pick(c, t->name, &shape);
+    size_t nb = llm_dtype_n_bytes(to, shape.rows * shape.cols);
+    uint8_t *out = (uint8_t *)llm__gw_own(&c->w, malloc(nb + 1));
+    float *f = (float *)malloc((size_t)shape.cols * sizeof *f + 1);
+    llm_status s = out && f ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "out of memory");
+    if (!s && to == t->dtype) memcpy(out, t->data, nb);
+    for (int64_t r = 0; !s && to != t->dtype && r < shape.rows; r++) {
+        s = llm_dequantize(t->dtype, (const uint8_t *)t->data + llm_dtype_n_bytes(t->dtype, r * shape.cols), f, shape.cols);
+        if (!s) s = llm_quantize(to, f, out + llm_dtype_n_bytes(to, r * shape.cols), shape.cols);
+    }
+    free(f);
+    return s ? s : llm__gw_tensor(&c->w, t->name, to, shape.n_dims, shape.shape, out, nb);
+}
+
+static llm_status llm__convert_gguf_file(const llm_convert_params *p) {
+    llm_gguf *g = NULL;
+    llm_status s = llm_gguf_open(p->src, &g);
+    if (s) return s;
+    llm__gconv c = { .p = p, .path = p->src, .hp = NULL };
+    llm_gguf_get_str(g, "general.architecture", &c.w.arch);
+    c.tied = !llm_gguf_find_tensor(g, "output.weight");
+    for (int64_t i = 0; i < llm_gguf_n_kv(g); i++) {
+        const llm_gguf_kv *kv = llm_gguf_kv_at(g, i);
+        if (strcmp(kv->key, "general.file_type") && strcmp(kv->key, "general.quantization_version")) llm__gw_kv(&c.w, *kv);
+    }
+    llm__gw_kv(&c.w, llm_gguf_kv_u32("general.file_type", llm__gguf_ftype(p->gguf_type)));
+    if (!llm__is_float(p->gguf_type)) llm__gw_kv(&c.w, llm_gguf_kv_u32("general.quantization_version", 2));
+    int64_t n = llm_gguf_n_tensors(g);
+    for (int64_t i = 0; i < n && !s; i++) {
+        s = llm__gguf_requant(&c, llm_gguf_tensor(g, i));
+        if (!s && p->progress) p->progress(p->progress_user, i + 1, n);
+    }
+    if (!s && c.w.oom) s = llm__fail(LLM_ERR_NOMEM, "out of memory");
+    if (!s) s = llm_gguf_write(p->gguf, c.w.kv, c.w.n_kv, c.w.t, c.w.n_t);
+    llm__gw_free(&c.w);
+    llm_gguf_close(g);
+    return s;
+}
+
 /* ---- the entry point (llm_convert_model with params->gguf) ---- */
 
 static llm_status llm__gguf_check_params(const llm_convert_params *p) {
@@ -272,6 +319,8 @@ static llm_status llm__gguf_check_params(const llm_convert_params *p) {
 static llm_status llm__convert_gguf(const llm_convert_params *p) {
     llm_status s = llm__gguf_check_params(p);
     if (s) return s;
+    size_t n = strlen(p->src);
+    if (n > 5 && !strcmp(p->src + n - 5, ".gguf")) return llm__convert_gguf_file(p);
     char src_dir[4096], path[4200];
     if (llm__is_dir(p->src)) snprintf(src_dir, sizeof src_dir, "%s", p->src);
     else llm__path_dir(src_dir, sizeof src_dir, p->src);

@@ -6,6 +6,7 @@
      bit for bit; other MLX widths are dequantized and quantized again;
    - tokenizer.json -> tokenizer.ggml.*: the GGUF tokenizer encodes the reference cases like
      the tokenizer.json one (llama3, qwen3: byte-level BPE; llama2: SentencePiece);
+   - a GGUF re-typed (llama-quantize's job) equals the direct conversion;
    - bad arguments are refused with a reason and leave no file behind (atomic writes);
    - the `gguf` Python package (llama.cpp's reader) reads the files back, names, types,
      shapes and values (tests/tools/gguf_py_check.py; skipped without python3 + gguf). */
@@ -188,6 +189,36 @@ static void test_mlx_q4_1_llama(void) {
     rmdir(mlx);
 }
 
+/* GGUF -> GGUF (llama-quantize): an f32 GGUF re-typed to q4_0 equals converting to q4_0
+   directly, tensor for tensor and key for key (file_type aside). */
+static void test_requantize(void) {
+    const char *f32 = tmp_path("rq32.gguf"), *direct = tmp_path("rqd.gguf"), *re = tmp_path("rqr.gguf");
+    CHECK_OK(to_gguf(fixture("models/dev/llama"), LLM_DTYPE_F32, f32));
+    CHECK_OK(to_gguf(fixture("models/dev/llama"), LLM_DTYPE_Q4_0, direct));
+    CHECK_OK(to_gguf(f32, LLM_DTYPE_Q4_0, re));
+    llm_gguf *a = NULL, *b = NULL;
+    CHECK_OK(llm_gguf_open(direct, &a));
+    CHECK_OK(llm_gguf_open(re, &b));
+    if (a && b) {
+        CHECK_EQ_INT(llm_gguf_n_tensors(a), llm_gguf_n_tensors(b));
+        CHECK_EQ_INT(llm_gguf_n_kv(a), llm_gguf_n_kv(b));
+        int same = 0;
+        for (int64_t i = 0; i < llm_gguf_n_tensors(a); i++) {
+            const llm_tensor *x = llm_gguf_tensor(a, i), *y = llm_gguf_find_tensor(b, x->name);
+            same += y && x->dtype == y->dtype && x->n_bytes == y->n_bytes && !memcmp(x->data, y->data, x->n_bytes);
+        }
+        CHECK_EQ_INT(same, llm_gguf_n_tensors(a));
+        int64_t ft = -1;
+        llm_gguf_get_int(b, "general.file_type", &ft);
+        CHECK_EQ_INT(ft, 2);
+    }
+    llm_gguf_close(a);
+    llm_gguf_close(b);
+    remove(f32);
+    remove(direct);
+    remove(re);
+}
+
 /* A model directory of the dev model `model` with the real tokenizer `tok` (links). */
 static const char *with_tokenizer(const char *model, const char *tok) {
     const char *dir = tmp_path("tokmodel");
@@ -313,6 +344,7 @@ int main(void) {
     RUN(test_block_types);
     RUN(test_mlx_q4_1);
     RUN(test_mlx_q4_1_llama);
+    RUN(test_requantize);
     RUN(test_vocab_llama3);
     RUN(test_vocab_qwen3);
     RUN(test_vocab_llama2);
