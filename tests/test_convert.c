@@ -1,7 +1,9 @@
 /* llm_convert_model: fixtures converted to MLX directories load back and compute what they
    should: a bf16 cast gives the llama_bf16 fixture's reference logits (computed by
    transformers from the same rounded weights), a 4-bit quantization stores exactly the
-   bytes llm_mlx_quantize (bit-exact with mlx) gives and keeps the logits near the float ones. */
+   bytes llm_mlx_quantize (bit-exact with mlx) gives and keeps the logits near the float ones;
+   whole models (mixed recipes too) hash like mlx_lm's; -d gives mlx's dequantized values;
+   a small shard limit gives mlx_lm's shard files and index. */
 #define LLM_IMPLEMENTATION
 #include "llm.h"
 #include "test.h"
