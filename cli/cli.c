@@ -952,10 +952,39 @@ static int cmd_bench(int argc, char **argv) {
     return 0;
 }
 
-/* ---- convert / quantize: a model directory to an MLX one (llm_convert_model) ---- */
-static int convert_run(const char *cmd, llm_convert_params *p, const char *dtype, const char *mode) {
-    if (!p->src || !p->dst) { fprintf(stderr, "llm %s: the source and output directories are required\n", cmd); return 2; }
+/* ---- convert / quantize: a model directory to an MLX one or to a GGUF file (llm_convert_model) ---- */
+static void convert_progress(void *user, int64_t done, int64_t total) {
+    (void)user;
+    int w = total > 0 ? (int)(40 * done / total) : 40;
+    fprintf(stderr, "\r  [%.*s%*s] %lld/%lld tensors", w, "########################################", 40 - w, "", (long long)done, (long long)total);
+    if (done == total) fputc('\n', stderr);
+}
+
+static bool ascii_ieq(const char *a, const char *b) {
+    for (; *a && *b; a++, b++) if ((*a | 32) != (*b | 32)) return false;
+    return *a == *b;
+}
+
+/* "q4_0", "Q4_K", "f16", "float16", ... -> the dtype; false if unknown */
+static bool parse_gguf_type(const char *name, llm_dtype *out) {
+    if (!strcmp(name, "float32")) name = "f32";
+    else if (!strcmp(name, "float16")) name = "f16";
+    else if (!strcmp(name, "bfloat16")) name = "bf16";
+    for (int i = 0; i < LLM_DTYPE_COUNT; i++) {
+        const llm_dtype_info *d = llm_dtype_get((llm_dtype)i);
+        if (d && d->name && ascii_ieq(d->name, name)) { *out = (llm_dtype)i; return true; }
+    }
+    return false;
+}
+
+static int convert_run(const char *cmd, llm_convert_params *p, const char *dtype, const char *mode, const char *gguf_type) {
+    if (!p->src || (!p->dst && !p->gguf)) { fprintf(stderr, "llm %s: the source and an output (directory, or --to-gguf FILE) are required\n", cmd); return 2; }
     if (mode && strcmp(mode, "affine")) { fprintf(stderr, "llm %s: only --q-mode affine can be written\n", cmd); return 2; }
+    p->gguf_type = LLM_DTYPE_F16;                                  /* convert_hf_to_gguf.py's default */
+    if (gguf_type && !parse_gguf_type(gguf_type, &p->gguf_type)) {
+        fprintf(stderr, "llm %s: --gguf-type is f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K or q6_K\n", cmd);
+        return 2;
+    }
     if (dtype) {
         p->set_dtype = true;
         if (!strcmp(dtype, "float32")) p->dtype = LLM_DTYPE_F32;
@@ -963,43 +992,53 @@ static int convert_run(const char *cmd, llm_convert_params *p, const char *dtype
         else if (!strcmp(dtype, "bfloat16")) p->dtype = LLM_DTYPE_BF16;
         else { fprintf(stderr, "llm %s: --dtype is float32, float16 or bfloat16\n", cmd); return 2; }
     }
-    if (isatty(2)) fprintf(stderr, "%s %s -> %s ...\n", p->quantize ? "quantizing" : "converting", p->src, p->dst);
+    const char *out = p->gguf ? p->gguf : p->dst;
+    if (isatty(2)) {
+        fprintf(stderr, "%s %s -> %s ...\n", p->gguf ? "writing GGUF" : p->quantize ? "quantizing" : "converting", p->src, out);
+        p->progress = convert_progress;
+    }
     llm_status st = llm_convert_model(p);
     if (st) die(st, "converting the model");
-    if (isatty(2)) fprintf(stderr, "done: %s\n", p->dst);
+    if (isatty(2)) fprintf(stderr, "done: %s\n", out);
     return 0;
 }
 
 static int cmd_convert(int argc, char **argv) {
     llm_convert_params p = { 0 };
-    const char *dtype = NULL, *mode = NULL;
+    const char *dtype = NULL, *mode = NULL, *gguf_type = NULL;
     cli_opt opts[] = {
         { "--hf-path", NULL, OPT_STR, &p.src, "source model directory (Hugging Face or MLX safetensors)" },
         { "--mlx-path", NULL, OPT_STR, &p.dst, "output directory (created if missing)" },
         { "--quantize", "-q", OPT_BOOL, &p.quantize, "quantize the weight matrices (MLX affine)" },
+        { "--dequantize", "-d", OPT_BOOL, &p.dequantize, "dequantize an MLX-quantized model to float" },
         { "--q-bits", NULL, OPT_INT, &p.bits, "bits per weight: 2, 3, 4, 5, 6, 8 (default 4)" },
         { "--q-group-size", NULL, OPT_INT, &p.group_size, "weights per scale and bias: 32, 64, 128 (default 64)" },
         { "--q-mode", NULL, OPT_STR, &mode, "quantization mode (affine)" },
+        { "--quant-predicate", NULL, OPT_STR, &p.quant_predicate, "mixed-precision recipe: mixed_2_6, mixed_3_4, mixed_3_6, mixed_4_6" },
         { "--dtype", NULL, OPT_STR, &dtype, "float32, float16 or bfloat16 for the float tensors (default: kept)" },
+        { "--to-gguf", NULL, OPT_STR, &p.gguf, "write one llama.cpp GGUF file here instead of an MLX directory" },
+        { "--gguf-type", NULL, OPT_STR, &gguf_type, "GGUF weight type: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_K..q6_K (default f16)" },
     };
-    parse_flags("convert", "convert a model directory to MLX format, optionally quantized", opts,
+    parse_flags("convert", "convert a model directory to MLX format (optionally quantized) or to GGUF", opts,
                 (int)(sizeof opts / sizeof opts[0]), argc, argv);
-    return convert_run("convert", &p, dtype, mode);
+    return convert_run("convert", &p, dtype, mode, gguf_type);
 }
 
 static int cmd_quantize(int argc, char **argv) {
     llm_convert_params p = { .quantize = true };
-    const char *dtype = NULL;
+    const char *dtype = NULL, *gguf_type = NULL;
     cli_opt opts[] = {
         { "--model", NULL, OPT_STR, &p.src, "model directory" },
         { "--output", "-o", OPT_STR, &p.dst, "output directory (created if missing)" },
         { "--q-bits", NULL, OPT_INT, &p.bits, "bits per weight: 2, 3, 4, 5, 6, 8 (default 4)" },
         { "--q-group-size", NULL, OPT_INT, &p.group_size, "weights per scale and bias: 32, 64, 128 (default 64)" },
         { "--dtype", NULL, OPT_STR, &dtype, "float32, float16 or bfloat16 for scales and float tensors" },
+        { "--to-gguf", NULL, OPT_STR, &p.gguf, "write one llama.cpp GGUF file here instead (with --gguf-type)" },
+        { "--gguf-type", NULL, OPT_STR, &gguf_type, "GGUF weight type, e.g. q4_0, q8_0, q4_K (default f16)" },
     };
-    parse_flags("quantize", "quantize a model directory (MLX affine; = convert -q)", opts,
+    parse_flags("quantize", "quantize a model directory (MLX affine; = convert -q), or write it as GGUF", opts,
                 (int)(sizeof opts / sizeof opts[0]), argc, argv);
-    return convert_run("quantize", &p, dtype, NULL);
+    return convert_run("quantize", &p, dtype, NULL, gguf_type);
 }
 
 static const cli_cmd *find_cmd(const char *name);
@@ -1014,8 +1053,8 @@ static const cli_cmd commands[] = {
     { "logits",   cmd_logits,   "run a prompt and write the logits of every position" },
     { "tokenize", cmd_tokenize, "print the token ids of a text or file" },
     { "template", cmd_template, "render a chat template (--model DIR --messages F.json)" },
-    { "convert",  cmd_convert,  "convert a model directory to MLX format (-q: quantized)" },
-    { "quantize", cmd_quantize, "quantize a model directory (MLX affine)" },
+    { "convert",  cmd_convert,  "convert a model directory to MLX format (-q: quantized) or GGUF (--to-gguf)" },
+    { "quantize", cmd_quantize, "quantize a model directory (MLX affine, or GGUF with --to-gguf)" },
     { "bench",    cmd_bench,    "measure prompt and generation speed (tokens/s), like llama-bench" },
     { "help",     cmd_help,     "list the subcommands and the supported architectures" },
 };

@@ -14,12 +14,47 @@
 typedef struct llm_convert_params {
     const char *src;         /* model directory (or a .safetensors file inside one) */
     const char *dst;         /* output directory */
-    bool quantize;           /* -q */
+    bool quantize;           /* -q (an MLX-quantized source is refused, as mlx_lm does) */
+    bool dequantize;         /* -d: MLX-quantized matrices back to float (the scales' dtype, or dtype);
+                                config.json loses "quantization" */
     int bits;                /* 2, 3, 4, 5, 6, 8; 0: 4 */
     int group_size;          /* 32, 64, 128; 0: 64 */
     bool set_dtype;          /* cast float tensors to dtype (else each keeps its own) */
     llm_dtype dtype;         /* LLM_DTYPE_F32, _F16 or _BF16 */
+    const char *quant_predicate;   /* NULL, or mlx_lm's mixed recipes "mixed_2_6", "mixed_3_4", "mixed_3_6",
+                                      "mixed_4_6": most matrices at the low bits, lm_head and some layers'
+                                      v_proj/down_proj at the high ones (config.json records each) */
+    size_t max_shard_bytes;  /* 0: 5 GiB (mlx_lm); larger outputs are written as model-0000i-of-0000N
+                                .safetensors shards with model.safetensors.index.json, as mlx_lm names them */
+    /* GGUF output (71_convert_gguf.c): with gguf set, one llama.cpp file is written there
+       instead of the MLX directory (dst, quantize, bits, group_size and dtype unused) */
+    const char *gguf;        /* output .gguf path, or NULL */
+    llm_dtype gguf_type;     /* type of the weight matrices: f32 (the zero value), f16, bf16, q4_0,
+                                q4_1, q5_0, q5_1, q8_0, q2_K..q6_K */
+    /* optional progress report, called after each tensor: done of total */
+    void (*progress)(void *user, int64_t done, int64_t total);
+    void *progress_user;
 } llm_convert_params;
+
+/* ---- >>convert-gguf: the same sources -> one GGUF file, as llama.cpp's convert_hf_to_gguf.py
+   (then llama-quantize for the block types) writes it, for the families our GGUF loader
+   runs: llama (also mistral, mixtral), qwen2, qwen3, qwen3moe, gemma, gemma2, gemma3, phi3.
+   - names: llama.cpp's (token_embd, blk.N.attn_q, ffn_gate_exps, ...); Llama's Wq/Wk rows
+     permuted for ggml's interleaved rope; Gemma norms stored as 1 + w; Llama 3 rope scaling
+     as a rope_freqs tensor, Phi-3 LongRoPE as rope_factors_short/long.
+   - types: 1-D tensors, norms and MoE routers f32; the matrices gguf_type, except the output
+     matrix (the token table when tied) of a block type other than q8_0, which is q6_K (q8_0
+     when its rows are not whole 256-blocks), as llama-quantize does; a matrix whose rows the
+     block size does not divide falls back to f16.
+   - from an MLX model: matrices are dequantized and quantized to their type, except 4-bit
+     groups of 32 into q4_1 and 8-bit groups of 32 whose biases are -128 * scale into q8_0,
+     which are copied block for block (no loss) when every scale and bias is an f16 value.
+   - metadata: general.*, <arch>.* hyperparameters and, from tokenizer.json and
+     tokenizer_config.json when present, tokenizer.ggml.* (72_convert_gguf_meta.c).
+   - src may be a .gguf file: its metadata is copied and its tensors re-typed by the same
+     rules, as llama-quantize does (byte-identical with it for q4_0 and q8_0 from
+     SmolLM2-135M Q4_1).
+   The tensors are assembled in memory (about the output's size), then written atomically. */
 
 /* Errors: LLM_ERR_IO (reading or writing), LLM_ERR_FORMAT (the source), LLM_ERR_INVALID_ARG
    (parameters), LLM_ERR_NOMEM; the reason in llm_last_error(). */

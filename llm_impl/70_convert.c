@@ -17,7 +17,7 @@ static bool llm__convert_quantizable(const llm_tensor *t, int group_size) {
 
 /* One source tensor -> 1 (kept or cast) or 3 (quantized) output tensors in out; data they
    own is recorded in owned[*n_owned] for the caller to free. */
-static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_tensor *t, llm_tensor *out, void **owned,
+static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_tensor *t, int bits, llm_tensor *out, void **owned,
                                       int64_t *n_owned, int64_t *n_out) {
     llm_dtype dt = p->set_dtype && llm__is_float(t->dtype) ? p->dtype : t->dtype;
     int64_t n = llm_tensor_n_elems(t);
@@ -32,7 +32,7 @@ static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_ten
         return LLM_OK;
     }
     int64_t cols = t->shape[t->n_dims - 1], rows = n / cols, ng = n / p->group_size;
-    size_t wb = llm_mlx_weight_bytes(rows, cols, p->bits), pb = llm_dtype_n_bytes(dt, ng);
+    size_t wb = llm_mlx_weight_bytes(rows, cols, bits), pb = llm_dtype_n_bytes(dt, ng);
     float *f = (float *)malloc((size_t)n * sizeof *f);
     void *w = owned[(*n_owned)++] = malloc(wb), *sc = owned[(*n_owned)++] = malloc(pb), *bi = owned[(*n_owned)++] = malloc(pb);
     if (!f || !w || !sc || !bi) { free(f); return llm__fail(LLM_ERR_NOMEM, "out of memory"); }
@@ -42,7 +42,7 @@ static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_ten
         llm_convert(dt, sc, LLM_DTYPE_F32, f + i, k);
         llm_convert(LLM_DTYPE_F32, f + i, dt, sc, k);
     }
-    llm_status s = llm_mlx_quantize(f, rows, cols, p->bits, p->group_size, dt, w, sc, bi);
+    llm_status s = llm_mlx_quantize(f, rows, cols, bits, p->group_size, dt, w, sc, bi);
     free(f);
     if (s) return s;
     void *data[3] = { w, sc, bi };
@@ -58,7 +58,7 @@ static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_ten
             out[i].name = nm;
         }
         out[i].dtype = i ? dt : LLM_DTYPE_U32;
-        out[i].shape[t->n_dims - 1] = i ? cols / p->group_size : cols * p->bits / 32;
+        out[i].shape[t->n_dims - 1] = i ? cols / p->group_size : cols * bits / 32;
         out[i].data = data[i];
         out[i].n_bytes = i ? pb : wb;
     }
@@ -66,18 +66,180 @@ static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_ten
     return LLM_OK;
 }
 
+/* ---- sources: a float tensor or an MLX-quantized matrix, read as rows of f32 ---- */
+
+typedef struct llm__convert_src {
+    const llm_tensor *t;       /* the float tensor, or the packed u32 .weight */
+    bool mlx;
+    llm__qmat q;               /* MLX: views of .weight/.scales/.biases as [rows, cols] */
+    int n_dims;
+    int64_t shape[LLM_MAX_DIMS];   /* logical shape (an MLX matrix's unpacked) */
+    int64_t rows, cols;        /* all but the last dim, and the last */
+} llm__convert_src;
+
+/* rows [r0, r0 + n) as f32 into out [n, cols] */
+static void llm__convert_src_rows(const llm__convert_src *s, int64_t r0, int64_t n, float *out) {
+    if (!s->mlx) {
+        llm_convert(LLM_DTYPE_F32, out, s->t->dtype, (const uint8_t *)s->t->data + llm_dtype_n_bytes(s->t->dtype, r0 * s->cols), n * s->cols);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) llm__mlx_row_f32(&s->q, r0 + i, out + i * s->cols);
+}
+
+/* t viewed as a matrix [rows, last dim] (stacked experts [E, R, C] are E*R rows) */
+static llm_tensor llm__convert_flat(const llm_tensor *t) {
+    llm_tensor f = *t;
+    f.n_dims = 2;
+    f.shape[1] = t->shape[t->n_dims - 1];
+    f.shape[0] = f.shape[1] ? llm_tensor_n_elems(t) / f.shape[1] : 0;
+    return f;
+}
+
+/* The source for tensor t (name "<module>.weight" when quantized: its .scales tell). */
+static llm_status llm__convert_src_init(const char *path, llm_safetensors *st, const cJSON *cfg, const llm_tensor *t, llm__convert_src *s) {
+    memset(s, 0, sizeof *s);
+    s->t = t;
+    s->n_dims = t->n_dims ? t->n_dims : 1;
+    memcpy(s->shape, t->shape, sizeof s->shape);
+    if (!t->n_dims) s->shape[0] = 1;
+    char module[600], nm[620];
+    size_t n = strlen(t->name);
+    const llm_tensor *scales = NULL;
+    if (n > 7 && n < sizeof module && !strcmp(t->name + n - 7, ".weight")) {
+        snprintf(module, sizeof module, "%.*s", (int)(n - 7), t->name);
+        snprintf(nm, sizeof nm, "%s.scales", module);
+        scales = llm_safetensors_find(st, nm);
+    }
+    if (!scales) {
+        if (!llm__is_float(t->dtype)) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' is %s, not a float", path, t->name, llm_dtype_get(t->dtype)->name);
+        s->cols = s->shape[s->n_dims - 1];
+        s->rows = s->cols ? llm_tensor_n_elems(t) / s->cols : 0;
+        return LLM_OK;
+    }
+    bool quantized;
+    int bits, gs;
+    const char *mode;
+    llm__mlx_quant_params(cfg, module, &quantized, &bits, &gs, &mode);
+    if (!quantized || bits <= 0 || t->n_dims < 2)
+        return llm__fail(LLM_ERR_FORMAT, "%s: '%s' has scales but config.json does not quantize it", path, module);
+    snprintf(nm, sizeof nm, "%s.biases", module);
+    const llm_tensor *biases = llm_safetensors_find(st, nm);
+    llm_tensor w2 = llm__convert_flat(t), s2 = llm__convert_flat(scales), b2 = biases ? llm__convert_flat(biases) : w2;
+    s->cols = w2.shape[1] * 32 / bits, s->rows = w2.shape[0];
+    s->shape[s->n_dims - 1] = s->cols;
+    s->mlx = true;
+    return llm__mlx_qmat_init(path, module, &w2, &s2, biases ? &b2 : NULL, mode, bits, gs, s->rows, s->cols, &s->q);
+}
+
+/* .scales / .biases of a quantized module: read with its .weight */
+static bool llm__convert_is_qparam(llm_safetensors *st, const char *name) {
+    size_t n = strlen(name);
+    char w[600];
+    if (n < 7 || n >= sizeof w || (strcmp(name + n - 7, ".scales") && strcmp(name + n - 7, ".biases"))) return false;
+    snprintf(w, sizeof w, "%.*s.weight", (int)(n - 7), name);
+    return llm_safetensors_find(st, w) != NULL;
+}
+
+/* Is name "<module>.weight" with "<module>.scales" beside it (an MLX-quantized weight)? */
+static bool llm__convert_is_qparam_of(llm_safetensors *st, const char *name) {
+    size_t n = strlen(name);
+    char sc[600];
+    if (n < 7 || n >= sizeof sc || strcmp(name + n - 7, ".weight")) return false;
+    snprintf(sc, sizeof sc, "%.*s.scales", (int)(n - 7), name);
+    return llm_safetensors_find(st, sc) != NULL;
+}
+
+/* -d: an MLX-quantized module's .weight t -> a float tensor in the scales' dtype (or
+   --dtype), mlx.core.dequantize's values, as mlx_lm's dequantize_model. */
+static llm_status llm__convert_dequant(const llm_convert_params *p, llm_safetensors *st, const cJSON *cfg, const llm_tensor *t,
+                                       llm_tensor *out, void **owned, int64_t *n_owned) {
+    llm__convert_src src;
+    llm_status s = llm__convert_src_init(p->src, st, cfg, t, &src);
+    if (s) return s;
+    llm_dtype dt = p->set_dtype ? p->dtype : src.q.fp_mode >= 0 ? LLM_DTYPE_BF16 : src.q.sdtype;
+    int64_t n = src.rows * src.cols;
+    float *f = (float *)malloc((size_t)n * sizeof *f + 1);
+    void *d = owned[(*n_owned)++] = malloc(llm_dtype_n_bytes(dt, n) + 1);
+    if (!f || !d) { free(f); return llm__fail(LLM_ERR_NOMEM, "out of memory"); }
+    llm__convert_src_rows(&src, 0, src.rows, f);
+    llm_convert(dt, d, LLM_DTYPE_F32, f, n);
+    free(f);
+    *out = *t;
+    out->dtype = dt, out->data = d, out->n_bytes = llm_dtype_n_bytes(dt, n);
+    memcpy(out->shape, src.shape, sizeof out->shape);
+    return LLM_OK;
+}
+
+/* ---- mixed-precision recipes: mlx_lm convert.py's mixed_quant_predicate ----
+   "mixed_L_H" quantizes to L bits, except at H bits: lm_head, and v_proj and down_proj in
+   the layers llama.cpp's Q4_K_M favours (the first and last eighth, and every third one
+   between). Each quantized module gets its own {"group_size", "bits", "mode"} entry in
+   config.json's "quantization", as mlx_lm writes them. */
+typedef struct llm__convert_mix {
+    int low, high;            /* 0: no recipe */
+    int layer_at;             /* which '.'-separated part of a module path is the layer index */
+    int64_t n_layers;
+    cJSON *per;               /* module path -> its entry, for config.json */
+} llm__convert_mix;
+
+static llm_status llm__convert_mix_init(const llm_convert_params *p, llm_safetensors *st, const cJSON *cfg, llm__convert_mix *mx) {
+    static const struct { const char *name; int low, high; } recipes[] = {
+        { "mixed_2_6", 2, 6 }, { "mixed_3_4", 3, 4 }, { "mixed_3_6", 3, 6 }, { "mixed_4_6", 4, 6 },
+    };
+    memset(mx, 0, sizeof *mx);
+    if (!p->quant_predicate) return LLM_OK;
+    for (int i = 0; i < LLM__COUNT(recipes); i++)
+        if (!strcmp(p->quant_predicate, recipes[i].name)) mx->low = recipes[i].low, mx->high = recipes[i].high;
+    if (!mx->low) return llm__fail(LLM_ERR_INVALID_ARG, "quant predicate '%s' is unknown (mixed_2_6, mixed_3_4, mixed_3_6, mixed_4_6)", p->quant_predicate);
+    const char *down = NULL;
+    for (int64_t i = 0; i < llm_safetensors_n_tensors(st) && !down; i++)
+        if (strstr(llm_safetensors_tensor(st, i)->name, "down_proj")) down = llm_safetensors_tensor(st, i)->name;
+    if (!down) return llm__fail(LLM_ERR_INVALID_ARG, "%s: the model has no down_proj, which mixed quantization needs", p->src);
+    for (const char *c = down; *c; mx->layer_at++) {           /* the first all-digit part */
+        size_t n = strcspn(c, ".");
+        if (n && strspn(c, "0123456789") >= n) break;
+        c += n + (c[n] == '.');
+    }
+    const cJSON *text = llm__json_get(cfg, "text_config");
+    mx->n_layers = llm__json_int(cfg, "num_hidden_layers", llm__json_int(text, "num_hidden_layers", 0));
+    mx->per = cJSON_CreateObject();
+    return mx->per ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "out of memory");
+}
+
+/* The bits of module `path` ("model.layers.3.mlp.down_proj"), recorded for config.json. */
+static int llm__convert_mix_bits(const llm_convert_params *p, const llm__convert_mix *mx, const char *path) {
+    if (!mx->low) return p->bits;
+    const char *c = path;
+    for (int i = 0; i < mx->layer_at && c; i++) c = strchr(c, '.') ? strchr(c, '.') + 1 : NULL;
+    int64_t L = mx->n_layers, il = c ? strtoll(c, NULL, 10) : 0;
+    bool more = il < L / 8 || il >= 7 * L / 8 || (il - L / 8) % 3 == 2;
+    bool v = strstr(path, "v_proj") || strstr(path, "v_a_proj") || strstr(path, "v_b_proj");
+    int bits = ((v || strstr(path, "down_proj")) && more) || strstr(path, "lm_head") ? mx->high : mx->low;
+    cJSON *e = cJSON_CreateObject();
+    if (e) {
+        cJSON_AddNumberToObject(e, "group_size", p->group_size);
+        cJSON_AddNumberToObject(e, "bits", bits);
+        cJSON_AddStringToObject(e, "mode", "affine");
+        cJSON_AddItemToObject(mx->per, path, e);
+    }
+    return bits;
+}
+
 /* config.json of src with the quantization blocks mlx_lm writes (both names). */
-static llm_status llm__convert_config(const llm_convert_params *p, const char *src_dir, const char *dst_dir) {
+static llm_status llm__convert_config(const llm_convert_params *p, const cJSON *per, const char *src_dir, const char *dst_dir) {
     char path[4096];
     cJSON *cfg = NULL;
     if (!llm__path_join(path, sizeof path, src_dir, "config.json")) return llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
     llm_status s = llm__json_load(path, &cfg);
     if (s) return s;
-    cJSON_DeleteItemFromObject(cfg, "quantization");
-    cJSON_DeleteItemFromObject(cfg, "quantization_config");
+    if (p->quantize || p->dequantize) {                   /* else the source's own blocks stay */
+        cJSON_DeleteItemFromObject(cfg, "quantization");
+        cJSON_DeleteItemFromObject(cfg, "quantization_config");
+    }
     for (int i = 0; i < 2 && p->quantize; i++) {
         cJSON *q = cJSON_AddObjectToObject(cfg, i ? "quantization_config" : "quantization");
         if (q) { cJSON_AddNumberToObject(q, "group_size", p->group_size); cJSON_AddNumberToObject(q, "bits", p->bits); cJSON_AddStringToObject(q, "mode", "affine"); }
+        for (const cJSON *e = per ? per->child : NULL; q && e; e = e->next) cJSON_AddItemToObject(q, e->string, cJSON_Duplicate(e, true));
     }
     char *text = cJSON_Print(cfg);
     cJSON_Delete(cfg);
@@ -168,37 +330,145 @@ static llm_status llm__convert_stack(llm_safetensors *st, const llm_tensor *t, i
     return LLM_OK;
 }
 
-/* The weights: every tensor of src converted into dst/model.safetensors. */
-static llm_status llm__convert_weights(const llm_convert_params *p, llm_safetensors *st, const char *dst_dir) {
-    int64_t n = llm_safetensors_n_tensors(st), k = 0, n_owned = 0;
-    llm_tensor *out = (llm_tensor *)calloc((size_t)(3 * n + 1), sizeof *out);
-    void **owned = (void **)calloc((size_t)(7 * n + 1), sizeof *owned);
-    llm_status s = out && owned ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < n && !s; i++) {
-        const llm_tensor *t = llm_safetensors_tensor(st, i);
-        char name[600], fmt[600];
-        llm_tensor stack = { 0 };
-        int64_t m = 0, E = llm__convert_expert0(st, t, name, sizeof name, fmt, sizeof fmt);
-        if (E) {
-            s = llm__convert_stack(st, t, E, name, fmt, &stack, owned, &n_owned);
-            t = &stack;
-        } else if (llm__convert_is_expert(t->name)) {
-            continue;                                       /* in its stack */
-        }
-        if (!s) s = llm__convert_tensor(p, t, out + k, owned, &n_owned, &m);
-        k += m;
+/* The converted tensors and the memory they own. */
+typedef struct llm__convert_out {
+    llm_tensor *t;
+    int64_t n;
+    void **owned;
+    int64_t n_owned;
+} llm__convert_out;
+
+/* Source tensor i (expert 0 stands for its stack) into o. */
+static llm_status llm__convert_one(const llm_convert_params *p, llm_safetensors *st, const cJSON *cfg, llm__convert_mix *mx, int64_t i,
+                                   llm__convert_out *o) {
+    const llm_tensor *t = llm_safetensors_tensor(st, i);
+    char name[600], fmt[600];
+    llm_tensor stack = { 0 };
+    int64_t m = 0, E = llm__convert_expert0(st, t, name, sizeof name, fmt, sizeof fmt);
+    llm_status s = LLM_OK;
+    bool qw = t->dtype == LLM_DTYPE_U32 && llm__convert_is_qparam_of(st, t->name);
+    if (qw && p->quantize) return llm__fail(LLM_ERR_INVALID_ARG, "%s: the model is already quantized ('%s'); -d dequantizes it", p->src, t->name);
+    if (qw && p->dequantize) return llm__convert_dequant(p, st, cfg, t, o->t + o->n++, o->owned, &o->n_owned);
+    if (p->dequantize && llm__convert_is_qparam(st, t->name)) return LLM_OK;   /* read with the weight */
+    if (E) {
+        if ((s = llm__convert_stack(st, t, E, name, fmt, &stack, o->owned, &o->n_owned))) return s;
+        t = &stack;
+    } else if (llm__convert_is_expert(t->name)) {
+        return LLM_OK;                                      /* in its stack */
     }
-    char path[4096];
-    if (!s && !llm__path_join(path, sizeof path, dst_dir, "model.safetensors")) s = llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", dst_dir);
-    const char *meta[] = { "format", "mlx" };
-    if (!s) s = llm_safetensors_write(path, out, k, meta, 1);
-    for (int64_t i = 0; owned && i < n_owned; i++) free(owned[i]);
-    free(owned);
-    free(out);
+    int bits = p->bits;
+    if (p->quantize && llm__convert_quantizable(t, p->group_size)) {
+        snprintf(name, sizeof name, "%.*s", (int)strlen(t->name) - 7, t->name);   /* the module's path */
+        bits = llm__convert_mix_bits(p, mx, name);
+    }
+    s = llm__convert_tensor(p, t, bits, o->t + o->n, o->owned, &o->n_owned, &m);
+    o->n += m;
     return s;
 }
 
+/* ---- saving as mlx_lm's save_model: shards of at most max_shard_bytes ----
+   Tensors go in order into the current shard until the next would overflow it (a larger
+   tensor gets a shard of its own). One shard: model.safetensors; more:
+   model-0000i-of-0000N.safetensors and model.safetensors.index.json ("metadata":
+   total_size, total_parameters; "weight_map" sorted by name). */
+static int llm__convert_by_name(const void *a, const void *b) {
+    return strcmp((*(llm_tensor *const *)a)->name, (*(llm_tensor *const *)b)->name);
+}
+
+/* mlx_lm's get_total_parameters: a quantized matrix counts its logical elements (rows *
+   scale groups * group size), its scales and biases nothing. */
+static int64_t llm__convert_n_params(const llm__convert_out *o, int group_size) {
+    int64_t total = 0;
+    for (int64_t i = 0; i < o->n; i++) {
+        const llm_tensor *t = &o->t[i], *sc = NULL;
+        size_t len = strlen(t->name);
+        char nm[620];
+        if (len > 7 && (!strcmp(t->name + len - 7, ".scales") || !strcmp(t->name + len - 7, ".biases"))) continue;
+        if (t->dtype == LLM_DTYPE_U32 && len > 7 && len < 600) {
+            snprintf(nm, sizeof nm, "%.*s.scales", (int)len - 7, t->name);
+            for (int64_t j = 0; j < o->n && !sc; j++) sc = strcmp(o->t[j].name, nm) ? NULL : &o->t[j];
+        }
+        total += sc ? llm_tensor_n_elems(sc) * group_size : llm_tensor_n_elems(t);
+    }
+    return total;
+}
+
+static llm_status llm__convert_index(const llm__convert_out *o, const int64_t *shard_of, int64_t n_shards,
+                                     int64_t total_params, const char *dst_dir) {
+    cJSON *root = cJSON_CreateObject(), *meta = cJSON_AddObjectToObject(root, "metadata"), *map = cJSON_AddObjectToObject(root, "weight_map");
+    size_t total = 0;
+    llm_tensor **order = (llm_tensor **)malloc((size_t)o->n * sizeof *order + 1);
+    llm_status s = root && meta && map && order ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; !s && i < o->n; i++) total += o->t[i].n_bytes, order[i] = &o->t[i];
+    if (!s) {
+        cJSON_AddNumberToObject(meta, "total_size", (double)total);
+        cJSON_AddNumberToObject(meta, "total_parameters", (double)total_params);
+        qsort(order, (size_t)o->n, sizeof *order, llm__convert_by_name);
+        for (int64_t i = 0; i < o->n; i++) {
+            char shard[64];
+            snprintf(shard, sizeof shard, "model-%05lld-of-%05lld.safetensors", (long long)shard_of[order[i] - o->t] + 1, (long long)n_shards);
+            cJSON_AddStringToObject(map, order[i]->name, shard);
+        }
+    }
+    char *text = s ? NULL : cJSON_Print(root), path[4200];
+    if (!s && !text) s = llm__fail(LLM_ERR_NOMEM, "out of memory");
+    if (!s && !llm__path_join(path, sizeof path, dst_dir, "model.safetensors.index.json")) s = llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", dst_dir);
+    llm__atomic_file af;
+    if (!s && !(s = llm__atomic_open(&af, path))) { s = llm__atomic_write(&af, text, strlen(text)); llm_status c = llm__atomic_close(&af, !s); if (!s) s = c; }
+    free(text);
+    free(order);
+    cJSON_Delete(root);
+    return s;
+}
+/* o's tensors into dst_dir as one file or as shards with an index. */
+static llm_status llm__convert_save(const llm_convert_params *p, const llm__convert_out *o, const char *dst_dir) {
+    int64_t *shard_of = (int64_t *)malloc((size_t)o->n * sizeof *shard_of + 1), n_shards = 0;
+    if (!shard_of) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    size_t max = p->max_shard_bytes ? p->max_shard_bytes : (size_t)5 << 30, size = 0;
+    for (int64_t i = 0; i < o->n; i++) {
+        if (!n_shards || size + o->t[i].n_bytes > max) n_shards++, size = 0;
+        shard_of[i] = n_shards - 1;
+        size += o->t[i].n_bytes;
+    }
+    const char *meta[] = { "format", "mlx" };
+    llm_status s = LLM_OK;
+    for (int64_t k = 0, i0 = 0; k < LLM__MAX(n_shards, 1) && !s; k++) {
+        int64_t i1 = i0;
+        while (i1 < o->n && shard_of[i1] == k) i1++;
+        char name[64], path[4200];
+        if (n_shards > 1) snprintf(name, sizeof name, "model-%05lld-of-%05lld.safetensors", (long long)k + 1, (long long)n_shards);
+        else snprintf(name, sizeof name, "model.safetensors");
+        if (!llm__path_join(path, sizeof path, dst_dir, name)) s = llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", dst_dir);
+        if (!s) s = llm_safetensors_write(path, o->t + i0, i1 - i0, meta, 1);
+        i0 = i1;
+    }
+    if (!s && n_shards > 1) s = llm__convert_index(o, shard_of, n_shards, llm__convert_n_params(o, p->group_size), dst_dir);
+    free(shard_of);
+    return s;
+}
+
+/* The weights: every tensor of src converted into dst. */
+static llm_status llm__convert_weights(const llm_convert_params *p, llm_safetensors *st, const cJSON *cfg, llm__convert_mix *mx,
+                                       const char *dst_dir) {
+    int64_t n = llm_safetensors_n_tensors(st);
+    llm__convert_out o = { (llm_tensor *)calloc((size_t)(3 * n + 1), sizeof *o.t), 0,
+                           (void **)calloc((size_t)(7 * n + 1), sizeof *o.owned), 0 };   /* up to 3 tensors, 7 blocks each */
+    llm_status s = o.t && o.owned ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n && !s; i++) {
+        s = llm__convert_one(p, st, cfg, mx, i, &o);
+        if (!s && p->progress) p->progress(p->progress_user, i + 1, n);
+    }
+    if (!s) s = llm__convert_save(p, &o, dst_dir);
+    for (int64_t i = 0; o.owned && i < o.n_owned; i++) free(o.owned[i]);
+    free(o.owned);
+    free(o.t);
+    return s;
+}
+
+static llm_status llm__convert_gguf(const llm_convert_params *p);   /* 72_convert_gguf_meta.c */
+
 LLM_API llm_status llm_convert_model(const llm_convert_params *params) {
+    if (params->gguf) return llm__convert_gguf(params);
     llm_convert_params p = *params;
     if (!p.bits) p.bits = 4;
     if (!p.group_size) p.group_size = 64;
@@ -208,11 +478,19 @@ LLM_API llm_status llm_convert_model(const llm_convert_params *params) {
     if (llm__is_dir(p.src)) snprintf(src_dir, sizeof src_dir, "%s", p.src);
     else llm__path_dir(src_dir, sizeof src_dir, p.src);
     if (!llm__is_dir(p.dst) && mkdir(p.dst, 0777)) return llm__fail(LLM_ERR_IO, "%s: cannot create the directory: %s", p.dst, strerror(errno));
+    if (p.quantize && p.dequantize) return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: quantize and dequantize exclude each other");
     llm_safetensors *st = NULL;
-    llm_status s = llm_safetensors_open(p.src, &st);
-    if (!s) s = llm__convert_weights(&p, st, p.dst);
+    cJSON *cfg = NULL;
+    char path[4200];
+    llm_status s = llm__path_join(path, sizeof path, src_dir, "config.json") ? llm__json_load(path, &cfg) : llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
+    llm__convert_mix mx = { 0 };
+    if (!s) s = llm_safetensors_open(p.src, &st);
+    if (!s && p.quantize) s = llm__convert_mix_init(&p, st, cfg, &mx);
+    if (!s) s = llm__convert_weights(&p, st, cfg, &mx, p.dst);
     llm_safetensors_close(st);
-    if (!s) s = llm__convert_config(&p, src_dir, p.dst);
+    cJSON_Delete(cfg);
+    if (!s) s = llm__convert_config(&p, mx.per, src_dir, p.dst);
+    cJSON_Delete(mx.per);
     if (!s) s = llm__convert_copy_files(src_dir, p.dst);
     return s;
 }

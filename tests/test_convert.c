@@ -1,7 +1,9 @@
 /* llm_convert_model: fixtures converted to MLX directories load back and compute what they
    should: a bf16 cast gives the llama_bf16 fixture's reference logits (computed by
    transformers from the same rounded weights), a 4-bit quantization stores exactly the
-   bytes llm_mlx_quantize (bit-exact with mlx) gives and keeps the logits near the float ones. */
+   bytes llm_mlx_quantize (bit-exact with mlx) gives and keeps the logits near the float ones;
+   whole models (mixed recipes too) hash like mlx_lm's; -d gives mlx's dequantized values;
+   a small shard limit gives mlx_lm's shard files and index. */
 #define LLM_IMPLEMENTATION
 #include "llm.h"
 #include "test.h"
@@ -103,18 +105,22 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
    every tensor in name order (name bytes, then data bytes), computed there from
    tree_flatten(model.parameters()) after quantize_model(model, config, group_size, bits). */
 static void test_same_as_mlx_lm(void) {
-    static const struct { const char *family; int bits, group_size, n_tensors; uint64_t hash; } cases[] = {
-        { "llama", 4, 64, 49, 0x10c6d03eebaba4a6ULL },
-        { "qwen3", 8, 32, 57, 0x14a8d6e7de2626c0ULL },
-        { "gemma3", 4, 32, 61, 0x0bf9df55d4919928ULL },
-        { "qwen2_moe", 4, 64, 81, 0x135b8c7c2ee6bf5fULL },   /* experts stacked into switch_mlp */
-        { "mixtral", 8, 32, 59, 0x2847210a83791888ULL },     /* w1/w2/w3 stacked and renamed */
+    static const struct { const char *family; int bits, group_size, n_tensors; uint64_t hash; const char *recipe; } cases[] = {
+        { "llama", 4, 64, 49, 0x10c6d03eebaba4a6ULL, NULL },
+        { "qwen3", 8, 32, 57, 0x14a8d6e7de2626c0ULL, NULL },
+        { "gemma3", 4, 32, 61, 0x0bf9df55d4919928ULL, NULL },
+        { "qwen2_moe", 4, 64, 81, 0x135b8c7c2ee6bf5fULL, NULL },   /* experts stacked into switch_mlp */
+        { "mixtral", 8, 32, 59, 0x2847210a83791888ULL, NULL },     /* w1/w2/w3 stacked and renamed */
+        /* mixed recipes (convert.py's mixed_quant_predicate; tests/tools/mlx_convert_hash.py) */
+        { "llama", 4, 32, 53, 0xeaa5c8529dfd5a32ULL, "mixed_3_6" },
+        { "qwen2_moe", 4, 64, 81, 0x909727df2c2f4e63ULL, "mixed_2_6" },
     };
     for (int c = 0; c < (int)(sizeof cases / sizeof cases[0]); c++) {
         char dir[] = "/tmp/llm_conv_XXXXXX", src[1024], p2[1100];
         CHECK(mkdtemp(dir));
         snprintf(src, sizeof src, "%s%s", fixture("models/dev/"), cases[c].family);
-        llm_convert_params p = { .src = src, .dst = dir, .quantize = true, .bits = cases[c].bits, .group_size = cases[c].group_size };
+        llm_convert_params p = { .src = src, .dst = dir, .quantize = true, .bits = cases[c].bits, .group_size = cases[c].group_size,
+                                 .quant_predicate = cases[c].recipe };
         CHECK_OK(llm_convert_model(&p));
         snprintf(p2, sizeof p2, "%s/model.safetensors", dir);
         llm_safetensors *st = NULL;
@@ -125,20 +131,123 @@ static void test_same_as_mlx_lm(void) {
         qsort(t, (size_t)n, sizeof *t, by_name);
         uint64_t h = 0xcbf29ce484222325ULL;
         for (int64_t i = 0; i < n; i++) h = fnv1a(fnv1a(h, t[i]->name, strlen(t[i]->name)), t[i]->data, t[i]->n_bytes);
-        printf("  %-7s %d-bit g%d: %lld tensors, hash %016llx (mlx_lm %016llx)\n", cases[c].family, cases[c].bits,
+        printf("  %-9s %-9s %d-bit g%d: %lld tensors, hash %016llx (mlx_lm %016llx)\n", cases[c].family, cases[c].recipe ? cases[c].recipe : "", cases[c].bits,
                cases[c].group_size, (long long)n, (unsigned long long)h, (unsigned long long)cases[c].hash);
         CHECK_EQ_INT(n, cases[c].n_tensors);
         CHECK(h == cases[c].hash);
         free(t);
         llm_safetensors_close(st);
-        CHECK(logits_err(dir, cases[c].family) <= 3.0);   /* loads back (stacked quantized experts too) */
+        CHECK(logits_err(dir, cases[c].family) <= (cases[c].recipe ? 8.0 : 3.0));   /* loads back (stacked experts, per-module bits; 2-bit is coarse) */
         rm_dir(dir);
     }
+}
+
+/* -d: a 4-bit model back to float: mlx's dequantized values in the scales' dtype, no
+   "quantization" in config.json, and the same logits as the quantized model. */
+static void test_dequantize(void) {
+    char q[] = "/tmp/llm_conv_XXXXXX", d[] = "/tmp/llm_conv_XXXXXX", src[1024], p1[1100];
+    CHECK(mkdtemp(q) && mkdtemp(d));
+    snprintf(src, sizeof src, "%sllama", fixture("models/dev/"));
+    llm_convert_params p = { .src = src, .dst = q, .quantize = true, .bits = 4, .group_size = 32, .set_dtype = true, .dtype = LLM_DTYPE_BF16 };
+    CHECK_OK(llm_convert_model(&p));
+    llm_convert_params pd = { .src = q, .dst = d, .dequantize = true };
+    CHECK_OK(llm_convert_model(&pd));
+    CHECK_EQ_INT(llm_convert_model(&(llm_convert_params){ .src = q, .dst = d, .quantize = true }), LLM_ERR_INVALID_ARG);   /* already quantized */
+    CHECK(strstr(llm_last_error(), "already quantized") != NULL);
+    snprintf(p1, sizeof p1, "%s/model.safetensors", q);
+    llm_safetensors *a = NULL, *b = NULL;
+    CHECK_OK(llm_safetensors_open(p1, &a));
+    snprintf(p1, sizeof p1, "%s/model.safetensors", d);
+    CHECK_OK(llm_safetensors_open(p1, &b));
+    const llm_tensor *w = a ? llm_safetensors_find(a, "model.layers.0.mlp.up_proj.weight") : NULL,
+                     *sc = a ? llm_safetensors_find(a, "model.layers.0.mlp.up_proj.scales") : NULL,
+                     *bi = a ? llm_safetensors_find(a, "model.layers.0.mlp.up_proj.biases") : NULL,
+                     *f = b ? llm_safetensors_find(b, "model.layers.0.mlp.up_proj.weight") : NULL;
+    CHECK(w && sc && bi && f && f->dtype == LLM_DTYPE_BF16 && f->n_dims == 2 && f->shape[0] == 160 && f->shape[1] == 64);
+    CHECK(b && !llm_safetensors_find(b, "model.layers.0.mlp.up_proj.scales"));
+    if (w && sc && bi && f) {
+        float want[160 * 64], got[160 * 64];
+        CHECK_OK(llm_mlx_dequantize(w->data, sc->data, bi->data, 160, 64, 4, 32, LLM_DTYPE_BF16, want));
+        llm_convert(LLM_DTYPE_F32, got, LLM_DTYPE_BF16, f->data, 160 * 64);
+        CHECK(!memcmp(want, got, sizeof want));
+    }
+    llm_safetensors_close(a);
+    llm_safetensors_close(b);
+    char cp[1100], *text = NULL;
+    size_t len = 0;
+    snprintf(cp, sizeof cp, "%s/config.json", d);
+    CHECK_OK(llm__read_file(NULL, cp, &text, &len));
+    CHECK(text && !strstr(text, "quantization"));
+    llm__free(NULL, text);
+    double eq = logits_err(q, "llama"), ed = logits_err(d, "llama");
+    printf("  llama 4-bit g32: max |logits - ref| %.3g quantized, %.3g dequantized\n", eq, ed);
+    CHECK(fabs(eq - ed) <= 0.05);
+    rm_dir(q);
+    rm_dir(d);
+}
+
+/* mixed_3_6 on 2 layers: layer 1 is one of the favoured ones, so its v_proj and down_proj
+   get 6 bits, as lm_head; config.json records every module. A bad recipe is refused. */
+static void test_mixed_config(void) {
+    char dir[] = "/tmp/llm_conv_XXXXXX", src[1024], cp[1100];
+    CHECK(mkdtemp(dir));
+    snprintf(src, sizeof src, "%sllama", fixture("models/dev/"));
+    llm_convert_params p = { .src = src, .dst = dir, .quantize = true, .group_size = 32, .quant_predicate = "mixed_3_7" };
+    CHECK_EQ_INT(llm_convert_model(&p), LLM_ERR_INVALID_ARG);
+    CHECK(strstr(llm_last_error(), "mixed_3_7") != NULL);
+    p.quant_predicate = "mixed_3_6";
+    CHECK_OK(llm_convert_model(&p));
+    snprintf(cp, sizeof cp, "%s/config.json", dir);
+    cJSON *cfg = NULL;
+    CHECK_OK(llm__json_load(cp, &cfg));
+    const cJSON *q = llm__json_get(cfg, "quantization");
+    CHECK_EQ_INT(llm__json_int(llm__json_get(q, "lm_head"), "bits", 0), 6);
+    CHECK_EQ_INT(llm__json_int(llm__json_get(q, "model.layers.1.self_attn.v_proj"), "bits", 0), 6);
+    CHECK_EQ_INT(llm__json_int(llm__json_get(q, "model.layers.0.self_attn.v_proj"), "bits", 0), 3);
+    CHECK_EQ_INT(llm__json_int(llm__json_get(q, "model.embed_tokens"), "bits", 0), 3);
+    CHECK(cJSON_GetArraySize(q) == 3 + 16 && cJSON_GetArraySize(llm__json_get(cfg, "quantization_config")) == 3 + 16);
+    cJSON_Delete(cfg);
+    CHECK(logits_err(dir, "llama") <= 3.0);    /* loads with its per-module bits */
+    rm_dir(dir);
+}
+
+/* A small shard limit: model-0000i-of-0000N.safetensors + index, loading like one file. */
+static void test_shards(void) {
+    char dir[] = "/tmp/llm_conv_XXXXXX", src[1024], p1[1100];
+    CHECK(mkdtemp(dir));
+    snprintf(src, sizeof src, "%sllama", fixture("models/dev/"));
+    llm_convert_params p = { .src = src, .dst = dir, .max_shard_bytes = 100000 };
+    CHECK_OK(llm_convert_model(&p));
+    int n = 0;
+    for (int i = 1; i < 100; i++) {
+        snprintf(p1, sizeof p1, "%s/model-%05d-of-", dir, i);
+        char probe[1200];
+        bool found = false;
+        for (int k = 1; k < 100 && !found; k++) { snprintf(probe, sizeof probe, "%s%05d.safetensors", p1, k); found = access(probe, R_OK) == 0; }
+        if (!found) break;
+        n++;
+    }
+    snprintf(p1, sizeof p1, "%s/model.safetensors.index.json", dir);
+    cJSON *idx = NULL;
+    CHECK_OK(llm__json_load(p1, &idx));
+    const cJSON *map = llm__json_get(idx, "weight_map"), *meta = llm__json_get(idx, "metadata");
+    printf("  llama in shards of 100 kB: %d shards, %d tensors in the index, %.0f bytes, %.0f parameters\n", n,
+           cJSON_GetArraySize(map), llm__json_num(meta, "total_size", 0), llm__json_num(meta, "total_parameters", 0));
+    CHECK(n > 2 && cJSON_GetArraySize(map) == 21 && llm__json_num(meta, "total_size", 0) == 4 * llm__json_num(meta, "total_parameters", 0));
+    CHECK(!strcmp(map->child->string, "lm_head.weight"));    /* sorted by name */
+    cJSON_Delete(idx);
+    CHECK(logits_err(dir, "llama") <= 1e-4);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -r '%s'", dir);
+    CHECK(system(cmd) == 0);
 }
 
 int main(void) {
     RUN(test_cast_bf16);
     RUN(test_quantize_4bit);
     RUN(test_same_as_mlx_lm);
+    RUN(test_dequantize);
+    RUN(test_mixed_config);
+    RUN(test_shards);
     return TEST_MAIN_END();
 }

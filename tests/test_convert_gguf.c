@@ -1,0 +1,356 @@
+/* llm_convert_model with params.gguf: fixture models written as GGUF files.
+   - f16: llama_f16 (weights already f16 values) gives its reference logits;
+   - q4_0 / q8_0: the matrices hold exactly llm_quantize's blocks (Wq/Wk permuted), the
+     output matrix follows llama-quantize's rule, norms stay f32; logits stay near;
+   - MLX 4-bit groups of 32 (f16 scales) become q4_1 blocks whose values are the MLX values
+     bit for bit; other MLX widths are dequantized and quantized again;
+   - tokenizer.json -> tokenizer.ggml.*: the GGUF tokenizer encodes the reference cases like
+     the tokenizer.json one (llama3, qwen3: byte-level BPE; llama2: SentencePiece);
+   - a GGUF re-typed (llama-quantize's job) equals the direct conversion;
+   - bad arguments are refused with a reason and leave no file behind (atomic writes);
+   - the `gguf` Python package (llama.cpp's reader) reads the files back, names, types,
+     shapes and values (tests/tools/gguf_py_check.py; skipped without python3 + gguf). */
+#define LLM_IMPLEMENTATION
+#include "llm.h"
+#include "test.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char tmp_dir[64];
+
+static const char *tmp_path(const char *name) {
+    static char p[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", tmp_dir, name);
+    return p[k];
+}
+
+static llm_status to_gguf(const char *src, llm_dtype type, const char *out) {
+    llm_convert_params p = { .src = src, .gguf = out, .gguf_type = type };
+    return llm_convert_model(&p);
+}
+
+/* max |logits - ref's logits| of the model at path over ref's prompt */
+static double logits_err(const char *path, const char *ref_family) {
+    char refp[1024];
+    snprintf(refp, sizeof refp, "%s%s/ref.safetensors", fixture("models/dev/"), ref_family);
+    llm_safetensors *ref = NULL;
+    llm_model *m = NULL;
+    llm_session *s = NULL;
+    double err = 1e9;
+    CHECK_OK(llm_safetensors_open(refp, &ref));
+    CHECK_OK(llm_model_load(path, NULL, &m));
+    llm_session_desc sd = { .n_ctx = 64, .n_threads = 2 };
+    if (m) CHECK_OK(llm_session_create(m, &sd, &s));
+    if (ref && s) {
+        const llm_tensor *ids = llm_safetensors_find(ref, "input_ids"), *want = llm_safetensors_find(ref, "logits");
+        float *l = (float *)malloc(want->n_bytes);
+        CHECK_OK(llm_session_eval(s, (const llm_token *)ids->data, ids->shape[0], l));
+        err = max_abs_diff(l, (const float *)want->data, (long)(want->n_bytes / sizeof(float)));
+        free(l);
+    }
+    llm_session_destroy(s);
+    llm_model_free(m);
+    llm_safetensors_close(ref);
+    return err;
+}
+
+static void test_f16(void) {
+    const char *out = tmp_path("f16.gguf");
+    CHECK_OK(to_gguf(fixture("models/dev/llama_f16"), LLM_DTYPE_F16, out));
+    llm_gguf *g = NULL;
+    CHECK_OK(llm_gguf_open(out, &g));
+    const llm_tensor *q = g ? llm_gguf_find_tensor(g, "blk.0.attn_q.weight") : NULL, *n = g ? llm_gguf_find_tensor(g, "blk.0.attn_norm.weight") : NULL;
+    CHECK(q && q->dtype == LLM_DTYPE_F16 && n && n->dtype == LLM_DTYPE_F32);
+    int64_t ft = -1;
+    if (g) llm_gguf_get_int(g, "general.file_type", &ft);
+    CHECK_EQ_INT(ft, 1);
+    llm_gguf_close(g);
+    double e = logits_err(out, "llama_f16");
+    printf("  llama_f16 -> GGUF f16: max |logits - ref| %.3g\n", e);
+    CHECK(e <= 1e-3);
+    remove(out);
+}
+
+/* blk.0.<name> of the GGUF holds llm_quantize(type) of the source's layer-0 tensor */
+static void check_blocks(const llm_gguf *g, const llm_safetensors *src, const char *gname, const char *hfname, llm_dtype type) {
+    const llm_tensor *t = llm_gguf_find_tensor(g, gname), *s = llm_safetensors_find(src, hfname);
+    CHECK(t && s && t->dtype == type);
+    if (!t || !s || t->dtype != type) return;
+    int64_t n = llm_tensor_n_elems(s);
+    void *want = malloc(llm_dtype_n_bytes(type, n));
+    CHECK_OK(llm_quantize(type, (const float *)s->data, want, n));
+    CHECK(t->n_bytes == llm_dtype_n_bytes(type, n) && !memcmp(t->data, want, t->n_bytes));
+    free(want);
+}
+
+static void test_block_types(void) {
+    static const struct { llm_dtype type; double tol; } cases[] = { { LLM_DTYPE_Q8_0, 0.15 }, { LLM_DTYPE_Q4_0, 1.5 }, { LLM_DTYPE_Q4_K, 1.5 } };
+    char srcp[1100];
+    snprintf(srcp, sizeof srcp, "%s/model.safetensors", fixture("models/dev/llama"));
+    llm_safetensors *src = NULL;
+    CHECK_OK(llm_safetensors_open(srcp, &src));
+    for (int c = 0; c < LLM__COUNT(cases) && src; c++) {
+        llm_dtype ty = cases[c].type;
+        const char *out = tmp_path("q.gguf");
+        CHECK_OK(to_gguf(fixture("models/dev/llama"), ty, out));
+        llm_gguf *g = NULL;
+        CHECK_OK(llm_gguf_open(out, &g));
+        if (!g) continue;
+        bool k = ty == LLM_DTYPE_Q4_K;      /* rows of 64 or 160: not whole 256-blocks, so f16 */
+        check_blocks(g, src, "blk.0.ffn_gate.weight", "model.layers.0.mlp.gate_proj.weight", k ? LLM_DTYPE_F16 : ty);
+        check_blocks(g, src, "token_embd.weight", "model.embed_tokens.weight", k ? LLM_DTYPE_F16 : ty);
+        /* llama-quantize: the output matrix q6_K, or q8_0 when its rows (64) are not 256-blocks */
+        check_blocks(g, src, "output.weight", "lm_head.weight", LLM_DTYPE_Q8_0);
+        const llm_tensor *n = llm_gguf_find_tensor(g, "output_norm.weight"), *q = llm_gguf_find_tensor(g, "blk.0.attn_q.weight");
+        CHECK(n && n->dtype == LLM_DTYPE_F32 && q && q->dtype == (k ? LLM_DTYPE_F16 : ty));
+        llm_gguf_close(g);
+        double e = logits_err(out, "llama");
+        printf("  llama -> GGUF %s: max |logits - f32 ref| %.3g\n", llm_dtype_get(ty)->name, e);
+        CHECK(e <= cases[c].tol);
+        remove(out);
+    }
+    llm_safetensors_close(src);
+}
+
+/* An MLX model quantized to 4 bits in groups of 32 with f16 scales -> q4_1 without loss. */
+static void test_mlx_q4_1(void) {
+    const char *mlx = tmp_path("mlx"), *out = tmp_path("q41.gguf");
+    llm_convert_params p = { .src = fixture("models/dev/qwen3"), .dst = mlx, .quantize = true, .bits = 4, .group_size = 32,
+                             .set_dtype = true, .dtype = LLM_DTYPE_F16 };
+    CHECK_OK(llm_convert_model(&p));
+    CHECK_OK(to_gguf(mlx, LLM_DTYPE_Q4_1, out));
+    char sp[300];
+    snprintf(sp, sizeof sp, "%s/model.safetensors", mlx);
+    llm_safetensors *st = NULL;
+    llm_gguf *g = NULL;
+    CHECK_OK(llm_safetensors_open(sp, &st));
+    CHECK_OK(llm_gguf_open(out, &g));
+    static const char *const names[][2] = { { "model.layers.1.mlp.down_proj", "blk.1.ffn_down.weight" },
+                                            { "model.layers.0.self_attn.q_proj", "blk.0.attn_q.weight" } };
+    for (int i = 0; i < 2 && st && g; i++) {
+        char n[200];
+        snprintf(n, sizeof n, "%s.weight", names[i][0]);
+        const llm_tensor *w = llm_safetensors_find(st, n);
+        snprintf(n, sizeof n, "%s.scales", names[i][0]);
+        const llm_tensor *sc = llm_safetensors_find(st, n);
+        snprintf(n, sizeof n, "%s.biases", names[i][0]);
+        const llm_tensor *bi = llm_safetensors_find(st, n), *t = llm_gguf_find_tensor(g, names[i][1]);
+        CHECK(w && sc && bi && t && t->dtype == LLM_DTYPE_Q4_1);
+        if (!w || !sc || !bi || !t) continue;
+        int64_t rows = w->shape[0], cols = w->shape[1] * 8, ng = rows * cols / 32;
+        float *s32 = malloc((size_t)ng * 4), *b32 = malloc((size_t)ng * 4), *want = malloc((size_t)(rows * cols) * 4), *got = malloc((size_t)(rows * cols) * 4);
+        llm_convert(LLM_DTYPE_F32, s32, sc->dtype, sc->data, ng);     /* w = scale * q + bias, in f32 like ggml */
+        llm_convert(LLM_DTYPE_F32, b32, bi->dtype, bi->data, ng);
+        CHECK_OK(llm_mlx_dequantize(w->data, s32, b32, rows, cols, 4, 32, LLM_DTYPE_F32, want));
+        CHECK_OK(llm_dequantize(LLM_DTYPE_Q4_1, t->data, got, rows * cols));
+        CHECK(!memcmp(want, got, (size_t)(rows * cols) * 4));
+        free(s32); free(b32); free(want); free(got);
+    }
+    llm_gguf_close(g);
+    llm_safetensors_close(st);
+    double e = logits_err(out, "qwen3");
+    printf("  qwen3 -> MLX 4-bit g32 f16 -> GGUF q4_1: max |logits - f32 ref| %.3g\n", e);
+    CHECK(e <= 3.0);      /* 4-bit weights: the bound test_convert uses for MLX 4-bit models */
+    double em = logits_err(mlx, "qwen3");
+    printf("  (the MLX model itself: %.3g)\n", em);
+    CHECK(fabs(e - em) <= 0.1);   /* the same weights, the output matrix aside (q8_0) */
+    /* 4-bit groups of 64 have no lossless ggml form: dequantized, then q4_0 */
+    p.group_size = 64;
+    CHECK_OK(llm_convert_model(&p));
+    CHECK_OK(to_gguf(mlx, LLM_DTYPE_Q4_0, out));
+    e = logits_err(out, "qwen3");
+    printf("  qwen3 -> MLX 4-bit g64 -> GGUF q4_0: max |logits - f32 ref| %.3g\n", e);
+    CHECK(e <= 3.0);
+    remove(out);
+    const char *files[] = { "model.safetensors", "config.json", "generation_config.json" };
+    for (int i = 0; i < 3; i++) { snprintf(sp, sizeof sp, "%s/%s", mlx, files[i]); remove(sp); }
+    rmdir(mlx);
+}
+
+/* Llama's Wq/Wk rows are permuted block for block: the q4_1 GGUF computes what the MLX model does. */
+static void test_mlx_q4_1_llama(void) {
+    const char *mlx = tmp_path("mlxl"), *out = tmp_path("q41l.gguf");
+    llm_convert_params p = { .src = fixture("models/dev/llama"), .dst = mlx, .quantize = true, .bits = 4, .group_size = 32,
+                             .set_dtype = true, .dtype = LLM_DTYPE_F16 };
+    CHECK_OK(llm_convert_model(&p));
+    CHECK_OK(to_gguf(mlx, LLM_DTYPE_Q4_1, out));
+    double e = logits_err(out, "llama"), em = logits_err(mlx, "llama");
+    printf("  llama -> MLX 4-bit g32 f16 -> GGUF q4_1: max |logits - f32 ref| %.3g (MLX model %.3g)\n", e, em);
+    CHECK(fabs(e - em) <= 0.1);
+    remove(out);
+    char sp[300];
+    const char *files[] = { "model.safetensors", "config.json", "generation_config.json" };
+    for (int i = 0; i < 3; i++) { snprintf(sp, sizeof sp, "%s/%s", mlx, files[i]); remove(sp); }
+    rmdir(mlx);
+}
+
+/* GGUF -> GGUF (llama-quantize): an f32 GGUF re-typed to q4_0 equals converting to q4_0
+   directly, tensor for tensor and key for key (file_type aside). */
+static void test_requantize(void) {
+    const char *f32 = tmp_path("rq32.gguf"), *direct = tmp_path("rqd.gguf"), *re = tmp_path("rqr.gguf");
+    CHECK_OK(to_gguf(fixture("models/dev/llama"), LLM_DTYPE_F32, f32));
+    CHECK_OK(to_gguf(fixture("models/dev/llama"), LLM_DTYPE_Q4_0, direct));
+    CHECK_OK(to_gguf(f32, LLM_DTYPE_Q4_0, re));
+    llm_gguf *a = NULL, *b = NULL;
+    CHECK_OK(llm_gguf_open(direct, &a));
+    CHECK_OK(llm_gguf_open(re, &b));
+    if (a && b) {
+        CHECK_EQ_INT(llm_gguf_n_tensors(a), llm_gguf_n_tensors(b));
+        CHECK_EQ_INT(llm_gguf_n_kv(a), llm_gguf_n_kv(b));
+        int same = 0;
+        for (int64_t i = 0; i < llm_gguf_n_tensors(a); i++) {
+            const llm_tensor *x = llm_gguf_tensor(a, i), *y = llm_gguf_find_tensor(b, x->name);
+            same += y && x->dtype == y->dtype && x->n_bytes == y->n_bytes && !memcmp(x->data, y->data, x->n_bytes);
+        }
+        CHECK_EQ_INT(same, llm_gguf_n_tensors(a));
+        int64_t ft = -1;
+        llm_gguf_get_int(b, "general.file_type", &ft);
+        CHECK_EQ_INT(ft, 2);
+    }
+    llm_gguf_close(a);
+    llm_gguf_close(b);
+    remove(f32);
+    remove(direct);
+    remove(re);
+}
+
+/* A model directory of the dev model `model` with the real tokenizer `tok` (links). */
+static const char *with_tokenizer(const char *model, const char *tok) {
+    const char *dir = tmp_path("tokmodel");
+    static const char *const from_model[] = { "config.json", "model.safetensors" }, *const from_tok[] = { "tokenizer.json", "tokenizer_config.json" };
+    char a[PATH_MAX + 100], b[300], m[PATH_MAX], t[PATH_MAX];
+    mkdir(dir, 0700);
+    CHECK(realpath(fixture(model), m) && realpath(fixture(tok), t));    /* links from /tmp need absolute targets */
+    for (int i = 0; i < 2; i++) {
+        snprintf(a, sizeof a, "%s/%s", m, from_model[i]);
+        snprintf(b, sizeof b, "%s/%s", dir, from_model[i]);
+        CHECK(symlink(a, b) == 0);
+        snprintf(a, sizeof a, "%s/%s", t, from_tok[i]);
+        snprintf(b, sizeof b, "%s/%s", dir, from_tok[i]);
+        if (access(a, R_OK) == 0) CHECK(symlink(a, b) == 0);
+    }
+    return dir;
+}
+
+static void rm_tokmodel(const char *dir) {
+    static const char *const files[] = { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json" };
+    char p[300];
+    for (int i = 0; i < 4; i++) { snprintf(p, sizeof p, "%s/%s", dir, files[i]); remove(p); }
+    rmdir(dir);
+}
+
+/* The GGUF's tokenizer encodes tok's reference cases (add_special true and false) as HF does. */
+static void check_vocab(const char *model, const char *tok, const char *want_model, const char *want_pre, int allowed) {
+    const char *dir = with_tokenizer(model, tok), *out = tmp_path("tok.gguf");
+    CHECK_OK(to_gguf(dir, LLM_DTYPE_F16, out));
+    llm_gguf *g = NULL;
+    const char *gm = "", *gp = "";
+    char m[32] = "", pre[32] = "";
+    CHECK_OK(llm_gguf_open(out, &g));
+    if (g) { llm_gguf_get_str(g, "tokenizer.ggml.model", &gm); llm_gguf_get_str(g, "tokenizer.ggml.pre", &gp); }
+    snprintf(m, sizeof m, "%s", gm);
+    snprintf(pre, sizeof pre, "%s", gp);
+    llm_gguf_close(g);
+    CHECK_STR(m, want_model);
+    CHECK_STR(pre, want_pre);
+    char cp[1200];
+    snprintf(cp, sizeof cp, "%s/cases.json", fixture(tok));
+    cJSON *cases = NULL;
+    llm_tokenizer *t = NULL;
+    CHECK_OK(llm__json_load(cp, &cases));
+    CHECK_OK(llm_tokenizer_load(out, &t));
+    int n = 0, bad = 0;
+    for (const cJSON *c = cases && t ? llm__json_get(cases, "cases")->child : NULL; c; c = c->next)
+        for (int sp = 0; sp < 2; sp++) {
+            const char *text = llm__json_str(c, "text", "");
+            const cJSON *want = llm__json_get(c, sp ? "ids_with_special" : "ids");
+            llm_token ids[4096];
+            int64_t k = 0;
+            CHECK_OK(llm_tokenize(t, text, strlen(text), sp, ids, 4096, &k));
+            bool same = k == cJSON_GetArraySize(want);
+            int64_t i = 0;
+            for (const cJSON *e = want ? want->child : NULL; e && same; e = e->next, i++) same = ids[i] == (llm_token)e->valuedouble;
+            if (!same && getenv("VERBOSE")) printf("    differs: '%.60s' (special %d)\n", text, sp);
+            n++, bad += !same;
+        }
+    printf("  %s tokenizer via GGUF (%s, pre %s): %d of %d encodings as HF\n", tok, m, pre, n - bad, n);
+    CHECK(n > 0 && bad == allowed);
+    llm_tokenizer_free(t);
+    cJSON_Delete(cases);
+    remove(out);
+    rm_tokmodel(dir);
+}
+
+static void test_vocab_llama3(void) { check_vocab("models/dev/llama", "tokenizers/llama3", "gpt2", "llama-bpe", 0); }
+/* Qwen's NFC normalizer has no GGUF key (llama.cpp does not normalize either): the one
+   text not in NFC ("combining e + U+0301"), with and without specials, differs */
+static void test_vocab_qwen3(void) { check_vocab("models/dev/qwen3", "tokenizers/qwen3", "gpt2", "qwen2", 2); }
+static void test_vocab_llama2(void) { check_vocab("models/dev/llama", "tokenizers/llama2", "llama", "", 0); }
+
+static bool dir_empty(const char *dir) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    if (d) closedir(d);
+    return n == 0;
+}
+
+/* Refused with a reason, and nothing written (not even a temporary file). */
+static void test_bad_args(void) {
+    const char *out = tmp_path("bad.gguf"), *llama = fixture("models/dev/llama");
+    CHECK_EQ_INT(to_gguf(llama, LLM_DTYPE_Q8_K, out), LLM_ERR_INVALID_ARG);
+    CHECK(strstr(llm_last_error(), "q8_K") != NULL);
+    CHECK_EQ_INT(to_gguf(llama, LLM_DTYPE_MLX_AFFINE, out), LLM_ERR_INVALID_ARG);
+    CHECK_EQ_INT(to_gguf(llama, (llm_dtype)1000, out), LLM_ERR_INVALID_ARG);
+    CHECK_EQ_INT(to_gguf(llama, LLM_DTYPE_F16, tmp_dir), LLM_ERR_INVALID_ARG);      /* a directory */
+    CHECK_EQ_INT(to_gguf(fixture("models/dev/gpt2"), LLM_DTYPE_F16, out), LLM_ERR_UNSUPPORTED);
+    CHECK(strstr(llm_last_error(), "gpt2") != NULL);
+    CHECK(to_gguf(tmp_path("missing"), LLM_DTYPE_F16, out) != LLM_OK);
+    llm_convert_params p = { .gguf = out };
+    CHECK_EQ_INT(llm_convert_model(&p), LLM_ERR_INVALID_ARG);
+    CHECK(to_gguf(llama, LLM_DTYPE_F16, "/nonexistent-dir/x.gguf") != LLM_OK);          /* cannot write */
+    CHECK(dir_empty(tmp_dir));
+}
+
+/* llama.cpp's own reader (gguf-py) on our files: tests/tools/gguf_py_check.py */
+static void test_gguf_py(void) {
+    if (system("python3 -c 'import gguf, numpy' >/dev/null 2>&1") != 0) SKIP("python3 with the gguf and numpy packages not found");
+    static const struct { const char *model, *tok; llm_dtype type; } cases[] = {
+        /* one vocabulary only: gguf-py reads big ones slowly (a 128k one with its merges: 25 s) */
+        { "models/dev/llama", "tokenizers/llama2", LLM_DTYPE_Q4_0 }, { "models/dev/qwen3", "", LLM_DTYPE_Q8_0 },
+        { "models/dev/gemma2", "", LLM_DTYPE_F16 }, { "models/dev/qwen3_moe", "", LLM_DTYPE_F32 },
+    };
+    for (int c = 0; c < LLM__COUNT(cases); c++) {
+        const char *dir = *cases[c].tok ? with_tokenizer(cases[c].model, cases[c].tok) : fixture(cases[c].model), *out = tmp_path("py.gguf");
+        CHECK_OK(to_gguf(dir, cases[c].type, out));
+        char cmd[3000];
+        snprintf(cmd, sizeof cmd, "python3 tests/tools/gguf_py_check.py '%s' '%s'", out, fixture(cases[c].model));
+        int rc = system(cmd);
+        printf("  gguf-py on %s %s: exit %d\n", cases[c].model, llm_dtype_get(cases[c].type)->name, rc);
+        CHECK(rc == 0);
+        remove(out);
+        if (*cases[c].tok) rm_tokmodel(dir);
+    }
+}
+
+int main(void) {
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/llm_cvg_XXXXXX");
+    if (!mkdtemp(tmp_dir)) return 1;
+    RUN(test_f16);
+    RUN(test_block_types);
+    RUN(test_mlx_q4_1);
+    RUN(test_mlx_q4_1_llama);
+    RUN(test_requantize);
+    RUN(test_vocab_llama3);
+    RUN(test_vocab_qwen3);
+    RUN(test_vocab_llama2);
+    RUN(test_bad_args);
+    RUN(test_gguf_py);
+    rmdir(tmp_dir);
+    return TEST_MAIN_END();
+}
