@@ -232,28 +232,49 @@ static LLM__AVX2_FN void llm__axpy_f32_avx2(float *y, float alpha, const float *
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += alpha * x[i];
 }
-static LLM__AVX2_FN void llm__dots_f32_avx2(float *y, const float *x, const float *w, int64_t k, int64_t n) {
-    llm__matvec_f32_avx2(y, x, w, k, 0, n);
+/* Scores: each query against the block's rows, 4 rows per pass (the block is in L1). */
+static LLM__AVX2_FN void llm__dots_f32_avx2(float *S, int64_t lds, const float *const *q, int nq, const float *K, int64_t k, int64_t n) {
+    for (int g = 0; g < nq; g++) llm__matvec_f32_avx2(S + g * lds, q[g], K, k, 0, n);
 }
 
-/* y += sum_j a[j] x[j]: 32 outputs at a time stay in 4 registers while j runs. */
-static LLM__AVX2_FN void llm__axpys_f32_avx2(float *y, const float *a, const float *x, int64_t n, int64_t d) {
-    int64_t i = 0;
-    for (; i + 32 <= d; i += 32) {
-        __m256 y0 = _mm256_loadu_ps(y + i), y1 = _mm256_loadu_ps(y + i + 8);
-        __m256 y2 = _mm256_loadu_ps(y + i + 16), y3 = _mm256_loadu_ps(y + i + 24);
-        for (int64_t j = 0; j < n; j++) {
-            const float *xj = x + j * d + i;
-            __m256 aj = _mm256_broadcast_ss(a + j);
-            y0 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj), y0);
-            y1 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 8), y1);
-            y2 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 16), y2);
-            y3 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 24), y3);
-        }
-        _mm256_storeu_ps(y + i, y0); _mm256_storeu_ps(y + i + 8, y1);
-        _mm256_storeu_ps(y + i + 16, y2); _mm256_storeu_ps(y + i + 24, y3);
+/* Weighted sums: 16 outputs of 4 queries stay in 8 registers while j runs; per row j, 2 loads
+   of V serve 8 FMAs. Each output is a chain of FMAs in j order, as in llm__axpy_f32_avx2. */
+#define LLM__AX_LOAD(g) if (ng > g) { y##g##0 = _mm256_loadu_ps(out[g] + i); y##g##1 = _mm256_loadu_ps(out[g] + i + 8); }
+#define LLM__AX_FMA(g)                                                                                 \
+    if (ng > g) {                                                                                      \
+        __m256 a = _mm256_broadcast_ss(A + g * lda + j);                                               \
+        y##g##0 = _mm256_fmadd_ps(a, v0, y##g##0);                                                     \
+        y##g##1 = _mm256_fmadd_ps(a, v1, y##g##1);                                                     \
     }
-    for (int64_t j = 0; i < d && j < n; j++) llm__axpy_f32_avx2(y + i, a[j], x + j * d + i, d - i);
+#define LLM__AX_STORE(g) if (ng > g) { _mm256_storeu_ps(out[g] + i, y##g##0); _mm256_storeu_ps(out[g] + i + 8, y##g##1); }
+static LLM__AVX2_FN LLM__INLINE void llm__axpys16_avx2(float *const *out, int ng, const float *A, int64_t lda, const float *V,
+                                                      int64_t n, int64_t d, int64_t i) {
+    __m256 z = _mm256_setzero_ps(), y00 = z, y01 = z, y10 = z, y11 = z, y20 = z, y21 = z, y30 = z, y31 = z;
+    LLM__AX_LOAD(0) LLM__AX_LOAD(1) LLM__AX_LOAD(2) LLM__AX_LOAD(3)
+    for (int64_t j = 0; j < n; j++) {
+        __m256 v0 = _mm256_loadu_ps(V + j * d + i), v1 = _mm256_loadu_ps(V + j * d + i + 8);
+        LLM__AX_FMA(0) LLM__AX_FMA(1) LLM__AX_FMA(2) LLM__AX_FMA(3)
+    }
+    LLM__AX_STORE(0) LLM__AX_STORE(1) LLM__AX_STORE(2) LLM__AX_STORE(3)
+}
+#undef LLM__AX_LOAD
+#undef LLM__AX_FMA
+#undef LLM__AX_STORE
+
+static LLM__AVX2_FN void llm__axpys_f32_avx2(float *const *out, int nq, const float *A, int64_t lda, const float *V, int64_t n, int64_t d) {
+    for (int g0 = 0; g0 < nq; g0 += 4) {
+        int ng = nq - g0 < 4 ? nq - g0 : 4;
+        const float *Ag = A + g0 * lda;
+        int64_t i = 0;
+        for (; i + 16 <= d; i += 16) switch (ng) {   /* each query count compiled with its tests folded */
+            case 4: llm__axpys16_avx2(out + g0, 4, Ag, lda, V, n, d, i); break;
+            case 3: llm__axpys16_avx2(out + g0, 3, Ag, lda, V, n, d, i); break;
+            case 2: llm__axpys16_avx2(out + g0, 2, Ag, lda, V, n, d, i); break;
+            default: llm__axpys16_avx2(out + g0, 1, Ag, lda, V, n, d, i); break;
+            }
+        for (int g = 0; i < d && g < ng; g++)
+            for (int64_t j = 0; j < n; j++) llm__axpy_f32_avx2(out[g0 + g] + i, Ag[g * lda + j], V + j * d + i, d - i);
+    }
 }
 
 static LLM__AVX2_FN void llm__scale_f32_avx2(float *y, float sc, int64_t n) {

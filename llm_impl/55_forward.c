@@ -154,26 +154,61 @@ static int64_t llm__attn_start(const llm__hparams *hp, int64_t il, int64_t pos) 
 
 typedef struct { llm_session *s; int64_t il, T; } llm__attn_task;
 
-/* Attention for the (token, head) pairs this thread owns: scores against every cached key
-   the causal (and sliding-window) mask allows, softmax, weighted sum of values. GQA: query
-   head h reads kv head h / (H / Hkv), with no copy of K or V. */
-static void llm__attn_worker(void *ctx, int ith, int nth) {
-    llm__attn_task *a = (llm__attn_task *)ctx;
+#define LLM__ATT_TQ 4   /* consecutive rows of a chunk whose queries go through the cache together */
+
+/* A group of queries that read the same f32 slots of one cache (slot0 on). */
+typedef struct {
+    llm__attn_q qs[LLM__ATT_MAXQ];
+    int nq;
+    const llm__kv *c;
+    int64_t slot0;
+} llm__attn_group;
+
+static void llm__attn_flush(llm__attn_group *g, int64_t kvh, int64_t D, const llm__attn_params *p, float *scratch) {
+    if (g->nq) llm__kv_attend_shared(g->qs, g->nq, g->c, kvh, D, g->slot0, p, scratch);
+    g->nq = 0;
+}
+
+/* The queries of rows [t0, t0 + LLM__ATT_TQ) for the query heads of kv head kvh (GQA: query
+   head h reads kv head h / (H / Hkv), with no copy of K or V). Those that see one f32 slot
+   range from the same first slot of the same cache (the heads of a row; consecutive
+   positions, causal) share one pass over it; the others (ring, quantized rows) go alone.
+   Either way each query gets the same result. */
+static void llm__attn_unit(const llm__attn_task *a, int64_t t0, int64_t kvh, float *scratch) {
     llm_session *s = a->s;
     const llm__hparams *hp = &s->m->hp;
-    int64_t D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads, group = H / Hkv;
+    int64_t D = hp->head_dim, H = hp->n_heads, group = H / hp->n_kv_heads;
     llm__attn_params params = { .scale = hp->attn_scale, .softcap = hp->attn_softcap };
-    int64_t lo, hi;
-    llm__split(a->T * H, ith, nth, &lo, &hi);
-    float *scratch = s->attn_scratch + (int64_t)ith * llm__kv_scratch(D);
-    for (int64_t idx = lo; idx < hi; idx++) {
-        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->row_pos[t];
+    llm__attn_group g = { .nq = 0 };
+    for (int64_t t = t0; t < LLM__MIN(t0 + LLM__ATT_TQ, a->T); t++) {
         const llm_session *seq = s->row_seq[t];
         const llm__kv *c = &seq->kv[a->il];
         llm__kv_span spans[3];
-        int n = llm__kv_spans(c, llm__attn_start(hp, a->il, pos), pos, spans);
-        llm__kv_attend(s->att + (t * H + h) * D, s->q + (t * H + h) * D, c, &seq->kvf, kvh, D, spans, n, &params, scratch);
+        int n = llm__kv_spans(c, llm__attn_start(hp, a->il, s->row_pos[t]), s->row_pos[t], spans);
+        bool shared = n == 1 && !seq->kvf.quantized;
+        if (shared && (g.c != c || g.slot0 != spans[0].slot)) {
+            llm__attn_flush(&g, kvh, D, &params, scratch);
+            g.c = c, g.slot0 = spans[0].slot;
+        }
+        for (int64_t h = kvh * group; h < (kvh + 1) * group; h++) {
+            float *out = s->att + (t * H + h) * D;
+            const float *q = s->q + (t * H + h) * D;
+            if (!shared) { llm__kv_attend(out, q, c, &seq->kvf, kvh, D, spans, n, &params, scratch); continue; }
+            if (g.nq == LLM__ATT_MAXQ) llm__attn_flush(&g, kvh, D, &params, scratch);
+            g.qs[g.nq++] = (llm__attn_q){ .q = q, .out = out, .n = spans[0].n };
+        }
     }
+    llm__attn_flush(&g, kvh, D, &params, scratch);
+}
+
+/* Attention for the units (LLM__ATT_TQ rows x kv head) this thread owns, dealt round-robin:
+   under a causal mask later rows cost more, so contiguous ranges would leave a thread idle. */
+static void llm__attn_worker(void *ctx, int ith, int nth) {
+    const llm__attn_task *a = (const llm__attn_task *)ctx;
+    const llm__hparams *hp = &a->s->m->hp;
+    int64_t Hkv = hp->n_kv_heads, n_units = (a->T + LLM__ATT_TQ - 1) / LLM__ATT_TQ * Hkv;
+    float *scratch = a->s->attn_scratch + (int64_t)ith * llm__kv_scratch(hp->head_dim);
+    for (int64_t u = ith; u < n_units; u += nth) llm__attn_unit(a, u / Hkv * LLM__ATT_TQ, u % Hkv, scratch);
 }
 
 /* out[T, C] = attention(h) Wo (+ bias). */
