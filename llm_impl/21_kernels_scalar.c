@@ -78,14 +78,19 @@ static void llm__axpy_f32_scalar(float *y, float alpha, const float *x, int64_t 
     for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
-/* Attention's two halves over a block of n cached rows: scores y[j] = dot(x, w[j]) (w: [n, k]),
-   and the weighted sum y[0..d) += sum_j a[j] x[j] (x: [n, d]). */
-static void llm__dots_f32_scalar(float *y, const float *x, const float *w, int64_t k, int64_t n) {
-    for (int64_t j = 0; j < n; j++) y[j] = llm__dot_f32_scalar(x, w + j * k, k);
+/* Attention's two halves over a block of n cached rows, for nq queries at once (the query
+   heads of one kv head, consecutive positions): scores S[g*lds + j] = dot(q[g], K[j]) (K: [n, k]),
+   and the weighted sums out[g][0..d) += sum_j A[g*lda + j] V[j] (V: [n, d]). The SIMD
+   versions share each load of K and V between queries; every output is computed by the
+   same operations, in the same order, whatever nq is. */
+static void llm__dots_f32_scalar(float *S, int64_t lds, const float *const *q, int nq, const float *K, int64_t k, int64_t n) {
+    for (int g = 0; g < nq; g++)
+        for (int64_t j = 0; j < n; j++) S[g * lds + j] = llm__dot_f32_scalar(q[g], K + j * k, k);
 }
 
-static void llm__axpys_f32_scalar(float *y, const float *a, const float *x, int64_t n, int64_t d) {
-    for (int64_t j = 0; j < n; j++) llm__axpy_f32_scalar(y, a[j], x + j * d, d);
+static void llm__axpys_f32_scalar(float *const *out, int nq, const float *A, int64_t lda, const float *V, int64_t n, int64_t d) {
+    for (int g = 0; g < nq; g++)
+        for (int64_t j = 0; j < n; j++) llm__axpy_f32_scalar(out[g], A[g * lda + j], V + j * d, d);
 }
 
 /* y[i] *= s. */

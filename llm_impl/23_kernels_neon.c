@@ -157,25 +157,29 @@ static void llm__axpy_f32_neon(float *y, float alpha, const float *x, int64_t n)
     for (; i < n; i++) y[i] += alpha * x[i];
 }
 
-static void llm__dots_f32_neon(float *y, const float *x, const float *w, int64_t k, int64_t n) {
-    llm__matvec_f32_neon(y, x, w, k, 0, n);
+static void llm__dots_f32_neon(float *S, int64_t lds, const float *const *q, int nq, const float *K, int64_t k, int64_t n) {
+    for (int g = 0; g < nq; g++) llm__matvec_f32_neon(S + g * lds, q[g], K, k, 0, n);
 }
 
-/* y += sum_j a[j] x[j]: 16 outputs at a time stay in 4 registers while j runs. */
-static void llm__axpys_f32_neon(float *y, const float *a, const float *x, int64_t n, int64_t d) {
-    int64_t i = 0;
-    for (; i + 16 <= d; i += 16) {
-        float32x4_t y0 = vld1q_f32(y + i), y1 = vld1q_f32(y + i + 4), y2 = vld1q_f32(y + i + 8), y3 = vld1q_f32(y + i + 12);
-        for (int64_t j = 0; j < n; j++) {
-            const float *xj = x + j * d + i;
-            y0 = vfmaq_n_f32(y0, vld1q_f32(xj), a[j]);
-            y1 = vfmaq_n_f32(y1, vld1q_f32(xj + 4), a[j]);
-            y2 = vfmaq_n_f32(y2, vld1q_f32(xj + 8), a[j]);
-            y3 = vfmaq_n_f32(y3, vld1q_f32(xj + 12), a[j]);
+/* out[g] += sum_j A[g][j] V[j]: 16 outputs of one query at a time stay in 4 registers while j runs. */
+static void llm__axpys_f32_neon(float *const *out, int nq, const float *A, int64_t lda, const float *V, int64_t n, int64_t d) {
+    for (int g = 0; g < nq; g++) {
+        float *y = out[g];
+        const float *a = A + g * lda;
+        int64_t i = 0;
+        for (; i + 16 <= d; i += 16) {
+            float32x4_t y0 = vld1q_f32(y + i), y1 = vld1q_f32(y + i + 4), y2 = vld1q_f32(y + i + 8), y3 = vld1q_f32(y + i + 12);
+            for (int64_t j = 0; j < n; j++) {
+                const float *vj = V + j * d + i;
+                y0 = vfmaq_n_f32(y0, vld1q_f32(vj), a[j]);
+                y1 = vfmaq_n_f32(y1, vld1q_f32(vj + 4), a[j]);
+                y2 = vfmaq_n_f32(y2, vld1q_f32(vj + 8), a[j]);
+                y3 = vfmaq_n_f32(y3, vld1q_f32(vj + 12), a[j]);
+            }
+            vst1q_f32(y + i, y0); vst1q_f32(y + i + 4, y1); vst1q_f32(y + i + 8, y2); vst1q_f32(y + i + 12, y3);
         }
-        vst1q_f32(y + i, y0); vst1q_f32(y + i + 4, y1); vst1q_f32(y + i + 8, y2); vst1q_f32(y + i + 12, y3);
+        for (int64_t j = 0; i < d && j < n; j++) llm__axpy_f32_neon(y + i, a[j], V + j * d + i, d - i);
     }
-    for (int64_t j = 0; i < d && j < n; j++) llm__axpy_f32_neon(y + i, a[j], x + j * d + i, d - i);
 }
 
 static void llm__scale_f32_neon(float *y, float s, int64_t n) {

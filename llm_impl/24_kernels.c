@@ -10,8 +10,8 @@ typedef struct llm__kernels {
     llm__matmul_fn matmul[LLM_DTYPE_COUNT];   /* NULL: no kernel for that weight dtype */
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float alpha, const float *x, int64_t n);
-    void (*dots_f32)(float *y, const float *x, const float *w, int64_t k, int64_t n);
-    void (*axpys_f32)(float *y, const float *a, const float *x, int64_t n, int64_t d);
+    void (*dots_f32)(float *S, int64_t lds, const float *const *q, int nq, const float *K, int64_t k, int64_t n);
+    void (*axpys_f32)(float *const *out, int nq, const float *A, int64_t lda, const float *V, int64_t n, int64_t d);
     void (*scale_f32)(float *y, float s, int64_t n);
     float (*exp_sum_f32)(float *x, int64_t n, float m);
     void (*act_mul)(llm__act act, float *y, const float *gate, int64_t n);

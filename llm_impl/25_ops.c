@@ -36,15 +36,36 @@ static void llm__softmax(float *x, int64_t n) {
    inv_freq[n_rot/2] are the per-pair frequencies; only the first n_rot dims rotate (partial
    rotary). Pairs are (i, i + n_rot/2) in Hugging Face's rotate_half layout, or (2i, 2i+1)
    when interleaved (the original Meta / llama2.c layout). mscale multiplies cos and sin
-   (YaRN's attention factor; 1 otherwise). */
-static void llm__rope(float *v, int64_t pos, const float *inv_freq, int64_t n_rot, bool interleaved, float mscale) {
+   (YaRN's attention factor; 1 otherwise). Every head of a position turns by the same
+   angles: llm__rope_table computes them once, cs = [cos x n_rot/2, sin x n_rot/2], and
+   llm__rope_apply rotates a head with them (llm__rope: both, for one head). */
+static void llm__rope_table(float *cs, int64_t pos, const float *inv_freq, int64_t n_rot, float mscale) {
     int64_t half = n_rot / 2;
     for (int64_t i = 0; i < half; i++) {
         float angle = (float)pos * inv_freq[i];
-        float c = cosf(angle) * mscale, s = sinf(angle) * mscale;
-        int64_t a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
-        float x0 = v[a], x1 = v[b];
-        v[a] = x0 * c - x1 * s;
-        v[b] = x1 * c + x0 * s;
+        cs[i] = cosf(angle) * mscale;
+        cs[half + i] = sinf(angle) * mscale;
+    }
+}
+
+/* Turn the pair (v[a], v[b]) by the angle whose cos and sin are c, s. */
+static inline void llm__rope_pair(float *v, int64_t a, int64_t b, float c, float s) {
+    float x0 = v[a], x1 = v[b];
+    v[a] = x0 * c - x1 * s;
+    v[b] = x1 * c + x0 * s;
+}
+
+static void llm__rope_apply(float *v, const float *cs, int64_t n_rot, bool interleaved) {
+    int64_t half = n_rot / 2;
+    for (int64_t i = 0; i < half; i++)
+        llm__rope_pair(v, interleaved ? 2 * i : i, interleaved ? 2 * i + 1 : i + half, cs[i], cs[half + i]);
+}
+
+static void llm__rope(float *v, int64_t pos, const float *inv_freq, int64_t n_rot, bool interleaved, float mscale) {
+    int64_t half = n_rot / 2;
+    for (int64_t i = 0; i < half; i++) {   /* one pair at a time: no table buffer needed */
+        float cs[2];
+        llm__rope_table(cs, pos, inv_freq + i, 2, mscale);
+        llm__rope_pair(v, interleaved ? 2 * i : i, interleaved ? 2 * i + 1 : i + half, cs[0], cs[1]);
     }
 }

@@ -120,21 +120,22 @@ static int llm__kv_spans(const llm__kv *c, int64_t lo, int64_t pos, llm__kv_span
 
 #define LLM__KV_BLOCK 64
 
-/* Scratch floats one thread needs for llm__kv_attend: scores, and a dequantized block. */
-static int64_t llm__kv_scratch(int64_t D) { return LLM__ATT_BLOCK + 2 * LLM__KV_BLOCK * D; }
+/* Scratch floats one thread needs for llm__kv_attend(_shared): scores, and a dequantized block. */
+static int64_t llm__kv_scratch(int64_t D) { return LLM__ATT_MAXQ * LLM__ATT_BLOCK + 2 * LLM__KV_BLOCK * D; }
 
 /* out[D] = attention of query q (kv head kvh) over the visible positions: one online softmax
    across all spans, f32 rows read in place, quantized rows dequantized a block at a time. */
 static void llm__kv_attend(float *out, const float *q, const llm__kv *c, const llm__kv_fmt *f, int64_t kvh, int64_t D,
                            const llm__kv_span *spans, int n_spans, const llm__attn_params *p, float *scratch) {
-    float *sc = scratch, *kb = scratch + LLM__ATT_BLOCK, *vb = kb + LLM__KV_BLOCK * D;
-    llm__attn_acc acc = { -INFINITY, 0 };
+    float *sc = scratch, *kb = scratch + LLM__ATT_MAXQ * LLM__ATT_BLOCK, *vb = kb + LLM__KV_BLOCK * D;
+    llm__attn_q one = { .q = q, .out = out };
     int64_t ng = D / (f->group ? f->group : 1);
-    memset(out, 0, (size_t)D * sizeof(float));
+    llm__attn_begin(&one, 1, D);
     for (int i = 0; i < n_spans; i++) {
         if (!f->quantized) {
             const float *K = c->k + (kvh * c->n_f32 + spans[i].slot) * D, *V = c->v + (kvh * c->n_f32 + spans[i].slot) * D;
-            llm__attend_rows(&acc, out, q, K, V, spans[i].n, D, D, p, sc);
+            one.n = spans[i].n;
+            llm__attend_rows(&one, 1, K, V, spans[i].n, D, D, p, sc);
             continue;
         }
         for (int64_t j0 = 0; j0 < spans[i].n; j0 += LLM__KV_BLOCK) {
@@ -145,8 +146,21 @@ static void llm__kv_attend(float *out, const float *q, const llm__kv *c, const l
                 llm__kv_dequantize_row(c->vq + (size_t)(row + j) * llm__kv_row_bytes(f->bits_v, D), c->vp + (row + j) * 2 * ng, D,
                                        f->bits_v, f->group, vb + j * D);
             }
-            llm__attend_rows(&acc, out, q, kb, vb, nb, D, D, p, sc);
+            one.n = nb;
+            llm__attend_rows(&one, 1, kb, vb, nb, D, D, p, sc);
         }
     }
-    llm__k->scale_f32(out, 1.0f / acc.l, D);
+    llm__attn_finish(&one, 1, D);
+}
+
+/* Queries of kv head kvh that all see f32 slots [slot, slot + qs[g].n): one pass over the
+   rows serves them all (each result is the bits llm__kv_attend gives it). */
+static void llm__kv_attend_shared(llm__attn_q *qs, int nq, const llm__kv *c, int64_t kvh, int64_t D, int64_t slot,
+                                  const llm__attn_params *p, float *scratch) {
+    int64_t n = 0;
+    for (int g = 0; g < nq; g++) n = LLM__MAX(n, qs[g].n);
+    const float *K = c->k + (kvh * c->n_f32 + slot) * D, *V = c->v + (kvh * c->n_f32 + slot) * D;
+    llm__attn_begin(qs, nq, D);
+    llm__attend_rows(qs, nq, K, V, n, D, D, p, scratch);
+    llm__attn_finish(qs, nq, D);
 }

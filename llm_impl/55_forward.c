@@ -115,36 +115,55 @@ static void llm__split_qkv_per_head(llm_session *s, int64_t T) {
         }
 }
 
-/* q/k norms (per head: Qwen3, Gemma 3; over all heads: OLMo 2) and rope, then append k and v
-   to the cache. */
-static void llm__qk_prepare(llm_session *s, int64_t il, int64_t T) {
+typedef struct { llm_session *s; int64_t il, T; } llm__layer_task;
+
+/* Rows [lo, hi) of llm__qk_prepare: per-head q/k norms, rope (angles computed once per row,
+   in the thread's attention scratch, which is free until attention runs), cache k and v. */
+static void llm__qk_rows(llm_session *s, int64_t il, int64_t lo, int64_t hi, float *cs) {
     const llm_model *m = s->m;
     const llm__hparams *hp = &m->hp;
     const llm__layer *l = &m->layers[il];
     int64_t D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads;
     bool sliding = hp->layer_sliding[il], rope = hp->layer_rope[il];
-    const float *freq = sliding ? s->freq_local : s->freq;
-    float mscale = sliding ? s->mscale_local : s->mscale;
-    if (hp->qk_norm_full) {
-        llm__norm_n(hp, s->q, s->q, T, H * D, l->q_norm, NULL);
-        llm__norm_n(hp, s->k, s->k, T, Hkv * D, l->k_norm, NULL);
-    }
     const float *qn = hp->qk_norm_full ? NULL : l->q_norm, *kn = hp->qk_norm_full ? NULL : l->k_norm;
-    for (int64_t t = 0; t < T; t++) {
+    for (int64_t t = lo; t < hi; t++) {
         int64_t pos = s->row_pos[t];
         llm_session *seq = s->row_seq[t];
+        if (rope) llm__rope_table(cs, pos, sliding ? s->freq_local : s->freq, hp->n_rot, sliding ? s->mscale_local : s->mscale);
         for (int64_t h = 0; h < H; h++) {
             float *qh = s->q + (t * H + h) * D;
             if (qn) llm__rmsnorm(qh, qh, qn, D, (float)hp->norm_eps, hp->norm_add_one);
-            if (rope) llm__rope(qh, pos, freq, hp->n_rot, hp->rope_interleaved, mscale);
+            if (rope) llm__rope_apply(qh, cs, hp->n_rot, hp->rope_interleaved);
         }
         for (int64_t h = 0; h < Hkv; h++) {
             float *kh = s->k + (t * Hkv + h) * D;
             if (kn) llm__rmsnorm(kh, kh, kn, D, (float)hp->norm_eps, hp->norm_add_one);
-            if (rope) llm__rope(kh, pos, freq, hp->n_rot, hp->rope_interleaved, mscale);
+            if (rope) llm__rope_apply(kh, cs, hp->n_rot, hp->rope_interleaved);
             llm__kv_store(&seq->kv[il], &seq->kvf, h, pos, kh, s->v + (t * Hkv + h) * D, D);
         }
     }
+}
+
+static void llm__qk_worker(void *ctx, int ith, int nth) {
+    const llm__layer_task *a = (const llm__layer_task *)ctx;
+    int64_t lo, hi;
+    llm__split(a->T, ith, nth, &lo, &hi);
+    llm__qk_rows(a->s, a->il, lo, hi, a->s->attn_scratch + (int64_t)ith * llm__kv_scratch(a->s->m->hp.head_dim));
+}
+
+/* q/k norms (per head: Qwen3, Gemma 3; over all heads: OLMo 2) and rope, then append k and v
+   to the cache (rows of a chunk hold distinct positions, so distinct cache slots: threads
+   take rows; a single row is not worth a dispatch). */
+static void llm__qk_prepare(llm_session *s, int64_t il, int64_t T) {
+    const llm__hparams *hp = &s->m->hp;
+    const llm__layer *l = &s->m->layers[il];
+    if (hp->qk_norm_full) {
+        llm__norm_n(hp, s->q, s->q, T, hp->n_heads * hp->head_dim, l->q_norm, NULL);
+        llm__norm_n(hp, s->k, s->k, T, hp->n_kv_heads * hp->head_dim, l->k_norm, NULL);
+    }
+    llm__layer_task task = { s, il, T };
+    if (T > 1) llm__parallel_for(s->pool, llm__qk_worker, &task);
+    else llm__qk_worker(&task, 0, 1);
 }
 
 /* First cached position token pos may attend to: 0, or the start of its sliding window. */
@@ -152,28 +171,61 @@ static int64_t llm__attn_start(const llm__hparams *hp, int64_t il, int64_t pos) 
     return hp->layer_sliding[il] && hp->sliding_window ? LLM__MAX(0, pos - hp->sliding_window + 1) : 0;
 }
 
-typedef struct { llm_session *s; int64_t il, T; } llm__attn_task;
+#define LLM__ATT_TQ 4   /* consecutive rows of a chunk whose queries go through the cache together */
 
-/* Attention for the (token, head) pairs this thread owns: scores against every cached key
-   the causal (and sliding-window) mask allows, softmax, weighted sum of values. GQA: query
-   head h reads kv head h / (H / Hkv), with no copy of K or V. */
-static void llm__attn_worker(void *ctx, int ith, int nth) {
-    llm__attn_task *a = (llm__attn_task *)ctx;
+/* A group of queries that read the same f32 slots of one cache (slot0 on). */
+typedef struct {
+    llm__attn_q qs[LLM__ATT_MAXQ];
+    int nq;
+    const llm__kv *c;
+    int64_t slot0;
+} llm__attn_group;
+
+static void llm__attn_flush(llm__attn_group *g, int64_t kvh, int64_t D, const llm__attn_params *p, float *scratch) {
+    if (g->nq) llm__kv_attend_shared(g->qs, g->nq, g->c, kvh, D, g->slot0, p, scratch);
+    g->nq = 0;
+}
+
+/* The queries of rows [t0, t0 + LLM__ATT_TQ) for the query heads of kv head kvh (GQA: query
+   head h reads kv head h / (H / Hkv), with no copy of K or V). Those that see one f32 slot
+   range from the same first slot of the same cache (the heads of a row; consecutive
+   positions, causal) share one pass over it; the others (ring, quantized rows) go alone.
+   Either way each query gets the same result. */
+static void llm__attn_unit(const llm__layer_task *a, int64_t t0, int64_t kvh, float *scratch) {
     llm_session *s = a->s;
     const llm__hparams *hp = &s->m->hp;
-    int64_t D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads, group = H / Hkv;
+    int64_t D = hp->head_dim, H = hp->n_heads, group = H / hp->n_kv_heads;
     llm__attn_params params = { .scale = hp->attn_scale, .softcap = hp->attn_softcap };
-    int64_t lo, hi;
-    llm__split(a->T * H, ith, nth, &lo, &hi);
-    float *scratch = s->attn_scratch + (int64_t)ith * llm__kv_scratch(D);
-    for (int64_t idx = lo; idx < hi; idx++) {
-        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->row_pos[t];
+    llm__attn_group g = { .nq = 0 };
+    for (int64_t t = t0; t < LLM__MIN(t0 + LLM__ATT_TQ, a->T); t++) {
         const llm_session *seq = s->row_seq[t];
         const llm__kv *c = &seq->kv[a->il];
         llm__kv_span spans[3];
-        int n = llm__kv_spans(c, llm__attn_start(hp, a->il, pos), pos, spans);
-        llm__kv_attend(s->att + (t * H + h) * D, s->q + (t * H + h) * D, c, &seq->kvf, kvh, D, spans, n, &params, scratch);
+        int n = llm__kv_spans(c, llm__attn_start(hp, a->il, s->row_pos[t]), s->row_pos[t], spans);
+        bool shared = n == 1 && !seq->kvf.quantized;
+        if (shared && (g.c != c || g.slot0 != spans[0].slot)) {
+            llm__attn_flush(&g, kvh, D, &params, scratch);
+            g.c = c, g.slot0 = spans[0].slot;
+        }
+        for (int64_t h = kvh * group; h < (kvh + 1) * group; h++) {
+            float *out = s->att + (t * H + h) * D;
+            const float *q = s->q + (t * H + h) * D;
+            if (!shared) { llm__kv_attend(out, q, c, &seq->kvf, kvh, D, spans, n, &params, scratch); continue; }
+            if (g.nq == LLM__ATT_MAXQ) llm__attn_flush(&g, kvh, D, &params, scratch);
+            g.qs[g.nq++] = (llm__attn_q){ .q = q, .out = out, .n = spans[0].n };
+        }
     }
+    llm__attn_flush(&g, kvh, D, &params, scratch);
+}
+
+/* Attention for the units (LLM__ATT_TQ rows x kv head) this thread owns, dealt round-robin:
+   under a causal mask later rows cost more, so contiguous ranges would leave a thread idle. */
+static void llm__attn_worker(void *ctx, int ith, int nth) {
+    const llm__layer_task *a = (const llm__layer_task *)ctx;
+    const llm__hparams *hp = &a->s->m->hp;
+    int64_t Hkv = hp->n_kv_heads, n_units = (a->T + LLM__ATT_TQ - 1) / LLM__ATT_TQ * Hkv;
+    float *scratch = a->s->attn_scratch + (int64_t)ith * llm__kv_scratch(hp->head_dim);
+    for (int64_t u = ith; u < n_units; u += nth) llm__attn_unit(a, u / Hkv * LLM__ATT_TQ, u % Hkv, scratch);
 }
 
 /* out[T, C] = attention(h) Wo (+ bias). */
@@ -188,7 +240,7 @@ static void llm__attention_block(llm_session *s, int64_t il, const float *h, flo
         llm__linear(s, s->v, h, T, l->wv, l->bv);
     }
     llm__qk_prepare(s, il, T);
-    llm__attn_task task = { s, il, T };
+    llm__layer_task task = { s, il, T };
     llm__parallel_for(s->pool, llm__attn_worker, &task);
     llm__linear(s, out, s->att, T, l->wo, l->bo);
 }

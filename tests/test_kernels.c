@@ -113,15 +113,26 @@ static void test_vector_kernels(void) {
         CHECK(max_abs_diff(y1, y2, (long)n) <= 1e-6);
         b->scale_f32(y1, -1.5f, n); s->scale_f32(y2, -1.5f, n);
         CHECK(max_abs_diff(y1, y2, (long)n) <= 1e-6);
-        /* the attention halves: 5 rows of n, and n rows of 37 (or of 3) */
+        /* the attention halves for 6 queries: 5 rows of n, then n rows of 37 (or of 3) weighted
+           by 6 rows of n; a query in a pass of 6 and alone must get the same bits */
         int64_t d = n % 2 ? 37 : 3, nr = LLM__MIN(n, 5);
-        float *m = (float *)malloc((size_t)(n * d + 5 * n) * sizeof(float)), o1[37], o2[37];
-        for (int64_t i = 0; i < n * d + 5 * n; i++) m[i] = frand();
-        b->dots_f32(o1, x, m, n, nr); s->dots_f32(o2, x, m, n, nr);
-        for (int64_t j = 0; j < nr; j++) CHECK_NEAR(o1[j], o2[j], 1e-6 * sqrt((double)n) * n);
-        for (int64_t i = 0; i < d; i++) o1[i] = o2[i] = frand();
-        b->axpys_f32(o1, x, m, n, d); s->axpys_f32(o2, x, m, n, d);
-        CHECK(max_abs_diff(o1, o2, (long)d) <= 1e-6 * sqrt((double)n) * n);
+        float *m = (float *)malloc((size_t)(n * d + 6 * n) * sizeof(float)), *A = m + n * d;
+        for (int64_t i = 0; i < n * d + 6 * n; i++) m[i] = frand();
+        const float *qs[6] = { x, y, A, A + n, A + 2 * n, A + 3 * n };
+        float o1[6][37], o2[6][37], alone[37], *op1[6], *op2[6], *opa = alone, s1[6][5], s2[6][5], s3[5];
+        b->dots_f32(s1[0], 5, qs, 6, m, n, nr); s->dots_f32(s2[0], 5, qs, 6, m, n, nr);
+        for (int g = 0; g < 6; g++) {
+            for (int64_t j = 0; j < nr; j++) CHECK_NEAR(s1[g][j], s2[g][j], 1e-6 * sqrt((double)n) * n);
+            b->dots_f32(s3, 5, qs + g, 1, m, n, nr);
+            CHECK(!memcmp(s3, s1[g], (size_t)nr * sizeof(float)));
+            for (int64_t i = 0; i < d; i++) o1[g][i] = o2[g][i] = frand();
+            op1[g] = o1[g], op2[g] = o2[g];
+        }
+        memcpy(alone, o1[4], sizeof alone);
+        b->axpys_f32(op1, 6, A, n, m, n, d); s->axpys_f32(op2, 6, A, n, m, n, d);
+        for (int g = 0; g < 6; g++) CHECK(max_abs_diff(o1[g], o2[g], (long)d) <= 1e-6 * sqrt((double)n) * n);
+        b->axpys_f32(&opa, 1, A + 4 * n, n, m, n, d);
+        CHECK(!memcmp(alone, o1[4], (size_t)d * sizeof(float)));
         free(m);
         /* exp over a wide range, including underflow to 0 */
         for (int64_t i = 0; i < n; i++) y1[i] = y2[i] = x[i] * 100.0f;
@@ -190,6 +201,33 @@ static void test_attention(void) {
     llm_set_reference_kernels(false);
 }
 
+/* Queries sharing a pass over the rows, each seeing its own prefix of them (causal prefill:
+   consecutive positions; more than 4 queries, rows past 64), get the bits they get alone. */
+static void test_attention_shared(void) {
+    enum { NQ = 7, N = 150, D = 40 };
+    const llm__attn_params ps[] = { { 0.125f, 0 }, { 0.3f, 5.0f } };
+    float *K = (float *)malloc(N * D * sizeof(float)), *V = (float *)malloc(N * D * sizeof(float));
+    float q[NQ][D], out[NQ][D], alone[D], *scratch = (float *)malloc(NQ * LLM__ATT_BLOCK * sizeof(float));
+    for (int i = 0; i < N * D; i++) K[i] = frand(), V[i] = frand();
+    for (int g = 0; g < NQ; g++)
+        for (int i = 0; i < D; i++) q[g][i] = frand() * 3.0f;
+    for (int ref = 0; ref < 2; ref++)
+        for (int pi = 0; pi < 2; pi++) {
+            llm_set_reference_kernels(ref);
+            llm__attn_q qs[NQ];
+            for (int g = 0; g < NQ; g++) qs[g] = (llm__attn_q){ .q = q[g], .out = out[g], .n = N - 30 * (g % 4) - g };
+            llm__attn_begin(qs, NQ, D);
+            llm__attend_rows(qs, NQ, K, V, N, D, D, &ps[pi], scratch);
+            llm__attn_finish(qs, NQ, D);
+            for (int g = 0; g < NQ; g++) {
+                llm__attend(alone, q[g], K, V, qs[g].n, D, D, &ps[pi], scratch);
+                CHECK(!memcmp(alone, out[g], sizeof alone));
+            }
+        }
+    llm_set_reference_kernels(false);
+    free(K); free(V); free(scratch);
+}
+
 /* Logits of a fixture's prompt at 1, 2 and 3 threads (prompt in odd chunks, then decode
    steps) must be the same bits. */
 static void test_models_threads(void) {
@@ -227,6 +265,7 @@ int main(void) {
     RUN(test_matmul_threads);
     RUN(test_vector_kernels);
     RUN(test_attention);
+    RUN(test_attention_shared);
     RUN(test_models_threads);
     return TEST_MAIN_END();
 }
