@@ -221,7 +221,7 @@ typedef enum { LLM__B32_Q4_0, LLM__B32_Q4_1, LLM__B32_Q5_0, LLM__B32_Q5_1, LLM__
 #define LLM__TILE_ROWS 4
 #define LLM__TILE_TOKS 3
 #endif
-#define LLM__UNROLL _Pragma("GCC unroll 4")   /* unrolled tile loops keep acc[][] in registers */
+#define LLM__UNROLL _Pragma("GCC unroll 8")   /* unrolled loops keep acc[][] in registers, constants constant */
 
 static LLM__INLINE void llm__tile32(llm__b32 f, int RM, int RN, const uint8_t *w, size_t row_bytes, const llm__q8_act *x,
                                     int64_t k, float *y, int64_t ldy) {
@@ -282,7 +282,7 @@ static inline float llm__qdot_k4(const uint8_t *w, const llm__q8_act *x, int64_t
         const int16_t *bs = x->bsums + 16 * b;
         __m256i isum = _mm256_setzero_si256(), qh = q5 ? _mm256_loadu_si256((const __m256i *)(w + 16)) : _mm256_setzero_si256();
         int32_t msum = 0;
-        for (int s = 0; s < 8; s++) {
+        LLM__UNROLL for (int s = 0; s < 8; s++) {
             __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * (s / 2)));
             __m256i q = _mm256_and_si256(s % 2 ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(15));
             if (q5) {
@@ -303,29 +303,35 @@ static inline float llm__qdot_k4(const uint8_t *w, const llm__q8_act *x, int64_t
 
 /* q6_K (210 bytes: ql[128], qh[64], int8 scales[16], f16 d): w = d * sc[j / 16] * (q - 32).
    In half h, chunk c of 32: low 4 bits in nibble c / 2 of ql[64h + 32(c % 2) ..], high 2
-   bits at shift 2c of qh[32h ..]. The -32 is paid with bsums: sum (q - 32) x = sum q x - 32 sum x. */
+   bits at shift 2c of qh[32h ..]. The -32 is paid with bsums: sum (q - 32) x = sum q x - 32 sum x,
+   all 16 scale x bsum products in one madd. Chunk g's two scales ([sc[2g] x8 | sc[2g+1] x8]
+   as int16) come from one pshufb of the scales and a sign extension. */
 static float llm__qdot1_q6_K(const uint8_t *w, const llm__q8_act *x, int64_t k) {
+    const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < k / 256; b++, w += 210) {
-        const int8_t *sc = (const int8_t *)(w + 192), *xq = x->q + 256 * b;
-        const int16_t *bs = x->bsums + 16 * b;
+        const int8_t *xq = x->q + 256 * b;
+        __m128i sc = _mm_loadu_si128((const __m128i *)(w + 192));
+        __m256i corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc), _mm256_loadu_si256((const __m256i *)(x->bsums + 16 * b)));
         __m256i isum = _mm256_setzero_si256();
-        int32_t corr = 0;
-        for (int h = 0; h < 2; h++) {
+        LLM__UNROLL for (int h = 0; h < 2; h++) {
             __m256i qh = _mm256_loadu_si256((const __m256i *)(w + 128 + 32 * h));
-            for (int c = 0; c < 4; c++) {
-                __m256i lo = _mm256_loadu_si256((const __m256i *)(w + 64 * h + 32 * (c % 2)));
-                lo = _mm256_and_si256(c / 2 ? _mm256_srli_epi16(lo, 4) : lo, _mm256_set1_epi8(15));
-                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), _mm256_set1_epi8(3));
-                __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(w + 64 * h)), l1 = _mm256_loadu_si256((const __m256i *)(w + 64 * h + 32));
+            __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)),
+                _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30)),
+            };
+            LLM__UNROLL for (int c = 0; c < 4; c++) {
                 int g = 8 * h + 2 * c;
-                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
-                __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(xq + 128 * h + 32 * c)));
+                __m128i pick = _mm_set_epi8(g + 1, g + 1, g + 1, g + 1, g + 1, g + 1, g + 1, g + 1, g, g, g, g, g, g, g, g);
+                __m256i scale = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, pick));
+                __m256i p = _mm256_maddubs_epi16(q[c], _mm256_loadu_si256((const __m256i *)(xq + 128 * h + 32 * c)));
                 isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scale));
-                corr += sc[g] * bs[g] + sc[g + 1] * bs[g + 1];
             }
         }
-        __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, _mm256_set_epi32(0, 0, 0, 0, 0, 0, 0, 32 * corr)));
+        __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, _mm256_slli_epi32(corr, 5)));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w + 208) * x->d[b]), v, acc);
     }
     return llm__hsum256(acc);
