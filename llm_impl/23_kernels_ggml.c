@@ -1,7 +1,8 @@
 /* ---- >>kernels_ggml: matmul kernels for llama.cpp's block-quantized weights ----
    Same contract as the float kernels (21_kernels_scalar.c): y[t*ldy + r] = dot(x[t], W[r])
    for rows r in [r0, r1), scratch = k floats per thread, each output computed the same
-   way whatever the row split.
+   way whatever the row split; except that the AVX2 kernels read a->w as a llm__q8_mm
+   (weights + activations already quantized, below).
 
    Scalar references, one per ggml type: dequantize a weight row into the scratch (exactly,
    with llm_dequantize) and take f32 dot products. They are the oracle for the fast kernels.
@@ -16,10 +17,12 @@
    rounding of the activations (relative error about 1e-2 of |x| |w| / sqrt(k) per output;
    tests/test_ggml_kernels.c states the bound it checks).
 
-   The scratch holds the quantized activations of a few tokens (4k bytes = 3 tokens of
-   k int8 + scales). Several tokens (prefill) are done in tiles of LLM__QTILE rows: each
-   tile of weights is read once from memory and met by every token, 3 at a time (the
-   32-element formats decode each weight block once per group of 3). */
+   llm__matmul (24_kernels.c) quantizes every token's activations once per matmul
+   (llm__q8_prepare, threads splitting the tokens) into the shared part of its scratch; the
+   kernels then get them through a->w (a llm__q8_mm). The 32-element formats work in
+   register tiles of 4 weight rows x 3 tokens (each weight block decoded once per tile, as
+   llamafile's tinyBLAS does); the k-quants one row and one token at a time. Tokens go in
+   chunks whose activations stay in L2 while a thread's rows pass. */
 #include "10_internal.h"
 
 /* Scalar reference: one dequantized row in scratch, dotted with every token. */
@@ -60,7 +63,6 @@ static inline void llm__k4_scales(const uint8_t q[12], uint8_t sc[8], uint8_t m[
 }
 
 #ifdef LLM__AVX2
-#define LLM__QTILE 32       /* weight rows per tile when several token groups share them */
 
 /* One token's activations in 8 bits: x[i] ~ d[i / qk] * q[i]. qk 32: s[b] = d[b] * sum of
    block b's q. qk 256: bsums[g] = sum of q[16g .. 16g + 16). */
@@ -69,9 +71,6 @@ typedef struct llm__q8_act {
     const float *d, *s;
     const int16_t *bsums;
 } llm__q8_act;
-
-/* out[t] = dot(weight row w, token t) for the nt (<= LLM__QGROUP) tokens of a group. */
-typedef void (*llm__qdot_fn)(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out);
 
 static inline float llm__hmax256(__m256 v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -130,19 +129,59 @@ static void llm__q8_quant256(const float *x, int64_t k, int8_t *q, float *d, int
     }
 }
 
-/* Bytes one quantized token takes in the scratch, and where its parts are. */
-static size_t llm__q8_act_bytes(int64_t k, int qk) { return (size_t)k + (qk == 32 ? 8 * (size_t)k / 32 : 4 * (size_t)k / 256 + 2 * (size_t)k / 16); }
+/* Bytes one quantized token takes in the shared scratch (a whole number of cache lines):
+   k int8, then qk 32: d[k/32], s[k/32]; qk 256: d[k/256], bsums[k/16]. */
+static size_t llm__q8_act_bytes(int64_t k, int qk) {
+    size_t n = (size_t)k + (qk == 32 ? 8 * (size_t)k / 32 : 4 * (size_t)k / 256 + 2 * (size_t)k / 16);
+    return (n + 63) / 64 * 64;
+}
 
-static llm__q8_act llm__q8_quantize(const float *x, int64_t k, int qk, uint8_t *mem) {
-    llm__q8_act a = { (const int8_t *)mem, (const float *)(mem + k), NULL, NULL };
-    if (qk == 32) {
-        a.s = a.d + k / 32;
-        llm__q8_quant32(x, k, (int8_t *)mem, (float *)a.d, (float *)a.s);
-    } else {
-        a.bsums = (const int16_t *)(a.d + k / 256);
-        llm__q8_quant256(x, k, (int8_t *)mem, (float *)a.d, (int16_t *)a.bsums);
-    }
+/* Token t's parts in the shared scratch. */
+static llm__q8_act llm__q8_token(const uint8_t *act, size_t act_bytes, int64_t t, int64_t k, int qk) {
+    const uint8_t *p = act + (size_t)t * act_bytes;
+    const float *d = (const float *)(p + k);
+    llm__q8_act a = { (const int8_t *)p, d, NULL, NULL };
+    if (qk == 32) a.s = d + k / 32;
+    else a.bsums = (const int16_t *)(d + k / 256);
     return a;
+}
+
+/* What the AVX2 kernels of the block formats get as a->w: the weights and every token's
+   activations, quantized once per matmul by llm__q8_prepare. */
+typedef struct llm__q8_mm {
+    const uint8_t *w;         /* [n_rows] blocks */
+    const uint8_t *act;       /* [n_tok] quantized tokens, act_bytes apart */
+    size_t act_bytes;
+} llm__q8_mm;
+
+typedef struct {
+    const float *x;
+    int64_t n_tok, k;
+    int qk;
+    uint8_t *act;
+    size_t act_bytes;
+} llm__q8_prep_task;
+
+static void llm__q8_prep_worker(void *ctx, int ith, int nth) {
+    const llm__q8_prep_task *p = (const llm__q8_prep_task *)ctx;
+    int64_t t0, t1;
+    llm__split(p->n_tok, ith, nth, &t0, &t1);     /* tokens are independent: any split gives the same bytes */
+    for (int64_t t = t0; t < t1; t++) {
+        uint8_t *m = p->act + (size_t)t * p->act_bytes;
+        float *d = (float *)(m + p->k);
+        if (p->qk == 32) llm__q8_quant32(p->x + t * p->k, p->k, (int8_t *)m, d, d + p->k / 32);
+        else llm__q8_quant256(p->x + t * p->k, p->k, (int8_t *)m, d, (int16_t *)(d + p->k / 256));
+    }
+}
+
+/* Quantize x [n_tok, k] per block of qk (32, or 256 for the k-quants) into act, which holds
+   n_tok * llm__q8_act_bytes(k, qk) bytes; the result is the kernels' a->w. */
+LLM_PRIVATE llm__q8_mm llm__q8_prepare(llm_pool *pool, const float *x, int64_t n_tok, int64_t k, int qk, void *act,
+                                      const void *w) {
+    llm__q8_prep_task p = { x, n_tok, k, qk, (uint8_t *)act, llm__q8_act_bytes(k, qk) };
+    if (n_tok >= 4) llm__parallel_for(pool, llm__q8_prep_worker, &p);
+    else llm__q8_prep_worker(&p, 0, 1);          /* decoding: not worth waking the pool */
+    return (llm__q8_mm){ (const uint8_t *)w, p.act, p.act_bytes };
 }
 
 /* 16 bytes of nibbles -> 32 bytes: the low nibbles (elements 0..15), then the high ones. */
@@ -151,7 +190,7 @@ static inline __m256i llm__nibbles(const uint8_t *p) {
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(15));
 }
 
-static inline float llm__f16(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return llm__f16_to_f32(h); }
+static inline float llm__f16(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return _cvtsh_ss(h); }   /* F16C */
 
 /* 32 bits (a little-endian u32 at p) -> 32 bytes: 16 where bit j is set, else 0. */
 static inline __m256i llm__bit4s(const uint8_t *p) {
@@ -163,44 +202,71 @@ static inline __m256i llm__bit4s(const uint8_t *p) {
     return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(16));
 }
 
-/* The 32-element formats, one loop: each weight block is decoded once and met by the nt
-   tokens of a group (prefill), its signed codes made |q| once for the sign trick.
+/* The 32-element formats, one tile of RM weight rows x RN tokens: each weight block is
+   decoded once per tile and met by the RN tokens (int8 dot products in registers).
      q4_0 (18 bytes): f16 d, 16 bytes of nibbles;                 w = d * (q - 8)
      q4_1 (20 bytes): f16 d, f16 m, 16 bytes of nibbles;          w = d * q + m
      q5_0 (22 bytes): f16 d, u32 qh (fifth bits), nibbles;        w = d * (q - 16)
      q5_1 (24 bytes): f16 d, f16 m, u32 qh, nibbles;              w = d * q + m
      q8_0 (34 bytes): f16 d, 32 int8;                             w = d * q
-   The formats with a min add m * s (s = d_x * sum of the token's block codes). Called with
-   constant f and nt, so each caller gets its own unrolled copy. */
+   All but q8_0 are w = d * u + c with unsigned codes u, so maddubs(u, x) needs no sign
+   trick, and c (m, or -8d, -16d) meets s = d_x * sum of the token's block codes. q8_0
+   takes the sign trick: |q| * (x with q's sign). The c terms of the RM rows share one FMA
+   per token and block (the lanes of corr). Every output gets the same operations in the
+   same order whatever RM, RN and the tile it falls in, so thread counts and batch sizes
+   agree bitwise.
+   Called with constants f, RM, RN: each caller gets its own unrolled copy. */
 typedef enum { LLM__B32_Q4_0, LLM__B32_Q4_1, LLM__B32_Q5_0, LLM__B32_Q5_1, LLM__B32_Q8_0 } llm__b32;
-#define LLM__QGROUP 3       /* tokens per group: 4k bytes of scratch hold 3 quantized rows */
+#ifndef LLM__TILE_TOKS
+#define LLM__TILE_ROWS 4
+#define LLM__TILE_TOKS 3
+#endif
+#define LLM__UNROLL _Pragma("GCC unroll 8")   /* unrolled loops keep acc[][] in registers, constants constant */
 
-static LLM__INLINE void llm__qdot32(llm__b32 f, const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
+static LLM__INLINE void llm__tile32(llm__b32 f, int RM, int RN, const uint8_t *w, size_t row_bytes, const llm__q8_act *x,
+                                    int64_t k, float *y, int64_t ldy) {
     static const int bytes[] = { 18, 20, 22, 24, 34 };
-    bool has_min = f == LLM__B32_Q4_1 || f == LLM__B32_Q5_1;
-    __m256 acc[LLM__QGROUP];
-    float mins[LLM__QGROUP];
-    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps(), mins[t] = 0;
-    for (int64_t b = 0; b < k / 32; b++, w += bytes[f]) {
-        __m256i q;
-        switch (f) {
-        case LLM__B32_Q4_0: q = _mm256_sub_epi8(llm__nibbles(w + 2), _mm256_set1_epi8(8)); break;
-        case LLM__B32_Q4_1: q = llm__nibbles(w + 4); break;
-        case LLM__B32_Q5_0: q = _mm256_sub_epi8(_mm256_or_si256(llm__nibbles(w + 6), llm__bit4s(w + 2)), _mm256_set1_epi8(16)); break;
-        case LLM__B32_Q5_1: q = _mm256_or_si256(llm__nibbles(w + 8), llm__bit4s(w + 4)); break;
-        default:            q = _mm256_loadu_si256((const __m256i *)(w + 2)); break;
+    const bool q8 = f == LLM__B32_Q8_0;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[LLM__TILE_ROWS][4];
+    __m128 corr[4];
+    LLM__UNROLL for (int t = 0; t < RN; t++) {
+        corr[t] = _mm_setzero_ps();
+        LLM__UNROLL for (int r = 0; r < RM; r++) acc[r][t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < k / 32; b++) {
+        __m256i q[LLM__TILE_ROWS];
+        float d[LLM__TILE_ROWS], c[4] = { 0, 0, 0, 0 };
+        LLM__UNROLL for (int r = 0; r < RM; r++) {
+            const uint8_t *p = w + (size_t)r * row_bytes + (size_t)b * bytes[f];
+            if (q8 && RN == 1)   /* decode: the next tile's row (+25% for q8_0; it slowed the 18-byte q4_0 blocks) */
+                _mm_prefetch((const char *)p + LLM__TILE_ROWS * row_bytes + 512, _MM_HINT_T0);
+            d[r] = llm__f16(p);
+            switch (f) {
+            case LLM__B32_Q4_0: q[r] = llm__nibbles(p + 2); c[r] = -8 * d[r]; break;
+            case LLM__B32_Q4_1: q[r] = llm__nibbles(p + 4); c[r] = llm__f16(p + 2); break;
+            case LLM__B32_Q5_0: q[r] = _mm256_or_si256(llm__nibbles(p + 6), llm__bit4s(p + 2)); c[r] = -16 * d[r]; break;
+            case LLM__B32_Q5_1: q[r] = _mm256_or_si256(llm__nibbles(p + 8), llm__bit4s(p + 4)); c[r] = llm__f16(p + 2); break;
+            default:            q[r] = _mm256_loadu_si256((const __m256i *)(p + 2)); break;
+            }
         }
-        __m256i uq = has_min ? q : _mm256_sign_epi8(q, q);
-        float d = llm__f16(w), m = has_min ? llm__f16(w + 2) : 0.0f;
-        for (int t = 0; t < nt; t++) {
-            __m256i xq = _mm256_loadu_si256((const __m256i *)(x[t].q + 32 * b));
-            if (!has_min) xq = _mm256_sign_epi8(xq, q);
-            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(uq, xq), _mm256_set1_epi16(1));
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[t].d[b]), _mm256_cvtepi32_ps(p), acc[t]);
-            if (has_min) mins[t] += m * x[t].s[b];
+        __m128 cv = _mm_loadu_ps(c);
+        LLM__UNROLL for (int t = 0; t < RN; t++) {
+            float dx = x[t].d[b];
+            LLM__UNROLL for (int r = 0; r < RM; r++) {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(x[t].q + 32 * b));
+                __m256i p = q8 ? _mm256_maddubs_epi16(_mm256_sign_epi8(q[r], q[r]), _mm256_sign_epi8(xv, q[r]))
+                               : _mm256_maddubs_epi16(q[r], xv);
+                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d[r] * dx), _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), acc[r][t]);
+            }
+            if (!q8) corr[t] = _mm_fmadd_ps(cv, _mm_set1_ps(x[t].s[b]), corr[t]);
         }
     }
-    for (int t = 0; t < nt; t++) out[t] = llm__hsum256(acc[t]) + mins[t];
+    LLM__UNROLL for (int t = 0; t < RN; t++) {
+        float cs[4];
+        _mm_storeu_ps(cs, corr[t]);
+        for (int r = 0; r < RM; r++) y[t * ldy + r] = llm__hsum256(acc[r][t]) + cs[r];
+    }
 }
 
 /* q4_K (144 bytes: f16 d, f16 dmin, 12 bytes of scales, 128 of nibbles) and q5_K (176:
@@ -218,7 +284,7 @@ static inline float llm__qdot_k4(const uint8_t *w, const llm__q8_act *x, int64_t
         const int16_t *bs = x->bsums + 16 * b;
         __m256i isum = _mm256_setzero_si256(), qh = q5 ? _mm256_loadu_si256((const __m256i *)(w + 16)) : _mm256_setzero_si256();
         int32_t msum = 0;
-        for (int s = 0; s < 8; s++) {
+        LLM__UNROLL for (int s = 0; s < 8; s++) {
             __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * (s / 2)));
             __m256i q = _mm256_and_si256(s % 2 ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(15));
             if (q5) {
@@ -239,88 +305,101 @@ static inline float llm__qdot_k4(const uint8_t *w, const llm__q8_act *x, int64_t
 
 /* q6_K (210 bytes: ql[128], qh[64], int8 scales[16], f16 d): w = d * sc[j / 16] * (q - 32).
    In half h, chunk c of 32: low 4 bits in nibble c / 2 of ql[64h + 32(c % 2) ..], high 2
-   bits at shift 2c of qh[32h ..]. The -32 is paid with bsums: sum (q - 32) x = sum q x - 32 sum x. */
+   bits at shift 2c of qh[32h ..]. The -32 is paid with bsums: sum (q - 32) x = sum q x - 32 sum x,
+   all 16 scale x bsum products in one madd. Chunk g's two scales ([sc[2g] x8 | sc[2g+1] x8]
+   as int16) come from one pshufb of the scales and a sign extension. */
 static float llm__qdot1_q6_K(const uint8_t *w, const llm__q8_act *x, int64_t k) {
+    const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < k / 256; b++, w += 210) {
-        const int8_t *sc = (const int8_t *)(w + 192), *xq = x->q + 256 * b;
-        const int16_t *bs = x->bsums + 16 * b;
+        const int8_t *xq = x->q + 256 * b;
+        __m128i sc = _mm_loadu_si128((const __m128i *)(w + 192));
+        __m256i corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc), _mm256_loadu_si256((const __m256i *)(x->bsums + 16 * b)));
         __m256i isum = _mm256_setzero_si256();
-        int32_t corr = 0;
-        for (int h = 0; h < 2; h++) {
+        LLM__UNROLL for (int h = 0; h < 2; h++) {
             __m256i qh = _mm256_loadu_si256((const __m256i *)(w + 128 + 32 * h));
-            for (int c = 0; c < 4; c++) {
-                __m256i lo = _mm256_loadu_si256((const __m256i *)(w + 64 * h + 32 * (c % 2)));
-                lo = _mm256_and_si256(c / 2 ? _mm256_srli_epi16(lo, 4) : lo, _mm256_set1_epi8(15));
-                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), _mm256_set1_epi8(3));
-                __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(w + 64 * h)), l1 = _mm256_loadu_si256((const __m256i *)(w + 64 * h + 32));
+            __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)),
+                _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30)),
+            };
+            LLM__UNROLL for (int c = 0; c < 4; c++) {
                 int g = 8 * h + 2 * c;
-                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
-                __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(xq + 128 * h + 32 * c)));
+                __m128i pick = _mm_set_epi8(g + 1, g + 1, g + 1, g + 1, g + 1, g + 1, g + 1, g + 1, g, g, g, g, g, g, g, g);
+                __m256i scale = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, pick));
+                __m256i p = _mm256_maddubs_epi16(q[c], _mm256_loadu_si256((const __m256i *)(xq + 128 * h + 32 * c)));
                 isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scale));
-                corr += sc[g] * bs[g] + sc[g + 1] * bs[g + 1];
             }
         }
-        __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, _mm256_set_epi32(0, 0, 0, 0, 0, 0, 0, 32 * corr)));
+        __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, _mm256_slli_epi32(corr, 5)));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w + 208) * x->d[b]), v, acc);
     }
     return llm__hsum256(acc);
 }
 
-/* The driver: rows in tiles, tokens in groups that fit the scratch; each group is quantized
-   once per tile (once in all when every token fits, as in decoding). */
-static void llm__matmul_q8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, uint8_t *scratch, llm_dtype wt, int qk,
-                                llm__qdot_fn dot) {
-    size_t row_bytes = llm_dtype_n_bytes(wt, a->k), act_bytes = llm__q8_act_bytes(a->k, qk);
-    int64_t group = LLM__QGROUP, tile = a->n_tok <= group ? r1 - r0 : LLM__QTILE;
-    llm__q8_act act[LLM__QGROUP];
-    float out[LLM__QGROUP];
-    LLM_ASSERT(act_bytes * LLM__QGROUP <= 4 * (size_t)a->k);
-    for (int64_t rt = r0; rt < r1; rt += tile)
-        for (int64_t t0 = 0; t0 < a->n_tok; t0 += group) {
-            int64_t nt = LLM__MIN(group, a->n_tok - t0);
-            for (int64_t t = 0; t < nt; t++) act[t] = llm__q8_quantize(a->x + (t0 + t) * a->k, a->k, qk, scratch + (size_t)t * act_bytes);
-            for (int64_t r = rt; r < LLM__MIN(rt + tile, r1); r++) {
-                const uint8_t *w = (const uint8_t *)a->w + (size_t)r * row_bytes;
-                dot(w, act, (int)nt, a->k, out);
-                for (int64_t t = 0; t < nt; t++) a->y[(t0 + t) * a->ldy + r] = out[t];
+/* Token chunks whose quantized activations stay in L2 (256 KB) while the thread's rows pass. */
+static int64_t llm__q8_chunk(size_t act_bytes) { return LLM__MAX(LLM__TILE_TOKS, (int64_t)(((size_t)256 << 10) / act_bytes) / LLM__TILE_TOKS * LLM__TILE_TOKS); }
+
+/* The 32-element formats: rows [r0, r1) in tiles of 4 (then 1) x tokens in tiles of 3 (then
+   2, 1), within token chunks. */
+#define LLM__MATMUL_B32(name, F, DT)                                                                            \
+    static void name(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {                        \
+        const llm__q8_mm *m = (const llm__q8_mm *)a->w;                                                      \
+        size_t row_bytes = llm_dtype_n_bytes(DT, a->k);                                                      \
+        int64_t chunk = llm__q8_chunk(m->act_bytes);                                                         \
+        (void)scratch;                                                                                       \
+        for (int64_t tc = 0; tc < a->n_tok; tc += chunk) {                                                  \
+            int64_t te = LLM__MIN(tc + chunk, a->n_tok);                                                     \
+            for (int64_t r = r0; r < r1;) {                                                                  \
+                int rm = r1 - r >= LLM__TILE_ROWS ? LLM__TILE_ROWS : 1;                                      \
+                const uint8_t *w = m->w + (size_t)r * row_bytes;                                             \
+                for (int64_t t = tc; t < te;) {                                                              \
+                    int rn = (int)LLM__MIN(LLM__TILE_TOKS, te - t);                                          \
+                    llm__q8_act x[LLM__TILE_TOKS];                                                           \
+                    for (int j = 0; j < rn; j++) x[j] = llm__q8_token(m->act, m->act_bytes, t + j, a->k, 32); \
+                    float *y = a->y + t * a->ldy + r;                                                        \
+                    switch (rm * 4 + rn) {                                                                   \
+                    case 4 * 4 + 3: llm__tile32(F, 4, 3, w, row_bytes, x, a->k, y, a->ldy); break;          \
+                    case 4 * 4 + 2: llm__tile32(F, 4, 2, w, row_bytes, x, a->k, y, a->ldy); break;          \
+                    case 4 * 4 + 1: llm__tile32(F, 4, 1, w, row_bytes, x, a->k, y, a->ldy); break;          \
+                    case 1 * 4 + 3: llm__tile32(F, 1, 3, w, row_bytes, x, a->k, y, a->ldy); break;          \
+                    case 1 * 4 + 2: llm__tile32(F, 1, 2, w, row_bytes, x, a->k, y, a->ldy); break;          \
+                    default:        llm__tile32(F, 1, 1, w, row_bytes, x, a->k, y, a->ldy); break;          \
+                    }                                                                                        \
+                    t += rn;                                                                                 \
+                }                                                                                            \
+                r += rm;                                                                                     \
+            }                                                                                                \
+        }                                                                                                    \
+    }
+LLM__MATMUL_B32(llm__matmul_q4_0_avx2, LLM__B32_Q4_0, LLM_DTYPE_Q4_0)
+LLM__MATMUL_B32(llm__matmul_q4_1_avx2, LLM__B32_Q4_1, LLM_DTYPE_Q4_1)
+LLM__MATMUL_B32(llm__matmul_q5_0_avx2, LLM__B32_Q5_0, LLM_DTYPE_Q5_0)
+LLM__MATMUL_B32(llm__matmul_q5_1_avx2, LLM__B32_Q5_1, LLM_DTYPE_Q5_1)
+LLM__MATMUL_B32(llm__matmul_q8_0_avx2, LLM__B32_Q8_0, LLM_DTYPE_Q8_0)
+#undef LLM__MATMUL_B32
+
+/* The k-quants: one row and one token at a time, within token chunks. */
+static void llm__matmul_k_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, llm_dtype dt) {
+    const llm__q8_mm *m = (const llm__q8_mm *)a->w;
+    size_t row_bytes = llm_dtype_n_bytes(dt, a->k);
+    int64_t chunk = llm__q8_chunk(m->act_bytes);
+    for (int64_t tc = 0; tc < a->n_tok; tc += chunk)
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *w = m->w + (size_t)r * row_bytes;
+            for (int64_t t = tc; t < LLM__MIN(tc + chunk, a->n_tok); t++) {
+                llm__q8_act x = llm__q8_token(m->act, m->act_bytes, t, a->k, 256);
+                a->y[t * a->ldy + r] = dt == LLM_DTYPE_Q6_K ? llm__qdot1_q6_K(w, &x, a->k) : llm__qdot_k4(w, &x, a->k, dt == LLM_DTYPE_Q5_K);
             }
         }
 }
 
-/* Each format's dot for a group: the 32-element formats specialised per group size, the
-   k-quants one token at a time. */
-#define LLM__QDOT32(name, F)                                                                              \
-    static void name(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {            \
-        if (nt == 1) llm__qdot32(F, w, x, 1, k, out);                                                  \
-        else if (nt == 2) llm__qdot32(F, w, x, 2, k, out);                                             \
-        else llm__qdot32(F, w, x, LLM__QGROUP, k, out);                                                \
-    }
-LLM__QDOT32(llm__qdot_q4_0, LLM__B32_Q4_0)
-LLM__QDOT32(llm__qdot_q4_1, LLM__B32_Q4_1)
-LLM__QDOT32(llm__qdot_q5_0, LLM__B32_Q5_0)
-LLM__QDOT32(llm__qdot_q5_1, LLM__B32_Q5_1)
-LLM__QDOT32(llm__qdot_q8_0, LLM__B32_Q8_0)
-#undef LLM__QDOT32
-static void llm__qdot_q4_K(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
-    for (int t = 0; t < nt; t++) out[t] = llm__qdot_k4(w, &x[t], k, false);
-}
-static void llm__qdot_q5_K(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
-    for (int t = 0; t < nt; t++) out[t] = llm__qdot_k4(w, &x[t], k, true);
-}
-static void llm__qdot_q6_K(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
-    for (int t = 0; t < nt; t++) out[t] = llm__qdot1_q6_K(w, &x[t], k);
-}
-
-#define LLM__MATMUL_Q8(name, DT, QK, DOT) \
-    static void name(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_q8_avx2(a, r0, r1, (uint8_t *)s, DT, QK, DOT); }
-LLM__MATMUL_Q8(llm__matmul_q4_0_avx2, LLM_DTYPE_Q4_0, 32, llm__qdot_q4_0)
-LLM__MATMUL_Q8(llm__matmul_q4_1_avx2, LLM_DTYPE_Q4_1, 32, llm__qdot_q4_1)
-LLM__MATMUL_Q8(llm__matmul_q5_0_avx2, LLM_DTYPE_Q5_0, 32, llm__qdot_q5_0)
-LLM__MATMUL_Q8(llm__matmul_q5_1_avx2, LLM_DTYPE_Q5_1, 32, llm__qdot_q5_1)
-LLM__MATMUL_Q8(llm__matmul_q8_0_avx2, LLM_DTYPE_Q8_0, 32, llm__qdot_q8_0)
-LLM__MATMUL_Q8(llm__matmul_q4_K_avx2, LLM_DTYPE_Q4_K, 256, llm__qdot_q4_K)
-LLM__MATMUL_Q8(llm__matmul_q5_K_avx2, LLM_DTYPE_Q5_K, 256, llm__qdot_q5_K)
-LLM__MATMUL_Q8(llm__matmul_q6_K_avx2, LLM_DTYPE_Q6_K, 256, llm__qdot_q6_K)
-#undef LLM__MATMUL_Q8
+#define LLM__MATMUL_K(name, DT) \
+    static void name(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_k_avx2(a, r0, r1, DT); }
+LLM__MATMUL_K(llm__matmul_q4_K_avx2, LLM_DTYPE_Q4_K)
+LLM__MATMUL_K(llm__matmul_q5_K_avx2, LLM_DTYPE_Q5_K)
+LLM__MATMUL_K(llm__matmul_q6_K_avx2, LLM_DTYPE_Q6_K)
+#undef LLM__MATMUL_K
 #endif

@@ -8,6 +8,7 @@
 typedef struct llm__kernels {
     const char *name;                         /* "scalar", "avx2", "neon" */
     llm__matmul_fn matmul[LLM_DTYPE_COUNT];   /* NULL: no kernel for that weight dtype */
+    bool matmul_q8[LLM_DTYPE_COUNT];          /* the kernel reads a->w as a llm__q8_mm (23_kernels_ggml.c) */
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float alpha, const float *x, int64_t n);
     void (*dots_f32)(float *S, int64_t lds, const float *const *q, int nq, const float *K, int64_t k, int64_t n);
@@ -43,6 +44,8 @@ static const llm__kernels llm__kernels_avx2 = {
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_avx2,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_avx2, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_avx2,
                 [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar },
+    .matmul_q8 = { [LLM_DTYPE_Q4_0] = true, [LLM_DTYPE_Q4_1] = true, [LLM_DTYPE_Q5_0] = true, [LLM_DTYPE_Q5_1] = true,
+                   [LLM_DTYPE_Q8_0] = true, [LLM_DTYPE_Q4_K] = true, [LLM_DTYPE_Q5_K] = true, [LLM_DTYPE_Q6_K] = true },
     .dot_f32 = llm__dot_f32_avx2, .axpy_f32 = llm__axpy_f32_avx2, .scale_f32 = llm__scale_f32_avx2,
     .dots_f32 = llm__dots_f32_avx2, .axpys_f32 = llm__axpys_f32_avx2,
     .exp_sum_f32 = llm__exp_sum_f32_avx2, .act_mul = llm__act_mul_avx2,
@@ -112,7 +115,11 @@ LLM_API void llm_set_reference_kernels(bool reference) {
     llm__k = reference ? &llm__kernels_scalar : llm__kernels_best();
 }
 
-/* ---- threaded matmul: y[T, n_out] = x[T, k] . W^T, rows of W split between threads ---- */
+/* ---- threaded matmul: y[T, n_out] = x[T, k] . W^T, rows of W split between threads ----
+   The scratch has two parts: k floats per thread (the reference kernels unpack a row
+   there), then, shared, every token's activations in the form the kernel reads (int8 for
+   the block formats and MLX's affine ones: quantized once per matmul, not once per thread
+   or per tile). llm__matmul_scratch_bytes says how much. */
 
 typedef struct {
     llm__mm_args args;
@@ -131,27 +138,45 @@ static void llm__mm_worker(void *ctx, int ith, int nth) {
     if (r0 < r1) t->fn(&t->args, r0, r1, t->scratch + ith * t->scratch_stride);
 }
 
+/* Shared scratch bytes per token: at least what any kernel's quantized activations take
+   (block formats 1.25 k + 64; MLX 1.5 k + 4 k / group + 64). */
+static size_t llm__mm_token_bytes(int64_t k) { return 2 * (size_t)k + 128; }
+
+/* Scratch bytes for llm__matmul of n_tok tokens of k inputs on n_threads threads. */
+LLM_PRIVATE size_t llm__matmul_scratch_bytes(int n_threads, int64_t n_tok, int64_t k) {
+    return (size_t)n_threads * (size_t)k * sizeof(float) + (size_t)n_tok * llm__mm_token_bytes(k);
+}
+
 /* >>mlx-model: MLX-quantized matrices have their own kernel (27_kernels_mlx.c) */
 typedef struct llm__qmat llm__qmat;
 LLM_PRIVATE void llm__matmul_mlx(llm_pool *pool, void *scratch, size_t scratch_bytes, float *y, int64_t ldy,
                                  const float *x, int64_t n_tok, const llm__qmat *q);
 
 /* y[t*ldy + r] = dot(x[t], w[r]) for every token t < n_tok and row r of w ([n_rows, k]).
-   scratch: n_threads * k floats. */
+   scratch: llm__matmul_scratch_bytes(n_threads, n_tok, k) bytes, float-aligned (the float
+   kernels use only the first n_threads * k floats). */
 LLM_PRIVATE void llm__matmul(llm_pool *pool, float *scratch, float *y, int64_t ldy, const float *x, int64_t n_tok,
                              const llm_tensor *w) {
-    if (w->dtype == LLM_DTYPE_MLX_AFFINE) {   /* >>mlx-model: scratch holds n_threads * k floats, enough for it */
-        size_t bytes = (size_t)llm_pool_n_threads(pool) * (size_t)w->shape[1] * sizeof(float);
-        llm__matmul_mlx(pool, scratch, bytes, y, ldy, x, n_tok, (const llm__qmat *)w->data);
+    int nth = llm_pool_n_threads(pool);
+    int64_t k = w->shape[1];
+    if (w->dtype == LLM_DTYPE_MLX_AFFINE) {   /* >>mlx-model */
+        llm__matmul_mlx(pool, scratch, llm__matmul_scratch_bytes(nth, n_tok, k), y, ldy, x, n_tok, (const llm__qmat *)w->data);
         return;
     }
     llm__mm_task t = {
-        .args = { .y = y, .ldy = ldy, .x = x, .n_tok = n_tok, .k = w->shape[1], .w = w->data },
+        .args = { .y = y, .ldy = ldy, .x = x, .n_tok = n_tok, .k = k, .w = w->data },
         .fn = llm__k->matmul[w->dtype],
         .n_rows = w->shape[0],
         .scratch = scratch,
-        .scratch_stride = w->shape[1],
+        .scratch_stride = k,
     };
     LLM_ASSERT(t.fn && w->n_dims == 2);
+#ifdef LLM__AVX2
+    llm__q8_mm q8;
+    if (llm__k->matmul_q8[w->dtype]) {        /* the activations, once, after the per-thread part */
+        q8 = llm__q8_prepare(pool, x, n_tok, k, (int)llm__dtypes[w->dtype].block_elems, scratch + nth * k, w->data);
+        t.args.w = &q8;
+    }
+#endif
     llm__parallel_for(pool, llm__mm_worker, &t);
 }

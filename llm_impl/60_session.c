@@ -64,7 +64,7 @@ static size_t llm__session_carve(llm_session *s, char *block) {
         { &s->up, B * w.ff }, { &s->router, B * LLM__MAX(E, 1) }, { &s->topk_w, B * K }, { &s->rows_w, E ? B : 0 },
         { &s->topk, B * K }, { &s->rows, E ? B : 0 }, { &s->xe, E ? B * C : 0 }, { &s->ye, E ? B * C : 0 },
         { &s->mla_qa, B * hp->q_lora_rank }, { &s->mla_q, mla }, { &s->mla_lat, B * H * hp->kv_lora_rank },
-        { &s->logits, hp->n_vocab }, { &s->scores, s->n_threads * s->n_ctx }, { &s->mm_scratch, s->n_threads * w.mm },
+        { &s->logits, hp->n_vocab }, { &s->scores, s->n_threads * s->n_ctx }, { &s->mm_scratch, (int64_t)(llm__matmul_scratch_bytes(s->n_threads, B, w.mm) + 3) / 4 },
         { &s->freq_buf, hp->n_rot }, { &s->row_pos, 2 * B }, { &s->attn_scratch, s->n_threads * llm__kv_scratch(LLM__MAX(D, 1)) },
         { &s->kv[0].k, cache }, { &s->kv[0].kq, qbytes },
     };

@@ -46,7 +46,7 @@ static void problem_free(problem *p) { free(p->w.data); free(p->wf); free(p->x);
 static void run_kernel(const llm__kernels *k, int n_threads, const problem *p, int64_t n_tok, float *y) {
     llm_pool *pool;
     CHECK_OK(llm_pool_create(n_threads, &pool));
-    float *scratch = malloc((size_t)(n_threads * p->w.shape[1]) * sizeof(float));
+    float *scratch = malloc(llm__matmul_scratch_bytes(n_threads, n_tok, p->w.shape[1]));
     const llm__kernels *saved = llm__k;
     llm__k = k;
     llm__matmul(pool, scratch, y, p->w.shape[0], p->x, n_tok, &p->w);

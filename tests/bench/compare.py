@@ -12,7 +12,11 @@ over -r reps), the ratio llm/llama.cpp, and for tg the fraction of the roofline
   LLM_BIN         the llm binary (default build/llm), MEMBW_BIN (default build/membw)
   LLM_BENCH_CACHE where the models are (default ~/.cache/llm.h/bench)
 
-usage: compare.py [--shapes 110m,1b] [--dtypes f16,bf16] [--threads 1,2] [-r 3] [-p 512] [-n 128] [--json FILE]"""
+Dtypes: f16, bf16 (llm.h reads the HF dir, llama.cpp the .gguf made from it); q8_0, q4_0
+(both read the same <shape>-<dtype>.gguf); mlx4 (llm.h reads the MLX 4-bit group-64 dir
+<shape>-mlx4, compared with llama.cpp on <shape>-q4_0.gguf). make_models.py says how each is made.
+
+usage: compare.py [--shapes 110m,1b] [--dtypes f16,bf16,q8_0,q4_0,mlx4] [--threads 1,2] [-r 3] [-p 512] [-n 128] [--json FILE]"""
 import argparse, json, os, subprocess, sys
 
 
@@ -33,6 +37,16 @@ def llama_bench(binary, model, p, n, reps, threads):
     rows = json.loads(run_json([binary, "-m", model, "-p", str(p), "-n", str(n), "-r", str(reps), "-t", str(threads),
                                 "-o", "json"]))
     return {("pp%d" % r["n_prompt"]) if r["n_prompt"] else ("tg%d" % r["n_gen"]): (r["avg_ts"], r["stddev_ts"]) for r in rows}
+
+
+def model_files(cache, shape, dtype):
+    """(what llm.h loads, what llama.cpp loads, the bytes one token reads) or None when missing."""
+    gg = os.path.join(cache, f"{shape}-{'q4_0' if dtype == 'mlx4' else dtype}.gguf")
+    if dtype in ("q8_0", "q4_0"):
+        return (gg, gg, os.path.getsize(gg)) if os.path.exists(gg) else None
+    d = os.path.join(cache, f"{shape}-{dtype}")
+    st = [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".safetensors")] if os.path.isdir(d) else []
+    return (d, gg, sum(os.path.getsize(f) for f in st)) if st else None
 
 
 def main():
@@ -61,15 +75,15 @@ def main():
     for threads in [int(t) for t in a.threads.split(",")]:
         for shape in a.shapes.split(","):
             for dtype in a.dtypes.split(","):
-                hf, gg = os.path.join(cache, f"{shape}-{dtype}"), os.path.join(cache, f"{shape}-{dtype}.gguf")
-                if not os.path.exists(os.path.join(hf, "model.safetensors")):
-                    print(f"{hf}: missing (run tests/bench/make_models.py)", file=sys.stderr)
+                files = model_files(cache, shape, dtype)
+                if not files:
+                    print(f"{shape}-{dtype}: missing (run tests/bench/make_models.py)", file=sys.stderr)
                     continue
-                bytes_per_tok = os.path.getsize(os.path.join(hf, "model.safetensors"))
+                mine_path, gg, bytes_per_tok = files
                 peak = 0
                 for test, p, n in (("pp", a.p, 0), ("tg", 0, a.n)):
                     name = f"{test}{p or n}"
-                    mine, info = llm_bench(llm, hf, p, n, a.r, threads)
+                    mine, info = llm_bench(llm, mine_path, p, n, a.r, threads)
                     theirs = llama_bench(lcpp, gg, p, n, a.r, threads) if lcpp and os.path.exists(gg) else {}
                     bw = None   # the roofline: read bandwidth measured right after, under the same load
                     if test == "tg" and os.path.exists(membw):

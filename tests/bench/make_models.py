@@ -15,9 +15,20 @@ Speed does not depend on the values, so weights are uniform in [-0.04, 0.04) and
 The GGUF keeps Hugging Face's q/k row order (llama.cpp's converter permutes them for its
 rope layout): the outputs differ between the two programs, the work does not.
 
-usage: make_models.py [--shapes 1b,110m] [--dtypes f16,bf16] [--gguf/--no-gguf]
+Quantized models (--quant q8_0,q4_0,mlx4), made from the f16 ones (made first if missing):
+    CACHE/<shape>-q8_0.gguf, <shape>-q4_0.gguf  llama-quantize <shape>-f16.gguf ./out Q8_0 (or Q4_0);
+                                                 both programs load these same files. (The output
+                                                 path must not start with a digit: llama-quantize
+                                                 would take "1b-..." for the type argument.)
+                                                 Needs LLAMA_CPP_DIR (build/bin/llama-quantize).
+    CACHE/<shape>-mlx4/                          llm convert --hf-path <shape>-f16 --mlx-path it
+                                                 -q --q-bits 4 --q-group-size 64 (LLM_BIN, default
+                                                 build/llm): MLX affine 4-bit, group 64, for llm.h;
+                                                 compare.py sets it against llama.cpp's q4_0.
+
+usage: make_models.py [--shapes 1b,110m] [--dtypes f16,bf16] [--quant q8_0,q4_0,mlx4] [--gguf/--no-gguf]
 Needs numpy and gguf (pip install numpy gguf)."""
-import argparse, json, os, struct, sys, zlib
+import argparse, json, os, struct, subprocess, sys, zlib
 import numpy as np
 
 SHAPES = {
@@ -122,12 +133,38 @@ def write_gguf(path, s, dtype):
     os.replace(path + ".tmp", path)
 
 
+def make_quantized(cache, shape, q):
+    """<shape>-q8_0.gguf / -q4_0.gguf with llama-quantize, <shape>-mlx4 with llm convert."""
+    f16 = os.path.join(cache, f"{shape}-f16")
+    if q == "mlx4":
+        out = os.path.join(cache, f"{shape}-mlx4")
+        if not os.path.exists(out):
+            print(f"writing {out}", file=sys.stderr)
+            subprocess.run([os.environ.get("LLM_BIN", "build/llm"), "convert", "--hf-path", f16, "--mlx-path", out, "-q",
+                            "--q-bits", "4", "--q-group-size", "64"], check=True)
+        return
+    out = os.path.join(cache, f"{shape}-{q}.gguf")
+    if os.path.exists(out):
+        return
+    tool = os.path.join(os.environ.get("LLAMA_CPP_DIR", ""), "build/bin/llama-quantize")
+    if not os.path.exists(tool):
+        sys.exit(f"{out}: needs llama-quantize (set LLAMA_CPP_DIR to a llama.cpp build)")
+    print(f"writing {out}", file=sys.stderr)
+    tmp = os.path.join(cache, f"tmp-{shape}-{q}.gguf")   # not "1b-...": see the docstring
+    subprocess.run([tool, f16 + ".gguf", tmp, q.upper()], check=True, stdout=subprocess.DEVNULL)
+    os.replace(tmp, out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shapes", default="1b,110m")
     ap.add_argument("--dtypes", default="f16,bf16")
+    ap.add_argument("--quant", default="", help="also q8_0, q4_0, mlx4 (from f16)")
     ap.add_argument("--gguf", action=argparse.BooleanOptionalAction, default=True)
     a = ap.parse_args()
+    quant = [q for q in a.quant.split(",") if q]
+    if quant and "f16" not in a.dtypes.split(","):
+        a.dtypes += ",f16"
     cache = os.environ.get("LLM_BENCH_CACHE", os.path.expanduser("~/.cache/llm.h/bench"))
     for shape in a.shapes.split(","):
         s = SHAPES[shape]
@@ -143,6 +180,8 @@ def main():
             if a.gguf and dtype in ("f16", "bf16") and not os.path.exists(g):
                 print(f"writing {g}", file=sys.stderr)
                 write_gguf(g, s, dtype)
+        for q in quant:
+            make_quantized(cache, shape, q)
 
 
 if __name__ == "__main__":

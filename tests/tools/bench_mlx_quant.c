@@ -2,6 +2,7 @@
    plain read of the same number of bytes. Build and run by hand:
      make llm.h && cc -O2 -march=native -std=c11 -I. -o /tmp/bench tests/tools/bench_mlx_quant.c \
         -lutf8proc -lzstd -lcjson -lpthread -lm && /tmp/bench [bits] [group] [threads] [copies] [decode|prefill]   or   /tmp/bench model [threads]
+   or   /tmp/bench ggml q4_0|q8_0|... [threads] [tokens]   (llm__matmul with a GGUF block format)
    The matrix is [2048, 8192]; six copies are cycled so the weights come from memory, not L3. */
 #define LLM_IMPLEMENTATION
 #include "llm.h"
@@ -74,8 +75,39 @@ static int bench_model(int nth) {
     return 0;
 }
 
+/* llm__matmul with a GGUF block format, [ROWS, COLS], n_tok tokens: best of many calls. */
+static int bench_ggml(const char *type, int nth, int64_t n_tok) {
+    llm_dtype dt = LLM_DTYPE_COUNT;
+    for (int d = 0; d < LLM_DTYPE_COUNT; d++)
+        if (llm_dtype_get((llm_dtype)d) && !strcmp(llm_dtype_get((llm_dtype)d)->name, type)) dt = (llm_dtype)d;
+    llm_pool *pool;
+    if (dt == LLM_DTYPE_COUNT || llm_pool_create(nth, &pool)) return 1;
+    float *wf = malloc((size_t)ROWS * COLS * 4), *x = malloc((size_t)n_tok * COLS * 4), *y = malloc((size_t)n_tok * ROWS * 4);
+    uint64_t s = 1;
+    for (size_t i = 0; i < (size_t)ROWS * COLS; i++) wf[i] = (float)((s = s * 6364136223846793005ull + 1) >> 40) / 16777216.0f - 0.5f;
+    for (size_t i = 0; i < (size_t)n_tok * COLS; i++) x[i] = (float)((s = s * 6364136223846793005ull + 1) >> 40) / 16777216.0f - 0.5f;
+    size_t wb = llm_dtype_n_bytes(dt, (int64_t)ROWS * COLS);
+    llm_tensor t[MAX_COPIES];          /* cycled, so that decoding reads from memory, not L3 */
+    for (int c = 0; c < MAX_COPIES; c++) {
+        t[c] = (llm_tensor){ .name = "w", .dtype = dt, .n_dims = 2, .shape = { ROWS, COLS }, .data = malloc(wb), .n_bytes = wb };
+        if (llm_quantize(dt, wf, t[c].data, (int64_t)ROWS * COLS)) return 1;
+    }
+    float *scratch = malloc(llm__matmul_scratch_bytes(nth, n_tok, COLS));
+    double best = 1e9, best_cpu = 1e9, t_end = now() + 3;
+    for (int i = 0; now() < t_end; i++) {
+        double t0 = now(), c0 = cpu_now();
+        llm__matmul(pool, scratch, y, ROWS, x, n_tok, &t[i % MAX_COPIES]);
+        best = LLM__MIN(best, now() - t0);
+        best_cpu = LLM__MIN(best_cpu, cpu_now() - c0);
+    }
+    printf("%s [%d, %d] x %lld tokens, %d threads: best %.3f ms = %.1f GFLOP/s, %.1f GB/s of weights; calling thread cpu %.3f ms\n",
+           type, ROWS, COLS, (long long)n_tok, nth, best * 1e3, 2.0 * n_tok * ROWS * COLS / best / 1e9, wb / best / 1e9, best_cpu * 1e3);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "model")) return bench_model(argc > 2 ? atoi(argv[2]) : 1);
+    if (argc > 2 && !strcmp(argv[1], "ggml")) return bench_ggml(argv[2], argc > 3 ? atoi(argv[3]) : 1, argc > 4 ? atoi(argv[4]) : 1);
     int bits = argc > 1 ? atoi(argv[1]) : 4, gs = argc > 2 ? atoi(argv[2]) : 64, nth = argc > 3 ? atoi(argv[3]) : 1;
     llm_pool *pool;
     if (llm_pool_create(nth, &pool)) return 1;
