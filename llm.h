@@ -856,12 +856,47 @@ LLM_API llm_status llm_quantize(llm_dtype dtype, const float *src, void *dst, in
 typedef struct llm_convert_params {
     const char *src;         /* model directory (or a .safetensors file inside one) */
     const char *dst;         /* output directory */
-    bool quantize;           /* -q */
+    bool quantize;           /* -q (an MLX-quantized source is refused, as mlx_lm does) */
+    bool dequantize;         /* -d: MLX-quantized matrices back to float (the scales' dtype, or dtype);
+                                config.json loses "quantization" */
     int bits;                /* 2, 3, 4, 5, 6, 8; 0: 4 */
     int group_size;          /* 32, 64, 128; 0: 64 */
     bool set_dtype;          /* cast float tensors to dtype (else each keeps its own) */
     llm_dtype dtype;         /* LLM_DTYPE_F32, _F16 or _BF16 */
+    const char *quant_predicate;   /* NULL, or mlx_lm's mixed recipes "mixed_2_6", "mixed_3_4", "mixed_3_6",
+                                      "mixed_4_6": most matrices at the low bits, lm_head and some layers'
+                                      v_proj/down_proj at the high ones (config.json records each) */
+    size_t max_shard_bytes;  /* 0: 5 GiB (mlx_lm); larger outputs are written as model-0000i-of-0000N
+                                .safetensors shards with model.safetensors.index.json, as mlx_lm names them */
+    /* GGUF output (71_convert_gguf.c): with gguf set, one llama.cpp file is written there
+       instead of the MLX directory (dst, quantize, bits, group_size and dtype unused) */
+    const char *gguf;        /* output .gguf path, or NULL */
+    llm_dtype gguf_type;     /* type of the weight matrices: f32 (the zero value), f16, bf16, q4_0,
+                                q4_1, q5_0, q5_1, q8_0, q2_K..q6_K */
+    /* optional progress report, called after each tensor: done of total */
+    void (*progress)(void *user, int64_t done, int64_t total);
+    void *progress_user;
 } llm_convert_params;
+
+/* ---- >>convert-gguf: the same sources -> one GGUF file, as llama.cpp's convert_hf_to_gguf.py
+   (then llama-quantize for the block types) writes it, for the families our GGUF loader
+   runs: llama (also mistral, mixtral), qwen2, qwen3, qwen3moe, gemma, gemma2, gemma3, phi3.
+   - names: llama.cpp's (token_embd, blk.N.attn_q, ffn_gate_exps, ...); Llama's Wq/Wk rows
+     permuted for ggml's interleaved rope; Gemma norms stored as 1 + w; Llama 3 rope scaling
+     as a rope_freqs tensor, Phi-3 LongRoPE as rope_factors_short/long.
+   - types: 1-D tensors, norms and MoE routers f32; the matrices gguf_type, except the output
+     matrix (the token table when tied) of a block type other than q8_0, which is q6_K (q8_0
+     when its rows are not whole 256-blocks), as llama-quantize does; a matrix whose rows the
+     block size does not divide falls back to f16.
+   - from an MLX model: matrices are dequantized and quantized to their type, except 4-bit
+     groups of 32 into q4_1 and 8-bit groups of 32 whose biases are -128 * scale into q8_0,
+     which are copied block for block (no loss) when every scale and bias is an f16 value.
+   - metadata: general.*, <arch>.* hyperparameters and, from tokenizer.json and
+     tokenizer_config.json when present, tokenizer.ggml.* (72_convert_gguf_meta.c).
+   - src may be a .gguf file: its metadata is copied and its tensors re-typed by the same
+     rules, as llama-quantize does (byte-identical with it for q4_0 and q8_0 from
+     SmolLM2-135M Q4_1).
+   The tensors are assembled in memory (about the output's size), then written atomically. */
 
 /* Errors: LLM_ERR_IO (reading or writing), LLM_ERR_FORMAT (the source), LLM_ERR_INVALID_ARG
    (parameters), LLM_ERR_NOMEM; the reason in llm_last_error(). */
@@ -1790,14 +1825,19 @@ static void llm__axpy_f32_scalar(float *y, float alpha, const float *x, int64_t 
     for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
-/* Attention's two halves over a block of n cached rows: scores y[j] = dot(x, w[j]) (w: [n, k]),
-   and the weighted sum y[0..d) += sum_j a[j] x[j] (x: [n, d]). */
-static void llm__dots_f32_scalar(float *y, const float *x, const float *w, int64_t k, int64_t n) {
-    for (int64_t j = 0; j < n; j++) y[j] = llm__dot_f32_scalar(x, w + j * k, k);
+/* Attention's two halves over a block of n cached rows, for nq queries at once (the query
+   heads of one kv head, consecutive positions): scores S[g*lds + j] = dot(q[g], K[j]) (K: [n, k]),
+   and the weighted sums out[g][0..d) += sum_j A[g*lda + j] V[j] (V: [n, d]). The SIMD
+   versions share each load of K and V between queries; every output is computed by the
+   same operations, in the same order, whatever nq is. */
+static void llm__dots_f32_scalar(float *S, int64_t lds, const float *const *q, int nq, const float *K, int64_t k, int64_t n) {
+    for (int g = 0; g < nq; g++)
+        for (int64_t j = 0; j < n; j++) S[g * lds + j] = llm__dot_f32_scalar(q[g], K + j * k, k);
 }
 
-static void llm__axpys_f32_scalar(float *y, const float *a, const float *x, int64_t n, int64_t d) {
-    for (int64_t j = 0; j < n; j++) llm__axpy_f32_scalar(y, a[j], x + j * d, d);
+static void llm__axpys_f32_scalar(float *const *out, int nq, const float *A, int64_t lda, const float *V, int64_t n, int64_t d) {
+    for (int g = 0; g < nq; g++)
+        for (int64_t j = 0; j < n; j++) llm__axpy_f32_scalar(out[g], A[g * lda + j], V + j * d, d);
 }
 
 /* y[i] *= s. */
@@ -1836,7 +1876,7 @@ static void llm__act_mul_scalar(llm__act act, float *y, const float *gate, int64
    - decode (one token): y[r] = dot(x, W[r]), memory-bound; 4 rows share each load of x and
      keep 2 accumulators each, so 8 FMA chains hide the FMA latency.
    - prefill (several tokens): a GEMM in the BLIS way. A panel of 16 weight rows x KC columns is
-     widened to f32 and transposed once into P[KC][16] (16 KB, in L1); then a 6-token x 16-row
+     widened to f32 and transposed once into P[KC][16] (32 KB); then a 6-token x 16-row
      tile of y lives in 12 registers while k runs: per k, 2 loads of P, 6 broadcasts of x,
      12 FMAs. Every output is summed in plain k order, whatever the tile it falls in, so
      results do not depend on how rows are split between threads.
@@ -1918,7 +1958,9 @@ LLM__MATVEC_AVX2(llm__matvec_bf16_avx2, uint16_t, llm__load8_bf16, llm__bf16_to_
 /* ---- prefill: packing ---- */
 #define LLM__MR 16     /* weight rows per panel: two 8-lane vectors */
 #define LLM__NR 6      /* tokens per register tile: 6 x 2 accumulators + 2 weights + 1 broadcast */
-#define LLM__KC 256    /* columns per packed panel: 16 x 256 floats = 16 KB */
+#define LLM__KC 512    /* columns per packed panel: 16 x 512 floats = 32 KB (L1/L2); fewer
+                          passes over y than 256 (prefill 1B f16 ~4% faster), more than 128
+                          (~15% slower: y [T, n] is re-read per KC block) */
 
 /* Transpose 8 rows of 8 floats in place (row c of the result = column c of the input). */
 static LLM__AVX2_FN void llm__transpose8(__m256 r[8]) {
@@ -1939,15 +1981,22 @@ static LLM__AVX2_FN void llm__transpose8(__m256 r[8]) {
     }
 }
 
-/* P[p*16 + j] = W[j][p] as f32 for j < nr rows (W: row stride k), p < kc; rows >= nr are 0. */
+/* P[p*16 + j] = W[j][p] as f32 for j < nr rows (W: row stride k), p < kc; rows >= nr are 0.
+   The 16 rows are read a few hundred bytes each, too little for the hardware prefetcher to
+   ramp up: each load also prefetches the same bytes of the next panel (16 rows down), which
+   the tiles of this panel then give plenty of time to arrive (past the last row it is only
+   a hint). */
 #define LLM__PACK_AVX2(NAME, WT, LOAD, SCALAR)                                                         \
     static LLM__AVX2_FN void NAME(float *P, const WT *w, int64_t k, int nr, int64_t kc) {              \
         int64_t p = 0;                                                                                 \
         for (; p + 8 <= kc; p += 8)                                                                    \
             for (int h = 0; h < 2; h++) {                                                              \
                 __m256 r[8];                                                                           \
-                for (int j = 0; j < 8; j++)                                                            \
+                for (int j = 0; j < 8; j++) {                                                          \
+                    if ((p * (int64_t)sizeof(WT)) % 64 == 0)                                           \
+                        _mm_prefetch((const char *)(w + (LLM__MR + h * 8 + j) * k + p), _MM_HINT_T0);  \
                     r[j] = h * 8 + j < nr ? LOAD(w + (h * 8 + j) * k + p) : _mm256_setzero_ps();       \
+                }                                                                              \
                 llm__transpose8(r);                                                                    \
                 for (int c = 0; c < 8; c++) _mm256_storeu_ps(P + (p + c) * LLM__MR + h * 8, r[c]);     \
             }                                                                                          \
@@ -2013,8 +2062,18 @@ static LLM__AVX2_FN void llm__tile_any_avx2(const float *P, int64_t kc, const fl
     }
 }
 
-/* The matmul kernels: one token -> matvec; more -> for each KC block of k (so the x block
-   [T, KC] stays in L2 across panels), for each 16-row panel: pack it, run every token tile. */
+/* Ask for the next tile's outputs (6 rows of y, ldy apart: no hardware prefetcher follows
+   that) and the start of its 6 rows of x while this tile computes. */
+static LLM__AVX2_FN LLM__INLINE void llm__tile_prefetch(const llm__mm_args *a, int64_t t, int64_t r, int64_t k0) {
+    for (int64_t j = t; j < LLM__MIN(t + LLM__NR, a->n_tok); j++) {
+        _mm_prefetch((const char *)(a->y + j * a->ldy + r), _MM_HINT_T0);
+        _mm_prefetch((const char *)(a->y + j * a->ldy + r + LLM__MR - 1), _MM_HINT_T0);
+        _mm_prefetch((const char *)(a->x + j * a->k + k0), _MM_HINT_T0);
+    }
+}
+
+/* The matmul kernels: one token -> matvec; more -> for each KC block of k, for each 16-row
+   panel: pack it, run every token tile (prefetching the next tile's y and x). */
 #define LLM__MATMUL_AVX2(NAME, WT, MATVEC, PACK)                                                       \
     static LLM__AVX2_FN void NAME(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {     \
         (void)scratch;                                                                                 \
@@ -2027,9 +2086,11 @@ static LLM__AVX2_FN void llm__tile_any_avx2(const float *P, int64_t kc, const fl
             for (int64_t r = r0; r < r1; r += LLM__MR) {                                               \
                 int nr = (int)LLM__MIN(LLM__MR, r1 - r);                                               \
                 PACK(P, w + r * k + k0, k, nr, kc);                                                    \
-                for (int64_t t = 0; t < a->n_tok; t += LLM__NR)                                        \
+                for (int64_t t = 0; t < a->n_tok; t += LLM__NR) {                                      \
+                    llm__tile_prefetch(a, t + LLM__NR, r, k0);                                         \
                     llm__tile_any_avx2(P, kc, a->x + t * k + k0, k, a->y + t * a->ldy + r, a->ldy,     \
                                        (int)LLM__MIN(LLM__NR, a->n_tok - t), nr, k0 > 0);              \
+                }                                                                                      \
             }                                                                                          \
         }                                                                                              \
     }
@@ -2044,28 +2105,49 @@ static LLM__AVX2_FN void llm__axpy_f32_avx2(float *y, float alpha, const float *
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += alpha * x[i];
 }
-static LLM__AVX2_FN void llm__dots_f32_avx2(float *y, const float *x, const float *w, int64_t k, int64_t n) {
-    llm__matvec_f32_avx2(y, x, w, k, 0, n);
+/* Scores: each query against the block's rows, 4 rows per pass (the block is in L1). */
+static LLM__AVX2_FN void llm__dots_f32_avx2(float *S, int64_t lds, const float *const *q, int nq, const float *K, int64_t k, int64_t n) {
+    for (int g = 0; g < nq; g++) llm__matvec_f32_avx2(S + g * lds, q[g], K, k, 0, n);
 }
 
-/* y += sum_j a[j] x[j]: 32 outputs at a time stay in 4 registers while j runs. */
-static LLM__AVX2_FN void llm__axpys_f32_avx2(float *y, const float *a, const float *x, int64_t n, int64_t d) {
-    int64_t i = 0;
-    for (; i + 32 <= d; i += 32) {
-        __m256 y0 = _mm256_loadu_ps(y + i), y1 = _mm256_loadu_ps(y + i + 8);
-        __m256 y2 = _mm256_loadu_ps(y + i + 16), y3 = _mm256_loadu_ps(y + i + 24);
-        for (int64_t j = 0; j < n; j++) {
-            const float *xj = x + j * d + i;
-            __m256 aj = _mm256_broadcast_ss(a + j);
-            y0 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj), y0);
-            y1 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 8), y1);
-            y2 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 16), y2);
-            y3 = _mm256_fmadd_ps(aj, _mm256_loadu_ps(xj + 24), y3);
-        }
-        _mm256_storeu_ps(y + i, y0); _mm256_storeu_ps(y + i + 8, y1);
-        _mm256_storeu_ps(y + i + 16, y2); _mm256_storeu_ps(y + i + 24, y3);
+/* Weighted sums: 16 outputs of 4 queries stay in 8 registers while j runs; per row j, 2 loads
+   of V serve 8 FMAs. Each output is a chain of FMAs in j order, as in llm__axpy_f32_avx2. */
+#define LLM__AX_LOAD(g) if (ng > g) { y##g##0 = _mm256_loadu_ps(out[g] + i); y##g##1 = _mm256_loadu_ps(out[g] + i + 8); }
+#define LLM__AX_FMA(g)                                                                                 \
+    if (ng > g) {                                                                                      \
+        __m256 a = _mm256_broadcast_ss(A + g * lda + j);                                               \
+        y##g##0 = _mm256_fmadd_ps(a, v0, y##g##0);                                                     \
+        y##g##1 = _mm256_fmadd_ps(a, v1, y##g##1);                                                     \
     }
-    for (int64_t j = 0; i < d && j < n; j++) llm__axpy_f32_avx2(y + i, a[j], x + j * d + i, d - i);
+#define LLM__AX_STORE(g) if (ng > g) { _mm256_storeu_ps(out[g] + i, y##g##0); _mm256_storeu_ps(out[g] + i + 8, y##g##1); }
+static LLM__AVX2_FN LLM__INLINE void llm__axpys16_avx2(float *const *out, int ng, const float *A, int64_t lda, const float *V,
+                                                      int64_t n, int64_t d, int64_t i) {
+    __m256 z = _mm256_setzero_ps(), y00 = z, y01 = z, y10 = z, y11 = z, y20 = z, y21 = z, y30 = z, y31 = z;
+    LLM__AX_LOAD(0) LLM__AX_LOAD(1) LLM__AX_LOAD(2) LLM__AX_LOAD(3)
+    for (int64_t j = 0; j < n; j++) {
+        __m256 v0 = _mm256_loadu_ps(V + j * d + i), v1 = _mm256_loadu_ps(V + j * d + i + 8);
+        LLM__AX_FMA(0) LLM__AX_FMA(1) LLM__AX_FMA(2) LLM__AX_FMA(3)
+    }
+    LLM__AX_STORE(0) LLM__AX_STORE(1) LLM__AX_STORE(2) LLM__AX_STORE(3)
+}
+#undef LLM__AX_LOAD
+#undef LLM__AX_FMA
+#undef LLM__AX_STORE
+
+static LLM__AVX2_FN void llm__axpys_f32_avx2(float *const *out, int nq, const float *A, int64_t lda, const float *V, int64_t n, int64_t d) {
+    for (int g0 = 0; g0 < nq; g0 += 4) {
+        int ng = nq - g0 < 4 ? nq - g0 : 4;
+        const float *Ag = A + g0 * lda;
+        int64_t i = 0;
+        for (; i + 16 <= d; i += 16) switch (ng) {   /* each query count compiled with its tests folded */
+            case 4: llm__axpys16_avx2(out + g0, 4, Ag, lda, V, n, d, i); break;
+            case 3: llm__axpys16_avx2(out + g0, 3, Ag, lda, V, n, d, i); break;
+            case 2: llm__axpys16_avx2(out + g0, 2, Ag, lda, V, n, d, i); break;
+            default: llm__axpys16_avx2(out + g0, 1, Ag, lda, V, n, d, i); break;
+            }
+        for (int g = 0; i < d && g < ng; g++)
+            for (int64_t j = 0; j < n; j++) llm__axpy_f32_avx2(out[g0 + g] + i, Ag[g * lda + j], V + j * d + i, d - i);
+    }
 }
 
 static LLM__AVX2_FN void llm__scale_f32_avx2(float *y, float sc, int64_t n) {
@@ -2130,7 +2212,8 @@ static LLM__AVX2_FN void llm__act_mul_avx2(llm__act act, float *y, const float *
 /* ---- >>kernels_ggml: matmul kernels for llama.cpp's block-quantized weights ----
    Same contract as the float kernels (21_kernels_scalar.c): y[t*ldy + r] = dot(x[t], W[r])
    for rows r in [r0, r1), scratch = k floats per thread, each output computed the same
-   way whatever the row split.
+   way whatever the row split; except that the AVX2 kernels read a->w as a llm__q8_mm
+   (weights + activations already quantized, below).
 
    Scalar references, one per ggml type: dequantize a weight row into the scratch (exactly,
    with llm_dequantize) and take f32 dot products. They are the oracle for the fast kernels.
@@ -2145,10 +2228,12 @@ static LLM__AVX2_FN void llm__act_mul_avx2(llm__act act, float *y, const float *
    rounding of the activations (relative error about 1e-2 of |x| |w| / sqrt(k) per output;
    tests/test_ggml_kernels.c states the bound it checks).
 
-   The scratch holds the quantized activations of a few tokens (4k bytes = 3 tokens of
-   k int8 + scales). Several tokens (prefill) are done in tiles of LLM__QTILE rows: each
-   tile of weights is read once from memory and met by every token, 3 at a time (the
-   32-element formats decode each weight block once per group of 3). */
+   llm__matmul (24_kernels.c) quantizes every token's activations once per matmul
+   (llm__q8_prepare, threads splitting the tokens) into the shared part of its scratch; the
+   kernels then get them through a->w (a llm__q8_mm). The 32-element formats work in
+   register tiles of 4 weight rows x 3 tokens (each weight block decoded once per tile, as
+   llamafile's tinyBLAS does); the k-quants one row and one token at a time. Tokens go in
+   chunks whose activations stay in L2 while a thread's rows pass. */
 /* #include "10_internal.h" (already above) */
 
 /* Scalar reference: one dequantized row in scratch, dotted with every token. */
@@ -2189,7 +2274,6 @@ static inline void llm__k4_scales(const uint8_t q[12], uint8_t sc[8], uint8_t m[
 }
 
 #ifdef LLM__AVX2
-#define LLM__QTILE 32       /* weight rows per tile when several token groups share them */
 
 /* One token's activations in 8 bits: x[i] ~ d[i / qk] * q[i]. qk 32: s[b] = d[b] * sum of
    block b's q. qk 256: bsums[g] = sum of q[16g .. 16g + 16). */
@@ -2198,9 +2282,6 @@ typedef struct llm__q8_act {
     const float *d, *s;
     const int16_t *bsums;
 } llm__q8_act;
-
-/* out[t] = dot(weight row w, token t) for the nt (<= LLM__QGROUP) tokens of a group. */
-typedef void (*llm__qdot_fn)(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out);
 
 static inline float llm__hmax256(__m256 v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -2259,19 +2340,59 @@ static void llm__q8_quant256(const float *x, int64_t k, int8_t *q, float *d, int
     }
 }
 
-/* Bytes one quantized token takes in the scratch, and where its parts are. */
-static size_t llm__q8_act_bytes(int64_t k, int qk) { return (size_t)k + (qk == 32 ? 8 * (size_t)k / 32 : 4 * (size_t)k / 256 + 2 * (size_t)k / 16); }
+/* Bytes one quantized token takes in the shared scratch (a whole number of cache lines):
+   k int8, then qk 32: d[k/32], s[k/32]; qk 256: d[k/256], bsums[k/16]. */
+static size_t llm__q8_act_bytes(int64_t k, int qk) {
+    size_t n = (size_t)k + (qk == 32 ? 8 * (size_t)k / 32 : 4 * (size_t)k / 256 + 2 * (size_t)k / 16);
+    return (n + 63) / 64 * 64;
+}
 
-static llm__q8_act llm__q8_quantize(const float *x, int64_t k, int qk, uint8_t *mem) {
-    llm__q8_act a = { (const int8_t *)mem, (const float *)(mem + k), NULL, NULL };
-    if (qk == 32) {
-        a.s = a.d + k / 32;
-        llm__q8_quant32(x, k, (int8_t *)mem, (float *)a.d, (float *)a.s);
-    } else {
-        a.bsums = (const int16_t *)(a.d + k / 256);
-        llm__q8_quant256(x, k, (int8_t *)mem, (float *)a.d, (int16_t *)a.bsums);
-    }
+/* Token t's parts in the shared scratch. */
+static llm__q8_act llm__q8_token(const uint8_t *act, size_t act_bytes, int64_t t, int64_t k, int qk) {
+    const uint8_t *p = act + (size_t)t * act_bytes;
+    const float *d = (const float *)(p + k);
+    llm__q8_act a = { (const int8_t *)p, d, NULL, NULL };
+    if (qk == 32) a.s = d + k / 32;
+    else a.bsums = (const int16_t *)(d + k / 256);
     return a;
+}
+
+/* What the AVX2 kernels of the block formats get as a->w: the weights and every token's
+   activations, quantized once per matmul by llm__q8_prepare. */
+typedef struct llm__q8_mm {
+    const uint8_t *w;         /* [n_rows] blocks */
+    const uint8_t *act;       /* [n_tok] quantized tokens, act_bytes apart */
+    size_t act_bytes;
+} llm__q8_mm;
+
+typedef struct {
+    const float *x;
+    int64_t n_tok, k;
+    int qk;
+    uint8_t *act;
+    size_t act_bytes;
+} llm__q8_prep_task;
+
+static void llm__q8_prep_worker(void *ctx, int ith, int nth) {
+    const llm__q8_prep_task *p = (const llm__q8_prep_task *)ctx;
+    int64_t t0, t1;
+    llm__split(p->n_tok, ith, nth, &t0, &t1);     /* tokens are independent: any split gives the same bytes */
+    for (int64_t t = t0; t < t1; t++) {
+        uint8_t *m = p->act + (size_t)t * p->act_bytes;
+        float *d = (float *)(m + p->k);
+        if (p->qk == 32) llm__q8_quant32(p->x + t * p->k, p->k, (int8_t *)m, d, d + p->k / 32);
+        else llm__q8_quant256(p->x + t * p->k, p->k, (int8_t *)m, d, (int16_t *)(d + p->k / 256));
+    }
+}
+
+/* Quantize x [n_tok, k] per block of qk (32, or 256 for the k-quants) into act, which holds
+   n_tok * llm__q8_act_bytes(k, qk) bytes; the result is the kernels' a->w. */
+LLM_PRIVATE llm__q8_mm llm__q8_prepare(llm_pool *pool, const float *x, int64_t n_tok, int64_t k, int qk, void *act,
+                                      const void *w) {
+    llm__q8_prep_task p = { x, n_tok, k, qk, (uint8_t *)act, llm__q8_act_bytes(k, qk) };
+    if (n_tok >= 4) llm__parallel_for(pool, llm__q8_prep_worker, &p);
+    else llm__q8_prep_worker(&p, 0, 1);          /* decoding: not worth waking the pool */
+    return (llm__q8_mm){ (const uint8_t *)w, p.act, p.act_bytes };
 }
 
 /* 16 bytes of nibbles -> 32 bytes: the low nibbles (elements 0..15), then the high ones. */
@@ -2280,7 +2401,7 @@ static inline __m256i llm__nibbles(const uint8_t *p) {
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(15));
 }
 
-static inline float llm__f16(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return llm__f16_to_f32(h); }
+static inline float llm__f16(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return _cvtsh_ss(h); }   /* F16C */
 
 /* 32 bits (a little-endian u32 at p) -> 32 bytes: 16 where bit j is set, else 0. */
 static inline __m256i llm__bit4s(const uint8_t *p) {
@@ -2292,44 +2413,71 @@ static inline __m256i llm__bit4s(const uint8_t *p) {
     return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(16));
 }
 
-/* The 32-element formats, one loop: each weight block is decoded once and met by the nt
-   tokens of a group (prefill), its signed codes made |q| once for the sign trick.
+/* The 32-element formats, one tile of RM weight rows x RN tokens: each weight block is
+   decoded once per tile and met by the RN tokens (int8 dot products in registers).
      q4_0 (18 bytes): f16 d, 16 bytes of nibbles;                 w = d * (q - 8)
      q4_1 (20 bytes): f16 d, f16 m, 16 bytes of nibbles;          w = d * q + m
      q5_0 (22 bytes): f16 d, u32 qh (fifth bits), nibbles;        w = d * (q - 16)
      q5_1 (24 bytes): f16 d, f16 m, u32 qh, nibbles;              w = d * q + m
      q8_0 (34 bytes): f16 d, 32 int8;                             w = d * q
-   The formats with a min add m * s (s = d_x * sum of the token's block codes). Called with
-   constant f and nt, so each caller gets its own unrolled copy. */
+   All but q8_0 are w = d * u + c with unsigned codes u, so maddubs(u, x) needs no sign
+   trick, and c (m, or -8d, -16d) meets s = d_x * sum of the token's block codes. q8_0
+   takes the sign trick: |q| * (x with q's sign). The c terms of the RM rows share one FMA
+   per token and block (the lanes of corr). Every output gets the same operations in the
+   same order whatever RM, RN and the tile it falls in, so thread counts and batch sizes
+   agree bitwise.
+   Called with constants f, RM, RN: each caller gets its own unrolled copy. */
 typedef enum { LLM__B32_Q4_0, LLM__B32_Q4_1, LLM__B32_Q5_0, LLM__B32_Q5_1, LLM__B32_Q8_0 } llm__b32;
-#define LLM__QGROUP 3       /* tokens per group: 4k bytes of scratch hold 3 quantized rows */
+#ifndef LLM__TILE_TOKS
+#define LLM__TILE_ROWS 4
+#define LLM__TILE_TOKS 3
+#endif
+#define LLM__UNROLL _Pragma("GCC unroll 8")   /* unrolled loops keep acc[][] in registers, constants constant */
 
-static LLM__INLINE void llm__qdot32(llm__b32 f, const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
+static LLM__INLINE void llm__tile32(llm__b32 f, int RM, int RN, const uint8_t *w, size_t row_bytes, const llm__q8_act *x,
+                                    int64_t k, float *y, int64_t ldy) {
     static const int bytes[] = { 18, 20, 22, 24, 34 };
-    bool has_min = f == LLM__B32_Q4_1 || f == LLM__B32_Q5_1;
-    __m256 acc[LLM__QGROUP];
-    float mins[LLM__QGROUP];
-    for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps(), mins[t] = 0;
-    for (int64_t b = 0; b < k / 32; b++, w += bytes[f]) {
-        __m256i q;
-        switch (f) {
-        case LLM__B32_Q4_0: q = _mm256_sub_epi8(llm__nibbles(w + 2), _mm256_set1_epi8(8)); break;
-        case LLM__B32_Q4_1: q = llm__nibbles(w + 4); break;
-        case LLM__B32_Q5_0: q = _mm256_sub_epi8(_mm256_or_si256(llm__nibbles(w + 6), llm__bit4s(w + 2)), _mm256_set1_epi8(16)); break;
-        case LLM__B32_Q5_1: q = _mm256_or_si256(llm__nibbles(w + 8), llm__bit4s(w + 4)); break;
-        default:            q = _mm256_loadu_si256((const __m256i *)(w + 2)); break;
+    const bool q8 = f == LLM__B32_Q8_0;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[LLM__TILE_ROWS][4];
+    __m128 corr[4];
+    LLM__UNROLL for (int t = 0; t < RN; t++) {
+        corr[t] = _mm_setzero_ps();
+        LLM__UNROLL for (int r = 0; r < RM; r++) acc[r][t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < k / 32; b++) {
+        __m256i q[LLM__TILE_ROWS];
+        float d[LLM__TILE_ROWS], c[4] = { 0, 0, 0, 0 };
+        LLM__UNROLL for (int r = 0; r < RM; r++) {
+            const uint8_t *p = w + (size_t)r * row_bytes + (size_t)b * bytes[f];
+            if (q8 && RN == 1)   /* decode: the next tile's row (+25% for q8_0; it slowed the 18-byte q4_0 blocks) */
+                _mm_prefetch((const char *)p + LLM__TILE_ROWS * row_bytes + 512, _MM_HINT_T0);
+            d[r] = llm__f16(p);
+            switch (f) {
+            case LLM__B32_Q4_0: q[r] = llm__nibbles(p + 2); c[r] = -8 * d[r]; break;
+            case LLM__B32_Q4_1: q[r] = llm__nibbles(p + 4); c[r] = llm__f16(p + 2); break;
+            case LLM__B32_Q5_0: q[r] = _mm256_or_si256(llm__nibbles(p + 6), llm__bit4s(p + 2)); c[r] = -16 * d[r]; break;
+            case LLM__B32_Q5_1: q[r] = _mm256_or_si256(llm__nibbles(p + 8), llm__bit4s(p + 4)); c[r] = llm__f16(p + 2); break;
+            default:            q[r] = _mm256_loadu_si256((const __m256i *)(p + 2)); break;
+            }
         }
-        __m256i uq = has_min ? q : _mm256_sign_epi8(q, q);
-        float d = llm__f16(w), m = has_min ? llm__f16(w + 2) : 0.0f;
-        for (int t = 0; t < nt; t++) {
-            __m256i xq = _mm256_loadu_si256((const __m256i *)(x[t].q + 32 * b));
-            if (!has_min) xq = _mm256_sign_epi8(xq, q);
-            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(uq, xq), _mm256_set1_epi16(1));
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[t].d[b]), _mm256_cvtepi32_ps(p), acc[t]);
-            if (has_min) mins[t] += m * x[t].s[b];
+        __m128 cv = _mm_loadu_ps(c);
+        LLM__UNROLL for (int t = 0; t < RN; t++) {
+            float dx = x[t].d[b];
+            LLM__UNROLL for (int r = 0; r < RM; r++) {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(x[t].q + 32 * b));
+                __m256i p = q8 ? _mm256_maddubs_epi16(_mm256_sign_epi8(q[r], q[r]), _mm256_sign_epi8(xv, q[r]))
+                               : _mm256_maddubs_epi16(q[r], xv);
+                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d[r] * dx), _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), acc[r][t]);
+            }
+            if (!q8) corr[t] = _mm_fmadd_ps(cv, _mm_set1_ps(x[t].s[b]), corr[t]);
         }
     }
-    for (int t = 0; t < nt; t++) out[t] = llm__hsum256(acc[t]) + mins[t];
+    LLM__UNROLL for (int t = 0; t < RN; t++) {
+        float cs[4];
+        _mm_storeu_ps(cs, corr[t]);
+        for (int r = 0; r < RM; r++) y[t * ldy + r] = llm__hsum256(acc[r][t]) + cs[r];
+    }
 }
 
 /* q4_K (144 bytes: f16 d, f16 dmin, 12 bytes of scales, 128 of nibbles) and q5_K (176:
@@ -2347,7 +2495,7 @@ static inline float llm__qdot_k4(const uint8_t *w, const llm__q8_act *x, int64_t
         const int16_t *bs = x->bsums + 16 * b;
         __m256i isum = _mm256_setzero_si256(), qh = q5 ? _mm256_loadu_si256((const __m256i *)(w + 16)) : _mm256_setzero_si256();
         int32_t msum = 0;
-        for (int s = 0; s < 8; s++) {
+        LLM__UNROLL for (int s = 0; s < 8; s++) {
             __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * (s / 2)));
             __m256i q = _mm256_and_si256(s % 2 ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(15));
             if (q5) {
@@ -2368,90 +2516,103 @@ static inline float llm__qdot_k4(const uint8_t *w, const llm__q8_act *x, int64_t
 
 /* q6_K (210 bytes: ql[128], qh[64], int8 scales[16], f16 d): w = d * sc[j / 16] * (q - 32).
    In half h, chunk c of 32: low 4 bits in nibble c / 2 of ql[64h + 32(c % 2) ..], high 2
-   bits at shift 2c of qh[32h ..]. The -32 is paid with bsums: sum (q - 32) x = sum q x - 32 sum x. */
+   bits at shift 2c of qh[32h ..]. The -32 is paid with bsums: sum (q - 32) x = sum q x - 32 sum x,
+   all 16 scale x bsum products in one madd. Chunk g's two scales ([sc[2g] x8 | sc[2g+1] x8]
+   as int16) come from one pshufb of the scales and a sign extension. */
 static float llm__qdot1_q6_K(const uint8_t *w, const llm__q8_act *x, int64_t k) {
+    const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < k / 256; b++, w += 210) {
-        const int8_t *sc = (const int8_t *)(w + 192), *xq = x->q + 256 * b;
-        const int16_t *bs = x->bsums + 16 * b;
+        const int8_t *xq = x->q + 256 * b;
+        __m128i sc = _mm_loadu_si128((const __m128i *)(w + 192));
+        __m256i corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc), _mm256_loadu_si256((const __m256i *)(x->bsums + 16 * b)));
         __m256i isum = _mm256_setzero_si256();
-        int32_t corr = 0;
-        for (int h = 0; h < 2; h++) {
+        LLM__UNROLL for (int h = 0; h < 2; h++) {
             __m256i qh = _mm256_loadu_si256((const __m256i *)(w + 128 + 32 * h));
-            for (int c = 0; c < 4; c++) {
-                __m256i lo = _mm256_loadu_si256((const __m256i *)(w + 64 * h + 32 * (c % 2)));
-                lo = _mm256_and_si256(c / 2 ? _mm256_srli_epi16(lo, 4) : lo, _mm256_set1_epi8(15));
-                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), _mm256_set1_epi8(3));
-                __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(w + 64 * h)), l1 = _mm256_loadu_si256((const __m256i *)(w + 64 * h + 32));
+            __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)),
+                _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30)),
+            };
+            LLM__UNROLL for (int c = 0; c < 4; c++) {
                 int g = 8 * h + 2 * c;
-                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
-                __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(xq + 128 * h + 32 * c)));
+                __m128i pick = _mm_set_epi8(g + 1, g + 1, g + 1, g + 1, g + 1, g + 1, g + 1, g + 1, g, g, g, g, g, g, g, g);
+                __m256i scale = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, pick));
+                __m256i p = _mm256_maddubs_epi16(q[c], _mm256_loadu_si256((const __m256i *)(xq + 128 * h + 32 * c)));
                 isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scale));
-                corr += sc[g] * bs[g] + sc[g + 1] * bs[g + 1];
             }
         }
-        __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, _mm256_set_epi32(0, 0, 0, 0, 0, 0, 0, 32 * corr)));
+        __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, _mm256_slli_epi32(corr, 5)));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__f16(w + 208) * x->d[b]), v, acc);
     }
     return llm__hsum256(acc);
 }
 
-/* The driver: rows in tiles, tokens in groups that fit the scratch; each group is quantized
-   once per tile (once in all when every token fits, as in decoding). */
-static void llm__matmul_q8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, uint8_t *scratch, llm_dtype wt, int qk,
-                                llm__qdot_fn dot) {
-    size_t row_bytes = llm_dtype_n_bytes(wt, a->k), act_bytes = llm__q8_act_bytes(a->k, qk);
-    int64_t group = LLM__QGROUP, tile = a->n_tok <= group ? r1 - r0 : LLM__QTILE;
-    llm__q8_act act[LLM__QGROUP];
-    float out[LLM__QGROUP];
-    LLM_ASSERT(act_bytes * LLM__QGROUP <= 4 * (size_t)a->k);
-    for (int64_t rt = r0; rt < r1; rt += tile)
-        for (int64_t t0 = 0; t0 < a->n_tok; t0 += group) {
-            int64_t nt = LLM__MIN(group, a->n_tok - t0);
-            for (int64_t t = 0; t < nt; t++) act[t] = llm__q8_quantize(a->x + (t0 + t) * a->k, a->k, qk, scratch + (size_t)t * act_bytes);
-            for (int64_t r = rt; r < LLM__MIN(rt + tile, r1); r++) {
-                const uint8_t *w = (const uint8_t *)a->w + (size_t)r * row_bytes;
-                dot(w, act, (int)nt, a->k, out);
-                for (int64_t t = 0; t < nt; t++) a->y[(t0 + t) * a->ldy + r] = out[t];
+/* Token chunks whose quantized activations stay in L2 (256 KB) while the thread's rows pass. */
+static int64_t llm__q8_chunk(size_t act_bytes) { return LLM__MAX(LLM__TILE_TOKS, (int64_t)(((size_t)256 << 10) / act_bytes) / LLM__TILE_TOKS * LLM__TILE_TOKS); }
+
+/* The 32-element formats: rows [r0, r1) in tiles of 4 (then 1) x tokens in tiles of 3 (then
+   2, 1), within token chunks. */
+#define LLM__MATMUL_B32(name, F, DT)                                                                            \
+    static void name(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {                        \
+        const llm__q8_mm *m = (const llm__q8_mm *)a->w;                                                      \
+        size_t row_bytes = llm_dtype_n_bytes(DT, a->k);                                                      \
+        int64_t chunk = llm__q8_chunk(m->act_bytes);                                                         \
+        (void)scratch;                                                                                       \
+        for (int64_t tc = 0; tc < a->n_tok; tc += chunk) {                                                  \
+            int64_t te = LLM__MIN(tc + chunk, a->n_tok);                                                     \
+            for (int64_t r = r0; r < r1;) {                                                                  \
+                int rm = r1 - r >= LLM__TILE_ROWS ? LLM__TILE_ROWS : 1;                                      \
+                const uint8_t *w = m->w + (size_t)r * row_bytes;                                             \
+                for (int64_t t = tc; t < te;) {                                                              \
+                    int rn = (int)LLM__MIN(LLM__TILE_TOKS, te - t);                                          \
+                    llm__q8_act x[LLM__TILE_TOKS];                                                           \
+                    for (int j = 0; j < rn; j++) x[j] = llm__q8_token(m->act, m->act_bytes, t + j, a->k, 32); \
+                    float *y = a->y + t * a->ldy + r;                                                        \
+                    switch (rm * 4 + rn) {                                                                   \
+                    case 4 * 4 + 3: llm__tile32(F, 4, 3, w, row_bytes, x, a->k, y, a->ldy); break;          \
+                    case 4 * 4 + 2: llm__tile32(F, 4, 2, w, row_bytes, x, a->k, y, a->ldy); break;          \
+                    case 4 * 4 + 1: llm__tile32(F, 4, 1, w, row_bytes, x, a->k, y, a->ldy); break;          \
+                    case 1 * 4 + 3: llm__tile32(F, 1, 3, w, row_bytes, x, a->k, y, a->ldy); break;          \
+                    case 1 * 4 + 2: llm__tile32(F, 1, 2, w, row_bytes, x, a->k, y, a->ldy); break;          \
+                    default:        llm__tile32(F, 1, 1, w, row_bytes, x, a->k, y, a->ldy); break;          \
+                    }                                                                                        \
+                    t += rn;                                                                                 \
+                }                                                                                            \
+                r += rm;                                                                                     \
+            }                                                                                                \
+        }                                                                                                    \
+    }
+LLM__MATMUL_B32(llm__matmul_q4_0_avx2, LLM__B32_Q4_0, LLM_DTYPE_Q4_0)
+LLM__MATMUL_B32(llm__matmul_q4_1_avx2, LLM__B32_Q4_1, LLM_DTYPE_Q4_1)
+LLM__MATMUL_B32(llm__matmul_q5_0_avx2, LLM__B32_Q5_0, LLM_DTYPE_Q5_0)
+LLM__MATMUL_B32(llm__matmul_q5_1_avx2, LLM__B32_Q5_1, LLM_DTYPE_Q5_1)
+LLM__MATMUL_B32(llm__matmul_q8_0_avx2, LLM__B32_Q8_0, LLM_DTYPE_Q8_0)
+#undef LLM__MATMUL_B32
+
+/* The k-quants: one row and one token at a time, within token chunks. */
+static void llm__matmul_k_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, llm_dtype dt) {
+    const llm__q8_mm *m = (const llm__q8_mm *)a->w;
+    size_t row_bytes = llm_dtype_n_bytes(dt, a->k);
+    int64_t chunk = llm__q8_chunk(m->act_bytes);
+    for (int64_t tc = 0; tc < a->n_tok; tc += chunk)
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *w = m->w + (size_t)r * row_bytes;
+            for (int64_t t = tc; t < LLM__MIN(tc + chunk, a->n_tok); t++) {
+                llm__q8_act x = llm__q8_token(m->act, m->act_bytes, t, a->k, 256);
+                a->y[t * a->ldy + r] = dt == LLM_DTYPE_Q6_K ? llm__qdot1_q6_K(w, &x, a->k) : llm__qdot_k4(w, &x, a->k, dt == LLM_DTYPE_Q5_K);
             }
         }
 }
 
-/* Each format's dot for a group: the 32-element formats specialised per group size, the
-   k-quants one token at a time. */
-#define LLM__QDOT32(name, F)                                                                              \
-    static void name(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {            \
-        if (nt == 1) llm__qdot32(F, w, x, 1, k, out);                                                  \
-        else if (nt == 2) llm__qdot32(F, w, x, 2, k, out);                                             \
-        else llm__qdot32(F, w, x, LLM__QGROUP, k, out);                                                \
-    }
-LLM__QDOT32(llm__qdot_q4_0, LLM__B32_Q4_0)
-LLM__QDOT32(llm__qdot_q4_1, LLM__B32_Q4_1)
-LLM__QDOT32(llm__qdot_q5_0, LLM__B32_Q5_0)
-LLM__QDOT32(llm__qdot_q5_1, LLM__B32_Q5_1)
-LLM__QDOT32(llm__qdot_q8_0, LLM__B32_Q8_0)
-#undef LLM__QDOT32
-static void llm__qdot_q4_K(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
-    for (int t = 0; t < nt; t++) out[t] = llm__qdot_k4(w, &x[t], k, false);
-}
-static void llm__qdot_q5_K(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
-    for (int t = 0; t < nt; t++) out[t] = llm__qdot_k4(w, &x[t], k, true);
-}
-static void llm__qdot_q6_K(const uint8_t *w, const llm__q8_act *x, int nt, int64_t k, float *out) {
-    for (int t = 0; t < nt; t++) out[t] = llm__qdot1_q6_K(w, &x[t], k);
-}
-
-#define LLM__MATMUL_Q8(name, DT, QK, DOT) \
-    static void name(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_q8_avx2(a, r0, r1, (uint8_t *)s, DT, QK, DOT); }
-LLM__MATMUL_Q8(llm__matmul_q4_0_avx2, LLM_DTYPE_Q4_0, 32, llm__qdot_q4_0)
-LLM__MATMUL_Q8(llm__matmul_q4_1_avx2, LLM_DTYPE_Q4_1, 32, llm__qdot_q4_1)
-LLM__MATMUL_Q8(llm__matmul_q5_0_avx2, LLM_DTYPE_Q5_0, 32, llm__qdot_q5_0)
-LLM__MATMUL_Q8(llm__matmul_q5_1_avx2, LLM_DTYPE_Q5_1, 32, llm__qdot_q5_1)
-LLM__MATMUL_Q8(llm__matmul_q8_0_avx2, LLM_DTYPE_Q8_0, 32, llm__qdot_q8_0)
-LLM__MATMUL_Q8(llm__matmul_q4_K_avx2, LLM_DTYPE_Q4_K, 256, llm__qdot_q4_K)
-LLM__MATMUL_Q8(llm__matmul_q5_K_avx2, LLM_DTYPE_Q5_K, 256, llm__qdot_q5_K)
-LLM__MATMUL_Q8(llm__matmul_q6_K_avx2, LLM_DTYPE_Q6_K, 256, llm__qdot_q6_K)
-#undef LLM__MATMUL_Q8
+#define LLM__MATMUL_K(name, DT) \
+    static void name(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_k_avx2(a, r0, r1, DT); }
+LLM__MATMUL_K(llm__matmul_q4_K_avx2, LLM_DTYPE_Q4_K)
+LLM__MATMUL_K(llm__matmul_q5_K_avx2, LLM_DTYPE_Q5_K)
+LLM__MATMUL_K(llm__matmul_q6_K_avx2, LLM_DTYPE_Q6_K)
+#undef LLM__MATMUL_K
 #endif
 /* ==== end llm_impl/23_kernels_ggml.c ==== */
 /* ==== begin llm_impl/23_kernels_neon.c ==== */
@@ -2614,25 +2775,29 @@ static void llm__axpy_f32_neon(float *y, float alpha, const float *x, int64_t n)
     for (; i < n; i++) y[i] += alpha * x[i];
 }
 
-static void llm__dots_f32_neon(float *y, const float *x, const float *w, int64_t k, int64_t n) {
-    llm__matvec_f32_neon(y, x, w, k, 0, n);
+static void llm__dots_f32_neon(float *S, int64_t lds, const float *const *q, int nq, const float *K, int64_t k, int64_t n) {
+    for (int g = 0; g < nq; g++) llm__matvec_f32_neon(S + g * lds, q[g], K, k, 0, n);
 }
 
-/* y += sum_j a[j] x[j]: 16 outputs at a time stay in 4 registers while j runs. */
-static void llm__axpys_f32_neon(float *y, const float *a, const float *x, int64_t n, int64_t d) {
-    int64_t i = 0;
-    for (; i + 16 <= d; i += 16) {
-        float32x4_t y0 = vld1q_f32(y + i), y1 = vld1q_f32(y + i + 4), y2 = vld1q_f32(y + i + 8), y3 = vld1q_f32(y + i + 12);
-        for (int64_t j = 0; j < n; j++) {
-            const float *xj = x + j * d + i;
-            y0 = vfmaq_n_f32(y0, vld1q_f32(xj), a[j]);
-            y1 = vfmaq_n_f32(y1, vld1q_f32(xj + 4), a[j]);
-            y2 = vfmaq_n_f32(y2, vld1q_f32(xj + 8), a[j]);
-            y3 = vfmaq_n_f32(y3, vld1q_f32(xj + 12), a[j]);
+/* out[g] += sum_j A[g][j] V[j]: 16 outputs of one query at a time stay in 4 registers while j runs. */
+static void llm__axpys_f32_neon(float *const *out, int nq, const float *A, int64_t lda, const float *V, int64_t n, int64_t d) {
+    for (int g = 0; g < nq; g++) {
+        float *y = out[g];
+        const float *a = A + g * lda;
+        int64_t i = 0;
+        for (; i + 16 <= d; i += 16) {
+            float32x4_t y0 = vld1q_f32(y + i), y1 = vld1q_f32(y + i + 4), y2 = vld1q_f32(y + i + 8), y3 = vld1q_f32(y + i + 12);
+            for (int64_t j = 0; j < n; j++) {
+                const float *vj = V + j * d + i;
+                y0 = vfmaq_n_f32(y0, vld1q_f32(vj), a[j]);
+                y1 = vfmaq_n_f32(y1, vld1q_f32(vj + 4), a[j]);
+                y2 = vfmaq_n_f32(y2, vld1q_f32(vj + 8), a[j]);
+                y3 = vfmaq_n_f32(y3, vld1q_f32(vj + 12), a[j]);
+            }
+            vst1q_f32(y + i, y0); vst1q_f32(y + i + 4, y1); vst1q_f32(y + i + 8, y2); vst1q_f32(y + i + 12, y3);
         }
-        vst1q_f32(y + i, y0); vst1q_f32(y + i + 4, y1); vst1q_f32(y + i + 8, y2); vst1q_f32(y + i + 12, y3);
+        for (int64_t j = 0; i < d && j < n; j++) llm__axpy_f32_neon(y + i, a[j], V + j * d + i, d - i);
     }
-    for (int64_t j = 0; i < d && j < n; j++) llm__axpy_f32_neon(y + i, a[j], x + j * d + i, d - i);
 }
 
 static void llm__scale_f32_neon(float *y, float s, int64_t n) {
@@ -2699,10 +2864,11 @@ static void llm__act_mul_neon(llm__act act, float *y, const float *gate, int64_t
 typedef struct llm__kernels {
     const char *name;                         /* "scalar", "avx2", "neon" */
     llm__matmul_fn matmul[LLM_DTYPE_COUNT];   /* NULL: no kernel for that weight dtype */
+    bool matmul_q8[LLM_DTYPE_COUNT];          /* the kernel reads a->w as a llm__q8_mm (23_kernels_ggml.c) */
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float alpha, const float *x, int64_t n);
-    void (*dots_f32)(float *y, const float *x, const float *w, int64_t k, int64_t n);
-    void (*axpys_f32)(float *y, const float *a, const float *x, int64_t n, int64_t d);
+    void (*dots_f32)(float *S, int64_t lds, const float *const *q, int nq, const float *K, int64_t k, int64_t n);
+    void (*axpys_f32)(float *const *out, int nq, const float *A, int64_t lda, const float *V, int64_t n, int64_t d);
     void (*scale_f32)(float *y, float s, int64_t n);
     float (*exp_sum_f32)(float *x, int64_t n, float m);
     void (*act_mul)(llm__act act, float *y, const float *gate, int64_t n);
@@ -2734,6 +2900,8 @@ static const llm__kernels llm__kernels_avx2 = {
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_avx2,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_avx2, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_avx2,
                 [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar },
+    .matmul_q8 = { [LLM_DTYPE_Q4_0] = true, [LLM_DTYPE_Q4_1] = true, [LLM_DTYPE_Q5_0] = true, [LLM_DTYPE_Q5_1] = true,
+                   [LLM_DTYPE_Q8_0] = true, [LLM_DTYPE_Q4_K] = true, [LLM_DTYPE_Q5_K] = true, [LLM_DTYPE_Q6_K] = true },
     .dot_f32 = llm__dot_f32_avx2, .axpy_f32 = llm__axpy_f32_avx2, .scale_f32 = llm__scale_f32_avx2,
     .dots_f32 = llm__dots_f32_avx2, .axpys_f32 = llm__axpys_f32_avx2,
     .exp_sum_f32 = llm__exp_sum_f32_avx2, .act_mul = llm__act_mul_avx2,
@@ -2803,7 +2971,11 @@ LLM_API void llm_set_reference_kernels(bool reference) {
     llm__k = reference ? &llm__kernels_scalar : llm__kernels_best();
 }
 
-/* ---- threaded matmul: y[T, n_out] = x[T, k] . W^T, rows of W split between threads ---- */
+/* ---- threaded matmul: y[T, n_out] = x[T, k] . W^T, rows of W split between threads ----
+   The scratch has two parts: k floats per thread (the reference kernels unpack a row
+   there), then, shared, every token's activations in the form the kernel reads (int8 for
+   the block formats and MLX's affine ones: quantized once per matmul, not once per thread
+   or per tile). llm__matmul_scratch_bytes says how much. */
 
 typedef struct {
     llm__mm_args args;
@@ -2822,28 +2994,46 @@ static void llm__mm_worker(void *ctx, int ith, int nth) {
     if (r0 < r1) t->fn(&t->args, r0, r1, t->scratch + ith * t->scratch_stride);
 }
 
+/* Shared scratch bytes per token: at least what any kernel's quantized activations take
+   (block formats 1.25 k + 64; MLX 1.5 k + 4 k / group + 64). */
+static size_t llm__mm_token_bytes(int64_t k) { return 2 * (size_t)k + 128; }
+
+/* Scratch bytes for llm__matmul of n_tok tokens of k inputs on n_threads threads. */
+LLM_PRIVATE size_t llm__matmul_scratch_bytes(int n_threads, int64_t n_tok, int64_t k) {
+    return (size_t)n_threads * (size_t)k * sizeof(float) + (size_t)n_tok * llm__mm_token_bytes(k);
+}
+
 /* >>mlx-model: MLX-quantized matrices have their own kernel (27_kernels_mlx.c) */
 typedef struct llm__qmat llm__qmat;
 LLM_PRIVATE void llm__matmul_mlx(llm_pool *pool, void *scratch, size_t scratch_bytes, float *y, int64_t ldy,
                                  const float *x, int64_t n_tok, const llm__qmat *q);
 
 /* y[t*ldy + r] = dot(x[t], w[r]) for every token t < n_tok and row r of w ([n_rows, k]).
-   scratch: n_threads * k floats. */
+   scratch: llm__matmul_scratch_bytes(n_threads, n_tok, k) bytes, float-aligned (the float
+   kernels use only the first n_threads * k floats). */
 LLM_PRIVATE void llm__matmul(llm_pool *pool, float *scratch, float *y, int64_t ldy, const float *x, int64_t n_tok,
                              const llm_tensor *w) {
-    if (w->dtype == LLM_DTYPE_MLX_AFFINE) {   /* >>mlx-model: scratch holds n_threads * k floats, enough for it */
-        size_t bytes = (size_t)llm_pool_n_threads(pool) * (size_t)w->shape[1] * sizeof(float);
-        llm__matmul_mlx(pool, scratch, bytes, y, ldy, x, n_tok, (const llm__qmat *)w->data);
+    int nth = llm_pool_n_threads(pool);
+    int64_t k = w->shape[1];
+    if (w->dtype == LLM_DTYPE_MLX_AFFINE) {   /* >>mlx-model */
+        llm__matmul_mlx(pool, scratch, llm__matmul_scratch_bytes(nth, n_tok, k), y, ldy, x, n_tok, (const llm__qmat *)w->data);
         return;
     }
     llm__mm_task t = {
-        .args = { .y = y, .ldy = ldy, .x = x, .n_tok = n_tok, .k = w->shape[1], .w = w->data },
+        .args = { .y = y, .ldy = ldy, .x = x, .n_tok = n_tok, .k = k, .w = w->data },
         .fn = llm__k->matmul[w->dtype],
         .n_rows = w->shape[0],
         .scratch = scratch,
-        .scratch_stride = w->shape[1],
+        .scratch_stride = k,
     };
     LLM_ASSERT(t.fn && w->n_dims == 2);
+#ifdef LLM__AVX2
+    llm__q8_mm q8;
+    if (llm__k->matmul_q8[w->dtype]) {        /* the activations, once, after the per-thread part */
+        q8 = llm__q8_prepare(pool, x, n_tok, k, (int)llm__dtypes[w->dtype].block_elems, scratch + nth * k, w->data);
+        t.args.w = &q8;
+    }
+#endif
     llm__parallel_for(pool, llm__mm_worker, &t);
 }
 /* ==== end llm_impl/24_kernels.c ==== */
@@ -2886,21 +3076,42 @@ static void llm__softmax(float *x, int64_t n) {
    inv_freq[n_rot/2] are the per-pair frequencies; only the first n_rot dims rotate (partial
    rotary). Pairs are (i, i + n_rot/2) in Hugging Face's rotate_half layout, or (2i, 2i+1)
    when interleaved (the original Meta / llama2.c layout). mscale multiplies cos and sin
-   (YaRN's attention factor; 1 otherwise). */
-static void llm__rope(float *v, int64_t pos, const float *inv_freq, int64_t n_rot, bool interleaved, float mscale) {
+   (YaRN's attention factor; 1 otherwise). Every head of a position turns by the same
+   angles: llm__rope_table computes them once, cs = [cos x n_rot/2, sin x n_rot/2], and
+   llm__rope_apply rotates a head with them (llm__rope: both, for one head). */
+static void llm__rope_table(float *cs, int64_t pos, const float *inv_freq, int64_t n_rot, float mscale) {
     int64_t half = n_rot / 2;
     for (int64_t i = 0; i < half; i++) {
         float angle = (float)pos * inv_freq[i];
-        float c = cosf(angle) * mscale, s = sinf(angle) * mscale;
-        int64_t a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
-        float x0 = v[a], x1 = v[b];
-        v[a] = x0 * c - x1 * s;
-        v[b] = x1 * c + x0 * s;
+        cs[i] = cosf(angle) * mscale;
+        cs[half + i] = sinf(angle) * mscale;
+    }
+}
+
+/* Turn the pair (v[a], v[b]) by the angle whose cos and sin are c, s. */
+static inline void llm__rope_pair(float *v, int64_t a, int64_t b, float c, float s) {
+    float x0 = v[a], x1 = v[b];
+    v[a] = x0 * c - x1 * s;
+    v[b] = x1 * c + x0 * s;
+}
+
+static void llm__rope_apply(float *v, const float *cs, int64_t n_rot, bool interleaved) {
+    int64_t half = n_rot / 2;
+    for (int64_t i = 0; i < half; i++)
+        llm__rope_pair(v, interleaved ? 2 * i : i, interleaved ? 2 * i + 1 : i + half, cs[i], cs[half + i]);
+}
+
+static void llm__rope(float *v, int64_t pos, const float *inv_freq, int64_t n_rot, bool interleaved, float mscale) {
+    int64_t half = n_rot / 2;
+    for (int64_t i = 0; i < half; i++) {   /* one pair at a time: no table buffer needed */
+        float cs[2];
+        llm__rope_table(cs, pos, inv_freq + i, 2, mscale);
+        llm__rope_pair(v, interleaved ? 2 * i : i, interleaved ? 2 * i + 1 : i + half, cs[0], cs[1]);
     }
 }
 /* ==== end llm_impl/25_ops.c ==== */
 /* ==== begin llm_impl/26_attention.c ==== */
-/* ---- >>attention: one query row against the KV cache, in one streaming pass ----
+/* ---- >>attention: query rows against the KV cache, in one streaming pass ----
    out[Dv] = softmax_j(q . K[j] * scale) V[j] over n cached positions (K: [n, Dk], V: [n, Dv],
    rows contiguous; GQA callers point K and V at the shared kv head, no copy). softcap > 0
    squashes scores as softcap * tanh(s / softcap) (Gemma 2).
@@ -2908,11 +3119,13 @@ static void llm__rope(float *v, int64_t pos, const float *inv_freq, int64_t n_ro
    of up to LLM__ATT_BLOCK; each block's scores are exponentiated against the running max m,
    and when a block raises m, the sum l and the output so far are rescaled by exp(m_old -
    m_new). No [n] or [T, T] score buffer: memory is one block, and K and V are read once.
-   scratch: at least min(n, LLM__ATT_BLOCK) floats (the block's scores). The caller picks the
-   rows the mask allows (causal, sliding window). The result does not depend on threads. */
+   Several queries that read the same rows (the query heads of one kv head, consecutive
+   positions) go through them in one pass, sharing the loads; each gets the same bits as
+   alone. The caller picks the rows the mask allows (causal, sliding window). */
 /* #include "10_internal.h" (already above) */
 
 #define LLM__ATT_BLOCK 64
+#define LLM__ATT_MAXQ 16    /* queries folded into one pass: e.g. 4 positions x a GQA group of 4 */
 
 typedef struct llm__attn_params {
     float scale;
@@ -2922,36 +3135,73 @@ typedef struct llm__attn_params {
 /* Running state of one online softmax: the max so far and the sum of exp(score - max). */
 typedef struct llm__attn_acc { float m, l; } llm__attn_acc;
 
-/* Fold n more rows into out[Dv] (unnormalized) and acc. */
-static void llm__attend_rows(llm__attn_acc *acc, float *out, const float *q, const float *K, const float *V, int64_t n,
-                             int64_t Dk, int64_t Dv, const llm__attn_params *p, float *scratch) {
-    const llm__kernels *k = llm__k;
-    for (int64_t j0 = 0; j0 < n; j0 += LLM__ATT_BLOCK) {
-        int64_t nb = LLM__MIN(LLM__ATT_BLOCK, n - j0);
-        float bmax = -INFINITY;
-        for (int64_t j = 0; j < nb; j++) {
-            float sc = k->dot_f32(q, K + (j0 + j) * Dk, Dk) * p->scale;
-            if (p->softcap > 0) sc = p->softcap * tanhf(sc / p->softcap);
-            scratch[j] = sc;
-            bmax = sc > bmax ? sc : bmax;
-        }
-        if (bmax > acc->m) {   /* a new maximum: rescale what was summed against the old one */
-            float alpha = expf(acc->m - bmax);   /* 0 on the first block (m = -inf) */
-            k->scale_f32(out, alpha, Dv);
-            acc->l *= alpha;
-            acc->m = bmax;
-        }
-        acc->l += k->exp_sum_f32(scratch, nb, acc->m);
-        for (int64_t j = 0; j < nb; j++) k->axpy_f32(out, scratch[j], V + (j0 + j) * Dv, Dv);
+/* One query of a pass: it sees the first n of the rows the pass reads (causal prefill: the
+   queries of consecutive positions see one row more each). out is unnormalized until
+   llm__attn_finish. */
+typedef struct llm__attn_q {
+    const float *q;     /* [Dk] */
+    float *out;         /* [Dv] */
+    int64_t n;
+    llm__attn_acc acc;
+} llm__attn_q;
+
+static void llm__attn_begin(llm__attn_q *qs, int nq, int64_t Dv) {
+    for (int g = 0; g < nq; g++) {
+        qs[g].acc = (llm__attn_acc){ -INFINITY, 0 };
+        memset(qs[g].out, 0, (size_t)Dv * sizeof(float));
     }
 }
 
-static void llm__attend(float *out, const float *q, const float *K, const float *V, int64_t n, int64_t Dk, int64_t Dv,
-                        const llm__attn_params *p, float *scratch) {
-    llm__attn_acc acc = { -INFINITY, 0 };
-    memset(out, 0, (size_t)Dv * sizeof(float));
-    llm__attend_rows(&acc, out, q, K, V, n, Dk, Dv, p, scratch);
-    llm__k->scale_f32(out, 1.0f / acc.l, Dv);
+static void llm__attn_finish(llm__attn_q *qs, int nq, int64_t Dv) {
+    for (int g = 0; g < nq; g++) llm__k->scale_f32(qs[g].out, 1.0f / qs[g].acc.l, Dv);
+}
+
+/* One query's block scores s[0..nb) -> softmax numerators against its running max, for the
+   n <= nb rows it sees; the others become 0, so the shared weighted sum adds nothing for
+   them (an FMA with 0 leaves the sum as it was: the result is the same as alone). */
+static void llm__attn_probs(llm__attn_q *qq, float *s, int64_t n, int64_t nb, int64_t Dv, const llm__attn_params *p) {
+    float bmax = -INFINITY;
+    for (int64_t j = 0; j < n; j++) {
+        float sc = s[j] * p->scale;
+        if (p->softcap > 0) sc = p->softcap * tanhf(sc / p->softcap);
+        s[j] = sc;
+        bmax = sc > bmax ? sc : bmax;
+    }
+    if (n > 0 && bmax > qq->acc.m) {   /* a new maximum: rescale what was summed against the old one */
+        float alpha = expf(qq->acc.m - bmax);   /* 0 on the first block (m = -inf) */
+        llm__k->scale_f32(qq->out, alpha, Dv);
+        qq->acc.l *= alpha;
+        qq->acc.m = bmax;
+    }
+    if (n > 0) qq->acc.l += llm__k->exp_sum_f32(s, n, qq->acc.m);
+    for (int64_t j = n; j < nb; j++) s[j] = 0;
+}
+
+/* Fold rows [0, n) of K [n, Dk] and V [n, Dv] into nq <= LLM__ATT_MAXQ queries, each limited
+   to its own qs[g].n <= n rows; one load of a block of K and V serves them all.
+   scratch: nq * LLM__ATT_BLOCK floats. */
+static void llm__attend_rows(llm__attn_q *qs, int nq, const float *K, const float *V, int64_t n, int64_t Dk, int64_t Dv,
+                             const llm__attn_params *p, float *scratch) {
+    const float *qp[LLM__ATT_MAXQ];
+    float *op[LLM__ATT_MAXQ];
+    LLM_ASSERT(nq <= LLM__ATT_MAXQ);
+    for (int g = 0; g < nq; g++) qp[g] = qs[g].q, op[g] = qs[g].out;
+    for (int64_t j0 = 0; j0 < n; j0 += LLM__ATT_BLOCK) {
+        int64_t nb = LLM__MIN(LLM__ATT_BLOCK, n - j0);
+        llm__k->dots_f32(scratch, LLM__ATT_BLOCK, qp, nq, K + j0 * Dk, Dk, nb);
+        for (int g = 0; g < nq; g++)
+            llm__attn_probs(&qs[g], scratch + g * LLM__ATT_BLOCK, LLM__MAX(0, LLM__MIN(nb, qs[g].n - j0)), nb, Dv, p);
+        llm__k->axpys_f32(op, nq, scratch, LLM__ATT_BLOCK, V + j0 * Dv, nb, Dv);
+    }
+}
+
+/* One query over all n rows. scratch: LLM__ATT_BLOCK floats. */
+LLM_PRIVATE void llm__attend(float *out, const float *q, const float *K, const float *V, int64_t n, int64_t Dk, int64_t Dv,
+                             const llm__attn_params *p, float *scratch) {
+    llm__attn_q one = { .q = q, .out = out, .n = n };
+    llm__attn_begin(&one, 1, Dv);
+    llm__attend_rows(&one, 1, K, V, n, Dk, Dv, p, scratch);
+    llm__attn_finish(&one, 1, Dv);
 }
 /* ==== end llm_impl/26_attention.c ==== */
 /* ==== begin llm_impl/27_kernels_mlx.c ==== */
@@ -13553,21 +13803,22 @@ static int llm__kv_spans(const llm__kv *c, int64_t lo, int64_t pos, llm__kv_span
 
 #define LLM__KV_BLOCK 64
 
-/* Scratch floats one thread needs for llm__kv_attend: scores, and a dequantized block. */
-static int64_t llm__kv_scratch(int64_t D) { return LLM__ATT_BLOCK + 2 * LLM__KV_BLOCK * D; }
+/* Scratch floats one thread needs for llm__kv_attend(_shared): scores, and a dequantized block. */
+static int64_t llm__kv_scratch(int64_t D) { return LLM__ATT_MAXQ * LLM__ATT_BLOCK + 2 * LLM__KV_BLOCK * D; }
 
 /* out[D] = attention of query q (kv head kvh) over the visible positions: one online softmax
    across all spans, f32 rows read in place, quantized rows dequantized a block at a time. */
 static void llm__kv_attend(float *out, const float *q, const llm__kv *c, const llm__kv_fmt *f, int64_t kvh, int64_t D,
                            const llm__kv_span *spans, int n_spans, const llm__attn_params *p, float *scratch) {
-    float *sc = scratch, *kb = scratch + LLM__ATT_BLOCK, *vb = kb + LLM__KV_BLOCK * D;
-    llm__attn_acc acc = { -INFINITY, 0 };
+    float *sc = scratch, *kb = scratch + LLM__ATT_MAXQ * LLM__ATT_BLOCK, *vb = kb + LLM__KV_BLOCK * D;
+    llm__attn_q one = { .q = q, .out = out };
     int64_t ng = D / (f->group ? f->group : 1);
-    memset(out, 0, (size_t)D * sizeof(float));
+    llm__attn_begin(&one, 1, D);
     for (int i = 0; i < n_spans; i++) {
         if (!f->quantized) {
             const float *K = c->k + (kvh * c->n_f32 + spans[i].slot) * D, *V = c->v + (kvh * c->n_f32 + spans[i].slot) * D;
-            llm__attend_rows(&acc, out, q, K, V, spans[i].n, D, D, p, sc);
+            one.n = spans[i].n;
+            llm__attend_rows(&one, 1, K, V, spans[i].n, D, D, p, sc);
             continue;
         }
         for (int64_t j0 = 0; j0 < spans[i].n; j0 += LLM__KV_BLOCK) {
@@ -13578,10 +13829,23 @@ static void llm__kv_attend(float *out, const float *q, const llm__kv *c, const l
                 llm__kv_dequantize_row(c->vq + (size_t)(row + j) * llm__kv_row_bytes(f->bits_v, D), c->vp + (row + j) * 2 * ng, D,
                                        f->bits_v, f->group, vb + j * D);
             }
-            llm__attend_rows(&acc, out, q, kb, vb, nb, D, D, p, sc);
+            one.n = nb;
+            llm__attend_rows(&one, 1, kb, vb, nb, D, D, p, sc);
         }
     }
-    llm__k->scale_f32(out, 1.0f / acc.l, D);
+    llm__attn_finish(&one, 1, D);
+}
+
+/* Queries of kv head kvh that all see f32 slots [slot, slot + qs[g].n): one pass over the
+   rows serves them all (each result is the bits llm__kv_attend gives it). */
+static void llm__kv_attend_shared(llm__attn_q *qs, int nq, const llm__kv *c, int64_t kvh, int64_t D, int64_t slot,
+                                  const llm__attn_params *p, float *scratch) {
+    int64_t n = 0;
+    for (int g = 0; g < nq; g++) n = LLM__MAX(n, qs[g].n);
+    const float *K = c->k + (kvh * c->n_f32 + slot) * D, *V = c->v + (kvh * c->n_f32 + slot) * D;
+    llm__attn_begin(qs, nq, D);
+    llm__attend_rows(qs, nq, K, V, n, D, D, p, scratch);
+    llm__attn_finish(qs, nq, D);
 }
 /* ==== end llm_impl/54_kvcache.c ==== */
 /* ==== begin llm_impl/55_forward.c ==== */
@@ -13702,36 +13966,55 @@ static void llm__split_qkv_per_head(llm_session *s, int64_t T) {
         }
 }
 
-/* q/k norms (per head: Qwen3, Gemma 3; over all heads: OLMo 2) and rope, then append k and v
-   to the cache. */
-static void llm__qk_prepare(llm_session *s, int64_t il, int64_t T) {
+typedef struct { llm_session *s; int64_t il, T; } llm__layer_task;
+
+/* Rows [lo, hi) of llm__qk_prepare: per-head q/k norms, rope (angles computed once per row,
+   in the thread's attention scratch, which is free until attention runs), cache k and v. */
+static void llm__qk_rows(llm_session *s, int64_t il, int64_t lo, int64_t hi, float *cs) {
     const llm_model *m = s->m;
     const llm__hparams *hp = &m->hp;
     const llm__layer *l = &m->layers[il];
     int64_t D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads;
     bool sliding = hp->layer_sliding[il], rope = hp->layer_rope[il];
-    const float *freq = sliding ? s->freq_local : s->freq;
-    float mscale = sliding ? s->mscale_local : s->mscale;
-    if (hp->qk_norm_full) {
-        llm__norm_n(hp, s->q, s->q, T, H * D, l->q_norm, NULL);
-        llm__norm_n(hp, s->k, s->k, T, Hkv * D, l->k_norm, NULL);
-    }
     const float *qn = hp->qk_norm_full ? NULL : l->q_norm, *kn = hp->qk_norm_full ? NULL : l->k_norm;
-    for (int64_t t = 0; t < T; t++) {
+    for (int64_t t = lo; t < hi; t++) {
         int64_t pos = s->row_pos[t];
         llm_session *seq = s->row_seq[t];
+        if (rope) llm__rope_table(cs, pos, sliding ? s->freq_local : s->freq, hp->n_rot, sliding ? s->mscale_local : s->mscale);
         for (int64_t h = 0; h < H; h++) {
             float *qh = s->q + (t * H + h) * D;
             if (qn) llm__rmsnorm(qh, qh, qn, D, (float)hp->norm_eps, hp->norm_add_one);
-            if (rope) llm__rope(qh, pos, freq, hp->n_rot, hp->rope_interleaved, mscale);
+            if (rope) llm__rope_apply(qh, cs, hp->n_rot, hp->rope_interleaved);
         }
         for (int64_t h = 0; h < Hkv; h++) {
             float *kh = s->k + (t * Hkv + h) * D;
             if (kn) llm__rmsnorm(kh, kh, kn, D, (float)hp->norm_eps, hp->norm_add_one);
-            if (rope) llm__rope(kh, pos, freq, hp->n_rot, hp->rope_interleaved, mscale);
+            if (rope) llm__rope_apply(kh, cs, hp->n_rot, hp->rope_interleaved);
             llm__kv_store(&seq->kv[il], &seq->kvf, h, pos, kh, s->v + (t * Hkv + h) * D, D);
         }
     }
+}
+
+static void llm__qk_worker(void *ctx, int ith, int nth) {
+    const llm__layer_task *a = (const llm__layer_task *)ctx;
+    int64_t lo, hi;
+    llm__split(a->T, ith, nth, &lo, &hi);
+    llm__qk_rows(a->s, a->il, lo, hi, a->s->attn_scratch + (int64_t)ith * llm__kv_scratch(a->s->m->hp.head_dim));
+}
+
+/* q/k norms (per head: Qwen3, Gemma 3; over all heads: OLMo 2) and rope, then append k and v
+   to the cache (rows of a chunk hold distinct positions, so distinct cache slots: threads
+   take rows; a single row is not worth a dispatch). */
+static void llm__qk_prepare(llm_session *s, int64_t il, int64_t T) {
+    const llm__hparams *hp = &s->m->hp;
+    const llm__layer *l = &s->m->layers[il];
+    if (hp->qk_norm_full) {
+        llm__norm_n(hp, s->q, s->q, T, hp->n_heads * hp->head_dim, l->q_norm, NULL);
+        llm__norm_n(hp, s->k, s->k, T, hp->n_kv_heads * hp->head_dim, l->k_norm, NULL);
+    }
+    llm__layer_task task = { s, il, T };
+    if (T > 1) llm__parallel_for(s->pool, llm__qk_worker, &task);
+    else llm__qk_worker(&task, 0, 1);
 }
 
 /* First cached position token pos may attend to: 0, or the start of its sliding window. */
@@ -13739,28 +14022,61 @@ static int64_t llm__attn_start(const llm__hparams *hp, int64_t il, int64_t pos) 
     return hp->layer_sliding[il] && hp->sliding_window ? LLM__MAX(0, pos - hp->sliding_window + 1) : 0;
 }
 
-typedef struct { llm_session *s; int64_t il, T; } llm__attn_task;
+#define LLM__ATT_TQ 4   /* consecutive rows of a chunk whose queries go through the cache together */
 
-/* Attention for the (token, head) pairs this thread owns: scores against every cached key
-   the causal (and sliding-window) mask allows, softmax, weighted sum of values. GQA: query
-   head h reads kv head h / (H / Hkv), with no copy of K or V. */
-static void llm__attn_worker(void *ctx, int ith, int nth) {
-    llm__attn_task *a = (llm__attn_task *)ctx;
+/* A group of queries that read the same f32 slots of one cache (slot0 on). */
+typedef struct {
+    llm__attn_q qs[LLM__ATT_MAXQ];
+    int nq;
+    const llm__kv *c;
+    int64_t slot0;
+} llm__attn_group;
+
+static void llm__attn_flush(llm__attn_group *g, int64_t kvh, int64_t D, const llm__attn_params *p, float *scratch) {
+    if (g->nq) llm__kv_attend_shared(g->qs, g->nq, g->c, kvh, D, g->slot0, p, scratch);
+    g->nq = 0;
+}
+
+/* The queries of rows [t0, t0 + LLM__ATT_TQ) for the query heads of kv head kvh (GQA: query
+   head h reads kv head h / (H / Hkv), with no copy of K or V). Those that see one f32 slot
+   range from the same first slot of the same cache (the heads of a row; consecutive
+   positions, causal) share one pass over it; the others (ring, quantized rows) go alone.
+   Either way each query gets the same result. */
+static void llm__attn_unit(const llm__layer_task *a, int64_t t0, int64_t kvh, float *scratch) {
     llm_session *s = a->s;
     const llm__hparams *hp = &s->m->hp;
-    int64_t D = hp->head_dim, H = hp->n_heads, Hkv = hp->n_kv_heads, group = H / Hkv;
+    int64_t D = hp->head_dim, H = hp->n_heads, group = H / hp->n_kv_heads;
     llm__attn_params params = { .scale = hp->attn_scale, .softcap = hp->attn_softcap };
-    int64_t lo, hi;
-    llm__split(a->T * H, ith, nth, &lo, &hi);
-    float *scratch = s->attn_scratch + (int64_t)ith * llm__kv_scratch(D);
-    for (int64_t idx = lo; idx < hi; idx++) {
-        int64_t t = idx / H, h = idx % H, kvh = h / group, pos = s->row_pos[t];
+    llm__attn_group g = { .nq = 0 };
+    for (int64_t t = t0; t < LLM__MIN(t0 + LLM__ATT_TQ, a->T); t++) {
         const llm_session *seq = s->row_seq[t];
         const llm__kv *c = &seq->kv[a->il];
         llm__kv_span spans[3];
-        int n = llm__kv_spans(c, llm__attn_start(hp, a->il, pos), pos, spans);
-        llm__kv_attend(s->att + (t * H + h) * D, s->q + (t * H + h) * D, c, &seq->kvf, kvh, D, spans, n, &params, scratch);
+        int n = llm__kv_spans(c, llm__attn_start(hp, a->il, s->row_pos[t]), s->row_pos[t], spans);
+        bool shared = n == 1 && !seq->kvf.quantized;
+        if (shared && (g.c != c || g.slot0 != spans[0].slot)) {
+            llm__attn_flush(&g, kvh, D, &params, scratch);
+            g.c = c, g.slot0 = spans[0].slot;
+        }
+        for (int64_t h = kvh * group; h < (kvh + 1) * group; h++) {
+            float *out = s->att + (t * H + h) * D;
+            const float *q = s->q + (t * H + h) * D;
+            if (!shared) { llm__kv_attend(out, q, c, &seq->kvf, kvh, D, spans, n, &params, scratch); continue; }
+            if (g.nq == LLM__ATT_MAXQ) llm__attn_flush(&g, kvh, D, &params, scratch);
+            g.qs[g.nq++] = (llm__attn_q){ .q = q, .out = out, .n = spans[0].n };
+        }
     }
+    llm__attn_flush(&g, kvh, D, &params, scratch);
+}
+
+/* Attention for the units (LLM__ATT_TQ rows x kv head) this thread owns, dealt round-robin:
+   under a causal mask later rows cost more, so contiguous ranges would leave a thread idle. */
+static void llm__attn_worker(void *ctx, int ith, int nth) {
+    const llm__layer_task *a = (const llm__layer_task *)ctx;
+    const llm__hparams *hp = &a->s->m->hp;
+    int64_t Hkv = hp->n_kv_heads, n_units = (a->T + LLM__ATT_TQ - 1) / LLM__ATT_TQ * Hkv;
+    float *scratch = a->s->attn_scratch + (int64_t)ith * llm__kv_scratch(hp->head_dim);
+    for (int64_t u = ith; u < n_units; u += nth) llm__attn_unit(a, u / Hkv * LLM__ATT_TQ, u % Hkv, scratch);
 }
 
 /* out[T, C] = attention(h) Wo (+ bias). */
@@ -13775,7 +14091,7 @@ static void llm__attention_block(llm_session *s, int64_t il, const float *h, flo
         llm__linear(s, s->v, h, T, l->wv, l->bv);
     }
     llm__qk_prepare(s, il, T);
-    llm__attn_task task = { s, il, T };
+    llm__layer_task task = { s, il, T };
     llm__parallel_for(s->pool, llm__attn_worker, &task);
     llm__linear(s, out, s->att, T, l->wo, l->bo);
 }
@@ -14228,7 +14544,7 @@ static size_t llm__session_carve(llm_session *s, char *block) {
         { &s->up, B * w.ff }, { &s->router, B * LLM__MAX(E, 1) }, { &s->topk_w, B * K }, { &s->rows_w, E ? B : 0 },
         { &s->topk, B * K }, { &s->rows, E ? B : 0 }, { &s->xe, E ? B * C : 0 }, { &s->ye, E ? B * C : 0 },
         { &s->mla_qa, B * hp->q_lora_rank }, { &s->mla_q, mla }, { &s->mla_lat, B * H * hp->kv_lora_rank },
-        { &s->logits, hp->n_vocab }, { &s->scores, s->n_threads * s->n_ctx }, { &s->mm_scratch, s->n_threads * w.mm },
+        { &s->logits, hp->n_vocab }, { &s->scores, s->n_threads * s->n_ctx }, { &s->mm_scratch, (int64_t)(llm__matmul_scratch_bytes(s->n_threads, B, w.mm) + 3) / 4 },
         { &s->freq_buf, hp->n_rot }, { &s->row_pos, 2 * B }, { &s->attn_scratch, s->n_threads * llm__kv_scratch(LLM__MAX(D, 1)) },
         { &s->kv[0].k, cache }, { &s->kv[0].kq, qbytes },
     };
@@ -15862,7 +16178,7 @@ static bool llm__convert_quantizable(const llm_tensor *t, int group_size) {
 
 /* One source tensor -> 1 (kept or cast) or 3 (quantized) output tensors in out; data they
    own is recorded in owned[*n_owned] for the caller to free. */
-static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_tensor *t, llm_tensor *out, void **owned,
+static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_tensor *t, int bits, llm_tensor *out, void **owned,
                                       int64_t *n_owned, int64_t *n_out) {
     llm_dtype dt = p->set_dtype && llm__is_float(t->dtype) ? p->dtype : t->dtype;
     int64_t n = llm_tensor_n_elems(t);
@@ -15877,7 +16193,7 @@ static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_ten
         return LLM_OK;
     }
     int64_t cols = t->shape[t->n_dims - 1], rows = n / cols, ng = n / p->group_size;
-    size_t wb = llm_mlx_weight_bytes(rows, cols, p->bits), pb = llm_dtype_n_bytes(dt, ng);
+    size_t wb = llm_mlx_weight_bytes(rows, cols, bits), pb = llm_dtype_n_bytes(dt, ng);
     float *f = (float *)malloc((size_t)n * sizeof *f);
     void *w = owned[(*n_owned)++] = malloc(wb), *sc = owned[(*n_owned)++] = malloc(pb), *bi = owned[(*n_owned)++] = malloc(pb);
     if (!f || !w || !sc || !bi) { free(f); return llm__fail(LLM_ERR_NOMEM, "out of memory"); }
@@ -15887,7 +16203,7 @@ static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_ten
         llm_convert(dt, sc, LLM_DTYPE_F32, f + i, k);
         llm_convert(LLM_DTYPE_F32, f + i, dt, sc, k);
     }
-    llm_status s = llm_mlx_quantize(f, rows, cols, p->bits, p->group_size, dt, w, sc, bi);
+    llm_status s = llm_mlx_quantize(f, rows, cols, bits, p->group_size, dt, w, sc, bi);
     free(f);
     if (s) return s;
     void *data[3] = { w, sc, bi };
@@ -15903,7 +16219,7 @@ static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_ten
             out[i].name = nm;
         }
         out[i].dtype = i ? dt : LLM_DTYPE_U32;
-        out[i].shape[t->n_dims - 1] = i ? cols / p->group_size : cols * p->bits / 32;
+        out[i].shape[t->n_dims - 1] = i ? cols / p->group_size : cols * bits / 32;
         out[i].data = data[i];
         out[i].n_bytes = i ? pb : wb;
     }
@@ -15911,18 +16227,180 @@ static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_ten
     return LLM_OK;
 }
 
+/* ---- sources: a float tensor or an MLX-quantized matrix, read as rows of f32 ---- */
+
+typedef struct llm__convert_src {
+    const llm_tensor *t;       /* the float tensor, or the packed u32 .weight */
+    bool mlx;
+    llm__qmat q;               /* MLX: views of .weight/.scales/.biases as [rows, cols] */
+    int n_dims;
+    int64_t shape[LLM_MAX_DIMS];   /* logical shape (an MLX matrix's unpacked) */
+    int64_t rows, cols;        /* all but the last dim, and the last */
+} llm__convert_src;
+
+/* rows [r0, r0 + n) as f32 into out [n, cols] */
+static void llm__convert_src_rows(const llm__convert_src *s, int64_t r0, int64_t n, float *out) {
+    if (!s->mlx) {
+        llm_convert(LLM_DTYPE_F32, out, s->t->dtype, (const uint8_t *)s->t->data + llm_dtype_n_bytes(s->t->dtype, r0 * s->cols), n * s->cols);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) llm__mlx_row_f32(&s->q, r0 + i, out + i * s->cols);
+}
+
+/* t viewed as a matrix [rows, last dim] (stacked experts [E, R, C] are E*R rows) */
+static llm_tensor llm__convert_flat(const llm_tensor *t) {
+    llm_tensor f = *t;
+    f.n_dims = 2;
+    f.shape[1] = t->shape[t->n_dims - 1];
+    f.shape[0] = f.shape[1] ? llm_tensor_n_elems(t) / f.shape[1] : 0;
+    return f;
+}
+
+/* The source for tensor t (name "<module>.weight" when quantized: its .scales tell). */
+static llm_status llm__convert_src_init(const char *path, llm_safetensors *st, const cJSON *cfg, const llm_tensor *t, llm__convert_src *s) {
+    memset(s, 0, sizeof *s);
+    s->t = t;
+    s->n_dims = t->n_dims ? t->n_dims : 1;
+    memcpy(s->shape, t->shape, sizeof s->shape);
+    if (!t->n_dims) s->shape[0] = 1;
+    char module[600], nm[620];
+    size_t n = strlen(t->name);
+    const llm_tensor *scales = NULL;
+    if (n > 7 && n < sizeof module && !strcmp(t->name + n - 7, ".weight")) {
+        snprintf(module, sizeof module, "%.*s", (int)(n - 7), t->name);
+        snprintf(nm, sizeof nm, "%s.scales", module);
+        scales = llm_safetensors_find(st, nm);
+    }
+    if (!scales) {
+        if (!llm__is_float(t->dtype)) return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' is %s, not a float", path, t->name, llm_dtype_get(t->dtype)->name);
+        s->cols = s->shape[s->n_dims - 1];
+        s->rows = s->cols ? llm_tensor_n_elems(t) / s->cols : 0;
+        return LLM_OK;
+    }
+    bool quantized;
+    int bits, gs;
+    const char *mode;
+    llm__mlx_quant_params(cfg, module, &quantized, &bits, &gs, &mode);
+    if (!quantized || bits <= 0 || t->n_dims < 2)
+        return llm__fail(LLM_ERR_FORMAT, "%s: '%s' has scales but config.json does not quantize it", path, module);
+    snprintf(nm, sizeof nm, "%s.biases", module);
+    const llm_tensor *biases = llm_safetensors_find(st, nm);
+    llm_tensor w2 = llm__convert_flat(t), s2 = llm__convert_flat(scales), b2 = biases ? llm__convert_flat(biases) : w2;
+    s->cols = w2.shape[1] * 32 / bits, s->rows = w2.shape[0];
+    s->shape[s->n_dims - 1] = s->cols;
+    s->mlx = true;
+    return llm__mlx_qmat_init(path, module, &w2, &s2, biases ? &b2 : NULL, mode, bits, gs, s->rows, s->cols, &s->q);
+}
+
+/* .scales / .biases of a quantized module: read with its .weight */
+static bool llm__convert_is_qparam(llm_safetensors *st, const char *name) {
+    size_t n = strlen(name);
+    char w[600];
+    if (n < 7 || n >= sizeof w || (strcmp(name + n - 7, ".scales") && strcmp(name + n - 7, ".biases"))) return false;
+    snprintf(w, sizeof w, "%.*s.weight", (int)(n - 7), name);
+    return llm_safetensors_find(st, w) != NULL;
+}
+
+/* Is name "<module>.weight" with "<module>.scales" beside it (an MLX-quantized weight)? */
+static bool llm__convert_is_qparam_of(llm_safetensors *st, const char *name) {
+    size_t n = strlen(name);
+    char sc[600];
+    if (n < 7 || n >= sizeof sc || strcmp(name + n - 7, ".weight")) return false;
+    snprintf(sc, sizeof sc, "%.*s.scales", (int)(n - 7), name);
+    return llm_safetensors_find(st, sc) != NULL;
+}
+
+/* -d: an MLX-quantized module's .weight t -> a float tensor in the scales' dtype (or
+   --dtype), mlx.core.dequantize's values, as mlx_lm's dequantize_model. */
+static llm_status llm__convert_dequant(const llm_convert_params *p, llm_safetensors *st, const cJSON *cfg, const llm_tensor *t,
+                                       llm_tensor *out, void **owned, int64_t *n_owned) {
+    llm__convert_src src;
+    llm_status s = llm__convert_src_init(p->src, st, cfg, t, &src);
+    if (s) return s;
+    llm_dtype dt = p->set_dtype ? p->dtype : src.q.fp_mode >= 0 ? LLM_DTYPE_BF16 : src.q.sdtype;
+    int64_t n = src.rows * src.cols;
+    float *f = (float *)malloc((size_t)n * sizeof *f + 1);
+    void *d = owned[(*n_owned)++] = malloc(llm_dtype_n_bytes(dt, n) + 1);
+    if (!f || !d) { free(f); return llm__fail(LLM_ERR_NOMEM, "out of memory"); }
+    llm__convert_src_rows(&src, 0, src.rows, f);
+    llm_convert(dt, d, LLM_DTYPE_F32, f, n);
+    free(f);
+    *out = *t;
+    out->dtype = dt, out->data = d, out->n_bytes = llm_dtype_n_bytes(dt, n);
+    memcpy(out->shape, src.shape, sizeof out->shape);
+    return LLM_OK;
+}
+
+/* ---- mixed-precision recipes: mlx_lm convert.py's mixed_quant_predicate ----
+   "mixed_L_H" quantizes to L bits, except at H bits: lm_head, and v_proj and down_proj in
+   the layers llama.cpp's Q4_K_M favours (the first and last eighth, and every third one
+   between). Each quantized module gets its own {"group_size", "bits", "mode"} entry in
+   config.json's "quantization", as mlx_lm writes them. */
+typedef struct llm__convert_mix {
+    int low, high;            /* 0: no recipe */
+    int layer_at;             /* which '.'-separated part of a module path is the layer index */
+    int64_t n_layers;
+    cJSON *per;               /* module path -> its entry, for config.json */
+} llm__convert_mix;
+
+static llm_status llm__convert_mix_init(const llm_convert_params *p, llm_safetensors *st, const cJSON *cfg, llm__convert_mix *mx) {
+    static const struct { const char *name; int low, high; } recipes[] = {
+        { "mixed_2_6", 2, 6 }, { "mixed_3_4", 3, 4 }, { "mixed_3_6", 3, 6 }, { "mixed_4_6", 4, 6 },
+    };
+    memset(mx, 0, sizeof *mx);
+    if (!p->quant_predicate) return LLM_OK;
+    for (int i = 0; i < LLM__COUNT(recipes); i++)
+        if (!strcmp(p->quant_predicate, recipes[i].name)) mx->low = recipes[i].low, mx->high = recipes[i].high;
+    if (!mx->low) return llm__fail(LLM_ERR_INVALID_ARG, "quant predicate '%s' is unknown (mixed_2_6, mixed_3_4, mixed_3_6, mixed_4_6)", p->quant_predicate);
+    const char *down = NULL;
+    for (int64_t i = 0; i < llm_safetensors_n_tensors(st) && !down; i++)
+        if (strstr(llm_safetensors_tensor(st, i)->name, "down_proj")) down = llm_safetensors_tensor(st, i)->name;
+    if (!down) return llm__fail(LLM_ERR_INVALID_ARG, "%s: the model has no down_proj, which mixed quantization needs", p->src);
+    for (const char *c = down; *c; mx->layer_at++) {           /* the first all-digit part */
+        size_t n = strcspn(c, ".");
+        if (n && strspn(c, "0123456789") >= n) break;
+        c += n + (c[n] == '.');
+    }
+    const cJSON *text = llm__json_get(cfg, "text_config");
+    mx->n_layers = llm__json_int(cfg, "num_hidden_layers", llm__json_int(text, "num_hidden_layers", 0));
+    mx->per = cJSON_CreateObject();
+    return mx->per ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "out of memory");
+}
+
+/* The bits of module `path` ("model.layers.3.mlp.down_proj"), recorded for config.json. */
+static int llm__convert_mix_bits(const llm_convert_params *p, const llm__convert_mix *mx, const char *path) {
+    if (!mx->low) return p->bits;
+    const char *c = path;
+    for (int i = 0; i < mx->layer_at && c; i++) c = strchr(c, '.') ? strchr(c, '.') + 1 : NULL;
+    int64_t L = mx->n_layers, il = c ? strtoll(c, NULL, 10) : 0;
+    bool more = il < L / 8 || il >= 7 * L / 8 || (il - L / 8) % 3 == 2;
+    bool v = strstr(path, "v_proj") || strstr(path, "v_a_proj") || strstr(path, "v_b_proj");
+    int bits = ((v || strstr(path, "down_proj")) && more) || strstr(path, "lm_head") ? mx->high : mx->low;
+    cJSON *e = cJSON_CreateObject();
+    if (e) {
+        cJSON_AddNumberToObject(e, "group_size", p->group_size);
+        cJSON_AddNumberToObject(e, "bits", bits);
+        cJSON_AddStringToObject(e, "mode", "affine");
+        cJSON_AddItemToObject(mx->per, path, e);
+    }
+    return bits;
+}
+
 /* config.json of src with the quantization blocks mlx_lm writes (both names). */
-static llm_status llm__convert_config(const llm_convert_params *p, const char *src_dir, const char *dst_dir) {
+static llm_status llm__convert_config(const llm_convert_params *p, const cJSON *per, const char *src_dir, const char *dst_dir) {
     char path[4096];
     cJSON *cfg = NULL;
     if (!llm__path_join(path, sizeof path, src_dir, "config.json")) return llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
     llm_status s = llm__json_load(path, &cfg);
     if (s) return s;
-    cJSON_DeleteItemFromObject(cfg, "quantization");
-    cJSON_DeleteItemFromObject(cfg, "quantization_config");
+    if (p->quantize || p->dequantize) {                   /* else the source's own blocks stay */
+        cJSON_DeleteItemFromObject(cfg, "quantization");
+        cJSON_DeleteItemFromObject(cfg, "quantization_config");
+    }
     for (int i = 0; i < 2 && p->quantize; i++) {
         cJSON *q = cJSON_AddObjectToObject(cfg, i ? "quantization_config" : "quantization");
         if (q) { cJSON_AddNumberToObject(q, "group_size", p->group_size); cJSON_AddNumberToObject(q, "bits", p->bits); cJSON_AddStringToObject(q, "mode", "affine"); }
+        for (const cJSON *e = per ? per->child : NULL; q && e; e = e->next) cJSON_AddItemToObject(q, e->string, cJSON_Duplicate(e, true));
     }
     char *text = cJSON_Print(cfg);
     cJSON_Delete(cfg);
@@ -16013,37 +16491,145 @@ static llm_status llm__convert_stack(llm_safetensors *st, const llm_tensor *t, i
     return LLM_OK;
 }
 
-/* The weights: every tensor of src converted into dst/model.safetensors. */
-static llm_status llm__convert_weights(const llm_convert_params *p, llm_safetensors *st, const char *dst_dir) {
-    int64_t n = llm_safetensors_n_tensors(st), k = 0, n_owned = 0;
-    llm_tensor *out = (llm_tensor *)calloc((size_t)(3 * n + 1), sizeof *out);
-    void **owned = (void **)calloc((size_t)(7 * n + 1), sizeof *owned);
-    llm_status s = out && owned ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < n && !s; i++) {
-        const llm_tensor *t = llm_safetensors_tensor(st, i);
-        char name[600], fmt[600];
-        llm_tensor stack = { 0 };
-        int64_t m = 0, E = llm__convert_expert0(st, t, name, sizeof name, fmt, sizeof fmt);
-        if (E) {
-            s = llm__convert_stack(st, t, E, name, fmt, &stack, owned, &n_owned);
-            t = &stack;
-        } else if (llm__convert_is_expert(t->name)) {
-            continue;                                       /* in its stack */
-        }
-        if (!s) s = llm__convert_tensor(p, t, out + k, owned, &n_owned, &m);
-        k += m;
+/* The converted tensors and the memory they own. */
+typedef struct llm__convert_out {
+    llm_tensor *t;
+    int64_t n;
+    void **owned;
+    int64_t n_owned;
+} llm__convert_out;
+
+/* Source tensor i (expert 0 stands for its stack) into o. */
+static llm_status llm__convert_one(const llm_convert_params *p, llm_safetensors *st, const cJSON *cfg, llm__convert_mix *mx, int64_t i,
+                                   llm__convert_out *o) {
+    const llm_tensor *t = llm_safetensors_tensor(st, i);
+    char name[600], fmt[600];
+    llm_tensor stack = { 0 };
+    int64_t m = 0, E = llm__convert_expert0(st, t, name, sizeof name, fmt, sizeof fmt);
+    llm_status s = LLM_OK;
+    bool qw = t->dtype == LLM_DTYPE_U32 && llm__convert_is_qparam_of(st, t->name);
+    if (qw && p->quantize) return llm__fail(LLM_ERR_INVALID_ARG, "%s: the model is already quantized ('%s'); -d dequantizes it", p->src, t->name);
+    if (qw && p->dequantize) return llm__convert_dequant(p, st, cfg, t, o->t + o->n++, o->owned, &o->n_owned);
+    if (p->dequantize && llm__convert_is_qparam(st, t->name)) return LLM_OK;   /* read with the weight */
+    if (E) {
+        if ((s = llm__convert_stack(st, t, E, name, fmt, &stack, o->owned, &o->n_owned))) return s;
+        t = &stack;
+    } else if (llm__convert_is_expert(t->name)) {
+        return LLM_OK;                                      /* in its stack */
     }
-    char path[4096];
-    if (!s && !llm__path_join(path, sizeof path, dst_dir, "model.safetensors")) s = llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", dst_dir);
-    const char *meta[] = { "format", "mlx" };
-    if (!s) s = llm_safetensors_write(path, out, k, meta, 1);
-    for (int64_t i = 0; owned && i < n_owned; i++) free(owned[i]);
-    free(owned);
-    free(out);
+    int bits = p->bits;
+    if (p->quantize && llm__convert_quantizable(t, p->group_size)) {
+        snprintf(name, sizeof name, "%.*s", (int)strlen(t->name) - 7, t->name);   /* the module's path */
+        bits = llm__convert_mix_bits(p, mx, name);
+    }
+    s = llm__convert_tensor(p, t, bits, o->t + o->n, o->owned, &o->n_owned, &m);
+    o->n += m;
     return s;
 }
 
+/* ---- saving as mlx_lm's save_model: shards of at most max_shard_bytes ----
+   Tensors go in order into the current shard until the next would overflow it (a larger
+   tensor gets a shard of its own). One shard: model.safetensors; more:
+   model-0000i-of-0000N.safetensors and model.safetensors.index.json ("metadata":
+   total_size, total_parameters; "weight_map" sorted by name). */
+static int llm__convert_by_name(const void *a, const void *b) {
+    return strcmp((*(llm_tensor *const *)a)->name, (*(llm_tensor *const *)b)->name);
+}
+
+/* mlx_lm's get_total_parameters: a quantized matrix counts its logical elements (rows *
+   scale groups * group size), its scales and biases nothing. */
+static int64_t llm__convert_n_params(const llm__convert_out *o, int group_size) {
+    int64_t total = 0;
+    for (int64_t i = 0; i < o->n; i++) {
+        const llm_tensor *t = &o->t[i], *sc = NULL;
+        size_t len = strlen(t->name);
+        char nm[620];
+        if (len > 7 && (!strcmp(t->name + len - 7, ".scales") || !strcmp(t->name + len - 7, ".biases"))) continue;
+        if (t->dtype == LLM_DTYPE_U32 && len > 7 && len < 600) {
+            snprintf(nm, sizeof nm, "%.*s.scales", (int)len - 7, t->name);
+            for (int64_t j = 0; j < o->n && !sc; j++) sc = strcmp(o->t[j].name, nm) ? NULL : &o->t[j];
+        }
+        total += sc ? llm_tensor_n_elems(sc) * group_size : llm_tensor_n_elems(t);
+    }
+    return total;
+}
+
+static llm_status llm__convert_index(const llm__convert_out *o, const int64_t *shard_of, int64_t n_shards,
+                                     int64_t total_params, const char *dst_dir) {
+    cJSON *root = cJSON_CreateObject(), *meta = cJSON_AddObjectToObject(root, "metadata"), *map = cJSON_AddObjectToObject(root, "weight_map");
+    size_t total = 0;
+    llm_tensor **order = (llm_tensor **)malloc((size_t)o->n * sizeof *order + 1);
+    llm_status s = root && meta && map && order ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; !s && i < o->n; i++) total += o->t[i].n_bytes, order[i] = &o->t[i];
+    if (!s) {
+        cJSON_AddNumberToObject(meta, "total_size", (double)total);
+        cJSON_AddNumberToObject(meta, "total_parameters", (double)total_params);
+        qsort(order, (size_t)o->n, sizeof *order, llm__convert_by_name);
+        for (int64_t i = 0; i < o->n; i++) {
+            char shard[64];
+            snprintf(shard, sizeof shard, "model-%05lld-of-%05lld.safetensors", (long long)shard_of[order[i] - o->t] + 1, (long long)n_shards);
+            cJSON_AddStringToObject(map, order[i]->name, shard);
+        }
+    }
+    char *text = s ? NULL : cJSON_Print(root), path[4200];
+    if (!s && !text) s = llm__fail(LLM_ERR_NOMEM, "out of memory");
+    if (!s && !llm__path_join(path, sizeof path, dst_dir, "model.safetensors.index.json")) s = llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", dst_dir);
+    llm__atomic_file af;
+    if (!s && !(s = llm__atomic_open(&af, path))) { s = llm__atomic_write(&af, text, strlen(text)); llm_status c = llm__atomic_close(&af, !s); if (!s) s = c; }
+    free(text);
+    free(order);
+    cJSON_Delete(root);
+    return s;
+}
+/* o's tensors into dst_dir as one file or as shards with an index. */
+static llm_status llm__convert_save(const llm_convert_params *p, const llm__convert_out *o, const char *dst_dir) {
+    int64_t *shard_of = (int64_t *)malloc((size_t)o->n * sizeof *shard_of + 1), n_shards = 0;
+    if (!shard_of) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    size_t max = p->max_shard_bytes ? p->max_shard_bytes : (size_t)5 << 30, size = 0;
+    for (int64_t i = 0; i < o->n; i++) {
+        if (!n_shards || size + o->t[i].n_bytes > max) n_shards++, size = 0;
+        shard_of[i] = n_shards - 1;
+        size += o->t[i].n_bytes;
+    }
+    const char *meta[] = { "format", "mlx" };
+    llm_status s = LLM_OK;
+    for (int64_t k = 0, i0 = 0; k < LLM__MAX(n_shards, 1) && !s; k++) {
+        int64_t i1 = i0;
+        while (i1 < o->n && shard_of[i1] == k) i1++;
+        char name[64], path[4200];
+        if (n_shards > 1) snprintf(name, sizeof name, "model-%05lld-of-%05lld.safetensors", (long long)k + 1, (long long)n_shards);
+        else snprintf(name, sizeof name, "model.safetensors");
+        if (!llm__path_join(path, sizeof path, dst_dir, name)) s = llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", dst_dir);
+        if (!s) s = llm_safetensors_write(path, o->t + i0, i1 - i0, meta, 1);
+        i0 = i1;
+    }
+    if (!s && n_shards > 1) s = llm__convert_index(o, shard_of, n_shards, llm__convert_n_params(o, p->group_size), dst_dir);
+    free(shard_of);
+    return s;
+}
+
+/* The weights: every tensor of src converted into dst. */
+static llm_status llm__convert_weights(const llm_convert_params *p, llm_safetensors *st, const cJSON *cfg, llm__convert_mix *mx,
+                                       const char *dst_dir) {
+    int64_t n = llm_safetensors_n_tensors(st);
+    llm__convert_out o = { (llm_tensor *)calloc((size_t)(3 * n + 1), sizeof *o.t), 0,
+                           (void **)calloc((size_t)(7 * n + 1), sizeof *o.owned), 0 };   /* up to 3 tensors, 7 blocks each */
+    llm_status s = o.t && o.owned ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n && !s; i++) {
+        s = llm__convert_one(p, st, cfg, mx, i, &o);
+        if (!s && p->progress) p->progress(p->progress_user, i + 1, n);
+    }
+    if (!s) s = llm__convert_save(p, &o, dst_dir);
+    for (int64_t i = 0; o.owned && i < o.n_owned; i++) free(o.owned[i]);
+    free(o.owned);
+    free(o.t);
+    return s;
+}
+
+static llm_status llm__convert_gguf(const llm_convert_params *p);   /* 72_convert_gguf_meta.c */
+
 LLM_API llm_status llm_convert_model(const llm_convert_params *params) {
+    if (params->gguf) return llm__convert_gguf(params);
     llm_convert_params p = *params;
     if (!p.bits) p.bits = 4;
     if (!p.group_size) p.group_size = 64;
@@ -16053,16 +16639,705 @@ LLM_API llm_status llm_convert_model(const llm_convert_params *params) {
     if (llm__is_dir(p.src)) snprintf(src_dir, sizeof src_dir, "%s", p.src);
     else llm__path_dir(src_dir, sizeof src_dir, p.src);
     if (!llm__is_dir(p.dst) && mkdir(p.dst, 0777)) return llm__fail(LLM_ERR_IO, "%s: cannot create the directory: %s", p.dst, strerror(errno));
+    if (p.quantize && p.dequantize) return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: quantize and dequantize exclude each other");
     llm_safetensors *st = NULL;
-    llm_status s = llm_safetensors_open(p.src, &st);
-    if (!s) s = llm__convert_weights(&p, st, p.dst);
+    cJSON *cfg = NULL;
+    char path[4200];
+    llm_status s = llm__path_join(path, sizeof path, src_dir, "config.json") ? llm__json_load(path, &cfg) : llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
+    llm__convert_mix mx = { 0 };
+    if (!s) s = llm_safetensors_open(p.src, &st);
+    if (!s && p.quantize) s = llm__convert_mix_init(&p, st, cfg, &mx);
+    if (!s) s = llm__convert_weights(&p, st, cfg, &mx, p.dst);
     llm_safetensors_close(st);
-    if (!s) s = llm__convert_config(&p, src_dir, p.dst);
+    cJSON_Delete(cfg);
+    if (!s) s = llm__convert_config(&p, mx.per, src_dir, p.dst);
+    cJSON_Delete(mx.per);
     if (!s) s = llm__convert_copy_files(src_dir, p.dst);
     return s;
 }
 #endif
 /* ==== end llm_impl/70_convert.c ==== */
+/* ==== begin llm_impl/71_convert_gguf.c ==== */
+/* ---- >>convert-gguf: a Hugging Face / MLX directory -> one GGUF file (08_api_convert.h) ----
+   The model is opened twice: llm_model_load gives the hyperparameters (every config form
+   our loader reads), the safetensors reader the tensors as stored. Each tensor becomes rows
+   of f32 (a cast, or mlx's dequantization), gets llama.cpp's name, layout and type, and is
+   quantized with our ggml quantizers into a buffer the writer owns; llm_gguf_write then
+   writes everything atomically. */
+/* #include "10_internal.h" (already above) */
+/* #include "08_api_convert.h" (already above) */
+
+#ifndef LLM_NO_CJSON
+
+/* ---- the file being assembled: metadata, tensors, and the memory they point to ---- */
+
+typedef struct llm__gw {
+    llm_gguf_kv *kv;
+    int64_t n_kv, cap_kv;
+    llm_tensor *t;
+    int64_t n_t, cap_t;
+    void **own;
+    int64_t n_own, cap_own;
+    bool oom;
+    const char *arch;        /* llama.cpp's architecture name, the prefix of the hparam keys */
+    cJSON *docs[4];          /* parsed JSON whose strings the metadata borrows */
+    int n_docs;
+} llm__gw;
+
+static bool llm__gw_grow(void **p, int64_t *cap, int64_t n, size_t elem) {
+    if (n < *cap) return true;
+    int64_t c = *cap ? 2 * *cap : 64;
+    void *q = realloc(*p, (size_t)c * elem);
+    if (!q) return false;
+    *p = q, *cap = c;
+    return true;
+}
+
+/* p, freed with the writer; NULL (a failed allocation) marks the writer out of memory. */
+static void *llm__gw_own(llm__gw *w, void *p) {
+    if (!p || !llm__gw_grow((void **)&w->own, &w->cap_own, w->n_own, sizeof *w->own)) {
+        free(p);
+        w->oom = true;
+        return NULL;
+    }
+    return w->own[w->n_own++] = p;
+}
+
+static const char *llm__gw_str(llm__gw *w, const char *fmt, ...) LLM__PRINTF(2, 3);
+static const char *llm__gw_str(llm__gw *w, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n < 0 ? NULL : (char *)llm__gw_own(w, malloc((size_t)n + 1));
+    if (!s) return "";
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+static void llm__gw_kv(llm__gw *w, llm_gguf_kv kv) {
+    if (!llm__gw_grow((void **)&w->kv, &w->cap_kv, w->n_kv, sizeof *w->kv)) { w->oom = true; return; }
+    w->kv[w->n_kv++] = kv;
+}
+
+/* "<arch>.<key>" */
+static const char *llm__gw_key(llm__gw *w, const char *key) { return llm__gw_str(w, "%s.%s", w->arch, key); }
+
+static void llm__gw_free(llm__gw *w) {
+    for (int64_t i = 0; i < w->n_own; i++) free(w->own[i]);
+    free(w->own);
+    free(w->kv);
+    free(w->t);
+    for (int i = 0; i < w->n_docs; i++) cJSON_Delete(w->docs[i]);
+}
+
+/* ---- names: Hugging Face -> llama.cpp ---- */
+
+/* Per-layer modules "model.layers.N.<hf>" -> "blk.N.<gguf>", the ".weight"/".bias" kept;
+   an entry with families applies to those only and comes before the general one. Experts
+   are stacked first (70_convert.c), into mlx_lm's switch_mlp names. */
+static const char *const llm__gguf_layer_names[][3] = {
+    { " gemma2 gemma3 ", "post_attention_layernorm", "post_attention_norm" },
+    { " gemma2 gemma3 ", "pre_feedforward_layernorm", "ffn_norm" },
+    { " gemma2 gemma3 ", "post_feedforward_layernorm", "post_ffw_norm" },
+    { "", "input_layernorm", "attn_norm" }, { "", "post_attention_layernorm", "ffn_norm" },
+    { "", "self_attn.q_proj", "attn_q" }, { "", "self_attn.k_proj", "attn_k" }, { "", "self_attn.v_proj", "attn_v" },
+    { "", "self_attn.o_proj", "attn_output" }, { "", "self_attn.qkv_proj", "attn_qkv" },
+    { "", "self_attn.q_norm", "attn_q_norm" }, { "", "self_attn.k_norm", "attn_k_norm" },
+    { "", "mlp.gate_proj", "ffn_gate" }, { "", "mlp.up_proj", "ffn_up" }, { "", "mlp.down_proj", "ffn_down" },
+    { "", "mlp.gate_up_proj", "ffn_up" },                   /* Phi-3: gate and up fused, as llama.cpp keeps them */
+    { "", "mlp.gate", "ffn_gate_inp" }, { "", "block_sparse_moe.gate", "ffn_gate_inp" },
+    { "", "mlp.switch_mlp.gate_proj", "ffn_gate_exps" }, { "", "mlp.switch_mlp.up_proj", "ffn_up_exps" },
+    { "", "mlp.switch_mlp.down_proj", "ffn_down_exps" },
+    { "", "block_sparse_moe.switch_mlp.gate_proj", "ffn_gate_exps" }, { "", "block_sparse_moe.switch_mlp.up_proj", "ffn_up_exps" },
+    { "", "block_sparse_moe.switch_mlp.down_proj", "ffn_down_exps" },
+};
+
+/* config model_type -> llama.cpp architecture; permute: ggml ropes it on interleaved pairs,
+   so convert_hf_to_gguf.py permutes the Wq/Wk rows (llama_model_rope_type). */
+static const struct { const char *hf, *gguf; bool permute; } llm__gguf_archs_hf[] = {
+    { "llama", "llama", true }, { "mistral", "llama", true }, { "mixtral", "llama", true },
+    { "qwen2", "qwen2", false }, { "qwen3", "qwen3", false }, { "qwen3_moe", "qwen3moe", false },
+    { "gemma", "gemma", false }, { "gemma2", "gemma2", false }, { "gemma3", "gemma3", false },
+    { "gemma3_text", "gemma3", false }, { "phi3", "phi3", false },
+};
+
+/* The llama.cpp name of a source tensor into out; false when it has none. */
+static bool llm__gguf_name(const char *arch, const char *name, char *out, size_t cap) {
+    static const char *const globals[][2] = {
+        { "model.embed_tokens.weight", "token_embd.weight" }, { "model.norm.weight", "output_norm.weight" },
+        { "lm_head.weight", "output.weight" },
+    };
+    for (int i = 0; i < LLM__COUNT(globals); i++)
+        if (!strcmp(name, globals[i][0])) return snprintf(out, cap, "%s", globals[i][1]) > 0;
+    int il = -1, used = 0;
+    if (sscanf(name, "model.layers.%d.%n", &il, &used) != 1 || !used || il < 0) return false;
+    const char *mod = name + used, *dot = strrchr(mod, '.');
+    if (!dot || (strcmp(dot, ".weight") && strcmp(dot, ".bias"))) return false;
+    char fam[40];
+    snprintf(fam, sizeof fam, " %s ", arch);
+    for (int k = 0; k < LLM__COUNT(llm__gguf_layer_names); k++) {
+        const char *const *e = llm__gguf_layer_names[k];
+        if ((*e[0] && !strstr(e[0], fam)) || strlen(e[1]) != (size_t)(dot - mod) || strncmp(mod, e[1], (size_t)(dot - mod))) continue;
+        return snprintf(out, cap, "blk.%d.%s%s", il, e[2], dot) < (int)cap;
+    }
+    return false;
+}
+
+/* ---- MLX blocks that are already ggml blocks ----
+   A group of 32 4-bit values w = scale * q + bias is a q4_1 block (d, m, qs[16]: q[j] in the
+   low nibble of qs[j], q[j+16] in the high one) with d = scale, m = bias; an 8-bit group
+   with bias = -128 * scale is a q8_0 block (d, qs[32] signed) with qs = q - 128. Exact when
+   d and m are f16 values. */
+static bool llm__gguf_f16_exact(float v) { return llm__f16_to_f32(llm__f32_to_f16(v)) == v || v != v; }
+
+static bool llm__gguf_mlx_exact(const llm__convert_src *s, llm_dtype to) {
+    const llm__qmat *q = &s->q;
+    if (!s->mlx || q->fp_mode >= 0 || q->group_size != 32 || !((to == LLM_DTYPE_Q4_1 && q->bits == 4) || (to == LLM_DTYPE_Q8_0 && q->bits == 8)))
+        return false;
+    for (int64_t g = 0, ng = s->rows * s->cols / 32; g < ng; g++) {
+        float sc = llm__mlx_param(q->scales, q->sdtype, g), bi = llm__mlx_param(q->biases, q->sdtype, g);
+        if (!llm__gguf_f16_exact(sc) || !llm__gguf_f16_exact(bi) || (to == LLM_DTYPE_Q8_0 && bi != -128.0f * sc)) return false;
+    }
+    return true;
+}
+
+static void llm__gguf_mlx_blocks(const llm__convert_src *s, llm_dtype to, uint8_t *out) {
+    const llm__qmat *q = &s->q;
+    int64_t gpr = s->cols / 32, bb = llm_dtype_get(to)->block_bytes;
+    for (int64_t g = 0; g < s->rows * gpr; g++) {
+        const uint8_t *row = q->w + g / gpr * (s->cols * q->bits / 8);
+        int64_t i0 = g % gpr * 32;
+        uint8_t *b = out + g * bb;
+        uint16_t d = llm__f32_to_f16(llm__mlx_param(q->scales, q->sdtype, g)), m = llm__f32_to_f16(llm__mlx_param(q->biases, q->sdtype, g));
+        memcpy(b, &d, 2);
+        if (to == LLM_DTYPE_Q4_1) {
+            memcpy(b + 2, &m, 2);
+            for (int j = 0; j < 16; j++) b[4 + j] = (uint8_t)(llm__mlx_get(row, i0 + j, 4) | llm__mlx_get(row, i0 + j + 16, 4) << 4);
+        } else {
+            for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)((int)llm__mlx_get(row, i0 + j, 8) - 128);
+        }
+    }
+}
+
+/* ---- one output tensor ---- */
+
+typedef struct llm__gconv {
+    const llm_convert_params *p;
+    const char *path;          /* the source, for messages */
+    const llm__hparams *hp;
+    bool permute, tied;
+    llm__gw w;
+    int64_t n_requant;         /* MLX matrices dequantized and quantized again */
+} llm__gconv;
+
+static bool llm__ends(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* The type of tensor `name` (see 08_api_convert.h): llama.cpp's rules. */
+static llm_dtype llm__gguf_pick(const llm__gconv *c, const char *name, const llm__convert_src *s) {
+    if (s->n_dims < 2 || strstr(name, "ffn_gate_inp") || llm__ends(name, "norm.weight")) return LLM_DTYPE_F32;
+    llm_dtype to = c->p->gguf_type;
+    bool out = !strcmp(name, "output.weight") || (c->tied && !strcmp(name, "token_embd.weight"));
+    if (out && !llm__is_float(to) && to != LLM_DTYPE_Q8_0) to = s->cols % 256 ? LLM_DTYPE_Q8_0 : LLM_DTYPE_Q6_K;
+    if (s->cols % llm_dtype_get(to)->block_elems) to = LLM_DTYPE_F16;
+    return to;
+}
+
+/* convert_hf_to_gguf.py's LlamaModel.permute on whole rows (any row layout): per head of
+   D rows, row (j, i) (half j, index i) moves to 2i + j. */
+static llm_status llm__gguf_permute(uint8_t *data, int64_t rows, size_t row_bytes, int64_t n_head, const char *name) {
+    int64_t D = n_head > 0 ? rows / n_head : 0;
+    if (D <= 0 || D % 2 || rows % n_head) return llm__fail(LLM_ERR_FORMAT, "'%s': %lld rows do not split into %lld heads", name, (long long)rows, (long long)n_head);
+    uint8_t *tmp = (uint8_t *)malloc((size_t)rows * row_bytes);
+    if (!tmp) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    for (int64_t h = 0; h < n_head; h++)
+        for (int64_t j = 0; j < 2; j++)
+            for (int64_t i = 0; i < D / 2; i++)
+                memcpy(tmp + (size_t)(h * D + 2 * i + j) * row_bytes, data + (size_t)(h * D + j * D / 2 + i) * row_bytes, row_bytes);
+    memcpy(data, tmp, (size_t)rows * row_bytes);
+    free(tmp);
+    return LLM_OK;
+}
+
+/* f32 rows of s -> out in type `to`, 64 rows at a time; Gemma's norms get their 1. */
+static llm_status llm__gguf_quantize(const llm__gconv *c, const char *name, const llm__convert_src *s, llm_dtype to, uint8_t *out) {
+    int64_t chunk = LLM__MAX(1, LLM__MIN(s->rows, 64));
+    float *f = (float *)malloc((size_t)(chunk * s->cols) * sizeof *f + 1);
+    if (!f) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    bool add_one = c->hp->norm_add_one != 0 && llm__ends(name, "norm.weight");
+    llm_status st = LLM_OK;
+    for (int64_t r0 = 0; r0 < s->rows && !st; r0 += chunk) {
+        int64_t n = LLM__MIN(chunk, s->rows - r0);
+        llm__convert_src_rows(s, r0, n, f);
+        for (int64_t i = 0; add_one && i < n * s->cols; i++) f[i] += c->hp->norm_add_one;
+        st = llm_quantize(to, f, out + llm_dtype_n_bytes(to, r0 * s->cols), n * s->cols);
+    }
+    free(f);
+    return st;
+}
+
+static llm_status llm__gw_tensor(llm__gw *w, const char *name, llm_dtype dt, int n_dims, const int64_t *shape, void *data, size_t n_bytes) {
+    const char *nm = llm__gw_str(w, "%s", name);
+    if (w->oom || !llm__gw_grow((void **)&w->t, &w->cap_t, w->n_t, sizeof *w->t)) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    llm_tensor *t = &w->t[w->n_t++];
+    *t = (llm_tensor){ .name = nm, .dtype = dt, .n_dims = n_dims, .data = data, .n_bytes = n_bytes };
+    memcpy(t->shape, shape, sizeof t->shape);
+    return LLM_OK;
+}
+
+/* The tensor `name` from source s, in the type llama.cpp would give it. */
+static llm_status llm__gguf_emit(llm__gconv *c, const char *name, const llm__convert_src *s) {
+    llm_dtype to = llm__gguf_pick(c, name, s);
+    size_t nb = llm_dtype_n_bytes(to, s->rows * s->cols);
+    uint8_t *out = (uint8_t *)llm__gw_own(&c->w, malloc(nb + 1));
+    if (!out) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    llm_status st = LLM_OK;
+    if (llm__gguf_mlx_exact(s, to)) {
+        llm__gguf_mlx_blocks(s, to, out);
+    } else {
+        if (s->mlx && !llm__is_float(to)) {
+            c->n_requant++;
+            llm__log(LLM_LOG_INFO, "%s: '%s': MLX %d-bit g%d dequantized and quantized again to %s", c->path, s->t->name, s->q.bits,
+                     s->q.group_size, llm_dtype_get(to)->name);
+        }
+        st = llm__gguf_quantize(c, name, s, to, out);
+    }
+    bool q = strstr(name, ".attn_q.") != NULL, k = strstr(name, ".attn_k.") != NULL;
+    if (!st && c->permute && (q || k)) st = llm__gguf_permute(out, s->shape[0], nb / (size_t)s->shape[0], q ? c->hp->n_heads : c->hp->n_kv_heads, name);
+    return st ? st : llm__gw_tensor(&c->w, name, to, s->n_dims, s->shape, out, nb);
+}
+
+/* ---- the tensors ---- */
+
+/* Source tensor t (expert 0 of a stack stands for the stack) into the file. */
+static llm_status llm__gguf_one(llm__gconv *c, llm_safetensors *st, const cJSON *cfg, const llm_tensor *t) {
+    char stacked[600], fmt[600], name[640];
+    void *owned[2] = { NULL, NULL };
+    int64_t n_owned = 0;
+    llm_tensor stack;
+    llm_status s = LLM_OK;
+    int64_t E = llm__convert_expert0(st, t, stacked, sizeof stacked, fmt, sizeof fmt);
+    if (E) {
+        s = llm__convert_stack(st, t, E, stacked, fmt, &stack, owned, &n_owned);
+        for (int64_t i = 0; i < n_owned; i++) llm__gw_own(&c->w, owned[i]);
+        if (s || c->w.oom) return s ? s : llm__fail(LLM_ERR_NOMEM, "out of memory");
+        t = &stack;
+    }
+    if (!llm__gguf_name(c->w.arch, t->name, name, sizeof name))
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' has no llama.cpp name in architecture %s", c->path, t->name, c->w.arch);
+    llm__convert_src src;
+    if ((s = llm__convert_src_init(c->path, st, cfg, t, &src))) return s;
+    return llm__gguf_emit(c, name, &src);
+}
+
+/* A per-frequency f32 table [n] as tensor `name` (rope_freqs, rope_factors_*). */
+static llm_status llm__gguf_table(llm__gconv *c, const char *name, const float *v, int64_t n) {
+    float *d = (float *)llm__gw_own(&c->w, malloc((size_t)n * sizeof *d + 1));
+    if (!d) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    memcpy(d, v, (size_t)n * sizeof *d);
+    int64_t shape[LLM_MAX_DIMS] = { n };
+    return llm__gw_tensor(&c->w, name, LLM_DTYPE_F32, 1, shape, d, (size_t)n * sizeof *d);
+}
+
+/* Rope scaling that llama.cpp keeps in tensors: Llama 3's divisors (default inverse
+   frequencies / scaled ones, as convert_hf_to_gguf.py's generate_extra_tensors) and
+   Phi-3 LongRoPE's short and long factors. */
+static llm_status llm__gguf_rope_tensors(llm__gconv *c) {
+    const llm__hparams *hp = c->hp;
+    int64_t half = hp->n_rot / 2;
+    if (hp->rope.type == LLM__ROPE_LONGROPE && hp->rope.short_factor && hp->rope.long_factor && hp->rope.n_factors == half) {
+        llm_status s = llm__gguf_table(c, "rope_factors_short.weight", hp->rope.short_factor, half);
+        return s ? s : llm__gguf_table(c, "rope_factors_long.weight", hp->rope.long_factor, half);
+    }
+    if (hp->rope.type != LLM__ROPE_LLAMA3) return LLM_OK;
+    float *base = (float *)malloc((size_t)half * 2 * sizeof *base + 1), ms;
+    if (!base) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    llm__rope_cfg plain = hp->rope;
+    plain.type = LLM__ROPE_DEFAULT;
+    llm__rope_inv_freq(&plain, hp->n_rot, hp->n_ctx_train, 0, base, &ms);
+    llm__rope_inv_freq(&hp->rope, hp->n_rot, hp->n_ctx_train, 0, base + half, &ms);
+    for (int64_t i = 0; i < half; i++) base[i] /= base[half + i];
+    llm_status s = llm__gguf_table(c, "rope_freqs.weight", base, half);
+    free(base);
+    return s;
+}
+
+static llm_status llm__gguf_tensors(llm__gconv *c, llm_safetensors *st, const cJSON *cfg) {
+    int64_t n = llm_safetensors_n_tensors(st);
+    llm_status s = LLM_OK;
+    for (int64_t i = 0; i < n && !s; i++) {
+        const llm_tensor *t = llm_safetensors_tensor(st, i);
+        if (llm__convert_is_expert(t->name) && !strstr(t->name, ".experts.0.")) continue;   /* in expert 0's stack */
+        if (llm__convert_is_qparam(st, t->name) || llm__ends(t->name, "rotary_emb.inv_freq")) continue;
+        s = llm__gguf_one(c, st, cfg, t);
+        if (!s && c->p->progress) c->p->progress(c->p->progress_user, i + 1, n);
+    }
+    if (!s) s = llm__gguf_rope_tensors(c);
+    if (!s && c->n_requant)
+        llm__log(LLM_LOG_WARN, "%s: %lld MLX-quantized matrices were dequantized and quantized again (not lossless; "
+                 "only 4-bit and 8-bit groups of 32 with f16 scales map to q4_1 / q8_0 as they are)", c->path, (long long)c->n_requant);
+    return s;
+}
+#endif
+/* ==== end llm_impl/71_convert_gguf.c ==== */
+/* ==== begin llm_impl/72_convert_gguf_meta.c ==== */
+/* ---- >>convert-gguf: metadata (general.*, <arch>.*, tokenizer.ggml.*) and the entry point ----
+   The keys convert_hf_to_gguf.py writes for the families we convert and that llama.cpp (and
+   our 54_gguf_model.c / 48_tok_gguf.c) read back. */
+/* #include "10_internal.h" (already above) */
+/* #include "08_api_convert.h" (already above) */
+
+#ifndef LLM_NO_CJSON
+
+/* ---- hyperparameters ---- */
+
+static void llm__gw_u32(llm__gw *w, const char *key, int64_t v) {
+    if (v > 0 && v <= UINT32_MAX) llm__gw_kv(w, llm_gguf_kv_u32(llm__gw_key(w, key), (uint32_t)v));
+}
+
+static void llm__gw_f32(llm__gw *w, const char *key, double v) { llm__gw_kv(w, llm_gguf_kv_f32(llm__gw_key(w, key), (float)v)); }
+
+static void llm__gguf_write_hparams(llm__gw *w, const llm__hparams *hp) {
+    llm__gw_u32(w, "vocab_size", hp->n_vocab);
+    llm__gw_u32(w, "context_length", hp->n_ctx_train);
+    llm__gw_u32(w, "embedding_length", hp->n_embd);
+    llm__gw_u32(w, "block_count", hp->n_layers);
+    llm__gw_u32(w, "feed_forward_length", hp->n_ff);
+    llm__gw_u32(w, "attention.head_count", hp->n_heads);
+    llm__gw_u32(w, "attention.head_count_kv", hp->n_kv_heads);
+    llm__gw_u32(w, "attention.key_length", hp->head_dim);
+    llm__gw_u32(w, "attention.value_length", hp->head_dim);
+    llm__gw_u32(w, "rope.dimension_count", hp->n_rot);
+    llm__gw_f32(w, "rope.freq_base", hp->rope.theta);
+    llm__gw_f32(w, "attention.layer_norm_rms_epsilon", hp->norm_eps);
+    if (hp->n_experts) {
+        llm__gw_u32(w, "expert_count", hp->n_experts);
+        llm__gw_u32(w, "expert_used_count", hp->n_experts_used);
+        llm__gw_u32(w, "expert_feed_forward_length", hp->n_ff_expert);
+    }
+    llm__gw_u32(w, "attention.sliding_window", hp->sliding_window);
+    if (hp->attn_softcap) llm__gw_f32(w, "attn_logit_softcapping", hp->attn_softcap);
+    if (hp->final_softcap) llm__gw_f32(w, "final_logit_softcapping", hp->final_softcap);
+    if (hp->rope.type == LLM__ROPE_LINEAR || hp->rope.type == LLM__ROPE_YARN) {
+        llm__gw_kv(w, llm_gguf_kv_str(llm__gw_key(w, "rope.scaling.type"), hp->rope.type == LLM__ROPE_LINEAR ? "linear" : "yarn"));
+        llm__gw_f32(w, "rope.scaling.factor", hp->rope.factor);
+        llm__gw_u32(w, "rope.scaling.original_context_length", (int64_t)hp->rope.orig_ctx);
+    }
+}
+
+/* llama.cpp's llama_ftype of a file whose matrices are mostly `dt` */
+static uint32_t llm__gguf_ftype(llm_dtype dt) {
+    static const struct { llm_dtype dt; uint32_t ftype; } map[] = {
+        { LLM_DTYPE_F32, 0 }, { LLM_DTYPE_F16, 1 }, { LLM_DTYPE_Q4_0, 2 }, { LLM_DTYPE_Q4_1, 3 }, { LLM_DTYPE_Q8_0, 7 },
+        { LLM_DTYPE_Q5_0, 8 }, { LLM_DTYPE_Q5_1, 9 }, { LLM_DTYPE_Q2_K, 10 }, { LLM_DTYPE_Q3_K, 11 }, { LLM_DTYPE_Q4_K, 14 },
+        { LLM_DTYPE_Q5_K, 16 }, { LLM_DTYPE_Q6_K, 18 }, { LLM_DTYPE_BF16, 32 },
+    };
+    for (int i = 0; i < LLM__COUNT(map); i++) if (map[i].dt == dt) return map[i].ftype;
+    return UINT32_MAX;
+}
+
+static void llm__gguf_general(llm__gw *w, const char *src_dir, llm_dtype type) {
+    const char *slash = strrchr(src_dir, '/'), *name = slash && slash[1] ? slash + 1 : src_dir;
+    llm__gw_kv(w, llm_gguf_kv_str("general.architecture", w->arch));
+    llm__gw_kv(w, llm_gguf_kv_str("general.name", llm__gw_str(w, "%s", name)));
+    llm__gw_kv(w, llm_gguf_kv_u32("general.file_type", llm__gguf_ftype(type)));
+    if (!llm__is_float(type)) llm__gw_kv(w, llm_gguf_kv_u32("general.quantization_version", 2));
+}
+
+/* ---- the tokenizer: tokenizer.json (+ tokenizer_config.json) -> tokenizer.ggml.* ----
+   Two kinds, as convert_hf_to_gguf.py chooses them:
+   - "gpt2": byte-level BPE (Llama 3, Qwen, SmolLM): tokens, types, merges "a b" in rank
+     order, and the pre-tokenizer by name (llama.cpp knows each by its regexes).
+   - "llama": SentencePiece BPE with byte fallback (Llama 2, Mistral, Gemma): tokens, types
+     and scores: a piece's score is minus the rank of the first merge that makes it, so
+     the highest-scoring pair (SentencePiece's rule) is the lowest-ranked merge (HF's);
+     pieces no merge makes rank after all merges. Byte pieces <0xXX> are type 6.
+   Ids without a piece (the model's vocabulary can be larger) are "[PADn]", type unused.
+   Token types: 1 normal, 2 unknown, 3 control (special added tokens), 4 user-defined
+   (other added tokens), 5 unused, 6 byte. */
+enum { LLM__TT_NORMAL = 1, LLM__TT_UNKNOWN, LLM__TT_CONTROL, LLM__TT_USER, LLM__TT_UNUSED, LLM__TT_BYTE };
+
+typedef struct llm__ggv {
+    const cJSON *tok, *tcfg;     /* tokenizer.json, tokenizer_config.json (or NULL) */
+    bool spm;
+    int64_t n;
+    llm_gguf_str *pieces;
+    int32_t *types;
+    llm_gguf_str *merges;        /* "a b" in rank order */
+    int64_t n_merges;
+} llm__ggv;
+
+static bool llm__ggv_put(llm__ggv *v, int64_t id, const char *s, int32_t type) {
+    if (id < 0 || id >= v->n || !s) return false;
+    v->pieces[id] = (llm_gguf_str){ s, strlen(s) };
+    v->types[id] = type;
+    return true;
+}
+
+static llm_status llm__ggv_tokens(llm__gw *w, llm__ggv *v, int64_t n_model, const char *path) {
+    const cJSON *vocab = llm__json_get(llm__json_get(v->tok, "model"), "vocab"), *added = llm__json_get(v->tok, "added_tokens");
+    v->n = n_model;
+    for (const cJSON *e = cJSON_IsObject(vocab) ? vocab->child : NULL; e; e = e->next) v->n = LLM__MAX(v->n, (int64_t)e->valuedouble + 1);
+    for (const cJSON *e = cJSON_IsArray(added) ? added->child : NULL; e; e = e->next) v->n = LLM__MAX(v->n, llm__json_int(e, "id", 0) + 1);
+    if (!cJSON_IsObject(vocab) || v->n > LLM_MAX_VOCAB) return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab is missing or too large", path);
+    v->pieces = (llm_gguf_str *)llm__gw_own(w, calloc((size_t)v->n, sizeof *v->pieces));
+    v->types = (int32_t *)llm__gw_own(w, calloc((size_t)v->n, sizeof *v->types));
+    if (!v->pieces || !v->types) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    for (const cJSON *e = vocab->child; e; e = e->next) {
+        bool byte = v->spm && strlen(e->string) == 6 && !strncmp(e->string, "<0x", 3) && e->string[5] == '>';
+        if (!cJSON_IsNumber(e) || !llm__ggv_put(v, (int64_t)e->valuedouble, e->string, byte ? LLM__TT_BYTE : LLM__TT_NORMAL))
+            return llm__fail(LLM_ERR_FORMAT, "%s: model.vocab entry '%.100s' has no valid id", path, e->string);
+    }
+    for (const cJSON *e = cJSON_IsArray(added) ? added->child : NULL; e; e = e->next)
+        if (!llm__ggv_put(v, llm__json_int(e, "id", -1), llm__json_str(e, "content", NULL), llm__json_bool(e, "special", false) ? LLM__TT_CONTROL : LLM__TT_USER))
+            return llm__fail(LLM_ERR_FORMAT, "%s: an added token has no valid id or content", path);
+    for (int64_t i = 0; i < v->n; i++)
+        if (!v->pieces[i].str) llm__ggv_put(v, i, llm__gw_str(w, "[PAD%lld]", (long long)i), LLM__TT_UNUSED);
+    llm__gw_kv(w, llm_gguf_kv_arr("tokenizer.ggml.tokens", LLM_GGUF_STRING, v->n, v->pieces));
+    llm__gw_kv(w, llm_gguf_kv_arr("tokenizer.ggml.token_type", LLM_GGUF_I32, v->n, v->types));
+    return w->oom ? llm__fail(LLM_ERR_NOMEM, "out of memory") : LLM_OK;
+}
+
+/* merges as "a b" strings (tokenizer.json has them so, or as pairs) into v */
+static llm_status llm__ggv_merges(llm__gw *w, llm__ggv *v, const char *path) {
+    const cJSON *m = llm__json_get(llm__json_get(v->tok, "model"), "merges");
+    int64_t n = cJSON_GetArraySize(m), i = 0;
+    llm_gguf_str *out = (llm_gguf_str *)llm__gw_own(w, malloc((size_t)n * sizeof *out + 1));
+    if (!out) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    for (const cJSON *e = cJSON_IsArray(m) ? m->child : NULL; e; e = e->next, i++) {
+        const char *s = cJSON_IsString(e) ? e->valuestring : NULL;
+        if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 && cJSON_IsString(e->child) && cJSON_IsString(e->child->next))
+            s = llm__gw_str(w, "%s %s", e->child->valuestring, e->child->next->valuestring);
+        if (!s) return llm__fail(LLM_ERR_FORMAT, "%s: model.merges[%lld] is not a merge", path, (long long)i);
+        out[i] = (llm_gguf_str){ s, strlen(s) };
+    }
+    v->merges = out, v->n_merges = n;
+    return LLM_OK;
+}
+
+/* The pre-tokenizer's llama.cpp name, from its Split regexes and ByteLevel settings. */
+static const char *llm__ggv_pre(const cJSON *pre) {
+    static const char *const known[][2] = {
+        { "llama-bpe", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" },
+        { "qwen2", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" },
+    };
+    const cJSON *steps = llm__json_get(pre, "pretokenizers");
+    const cJSON *first = cJSON_IsArray(steps) ? steps->child : pre;
+    const char *type = llm__json_str(first, "type", ""), *re = llm__json_str(llm__json_get(first, "pattern"), "Regex", "");
+    for (int i = 0; i < LLM__COUNT(known); i++) if (!strcmp(type, "Split") && !strcmp(re, known[i][1])) return known[i][0];
+    if (!strcmp(type, "ByteLevel") && llm__json_bool(first, "use_regex", true)) return "gpt-2";
+    if (!strcmp(type, "Digits") && llm__json_bool(first, "individual_digits", false)) return "smollm";
+    return NULL;
+}
+
+/* A special token named in tokenizer_config.json (a string or {"content": ...}) -> its id. */
+static int64_t llm__ggv_special(const llm__ggv *v, const char *key) {
+    const cJSON *e = llm__json_get(v->tcfg, key);
+    const char *s = cJSON_IsString(e) ? e->valuestring : llm__json_str(e, "content", NULL);
+    for (int64_t i = 0; s && i < v->n; i++) if (!strcmp(v->pieces[i].str, s)) return i;
+    return -1;
+}
+
+/* Whether the post-processor puts a special token first (TemplateProcessing "single"). */
+static bool llm__ggv_adds_bos(const cJSON *post) {
+    const cJSON *steps = llm__json_get(post, "processors");
+    for (const cJSON *p = cJSON_IsArray(steps) ? steps->child : post; p; p = cJSON_IsArray(steps) ? p->next : NULL) {
+        const cJSON *single = llm__json_get(p, "single");
+        if (cJSON_IsArray(single) && single->child && llm__json_has(single->child, "SpecialToken")) return true;
+    }
+    return false;
+}
+
+/* bos/eos/unk/pad ids, add_bos/add_eos, and the chat template. */
+static void llm__ggv_specials(llm__gw *w, const llm__ggv *v, const llm__hparams *hp, const char *src_dir) {
+    static const char *const names[][2] = {
+        { "bos_token", "tokenizer.ggml.bos_token_id" }, { "eos_token", "tokenizer.ggml.eos_token_id" },
+        { "unk_token", "tokenizer.ggml.unknown_token_id" }, { "pad_token", "tokenizer.ggml.padding_token_id" },
+    };
+    for (int i = 0; i < LLM__COUNT(names); i++) {
+        int64_t id = llm__ggv_special(v, names[i][0]);
+        if (id < 0 && i == 0) id = hp->bos;                   /* else config.json's */
+        if (id < 0 && i == 1 && hp->n_eos) id = hp->eos[0];
+        if (id >= 0) llm__gw_kv(w, llm_gguf_kv_u32(names[i][1], (uint32_t)id));
+    }
+    const cJSON *ab = llm__json_get(v->tcfg, "add_bos_token"), *ae = llm__json_get(v->tcfg, "add_eos_token");
+    llm__gw_kv(w, llm_gguf_kv_bool("tokenizer.ggml.add_bos_token", cJSON_IsBool(ab) ? cJSON_IsTrue(ab) : llm__ggv_adds_bos(llm__json_get(v->tok, "post_processor"))));
+    if (cJSON_IsBool(ae)) llm__gw_kv(w, llm_gguf_kv_bool("tokenizer.ggml.add_eos_token", cJSON_IsTrue(ae)));
+    const cJSON *tpl = llm__json_get(v->tcfg, "chat_template");
+    const char *text = cJSON_IsString(tpl) ? tpl->valuestring : NULL;
+    for (const cJSON *e = cJSON_IsArray(tpl) ? tpl->child : NULL; e && !text; e = e->next)   /* named templates: the default */
+        if (!strcmp(llm__json_str(e, "name", ""), "default")) text = llm__json_str(e, "template", NULL);
+    char path[4096], *file = NULL;
+    size_t len = 0;
+    if (!text && llm__path_join(path, sizeof path, src_dir, "chat_template.jinja") && !access(path, R_OK) && !llm__read_file(NULL, path, &file, &len))
+        text = (const char *)llm__gw_own(w, file);
+    if (text) llm__gw_kv(w, llm_gguf_kv_str("tokenizer.ggml.chat_template", text));
+}
+
+/* The scores of a SentencePiece vocabulary (see above); 0 for special pieces. */
+static llm_status llm__ggv_scores(llm__gw *w, const llm__ggv *v) {
+    float *scores = (float *)llm__gw_own(w, malloc((size_t)v->n * sizeof *scores));
+    llm__strmap ids = { 0 };
+    char *buf = NULL;
+    size_t cap = 0;
+    if (!scores || !llm__strmap_init(&ids, (size_t)v->n)) return llm__fail(LLM_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < v->n; i++) {
+        scores[i] = v->types[i] == LLM__TT_NORMAL ? -(float)(v->n_merges + i) : 0.0f;
+        llm__strmap_put(&ids, v->pieces[i].str, (size_t)v->pieces[i].len, (int32_t)i);
+    }
+    for (int64_t r = 0; r < v->n_merges; r++) {                  /* "a b" -> "ab" */
+        const llm_gguf_str *m = &v->merges[r];
+        const char *sp = (const char *)memchr(m->str, ' ', (size_t)m->len);
+        if (!sp) continue;
+        if (cap < m->len) { free(buf); buf = (char *)malloc(cap = (size_t)m->len * 2); }
+        if (!buf) { llm__strmap_free(&ids); return llm__fail(LLM_ERR_NOMEM, "out of memory"); }
+        size_t na = (size_t)(sp - m->str);
+        memcpy(buf, m->str, na);
+        memcpy(buf + na, sp + 1, (size_t)m->len - na - 1);
+        int32_t id = llm__strmap_get(&ids, buf, (size_t)m->len - 1);
+        if (id >= 0 && v->types[id] == LLM__TT_NORMAL && scores[id] < -(float)r) scores[id] = -(float)r;
+    }
+    free(buf);
+    llm__strmap_free(&ids);
+    llm__gw_kv(w, llm_gguf_kv_arr("tokenizer.ggml.scores", LLM_GGUF_F32, v->n, scores));
+    return LLM_OK;
+}
+
+/* The src_dir's tokenizer as metadata; without tokenizer.json only bos/eos from config.json. */
+static llm_status llm__gguf_vocab(llm__gw *w, const char *src_dir, const llm__hparams *hp) {
+    char path[4096];
+    llm__ggv v = { 0 };
+    if (!llm__path_join(path, sizeof path, src_dir, "tokenizer.json") || access(path, R_OK)) {
+        if (hp->bos >= 0) llm__gw_kv(w, llm_gguf_kv_u32("tokenizer.ggml.bos_token_id", (uint32_t)hp->bos));
+        if (hp->n_eos) llm__gw_kv(w, llm_gguf_kv_u32("tokenizer.ggml.eos_token_id", (uint32_t)hp->eos[0]));
+        return LLM_OK;
+    }
+    llm_status s = llm__json_load(path, &w->docs[w->n_docs]);
+    if (s) return s;
+    v.tok = w->docs[w->n_docs++];
+    if (llm__path_join(path, sizeof path, src_dir, "tokenizer_config.json") && !access(path, R_OK)) {
+        if ((s = llm__json_load(path, &w->docs[w->n_docs]))) return s;
+        v.tcfg = w->docs[w->n_docs++];
+    }
+    const cJSON *model = llm__json_get(v.tok, "model");
+    if (strcmp(llm__json_str(model, "type", ""), "BPE"))
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: only BPE tokenizers can be written to GGUF, not '%s'", src_dir, llm__json_str(model, "type", "?"));
+    v.spm = llm__json_bool(model, "byte_fallback", false);
+    if ((s = llm__ggv_tokens(w, &v, hp->n_vocab, src_dir)) || (s = llm__ggv_merges(w, &v, src_dir))) return s;
+    llm__gw_kv(w, llm_gguf_kv_str("tokenizer.ggml.model", v.spm ? "llama" : "gpt2"));
+    if (v.spm) {
+        const char *norm = cJSON_PrintUnformatted(llm__json_get(v.tok, "normalizer"));
+        llm__gw_kv(w, llm_gguf_kv_bool("tokenizer.ggml.add_space_prefix", norm && strstr(norm, "\"Prepend\"")));
+        free((void *)norm);
+        s = llm__ggv_scores(w, &v);
+    } else {
+        const char *pre = llm__ggv_pre(llm__json_get(v.tok, "pre_tokenizer"));
+        if (!pre) llm__log(LLM_LOG_WARN, "%s: unknown pre-tokenizer, written as llama.cpp's \"default\"", src_dir);
+        llm__gw_kv(w, llm_gguf_kv_str("tokenizer.ggml.pre", pre ? pre : "default"));
+        llm__gw_kv(w, llm_gguf_kv_arr("tokenizer.ggml.merges", LLM_GGUF_STRING, v.n_merges, v.merges));
+    }
+    if (!s) llm__ggv_specials(w, &v, hp, src_dir);
+    return s;
+}
+
+/* ---- GGUF -> GGUF (llama-quantize): the metadata copied, the matrices re-typed ---- */
+
+/* Tensor t (any ggml type) into c's file in the type the rules give it: copied when it has
+   that type already, else dequantized and quantized. Names and layouts are llama.cpp's. */
+static llm_status llm__gguf_requant(llm__gconv *c, const llm_tensor *t) {
+    llm__convert_src shape = { .t = t, .n_dims = t->n_dims ? t->n_dims : 1, .cols = t->n_dims ? t->shape[t->n_dims - 1] : 1 };
+    memcpy(shape.shape, t->shape, sizeof shape.shape);
+    shape.rows = shape.cols ? llm_tensor_n_elems(t) / shape.cols : 0;
+    llm_dtype to = llm__gguf_pick(c, t->name, &shape);
+    size_t nb = llm_dtype_n_bytes(to, shape.rows * shape.cols);
+    uint8_t *out = (uint8_t *)llm__gw_own(&c->w, malloc(nb + 1));
+    float *f = (float *)malloc((size_t)shape.cols * sizeof *f + 1);
+    llm_status s = out && f ? LLM_OK : llm__fail(LLM_ERR_NOMEM, "out of memory");
+    if (!s && to == t->dtype) memcpy(out, t->data, nb);
+    for (int64_t r = 0; !s && to != t->dtype && r < shape.rows; r++) {
+        s = llm_dequantize(t->dtype, (const uint8_t *)t->data + llm_dtype_n_bytes(t->dtype, r * shape.cols), f, shape.cols);
+        if (!s) s = llm_quantize(to, f, out + llm_dtype_n_bytes(to, r * shape.cols), shape.cols);
+    }
+    free(f);
+    return s ? s : llm__gw_tensor(&c->w, t->name, to, shape.n_dims, shape.shape, out, nb);
+}
+
+static llm_status llm__convert_gguf_file(const llm_convert_params *p) {
+    llm_gguf *g = NULL;
+    llm_status s = llm_gguf_open(p->src, &g);
+    if (s) return s;
+    llm__gconv c = { .p = p, .path = p->src, .hp = NULL };
+    llm_gguf_get_str(g, "general.architecture", &c.w.arch);
+    c.tied = !llm_gguf_find_tensor(g, "output.weight");
+    for (int64_t i = 0; i < llm_gguf_n_kv(g); i++) {
+        const llm_gguf_kv *kv = llm_gguf_kv_at(g, i);
+        if (strcmp(kv->key, "general.file_type") && strcmp(kv->key, "general.quantization_version")) llm__gw_kv(&c.w, *kv);
+    }
+    llm__gw_kv(&c.w, llm_gguf_kv_u32("general.file_type", llm__gguf_ftype(p->gguf_type)));
+    if (!llm__is_float(p->gguf_type)) llm__gw_kv(&c.w, llm_gguf_kv_u32("general.quantization_version", 2));
+    int64_t n = llm_gguf_n_tensors(g);
+    for (int64_t i = 0; i < n && !s; i++) {
+        s = llm__gguf_requant(&c, llm_gguf_tensor(g, i));
+        if (!s && p->progress) p->progress(p->progress_user, i + 1, n);
+    }
+    if (!s && c.w.oom) s = llm__fail(LLM_ERR_NOMEM, "out of memory");
+    if (!s) s = llm_gguf_write(p->gguf, c.w.kv, c.w.n_kv, c.w.t, c.w.n_t);
+    llm__gw_free(&c.w);
+    llm_gguf_close(g);
+    return s;
+}
+
+/* ---- the entry point (llm_convert_model with params->gguf) ---- */
+
+static llm_status llm__gguf_check_params(const llm_convert_params *p) {
+    llm_dtype t = p->gguf_type;
+    if (!p->src) return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: src is required");
+    if ((unsigned)t >= LLM_DTYPE_COUNT || t == LLM_DTYPE_F64 || llm__gguf_ftype(t) == UINT32_MAX)
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: GGUF type %s is not one llama.cpp stores (f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K)",
+                         llm_dtype_get(t) ? llm_dtype_get(t)->name : "?");
+    if (llm__is_dir(p->gguf)) return llm__fail(LLM_ERR_INVALID_ARG, "%s: is a directory, not a .gguf path", p->gguf);
+    return LLM_OK;
+}
+
+static llm_status llm__convert_gguf(const llm_convert_params *p) {
+    llm_status s = llm__gguf_check_params(p);
+    if (s) return s;
+    size_t n = strlen(p->src);
+    if (n > 5 && !strcmp(p->src + n - 5, ".gguf")) return llm__convert_gguf_file(p);
+    char src_dir[4096], path[4200];
+    if (llm__is_dir(p->src)) snprintf(src_dir, sizeof src_dir, "%s", p->src);
+    else llm__path_dir(src_dir, sizeof src_dir, p->src);
+    llm_model *m = NULL;
+    if ((s = llm_model_load(p->src, NULL, &m))) return s;
+    llm__gconv c = { .p = p, .path = src_dir, .hp = &m->hp };
+    for (int i = 0; i < LLM__COUNT(llm__gguf_archs_hf); i++)
+        if (!strcmp(llm__gguf_archs_hf[i].hf, m->hp.arch)) c.w.arch = llm__gguf_archs_hf[i].gguf, c.permute = llm__gguf_archs_hf[i].permute;
+    cJSON *cfg = NULL;
+    if (!m->st) s = llm__fail(LLM_ERR_UNSUPPORTED, "%s: only safetensors models can be converted to GGUF", p->src);
+    else if (!c.w.arch) s = llm__fail(LLM_ERR_UNSUPPORTED, "%s: model type '%s' cannot be written to GGUF (llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, gemma, gemma2, gemma3, phi3)", p->src, m->hp.arch);
+    else if (!llm__path_join(path, sizeof path, src_dir, "config.json")) s = llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
+    else s = llm__json_load(path, &cfg);
+    if (!s) {
+        c.tied = !llm_safetensors_find(m->st, "lm_head.weight");
+        llm__gguf_general(&c.w, src_dir, p->gguf_type);
+        llm__gguf_write_hparams(&c.w, &m->hp);
+        s = llm__gguf_vocab(&c.w, src_dir, &m->hp);
+    }
+    if (!s) s = llm__gguf_tensors(&c, m->st, cfg);
+    if (!s && c.w.oom) s = llm__fail(LLM_ERR_NOMEM, "out of memory");
+    if (!s) s = llm_gguf_write(p->gguf, c.w.kv, c.w.n_kv, c.w.t, c.w.n_t);
+    cJSON_Delete(cfg);
+    llm__gw_free(&c.w);
+    llm_model_free(m);
+    return s;
+}
+#endif
+/* ==== end llm_impl/72_convert_gguf_meta.c ==== */
 #endif /* LLM_IMPLEMENTATION_INCLUDED */
 #endif /* LLM_IMPLEMENTATION */
 /* ==== begin llm_impl/99_footer.h ==== */
