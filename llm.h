@@ -1768,6 +1768,18 @@ LLM_API void llm_convert(llm_dtype to, void *dst, llm_dtype from, const void *sr
 #else
 #define LLM__AVX2_FN
 #endif
+/* A whole section of AVX2 code (23_kernels_ggml.c, 27_kernels_mlx.c) takes the same target,
+   helpers included, between LLM__AVX2_BEGIN and LLM__AVX2_END. */
+#if defined(LLM__AVX2_RUNTIME) && defined(__clang__)
+#define LLM__AVX2_BEGIN _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,f16c\"))), apply_to = function)")
+#define LLM__AVX2_END _Pragma("clang attribute pop")
+#elif defined(LLM__AVX2_RUNTIME)
+#define LLM__AVX2_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,f16c\")")
+#define LLM__AVX2_END _Pragma("GCC pop_options")
+#else
+#define LLM__AVX2_BEGIN
+#define LLM__AVX2_END
+#endif
 #if defined(__aarch64__) && !defined(LLM_NO_SIMD) && !defined(LLM_NO_NEON)
 #define LLM__NEON 1
 #include <arm_neon.h>
@@ -2274,6 +2286,7 @@ static inline void llm__k4_scales(const uint8_t q[12], uint8_t sc[8], uint8_t m[
 }
 
 #ifdef LLM__AVX2
+LLM__AVX2_BEGIN
 
 /* One token's activations in 8 bits: x[i] ~ d[i / qk] * q[i]. qk 32: s[b] = d[b] * sum of
    block b's q. qk 256: bsums[g] = sum of q[16g .. 16g + 16). */
@@ -2613,6 +2626,7 @@ LLM__MATMUL_K(llm__matmul_q4_K_avx2, LLM_DTYPE_Q4_K)
 LLM__MATMUL_K(llm__matmul_q5_K_avx2, LLM_DTYPE_Q5_K)
 LLM__MATMUL_K(llm__matmul_q6_K_avx2, LLM_DTYPE_Q6_K)
 #undef LLM__MATMUL_K
+LLM__AVX2_END
 #endif
 /* ==== end llm_impl/23_kernels_ggml.c ==== */
 /* ==== begin llm_impl/23_kernels_neon.c ==== */
@@ -3382,6 +3396,7 @@ static void llm__mlx_quantize_x(void *ctx, int ith, int nth) {
 }
 
 #ifdef LLM__AVX2
+LLM__AVX2_BEGIN
 /* One token's share of 64 weights: lo/hi are the unpacked low and high nibbles of 32 bytes
    of a row; xq the token's 64 int8 activations in the matching order. An int32 per pair of
    16-element runs (lanes 0-3 from the first 32-block, 4-7 from the second), times xd. */
@@ -3558,6 +3573,7 @@ static void llm__matmul_mlx_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, 
         }
     }
 }
+LLM__AVX2_END
 #endif
 
 /* ---- the threaded entry point ---- */
@@ -13903,7 +13919,7 @@ struct llm_session {
     float *mla_lat;                /* [H, B, rank] attention output in the latent space */
     float *logits;                 /* [V] of the last position */
     float *scores;                 /* [n_threads, n_ctx] attention scores */
-    float *mm_scratch;             /* [n_threads, mm_stride] */
+    float *mm_scratch;             /* [n_threads, mm_stride], then the activations quantized once per matmul (llm__matmul_scratch_bytes) */
     int64_t mm_stride;             /* widest matmul input */
     float *freq_buf;               /* [2, n_rot/2] rope frequencies that change with the length */
     const float *freq, *freq_local;/* [n_rot/2] this chunk's frequencies: full / sliding layers */
@@ -16749,6 +16765,8 @@ static const char *const llm__gguf_layer_names[][3] = {
     { "", "mlp.gate_proj", "ffn_gate" }, { "", "mlp.up_proj", "ffn_up" }, { "", "mlp.down_proj", "ffn_down" },
     { "", "mlp.gate_up_proj", "ffn_up" },                   /* Phi-3: gate and up fused, as llama.cpp keeps them */
     { "", "mlp.gate", "ffn_gate_inp" }, { "", "block_sparse_moe.gate", "ffn_gate_inp" },
+    { "", "mlp.shared_expert.gate_proj", "ffn_gate_shexp" }, { "", "mlp.shared_expert.up_proj", "ffn_up_shexp" },
+    { "", "mlp.shared_expert.down_proj", "ffn_down_shexp" }, { "", "mlp.shared_expert_gate", "ffn_gate_inp_shexp" },
     { "", "mlp.switch_mlp.gate_proj", "ffn_gate_exps" }, { "", "mlp.switch_mlp.up_proj", "ffn_up_exps" },
     { "", "mlp.switch_mlp.down_proj", "ffn_down_exps" },
     { "", "block_sparse_moe.switch_mlp.gate_proj", "ffn_gate_exps" }, { "", "block_sparse_moe.switch_mlp.up_proj", "ffn_up_exps" },
@@ -16759,7 +16777,7 @@ static const char *const llm__gguf_layer_names[][3] = {
    so convert_hf_to_gguf.py permutes the Wq/Wk rows (llama_model_rope_type). */
 static const struct { const char *hf, *gguf; bool permute; } llm__gguf_archs_hf[] = {
     { "llama", "llama", true }, { "mistral", "llama", true }, { "mixtral", "llama", true },
-    { "qwen2", "qwen2", false }, { "qwen3", "qwen3", false }, { "qwen3_moe", "qwen3moe", false },
+    { "qwen2", "qwen2", false }, { "qwen3", "qwen3", false }, { "qwen2_moe", "qwen2moe", false }, { "qwen3_moe", "qwen3moe", false },
     { "gemma", "gemma", false }, { "gemma2", "gemma2", false }, { "gemma3", "gemma3", false },
     { "gemma3_text", "gemma3", false }, { "phi3", "phi3", false },
 };
@@ -17019,6 +17037,7 @@ static void llm__gguf_write_hparams(llm__gw *w, const llm__hparams *hp) {
         llm__gw_u32(w, "expert_count", hp->n_experts);
         llm__gw_u32(w, "expert_used_count", hp->n_experts_used);
         llm__gw_u32(w, "expert_feed_forward_length", hp->n_ff_expert);
+        if (hp->n_ff_shared) llm__gw_u32(w, "expert_shared_feed_forward_length", hp->n_ff_shared);
     }
     llm__gw_u32(w, "attention.sliding_window", hp->sliding_window);
     if (hp->attn_softcap) llm__gw_f32(w, "attn_logit_softcapping", hp->attn_softcap);
@@ -17319,7 +17338,7 @@ static llm_status llm__convert_gguf(const llm_convert_params *p) {
         if (!strcmp(llm__gguf_archs_hf[i].hf, m->hp.arch)) c.w.arch = llm__gguf_archs_hf[i].gguf, c.permute = llm__gguf_archs_hf[i].permute;
     cJSON *cfg = NULL;
     if (!m->st) s = llm__fail(LLM_ERR_UNSUPPORTED, "%s: only safetensors models can be converted to GGUF", p->src);
-    else if (!c.w.arch) s = llm__fail(LLM_ERR_UNSUPPORTED, "%s: model type '%s' cannot be written to GGUF (llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, gemma, gemma2, gemma3, phi3)", p->src, m->hp.arch);
+    else if (!c.w.arch) s = llm__fail(LLM_ERR_UNSUPPORTED, "%s: model type '%s' cannot be written to GGUF (llama, mistral, mixtral, qwen2, qwen3, qwen2_moe, qwen3_moe, gemma, gemma2, gemma3, phi3)", p->src, m->hp.arch);
     else if (!llm__path_join(path, sizeof path, src_dir, "config.json")) s = llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
     else s = llm__json_load(path, &cfg);
     if (!s) {

@@ -21,6 +21,18 @@
 #else
 #define LLM__AVX2_FN
 #endif
+/* A whole section of AVX2 code (23_kernels_ggml.c, 27_kernels_mlx.c) takes the same target,
+   helpers included, between LLM__AVX2_BEGIN and LLM__AVX2_END. */
+#if defined(LLM__AVX2_RUNTIME) && defined(__clang__)
+#define LLM__AVX2_BEGIN _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,f16c\"))), apply_to = function)")
+#define LLM__AVX2_END _Pragma("clang attribute pop")
+#elif defined(LLM__AVX2_RUNTIME)
+#define LLM__AVX2_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,f16c\")")
+#define LLM__AVX2_END _Pragma("GCC pop_options")
+#else
+#define LLM__AVX2_BEGIN
+#define LLM__AVX2_END
+#endif
 #if defined(__aarch64__) && !defined(LLM_NO_SIMD) && !defined(LLM_NO_NEON)
 #define LLM__NEON 1
 #include <arm_neon.h>

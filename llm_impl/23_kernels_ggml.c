@@ -63,6 +63,7 @@ static inline void llm__k4_scales(const uint8_t q[12], uint8_t sc[8], uint8_t m[
 }
 
 #ifdef LLM__AVX2
+LLM__AVX2_BEGIN
 
 /* One token's activations in 8 bits: x[i] ~ d[i / qk] * q[i]. qk 32: s[b] = d[b] * sum of
    block b's q. qk 256: bsums[g] = sum of q[16g .. 16g + 16). */
@@ -402,4 +403,5 @@ LLM__MATMUL_K(llm__matmul_q4_K_avx2, LLM_DTYPE_Q4_K)
 LLM__MATMUL_K(llm__matmul_q5_K_avx2, LLM_DTYPE_Q5_K)
 LLM__MATMUL_K(llm__matmul_q6_K_avx2, LLM_DTYPE_Q6_K)
 #undef LLM__MATMUL_K
+LLM__AVX2_END
 #endif

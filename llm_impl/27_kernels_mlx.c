@@ -175,6 +175,7 @@ static void llm__mlx_quantize_x(void *ctx, int ith, int nth) {
 }
 
 #ifdef LLM__AVX2
+LLM__AVX2_BEGIN
 /* One token's share of 64 weights: lo/hi are the unpacked low and high nibbles of 32 bytes
    of a row; xq the token's 64 int8 activations in the matching order. An int32 per pair of
    16-element runs (lanes 0-3 from the first 32-block, 4-7 from the second), times xd. */
@@ -351,6 +352,7 @@ static void llm__matmul_mlx_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, 
         }
     }
 }
+LLM__AVX2_END
 #endif
 
 /* ---- the threaded entry point ---- */

@@ -52,7 +52,7 @@ struct llm_session {
     float *mla_lat;                /* [H, B, rank] attention output in the latent space */
     float *logits;                 /* [V] of the last position */
     float *scores;                 /* [n_threads, n_ctx] attention scores */
-    float *mm_scratch;             /* [n_threads, mm_stride] */
+    float *mm_scratch;             /* [n_threads, mm_stride], then the activations quantized once per matmul (llm__matmul_scratch_bytes) */
     int64_t mm_stride;             /* widest matmul input */
     float *freq_buf;               /* [2, n_rot/2] rope frequencies that change with the length */
     const float *freq, *freq_local;/* [n_rot/2] this chunk's frequencies: full / sliding layers */

@@ -89,6 +89,8 @@ static const char *const llm__gguf_layer_names[][3] = {
     { "", "mlp.gate_proj", "ffn_gate" }, { "", "mlp.up_proj", "ffn_up" }, { "", "mlp.down_proj", "ffn_down" },
     { "", "mlp.gate_up_proj", "ffn_up" },                   /* Phi-3: gate and up fused, as llama.cpp keeps them */
     { "", "mlp.gate", "ffn_gate_inp" }, { "", "block_sparse_moe.gate", "ffn_gate_inp" },
+    { "", "mlp.shared_expert.gate_proj", "ffn_gate_shexp" }, { "", "mlp.shared_expert.up_proj", "ffn_up_shexp" },
+    { "", "mlp.shared_expert.down_proj", "ffn_down_shexp" }, { "", "mlp.shared_expert_gate", "ffn_gate_inp_shexp" },
     { "", "mlp.switch_mlp.gate_proj", "ffn_gate_exps" }, { "", "mlp.switch_mlp.up_proj", "ffn_up_exps" },
     { "", "mlp.switch_mlp.down_proj", "ffn_down_exps" },
     { "", "block_sparse_moe.switch_mlp.gate_proj", "ffn_gate_exps" }, { "", "block_sparse_moe.switch_mlp.up_proj", "ffn_up_exps" },
@@ -99,7 +101,7 @@ static const char *const llm__gguf_layer_names[][3] = {
    so convert_hf_to_gguf.py permutes the Wq/Wk rows (llama_model_rope_type). */
 static const struct { const char *hf, *gguf; bool permute; } llm__gguf_archs_hf[] = {
     { "llama", "llama", true }, { "mistral", "llama", true }, { "mixtral", "llama", true },
-    { "qwen2", "qwen2", false }, { "qwen3", "qwen3", false }, { "qwen3_moe", "qwen3moe", false },
+    { "qwen2", "qwen2", false }, { "qwen3", "qwen3", false }, { "qwen2_moe", "qwen2moe", false }, { "qwen3_moe", "qwen3moe", false },
     { "gemma", "gemma", false }, { "gemma2", "gemma2", false }, { "gemma3", "gemma3", false },
     { "gemma3_text", "gemma3", false }, { "phi3", "phi3", false },
 };

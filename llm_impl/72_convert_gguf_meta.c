@@ -31,6 +31,7 @@ static void llm__gguf_write_hparams(llm__gw *w, const llm__hparams *hp) {
         llm__gw_u32(w, "expert_count", hp->n_experts);
         llm__gw_u32(w, "expert_used_count", hp->n_experts_used);
         llm__gw_u32(w, "expert_feed_forward_length", hp->n_ff_expert);
+        if (hp->n_ff_shared) llm__gw_u32(w, "expert_shared_feed_forward_length", hp->n_ff_shared);
     }
     llm__gw_u32(w, "attention.sliding_window", hp->sliding_window);
     if (hp->attn_softcap) llm__gw_f32(w, "attn_logit_softcapping", hp->attn_softcap);
@@ -331,7 +332,7 @@ static llm_status llm__convert_gguf(const llm_convert_params *p) {
         if (!strcmp(llm__gguf_archs_hf[i].hf, m->hp.arch)) c.w.arch = llm__gguf_archs_hf[i].gguf, c.permute = llm__gguf_archs_hf[i].permute;
     cJSON *cfg = NULL;
     if (!m->st) s = llm__fail(LLM_ERR_UNSUPPORTED, "%s: only safetensors models can be converted to GGUF", p->src);
-    else if (!c.w.arch) s = llm__fail(LLM_ERR_UNSUPPORTED, "%s: model type '%s' cannot be written to GGUF (llama, mistral, mixtral, qwen2, qwen3, qwen3_moe, gemma, gemma2, gemma3, phi3)", p->src, m->hp.arch);
+    else if (!c.w.arch) s = llm__fail(LLM_ERR_UNSUPPORTED, "%s: model type '%s' cannot be written to GGUF (llama, mistral, mixtral, qwen2, qwen3, qwen2_moe, qwen3_moe, gemma, gemma2, gemma3, phi3)", p->src, m->hp.arch);
     else if (!llm__path_join(path, sizeof path, src_dir, "config.json")) s = llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
     else s = llm__json_load(path, &cfg);
     if (!s) {

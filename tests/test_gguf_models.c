@@ -63,6 +63,7 @@ static void check_fixture(const char *family) {
 static void test_fixture_llama(void) { check_fixture("models/dev/llama"); }
 static void test_fixture_qwen3(void) { check_fixture("models/dev/qwen3"); }
 static void test_fixture_qwen3_moe(void) { check_fixture("models/dev/qwen3_moe"); }
+static void test_fixture_qwen2_moe(void) { check_fixture("models/dev/qwen2_moe"); }   /* + shared expert and its gate */
 static void test_fixture_llama3_rope(void) { check_fixture("models/dev/llama3_rope"); }
 static void test_fixture_gemma2(void) { check_fixture("models/dev/gemma2"); }
 static void test_fixture_phi3(void) { check_fixture("models/dev/phi3"); }
@@ -169,6 +170,7 @@ int main(void) {
     RUN(test_fixture_llama);
     RUN(test_fixture_qwen3);
     RUN(test_fixture_qwen3_moe);
+    RUN(test_fixture_qwen2_moe);
     RUN(test_fixture_llama3_rope);
     RUN(test_fixture_gemma2);
     RUN(test_fixture_phi3);
