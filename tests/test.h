@@ -41,6 +41,17 @@ static const char *fixture(const char *rel) {
     return b;
 }
 
+#ifdef LLM_H_INCLUDED
+/* A fixture model of ../shared/fixtures/models/dev/<family> (NULL, and a failed check, if it does not load). */
+static llm_model *dev_model(const char *family) {
+    llm_model *m = NULL;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s%s", fixture("models/dev/"), family);
+    CHECK_OK(llm_model_load(dir, NULL, &m));
+    return m;
+}
+#endif
+
 /* Largest |a[i] - b[i]|. */
 static double max_abs_diff(const float *a, const float *b, long n) {
     double m = 0;

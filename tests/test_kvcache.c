@@ -8,14 +8,6 @@
 #include "llm.h"
 #include "test.h"
 
-static llm_model *load(const char *family) {
-    llm_model *m = NULL;
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s%s", fixture("models/dev/"), family);
-    CHECK_OK(llm_model_load(dir, NULL, &m));
-    return m;
-}
-
 /* A pseudo-random token stream (no tokenizer needed). */
 static void tokens(llm_token *t, int n, int V) {
     uint32_t x = 12345;
@@ -33,7 +25,7 @@ static void feed(llm_session *s, const llm_token *t, int n, int chunk, float *lo
 /* Rotating (ring of max-kv-size 24, keep 4) vs a 128-slot cache masked the same way
    (internals: the reference gets keep/window without a ring). 100 tokens: the ring wraps 3 times. */
 static void test_rotating_equals_masked(void) {
-    llm_model *m = load("llama");
+    llm_model *m = dev_model("llama");
     if (!m) return;
     enum { N = 100, V = 512 };
     static llm_token t[N];
@@ -69,7 +61,7 @@ static void test_rotating_equals_masked(void) {
 /* Mistral (sliding_window 8): with small chunks its layers keep a ring of 8 + 3 slots
    instead of 64, and still match transformers. */
 static void test_bounded_sliding_window(void) {
-    llm_model *m = load("mistral");
+    llm_model *m = dev_model("mistral");
     llm_safetensors *ref = NULL;
     char p[600];
     snprintf(p, sizeof p, "%s/ref.safetensors", fixture("models/dev/mistral"));
@@ -111,7 +103,7 @@ static double quantized_error(llm_model *m, llm_session_desc d, const float *wan
 }
 
 static void test_quantized_cache(void) {
-    llm_model *m = load("qwen3");    /* head_dim 32: groups of 32 */
+    llm_model *m = dev_model("qwen3");    /* head_dim 32: groups of 32 */
     if (!m) return;
     enum { N = 60, V = 512 };
     static llm_token t[N];

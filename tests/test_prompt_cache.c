@@ -5,14 +5,6 @@
 #include "llm.h"
 #include "test.h"
 
-static llm_model *load(const char *family) {
-    llm_model *m = NULL;
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s%s", fixture("models/dev/"), family);
-    CHECK_OK(llm_model_load(dir, NULL, &m));
-    return m;
-}
-
 static void tokens(llm_token *t, int n, uint32_t seed) {
     for (int i = 0; i < n; i++) { seed = seed * 1664525u + 1013904223u; t[i] = (llm_token)(3 + (seed >> 8) % 500u); }
 }
@@ -26,7 +18,7 @@ static const char *tmp(const char *name) {
 /* Prefill 40 tokens, save, continue 12 more; load into a fresh session and continue the same:
    the logits after loading and after every continuation step must be identical. */
 static void roundtrip(const char *family, llm_session_desc d, bool compress, const char *label) {
-    llm_model *m = load(family);
+    llm_model *m = dev_model(family);
     if (!m) return;
     enum { P = 40, S = 12, V = 512 };
     llm_token t[P + S];
@@ -68,7 +60,7 @@ static void test_roundtrips(void) {
 }
 
 static void test_refusals(void) {
-    llm_model *a = load("llama"), *b = load("qwen2");
+    llm_model *a = dev_model("llama"), *b = dev_model("qwen2");
     if (!a || !b) return;
     llm_token t[10];
     tokens(t, 10, 3);
