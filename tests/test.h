@@ -41,6 +41,14 @@ static const char *fixture(const char *rel) {
     return b;
 }
 
+
+/* Largest |a[i] - b[i]|. */
+static double max_abs_diff(const float *a, const float *b, long n) {
+    double m = 0;
+    for (long i = 0; i < n; i++) { double d = fabs((double)a[i] - (double)b[i]); if (d > m || d != d) m = d; }
+    return m;
+}
+
 #ifdef LLM_H_INCLUDED
 /* A fixture model of ../shared/fixtures/models/dev/<family> (NULL, and a failed check, if it does not load). */
 static llm_model *dev_model(const char *family) {
@@ -50,12 +58,31 @@ static llm_model *dev_model(const char *family) {
     CHECK_OK(llm_model_load(dir, NULL, &m));
     return m;
 }
-#endif
 
-/* Largest |a[i] - b[i]|. */
-static double max_abs_diff(const float *a, const float *b, long n) {
-    double m = 0;
-    for (long i = 0; i < n; i++) { double d = fabs((double)a[i] - (double)b[i]); if (d > m || d != d) m = d; }
-    return m;
+/* max |logits - reference| of the model at path over the prompt of models/dev/<ref_family>/ref.safetensors
+   (1e9 when something does not load). */
+static double ref_logits_err(const char *path, const char *ref_family) {
+    char refp[1024];
+    snprintf(refp, sizeof refp, "%s%s/ref.safetensors", fixture("models/dev/"), ref_family);
+    llm_safetensors *ref = NULL;
+    llm_model *m = NULL;
+    llm_session *s = NULL;
+    double err = 1e9;
+    CHECK_OK(llm_safetensors_open(refp, &ref));
+    CHECK_OK(llm_model_load(path, NULL, &m));
+    llm_session_desc sd = { .n_ctx = 64, .n_threads = 2 };
+    if (m) CHECK_OK(llm_session_create(m, &sd, &s));
+    if (ref && s) {
+        const llm_tensor *ids = llm_safetensors_find(ref, "input_ids"), *want = llm_safetensors_find(ref, "logits");
+        float *l = (float *)malloc(want->n_bytes);
+        CHECK_OK(llm_session_eval(s, (const llm_token *)ids->data, ids->shape[0], l));
+        err = max_abs_diff(l, (const float *)want->data, (long)(want->n_bytes / sizeof(float)));
+        free(l);
+    }
+    llm_session_destroy(s);
+    llm_model_free(m);
+    llm_safetensors_close(ref);
+    return err;
 }
+#endif
 #endif

@@ -20,38 +20,13 @@ static void rm_dir(const char *dir) {
     rmdir(dir);
 }
 
-/* max |logits - ref's logits| of the model in dir over ref's prompt */
-static double logits_err(const char *dir, const char *ref_family) {
-    char refp[1024];
-    snprintf(refp, sizeof refp, "%s%s/ref.safetensors", fixture("models/dev/"), ref_family);
-    llm_safetensors *ref = NULL;
-    llm_model *m = NULL;
-    llm_session *s = NULL;
-    double err = 1e9;
-    CHECK_OK(llm_safetensors_open(refp, &ref));
-    CHECK_OK(llm_model_load(dir, NULL, &m));
-    llm_session_desc sd = { .n_ctx = 64, .n_threads = 2 };
-    if (m) CHECK_OK(llm_session_create(m, &sd, &s));
-    if (ref && s) {
-        const llm_tensor *ids = llm_safetensors_find(ref, "input_ids"), *want = llm_safetensors_find(ref, "logits");
-        float *l = (float *)malloc(want->n_bytes);
-        CHECK_OK(llm_session_eval(s, (const llm_token *)ids->data, ids->shape[0], l));
-        err = max_abs_diff(l, (const float *)want->data, (long)(want->n_bytes / sizeof(float)));
-        free(l);
-    }
-    llm_session_destroy(s);
-    llm_model_free(m);
-    llm_safetensors_close(ref);
-    return err;
-}
-
 static void test_cast_bf16(void) {
     char dir[] = "/tmp/llm_conv_XXXXXX", src[1024];
     CHECK(mkdtemp(dir));
     snprintf(src, sizeof src, "%sllama", fixture("models/dev/"));
     llm_convert_params p = { .src = src, .dst = dir, .set_dtype = true, .dtype = LLM_DTYPE_BF16 };
     CHECK_OK(llm_convert_model(&p));
-    double e = logits_err(dir, "llama_bf16");
+    double e = ref_logits_err(dir, "llama_bf16");
     printf("  llama -> bf16: max |logits - llama_bf16 ref| %.3g\n", e);
     CHECK(e <= 1e-4);
     rm_dir(dir);
@@ -86,7 +61,7 @@ static void test_quantize_4bit(void) {
     CHECK(b && !llm_safetensors_find(b, "model.norm.scales") && !llm_safetensors_find(b, "model.layers.1.mlp.down_proj.scales"));
     llm_safetensors_close(a);
     llm_safetensors_close(b);
-    double e = logits_err(dir, "llama");
+    double e = ref_logits_err(dir, "llama");
     printf("  llama -> 4-bit g64: max |logits - float ref| %.3g\n", e);
     CHECK(e <= 1.2);
     rm_dir(dir);
@@ -137,7 +112,7 @@ static void test_same_as_mlx_lm(void) {
         CHECK(h == cases[c].hash);
         free(t);
         llm_safetensors_close(st);
-        CHECK(logits_err(dir, cases[c].family) <= (cases[c].recipe ? 8.0 : 3.0));   /* loads back (stacked experts, per-module bits; 2-bit is coarse) */
+        CHECK(ref_logits_err(dir, cases[c].family) <= (cases[c].recipe ? 8.0 : 3.0));   /* loads back (stacked experts, per-module bits; 2-bit is coarse) */
         rm_dir(dir);
     }
 }
@@ -179,7 +154,7 @@ static void test_dequantize(void) {
     CHECK_OK(llm__read_file(NULL, cp, &text, &len));
     CHECK(text && !strstr(text, "quantization"));
     llm__free(NULL, text);
-    double eq = logits_err(q, "llama"), ed = logits_err(d, "llama");
+    double eq = ref_logits_err(q, "llama"), ed = ref_logits_err(d, "llama");
     printf("  llama 4-bit g32: max |logits - ref| %.3g quantized, %.3g dequantized\n", eq, ed);
     CHECK(fabs(eq - ed) <= 0.05);
     rm_dir(q);
@@ -207,7 +182,7 @@ static void test_mixed_config(void) {
     CHECK_EQ_INT(llm__json_int(llm__json_get(q, "model.embed_tokens"), "bits", 0), 3);
     CHECK(cJSON_GetArraySize(q) == 3 + 16 && cJSON_GetArraySize(llm__json_get(cfg, "quantization_config")) == 3 + 16);
     cJSON_Delete(cfg);
-    CHECK(logits_err(dir, "llama") <= 3.0);    /* loads with its per-module bits */
+    CHECK(ref_logits_err(dir, "llama") <= 3.0);    /* loads with its per-module bits */
     rm_dir(dir);
 }
 
@@ -236,7 +211,7 @@ static void test_shards(void) {
     CHECK(n > 2 && cJSON_GetArraySize(map) == 21 && llm__json_num(meta, "total_size", 0) == 4 * llm__json_num(meta, "total_parameters", 0));
     CHECK(!strcmp(map->child->string, "lm_head.weight"));    /* sorted by name */
     cJSON_Delete(idx);
-    CHECK(logits_err(dir, "llama") <= 1e-4);
+    CHECK(ref_logits_err(dir, "llama") <= 1e-4);
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -r '%s'", dir);
     CHECK(system(cmd) == 0);

@@ -34,31 +34,6 @@ static llm_status to_gguf(const char *src, llm_dtype type, const char *out) {
     return llm_convert_model(&p);
 }
 
-/* max |logits - ref's logits| of the model at path over ref's prompt */
-static double logits_err(const char *path, const char *ref_family) {
-    char refp[1024];
-    snprintf(refp, sizeof refp, "%s%s/ref.safetensors", fixture("models/dev/"), ref_family);
-    llm_safetensors *ref = NULL;
-    llm_model *m = NULL;
-    llm_session *s = NULL;
-    double err = 1e9;
-    CHECK_OK(llm_safetensors_open(refp, &ref));
-    CHECK_OK(llm_model_load(path, NULL, &m));
-    llm_session_desc sd = { .n_ctx = 64, .n_threads = 2 };
-    if (m) CHECK_OK(llm_session_create(m, &sd, &s));
-    if (ref && s) {
-        const llm_tensor *ids = llm_safetensors_find(ref, "input_ids"), *want = llm_safetensors_find(ref, "logits");
-        float *l = (float *)malloc(want->n_bytes);
-        CHECK_OK(llm_session_eval(s, (const llm_token *)ids->data, ids->shape[0], l));
-        err = max_abs_diff(l, (const float *)want->data, (long)(want->n_bytes / sizeof(float)));
-        free(l);
-    }
-    llm_session_destroy(s);
-    llm_model_free(m);
-    llm_safetensors_close(ref);
-    return err;
-}
-
 static void test_f16(void) {
     const char *out = tmp_path("f16.gguf");
     CHECK_OK(to_gguf(fixture("models/dev/llama_f16"), LLM_DTYPE_F16, out));
@@ -70,7 +45,7 @@ static void test_f16(void) {
     if (g) llm_gguf_get_int(g, "general.file_type", &ft);
     CHECK_EQ_INT(ft, 1);
     llm_gguf_close(g);
-    double e = logits_err(out, "llama_f16");
+    double e = ref_logits_err(out, "llama_f16");
     printf("  llama_f16 -> GGUF f16: max |logits - ref| %.3g\n", e);
     CHECK(e <= 1e-3);
     remove(out);
@@ -109,7 +84,7 @@ static void test_block_types(void) {
         const llm_tensor *n = llm_gguf_find_tensor(g, "output_norm.weight"), *q = llm_gguf_find_tensor(g, "blk.0.attn_q.weight");
         CHECK(n && n->dtype == LLM_DTYPE_F32 && q && q->dtype == (k ? LLM_DTYPE_F16 : ty));
         llm_gguf_close(g);
-        double e = logits_err(out, "llama");
+        double e = ref_logits_err(out, "llama");
         printf("  llama -> GGUF %s: max |logits - f32 ref| %.3g\n", llm_dtype_get(ty)->name, e);
         CHECK(e <= cases[c].tol);
         remove(out);
@@ -153,17 +128,17 @@ static void test_mlx_q4_1(void) {
     }
     llm_gguf_close(g);
     llm_safetensors_close(st);
-    double e = logits_err(out, "qwen3");
+    double e = ref_logits_err(out, "qwen3");
     printf("  qwen3 -> MLX 4-bit g32 f16 -> GGUF q4_1: max |logits - f32 ref| %.3g\n", e);
     CHECK(e <= 3.0);      /* 4-bit weights: the bound test_convert uses for MLX 4-bit models */
-    double em = logits_err(mlx, "qwen3");
+    double em = ref_logits_err(mlx, "qwen3");
     printf("  (the MLX model itself: %.3g)\n", em);
     CHECK(fabs(e - em) <= 0.1);   /* the same weights, the output matrix aside (q8_0) */
     /* 4-bit groups of 64 have no lossless ggml form: dequantized, then q4_0 */
     p.group_size = 64;
     CHECK_OK(llm_convert_model(&p));
     CHECK_OK(to_gguf(mlx, LLM_DTYPE_Q4_0, out));
-    e = logits_err(out, "qwen3");
+    e = ref_logits_err(out, "qwen3");
     printf("  qwen3 -> MLX 4-bit g64 -> GGUF q4_0: max |logits - f32 ref| %.3g\n", e);
     CHECK(e <= 3.0);
     remove(out);
@@ -179,7 +154,7 @@ static void test_mlx_q4_1_llama(void) {
                              .set_dtype = true, .dtype = LLM_DTYPE_F16 };
     CHECK_OK(llm_convert_model(&p));
     CHECK_OK(to_gguf(mlx, LLM_DTYPE_Q4_1, out));
-    double e = logits_err(out, "llama"), em = logits_err(mlx, "llama");
+    double e = ref_logits_err(out, "llama"), em = ref_logits_err(mlx, "llama");
     printf("  llama -> MLX 4-bit g32 f16 -> GGUF q4_1: max |logits - f32 ref| %.3g (MLX model %.3g)\n", e, em);
     CHECK(fabs(e - em) <= 0.1);
     remove(out);
