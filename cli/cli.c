@@ -119,7 +119,7 @@ static llm_token *parse_ids(const char *cmd, const char *list, int64_t *out_n) {
 static llm_model *load_model(const char *cmd, const char *path, const char *config) {
     if (!path) { fprintf(stderr, "llm %s: --model is required\n", cmd); exit(2); }
     llm_model *m;
-    llm_model_desc md = { .config_file = config };
+    llm_model_desc md = { .config_file = config, .no_repack = getenv("LLM_NO_REPACK") != NULL };
     llm_status s = llm_model_load(path, &md, &m);
     if (s) die(s, "loading the model");
     return m;
@@ -904,7 +904,8 @@ static int cmd_bench(int argc, char **argv) {
     llm_session *s = NULL;
     llm_status st;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((st = llm_model_load(model, NULL, &m))) die(st, model);
+    llm_model_desc md = { .no_repack = getenv("LLM_NO_REPACK") != NULL };
+    if ((st = llm_model_load(model, &md, &m))) die(st, model);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double load_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     const llm_model_info *info = llm_model_get_info(m);
@@ -1073,7 +1074,8 @@ static int cmd_help(int argc, char **argv) {
     printf("\narchitectures (config model_type):\n ");
     for (const char *const *a = llm_architectures(); *a; a++) printf(" %s", *a);
     printf("\n\nenvironment:\n  LLM_THREADS=N             default thread count\n"
-           "  LLM_REFERENCE_KERNELS=1   compute with the scalar reference kernels (slow; for checking the fast ones)\n");
+           "  LLM_REFERENCE_KERNELS=1   compute with the scalar reference kernels (slow; for checking the fast ones)\n"
+           "  LLM_NO_REPACK=1           keep q4_0 weights as the file has them (no copy in memory; slower)\n");
     return 0;
 }
 

@@ -1,12 +1,14 @@
 /* ---- >>model: loading a model ----
    A model is the weights plus the hyperparameters of one architecture. It is read-only after
    loading and may be shared by sessions on several threads. Weights are used in place from
-   the memory-mapped file where their dtype allows (f32, f16, bf16); compute is in f32. */
+   the memory-mapped file (GGUF q4_0 matrices excepted: see no_repack); compute is in f32. */
 typedef struct llm_model llm_model;
 
 typedef struct llm_model_desc {
     llm_allocator allocator;     /* zero = default */
     const char *config_file;     /* NULL = "config.json" next to the weights (e.g. "config.legacy.json") */
+    bool no_repack;              /* keep q4_0 matrices as the file has them: no copy in memory, slower kernels
+                                    (by default they are regrouped at load for the AVX2 kernels) */
 } llm_model_desc;
 
 /* Load a model from `path`:

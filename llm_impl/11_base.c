@@ -179,6 +179,16 @@ LLM_PRIVATE void llm__unmap(llm__mapping *m) {
     memset(m, 0, sizeof *m);
 }
 
+/* The bytes [p, p + n) of a mapping were copied and will not be read again: their whole pages
+   leave the resident set. Were they read after all, they would fault back in from the file,
+   so this never changes what is read. Heap copies are left alone. */
+LLM_PRIVATE void llm__map_release(const llm__mapping *m, const void *p, size_t n) {
+    const uint8_t *b = (const uint8_t *)p;
+    if (m->heap || !m->data || b < m->data || n > m->size || b - m->data > (ptrdiff_t)(m->size - n)) return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo = ((uintptr_t)b + page - 1) / page * page, hi = ((uintptr_t)b + n) / page * page;
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* Map a file, or, when it is one zstd frame (a compressed safetensors file), decompress it
    into memory. The decompressed size must be recorded in the frame and at most max_bytes. */
 LLM_PRIVATE llm_status llm__map_file_zstd(const char *path, size_t max_bytes, llm__mapping *out) {

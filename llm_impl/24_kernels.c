@@ -27,7 +27,7 @@ static const llm__kernels llm__kernels_scalar = {
                 [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_scalar, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_scalar,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_scalar, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_scalar,
-                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar },
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_scalar },
     .dot_f32 = llm__dot_f32_scalar, .axpy_f32 = llm__axpy_f32_scalar, .scale_f32 = llm__scale_f32_scalar,
     .dots_f32 = llm__dots_f32_scalar, .axpys_f32 = llm__axpys_f32_scalar,
     .exp_sum_f32 = llm__exp_sum_f32_scalar, .act_mul = llm__act_mul_scalar,
@@ -43,8 +43,8 @@ static const llm__kernels llm__kernels_avx2 = {
                 [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_avx2, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_avx2,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_avx2, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_avx2,
-                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar },
-    .matmul_q8 = { [LLM_DTYPE_Q4_0] = true, [LLM_DTYPE_Q4_1] = true, [LLM_DTYPE_Q5_0] = true, [LLM_DTYPE_Q5_1] = true,
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_avx2 },
+    .matmul_q8 = { [LLM_DTYPE_Q4_0] = true, [LLM_DTYPE_Q4_0_R8] = true, [LLM_DTYPE_Q4_1] = true, [LLM_DTYPE_Q5_0] = true, [LLM_DTYPE_Q5_1] = true,
                    [LLM_DTYPE_Q8_0] = true, [LLM_DTYPE_Q4_K] = true, [LLM_DTYPE_Q5_K] = true, [LLM_DTYPE_Q6_K] = true },
     .dot_f32 = llm__dot_f32_avx2, .axpy_f32 = llm__axpy_f32_avx2, .scale_f32 = llm__scale_f32_avx2,
     .dots_f32 = llm__dots_f32_avx2, .axpys_f32 = llm__axpys_f32_avx2,
@@ -61,7 +61,7 @@ static const llm__kernels llm__kernels_neon = {
                 [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_scalar, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_scalar,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_scalar, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_scalar,
-                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar },   /* no NEON block kernels yet */
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_scalar },   /* no NEON block kernels yet */
     .dot_f32 = llm__dot_f32_neon, .axpy_f32 = llm__axpy_f32_neon, .scale_f32 = llm__scale_f32_neon,
     .dots_f32 = llm__dots_f32_neon, .axpys_f32 = llm__axpys_f32_neon,
     .exp_sum_f32 = llm__exp_sum_f32_neon, .act_mul = llm__act_mul_neon,

@@ -48,6 +48,7 @@ struct llm_model {
     int64_t n_views;
     void **owned;                       /* blocks the model allocated (f32 vectors, views, transposes) */
     int64_t n_owned, cap_owned;
+    bool repack;                        /* regroup q4_0 matrices for the kernels (llm_model_desc.no_repack) */
     const llm_tensor *tok_embd;         /* [V, C] */
     const llm_tensor *pos_embd;         /* [n_ctx_train, C] learned positions (GPT-2), or NULL */
     const llm_tensor *output;           /* [V, C] (= tok_embd when tied) */
@@ -160,7 +161,7 @@ static const llm_tensor *llm__model_tensor(const llm_model *m, const char *name)
 }
 
 /* Zeroed memory owned by the model (freed with it). */
-static void *llm__model_own(llm_model *m, size_t bytes) {
+static void *llm__model_own_raw(llm_model *m, size_t bytes) {
     if (m->n_owned == m->cap_owned) {
         int64_t cap = m->cap_owned ? 2 * m->cap_owned : 64;
         void **p = (void **)realloc(m->owned, (size_t)cap * sizeof *p);
@@ -169,7 +170,13 @@ static void *llm__model_own(llm_model *m, size_t bytes) {
         m->cap_owned = cap;
     }
     void *v = llm__alloc(&m->alloc, bytes ? bytes : 1);
-    if (v) { memset(v, 0, bytes); m->owned[m->n_owned++] = v; }
+    if (v) m->owned[m->n_owned++] = v;
+    return v;
+}
+
+static void *llm__model_own(llm_model *m, size_t bytes) {
+    void *v = llm__model_own_raw(m, bytes);
+    if (v) memset(v, 0, bytes);
     return v;
 }
 
@@ -204,6 +211,26 @@ static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, in
     if (!llm__matmul_dtype(t->dtype))
         return llm__fail(LLM_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, which no matmul kernel takes", m->path, name, llm__dtypes[t->dtype].name);
     *out = t;
+    return LLM_OK;
+}
+
+/* A q4_0 matrix or stack whose slices (experts, fused parts) are whole groups of `slice_rows`
+   rows, 8 dividing them, becomes q4_0_r8 (23_kernels_ggml.c) when the kernels in use read that
+   faster: a copy the model owns, made once; the file's pages are let go. */
+static llm_status llm__repack_q4_0(llm_model *m, const llm_tensor **t, int64_t slice_rows) {
+    const llm_tensor *src = *t;
+    if (!m->repack || src->dtype != LLM_DTYPE_Q4_0 || !llm__k->matmul_q8[LLM_DTYPE_Q4_0_R8] || slice_rows % 8) return LLM_OK;
+    int64_t k = src->shape[src->n_dims - 1], n_groups = llm_tensor_n_elems(src) / k / 8;
+    size_t group_bytes = 8 * llm_dtype_n_bytes(LLM_DTYPE_Q4_0, k);
+    llm_tensor *v = (llm_tensor *)llm__model_own(m, sizeof *v);
+    uint8_t *d = (uint8_t *)llm__model_own_raw(m, (size_t)n_groups * group_bytes);
+    if (!v || !d) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory regrouping '%s'", m->path, src->name);
+    for (int64_t g = 0; g < n_groups; g++) llm__q4_0_r8_pack((const uint8_t *)src->data + g * group_bytes, d + g * group_bytes, k);
+    *v = *src;
+    v->dtype = LLM_DTYPE_Q4_0_R8;
+    v->data = d;
+    llm__map_release(&m->bin, src->data, (size_t)n_groups * group_bytes);
+    *t = v;
     return LLM_OK;
 }
 
@@ -344,6 +371,9 @@ static llm_status llm__bind_entry(llm_model *m, const llm__wspec *w, const char 
     const llm_tensor *t;
     llm_status s = w->transposed ? llm__bind_transposed(m, name, rows, cols, &t) : llm__bind_mat(m, name, rows, cols, required, &t);
     if (s || !t) return s;
+    int64_t slice_rows = rows;   /* the fused parts must be whole groups too */
+    for (int i = 0; i < 3 && w->part[1] && w->part[i]; i++) slice_rows = llm__dim_size(hp, (llm__dim)w->part[i]) % 8 ? 1 : slice_rows;
+    if ((s = llm__repack_q4_0(m, &t, slice_rows))) return s;
     if (!w->part[1]) { *(const llm_tensor **)((char *)l + w->slot[0]) = t; return LLM_OK; }
     for (int64_t i = 0, row0 = 0; i < 3 && w->part[i]; row0 += llm__dim_size(hp, (llm__dim)w->part[i]), i++) {
         const llm_tensor *v = llm__model_view(m, t, 0, row0, llm__dim_size(hp, (llm__dim)w->part[i]));
@@ -365,28 +395,31 @@ static llm_status llm__bind_experts(llm_model *m, const llm__names *nm, const ch
     bool stacked = !llm__model_tensor(m, n) && nm->stacked[0];
     for (int j = 0; j < 3; j++) {
         int64_t rows = j == 2 ? C : F, cols = j == 2 ? F : C;
+        const llm_tensor *st = NULL;
         if (stacked) {
             snprintf(n, sizeof n, "%s%s", prefix, nm->stacked[j]);
-            const llm_tensor *t = llm__model_tensor(m, n);
-            if (!t) return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is missing (and so are per-expert tensors)", m->path, n);
-            bool packed = t->dtype == LLM_DTYPE_U32;          /* >>mlx-model: quantized stack, checked per expert */
-            if (t->n_dims != 3 || t->shape[0] != E || t->shape[1] != rows || (!packed && (t->shape[2] != cols || !llm__matmul_dtype(t->dtype))))
+            st = llm__model_tensor(m, n);
+            if (!st) return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is missing (and so are per-expert tensors)", m->path, n);
+            bool packed = st->dtype == LLM_DTYPE_U32;         /* >>mlx-model: quantized stack, checked per expert */
+            if (st->n_dims != 3 || st->shape[0] != E || st->shape[1] != rows || (!packed && (st->shape[2] != cols || !llm__matmul_dtype(st->dtype))))
                 return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is not a stack [%lld, %lld, %lld]", m->path, n, (long long)E,
                                  (long long)rows, (long long)cols);
+            llm_status s = llm__repack_q4_0(m, &st, rows);
+            if (s) return s;
         }
         for (int64_t e = 0; e < E; e++) {
             const llm_tensor **slot = j == 0 ? &l->experts[e].gate : j == 1 ? &l->experts[e].up : &l->experts[e].down;
             llm_status s = LLM_OK;
-            const llm_tensor *st = stacked ? llm__model_tensor(m, n) : NULL;
             if (st && st->dtype == LLM_DTYPE_U32) {
                 s = llm__bind_mlx_expert(m, n, st, e, rows, cols, slot);   /* >>mlx-model */
-            } else if (stacked) {
-                if (!(*slot = llm__model_view(m, llm__model_tensor(m, n), e, 0, rows))) s = llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
+            } else if (st) {
+                if (!(*slot = llm__model_view(m, st, e, 0, rows))) s = llm__fail(LLM_ERR_NOMEM, "%s: out of memory", m->path);
             } else {
                 snprintf(ep, sizeof ep, nm->expert, (long long)e);
                 char en[512];
                 snprintf(en, sizeof en, "%s%s%s", prefix, ep, nm->expert_w[j]);
                 s = llm__bind_mat(m, en, rows, cols, true, slot);
+                if (!s) s = llm__repack_q4_0(m, slot, rows);
             }
             if (s) return s;
         }
@@ -404,6 +437,7 @@ static llm_status llm__bind_names(llm_model *m, const llm__names *nm) {
     if (!s) s = llm__bind_vec(m, nm->out_norm, C, true, &m->out_norm);
     if (!s && nm->out_norm_b) s = llm__bind_vec(m, nm->out_norm_b, C, false, &m->out_norm_b);
     if (!s) s = llm__bind_mat(m, nm->output, V, C, !hp->tie_embeddings, &m->output);
+    if (!s && m->output) s = llm__repack_q4_0(m, &m->output, V);
     if (!s && nm->output_b) s = llm__bind_vec(m, nm->output_b, V, false, &m->output_b);
     if (!s && !m->output) m->output = m->tok_embd;
     for (int64_t il = 0; il < hp->n_layers && !s; il++) {

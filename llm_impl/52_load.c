@@ -434,6 +434,7 @@ static llm_status llm__model_new(const char *path, const llm_model_desc *desc, l
     llm_model *m = (llm_model *)calloc(1, sizeof *m);
     if (!m) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path);
     if (desc) m->alloc = desc->allocator;
+    m->repack = !desc || !desc->no_repack;
     LLM_ASSERT(!m->alloc.alloc == !m->alloc.free);
     m->path = llm__strdup(NULL, path);
     if (!m->path) { free(m); return llm__fail(LLM_ERR_NOMEM, "%s: out of memory", path); }

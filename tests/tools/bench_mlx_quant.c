@@ -2,13 +2,14 @@
    plain read of the same number of bytes. Build and run by hand:
      make llm.h && cc -O2 -march=native -std=c11 -I. -o /tmp/bench tests/tools/bench_mlx_quant.c \
         -lutf8proc -lzstd -lcjson -lpthread -lm && /tmp/bench [bits] [group] [threads] [copies] [decode|prefill]   or   /tmp/bench model [threads]
-   or   /tmp/bench ggml q4_0|q8_0|... [threads] [tokens]   (llm__matmul with a GGUF block format)
+   or   /tmp/bench ggml q4_0|q8_0|... [threads] [tokens] [rows cols]   (llm__matmul with a GGUF block format)
    The matrix is [2048, 8192]; six copies are cycled so the weights come from memory, not L3. */
 #define LLM_IMPLEMENTATION
 #include "llm.h"
 #include <time.h>
 
-enum { ROWS = 2048, COLS = 8192, MAX_COPIES = 6 };
+enum { MAX_COPIES = 6 };
+static int ROWS = 2048, COLS = 8192;   /* ggml mode: [rows cols] after the token count */
 static int COPIES = MAX_COPIES;
 
 static double now(void) {
@@ -107,6 +108,7 @@ static int bench_ggml(const char *type, int nth, int64_t n_tok) {
 
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "model")) return bench_model(argc > 2 ? atoi(argv[2]) : 1);
+    if (argc > 6) { ROWS = atoi(argv[5]); COLS = atoi(argv[6]); }
     if (argc > 2 && !strcmp(argv[1], "ggml")) return bench_ggml(argv[2], argc > 3 ? atoi(argv[3]) : 1, argc > 4 ? atoi(argv[4]) : 1);
     int bits = argc > 1 ? atoi(argv[1]) : 4, gs = argc > 2 ? atoi(argv[2]) : 64, nth = argc > 3 ? atoi(argv[3]) : 1;
     llm_pool *pool;
