@@ -242,7 +242,8 @@ typedef enum llm_dtype {
     LLM_DTYPE_Q6_K,
     LLM_DTYPE_Q8_K,
     LLM_DTYPE_MLX_AFFINE,   /* >>mlx-model: an MLX-quantized matrix; data is an llm__qmat (53_mlx_model.c), no flat layout */
-    LLM_DTYPE_Q4_0_R8,      /* q4_0 rows interleaved in groups of 8: made at load for the AVX2 kernels (23_kernels_ggml.c) */
+    LLM_DTYPE_Q4_0_R8,      /* q4_0 and q8_0 rows interleaved in groups of 8: made at load for the AVX2 kernels */
+    LLM_DTYPE_Q8_0_R8,      /* (23_kernels_ggml.c) */
     LLM_DTYPE_COUNT
 } llm_dtype;
 
@@ -1686,6 +1687,7 @@ static const llm_dtype_info llm__dtypes[LLM_DTYPE_COUNT] = {
     [LLM_DTYPE_Q8_K] = { "q8_K", NULL, 256, 292, false },
     [LLM_DTYPE_MLX_AFFINE] = { "mlx", NULL, 1, 0, false },   /* bytes 0: not a flat array (an llm__qmat) */
     [LLM_DTYPE_Q4_0_R8] = { "q4_0_r8", NULL, 32, 18, false },  /* 8 rows take the bytes of 8 q4_0 rows */
+    [LLM_DTYPE_Q8_0_R8] = { "q8_0_r8", NULL, 32, 34, false },
 };
 
 LLM_API const llm_dtype_info *llm_dtype_get(llm_dtype dtype) {
@@ -2286,43 +2288,55 @@ LLM__MATMUL_DEQ(llm__matmul_q6_K_scalar, LLM_DTYPE_Q6_K)
 LLM__MATMUL_DEQ(llm__matmul_q8_K_scalar, LLM_DTYPE_Q8_K)
 #undef LLM__MATMUL_DEQ
 
-/* q4_0_r8: q4_0 rows regrouped by 8 so that one 32-byte load holds 4 bytes of each of the
-   8 rows. Its AVX2 kernel then keeps one row per int32 lane from the products to the output,
-   with no horizontal sums, and reads one scale vector per block: about twice the speed of
-   q4_0 in place. The model makes it at load (llm__repack_q4_0, 51_model.c). Rows [8g, 8g + 8)
-   keep the bytes rows 8g..8g+7 had, 144 per column of blocks b:
+/* q4_0_r8, q8_0_r8: q4_0 / q8_0 rows regrouped by 8 so that one 32-byte load holds 4 bytes
+   of each of the 8 rows. Their AVX2 kernels then keep one row per int32 lane from the
+   products to the output, with no horizontal sums, and read one scale vector per block:
+   about twice the speed of the formats in place. The model makes them at load
+   (llm__repack, 51_model.c). Rows [8g, 8g + 8) keep the bytes rows 8g..8g+7 had, 8 blocks
+   (144 or 272 bytes) per column of blocks b:
      16 bytes   the 8 rows' f16 scales d, row j at 2j
-     128 bytes  for chunk c = 0..3, for row j = 0..7: bytes 4c..4c+3 of row j's 16 nibble bytes
+     then       for chunk c (4 of q4_0's 16 nibble bytes, 8 of q8_0's 32 quants), for row
+                j = 0..7: bytes 4c..4c+3 of row j's quants
    so a slice of whole groups (an expert of a stack, q/k/v of a fused matrix) is still a view. */
-static void llm__q4_0_r8_pack(const uint8_t *rows, uint8_t *group, int64_t k) {
-    size_t row_bytes = (size_t)k / 32 * 18;
-    for (int64_t b = 0; b < k / 32; b++, group += 144)
+static llm_dtype llm__r8_of(llm_dtype dt) {
+    return dt == LLM_DTYPE_Q4_0 ? LLM_DTYPE_Q4_0_R8 : dt == LLM_DTYPE_Q8_0 ? LLM_DTYPE_Q8_0_R8 : LLM_DTYPE_COUNT;
+}
+static llm_dtype llm__r8_base(llm_dtype dt) { return dt == LLM_DTYPE_Q4_0_R8 ? LLM_DTYPE_Q4_0 : LLM_DTYPE_Q8_0; }
+
+/* 8 rows of k weights of the base dtype (bb bytes per block) -> one group. */
+static void llm__r8_pack(const uint8_t *rows, uint8_t *group, int64_t k, int bb) {
+    size_t row_bytes = (size_t)k / 32 * (size_t)bb;
+    for (int64_t b = 0; b < k / 32; b++, group += 8 * bb)
         for (int j = 0; j < 8; j++) {
-            const uint8_t *blk = rows + (size_t)j * row_bytes + (size_t)b * 18;
+            const uint8_t *blk = rows + (size_t)j * row_bytes + (size_t)b * (size_t)bb;
             memcpy(group + 2 * j, blk, 2);
-            for (int c = 0; c < 4; c++) memcpy(group + 16 + 32 * c + 4 * j, blk + 2 + 4 * c, 4);
+            for (int c = 0; c < (bb - 2) / 4; c++) memcpy(group + 16 + 32 * c + 4 * j, blk + 2 + 4 * c, 4);
         }
 }
 
-/* Row j's q4_0 block back from a 144-byte column of a group. */
-static void llm__q4_0_r8_block(const uint8_t *col, int j, uint8_t blk[18]) {
+/* Row j's block back from a column of blocks of a group. */
+static void llm__r8_block(const uint8_t *col, int j, int bb, uint8_t *blk) {
     memcpy(blk, col + 2 * j, 2);
-    for (int c = 0; c < 4; c++) memcpy(blk + 2 + 4 * c, col + 16 + 32 * c + 4 * j, 4);
+    for (int c = 0; c < (bb - 2) / 4; c++) memcpy(blk + 2 + 4 * c, col + 16 + 32 * c + 4 * j, 4);
 }
 
-/* Scalar reference: each row's blocks unpacked and dequantized as q4_0's are. */
-static void llm__matmul_q4_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
-    size_t row_bytes = (size_t)a->k / 32 * 18;
+/* Scalar reference: each row's blocks unpacked and dequantized as the base format's are. */
+static void llm__matmul_r8_scalar(llm_dtype dt, const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    llm_dtype base = llm__r8_base(dt);
+    int bb = llm__dtypes[base].block_bytes;
+    size_t row_bytes = (size_t)a->k / 32 * (size_t)bb;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *group = (const uint8_t *)a->w + (size_t)(r / 8) * 8 * row_bytes;
         for (int64_t b = 0; b < a->k / 32; b++) {
-            uint8_t blk[18];
-            llm__q4_0_r8_block(group + (size_t)b * 144, (int)(r % 8), blk);
-            (void)llm_dequantize(LLM_DTYPE_Q4_0, blk, scratch + 32 * b, 32);
+            uint8_t blk[34];
+            llm__r8_block(group + (size_t)b * 8 * (size_t)bb, (int)(r % 8), bb, blk);
+            (void)llm_dequantize(base, blk, scratch + 32 * b, 32);
         }
         for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_scalar(a->x + t * a->k, scratch, a->k);
     }
 }
+static void llm__matmul_q4_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q4_0_R8, a, r0, r1, s); }
+static void llm__matmul_q8_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q8_0_R8, a, r0, r1, s); }
 
 /* The eight 6-bit scales and mins of a q4_K/q5_K block, packed in 12 bytes: for s < 4 the low
    6 bits of bytes s (scale) and s + 4 (min); for s >= 4 the nibbles of byte s + 4 (scale low,
@@ -2659,32 +2673,46 @@ LLM__MATMUL_B32(llm__matmul_q5_1_avx2, LLM__B32_Q5_1, LLM_DTYPE_Q5_1)
 LLM__MATMUL_B32(llm__matmul_q8_0_avx2, LLM__B32_Q8_0, LLM_DTYPE_Q8_0)
 #undef LLM__MATMUL_B32
 
-/* q4_0_r8, one group of 8 rows x RN tokens. Per block and token, lane j of the int32 sums
-   is row j's dot product: 4-byte chunks of the 8 rows meet the token's matching 4 bytes,
-   broadcast (maddubs pairs them, 8 products stay within int16: 8 x 2 x 15 x 127 < 2^15,
-   madd adds the pairs). The codes are unsigned (w = d (u - 8)): the -8 is paid in integers,
-   8 qsum. Every output gets the same operations whatever RN, so batch sizes agree bitwise. */
-static LLM__INLINE void llm__tile_r8(int RN, const uint8_t *g, const llm__q8_act *x, int64_t k, float *y, int64_t ldy) {
+/* q4_0_r8 / q8_0_r8, one group of 8 rows x RN tokens. Per block and token, lane j of the
+   int32 sums is row j's dot product: 4-byte chunks of the 8 rows meet the token's matching
+   4 bytes, broadcast (maddubs multiplies and adds pairs, madd the pairs of pairs).
+   q4_0's codes are unsigned (w = d (u - 8)): 8 products stay within int16
+   (8 x 2 x 15 x 127 < 2^15) before one madd, and the -8 is paid in integers, 8 qsum.
+   q8_0's are signed: |w| meets x with w's sign, each product pair can reach 2 x 128 x 127,
+   so each chunk has its own madd. Every output gets the same operations whatever RN, so
+   batch sizes agree bitwise. */
+static LLM__INLINE void llm__tile_r8(bool q8, int RN, const uint8_t *g, const llm__q8_act *x, int64_t k, float *y, int64_t ldy) {
     const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    const int n_chunks = q8 ? 8 : 4;
     __m256 acc[4];
     LLM__UNROLL for (int t = 0; t < RN; t++) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < k / 32; b++, g += 144) {
-        __m256i s16[4];
-        LLM__UNROLL for (int t = 0; t < RN; t++) s16[t] = _mm256_setzero_si256();
-        LLM__UNROLL for (int c = 0; c < 4; c++) {
+    for (int64_t b = 0; b < k / 32; b++, g += q8 ? 272 : 144) {
+        __m256i sum[4];   /* q4_0: int16 pairs; q8_0: int32 */
+        LLM__UNROLL for (int t = 0; t < RN; t++) sum[t] = _mm256_setzero_si256();
+        LLM__UNROLL for (int c = 0; c < n_chunks; c++) {
             __m256i raw = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c));
+            if (q8) {
+                __m256i mag = _mm256_sign_epi8(raw, raw);
+                LLM__UNROLL for (int t = 0; t < RN; t++) {
+                    int32_t xc;
+                    memcpy(&xc, x[t].q + 32 * b + 4 * c, 4);
+                    __m256i p = _mm256_maddubs_epi16(mag, _mm256_sign_epi8(_mm256_set1_epi32(xc), raw));
+                    sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(p, ones));
+                }
+                continue;
+            }
             __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
             LLM__UNROLL for (int t = 0; t < RN; t++) {
                 int32_t xl, xh;   /* elements 4c.. (low nibbles) and 16 + 4c.. (high) */
                 memcpy(&xl, x[t].q + 32 * b + 4 * c, 4);
                 memcpy(&xh, x[t].q + 32 * b + 16 + 4 * c, 4);
-                s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(xl)));
-                s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(xh)));
+                sum[t] = _mm256_add_epi16(sum[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(xl)));
+                sum[t] = _mm256_add_epi16(sum[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(xh)));
             }
         }
         __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
         LLM__UNROLL for (int t = 0; t < RN; t++) {
-            __m256i dot = _mm256_sub_epi32(_mm256_madd_epi16(s16[t], ones), _mm256_set1_epi32(8 * x[t].qsum[b]));
+            __m256i dot = q8 ? sum[t] : _mm256_sub_epi32(_mm256_madd_epi16(sum[t], ones), _mm256_set1_epi32(8 * x[t].qsum[b]));
             acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(x[t].d[b])), _mm256_cvtepi32_ps(dot), acc[t]);
         }
     }
@@ -2692,11 +2720,10 @@ static LLM__INLINE void llm__tile_r8(int RN, const uint8_t *g, const llm__q8_act
 }
 
 /* Rows [r0, r1) (whole groups: llm__matmul deals 16-row panels) x tokens in tiles of 4. */
-static void llm__matmul_q4_0_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+static void llm__matmul_r8_avx2(bool q8, const llm__mm_args *a, int64_t r0, int64_t r1) {
     const llm__q8_mm *m = (const llm__q8_mm *)a->w;
-    size_t group_bytes = (size_t)a->k / 32 * 144;
+    size_t group_bytes = (size_t)a->k / 32 * (q8 ? 272 : 144);
     int64_t chunk = llm__q8_chunk(m->act_bytes);
-    (void)scratch;
     for (int64_t tc = 0; tc < a->n_tok; tc += chunk) {
         int64_t te = LLM__MIN(tc + chunk, a->n_tok);
         for (int64_t r = r0; r < r1; r += 8)
@@ -2706,16 +2733,22 @@ static void llm__matmul_q4_0_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t 
                 for (int j = 0; j < rn; j++) x[j] = llm__q8_token(m->act, m->act_bytes, t + j, a->k, 32);
                 const uint8_t *g = m->w + (size_t)(r / 8) * group_bytes;
                 float *y = a->y + t * a->ldy + r;
-                switch (rn) {
-                case 4:  llm__tile_r8(4, g, x, a->k, y, a->ldy); break;
-                case 3:  llm__tile_r8(3, g, x, a->k, y, a->ldy); break;
-                case 2:  llm__tile_r8(2, g, x, a->k, y, a->ldy); break;
-                default: llm__tile_r8(1, g, x, a->k, y, a->ldy); break;
+                switch (rn * 2 + q8) {
+                case 8:  llm__tile_r8(false, 4, g, x, a->k, y, a->ldy); break;
+                case 6:  llm__tile_r8(false, 3, g, x, a->k, y, a->ldy); break;
+                case 4:  llm__tile_r8(false, 2, g, x, a->k, y, a->ldy); break;
+                case 2:  llm__tile_r8(false, 1, g, x, a->k, y, a->ldy); break;
+                case 9:  llm__tile_r8(true, 4, g, x, a->k, y, a->ldy); break;
+                case 7:  llm__tile_r8(true, 3, g, x, a->k, y, a->ldy); break;
+                case 5:  llm__tile_r8(true, 2, g, x, a->k, y, a->ldy); break;
+                default: llm__tile_r8(true, 1, g, x, a->k, y, a->ldy); break;
                 }
                 t += rn;
             }
     }
 }
+static void llm__matmul_q4_0_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_r8_avx2(false, a, r0, r1); }
+static void llm__matmul_q8_0_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_r8_avx2(true, a, r0, r1); }
 
 /* The k-quants: one row and one token at a time, within token chunks. */
 static void llm__matmul_k_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, llm_dtype dt) {
@@ -3009,7 +3042,8 @@ static const llm__kernels llm__kernels_scalar = {
                 [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_scalar, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_scalar,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_scalar, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_scalar,
-                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_scalar },
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_scalar,
+                [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_scalar },
     .dot_f32 = llm__dot_f32_scalar, .axpy_f32 = llm__axpy_f32_scalar, .scale_f32 = llm__scale_f32_scalar,
     .dots_f32 = llm__dots_f32_scalar, .axpys_f32 = llm__axpys_f32_scalar,
     .exp_sum_f32 = llm__exp_sum_f32_scalar, .act_mul = llm__act_mul_scalar,
@@ -3025,8 +3059,9 @@ static const llm__kernels llm__kernels_avx2 = {
                 [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_avx2, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_avx2,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_avx2, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_avx2,
-                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_avx2 },
-    .matmul_q8 = { [LLM_DTYPE_Q4_0] = true, [LLM_DTYPE_Q4_0_R8] = true, [LLM_DTYPE_Q4_1] = true, [LLM_DTYPE_Q5_0] = true, [LLM_DTYPE_Q5_1] = true,
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_avx2,
+                [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_avx2 },
+    .matmul_q8 = { [LLM_DTYPE_Q4_0] = true, [LLM_DTYPE_Q4_0_R8] = true, [LLM_DTYPE_Q8_0_R8] = true, [LLM_DTYPE_Q4_1] = true, [LLM_DTYPE_Q5_0] = true, [LLM_DTYPE_Q5_1] = true,
                    [LLM_DTYPE_Q8_0] = true, [LLM_DTYPE_Q4_K] = true, [LLM_DTYPE_Q5_K] = true, [LLM_DTYPE_Q6_K] = true },
     .dot_f32 = llm__dot_f32_avx2, .axpy_f32 = llm__axpy_f32_avx2, .scale_f32 = llm__scale_f32_avx2,
     .dots_f32 = llm__dots_f32_avx2, .axpys_f32 = llm__axpys_f32_avx2,
@@ -3043,7 +3078,8 @@ static const llm__kernels llm__kernels_neon = {
                 [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_scalar, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_scalar,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_scalar, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_scalar,
-                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_scalar },   /* no NEON block kernels yet */
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_scalar,
+                [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_scalar },   /* no NEON block kernels yet */
     .dot_f32 = llm__dot_f32_neon, .axpy_f32 = llm__axpy_f32_neon, .scale_f32 = llm__scale_f32_neon,
     .dots_f32 = llm__dots_f32_neon, .axpys_f32 = llm__axpys_f32_neon,
     .exp_sum_f32 = llm__exp_sum_f32_neon, .act_mul = llm__act_mul_neon,
@@ -12546,20 +12582,22 @@ static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, in
     return LLM_OK;
 }
 
-/* A q4_0 matrix or stack whose slices (experts, fused parts) are whole groups of `slice_rows`
-   rows, 8 dividing them, becomes q4_0_r8 (23_kernels_ggml.c) when the kernels in use read that
-   faster: a copy the model owns, made once; the file's pages are let go. */
-static llm_status llm__repack_q4_0(llm_model *m, const llm_tensor **t, int64_t slice_rows) {
+/* A q4_0 or q8_0 matrix or stack whose slices (experts, fused parts) are whole groups of
+   `slice_rows` rows, 8 dividing them, becomes q4_0_r8 / q8_0_r8 (23_kernels_ggml.c) when the
+   kernels in use read that faster: a copy the model owns, made once; the file's pages are let go. */
+static llm_status llm__repack(llm_model *m, const llm_tensor **t, int64_t slice_rows) {
     const llm_tensor *src = *t;
-    if (!m->repack || src->dtype != LLM_DTYPE_Q4_0 || !llm__k->matmul_q8[LLM_DTYPE_Q4_0_R8] || slice_rows % 8) return LLM_OK;
+    llm_dtype r8 = llm__r8_of(src->dtype);
+    if (!m->repack || r8 == LLM_DTYPE_COUNT || !llm__k->matmul_q8[r8] || slice_rows % 8) return LLM_OK;
     int64_t k = src->shape[src->n_dims - 1], n_groups = llm_tensor_n_elems(src) / k / 8;
-    size_t group_bytes = 8 * llm_dtype_n_bytes(LLM_DTYPE_Q4_0, k);
+    size_t group_bytes = 8 * llm_dtype_n_bytes(src->dtype, k);
     llm_tensor *v = (llm_tensor *)llm__model_own(m, sizeof *v);
     uint8_t *d = (uint8_t *)llm__model_own_raw(m, (size_t)n_groups * group_bytes);
     if (!v || !d) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory regrouping '%s'", m->path, src->name);
-    for (int64_t g = 0; g < n_groups; g++) llm__q4_0_r8_pack((const uint8_t *)src->data + g * group_bytes, d + g * group_bytes, k);
+    for (int64_t g = 0; g < n_groups; g++)
+        llm__r8_pack((const uint8_t *)src->data + g * group_bytes, d + g * group_bytes, k, llm__dtypes[src->dtype].block_bytes);
     *v = *src;
-    v->dtype = LLM_DTYPE_Q4_0_R8;
+    v->dtype = r8;
     v->data = d;
     llm__map_release(&m->bin, src->data, (size_t)n_groups * group_bytes);
     *t = v;
@@ -12705,7 +12743,7 @@ static llm_status llm__bind_entry(llm_model *m, const llm__wspec *w, const char 
     if (s || !t) return s;
     int64_t slice_rows = rows;   /* the fused parts must be whole groups too */
     for (int i = 0; i < 3 && w->part[1] && w->part[i]; i++) slice_rows = llm__dim_size(hp, (llm__dim)w->part[i]) % 8 ? 1 : slice_rows;
-    if ((s = llm__repack_q4_0(m, &t, slice_rows))) return s;
+    if ((s = llm__repack(m, &t, slice_rows))) return s;
     if (!w->part[1]) { *(const llm_tensor **)((char *)l + w->slot[0]) = t; return LLM_OK; }
     for (int64_t i = 0, row0 = 0; i < 3 && w->part[i]; row0 += llm__dim_size(hp, (llm__dim)w->part[i]), i++) {
         const llm_tensor *v = llm__model_view(m, t, 0, row0, llm__dim_size(hp, (llm__dim)w->part[i]));
@@ -12736,7 +12774,7 @@ static llm_status llm__bind_experts(llm_model *m, const llm__names *nm, const ch
             if (st->n_dims != 3 || st->shape[0] != E || st->shape[1] != rows || (!packed && (st->shape[2] != cols || !llm__matmul_dtype(st->dtype))))
                 return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is not a stack [%lld, %lld, %lld]", m->path, n, (long long)E,
                                  (long long)rows, (long long)cols);
-            llm_status s = llm__repack_q4_0(m, &st, rows);
+            llm_status s = llm__repack(m, &st, rows);
             if (s) return s;
         }
         for (int64_t e = 0; e < E; e++) {
@@ -12751,7 +12789,7 @@ static llm_status llm__bind_experts(llm_model *m, const llm__names *nm, const ch
                 char en[512];
                 snprintf(en, sizeof en, "%s%s%s", prefix, ep, nm->expert_w[j]);
                 s = llm__bind_mat(m, en, rows, cols, true, slot);
-                if (!s) s = llm__repack_q4_0(m, slot, rows);
+                if (!s) s = llm__repack(m, slot, rows);
             }
             if (s) return s;
         }
@@ -12769,7 +12807,7 @@ static llm_status llm__bind_names(llm_model *m, const llm__names *nm) {
     if (!s) s = llm__bind_vec(m, nm->out_norm, C, true, &m->out_norm);
     if (!s && nm->out_norm_b) s = llm__bind_vec(m, nm->out_norm_b, C, false, &m->out_norm_b);
     if (!s) s = llm__bind_mat(m, nm->output, V, C, !hp->tie_embeddings, &m->output);
-    if (!s && m->output) s = llm__repack_q4_0(m, &m->output, V);
+    if (!s && m->output) s = llm__repack(m, &m->output, V);
     if (!s && nm->output_b) s = llm__bind_vec(m, nm->output_b, V, false, &m->output_b);
     if (!s && !m->output) m->output = m->tok_embd;
     for (int64_t il = 0; il < hp->n_layers && !s; il++) {

@@ -49,43 +49,55 @@ LLM__MATMUL_DEQ(llm__matmul_q6_K_scalar, LLM_DTYPE_Q6_K)
 LLM__MATMUL_DEQ(llm__matmul_q8_K_scalar, LLM_DTYPE_Q8_K)
 #undef LLM__MATMUL_DEQ
 
-/* q4_0_r8: q4_0 rows regrouped by 8 so that one 32-byte load holds 4 bytes of each of the
-   8 rows. Its AVX2 kernel then keeps one row per int32 lane from the products to the output,
-   with no horizontal sums, and reads one scale vector per block: about twice the speed of
-   q4_0 in place. The model makes it at load (llm__repack_q4_0, 51_model.c). Rows [8g, 8g + 8)
-   keep the bytes rows 8g..8g+7 had, 144 per column of blocks b:
+/* q4_0_r8, q8_0_r8: q4_0 / q8_0 rows regrouped by 8 so that one 32-byte load holds 4 bytes
+   of each of the 8 rows. Their AVX2 kernels then keep one row per int32 lane from the
+   products to the output, with no horizontal sums, and read one scale vector per block:
+   about twice the speed of the formats in place. The model makes them at load
+   (llm__repack, 51_model.c). Rows [8g, 8g + 8) keep the bytes rows 8g..8g+7 had, 8 blocks
+   (144 or 272 bytes) per column of blocks b:
      16 bytes   the 8 rows' f16 scales d, row j at 2j
-     128 bytes  for chunk c = 0..3, for row j = 0..7: bytes 4c..4c+3 of row j's 16 nibble bytes
+     then       for chunk c (4 of q4_0's 16 nibble bytes, 8 of q8_0's 32 quants), for row
+                j = 0..7: bytes 4c..4c+3 of row j's quants
    so a slice of whole groups (an expert of a stack, q/k/v of a fused matrix) is still a view. */
-static void llm__q4_0_r8_pack(const uint8_t *rows, uint8_t *group, int64_t k) {
-    size_t row_bytes = (size_t)k / 32 * 18;
-    for (int64_t b = 0; b < k / 32; b++, group += 144)
+static llm_dtype llm__r8_of(llm_dtype dt) {
+    return dt == LLM_DTYPE_Q4_0 ? LLM_DTYPE_Q4_0_R8 : dt == LLM_DTYPE_Q8_0 ? LLM_DTYPE_Q8_0_R8 : LLM_DTYPE_COUNT;
+}
+static llm_dtype llm__r8_base(llm_dtype dt) { return dt == LLM_DTYPE_Q4_0_R8 ? LLM_DTYPE_Q4_0 : LLM_DTYPE_Q8_0; }
+
+/* 8 rows of k weights of the base dtype (bb bytes per block) -> one group. */
+static void llm__r8_pack(const uint8_t *rows, uint8_t *group, int64_t k, int bb) {
+    size_t row_bytes = (size_t)k / 32 * (size_t)bb;
+    for (int64_t b = 0; b < k / 32; b++, group += 8 * bb)
         for (int j = 0; j < 8; j++) {
-            const uint8_t *blk = rows + (size_t)j * row_bytes + (size_t)b * 18;
+            const uint8_t *blk = rows + (size_t)j * row_bytes + (size_t)b * (size_t)bb;
             memcpy(group + 2 * j, blk, 2);
-            for (int c = 0; c < 4; c++) memcpy(group + 16 + 32 * c + 4 * j, blk + 2 + 4 * c, 4);
+            for (int c = 0; c < (bb - 2) / 4; c++) memcpy(group + 16 + 32 * c + 4 * j, blk + 2 + 4 * c, 4);
         }
 }
 
-/* Row j's q4_0 block back from a 144-byte column of a group. */
-static void llm__q4_0_r8_block(const uint8_t *col, int j, uint8_t blk[18]) {
+/* Row j's block back from a column of blocks of a group. */
+static void llm__r8_block(const uint8_t *col, int j, int bb, uint8_t *blk) {
     memcpy(blk, col + 2 * j, 2);
-    for (int c = 0; c < 4; c++) memcpy(blk + 2 + 4 * c, col + 16 + 32 * c + 4 * j, 4);
+    for (int c = 0; c < (bb - 2) / 4; c++) memcpy(blk + 2 + 4 * c, col + 16 + 32 * c + 4 * j, 4);
 }
 
-/* Scalar reference: each row's blocks unpacked and dequantized as q4_0's are. */
-static void llm__matmul_q4_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
-    size_t row_bytes = (size_t)a->k / 32 * 18;
+/* Scalar reference: each row's blocks unpacked and dequantized as the base format's are. */
+static void llm__matmul_r8_scalar(llm_dtype dt, const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    llm_dtype base = llm__r8_base(dt);
+    int bb = llm__dtypes[base].block_bytes;
+    size_t row_bytes = (size_t)a->k / 32 * (size_t)bb;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *group = (const uint8_t *)a->w + (size_t)(r / 8) * 8 * row_bytes;
         for (int64_t b = 0; b < a->k / 32; b++) {
-            uint8_t blk[18];
-            llm__q4_0_r8_block(group + (size_t)b * 144, (int)(r % 8), blk);
-            (void)llm_dequantize(LLM_DTYPE_Q4_0, blk, scratch + 32 * b, 32);
+            uint8_t blk[34];
+            llm__r8_block(group + (size_t)b * 8 * (size_t)bb, (int)(r % 8), bb, blk);
+            (void)llm_dequantize(base, blk, scratch + 32 * b, 32);
         }
         for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_scalar(a->x + t * a->k, scratch, a->k);
     }
 }
+static void llm__matmul_q4_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q4_0_R8, a, r0, r1, s); }
+static void llm__matmul_q8_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q8_0_R8, a, r0, r1, s); }
 
 /* The eight 6-bit scales and mins of a q4_K/q5_K block, packed in 12 bytes: for s < 4 the low
    6 bits of bytes s (scale) and s + 4 (min); for s >= 4 the nibbles of byte s + 4 (scale low,
@@ -422,32 +434,46 @@ LLM__MATMUL_B32(llm__matmul_q5_1_avx2, LLM__B32_Q5_1, LLM_DTYPE_Q5_1)
 LLM__MATMUL_B32(llm__matmul_q8_0_avx2, LLM__B32_Q8_0, LLM_DTYPE_Q8_0)
 #undef LLM__MATMUL_B32
 
-/* q4_0_r8, one group of 8 rows x RN tokens. Per block and token, lane j of the int32 sums
-   is row j's dot product: 4-byte chunks of the 8 rows meet the token's matching 4 bytes,
-   broadcast (maddubs pairs them, 8 products stay within int16: 8 x 2 x 15 x 127 < 2^15,
-   madd adds the pairs). The codes are unsigned (w = d (u - 8)): the -8 is paid in integers,
-   8 qsum. Every output gets the same operations whatever RN, so batch sizes agree bitwise. */
-static LLM__INLINE void llm__tile_r8(int RN, const uint8_t *g, const llm__q8_act *x, int64_t k, float *y, int64_t ldy) {
+/* q4_0_r8 / q8_0_r8, one group of 8 rows x RN tokens. Per block and token, lane j of the
+   int32 sums is row j's dot product: 4-byte chunks of the 8 rows meet the token's matching
+   4 bytes, broadcast (maddubs multiplies and adds pairs, madd the pairs of pairs).
+   q4_0's codes are unsigned (w = d (u - 8)): 8 products stay within int16
+   (8 x 2 x 15 x 127 < 2^15) before one madd, and the -8 is paid in integers, 8 qsum.
+   q8_0's are signed: |w| meets x with w's sign, each product pair can reach 2 x 128 x 127,
+   so each chunk has its own madd. Every output gets the same operations whatever RN, so
+   batch sizes agree bitwise. */
+static LLM__INLINE void llm__tile_r8(bool q8, int RN, const uint8_t *g, const llm__q8_act *x, int64_t k, float *y, int64_t ldy) {
     const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    const int n_chunks = q8 ? 8 : 4;
     __m256 acc[4];
     LLM__UNROLL for (int t = 0; t < RN; t++) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < k / 32; b++, g += 144) {
-        __m256i s16[4];
-        LLM__UNROLL for (int t = 0; t < RN; t++) s16[t] = _mm256_setzero_si256();
-        LLM__UNROLL for (int c = 0; c < 4; c++) {
+    for (int64_t b = 0; b < k / 32; b++, g += q8 ? 272 : 144) {
+        __m256i sum[4];   /* q4_0: int16 pairs; q8_0: int32 */
+        LLM__UNROLL for (int t = 0; t < RN; t++) sum[t] = _mm256_setzero_si256();
+        LLM__UNROLL for (int c = 0; c < n_chunks; c++) {
             __m256i raw = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c));
+            if (q8) {
+                __m256i mag = _mm256_sign_epi8(raw, raw);
+                LLM__UNROLL for (int t = 0; t < RN; t++) {
+                    int32_t xc;
+                    memcpy(&xc, x[t].q + 32 * b + 4 * c, 4);
+                    __m256i p = _mm256_maddubs_epi16(mag, _mm256_sign_epi8(_mm256_set1_epi32(xc), raw));
+                    sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(p, ones));
+                }
+                continue;
+            }
             __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
             LLM__UNROLL for (int t = 0; t < RN; t++) {
                 int32_t xl, xh;   /* elements 4c.. (low nibbles) and 16 + 4c.. (high) */
                 memcpy(&xl, x[t].q + 32 * b + 4 * c, 4);
                 memcpy(&xh, x[t].q + 32 * b + 16 + 4 * c, 4);
-                s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(xl)));
-                s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(xh)));
+                sum[t] = _mm256_add_epi16(sum[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(xl)));
+                sum[t] = _mm256_add_epi16(sum[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(xh)));
             }
         }
         __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
         LLM__UNROLL for (int t = 0; t < RN; t++) {
-            __m256i dot = _mm256_sub_epi32(_mm256_madd_epi16(s16[t], ones), _mm256_set1_epi32(8 * x[t].qsum[b]));
+            __m256i dot = q8 ? sum[t] : _mm256_sub_epi32(_mm256_madd_epi16(sum[t], ones), _mm256_set1_epi32(8 * x[t].qsum[b]));
             acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(x[t].d[b])), _mm256_cvtepi32_ps(dot), acc[t]);
         }
     }
@@ -455,11 +481,10 @@ static LLM__INLINE void llm__tile_r8(int RN, const uint8_t *g, const llm__q8_act
 }
 
 /* Rows [r0, r1) (whole groups: llm__matmul deals 16-row panels) x tokens in tiles of 4. */
-static void llm__matmul_q4_0_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+static void llm__matmul_r8_avx2(bool q8, const llm__mm_args *a, int64_t r0, int64_t r1) {
     const llm__q8_mm *m = (const llm__q8_mm *)a->w;
-    size_t group_bytes = (size_t)a->k / 32 * 144;
+    size_t group_bytes = (size_t)a->k / 32 * (q8 ? 272 : 144);
     int64_t chunk = llm__q8_chunk(m->act_bytes);
-    (void)scratch;
     for (int64_t tc = 0; tc < a->n_tok; tc += chunk) {
         int64_t te = LLM__MIN(tc + chunk, a->n_tok);
         for (int64_t r = r0; r < r1; r += 8)
@@ -469,16 +494,22 @@ static void llm__matmul_q4_0_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t 
                 for (int j = 0; j < rn; j++) x[j] = llm__q8_token(m->act, m->act_bytes, t + j, a->k, 32);
                 const uint8_t *g = m->w + (size_t)(r / 8) * group_bytes;
                 float *y = a->y + t * a->ldy + r;
-                switch (rn) {
-                case 4:  llm__tile_r8(4, g, x, a->k, y, a->ldy); break;
-                case 3:  llm__tile_r8(3, g, x, a->k, y, a->ldy); break;
-                case 2:  llm__tile_r8(2, g, x, a->k, y, a->ldy); break;
-                default: llm__tile_r8(1, g, x, a->k, y, a->ldy); break;
+                switch (rn * 2 + q8) {
+                case 8:  llm__tile_r8(false, 4, g, x, a->k, y, a->ldy); break;
+                case 6:  llm__tile_r8(false, 3, g, x, a->k, y, a->ldy); break;
+                case 4:  llm__tile_r8(false, 2, g, x, a->k, y, a->ldy); break;
+                case 2:  llm__tile_r8(false, 1, g, x, a->k, y, a->ldy); break;
+                case 9:  llm__tile_r8(true, 4, g, x, a->k, y, a->ldy); break;
+                case 7:  llm__tile_r8(true, 3, g, x, a->k, y, a->ldy); break;
+                case 5:  llm__tile_r8(true, 2, g, x, a->k, y, a->ldy); break;
+                default: llm__tile_r8(true, 1, g, x, a->k, y, a->ldy); break;
                 }
                 t += rn;
             }
     }
 }
+static void llm__matmul_q4_0_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_r8_avx2(false, a, r0, r1); }
+static void llm__matmul_q8_0_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_r8_avx2(true, a, r0, r1); }
 
 /* The k-quants: one row and one token at a time, within token chunks. */
 static void llm__matmul_k_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, llm_dtype dt) {

@@ -214,20 +214,22 @@ static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, in
     return LLM_OK;
 }
 
-/* A q4_0 matrix or stack whose slices (experts, fused parts) are whole groups of `slice_rows`
-   rows, 8 dividing them, becomes q4_0_r8 (23_kernels_ggml.c) when the kernels in use read that
-   faster: a copy the model owns, made once; the file's pages are let go. */
-static llm_status llm__repack_q4_0(llm_model *m, const llm_tensor **t, int64_t slice_rows) {
+/* A q4_0 or q8_0 matrix or stack whose slices (experts, fused parts) are whole groups of
+   `slice_rows` rows, 8 dividing them, becomes q4_0_r8 / q8_0_r8 (23_kernels_ggml.c) when the
+   kernels in use read that faster: a copy the model owns, made once; the file's pages are let go. */
+static llm_status llm__repack(llm_model *m, const llm_tensor **t, int64_t slice_rows) {
     const llm_tensor *src = *t;
-    if (!m->repack || src->dtype != LLM_DTYPE_Q4_0 || !llm__k->matmul_q8[LLM_DTYPE_Q4_0_R8] || slice_rows % 8) return LLM_OK;
+    llm_dtype r8 = llm__r8_of(src->dtype);
+    if (!m->repack || r8 == LLM_DTYPE_COUNT || !llm__k->matmul_q8[r8] || slice_rows % 8) return LLM_OK;
     int64_t k = src->shape[src->n_dims - 1], n_groups = llm_tensor_n_elems(src) / k / 8;
-    size_t group_bytes = 8 * llm_dtype_n_bytes(LLM_DTYPE_Q4_0, k);
+    size_t group_bytes = 8 * llm_dtype_n_bytes(src->dtype, k);
     llm_tensor *v = (llm_tensor *)llm__model_own(m, sizeof *v);
     uint8_t *d = (uint8_t *)llm__model_own_raw(m, (size_t)n_groups * group_bytes);
     if (!v || !d) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory regrouping '%s'", m->path, src->name);
-    for (int64_t g = 0; g < n_groups; g++) llm__q4_0_r8_pack((const uint8_t *)src->data + g * group_bytes, d + g * group_bytes, k);
+    for (int64_t g = 0; g < n_groups; g++)
+        llm__r8_pack((const uint8_t *)src->data + g * group_bytes, d + g * group_bytes, k, llm__dtypes[src->dtype].block_bytes);
     *v = *src;
-    v->dtype = LLM_DTYPE_Q4_0_R8;
+    v->dtype = r8;
     v->data = d;
     llm__map_release(&m->bin, src->data, (size_t)n_groups * group_bytes);
     *t = v;
@@ -373,7 +375,7 @@ static llm_status llm__bind_entry(llm_model *m, const llm__wspec *w, const char 
     if (s || !t) return s;
     int64_t slice_rows = rows;   /* the fused parts must be whole groups too */
     for (int i = 0; i < 3 && w->part[1] && w->part[i]; i++) slice_rows = llm__dim_size(hp, (llm__dim)w->part[i]) % 8 ? 1 : slice_rows;
-    if ((s = llm__repack_q4_0(m, &t, slice_rows))) return s;
+    if ((s = llm__repack(m, &t, slice_rows))) return s;
     if (!w->part[1]) { *(const llm_tensor **)((char *)l + w->slot[0]) = t; return LLM_OK; }
     for (int64_t i = 0, row0 = 0; i < 3 && w->part[i]; row0 += llm__dim_size(hp, (llm__dim)w->part[i]), i++) {
         const llm_tensor *v = llm__model_view(m, t, 0, row0, llm__dim_size(hp, (llm__dim)w->part[i]));
@@ -404,7 +406,7 @@ static llm_status llm__bind_experts(llm_model *m, const llm__names *nm, const ch
             if (st->n_dims != 3 || st->shape[0] != E || st->shape[1] != rows || (!packed && (st->shape[2] != cols || !llm__matmul_dtype(st->dtype))))
                 return llm__fail(LLM_ERR_FORMAT, "%s: tensor '%s' is not a stack [%lld, %lld, %lld]", m->path, n, (long long)E,
                                  (long long)rows, (long long)cols);
-            llm_status s = llm__repack_q4_0(m, &st, rows);
+            llm_status s = llm__repack(m, &st, rows);
             if (s) return s;
         }
         for (int64_t e = 0; e < E; e++) {
@@ -419,7 +421,7 @@ static llm_status llm__bind_experts(llm_model *m, const llm__names *nm, const ch
                 char en[512];
                 snprintf(en, sizeof en, "%s%s%s", prefix, ep, nm->expert_w[j]);
                 s = llm__bind_mat(m, en, rows, cols, true, slot);
-                if (!s) s = llm__repack_q4_0(m, slot, rows);
+                if (!s) s = llm__repack(m, slot, rows);
             }
             if (s) return s;
         }
@@ -437,7 +439,7 @@ static llm_status llm__bind_names(llm_model *m, const llm__names *nm) {
     if (!s) s = llm__bind_vec(m, nm->out_norm, C, true, &m->out_norm);
     if (!s && nm->out_norm_b) s = llm__bind_vec(m, nm->out_norm_b, C, false, &m->out_norm_b);
     if (!s) s = llm__bind_mat(m, nm->output, V, C, !hp->tie_embeddings, &m->output);
-    if (!s && m->output) s = llm__repack_q4_0(m, &m->output, V);
+    if (!s && m->output) s = llm__repack(m, &m->output, V);
     if (!s && nm->output_b) s = llm__bind_vec(m, nm->output_b, V, false, &m->output_b);
     if (!s && !m->output) m->output = m->tok_embd;
     for (int64_t il = 0; il < hp->n_layers && !s; il++) {
