@@ -242,8 +242,9 @@ typedef enum llm_dtype {
     LLM_DTYPE_Q6_K,
     LLM_DTYPE_Q8_K,
     LLM_DTYPE_MLX_AFFINE,   /* >>mlx-model: an MLX-quantized matrix; data is an llm__qmat (53_mlx_model.c), no flat layout */
-    LLM_DTYPE_Q4_0_R8,      /* q4_0 and q8_0 rows interleaved in groups of 8: made at load for the AVX2 kernels */
-    LLM_DTYPE_Q8_0_R8,      /* (23_kernels_ggml.c) */
+    LLM_DTYPE_Q4_0_R8,      /* q4_0, q8_0 and q4_K rows interleaved in groups of 8: made at load for the */
+    LLM_DTYPE_Q8_0_R8,      /* AVX2 kernels (23_kernels_ggml.c) */
+    LLM_DTYPE_Q4_K_R8,
     LLM_DTYPE_COUNT
 } llm_dtype;
 
@@ -1688,6 +1689,7 @@ static const llm_dtype_info llm__dtypes[LLM_DTYPE_COUNT] = {
     [LLM_DTYPE_MLX_AFFINE] = { "mlx", NULL, 1, 0, false },   /* bytes 0: not a flat array (an llm__qmat) */
     [LLM_DTYPE_Q4_0_R8] = { "q4_0_r8", NULL, 32, 18, false },  /* 8 rows take the bytes of 8 q4_0 rows */
     [LLM_DTYPE_Q8_0_R8] = { "q8_0_r8", NULL, 32, 34, false },
+    [LLM_DTYPE_Q4_K_R8] = { "q4_K_r8", NULL, 256, 148, false },   /* scales and mins a byte each: 32 more per 8 rows */
 };
 
 LLM_API const llm_dtype_info *llm_dtype_get(llm_dtype dtype) {
@@ -2288,56 +2290,6 @@ LLM__MATMUL_DEQ(llm__matmul_q6_K_scalar, LLM_DTYPE_Q6_K)
 LLM__MATMUL_DEQ(llm__matmul_q8_K_scalar, LLM_DTYPE_Q8_K)
 #undef LLM__MATMUL_DEQ
 
-/* q4_0_r8, q8_0_r8: q4_0 / q8_0 rows regrouped by 8 so that one 32-byte load holds 4 bytes
-   of each of the 8 rows. Their AVX2 kernels then keep one row per int32 lane from the
-   products to the output, with no horizontal sums, and read one scale vector per block:
-   about twice the speed of the formats in place. The model makes them at load
-   (llm__repack, 51_model.c). Rows [8g, 8g + 8) keep the bytes rows 8g..8g+7 had, 8 blocks
-   (144 or 272 bytes) per column of blocks b:
-     16 bytes   the 8 rows' f16 scales d, row j at 2j
-     then       for chunk c (4 of q4_0's 16 nibble bytes, 8 of q8_0's 32 quants), for row
-                j = 0..7: bytes 4c..4c+3 of row j's quants
-   so a slice of whole groups (an expert of a stack, q/k/v of a fused matrix) is still a view. */
-static llm_dtype llm__r8_of(llm_dtype dt) {
-    return dt == LLM_DTYPE_Q4_0 ? LLM_DTYPE_Q4_0_R8 : dt == LLM_DTYPE_Q8_0 ? LLM_DTYPE_Q8_0_R8 : LLM_DTYPE_COUNT;
-}
-static llm_dtype llm__r8_base(llm_dtype dt) { return dt == LLM_DTYPE_Q4_0_R8 ? LLM_DTYPE_Q4_0 : LLM_DTYPE_Q8_0; }
-
-/* 8 rows of k weights of the base dtype (bb bytes per block) -> one group. */
-static void llm__r8_pack(const uint8_t *rows, uint8_t *group, int64_t k, int bb) {
-    size_t row_bytes = (size_t)k / 32 * (size_t)bb;
-    for (int64_t b = 0; b < k / 32; b++, group += 8 * bb)
-        for (int j = 0; j < 8; j++) {
-            const uint8_t *blk = rows + (size_t)j * row_bytes + (size_t)b * (size_t)bb;
-            memcpy(group + 2 * j, blk, 2);
-            for (int c = 0; c < (bb - 2) / 4; c++) memcpy(group + 16 + 32 * c + 4 * j, blk + 2 + 4 * c, 4);
-        }
-}
-
-/* Row j's block back from a column of blocks of a group. */
-static void llm__r8_block(const uint8_t *col, int j, int bb, uint8_t *blk) {
-    memcpy(blk, col + 2 * j, 2);
-    for (int c = 0; c < (bb - 2) / 4; c++) memcpy(blk + 2 + 4 * c, col + 16 + 32 * c + 4 * j, 4);
-}
-
-/* Scalar reference: each row's blocks unpacked and dequantized as the base format's are. */
-static void llm__matmul_r8_scalar(llm_dtype dt, const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
-    llm_dtype base = llm__r8_base(dt);
-    int bb = llm__dtypes[base].block_bytes;
-    size_t row_bytes = (size_t)a->k / 32 * (size_t)bb;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *group = (const uint8_t *)a->w + (size_t)(r / 8) * 8 * row_bytes;
-        for (int64_t b = 0; b < a->k / 32; b++) {
-            uint8_t blk[34];
-            llm__r8_block(group + (size_t)b * 8 * (size_t)bb, (int)(r % 8), bb, blk);
-            (void)llm_dequantize(base, blk, scratch + 32 * b, 32);
-        }
-        for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_scalar(a->x + t * a->k, scratch, a->k);
-    }
-}
-static void llm__matmul_q4_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q4_0_R8, a, r0, r1, s); }
-static void llm__matmul_q8_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q8_0_R8, a, r0, r1, s); }
-
 /* The eight 6-bit scales and mins of a q4_K/q5_K block, packed in 12 bytes: for s < 4 the low
    6 bits of bytes s (scale) and s + 4 (min); for s >= 4 the nibbles of byte s + 4 (scale low,
    min high) plus the top 2 bits of bytes s - 4 (scale) and s (min). Also used by the
@@ -2350,6 +2302,95 @@ static inline void llm__k4_scales(const uint8_t q[12], uint8_t sc[8], uint8_t m[
         m[s + 4] = (uint8_t)((q[s + 8] >> 4) | ((q[s + 4] >> 6) << 4));
     }
 }
+
+/* Store sub-block s's 6-bit scale and min (the inverse of llm__k4_scales; q starts zeroed). */
+static void llm__q4_K_put_scale_min(uint8_t q[12], int s, uint8_t sc, uint8_t m) {
+    if (s < 4) {
+        q[s] = sc;
+        q[s + 4] = m;
+    } else {
+        q[s + 4] = (uint8_t)((sc & 15) | (m & 15) << 4);
+        q[s - 4] |= (uint8_t)((sc >> 4) << 6);
+        q[s] |= (uint8_t)((m >> 4) << 6);
+    }
+}
+
+/* q4_0_r8, q8_0_r8, q4_K_r8: rows regrouped by 8 so that one 32-byte load holds 4 bytes of
+   quants of each of the 8 rows. Their AVX2 kernels then keep one row per int32 lane from
+   the products to the output, with no horizontal sums, and read one vector of the 8 rows'
+   scales at a time: about twice the speed of the formats in place. The model makes them
+   at load (llm__repack, 51_model.c). Rows [8g, 8g + 8) take the place of rows 8g..8g+7,
+   one column of 8 blocks after another:
+     q4_0 (144 bytes)   16: the 8 f16 d (row j at 2j); 128: for chunk c = 0..3, for row j:
+                        bytes 4c..4c+3 of row j's 16 nibble bytes
+     q8_0 (272 bytes)   16: d; 256: chunks c = 0..7 of the 32 quants, 8 rows each
+     q4_K (1184 bytes)  16: d; 16: dmin; 64: the 6-bit scales [sub-block s][row j];
+                        64: the mins, alike; 1024: chunks c = 0..31 of the 128 nibble bytes
+   so a slice of whole groups (an expert of a stack, q/k/v of a fused matrix) is a view. */
+static llm_dtype llm__r8_of(llm_dtype dt) {
+    switch (dt) {
+    case LLM_DTYPE_Q4_0: return LLM_DTYPE_Q4_0_R8;
+    case LLM_DTYPE_Q8_0: return LLM_DTYPE_Q8_0_R8;
+    case LLM_DTYPE_Q4_K: return LLM_DTYPE_Q4_K_R8;
+    default:             return LLM_DTYPE_COUNT;
+    }
+}
+static llm_dtype llm__r8_base(llm_dtype dt) {
+    return dt == LLM_DTYPE_Q4_0_R8 ? LLM_DTYPE_Q4_0 : dt == LLM_DTYPE_Q8_0_R8 ? LLM_DTYPE_Q8_0 : LLM_DTYPE_Q4_K;
+}
+
+/* Row j's block `blk` of the base dtype into its place in a column of a group, or back. */
+static void llm__r8_put(llm_dtype base, const uint8_t *blk, uint8_t *col, int j) {
+    bool k4 = base == LLM_DTYPE_Q4_K;
+    int hdr = k4 ? 16 : 2, n_chunks = (llm__dtypes[base].block_bytes - hdr) / 4, at = k4 ? 160 : 16;
+    memcpy(col + 2 * j, blk, 2);
+    if (k4) {
+        uint8_t sc[8], m[8];
+        memcpy(col + 16 + 2 * j, blk + 2, 2);
+        llm__k4_scales(blk + 4, sc, m);
+        for (int s = 0; s < 8; s++) col[32 + 8 * s + j] = sc[s], col[96 + 8 * s + j] = m[s];
+    }
+    for (int c = 0; c < n_chunks; c++) memcpy(col + at + 32 * c + 4 * j, blk + hdr + 4 * c, 4);
+}
+static void llm__r8_get(llm_dtype base, const uint8_t *col, int j, uint8_t *blk) {
+    bool k4 = base == LLM_DTYPE_Q4_K;
+    int hdr = k4 ? 16 : 2, n_chunks = (llm__dtypes[base].block_bytes - hdr) / 4, at = k4 ? 160 : 16;
+    memcpy(blk, col + 2 * j, 2);
+    if (k4) {
+        memcpy(blk + 2, col + 16 + 2 * j, 2);
+        memset(blk + 4, 0, 12);
+        for (int s = 0; s < 8; s++) llm__q4_K_put_scale_min(blk + 4, s, col[32 + 8 * s + j], col[96 + 8 * s + j]);
+    }
+    for (int c = 0; c < n_chunks; c++) memcpy(blk + hdr + 4 * c, col + at + 32 * c + 4 * j, 4);
+}
+
+/* 8 rows of k weights of the base dtype -> one group. */
+static void llm__r8_pack(llm_dtype base, const uint8_t *rows, uint8_t *group, int64_t k) {
+    int64_t qk = llm__dtypes[base].block_elems;
+    size_t bb = (size_t)llm__dtypes[base].block_bytes, row_bytes = (size_t)(k / qk) * bb;
+    size_t col_bytes = 8 * (size_t)llm__dtypes[llm__r8_of(base)].block_bytes;
+    for (int64_t b = 0; b < k / qk; b++, group += col_bytes)
+        for (int j = 0; j < 8; j++) llm__r8_put(base, rows + (size_t)j * row_bytes + (size_t)b * bb, group, j);
+}
+
+/* Scalar reference: each row's blocks unpacked and dequantized as the base format's are. */
+static void llm__matmul_r8_scalar(llm_dtype dt, const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    llm_dtype base = llm__r8_base(dt);
+    int64_t qk = llm__dtypes[base].block_elems;
+    size_t col_bytes = 8 * (size_t)llm__dtypes[dt].block_bytes;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *group = (const uint8_t *)a->w + (size_t)(r / 8) * (size_t)(a->k / qk) * col_bytes;
+        for (int64_t b = 0; b < a->k / qk; b++) {
+            uint8_t blk[144];
+            llm__r8_get(base, group + (size_t)b * col_bytes, (int)(r % 8), blk);
+            (void)llm_dequantize(base, blk, scratch + qk * b, qk);
+        }
+        for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_scalar(a->x + t * a->k, scratch, a->k);
+    }
+}
+static void llm__matmul_q4_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q4_0_R8, a, r0, r1, s); }
+static void llm__matmul_q8_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q8_0_R8, a, r0, r1, s); }
+static void llm__matmul_q4_K_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q4_K_R8, a, r0, r1, s); }
 
 #ifdef LLM__AVX2
 LLM__AVX2_BEGIN
@@ -2750,6 +2791,82 @@ static void llm__matmul_r8_avx2(bool q8, const llm__mm_args *a, int64_t r0, int6
 static void llm__matmul_q4_0_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_r8_avx2(false, a, r0, r1); }
 static void llm__matmul_q8_0_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_r8_avx2(true, a, r0, r1); }
 
+/* 8 u8 (the 8 rows' scale of a sub-block) -> 16 int16, each twice: the madd factors of
+   the row pairs of int16 sums. */
+static inline __m256i llm__dup8_u8(const uint8_t *p) {
+    __m128i v = _mm_loadl_epi64((const __m128i *)p);
+    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, v));
+}
+
+/* q4_K_r8, one group of 8 rows x RN tokens: per sub-block pair (2i, 2i+1) the low nibbles
+   of 8 chunks give sub-block 2i, the high ones 2i + 1, each summed in int16 (8 products,
+   as q4_0) and scaled in a madd by the 8 rows' 6-bit scales. The mins meet the token's
+   sums of 16 (bsums) in one madd per sub-block. */
+static LLM__INLINE void llm__tile_q4_K_r8(int RN, const uint8_t *g, const llm__q8_act *x, int64_t k, float *y, int64_t ldy) {
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256 acc[4];
+    LLM__UNROLL for (int t = 0; t < RN; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++, g += 1184) {
+        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g)), dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16)));
+        __m256i isum[4];
+        LLM__UNROLL for (int t = 0; t < RN; t++) {
+            __m256i msum = _mm256_setzero_si256();
+            for (int s = 0; s < 8; s++) {
+                int32_t pair;   /* the two sums of 16 of sub-block s */
+                memcpy(&pair, x[t].bsums + 16 * b + 2 * s, 4);
+                msum = _mm256_add_epi32(msum, _mm256_madd_epi16(llm__dup8_u8(g + 96 + 8 * s), _mm256_set1_epi32(pair)));
+            }
+            acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, _mm256_set1_ps(x[t].d[b])), _mm256_cvtepi32_ps(msum), acc[t]);
+            isum[t] = _mm256_setzero_si256();
+        }
+        LLM__UNROLL for (int i = 0; i < 4; i++) {
+            __m256i lo16[4], hi16[4];
+            LLM__UNROLL for (int t = 0; t < RN; t++) lo16[t] = hi16[t] = _mm256_setzero_si256();
+            LLM__UNROLL for (int c = 0; c < 8; c++) {
+                __m256i raw = _mm256_loadu_si256((const __m256i *)(g + 160 + 32 * (8 * i + c)));
+                __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                LLM__UNROLL for (int t = 0; t < RN; t++) {
+                    int32_t xl, xh;   /* elements 64i + 4c.. (low nibbles) and 64i + 32 + 4c.. (high) */
+                    memcpy(&xl, x[t].q + 256 * b + 64 * i + 4 * c, 4);
+                    memcpy(&xh, x[t].q + 256 * b + 64 * i + 32 + 4 * c, 4);
+                    lo16[t] = _mm256_add_epi16(lo16[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(xl)));
+                    hi16[t] = _mm256_add_epi16(hi16[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(xh)));
+                }
+            }
+            __m256i sl = llm__dup8_u8(g + 32 + 16 * i), sh = llm__dup8_u8(g + 40 + 16 * i);
+            LLM__UNROLL for (int t = 0; t < RN; t++)
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(lo16[t], sl), _mm256_madd_epi16(hi16[t], sh)));
+        }
+        LLM__UNROLL for (int t = 0; t < RN; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(x[t].d[b])), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+    }
+    LLM__UNROLL for (int t = 0; t < RN; t++) _mm256_storeu_ps(y + t * ldy, acc[t]);
+}
+
+static void llm__matmul_q4_K_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    const llm__q8_mm *m = (const llm__q8_mm *)a->w;
+    size_t group_bytes = (size_t)a->k / 256 * 1184;
+    int64_t chunk = llm__q8_chunk(m->act_bytes);
+    (void)scratch;
+    for (int64_t tc = 0; tc < a->n_tok; tc += chunk) {
+        int64_t te = LLM__MIN(tc + chunk, a->n_tok);
+        for (int64_t r = r0; r < r1; r += 8)
+            for (int64_t t = tc; t < te;) {
+                int rn = (int)LLM__MIN(3, te - t);
+                llm__q8_act x[3];
+                for (int j = 0; j < rn; j++) x[j] = llm__q8_token(m->act, m->act_bytes, t + j, a->k, 256);
+                const uint8_t *g = m->w + (size_t)(r / 8) * group_bytes;
+                float *y = a->y + t * a->ldy + r;
+                switch (rn) {
+                case 3:  llm__tile_q4_K_r8(3, g, x, a->k, y, a->ldy); break;
+                case 2:  llm__tile_q4_K_r8(2, g, x, a->k, y, a->ldy); break;
+                default: llm__tile_q4_K_r8(1, g, x, a->k, y, a->ldy); break;
+                }
+                t += rn;
+            }
+    }
+}
+
 /* The k-quants: one row and one token at a time, within token chunks. */
 static void llm__matmul_k_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, llm_dtype dt) {
     const llm__q8_mm *m = (const llm__q8_mm *)a->w;
@@ -3043,7 +3160,8 @@ static const llm__kernels llm__kernels_scalar = {
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_scalar,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_scalar, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_scalar,
                 [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_scalar,
-                [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_scalar },
+                [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_scalar,
+                [LLM_DTYPE_Q4_K_R8] = llm__matmul_q4_K_r8_scalar },
     .dot_f32 = llm__dot_f32_scalar, .axpy_f32 = llm__axpy_f32_scalar, .scale_f32 = llm__scale_f32_scalar,
     .dots_f32 = llm__dots_f32_scalar, .axpys_f32 = llm__axpys_f32_scalar,
     .exp_sum_f32 = llm__exp_sum_f32_scalar, .act_mul = llm__act_mul_scalar,
@@ -3060,8 +3178,9 @@ static const llm__kernels llm__kernels_avx2 = {
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_avx2,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_avx2, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_avx2,
                 [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_avx2,
-                [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_avx2 },
-    .matmul_q8 = { [LLM_DTYPE_Q4_0] = true, [LLM_DTYPE_Q4_0_R8] = true, [LLM_DTYPE_Q8_0_R8] = true, [LLM_DTYPE_Q4_1] = true, [LLM_DTYPE_Q5_0] = true, [LLM_DTYPE_Q5_1] = true,
+                [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_avx2,
+                [LLM_DTYPE_Q4_K_R8] = llm__matmul_q4_K_r8_avx2 },
+    .matmul_q8 = { [LLM_DTYPE_Q4_0] = true, [LLM_DTYPE_Q4_0_R8] = true, [LLM_DTYPE_Q8_0_R8] = true, [LLM_DTYPE_Q4_K_R8] = true, [LLM_DTYPE_Q4_1] = true, [LLM_DTYPE_Q5_0] = true, [LLM_DTYPE_Q5_1] = true,
                    [LLM_DTYPE_Q8_0] = true, [LLM_DTYPE_Q4_K] = true, [LLM_DTYPE_Q5_K] = true, [LLM_DTYPE_Q6_K] = true },
     .dot_f32 = llm__dot_f32_avx2, .axpy_f32 = llm__axpy_f32_avx2, .scale_f32 = llm__scale_f32_avx2,
     .dots_f32 = llm__dots_f32_avx2, .axpys_f32 = llm__axpys_f32_avx2,
@@ -3079,7 +3198,8 @@ static const llm__kernels llm__kernels_neon = {
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_scalar,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_scalar, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_scalar,
                 [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_scalar,
-                [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_scalar },   /* no NEON block kernels yet */
+                [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_scalar,
+                [LLM_DTYPE_Q4_K_R8] = llm__matmul_q4_K_r8_scalar },   /* no NEON block kernels yet */
     .dot_f32 = llm__dot_f32_neon, .axpy_f32 = llm__axpy_f32_neon, .scale_f32 = llm__scale_f32_neon,
     .dots_f32 = llm__dots_f32_neon, .axpys_f32 = llm__axpys_f32_neon,
     .exp_sum_f32 = llm__exp_sum_f32_neon, .act_mul = llm__act_mul_neon,
@@ -5240,18 +5360,6 @@ static void llm__quant_q2_K(const float *x, void *vy, int64_t nb) {
                 const uint8_t *Lh = L + 128 * half + l;
                 y[i].qs[32 * half + l] = (uint8_t)(Lh[0] | Lh[32] << 2 | Lh[64] << 4 | Lh[96] << 6);
             }
-    }
-}
-
-/* Store sub-block s's 6-bit scale and min (the inverse of llm__k4_scales). */
-static void llm__q4_K_put_scale_min(uint8_t q[12], int s, uint8_t sc, uint8_t m) {
-    if (s < 4) {
-        q[s] = sc;
-        q[s + 4] = m;
-    } else {
-        q[s + 4] = (uint8_t)((sc & 15) | (m & 15) << 4);
-        q[s - 4] |= (uint8_t)((sc >> 4) << 6);
-        q[s] |= (uint8_t)((m >> 4) << 6);
     }
 }
 
@@ -12416,7 +12524,8 @@ struct llm_model {
     int64_t n_views;
     void **owned;                       /* blocks the model allocated (f32 vectors, views, transposes) */
     int64_t n_owned, cap_owned;
-    bool repack;                        /* regroup q4_0 matrices for the kernels (llm_model_desc.no_repack) */
+    bool repack;                        /* regroup q4_0/q8_0 matrices for the kernels (llm_model_desc.no_repack) */
+    llm_pool *load_pool;                /* threads that regroup them, while loading */
     const llm_tensor *tok_embd;         /* [V, C] */
     const llm_tensor *pos_embd;         /* [n_ctx_train, C] learned positions (GPT-2), or NULL */
     const llm_tensor *output;           /* [V, C] (= tok_embd when tied) */
@@ -12582,24 +12691,42 @@ static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, in
     return LLM_OK;
 }
 
-/* A q4_0 or q8_0 matrix or stack whose slices (experts, fused parts) are whole groups of
-   `slice_rows` rows, 8 dividing them, becomes q4_0_r8 / q8_0_r8 (23_kernels_ggml.c) when the
-   kernels in use read that faster: a copy the model owns, made once; the file's pages are let go. */
+/* A q4_0, q8_0 or q4_K matrix or stack whose slices (experts, fused parts) are whole groups
+   of `slice_rows` rows, 8 dividing them, becomes q4_0_r8 / q8_0_r8 / q4_K_r8 (23_kernels_ggml.c)
+   when the kernels in use read that faster: a copy the model owns, made once (by all cores);
+   the file's pages are let go. */
+typedef struct {
+    llm_dtype base;
+    const uint8_t *src;
+    uint8_t *dst;
+    int64_t n_groups, k;
+    size_t src_group, dst_group;   /* bytes of 8 rows */
+} llm__repack_task;
+
+static void llm__repack_worker(void *ctx, int ith, int nth) {
+    const llm__repack_task *r = (const llm__repack_task *)ctx;
+    int64_t g0, g1;
+    llm__split(r->n_groups, ith, nth, &g0, &g1);
+    for (int64_t g = g0; g < g1; g++) llm__r8_pack(r->base, r->src + g * r->src_group, r->dst + g * r->dst_group, r->k);
+}
+
 static llm_status llm__repack(llm_model *m, const llm_tensor **t, int64_t slice_rows) {
     const llm_tensor *src = *t;
     llm_dtype r8 = llm__r8_of(src->dtype);
     if (!m->repack || r8 == LLM_DTYPE_COUNT || !llm__k->matmul_q8[r8] || slice_rows % 8) return LLM_OK;
-    int64_t k = src->shape[src->n_dims - 1], n_groups = llm_tensor_n_elems(src) / k / 8;
-    size_t group_bytes = 8 * llm_dtype_n_bytes(src->dtype, k);
+    int64_t k = src->shape[src->n_dims - 1];
+    llm__repack_task task = { src->dtype, (const uint8_t *)src->data, NULL, llm_tensor_n_elems(src) / k / 8, k,
+                              8 * llm_dtype_n_bytes(src->dtype, k), 8 * llm_dtype_n_bytes(r8, k) };
     llm_tensor *v = (llm_tensor *)llm__model_own(m, sizeof *v);
-    uint8_t *d = (uint8_t *)llm__model_own_raw(m, (size_t)n_groups * group_bytes);
-    if (!v || !d) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory regrouping '%s'", m->path, src->name);
-    for (int64_t g = 0; g < n_groups; g++)
-        llm__r8_pack((const uint8_t *)src->data + g * group_bytes, d + g * group_bytes, k, llm__dtypes[src->dtype].block_bytes);
+    task.dst = (uint8_t *)llm__model_own_raw(m, (size_t)task.n_groups * task.dst_group);
+    if (!v || !task.dst) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory regrouping '%s'", m->path, src->name);
+    if (!m->load_pool && llm_pool_create(0, &m->load_pool)) m->load_pool = NULL;   /* no threads: one does it all */
+    llm__parallel_for(m->load_pool, llm__repack_worker, &task);
     *v = *src;
     v->dtype = r8;
-    v->data = d;
-    llm__map_release(&m->bin, src->data, (size_t)n_groups * group_bytes);
+    v->data = task.dst;
+    v->n_bytes = (size_t)task.n_groups * task.dst_group;
+    llm__map_release(&m->bin, src->data, (size_t)task.n_groups * task.src_group);
     *t = v;
     return LLM_OK;
 }
@@ -13207,6 +13334,7 @@ static llm_status llm__arch_unsupported(const char *path, const char *name) {
 
 LLM_API void llm_model_free(llm_model *m) {
     if (!m) return;
+    llm_pool_destroy(m->load_pool);
     for (int64_t i = 0; i < m->n_owned; i++) llm__free(&m->alloc, m->owned[i]);
     free(m->owned);
     free(m->views);
@@ -14670,6 +14798,8 @@ LLM_API llm_status llm_model_load(const char *path, const llm_model_desc *desc, 
     }
     if (!s) s = llm__model_finish(m);
     if (s) { llm_model_free(m); return s; }
+    llm_pool_destroy(m->load_pool);   /* the regrouping threads are done */
+    m->load_pool = NULL;
     llm__log(LLM_LOG_INFO, "loaded %s: arch %s, %lld layers, %lld params", path, m->hp.arch, (long long)m->hp.n_layers,
              (long long)m->info.n_params);
     *out_model = m;

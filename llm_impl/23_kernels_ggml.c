@@ -49,56 +49,6 @@ LLM__MATMUL_DEQ(llm__matmul_q6_K_scalar, LLM_DTYPE_Q6_K)
 LLM__MATMUL_DEQ(llm__matmul_q8_K_scalar, LLM_DTYPE_Q8_K)
 #undef LLM__MATMUL_DEQ
 
-/* q4_0_r8, q8_0_r8: q4_0 / q8_0 rows regrouped by 8 so that one 32-byte load holds 4 bytes
-   of each of the 8 rows. Their AVX2 kernels then keep one row per int32 lane from the
-   products to the output, with no horizontal sums, and read one scale vector per block:
-   about twice the speed of the formats in place. The model makes them at load
-   (llm__repack, 51_model.c). Rows [8g, 8g + 8) keep the bytes rows 8g..8g+7 had, 8 blocks
-   (144 or 272 bytes) per column of blocks b:
-     16 bytes   the 8 rows' f16 scales d, row j at 2j
-     then       for chunk c (4 of q4_0's 16 nibble bytes, 8 of q8_0's 32 quants), for row
-                j = 0..7: bytes 4c..4c+3 of row j's quants
-   so a slice of whole groups (an expert of a stack, q/k/v of a fused matrix) is still a view. */
-static llm_dtype llm__r8_of(llm_dtype dt) {
-    return dt == LLM_DTYPE_Q4_0 ? LLM_DTYPE_Q4_0_R8 : dt == LLM_DTYPE_Q8_0 ? LLM_DTYPE_Q8_0_R8 : LLM_DTYPE_COUNT;
-}
-static llm_dtype llm__r8_base(llm_dtype dt) { return dt == LLM_DTYPE_Q4_0_R8 ? LLM_DTYPE_Q4_0 : LLM_DTYPE_Q8_0; }
-
-/* 8 rows of k weights of the base dtype (bb bytes per block) -> one group. */
-static void llm__r8_pack(const uint8_t *rows, uint8_t *group, int64_t k, int bb) {
-    size_t row_bytes = (size_t)k / 32 * (size_t)bb;
-    for (int64_t b = 0; b < k / 32; b++, group += 8 * bb)
-        for (int j = 0; j < 8; j++) {
-            const uint8_t *blk = rows + (size_t)j * row_bytes + (size_t)b * (size_t)bb;
-            memcpy(group + 2 * j, blk, 2);
-            for (int c = 0; c < (bb - 2) / 4; c++) memcpy(group + 16 + 32 * c + 4 * j, blk + 2 + 4 * c, 4);
-        }
-}
-
-/* Row j's block back from a column of blocks of a group. */
-static void llm__r8_block(const uint8_t *col, int j, int bb, uint8_t *blk) {
-    memcpy(blk, col + 2 * j, 2);
-    for (int c = 0; c < (bb - 2) / 4; c++) memcpy(blk + 2 + 4 * c, col + 16 + 32 * c + 4 * j, 4);
-}
-
-/* Scalar reference: each row's blocks unpacked and dequantized as the base format's are. */
-static void llm__matmul_r8_scalar(llm_dtype dt, const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
-    llm_dtype base = llm__r8_base(dt);
-    int bb = llm__dtypes[base].block_bytes;
-    size_t row_bytes = (size_t)a->k / 32 * (size_t)bb;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *group = (const uint8_t *)a->w + (size_t)(r / 8) * 8 * row_bytes;
-        for (int64_t b = 0; b < a->k / 32; b++) {
-            uint8_t blk[34];
-            llm__r8_block(group + (size_t)b * 8 * (size_t)bb, (int)(r % 8), bb, blk);
-            (void)llm_dequantize(base, blk, scratch + 32 * b, 32);
-        }
-        for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_scalar(a->x + t * a->k, scratch, a->k);
-    }
-}
-static void llm__matmul_q4_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q4_0_R8, a, r0, r1, s); }
-static void llm__matmul_q8_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q8_0_R8, a, r0, r1, s); }
-
 /* The eight 6-bit scales and mins of a q4_K/q5_K block, packed in 12 bytes: for s < 4 the low
    6 bits of bytes s (scale) and s + 4 (min); for s >= 4 the nibbles of byte s + 4 (scale low,
    min high) plus the top 2 bits of bytes s - 4 (scale) and s (min). Also used by the
@@ -111,6 +61,95 @@ static inline void llm__k4_scales(const uint8_t q[12], uint8_t sc[8], uint8_t m[
         m[s + 4] = (uint8_t)((q[s + 8] >> 4) | ((q[s + 4] >> 6) << 4));
     }
 }
+
+/* Store sub-block s's 6-bit scale and min (the inverse of llm__k4_scales; q starts zeroed). */
+static void llm__q4_K_put_scale_min(uint8_t q[12], int s, uint8_t sc, uint8_t m) {
+    if (s < 4) {
+        q[s] = sc;
+        q[s + 4] = m;
+    } else {
+        q[s + 4] = (uint8_t)((sc & 15) | (m & 15) << 4);
+        q[s - 4] |= (uint8_t)((sc >> 4) << 6);
+        q[s] |= (uint8_t)((m >> 4) << 6);
+    }
+}
+
+/* q4_0_r8, q8_0_r8, q4_K_r8: rows regrouped by 8 so that one 32-byte load holds 4 bytes of
+   quants of each of the 8 rows. Their AVX2 kernels then keep one row per int32 lane from
+   the products to the output, with no horizontal sums, and read one vector of the 8 rows'
+   scales at a time: about twice the speed of the formats in place. The model makes them
+   at load (llm__repack, 51_model.c). Rows [8g, 8g + 8) take the place of rows 8g..8g+7,
+   one column of 8 blocks after another:
+     q4_0 (144 bytes)   16: the 8 f16 d (row j at 2j); 128: for chunk c = 0..3, for row j:
+                        bytes 4c..4c+3 of row j's 16 nibble bytes
+     q8_0 (272 bytes)   16: d; 256: chunks c = 0..7 of the 32 quants, 8 rows each
+     q4_K (1184 bytes)  16: d; 16: dmin; 64: the 6-bit scales [sub-block s][row j];
+                        64: the mins, alike; 1024: chunks c = 0..31 of the 128 nibble bytes
+   so a slice of whole groups (an expert of a stack, q/k/v of a fused matrix) is a view. */
+static llm_dtype llm__r8_of(llm_dtype dt) {
+    switch (dt) {
+    case LLM_DTYPE_Q4_0: return LLM_DTYPE_Q4_0_R8;
+    case LLM_DTYPE_Q8_0: return LLM_DTYPE_Q8_0_R8;
+    case LLM_DTYPE_Q4_K: return LLM_DTYPE_Q4_K_R8;
+    default:             return LLM_DTYPE_COUNT;
+    }
+}
+static llm_dtype llm__r8_base(llm_dtype dt) {
+    return dt == LLM_DTYPE_Q4_0_R8 ? LLM_DTYPE_Q4_0 : dt == LLM_DTYPE_Q8_0_R8 ? LLM_DTYPE_Q8_0 : LLM_DTYPE_Q4_K;
+}
+
+/* Row j's block `blk` of the base dtype into its place in a column of a group, or back. */
+static void llm__r8_put(llm_dtype base, const uint8_t *blk, uint8_t *col, int j) {
+    bool k4 = base == LLM_DTYPE_Q4_K;
+    int hdr = k4 ? 16 : 2, n_chunks = (llm__dtypes[base].block_bytes - hdr) / 4, at = k4 ? 160 : 16;
+    memcpy(col + 2 * j, blk, 2);
+    if (k4) {
+        uint8_t sc[8], m[8];
+        memcpy(col + 16 + 2 * j, blk + 2, 2);
+        llm__k4_scales(blk + 4, sc, m);
+        for (int s = 0; s < 8; s++) col[32 + 8 * s + j] = sc[s], col[96 + 8 * s + j] = m[s];
+    }
+    for (int c = 0; c < n_chunks; c++) memcpy(col + at + 32 * c + 4 * j, blk + hdr + 4 * c, 4);
+}
+static void llm__r8_get(llm_dtype base, const uint8_t *col, int j, uint8_t *blk) {
+    bool k4 = base == LLM_DTYPE_Q4_K;
+    int hdr = k4 ? 16 : 2, n_chunks = (llm__dtypes[base].block_bytes - hdr) / 4, at = k4 ? 160 : 16;
+    memcpy(blk, col + 2 * j, 2);
+    if (k4) {
+        memcpy(blk + 2, col + 16 + 2 * j, 2);
+        memset(blk + 4, 0, 12);
+        for (int s = 0; s < 8; s++) llm__q4_K_put_scale_min(blk + 4, s, col[32 + 8 * s + j], col[96 + 8 * s + j]);
+    }
+    for (int c = 0; c < n_chunks; c++) memcpy(blk + hdr + 4 * c, col + at + 32 * c + 4 * j, 4);
+}
+
+/* 8 rows of k weights of the base dtype -> one group. */
+static void llm__r8_pack(llm_dtype base, const uint8_t *rows, uint8_t *group, int64_t k) {
+    int64_t qk = llm__dtypes[base].block_elems;
+    size_t bb = (size_t)llm__dtypes[base].block_bytes, row_bytes = (size_t)(k / qk) * bb;
+    size_t col_bytes = 8 * (size_t)llm__dtypes[llm__r8_of(base)].block_bytes;
+    for (int64_t b = 0; b < k / qk; b++, group += col_bytes)
+        for (int j = 0; j < 8; j++) llm__r8_put(base, rows + (size_t)j * row_bytes + (size_t)b * bb, group, j);
+}
+
+/* Scalar reference: each row's blocks unpacked and dequantized as the base format's are. */
+static void llm__matmul_r8_scalar(llm_dtype dt, const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    llm_dtype base = llm__r8_base(dt);
+    int64_t qk = llm__dtypes[base].block_elems;
+    size_t col_bytes = 8 * (size_t)llm__dtypes[dt].block_bytes;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *group = (const uint8_t *)a->w + (size_t)(r / 8) * (size_t)(a->k / qk) * col_bytes;
+        for (int64_t b = 0; b < a->k / qk; b++) {
+            uint8_t blk[144];
+            llm__r8_get(base, group + (size_t)b * col_bytes, (int)(r % 8), blk);
+            (void)llm_dequantize(base, blk, scratch + qk * b, qk);
+        }
+        for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_scalar(a->x + t * a->k, scratch, a->k);
+    }
+}
+static void llm__matmul_q4_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q4_0_R8, a, r0, r1, s); }
+static void llm__matmul_q8_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q8_0_R8, a, r0, r1, s); }
+static void llm__matmul_q4_K_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q4_K_R8, a, r0, r1, s); }
 
 #ifdef LLM__AVX2
 LLM__AVX2_BEGIN
@@ -510,6 +549,82 @@ static void llm__matmul_r8_avx2(bool q8, const llm__mm_args *a, int64_t r0, int6
 }
 static void llm__matmul_q4_0_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_r8_avx2(false, a, r0, r1); }
 static void llm__matmul_q8_0_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_r8_avx2(true, a, r0, r1); }
+
+/* 8 u8 (the 8 rows' scale of a sub-block) -> 16 int16, each twice: the madd factors of
+   the row pairs of int16 sums. */
+static inline __m256i llm__dup8_u8(const uint8_t *p) {
+    __m128i v = _mm_loadl_epi64((const __m128i *)p);
+    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, v));
+}
+
+/* q4_K_r8, one group of 8 rows x RN tokens: per sub-block pair (2i, 2i+1) the low nibbles
+   of 8 chunks give sub-block 2i, the high ones 2i + 1, each summed in int16 (8 products,
+   as q4_0) and scaled in a madd by the 8 rows' 6-bit scales. The mins meet the token's
+   sums of 16 (bsums) in one madd per sub-block. */
+static LLM__INLINE void llm__tile_q4_K_r8(int RN, const uint8_t *g, const llm__q8_act *x, int64_t k, float *y, int64_t ldy) {
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256 acc[4];
+    LLM__UNROLL for (int t = 0; t < RN; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++, g += 1184) {
+        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g)), dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16)));
+        __m256i isum[4];
+        LLM__UNROLL for (int t = 0; t < RN; t++) {
+            __m256i msum = _mm256_setzero_si256();
+            for (int s = 0; s < 8; s++) {
+                int32_t pair;   /* the two sums of 16 of sub-block s */
+                memcpy(&pair, x[t].bsums + 16 * b + 2 * s, 4);
+                msum = _mm256_add_epi32(msum, _mm256_madd_epi16(llm__dup8_u8(g + 96 + 8 * s), _mm256_set1_epi32(pair)));
+            }
+            acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, _mm256_set1_ps(x[t].d[b])), _mm256_cvtepi32_ps(msum), acc[t]);
+            isum[t] = _mm256_setzero_si256();
+        }
+        LLM__UNROLL for (int i = 0; i < 4; i++) {
+            __m256i lo16[4], hi16[4];
+            LLM__UNROLL for (int t = 0; t < RN; t++) lo16[t] = hi16[t] = _mm256_setzero_si256();
+            LLM__UNROLL for (int c = 0; c < 8; c++) {
+                __m256i raw = _mm256_loadu_si256((const __m256i *)(g + 160 + 32 * (8 * i + c)));
+                __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                LLM__UNROLL for (int t = 0; t < RN; t++) {
+                    int32_t xl, xh;   /* elements 64i + 4c.. (low nibbles) and 64i + 32 + 4c.. (high) */
+                    memcpy(&xl, x[t].q + 256 * b + 64 * i + 4 * c, 4);
+                    memcpy(&xh, x[t].q + 256 * b + 64 * i + 32 + 4 * c, 4);
+                    lo16[t] = _mm256_add_epi16(lo16[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(xl)));
+                    hi16[t] = _mm256_add_epi16(hi16[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(xh)));
+                }
+            }
+            __m256i sl = llm__dup8_u8(g + 32 + 16 * i), sh = llm__dup8_u8(g + 40 + 16 * i);
+            LLM__UNROLL for (int t = 0; t < RN; t++)
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(lo16[t], sl), _mm256_madd_epi16(hi16[t], sh)));
+        }
+        LLM__UNROLL for (int t = 0; t < RN; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(x[t].d[b])), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+    }
+    LLM__UNROLL for (int t = 0; t < RN; t++) _mm256_storeu_ps(y + t * ldy, acc[t]);
+}
+
+static void llm__matmul_q4_K_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+    const llm__q8_mm *m = (const llm__q8_mm *)a->w;
+    size_t group_bytes = (size_t)a->k / 256 * 1184;
+    int64_t chunk = llm__q8_chunk(m->act_bytes);
+    (void)scratch;
+    for (int64_t tc = 0; tc < a->n_tok; tc += chunk) {
+        int64_t te = LLM__MIN(tc + chunk, a->n_tok);
+        for (int64_t r = r0; r < r1; r += 8)
+            for (int64_t t = tc; t < te;) {
+                int rn = (int)LLM__MIN(3, te - t);
+                llm__q8_act x[3];
+                for (int j = 0; j < rn; j++) x[j] = llm__q8_token(m->act, m->act_bytes, t + j, a->k, 256);
+                const uint8_t *g = m->w + (size_t)(r / 8) * group_bytes;
+                float *y = a->y + t * a->ldy + r;
+                switch (rn) {
+                case 3:  llm__tile_q4_K_r8(3, g, x, a->k, y, a->ldy); break;
+                case 2:  llm__tile_q4_K_r8(2, g, x, a->k, y, a->ldy); break;
+                default: llm__tile_q4_K_r8(1, g, x, a->k, y, a->ldy); break;
+                }
+                t += rn;
+            }
+    }
+}
 
 /* The k-quants: one row and one token at a time, within token chunks. */
 static void llm__matmul_k_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, llm_dtype dt) {

@@ -418,18 +418,6 @@ static void llm__quant_q2_K(const float *x, void *vy, int64_t nb) {
     }
 }
 
-/* Store sub-block s's 6-bit scale and min (the inverse of llm__k4_scales). */
-static void llm__q4_K_put_scale_min(uint8_t q[12], int s, uint8_t sc, uint8_t m) {
-    if (s < 4) {
-        q[s] = sc;
-        q[s + 4] = m;
-    } else {
-        q[s + 4] = (uint8_t)((sc & 15) | (m & 15) << 4);
-        q[s - 4] |= (uint8_t)((sc >> 4) << 6);
-        q[s] |= (uint8_t)((m >> 4) << 6);
-    }
-}
-
 /* A 6-bit code for v * inv, as the reference computes it (through uint8_t). */
 static uint8_t llm__code6(float v, float inv) {
     uint8_t c = (uint8_t)llm__nearest_int(inv * v);

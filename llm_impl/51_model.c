@@ -48,7 +48,8 @@ struct llm_model {
     int64_t n_views;
     void **owned;                       /* blocks the model allocated (f32 vectors, views, transposes) */
     int64_t n_owned, cap_owned;
-    bool repack;                        /* regroup q4_0 matrices for the kernels (llm_model_desc.no_repack) */
+    bool repack;                        /* regroup q4_0/q8_0 matrices for the kernels (llm_model_desc.no_repack) */
+    llm_pool *load_pool;                /* threads that regroup them, while loading */
     const llm_tensor *tok_embd;         /* [V, C] */
     const llm_tensor *pos_embd;         /* [n_ctx_train, C] learned positions (GPT-2), or NULL */
     const llm_tensor *output;           /* [V, C] (= tok_embd when tied) */
@@ -214,24 +215,42 @@ static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, in
     return LLM_OK;
 }
 
-/* A q4_0 or q8_0 matrix or stack whose slices (experts, fused parts) are whole groups of
-   `slice_rows` rows, 8 dividing them, becomes q4_0_r8 / q8_0_r8 (23_kernels_ggml.c) when the
-   kernels in use read that faster: a copy the model owns, made once; the file's pages are let go. */
+/* A q4_0, q8_0 or q4_K matrix or stack whose slices (experts, fused parts) are whole groups
+   of `slice_rows` rows, 8 dividing them, becomes q4_0_r8 / q8_0_r8 / q4_K_r8 (23_kernels_ggml.c)
+   when the kernels in use read that faster: a copy the model owns, made once (by all cores);
+   the file's pages are let go. */
+typedef struct {
+    llm_dtype base;
+    const uint8_t *src;
+    uint8_t *dst;
+    int64_t n_groups, k;
+    size_t src_group, dst_group;   /* bytes of 8 rows */
+} llm__repack_task;
+
+static void llm__repack_worker(void *ctx, int ith, int nth) {
+    const llm__repack_task *r = (const llm__repack_task *)ctx;
+    int64_t g0, g1;
+    llm__split(r->n_groups, ith, nth, &g0, &g1);
+    for (int64_t g = g0; g < g1; g++) llm__r8_pack(r->base, r->src + g * r->src_group, r->dst + g * r->dst_group, r->k);
+}
+
 static llm_status llm__repack(llm_model *m, const llm_tensor **t, int64_t slice_rows) {
     const llm_tensor *src = *t;
     llm_dtype r8 = llm__r8_of(src->dtype);
     if (!m->repack || r8 == LLM_DTYPE_COUNT || !llm__k->matmul_q8[r8] || slice_rows % 8) return LLM_OK;
-    int64_t k = src->shape[src->n_dims - 1], n_groups = llm_tensor_n_elems(src) / k / 8;
-    size_t group_bytes = 8 * llm_dtype_n_bytes(src->dtype, k);
+    int64_t k = src->shape[src->n_dims - 1];
+    llm__repack_task task = { src->dtype, (const uint8_t *)src->data, NULL, llm_tensor_n_elems(src) / k / 8, k,
+                              8 * llm_dtype_n_bytes(src->dtype, k), 8 * llm_dtype_n_bytes(r8, k) };
     llm_tensor *v = (llm_tensor *)llm__model_own(m, sizeof *v);
-    uint8_t *d = (uint8_t *)llm__model_own_raw(m, (size_t)n_groups * group_bytes);
-    if (!v || !d) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory regrouping '%s'", m->path, src->name);
-    for (int64_t g = 0; g < n_groups; g++)
-        llm__r8_pack((const uint8_t *)src->data + g * group_bytes, d + g * group_bytes, k, llm__dtypes[src->dtype].block_bytes);
+    task.dst = (uint8_t *)llm__model_own_raw(m, (size_t)task.n_groups * task.dst_group);
+    if (!v || !task.dst) return llm__fail(LLM_ERR_NOMEM, "%s: out of memory regrouping '%s'", m->path, src->name);
+    if (!m->load_pool && llm_pool_create(0, &m->load_pool)) m->load_pool = NULL;   /* no threads: one does it all */
+    llm__parallel_for(m->load_pool, llm__repack_worker, &task);
     *v = *src;
     v->dtype = r8;
-    v->data = d;
-    llm__map_release(&m->bin, src->data, (size_t)n_groups * group_bytes);
+    v->data = task.dst;
+    v->n_bytes = (size_t)task.n_groups * task.dst_group;
+    llm__map_release(&m->bin, src->data, (size_t)task.n_groups * task.src_group);
     *t = v;
     return LLM_OK;
 }

@@ -380,6 +380,7 @@ static llm_status llm__arch_unsupported(const char *path, const char *name) {
 
 LLM_API void llm_model_free(llm_model *m) {
     if (!m) return;
+    llm_pool_destroy(m->load_pool);
     for (int64_t i = 0; i < m->n_owned; i++) llm__free(&m->alloc, m->owned[i]);
     free(m->owned);
     free(m->views);

@@ -21,6 +21,8 @@ LLM_API llm_status llm_model_load(const char *path, const llm_model_desc *desc, 
     }
     if (!s) s = llm__model_finish(m);
     if (s) { llm_model_free(m); return s; }
+    llm_pool_destroy(m->load_pool);   /* the regrouping threads are done */
+    m->load_pool = NULL;
     llm__log(LLM_LOG_INFO, "loaded %s: arch %s, %lld layers, %lld params", path, m->hp.arch, (long long)m->hp.n_layers,
              (long long)m->info.n_params);
     *out_model = m;

@@ -7,8 +7,8 @@
      (per element it is uniform in +-max|x_block| / 254);
    - results are identical with 1 and 3 threads (each output is computed one way);
    on awkward shapes: 1, 3, 33 rows; k = 256, 512, 4096; 1, 2, 5 and 9 tokens. Uses the
-   internal llm__matmul and the kernel tables. q4_0_r8 and q8_0_r8 (regrouped by 8 rows at
-   load) are checked the same way, plus: the layout round-trips, and the fast kernels give
+   internal llm__matmul and the kernel tables. q4_0_r8, q8_0_r8 and q4_K_r8 (regrouped by 8
+   rows at load) are checked the same way, plus: the layout round-trips, and the fast kernels give
    every token the same bits in a batch as alone. */
 #define LLM_IMPLEMENTATION
 #include "llm.h"
@@ -32,18 +32,20 @@ typedef struct {
 static void problem_make(problem *p, llm_dtype dt, int64_t rows, int64_t k, int64_t n_tok) {
     float *src = malloc((size_t)(rows * k) * sizeof(float));
     for (int64_t i = 0; i < rows * k; i++) src[i] = frand() * (1 + (float)(i % 7));   /* uneven magnitudes */
-    bool r8 = dt == LLM_DTYPE_Q4_0_R8 || dt == LLM_DTYPE_Q8_0_R8;
+    bool r8 = dt == LLM_DTYPE_Q4_0_R8 || dt == LLM_DTYPE_Q8_0_R8 || dt == LLM_DTYPE_Q4_K_R8;
     llm_dtype qt = r8 ? llm__r8_base(dt) : dt;
     size_t bytes = llm_dtype_n_bytes(dt, rows * k);
     p->w = (llm_tensor){ .name = "w", .dtype = dt, .n_dims = 2, .shape = { rows, k }, .data = malloc(bytes), .n_bytes = bytes };
-    CHECK_OK(llm_quantize(qt, src, p->w.data, rows * k));
     p->wf = malloc((size_t)(rows * k) * sizeof(float));
-    CHECK_OK(llm_dequantize(qt, p->w.data, p->wf, rows * k));
-    if (r8) {   /* regroup the rows as the loader does */
-        uint8_t *q = malloc(bytes);
-        memcpy(q, p->w.data, bytes);
-        size_t group = bytes / (size_t)(rows / 8);
-        for (int64_t g = 0; g < rows / 8; g++) llm__r8_pack(q + g * group, (uint8_t *)p->w.data + g * group, k, llm__dtypes[qt].block_bytes);
+    if (!r8) {
+        CHECK_OK(llm_quantize(dt, src, p->w.data, rows * k));
+        CHECK_OK(llm_dequantize(dt, p->w.data, p->wf, rows * k));
+    } else {   /* quantize to the base format, regroup the rows as the loader does */
+        size_t qbytes = llm_dtype_n_bytes(qt, rows * k), src_group = qbytes / (size_t)(rows / 8), group = bytes / (size_t)(rows / 8);
+        uint8_t *q = malloc(qbytes);
+        CHECK_OK(llm_quantize(qt, src, q, rows * k));
+        CHECK_OK(llm_dequantize(qt, q, p->wf, rows * k));
+        for (int64_t g = 0; g < rows / 8; g++) llm__r8_pack(qt, q + g * src_group, (uint8_t *)p->w.data + g * group, k);
         free(q);
     }
     p->x = malloc((size_t)(n_tok * k) * sizeof(float));
@@ -118,42 +120,43 @@ static void test_long_rows(void) {
     printf("  %lld outputs checked\n", (long long)n_checked);
 }
 
-/* q4_0_r8, q8_0_r8: the layout gives back every block; the kernels pass check_one on whole
-   groups of rows; a batch gives each token the bits it gets alone (decode = prefill). */
+/* q4_0_r8, q8_0_r8, q4_K_r8: the layout gives back every block; the kernels pass check_one
+   on whole groups of rows; a batch gives each token the bits it gets alone (decode = prefill). */
 static void check_r8(llm_dtype dt) {
-    int bb = llm__dtypes[llm__r8_base(dt)].block_bytes;
-    uint8_t rows[8 * 3 * 34], group[8 * 3 * 34], blk[34];
+    llm_dtype base = llm__r8_base(dt);
+    int64_t qk = llm__dtypes[base].block_elems, bb = llm__dtypes[base].block_bytes, k = 3 * qk;
+    uint8_t rows[8 * 3 * 144], group[8 * 3 * 148], blk[144];
     for (size_t i = 0; i < sizeof rows; i++) rows[i] = (uint8_t)(frand() * 128 + 128);
-    llm__r8_pack(rows, group, 96, bb);
+    llm__r8_pack(base, rows, group, k);
     for (int j = 0; j < 8; j++)
         for (int b = 0; b < 3; b++) {
-            llm__r8_block(group + 8 * bb * b, j, bb, blk);
+            llm__r8_get(base, group + 8 * llm__dtypes[dt].block_bytes * b, j, blk);
             CHECK(!memcmp(blk, rows + 3 * bb * j + bb * b, (size_t)bb));
         }
-    static const int64_t nrows[] = { 8, 24, 40 }, ks[] = { 32, 96, 256 }, toks[] = { 1, 2, 3, 4, 5, 9 };
+    static const int64_t nrows[] = { 8, 24, 40 }, ks[] = { 1, 3, 8 }, toks[] = { 1, 2, 3, 4, 5, 9 };
     for (int r = 0; r < LLM__COUNT(nrows); r++)
         for (int kk = 0; kk < LLM__COUNT(ks); kk++)
-            for (int t = 0; t < LLM__COUNT(toks); t++) check_one(dt, nrows[r], ks[kk], toks[t]);
+            for (int t = 0; t < LLM__COUNT(toks); t++) check_one(dt, nrows[r], ks[kk] * qk, toks[t]);
     check_one(dt, 16, 4096, 7);
     problem p;
-    problem_make(&p, dt, 24, 256, 9);
+    problem_make(&p, dt, 24, 512, 9);
     float yb[9 * 24], y1[24];
     run_kernel(llm__kernels_best(), 2, &p, 9, yb);
     const float *x = p.x;
     for (int t = 0; t < 9; t++) {
-        p.x = (float *)x + t * 256;
+        p.x = (float *)x + t * 512;
         run_kernel(llm__kernels_best(), 1, &p, 1, y1);
         CHECK(!memcmp(y1, yb + t * 24, sizeof y1));
     }
     p.x = (float *)x;
     problem_free(&p);
 }
-static void test_r8(void) { check_r8(LLM_DTYPE_Q4_0_R8); check_r8(LLM_DTYPE_Q8_0_R8); }
+static void test_r8(void) { check_r8(LLM_DTYPE_Q4_0_R8); check_r8(LLM_DTYPE_Q8_0_R8); check_r8(LLM_DTYPE_Q4_K_R8); }
 
 /* Large activations and all-zero ones: the 8-bit scale must not overflow or divide by 0. */
 static void test_extreme_activations(void) {
     static const llm_dtype fast[] = { LLM_DTYPE_Q4_0, LLM_DTYPE_Q4_1, LLM_DTYPE_Q5_0, LLM_DTYPE_Q5_1, LLM_DTYPE_Q8_0, LLM_DTYPE_Q4_K,
-                                      LLM_DTYPE_Q5_K, LLM_DTYPE_Q6_K, LLM_DTYPE_Q4_0_R8, LLM_DTYPE_Q8_0_R8 };
+                                      LLM_DTYPE_Q5_K, LLM_DTYPE_Q6_K, LLM_DTYPE_Q4_0_R8, LLM_DTYPE_Q8_0_R8, LLM_DTYPE_Q4_K_R8 };
     for (int d = 0; d < LLM__COUNT(fast); d++) {
         problem p;
         problem_make(&p, fast[d], 8, 512, 2);

@@ -21,6 +21,12 @@
 #include "llm.h"
 #include "test.h"
 
+static uint64_t rng_state = 88172645463325252ull;
+static float frand_test(void) {   /* xorshift64, uniform in [-1, 1) */
+    rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
+    return (float)((double)(rng_state >> 11) / 9007199254740992.0 * 2 - 1);
+}
+
 /* ---- HF fixture -> GGUF, with the library's converter (71_convert_gguf.c) ---- */
 
 static void write_gguf(const char *dir, llm_dtype type, const char *out) {
@@ -127,6 +133,70 @@ static void test_fixture_gemma(void) { check_fixture("models/dev/gemma"); }
    5:1 pattern of the real models (llama.cpp writes no per-layer pattern) */
 static void test_fixture_mixtral(void) { check_fixture("models/dev/mixtral"); }   /* llama with w1/w2/w3 experts */
 
+/* A random llama (C 256, so that the 256-element k-quants fit) written twice: matrices in
+   `dt`, and the same weights dequantized to f32. q4_K is regrouped at load (q4_K_r8): the
+   reference kernels give the same bits either way and match the f32 file within 1e-4; the
+   fast ones agree with the layout in place within 1e-4 and with f32 within 0.15. */
+static void write_random_llama(const char *path, const char *path_f32, llm_dtype dt) {
+    enum { C = 256, F = 512, V = 96, KV = 128 };
+    static const char *names[] = { "output.weight", "blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight",
+                                   "blk.0.attn_output.weight", "blk.0.ffn_gate.weight", "blk.0.ffn_up.weight", "blk.0.ffn_down.weight",
+                                   "token_embd.weight", "output_norm.weight", "blk.0.attn_norm.weight", "blk.0.ffn_norm.weight" };
+    static const int64_t shapes[][2] = { { V, C }, { C, C }, { KV, C }, { KV, C }, { C, C }, { F, C }, { F, C }, { C, F },
+                                         { V, C }, { C, 0 }, { C, 0 }, { C, 0 } };
+    llm_tensor t[12], tf[12];
+    for (int i = 0; i < 12; i++) {
+        int64_t n = shapes[i][0] * (shapes[i][1] ? shapes[i][1] : 1);
+        float *f = malloc((size_t)n * sizeof *f);
+        for (int64_t j = 0; j < n; j++) f[j] = i >= 9 ? 1.0f + 0.1f * frand_test() : frand_test() * (i == 8 ? 1.0f : 0.15f);
+        llm_dtype d = i < 8 ? dt : LLM_DTYPE_F32;
+        size_t bytes = llm_dtype_n_bytes(d, n);
+        tf[i] = t[i] = (llm_tensor){ .name = names[i], .dtype = d, .n_dims = shapes[i][1] ? 2 : 1,
+                                     .shape = { shapes[i][0], shapes[i][1] }, .data = malloc(bytes), .n_bytes = bytes };
+        CHECK_OK(llm_quantize(d, f, t[i].data, n));
+        CHECK_OK(llm_dequantize(d, t[i].data, f, n));
+        tf[i].dtype = LLM_DTYPE_F32, tf[i].data = f, tf[i].n_bytes = (size_t)n * sizeof *f;
+    }
+    llm_gguf_kv kv[] = { llm_gguf_kv_str("general.architecture", "llama"), llm_gguf_kv_u32("llama.embedding_length", C),
+                         llm_gguf_kv_u32("llama.block_count", 1), llm_gguf_kv_u32("llama.attention.head_count", 4),
+                         llm_gguf_kv_u32("llama.attention.head_count_kv", 2), llm_gguf_kv_u32("llama.feed_forward_length", F),
+                         llm_gguf_kv_u32("llama.context_length", 128), llm_gguf_kv_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f) };
+    CHECK_OK(llm_gguf_write(path, kv, LLM__COUNT(kv), t, 12));
+    CHECK_OK(llm_gguf_write(path_f32, kv, LLM__COUNT(kv), tf, 12));
+    for (int i = 0; i < 12; i++) { free(t[i].data); free(tf[i].data); }
+}
+
+static void test_random_q4_K(void) {
+    static const llm_token ids[] = { 1, 17, 30, 45, 2, 95, 51, 0 };
+    char q[256], f[256];
+    snprintf(q, sizeof q, "/tmp/llm_test_gguf_rq_%d.gguf", (int)getpid());
+    snprintf(f, sizeof f, "/tmp/llm_test_gguf_rf_%d.gguf", (int)getpid());
+    write_random_llama(q, f, LLM_DTYPE_Q4_K);
+    int64_t n = LLM__COUNT(ids), V[6];
+    llm_model *m;
+    CHECK_OK(llm_model_load(q, NULL, &m));
+    if (llm__kernels_best()->matmul_q8[LLM_DTYPE_Q4_K_R8]) check_all_regrouped(m, LLM_DTYPE_Q4_K);
+    llm_model_free(m);
+    llm_model_desc keep = { .no_repack = true };
+    float *fast = all_logits(q, NULL, ids, n, &V[0]), *fast_kept = all_logits(q, &keep, ids, n, &V[1]), *f32 = all_logits(f, NULL, ids, n, &V[2]);
+    reference_eval = true;
+    float *ref = all_logits(q, NULL, ids, n, &V[3]), *ref_kept = all_logits(q, &keep, ids, n, &V[4]), *f32_ref = all_logits(f, NULL, ids, n, &V[5]);
+    reference_eval = false;
+    long nv = (long)(n * V[0]);
+    CHECK(fast && fast_kept && f32 && ref && ref_kept && f32_ref);
+    if (fast && fast_kept && f32 && ref && ref_kept && f32_ref) {
+        printf("  q4_K: reference vs f32 %.3g, fast regrouped vs in place %.3g, fast vs f32 %.3g\n", max_abs_diff(ref, f32_ref, nv),
+               max_abs_diff(fast, fast_kept, nv), max_abs_diff(fast, f32, nv));
+        CHECK(!memcmp(ref, ref_kept, (size_t)nv * sizeof(float)));
+        CHECK(max_abs_diff(ref, f32_ref, nv) <= 1e-4);
+        CHECK(max_abs_diff(fast, fast_kept, nv) <= 1e-4);
+        CHECK(max_abs_diff(fast, f32, nv) <= 0.15);
+    }
+    free(fast); free(fast_kept); free(f32); free(ref); free(ref_kept); free(f32_ref);
+    remove(q);
+    remove(f);
+}
+
 /* Files that are not models we can run: a clear status and message, nothing loaded. */
 static void test_bad_files(void) {
     char path[256];
@@ -231,6 +301,7 @@ int main(void) {
     RUN(test_fixture_qwen2);
     RUN(test_fixture_gemma);
     RUN(test_fixture_mixtral);
+    RUN(test_random_q4_K);
     RUN(test_bad_files);
     RUN(test_smollm2_q4_1);
     RUN(test_gemma3_q4_k_m);

@@ -12,11 +12,11 @@ over -r reps), the ratio llm/llama.cpp, and for tg the fraction of the roofline
   LLM_BIN         the llm binary (default build/llm), MEMBW_BIN (default build/membw)
   LLM_BENCH_CACHE where the models are (default ~/.cache/llm.h/bench)
 
-Dtypes: f16, bf16 (llm.h reads the HF dir, llama.cpp the .gguf made from it); q8_0, q4_0
-(both read the same <shape>-<dtype>.gguf); mlx4 (llm.h reads the MLX 4-bit group-64 dir
+Dtypes: f16, bf16 (llm.h reads the HF dir, llama.cpp the .gguf made from it); q8_0, q4_0,
+q4_k_m and the other llama-quantize types (both read the same <shape>-<dtype>.gguf); mlx4 (llm.h reads the MLX 4-bit group-64 dir
 <shape>-mlx4, compared with llama.cpp on <shape>-q4_0.gguf). make_models.py says how each is made.
 
-usage: compare.py [--shapes 110m,1b] [--dtypes f16,bf16,q8_0,q4_0,mlx4] [--threads 1,2] [-r 3] [-p 512] [-n 128] [--json FILE]"""
+usage: compare.py [--shapes 110m,1b] [--dtypes f16,bf16,q8_0,q4_0,q4_k_m,mlx4] [--threads 1,2] [-r 3] [-p 512] [-n 128] [--json FILE]"""
 import argparse, json, os, subprocess, sys
 
 
@@ -42,7 +42,7 @@ def llama_bench(binary, model, p, n, reps, threads):
 def model_files(cache, shape, dtype):
     """(what llm.h loads, what llama.cpp loads, the bytes one token reads) or None when missing."""
     gg = os.path.join(cache, f"{shape}-{'q4_0' if dtype == 'mlx4' else dtype}.gguf")
-    if dtype in ("q8_0", "q4_0"):
+    if dtype.startswith("q"):   # q8_0, q4_0, q4_k_m, ...: llama-quantize's files, read by both
         return (gg, gg, os.path.getsize(gg)) if os.path.exists(gg) else None
     d = os.path.join(cache, f"{shape}-{dtype}")
     st = [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".safetensors")] if os.path.isdir(d) else []

@@ -15,8 +15,8 @@ Speed does not depend on the values, so weights are uniform in [-0.04, 0.04) and
 The GGUF keeps Hugging Face's q/k row order (llama.cpp's converter permutes them for its
 rope layout): the outputs differ between the two programs, the work does not.
 
-Quantized models (--quant q8_0,q4_0,mlx4), made from the f16 ones (made first if missing):
-    CACHE/<shape>-q8_0.gguf, <shape>-q4_0.gguf  llama-quantize <shape>-f16.gguf ./out Q8_0 (or Q4_0);
+Quantized models (--quant q8_0,q4_0,q4_k_m,mlx4), made from the f16 ones (made first if missing):
+    CACHE/<shape>-q8_0.gguf, <shape>-q4_0.gguf, ...  llama-quantize <shape>-f16.gguf ./out Q8_0 (Q4_0, Q4_K_M...);
                                                  both programs load these same files. (The output
                                                  path must not start with a digit: llama-quantize
                                                  would take "1b-..." for the type argument.)
