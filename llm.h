@@ -242,9 +242,10 @@ typedef enum llm_dtype {
     LLM_DTYPE_Q6_K,
     LLM_DTYPE_Q8_K,
     LLM_DTYPE_MLX_AFFINE,   /* >>mlx-model: an MLX-quantized matrix; data is an llm__qmat (53_mlx_model.c), no flat layout */
-    LLM_DTYPE_Q4_0_R8,      /* q4_0, q8_0 and q4_K rows interleaved in groups of 8: made at load for the */
-    LLM_DTYPE_Q8_0_R8,      /* AVX2 kernels (23_kernels_ggml.c) */
+    LLM_DTYPE_Q4_0_R8,      /* q4_0, q8_0, q4_K and q6_K rows interleaved in groups of 8: made at load */
+    LLM_DTYPE_Q8_0_R8,      /* for the AVX2 kernels (23_kernels_ggml.c) */
     LLM_DTYPE_Q4_K_R8,
+    LLM_DTYPE_Q6_K_R8,
     LLM_DTYPE_COUNT
 } llm_dtype;
 
@@ -1690,6 +1691,7 @@ static const llm_dtype_info llm__dtypes[LLM_DTYPE_COUNT] = {
     [LLM_DTYPE_Q4_0_R8] = { "q4_0_r8", NULL, 32, 18, false },  /* 8 rows take the bytes of 8 q4_0 rows */
     [LLM_DTYPE_Q8_0_R8] = { "q8_0_r8", NULL, 32, 34, false },
     [LLM_DTYPE_Q4_K_R8] = { "q4_K_r8", NULL, 256, 148, false },   /* scales and mins a byte each: 32 more per 8 rows */
+    [LLM_DTYPE_Q6_K_R8] = { "q6_K_r8", NULL, 256, 210, false },
 };
 
 LLM_API const llm_dtype_info *llm_dtype_get(llm_dtype dtype) {
@@ -2315,53 +2317,80 @@ static void llm__q4_K_put_scale_min(uint8_t q[12], int s, uint8_t sc, uint8_t m)
     }
 }
 
-/* q4_0_r8, q8_0_r8, q4_K_r8: rows regrouped by 8 so that one 32-byte load holds 4 bytes of
-   quants of each of the 8 rows. Their AVX2 kernels then keep one row per int32 lane from
-   the products to the output, with no horizontal sums, and read one vector of the 8 rows'
-   scales at a time: about twice the speed of the formats in place. The model makes them
-   at load (llm__repack, 51_model.c). Rows [8g, 8g + 8) take the place of rows 8g..8g+7,
-   one column of 8 blocks after another:
+/* q4_0_r8, q8_0_r8, q4_K_r8, q6_K_r8: rows regrouped by 8 so that one 32-byte load holds
+   4 bytes of quants of each of the 8 rows. Their AVX2 kernels then keep one row per int32
+   lane from the products to the output, with no horizontal sums, and read one vector of
+   the 8 rows' scales at a time: about twice the speed of the formats in place. The model
+   makes them at load (llm__repack, 51_model.c). Rows [8g, 8g + 8) take the place of rows
+   8g..8g+7, one column of 8 blocks after another:
      q4_0 (144 bytes)   16: the 8 f16 d (row j at 2j); 128: for chunk c = 0..3, for row j:
                         bytes 4c..4c+3 of row j's 16 nibble bytes
      q8_0 (272 bytes)   16: d; 256: chunks c = 0..7 of the 32 quants, 8 rows each
      q4_K (1184 bytes)  16: d; 16: dmin; 64: the 6-bit scales [sub-block s][row j];
                         64: the mins, alike; 1024: chunks c = 0..31 of the 128 nibble bytes
+     q6_K (1680 bytes)  16: d; 128: the int8 scales [group of 16][row j]; 1536: for half
+                        h, for c = 0..7: the chunks of ql bytes 64h + 4c, 64h + 32 + 4c and
+                        of qh bytes 32h + 4c (the order the kernel reads them)
    so a slice of whole groups (an expert of a stack, q/k/v of a fused matrix) is a view. */
 static llm_dtype llm__r8_of(llm_dtype dt) {
     switch (dt) {
     case LLM_DTYPE_Q4_0: return LLM_DTYPE_Q4_0_R8;
     case LLM_DTYPE_Q8_0: return LLM_DTYPE_Q8_0_R8;
     case LLM_DTYPE_Q4_K: return LLM_DTYPE_Q4_K_R8;
+    case LLM_DTYPE_Q6_K: return LLM_DTYPE_Q6_K_R8;
     default:             return LLM_DTYPE_COUNT;
     }
 }
 static llm_dtype llm__r8_base(llm_dtype dt) {
-    return dt == LLM_DTYPE_Q4_0_R8 ? LLM_DTYPE_Q4_0 : dt == LLM_DTYPE_Q8_0_R8 ? LLM_DTYPE_Q8_0 : LLM_DTYPE_Q4_K;
+    switch (dt) {
+    case LLM_DTYPE_Q4_0_R8: return LLM_DTYPE_Q4_0;
+    case LLM_DTYPE_Q8_0_R8: return LLM_DTYPE_Q8_0;
+    case LLM_DTYPE_Q4_K_R8: return LLM_DTYPE_Q4_K;
+    default:                return LLM_DTYPE_Q6_K;
+    }
+}
+
+/* Where a base block's parts go: its f16 d at byte d_at, n_chunks 4-byte chunks of quants
+   from byte quants, to byte `at` of the column, chunk c at slot c (q6_K: llm__r8_slot). */
+typedef struct { int d_at, quants, n_chunks, at; } llm__r8_layout;
+static int llm__r8_slot(llm_dtype base, int c) {
+    if (base != LLM_DTYPE_Q6_K) return c;
+    if (c >= 32) return 3 * (c - 32) + 2;                  /* qh: half (c - 32) / 8 */
+    return 3 * (8 * (c / 16) + c % 8) + (c % 16) / 8;      /* ql: half c / 16, first or second 32 bytes */
+}
+static llm__r8_layout llm__r8_layout_of(llm_dtype base) {
+    switch (base) {
+    case LLM_DTYPE_Q4_K: return (llm__r8_layout){ 0, 16, 32, 160 };
+    case LLM_DTYPE_Q6_K: return (llm__r8_layout){ 208, 0, 48, 144 };
+    default:             return (llm__r8_layout){ 0, 2, (llm__dtypes[base].block_bytes - 2) / 4, 16 };
+    }
 }
 
 /* Row j's block `blk` of the base dtype into its place in a column of a group, or back. */
 static void llm__r8_put(llm_dtype base, const uint8_t *blk, uint8_t *col, int j) {
-    bool k4 = base == LLM_DTYPE_Q4_K;
-    int hdr = k4 ? 16 : 2, n_chunks = (llm__dtypes[base].block_bytes - hdr) / 4, at = k4 ? 160 : 16;
-    memcpy(col + 2 * j, blk, 2);
-    if (k4) {
+    llm__r8_layout l = llm__r8_layout_of(base);
+    memcpy(col + 2 * j, blk + l.d_at, 2);
+    if (base == LLM_DTYPE_Q4_K) {
         uint8_t sc[8], m[8];
         memcpy(col + 16 + 2 * j, blk + 2, 2);
         llm__k4_scales(blk + 4, sc, m);
         for (int s = 0; s < 8; s++) col[32 + 8 * s + j] = sc[s], col[96 + 8 * s + j] = m[s];
     }
-    for (int c = 0; c < n_chunks; c++) memcpy(col + at + 32 * c + 4 * j, blk + hdr + 4 * c, 4);
+    if (base == LLM_DTYPE_Q6_K)
+        for (int s = 0; s < 16; s++) col[16 + 8 * s + j] = blk[192 + s];
+    for (int c = 0; c < l.n_chunks; c++) memcpy(col + l.at + 32 * llm__r8_slot(base, c) + 4 * j, blk + l.quants + 4 * c, 4);
 }
 static void llm__r8_get(llm_dtype base, const uint8_t *col, int j, uint8_t *blk) {
-    bool k4 = base == LLM_DTYPE_Q4_K;
-    int hdr = k4 ? 16 : 2, n_chunks = (llm__dtypes[base].block_bytes - hdr) / 4, at = k4 ? 160 : 16;
-    memcpy(blk, col + 2 * j, 2);
-    if (k4) {
+    llm__r8_layout l = llm__r8_layout_of(base);
+    memcpy(blk + l.d_at, col + 2 * j, 2);
+    if (base == LLM_DTYPE_Q4_K) {
         memcpy(blk + 2, col + 16 + 2 * j, 2);
         memset(blk + 4, 0, 12);
         for (int s = 0; s < 8; s++) llm__q4_K_put_scale_min(blk + 4, s, col[32 + 8 * s + j], col[96 + 8 * s + j]);
     }
-    for (int c = 0; c < n_chunks; c++) memcpy(blk + hdr + 4 * c, col + at + 32 * c + 4 * j, 4);
+    if (base == LLM_DTYPE_Q6_K)
+        for (int s = 0; s < 16; s++) blk[192 + s] = col[16 + 8 * s + j];
+    for (int c = 0; c < l.n_chunks; c++) memcpy(blk + l.quants + 4 * c, col + l.at + 32 * llm__r8_slot(base, c) + 4 * j, 4);
 }
 
 /* 8 rows of k weights of the base dtype -> one group. */
@@ -2381,7 +2410,7 @@ static void llm__matmul_r8_scalar(llm_dtype dt, const llm__mm_args *a, int64_t r
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *group = (const uint8_t *)a->w + (size_t)(r / 8) * (size_t)(a->k / qk) * col_bytes;
         for (int64_t b = 0; b < a->k / qk; b++) {
-            uint8_t blk[144];
+            uint8_t blk[210];
             llm__r8_get(base, group + (size_t)b * col_bytes, (int)(r % 8), blk);
             (void)llm_dequantize(base, blk, scratch + qk * b, qk);
         }
@@ -2391,6 +2420,7 @@ static void llm__matmul_r8_scalar(llm_dtype dt, const llm__mm_args *a, int64_t r
 static void llm__matmul_q4_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q4_0_R8, a, r0, r1, s); }
 static void llm__matmul_q8_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q8_0_R8, a, r0, r1, s); }
 static void llm__matmul_q4_K_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q4_K_R8, a, r0, r1, s); }
+static void llm__matmul_q6_K_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q6_K_R8, a, r0, r1, s); }
 
 #ifdef LLM__AVX2
 LLM__AVX2_BEGIN
@@ -2843,11 +2873,75 @@ static LLM__INLINE void llm__tile_q4_K_r8(int RN, const uint8_t *g, const llm__q
     LLM__UNROLL for (int t = 0; t < RN; t++) _mm256_storeu_ps(y + t * ldy, acc[t]);
 }
 
-static void llm__matmul_q4_K_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+/* 16 int8 (sub-blocks 2p and 2p + 1 of the 8 rows, 8 bytes each) -> per row j the int16
+   pair (scale of 2p, scale of 2p + 1): the madd factors against a token's pair of bsums. */
+static inline __m256i llm__pair8_i8(const uint8_t *p) {
+    return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)p), _mm_loadl_epi64((const __m128i *)(p + 8))));
+}
+static inline __m256i llm__dup8_i8(const uint8_t *p) {
+    __m128i v = _mm_loadl_epi64((const __m128i *)p);
+    return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(v, v));
+}
+
+/* q6_K_r8, one group of 8 rows x RN tokens. Chunk c of half h holds elements 4c.. of the
+   half's four quarters: the low and high nibbles of ql bytes 4c.. (quarters 0, 2) and
+   32 + 4c.. (1, 3), with bit pairs 0, 1, 2, 3 of the qh bytes. A maddubs of 6-bit codes
+   reaches 2 x 63 x 127, so two (chunks c, c + 1: one group of 16) are summed in int16 and
+   scaled by the group's int8 scales (madd).
+   The -32 of the codes is paid with the bsums, in one madd per pair of groups. */
+static LLM__INLINE void llm__tile_q6_K_r8(int RN, const uint8_t *g, const llm__q8_act *x, int64_t k, float *y, int64_t ldy) {
+    const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
+    __m256 acc[4];
+    LLM__UNROLL for (int t = 0; t < RN; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < k / 256; b++, g += 1680) {
+        __m256i isum[4];
+        LLM__UNROLL for (int t = 0; t < RN; t++) {
+            __m256i corr = _mm256_setzero_si256();
+            for (int p = 0; p < 8; p++) {
+                int32_t pair;
+                memcpy(&pair, x[t].bsums + 16 * b + 2 * p, 4);
+                corr = _mm256_add_epi32(corr, _mm256_madd_epi16(llm__pair8_i8(g + 16 + 16 * p), _mm256_set1_epi32(pair)));
+            }
+            isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5));
+        }
+        LLM__UNROLL for (int h = 0; h < 2; h++)
+            for (int c = 0; c < 8; c += 2) {   /* chunks c, c + 1: the same groups, int16 sums of two maddubs */
+                __m256i sum[4][4];
+                LLM__UNROLL for (int cc = 0; cc < 2; cc++) {
+                    const uint8_t *q = g + 144 + 96 * (8 * h + c + cc);
+                    __m256i la = _mm256_loadu_si256((const __m256i *)q), lb = _mm256_loadu_si256((const __m256i *)(q + 32));
+                    __m256i hb = _mm256_loadu_si256((const __m256i *)(q + 64));
+                    __m256i v[4] = {
+                        _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30)),
+                        _mm256_or_si256(_mm256_and_si256(lb, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30)),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4), _mm256_and_si256(hb, m30)),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30)),
+                    };
+                    LLM__UNROLL for (int qq = 0; qq < 4; qq++)
+                        LLM__UNROLL for (int t = 0; t < RN; t++) {
+                            int32_t xc;   /* elements 128h + 32qq + 4(c + cc).. */
+                            memcpy(&xc, x[t].q + 256 * b + 128 * h + 32 * qq + 4 * (c + cc), 4);
+                            __m256i p = _mm256_maddubs_epi16(v[qq], _mm256_set1_epi32(xc));
+                            sum[qq][t] = cc ? _mm256_add_epi16(sum[qq][t], p) : p;
+                        }
+                }
+                LLM__UNROLL for (int qq = 0; qq < 4; qq++) {
+                    __m256i sc = llm__dup8_i8(g + 16 + 8 * (8 * h + 2 * qq + c / 4));   /* the group of 16 */
+                    LLM__UNROLL for (int t = 0; t < RN; t++) isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(sum[qq][t], sc));
+                }
+            }
+        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+        LLM__UNROLL for (int t = 0; t < RN; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(x[t].d[b])), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+    }
+    LLM__UNROLL for (int t = 0; t < RN; t++) _mm256_storeu_ps(y + t * ldy, acc[t]);
+}
+
+/* The regrouped k-quants: groups of 8 rows x tokens in tiles of 3. */
+static void llm__matmul_k_r8_avx2(bool q6, const llm__mm_args *a, int64_t r0, int64_t r1) {
     const llm__q8_mm *m = (const llm__q8_mm *)a->w;
-    size_t group_bytes = (size_t)a->k / 256 * 1184;
+    size_t group_bytes = (size_t)a->k / 256 * (q6 ? 1680 : 1184);
     int64_t chunk = llm__q8_chunk(m->act_bytes);
-    (void)scratch;
     for (int64_t tc = 0; tc < a->n_tok; tc += chunk) {
         int64_t te = LLM__MIN(tc + chunk, a->n_tok);
         for (int64_t r = r0; r < r1; r += 8)
@@ -2857,15 +2951,20 @@ static void llm__matmul_q4_K_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t 
                 for (int j = 0; j < rn; j++) x[j] = llm__q8_token(m->act, m->act_bytes, t + j, a->k, 256);
                 const uint8_t *g = m->w + (size_t)(r / 8) * group_bytes;
                 float *y = a->y + t * a->ldy + r;
-                switch (rn) {
-                case 3:  llm__tile_q4_K_r8(3, g, x, a->k, y, a->ldy); break;
-                case 2:  llm__tile_q4_K_r8(2, g, x, a->k, y, a->ldy); break;
-                default: llm__tile_q4_K_r8(1, g, x, a->k, y, a->ldy); break;
+                switch (rn * 2 + q6) {
+                case 6:  llm__tile_q4_K_r8(3, g, x, a->k, y, a->ldy); break;
+                case 4:  llm__tile_q4_K_r8(2, g, x, a->k, y, a->ldy); break;
+                case 2:  llm__tile_q4_K_r8(1, g, x, a->k, y, a->ldy); break;
+                case 7:  llm__tile_q6_K_r8(3, g, x, a->k, y, a->ldy); break;
+                case 5:  llm__tile_q6_K_r8(2, g, x, a->k, y, a->ldy); break;
+                default: llm__tile_q6_K_r8(1, g, x, a->k, y, a->ldy); break;
                 }
                 t += rn;
             }
     }
 }
+static void llm__matmul_q4_K_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_k_r8_avx2(false, a, r0, r1); }
+static void llm__matmul_q6_K_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_k_r8_avx2(true, a, r0, r1); }
 
 /* The k-quants: one row and one token at a time, within token chunks. */
 static void llm__matmul_k_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, llm_dtype dt) {
@@ -3161,7 +3260,8 @@ static const llm__kernels llm__kernels_scalar = {
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_scalar, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_scalar,
                 [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_scalar,
                 [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_scalar,
-                [LLM_DTYPE_Q4_K_R8] = llm__matmul_q4_K_r8_scalar },
+                [LLM_DTYPE_Q4_K_R8] = llm__matmul_q4_K_r8_scalar,
+                [LLM_DTYPE_Q6_K_R8] = llm__matmul_q6_K_r8_scalar },
     .dot_f32 = llm__dot_f32_scalar, .axpy_f32 = llm__axpy_f32_scalar, .scale_f32 = llm__scale_f32_scalar,
     .dots_f32 = llm__dots_f32_scalar, .axpys_f32 = llm__axpys_f32_scalar,
     .exp_sum_f32 = llm__exp_sum_f32_scalar, .act_mul = llm__act_mul_scalar,
@@ -3179,8 +3279,9 @@ static const llm__kernels llm__kernels_avx2 = {
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_avx2, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_avx2,
                 [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_avx2,
                 [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_avx2,
-                [LLM_DTYPE_Q4_K_R8] = llm__matmul_q4_K_r8_avx2 },
-    .matmul_q8 = { [LLM_DTYPE_Q4_0] = true, [LLM_DTYPE_Q4_0_R8] = true, [LLM_DTYPE_Q8_0_R8] = true, [LLM_DTYPE_Q4_K_R8] = true, [LLM_DTYPE_Q4_1] = true, [LLM_DTYPE_Q5_0] = true, [LLM_DTYPE_Q5_1] = true,
+                [LLM_DTYPE_Q4_K_R8] = llm__matmul_q4_K_r8_avx2,
+                [LLM_DTYPE_Q6_K_R8] = llm__matmul_q6_K_r8_avx2 },
+    .matmul_q8 = { [LLM_DTYPE_Q4_0] = true, [LLM_DTYPE_Q4_0_R8] = true, [LLM_DTYPE_Q8_0_R8] = true, [LLM_DTYPE_Q4_K_R8] = true, [LLM_DTYPE_Q6_K_R8] = true, [LLM_DTYPE_Q4_1] = true, [LLM_DTYPE_Q5_0] = true, [LLM_DTYPE_Q5_1] = true,
                    [LLM_DTYPE_Q8_0] = true, [LLM_DTYPE_Q4_K] = true, [LLM_DTYPE_Q5_K] = true, [LLM_DTYPE_Q6_K] = true },
     .dot_f32 = llm__dot_f32_avx2, .axpy_f32 = llm__axpy_f32_avx2, .scale_f32 = llm__scale_f32_avx2,
     .dots_f32 = llm__dots_f32_avx2, .axpys_f32 = llm__axpys_f32_avx2,
@@ -3199,7 +3300,8 @@ static const llm__kernels llm__kernels_neon = {
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_scalar, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_scalar,
                 [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_scalar,
                 [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_scalar,
-                [LLM_DTYPE_Q4_K_R8] = llm__matmul_q4_K_r8_scalar },   /* no NEON block kernels yet */
+                [LLM_DTYPE_Q4_K_R8] = llm__matmul_q4_K_r8_scalar,
+                [LLM_DTYPE_Q6_K_R8] = llm__matmul_q6_K_r8_scalar },   /* no NEON block kernels yet */
     .dot_f32 = llm__dot_f32_neon, .axpy_f32 = llm__axpy_f32_neon, .scale_f32 = llm__scale_f32_neon,
     .dots_f32 = llm__dots_f32_neon, .axpys_f32 = llm__axpys_f32_neon,
     .exp_sum_f32 = llm__exp_sum_f32_neon, .act_mul = llm__act_mul_neon,
@@ -12691,8 +12793,8 @@ static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, in
     return LLM_OK;
 }
 
-/* A q4_0, q8_0 or q4_K matrix or stack whose slices (experts, fused parts) are whole groups
-   of `slice_rows` rows, 8 dividing them, becomes q4_0_r8 / q8_0_r8 / q4_K_r8 (23_kernels_ggml.c)
+/* A q4_0, q8_0, q4_K or q6_K matrix or stack whose slices (experts, fused parts) are whole
+   groups of `slice_rows` rows, 8 dividing them, becomes q4_0_r8 ... q6_K_r8 (23_kernels_ggml.c)
    when the kernels in use read that faster: a copy the model owns, made once (by all cores);
    the file's pages are let go. */
 typedef struct {

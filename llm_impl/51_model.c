@@ -215,8 +215,8 @@ static llm_status llm__bind_mat(llm_model *m, const char *name, int64_t rows, in
     return LLM_OK;
 }
 
-/* A q4_0, q8_0 or q4_K matrix or stack whose slices (experts, fused parts) are whole groups
-   of `slice_rows` rows, 8 dividing them, becomes q4_0_r8 / q8_0_r8 / q4_K_r8 (23_kernels_ggml.c)
+/* A q4_0, q8_0, q4_K or q6_K matrix or stack whose slices (experts, fused parts) are whole
+   groups of `slice_rows` rows, 8 dividing them, becomes q4_0_r8 ... q6_K_r8 (23_kernels_ggml.c)
    when the kernels in use read that faster: a copy the model owns, made once (by all cores);
    the file's pages are let go. */
 typedef struct {

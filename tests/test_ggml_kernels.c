@@ -7,8 +7,8 @@
      (per element it is uniform in +-max|x_block| / 254);
    - results are identical with 1 and 3 threads (each output is computed one way);
    on awkward shapes: 1, 3, 33 rows; k = 256, 512, 4096; 1, 2, 5 and 9 tokens. Uses the
-   internal llm__matmul and the kernel tables. q4_0_r8, q8_0_r8 and q4_K_r8 (regrouped by 8
-   rows at load) are checked the same way, plus: the layout round-trips, and the fast kernels give
+   internal llm__matmul and the kernel tables. q4_0_r8, q8_0_r8, q4_K_r8 and q6_K_r8 (regrouped
+   by 8 rows at load) are checked the same way, plus: the layout round-trips, and the fast kernels give
    every token the same bits in a batch as alone. */
 #define LLM_IMPLEMENTATION
 #include "llm.h"
@@ -32,7 +32,7 @@ typedef struct {
 static void problem_make(problem *p, llm_dtype dt, int64_t rows, int64_t k, int64_t n_tok) {
     float *src = malloc((size_t)(rows * k) * sizeof(float));
     for (int64_t i = 0; i < rows * k; i++) src[i] = frand() * (1 + (float)(i % 7));   /* uneven magnitudes */
-    bool r8 = dt == LLM_DTYPE_Q4_0_R8 || dt == LLM_DTYPE_Q8_0_R8 || dt == LLM_DTYPE_Q4_K_R8;
+    bool r8 = dt >= LLM_DTYPE_Q4_0_R8 && dt <= LLM_DTYPE_Q6_K_R8;
     llm_dtype qt = r8 ? llm__r8_base(dt) : dt;
     size_t bytes = llm_dtype_n_bytes(dt, rows * k);
     p->w = (llm_tensor){ .name = "w", .dtype = dt, .n_dims = 2, .shape = { rows, k }, .data = malloc(bytes), .n_bytes = bytes };
@@ -120,12 +120,12 @@ static void test_long_rows(void) {
     printf("  %lld outputs checked\n", (long long)n_checked);
 }
 
-/* q4_0_r8, q8_0_r8, q4_K_r8: the layout gives back every block; the kernels pass check_one
+/* q4_0_r8 ... q6_K_r8: the layout gives back every block; the kernels pass check_one
    on whole groups of rows; a batch gives each token the bits it gets alone (decode = prefill). */
 static void check_r8(llm_dtype dt) {
     llm_dtype base = llm__r8_base(dt);
     int64_t qk = llm__dtypes[base].block_elems, bb = llm__dtypes[base].block_bytes, k = 3 * qk;
-    uint8_t rows[8 * 3 * 144], group[8 * 3 * 148], blk[144];
+    uint8_t rows[8 * 3 * 210], group[8 * 3 * 210], blk[210];
     for (size_t i = 0; i < sizeof rows; i++) rows[i] = (uint8_t)(frand() * 128 + 128);
     llm__r8_pack(base, rows, group, k);
     for (int j = 0; j < 8; j++)
@@ -151,12 +151,12 @@ static void check_r8(llm_dtype dt) {
     p.x = (float *)x;
     problem_free(&p);
 }
-static void test_r8(void) { check_r8(LLM_DTYPE_Q4_0_R8); check_r8(LLM_DTYPE_Q8_0_R8); check_r8(LLM_DTYPE_Q4_K_R8); }
+static void test_r8(void) { check_r8(LLM_DTYPE_Q4_0_R8); check_r8(LLM_DTYPE_Q8_0_R8); check_r8(LLM_DTYPE_Q4_K_R8); check_r8(LLM_DTYPE_Q6_K_R8); }
 
 /* Large activations and all-zero ones: the 8-bit scale must not overflow or divide by 0. */
 static void test_extreme_activations(void) {
     static const llm_dtype fast[] = { LLM_DTYPE_Q4_0, LLM_DTYPE_Q4_1, LLM_DTYPE_Q5_0, LLM_DTYPE_Q5_1, LLM_DTYPE_Q8_0, LLM_DTYPE_Q4_K,
-                                      LLM_DTYPE_Q5_K, LLM_DTYPE_Q6_K, LLM_DTYPE_Q4_0_R8, LLM_DTYPE_Q8_0_R8, LLM_DTYPE_Q4_K_R8 };
+                                      LLM_DTYPE_Q5_K, LLM_DTYPE_Q6_K, LLM_DTYPE_Q4_0_R8, LLM_DTYPE_Q8_0_R8, LLM_DTYPE_Q4_K_R8, LLM_DTYPE_Q6_K_R8 };
     for (int d = 0; d < LLM__COUNT(fast); d++) {
         problem p;
         problem_make(&p, fast[d], 8, 512, 2);

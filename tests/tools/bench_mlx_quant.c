@@ -2,7 +2,7 @@
    plain read of the same number of bytes. Build and run by hand:
      make llm.h && cc -O2 -march=native -std=c11 -I. -o /tmp/bench tests/tools/bench_mlx_quant.c \
         -lutf8proc -lzstd -lcjson -lpthread -lm && /tmp/bench [bits] [group] [threads] [copies] [decode|prefill]   or   /tmp/bench model [threads]
-   or   /tmp/bench ggml q4_0|q8_0|... [threads] [tokens] [rows cols]   (llm__matmul with a GGUF block format)
+   or   /tmp/bench ggml q4_0|q8_0|q4_0_r8|... [threads] [tokens] [rows cols]   (llm__matmul with a GGUF block format)
    The matrix is [2048, 8192]; six copies are cycled so the weights come from memory, not L3. */
 #define LLM_IMPLEMENTATION
 #include "llm.h"
@@ -91,7 +91,12 @@ static int bench_ggml(const char *type, int nth, int64_t n_tok) {
     llm_tensor t[MAX_COPIES];          /* cycled, so that decoding reads from memory, not L3 */
     for (int c = 0; c < MAX_COPIES; c++) {
         t[c] = (llm_tensor){ .name = "w", .dtype = dt, .n_dims = 2, .shape = { ROWS, COLS }, .data = malloc(wb), .n_bytes = wb };
-        if (llm_quantize(dt, wf, t[c].data, (int64_t)ROWS * COLS)) return 1;
+        llm_dtype base = llm__r8_of(llm__r8_base(dt)) == dt ? llm__r8_base(dt) : dt;   /* q4_0_r8 ...: regrouped as at load */
+        size_t bb = llm_dtype_n_bytes(base, (int64_t)ROWS * COLS);
+        uint8_t *q = base == dt ? t[c].data : malloc(bb);
+        if (llm_quantize(base, wf, q, (int64_t)ROWS * COLS)) return 1;
+        for (int64_t g = 0; base != dt && g < ROWS / 8; g++) llm__r8_pack(base, q + g * (bb / (ROWS / 8)), (uint8_t *)t[c].data + g * (wb / (ROWS / 8)), COLS);
+        if (base != dt) free(q);
     }
     float *scratch = malloc(llm__matmul_scratch_bytes(nth, n_tok, COLS));
     double best = 1e9, best_cpu = 1e9, t_end = now() + 3;
