@@ -98,6 +98,7 @@ static llm_dtype llm__r8_of(llm_dtype dt) {
     default:             return LLM_DTYPE_COUNT;
     }
 }
+static bool llm__is_r8(llm_dtype dt) { return dt >= LLM_DTYPE_Q4_0_R8 && dt <= LLM_DTYPE_Q6_K_R8; }
 static llm_dtype llm__r8_base(llm_dtype dt) {
     switch (dt) {
     case LLM_DTYPE_Q4_0_R8: return LLM_DTYPE_Q4_0;
@@ -159,18 +160,23 @@ static void llm__r8_pack(llm_dtype base, const uint8_t *rows, uint8_t *group, in
         for (int j = 0; j < 8; j++) llm__r8_put(base, rows + (size_t)j * row_bytes + (size_t)b * bb, group, j);
 }
 
-/* Scalar reference: each row's blocks unpacked and dequantized as the base format's are. */
-static void llm__matmul_r8_scalar(llm_dtype dt, const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
+/* Row r of a regrouped [rows, k] matrix, dequantized as the base format's blocks are. */
+static void llm__r8_row_f32(llm_dtype dt, const uint8_t *w, int64_t k, int64_t r, float *out) {
     llm_dtype base = llm__r8_base(dt);
     int64_t qk = llm__dtypes[base].block_elems;
     size_t col_bytes = 8 * (size_t)llm__dtypes[dt].block_bytes;
+    const uint8_t *group = w + (size_t)(r / 8) * (size_t)(k / qk) * col_bytes;
+    for (int64_t b = 0; b < k / qk; b++) {
+        uint8_t blk[210];
+        llm__r8_get(base, group + (size_t)b * col_bytes, (int)(r % 8), blk);
+        (void)llm_dequantize(base, blk, out + qk * b, qk);
+    }
+}
+
+/* Scalar reference: each row unpacked into the scratch, then f32 dot products. */
+static void llm__matmul_r8_scalar(llm_dtype dt, const llm__mm_args *a, int64_t r0, int64_t r1, float *scratch) {
     for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *group = (const uint8_t *)a->w + (size_t)(r / 8) * (size_t)(a->k / qk) * col_bytes;
-        for (int64_t b = 0; b < a->k / qk; b++) {
-            uint8_t blk[210];
-            llm__r8_get(base, group + (size_t)b * col_bytes, (int)(r % 8), blk);
-            (void)llm_dequantize(base, blk, scratch + qk * b, qk);
-        }
+        llm__r8_row_f32(dt, (const uint8_t *)a->w, a->k, r, scratch);
         for (int64_t t = 0; t < a->n_tok; t++) a->y[t * a->ldy + r] = llm__dot_f32_scalar(a->x + t * a->k, scratch, a->k);
     }
 }

@@ -460,7 +460,7 @@ static llm_status llm__bind_names(llm_model *m, const llm__names *nm) {
     if (!s) s = llm__bind_mat(m, nm->output, V, C, !hp->tie_embeddings, &m->output);
     if (!s && m->output) s = llm__repack(m, &m->output, V);
     if (!s && nm->output_b) s = llm__bind_vec(m, nm->output_b, V, false, &m->output_b);
-    if (!s && !m->output) m->output = m->tok_embd;
+    if (!s && !m->output && !(s = llm__repack(m, &m->tok_embd, V))) m->output = m->tok_embd;   /* tied: rows for the embedding too */
     for (int64_t il = 0; il < hp->n_layers && !s; il++) {
         char prefix[256], n[512];
         bool moe = hp->n_experts && hp->layer_moe[il];

@@ -32,7 +32,7 @@ typedef struct {
 static void problem_make(problem *p, llm_dtype dt, int64_t rows, int64_t k, int64_t n_tok) {
     float *src = malloc((size_t)(rows * k) * sizeof(float));
     for (int64_t i = 0; i < rows * k; i++) src[i] = frand() * (1 + (float)(i % 7));   /* uneven magnitudes */
-    bool r8 = dt >= LLM_DTYPE_Q4_0_R8 && dt <= LLM_DTYPE_Q6_K_R8;
+    bool r8 = llm__is_r8(dt);
     llm_dtype qt = r8 ? llm__r8_base(dt) : dt;
     size_t bytes = llm_dtype_n_bytes(dt, rows * k);
     p->w = (llm_tensor){ .name = "w", .dtype = dt, .n_dims = 2, .shape = { rows, k }, .data = malloc(bytes), .n_bytes = bytes };

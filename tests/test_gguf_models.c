@@ -57,7 +57,7 @@ static float *all_logits(const char *path, const llm_model_desc *md, const llm_t
 static void check_all_regrouped(const llm_model *m, llm_dtype dt) {
     int64_t n = 0, bad = 0;
     llm_dtype r8 = llm__r8_of(dt);
-    if (m->output != m->tok_embd && m->output->shape[0] % 8 == 0) { n += m->output->dtype == r8; bad += m->output->dtype == dt; }
+    if (m->output->shape[0] % 8 == 0) { n += m->output->dtype == r8; bad += m->output->dtype == dt; }   /* tied or not */
     for (int64_t il = 0; il < m->hp.n_layers; il++) {
         const llm__layer *l = &m->layers[il];
         const llm_tensor *lm[] = { l->wq, l->wk, l->wv, l->wo, l->ffn.gate, l->ffn.up, l->ffn.down, l->shared.gate,

@@ -91,7 +91,7 @@ static int bench_ggml(const char *type, int nth, int64_t n_tok) {
     llm_tensor t[MAX_COPIES];          /* cycled, so that decoding reads from memory, not L3 */
     for (int c = 0; c < MAX_COPIES; c++) {
         t[c] = (llm_tensor){ .name = "w", .dtype = dt, .n_dims = 2, .shape = { ROWS, COLS }, .data = malloc(wb), .n_bytes = wb };
-        llm_dtype base = llm__r8_of(llm__r8_base(dt)) == dt ? llm__r8_base(dt) : dt;   /* q4_0_r8 ...: regrouped as at load */
+        llm_dtype base = llm__is_r8(dt) ? llm__r8_base(dt) : dt;   /* q4_0_r8 ...: regrouped as at load */
         size_t bb = llm_dtype_n_bytes(base, (int64_t)ROWS * COLS);
         uint8_t *q = base == dt ? t[c].data : malloc(bb);
         if (llm_quantize(base, wf, q, (int64_t)ROWS * COLS)) return 1;
