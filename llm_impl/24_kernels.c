@@ -136,15 +136,26 @@ typedef struct {
     int64_t n_rows;
     float *scratch;           /* [nth, k] */
     int64_t scratch_stride;
+    int64_t chunk;            /* decoding: panels per claim (0: a fixed share per thread) */
+    atomic_llong next;        /* the next panel to claim */
 } llm__mm_task;
 
+/* Rows go in whole 16-row panels (the AVX2 GEMM packs 16 rows at a time, the regrouped
+   formats need groups of 8). Prefill gives each thread one share: a second range would
+   read the activations again. Decoding reads only the weights, so threads claim chunks of
+   panels until none is left: one slowed down (a busy core, a small core) takes fewer.
+   Either way a row is computed the same way by whichever thread. */
 static void llm__mm_worker(void *ctx, int ith, int nth) {
     llm__mm_task *t = (llm__mm_task *)ctx;
-    int64_t r0, r1;   /* whole 16-row panels per thread (the AVX2 GEMM packs 16 rows at a time) */
-    llm__split((t->n_rows + 15) / 16, ith, nth, &r0, &r1);
-    r0 *= 16;
-    r1 = LLM__MIN(r1 * 16, t->n_rows);
-    if (r0 < r1) t->fn(&t->args, r0, r1, t->scratch + ith * t->scratch_stride);
+    int64_t n_panels = (t->n_rows + 15) / 16, p0, p1;
+    float *scratch = t->scratch + ith * t->scratch_stride;
+    if (!t->chunk) {
+        llm__split(n_panels, ith, nth, &p0, &p1);
+        if (p0 < p1) t->fn(&t->args, 16 * p0, LLM__MIN(16 * p1, t->n_rows), scratch);
+        return;
+    }
+    while ((p0 = atomic_fetch_add_explicit(&t->next, t->chunk, memory_order_relaxed)) < n_panels)
+        t->fn(&t->args, 16 * p0, LLM__MIN(16 * (p0 + t->chunk), t->n_rows), scratch);
 }
 
 /* Shared scratch bytes per token: at least what any kernel's quantized activations take
@@ -178,7 +189,9 @@ LLM_PRIVATE void llm__matmul(llm_pool *pool, float *scratch, float *y, int64_t l
         .n_rows = w->shape[0],
         .scratch = scratch,
         .scratch_stride = k,
+        .chunk = n_tok < 4 && nth > 1 ? LLM__MAX(1, (w->shape[0] + 15) / 16 / (4 * nth)) : 0,   /* about 4 claims per thread */
     };
+    atomic_init(&t.next, 0);
     LLM_ASSERT(t.fn && w->n_dims == 2);
 #ifdef LLM__AVX2
     llm__q8_mm q8;

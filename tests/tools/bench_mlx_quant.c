@@ -3,7 +3,8 @@
      make llm.h && cc -O2 -march=native -std=c11 -I. -o /tmp/bench tests/tools/bench_mlx_quant.c \
         -lutf8proc -lzstd -lcjson -lpthread -lm && /tmp/bench [bits] [group] [threads] [copies] [decode|prefill]   or   /tmp/bench model [threads]
    or   /tmp/bench ggml q4_0|q8_0|q4_0_r8|... [threads] [tokens] [rows cols]   (llm__matmul with a GGUF block format)
-   The matrix is [2048, 8192]; six copies are cycled so the weights come from memory, not L3. */
+   The matrix is [2048, 8192]; six copies are cycled so the weights come from memory, not L3.
+   BENCH_MMAP=1 (ggml mode): the weights read from mapped files in /tmp, as a model's are. */
 #define LLM_IMPLEMENTATION
 #include "llm.h"
 #include <time.h>
@@ -97,6 +98,16 @@ static int bench_ggml(const char *type, int nth, int64_t n_tok) {
         if (llm_quantize(base, wf, q, (int64_t)ROWS * COLS)) return 1;
         for (int64_t g = 0; base != dt && g < ROWS / 8; g++) llm__r8_pack(base, q + g * (bb / (ROWS / 8)), (uint8_t *)t[c].data + g * (wb / (ROWS / 8)), COLS);
         if (base != dt) free(q);
+        if (getenv("BENCH_MMAP")) {   /* the weights in a mapped file, as a loaded model has them */
+            char path[64];
+            snprintf(path, sizeof path, "/tmp/bench_w%d.bin", c);
+            FILE *f = fopen(path, "wb");
+            if (!f || fwrite(t[c].data, 1, wb, f) != wb || fclose(f)) return 1;
+            llm__mapping map;
+            if (llm__map_file(path, &map)) return 1;
+            free(t[c].data);
+            t[c].data = (void *)map.data;
+        }
     }
     float *scratch = malloc(llm__matmul_scratch_bytes(nth, n_tok, COLS));
     double best = 1e9, best_cpu = 1e9, t_end = now() + 3;
