@@ -185,9 +185,6 @@ static void llm__matmul_q8_0_r8_scalar(const llm__mm_args *a, int64_t r0, int64_
 static void llm__matmul_q4_K_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q4_K_R8, a, r0, r1, s); }
 static void llm__matmul_q6_K_r8_scalar(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { llm__matmul_r8_scalar(LLM_DTYPE_Q6_K_R8, a, r0, r1, s); }
 
-#ifdef LLM__AVX2
-LLM__AVX2_BEGIN
-
 /* One token's activations in 8 bits: x[i] ~ d[i / qk] * q[i]. qk 32: s[b] = d[b] * sum of
    block b's q, qsum[b] = that sum. qk 256: bsums[g] = sum of q[16g .. 16g + 16). */
 typedef struct llm__q8_act {
@@ -196,64 +193,6 @@ typedef struct llm__q8_act {
     const int32_t *qsum;
     const int16_t *bsums;
 } llm__q8_act;
-
-static inline float llm__hmax256(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
-static inline int32_t llm__hsum256_i32(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
-}
-
-/* 32 floats times id, rounded to int8 at q (in order); returns the 4 vectors of int32 so
-   the caller can sum them. */
-static inline void llm__q8_store32(const float *x, __m256 id, int8_t *q, __m256i v[4]) {
-    for (int j = 0; j < 4; j++) v[j] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * j), id), _MM_FROUND_TO_NEAREST_INT));
-    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
-    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));   /* undo the per-lane packing */
-    _mm256_storeu_si256((__m256i *)q, p);
-}
-
-static inline __m256 llm__absmax8(const float *x, int64_t n, __m256 m) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    for (int64_t i = 0; i < n; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
-    return m;
-}
-
-/* Quantize one token (k floats) per block of 32 into q, d, s, qsum. */
-static void llm__q8_quant32(const float *x, int64_t k, int8_t *q, float *d, float *s, int32_t *qsum) {
-    for (int64_t b = 0; b < k / 32; b++) {
-        float amax = llm__hmax256(llm__absmax8(x + 32 * b, 32, _mm256_setzero_ps()));
-        float db = amax / 127.0f;
-        __m256i v[4];
-        llm__q8_store32(x + 32 * b, _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f), q + 32 * b, v);
-        d[b] = db;
-        qsum[b] = llm__hsum256_i32(_mm256_add_epi32(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3])));
-        s[b] = db * (float)qsum[b];
-    }
-}
-
-/* Quantize one token per super-block of 256 into q, d, bsums. */
-static void llm__q8_quant256(const float *x, int64_t k, int8_t *q, float *d, int16_t *bsums) {
-    for (int64_t b = 0; b < k / 256; b++) {
-        const float *xb = x + 256 * b;
-        float amax = llm__hmax256(llm__absmax8(xb, 256, _mm256_setzero_ps()));
-        __m256 id = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
-        d[b] = amax / 127.0f;
-        for (int j = 0; j < 8; j++) {
-            __m256i v[4];
-            llm__q8_store32(xb + 32 * j, id, q + 256 * b + 32 * j, v);
-            bsums[16 * b + 2 * j] = (int16_t)llm__hsum256_i32(_mm256_add_epi32(v[0], v[1]));
-            bsums[16 * b + 2 * j + 1] = (int16_t)llm__hsum256_i32(_mm256_add_epi32(v[2], v[3]));
-        }
-    }
-}
 
 /* Bytes one quantized token takes in the shared scratch (a whole number of cache lines):
    k int8, then qk 32: d[k/32], s[k/32], qsum[k/32]; qk 256: d[k/256], bsums[k/16]. */
@@ -288,6 +227,49 @@ typedef struct {
     size_t act_bytes;
 } llm__q8_prep_task;
 
+/* The portable quantizers (the NEON kernels' activations): the same rounding as the AVX2
+   ones (x * (127 / amax) to nearest even), one block of 32 at a time; returns its sum. */
+static int32_t llm__q8_block_scalar(const float *x, float id, int8_t *q) {
+    int32_t sum = 0;
+    for (int i = 0; i < 32; i++) sum += q[i] = (int8_t)nearbyintf(x[i] * id);
+    return sum;
+}
+static float llm__absmax_scalar(const float *x, int64_t n) {
+    float m = 0;
+    for (int64_t i = 0; i < n; i++) m = fmaxf(m, fabsf(x[i]));
+    return m;
+}
+static void llm__q8_quant32_scalar(const float *x, int64_t k, int8_t *q, float *d, float *s, int32_t *qsum) {
+    for (int64_t b = 0; b < k / 32; b++) {
+        float amax = llm__absmax_scalar(x + 32 * b, 32);
+        d[b] = amax / 127.0f;
+        qsum[b] = llm__q8_block_scalar(x + 32 * b, amax > 0 ? 127.0f / amax : 0.0f, q + 32 * b);
+        s[b] = d[b] * (float)qsum[b];
+    }
+}
+static void llm__q8_quant256_scalar(const float *x, int64_t k, int8_t *q, float *d, int16_t *bsums) {
+    for (int64_t b = 0; b < k / 256; b++) {
+        float amax = llm__absmax_scalar(x + 256 * b, 256), id = amax > 0 ? 127.0f / amax : 0.0f;
+        d[b] = amax / 127.0f;
+        for (int j = 0; j < 8; j++) {
+            int8_t *qj = q + 256 * b + 32 * j;
+            llm__q8_block_scalar(x + 256 * b + 32 * j, id, qj);
+            for (int h = 0; h < 2; h++) {
+                int32_t sum = 0;
+                for (int i = 0; i < 16; i++) sum += qj[16 * h + i];
+                bsums[16 * b + 2 * j + h] = (int16_t)sum;
+            }
+        }
+    }
+}
+#ifdef LLM__AVX2
+static void llm__q8_quant32_avx2(const float *x, int64_t k, int8_t *q, float *d, float *s, int32_t *qsum);
+static void llm__q8_quant256_avx2(const float *x, int64_t k, int8_t *q, float *d, int16_t *bsums);
+#define LLM__Q8_QUANT(qk) llm__q8_quant##qk##_avx2
+#else
+#define LLM__Q8_QUANT(qk) llm__q8_quant##qk##_scalar
+#endif
+
 static void llm__q8_prep_worker(void *ctx, int ith, int nth) {
     const llm__q8_prep_task *p = (const llm__q8_prep_task *)ctx;
     int64_t t0, t1;
@@ -295,8 +277,8 @@ static void llm__q8_prep_worker(void *ctx, int ith, int nth) {
     for (int64_t t = t0; t < t1; t++) {
         uint8_t *m = p->act + (size_t)t * p->act_bytes;
         float *d = (float *)(m + p->k);
-        if (p->qk == 32) llm__q8_quant32(p->x + t * p->k, p->k, (int8_t *)m, d, d + p->k / 32, (int32_t *)(d + 2 * (p->k / 32)));
-        else llm__q8_quant256(p->x + t * p->k, p->k, (int8_t *)m, d, (int16_t *)(d + p->k / 256));
+        if (p->qk == 32) LLM__Q8_QUANT(32)(p->x + t * p->k, p->k, (int8_t *)m, d, d + p->k / 32, (int32_t *)(d + 2 * (p->k / 32)));
+        else LLM__Q8_QUANT(256)(p->x + t * p->k, p->k, (int8_t *)m, d, (int16_t *)(d + p->k / 256));
     }
 }
 
@@ -308,6 +290,96 @@ LLM_PRIVATE llm__q8_mm llm__q8_prepare(llm_pool *pool, const float *x, int64_t n
     if (n_tok >= 4) llm__parallel_for(pool, llm__q8_prep_worker, &p);
     else llm__q8_prep_worker(&p, 0, 1);          /* decoding: not worth waking the pool */
     return (llm__q8_mm){ (const uint8_t *)w, p.act, p.act_bytes };
+}
+
+/* Token chunks whose quantized activations stay in L2 (256 KB) while the thread's rows pass
+   (a multiple of 3 tokens, the in-place kernels' tile). */
+static int64_t llm__q8_chunk(size_t act_bytes) { return LLM__MAX(3, (int64_t)(((size_t)256 << 10) / act_bytes) / 3 * 3); }
+
+/* The regrouped formats, with the tiles of a SIMD flavour: rows [r0, r1) (whole groups:
+   llm__matmul deals 16-row panels) x tokens in tiles of up to 4 (3 for the k-quants, whose
+   tiles need more registers), within token chunks. */
+#define LLM__UNROLL _Pragma("GCC unroll 8")   /* unrolled loops keep acc[][] in registers, constants constant */
+typedef void (*llm__r8_tile_fn)(llm_dtype dt, int rn, const uint8_t *g, const llm__q8_act *x, int64_t k, float *y, int64_t ldy);
+#define LLM__BY_RN(rn, CALL) switch (rn) { case 4: CALL(4); break; case 3: CALL(3); break; case 2: CALL(2); break; default: CALL(1); break; }
+
+static void llm__matmul_r8(llm_dtype dt, llm__r8_tile_fn tile, const llm__mm_args *a, int64_t r0, int64_t r1) {
+    const llm__q8_mm *m = (const llm__q8_mm *)a->w;
+    int qk = (int)llm__dtypes[dt].block_elems, max_rn = qk == 32 ? 4 : 3;
+    size_t group_bytes = 8 * llm_dtype_n_bytes(dt, a->k);
+    int64_t chunk = llm__q8_chunk(m->act_bytes);
+    for (int64_t tc = 0; tc < a->n_tok; tc += chunk) {
+        int64_t te = LLM__MIN(tc + chunk, a->n_tok);
+        for (int64_t r = r0; r < r1; r += 8)
+            for (int64_t t = tc; t < te;) {
+                int rn = (int)LLM__MIN(max_rn, te - t);
+                llm__q8_act x[4];
+                for (int j = 0; j < rn; j++) x[j] = llm__q8_token(m->act, m->act_bytes, t + j, a->k, qk);
+                tile(dt, rn, m->w + (size_t)(r / 8) * group_bytes, x, a->k, a->y + t * a->ldy + r, a->ldy);
+                t += rn;
+            }
+    }
+}
+
+#ifdef LLM__AVX2
+LLM__AVX2_BEGIN
+
+static inline float llm__hmax256(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static inline int32_t llm__hsum256_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* 32 floats times id, rounded to int8 at q (in order); returns the 4 vectors of int32 so
+   the caller can sum them. */
+static inline void llm__q8_store32(const float *x, __m256 id, int8_t *q, __m256i v[4]) {
+    for (int j = 0; j < 4; j++) v[j] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * j), id), _MM_FROUND_TO_NEAREST_INT));
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));   /* undo the per-lane packing */
+    _mm256_storeu_si256((__m256i *)q, p);
+}
+
+static inline __m256 llm__absmax8(const float *x, int64_t n, __m256 m) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+    return m;
+}
+
+/* Quantize one token (k floats) per block of 32 into q, d, s, qsum. */
+static void llm__q8_quant32_avx2(const float *x, int64_t k, int8_t *q, float *d, float *s, int32_t *qsum) {
+    for (int64_t b = 0; b < k / 32; b++) {
+        float amax = llm__hmax256(llm__absmax8(x + 32 * b, 32, _mm256_setzero_ps()));
+        float db = amax / 127.0f;
+        __m256i v[4];
+        llm__q8_store32(x + 32 * b, _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f), q + 32 * b, v);
+        d[b] = db;
+        qsum[b] = llm__hsum256_i32(_mm256_add_epi32(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3])));
+        s[b] = db * (float)qsum[b];
+    }
+}
+
+/* Quantize one token per super-block of 256 into q, d, bsums. */
+static void llm__q8_quant256_avx2(const float *x, int64_t k, int8_t *q, float *d, int16_t *bsums) {
+    for (int64_t b = 0; b < k / 256; b++) {
+        const float *xb = x + 256 * b;
+        float amax = llm__hmax256(llm__absmax8(xb, 256, _mm256_setzero_ps()));
+        __m256 id = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+        d[b] = amax / 127.0f;
+        for (int j = 0; j < 8; j++) {
+            __m256i v[4];
+            llm__q8_store32(xb + 32 * j, id, q + 256 * b + 32 * j, v);
+            bsums[16 * b + 2 * j] = (int16_t)llm__hsum256_i32(_mm256_add_epi32(v[0], v[1]));
+            bsums[16 * b + 2 * j + 1] = (int16_t)llm__hsum256_i32(_mm256_add_epi32(v[2], v[3]));
+        }
+    }
 }
 
 /* 16 bytes of nibbles -> 32 bytes: the low nibbles (elements 0..15), then the high ones. */
@@ -347,7 +419,6 @@ typedef enum { LLM__B32_Q4_0, LLM__B32_Q4_1, LLM__B32_Q5_0, LLM__B32_Q5_1, LLM__
 #define LLM__TILE_ROWS 4
 #define LLM__TILE_TOKS 3
 #endif
-#define LLM__UNROLL _Pragma("GCC unroll 8")   /* unrolled loops keep acc[][] in registers, constants constant */
 
 static LLM__INLINE void llm__tile32(llm__b32 f, int RM, int RN, const uint8_t *w, size_t row_bytes, const llm__q8_act *x,
                                     int64_t k, float *y, int64_t ldy) {
@@ -465,8 +536,6 @@ static float llm__qdot1_q6_K(const uint8_t *w, const llm__q8_act *x, int64_t k) 
     return llm__hsum256(acc);
 }
 
-/* Token chunks whose quantized activations stay in L2 (256 KB) while the thread's rows pass. */
-static int64_t llm__q8_chunk(size_t act_bytes) { return LLM__MAX(LLM__TILE_TOKS, (int64_t)(((size_t)256 << 10) / act_bytes) / LLM__TILE_TOKS * LLM__TILE_TOKS); }
 
 /* The 32-element formats: rows [r0, r1) in tiles of 4 (then 1) x tokens in tiles of 3 (then
    2, 1), within token chunks. */
@@ -553,36 +622,6 @@ static LLM__INLINE void llm__tile_r8(bool q8, int RN, const uint8_t *g, const ll
     LLM__UNROLL for (int t = 0; t < RN; t++) _mm256_storeu_ps(y + t * ldy, acc[t]);
 }
 
-/* Rows [r0, r1) (whole groups: llm__matmul deals 16-row panels) x tokens in tiles of 4. */
-static void llm__matmul_r8_avx2(bool q8, const llm__mm_args *a, int64_t r0, int64_t r1) {
-    const llm__q8_mm *m = (const llm__q8_mm *)a->w;
-    size_t group_bytes = (size_t)a->k / 32 * (q8 ? 272 : 144);
-    int64_t chunk = llm__q8_chunk(m->act_bytes);
-    for (int64_t tc = 0; tc < a->n_tok; tc += chunk) {
-        int64_t te = LLM__MIN(tc + chunk, a->n_tok);
-        for (int64_t r = r0; r < r1; r += 8)
-            for (int64_t t = tc; t < te;) {
-                int rn = (int)LLM__MIN(4, te - t);
-                llm__q8_act x[4];
-                for (int j = 0; j < rn; j++) x[j] = llm__q8_token(m->act, m->act_bytes, t + j, a->k, 32);
-                const uint8_t *g = m->w + (size_t)(r / 8) * group_bytes;
-                float *y = a->y + t * a->ldy + r;
-                switch (rn * 2 + q8) {
-                case 8:  llm__tile_r8(false, 4, g, x, a->k, y, a->ldy); break;
-                case 6:  llm__tile_r8(false, 3, g, x, a->k, y, a->ldy); break;
-                case 4:  llm__tile_r8(false, 2, g, x, a->k, y, a->ldy); break;
-                case 2:  llm__tile_r8(false, 1, g, x, a->k, y, a->ldy); break;
-                case 9:  llm__tile_r8(true, 4, g, x, a->k, y, a->ldy); break;
-                case 7:  llm__tile_r8(true, 3, g, x, a->k, y, a->ldy); break;
-                case 5:  llm__tile_r8(true, 2, g, x, a->k, y, a->ldy); break;
-                default: llm__tile_r8(true, 1, g, x, a->k, y, a->ldy); break;
-                }
-                t += rn;
-            }
-    }
-}
-static void llm__matmul_q4_0_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_r8_avx2(false, a, r0, r1); }
-static void llm__matmul_q8_0_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_r8_avx2(true, a, r0, r1); }
 
 /* 8 u8 (the 8 rows' scale of a sub-block) -> 16 int16, each twice: the madd factors of
    the row pairs of int16 sums. */
@@ -700,34 +739,31 @@ static LLM__INLINE void llm__tile_q6_K_r8(int RN, const uint8_t *g, const llm__q
     LLM__UNROLL for (int t = 0; t < RN; t++) _mm256_storeu_ps(y + t * ldy, acc[t]);
 }
 
-/* The regrouped k-quants: groups of 8 rows x tokens in tiles of 3. */
-static void llm__matmul_k_r8_avx2(bool q6, const llm__mm_args *a, int64_t r0, int64_t r1) {
-    const llm__q8_mm *m = (const llm__q8_mm *)a->w;
-    size_t group_bytes = (size_t)a->k / 256 * (q6 ? 1680 : 1184);
-    int64_t chunk = llm__q8_chunk(m->act_bytes);
-    for (int64_t tc = 0; tc < a->n_tok; tc += chunk) {
-        int64_t te = LLM__MIN(tc + chunk, a->n_tok);
-        for (int64_t r = r0; r < r1; r += 8)
-            for (int64_t t = tc; t < te;) {
-                int rn = (int)LLM__MIN(3, te - t);
-                llm__q8_act x[3];
-                for (int j = 0; j < rn; j++) x[j] = llm__q8_token(m->act, m->act_bytes, t + j, a->k, 256);
-                const uint8_t *g = m->w + (size_t)(r / 8) * group_bytes;
-                float *y = a->y + t * a->ldy + r;
-                switch (rn * 2 + q6) {
-                case 6:  llm__tile_q4_K_r8(3, g, x, a->k, y, a->ldy); break;
-                case 4:  llm__tile_q4_K_r8(2, g, x, a->k, y, a->ldy); break;
-                case 2:  llm__tile_q4_K_r8(1, g, x, a->k, y, a->ldy); break;
-                case 7:  llm__tile_q6_K_r8(3, g, x, a->k, y, a->ldy); break;
-                case 5:  llm__tile_q6_K_r8(2, g, x, a->k, y, a->ldy); break;
-                default: llm__tile_q6_K_r8(1, g, x, a->k, y, a->ldy); break;
-                }
-                t += rn;
-            }
+/* Each regrouped format's tile, compiled for each token count. */
+static void llm__r8_tile_avx2(llm_dtype dt, int rn, const uint8_t *g, const llm__q8_act *x, int64_t k, float *y, int64_t ldy) {
+#define LLM__T4_0(n) llm__tile_r8(false, n, g, x, k, y, ldy)
+#define LLM__T8_0(n) llm__tile_r8(true, n, g, x, k, y, ldy)
+#define LLM__T4_K(n) llm__tile_q4_K_r8(n, g, x, k, y, ldy)
+#define LLM__T6_K(n) llm__tile_q6_K_r8(n, g, x, k, y, ldy)
+    switch (dt) {
+    case LLM_DTYPE_Q4_0_R8: LLM__BY_RN(rn, LLM__T4_0) break;
+    case LLM_DTYPE_Q8_0_R8: LLM__BY_RN(rn, LLM__T8_0) break;
+    case LLM_DTYPE_Q4_K_R8: LLM__BY_RN(rn, LLM__T4_K) break;
+    default:                LLM__BY_RN(rn, LLM__T6_K) break;
     }
+#undef LLM__T4_0
+#undef LLM__T8_0
+#undef LLM__T4_K
+#undef LLM__T6_K
 }
-static void llm__matmul_q4_K_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_k_r8_avx2(false, a, r0, r1); }
-static void llm__matmul_q6_K_r8_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_k_r8_avx2(true, a, r0, r1); }
+#define LLM__MATMUL_R8(name, DT) \
+    static void name(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_r8(DT, llm__r8_tile_avx2, a, r0, r1); }
+LLM__MATMUL_R8(llm__matmul_q4_0_r8_avx2, LLM_DTYPE_Q4_0_R8)
+LLM__MATMUL_R8(llm__matmul_q8_0_r8_avx2, LLM_DTYPE_Q8_0_R8)
+LLM__MATMUL_R8(llm__matmul_q4_K_r8_avx2, LLM_DTYPE_Q4_K_R8)
+LLM__MATMUL_R8(llm__matmul_q6_K_r8_avx2, LLM_DTYPE_Q6_K_R8)
+#undef LLM__MATMUL_R8
+
 
 /* The k-quants: one row and one token at a time, within token chunks. */
 static void llm__matmul_k_avx2(const llm__mm_args *a, int64_t r0, int64_t r1, llm_dtype dt) {

@@ -233,4 +233,65 @@ static void llm__act_mul_neon(llm__act act, float *y, const float *gate, int64_t
     }
     llm__act_mul_scalar(act, y + i, gate ? gate + i : NULL, n - i);
 }
+/* ---- regrouped block formats (23_kernels_ggml.c): q4_0_r8, q8_0_r8 ----
+   A 32-byte chunk holds 4 bytes of each of 8 rows: two 16-byte halves of 4 rows, each
+   a 4-lane int32 dot product with the token's 4 bytes (sdot where the CPU has it, else
+   widening multiplies and pairwise adds: |w x| <= 128 x 127, a pair fits in int16). The
+   codes are made signed first (q4_0: u - 8), so no offset is left to pay. */
+static inline int32x4_t llm__dot4_neon(int32x4_t acc, int8x16_t w, int8x16_t x) {
+#ifdef __ARM_FEATURE_DOTPROD
+    return vdotq_s32(acc, w, x);
+#else
+    int16x8_t p = vpaddq_s16(vmull_s8(vget_low_s8(w), vget_low_s8(x)), vmull_high_s8(w, x));
+    return vpadalq_s16(acc, p);
+#endif
+}
+
+static inline int8x16_t llm__bcast4_neon(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return vreinterpretq_s8_s32(vdupq_n_s32(v));
+}
+
+/* One group of 8 rows x RN tokens; the same operations per output whatever RN. */
+static LLM__INLINE void llm__tile_r8_neon(bool q8, int RN, const uint8_t *g, const llm__q8_act *x, int64_t k, float *y, int64_t ldy) {
+    const int n_chunks = q8 ? 8 : 4;
+    float32x4_t acc[4][2];
+    LLM__UNROLL for (int t = 0; t < RN; t++) acc[t][0] = acc[t][1] = vdupq_n_f32(0);
+    for (int64_t b = 0; b < k / 32; b++, g += q8 ? 272 : 144) {
+        int32x4_t sum[4][2];
+        LLM__UNROLL for (int t = 0; t < RN; t++) sum[t][0] = sum[t][1] = vdupq_n_s32(0);
+        LLM__UNROLL for (int c = 0; c < n_chunks; c++)
+            LLM__UNROLL for (int h = 0; h < 2; h++) {
+                uint8x16_t raw = vld1q_u8(g + 16 + 32 * c + 16 * h);
+                if (q8) {
+                    LLM__UNROLL for (int t = 0; t < RN; t++)
+                        sum[t][h] = llm__dot4_neon(sum[t][h], vreinterpretq_s8_u8(raw), llm__bcast4_neon(x[t].q + 32 * b + 4 * c));
+                    continue;
+                }
+                int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(raw, vdupq_n_u8(15))), vdupq_n_s8(8));
+                int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), vdupq_n_s8(8));
+                LLM__UNROLL for (int t = 0; t < RN; t++) {
+                    sum[t][h] = llm__dot4_neon(sum[t][h], lo, llm__bcast4_neon(x[t].q + 32 * b + 4 * c));
+                    sum[t][h] = llm__dot4_neon(sum[t][h], hi, llm__bcast4_neon(x[t].q + 32 * b + 16 + 4 * c));
+                }
+            }
+        float32x4_t d[2] = { llm__load4_f16((const uint16_t *)g), llm__load4_f16((const uint16_t *)g + 4) };
+        LLM__UNROLL for (int t = 0; t < RN; t++)
+            LLM__UNROLL for (int h = 0; h < 2; h++)
+                acc[t][h] = vfmaq_f32(acc[t][h], vcvtq_f32_s32(sum[t][h]), vmulq_n_f32(d[h], x[t].d[b]));
+    }
+    LLM__UNROLL for (int t = 0; t < RN; t++) { vst1q_f32(y + t * ldy, acc[t][0]); vst1q_f32(y + t * ldy + 4, acc[t][1]); }
+}
+
+static void llm__r8_tile_neon(llm_dtype dt, int rn, const uint8_t *g, const llm__q8_act *x, int64_t k, float *y, int64_t ldy) {
+#define LLM__T4_0(n) llm__tile_r8_neon(false, n, g, x, k, y, ldy)
+#define LLM__T8_0(n) llm__tile_r8_neon(true, n, g, x, k, y, ldy)
+    if (dt == LLM_DTYPE_Q4_0_R8) { LLM__BY_RN(rn, LLM__T4_0) }
+    else { LLM__BY_RN(rn, LLM__T8_0) }
+#undef LLM__T4_0
+#undef LLM__T8_0
+}
+static void llm__matmul_q4_0_r8_neon(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_r8(LLM_DTYPE_Q4_0_R8, llm__r8_tile_neon, a, r0, r1); }
+static void llm__matmul_q8_0_r8_neon(const llm__mm_args *a, int64_t r0, int64_t r1, float *s) { (void)s; llm__matmul_r8(LLM_DTYPE_Q8_0_R8, llm__r8_tile_neon, a, r0, r1); }
 #endif

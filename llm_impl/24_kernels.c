@@ -67,10 +67,11 @@ static const llm__kernels llm__kernels_neon = {
                 [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_scalar, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_scalar,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_scalar, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_scalar,
-                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_scalar,
-                [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_scalar,
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar,
+                [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_neon, [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_neon,
                 [LLM_DTYPE_Q4_K_R8] = llm__matmul_q4_K_r8_scalar,
-                [LLM_DTYPE_Q6_K_R8] = llm__matmul_q6_K_r8_scalar },   /* no NEON block kernels yet */
+                [LLM_DTYPE_Q6_K_R8] = llm__matmul_q6_K_r8_scalar },   /* NEON block kernels: regrouped q4_0 and q8_0 */
+    .matmul_q8 = { [LLM_DTYPE_Q4_0_R8] = true, [LLM_DTYPE_Q8_0_R8] = true },
     .dot_f32 = llm__dot_f32_neon, .axpy_f32 = llm__axpy_f32_neon, .scale_f32 = llm__scale_f32_neon,
     .dots_f32 = llm__dots_f32_neon, .axpys_f32 = llm__axpys_f32_neon,
     .exp_sum_f32 = llm__exp_sum_f32_neon, .act_mul = llm__act_mul_neon,
@@ -193,7 +194,7 @@ LLM_PRIVATE void llm__matmul(llm_pool *pool, float *scratch, float *y, int64_t l
     };
     atomic_init(&t.next, 0);
     LLM_ASSERT(t.fn && w->n_dims == 2);
-#ifdef LLM__AVX2
+#if defined(LLM__AVX2) || defined(LLM__NEON)
     llm__q8_mm q8;
     if (llm__k->matmul_q8[w->dtype]) {        /* the activations, once, after the per-thread part */
         q8 = llm__q8_prepare(pool, x, n_tok, k, (int)llm__dtypes[w->dtype].block_elems, scratch + nth * k, w->data);
