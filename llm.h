@@ -2439,13 +2439,13 @@ typedef struct llm__q8_act {
 
 /* Bytes one quantized token takes in the shared scratch (a whole number of cache lines):
    k int8, then qk 32: d[k/32], s[k/32], qsum[k/32]; qk 256: d[k/256], bsums[k/16]. */
-static size_t llm__q8_act_bytes(int64_t k, int qk) {
+LLM_PRIVATE size_t llm__q8_act_bytes(int64_t k, int qk) {
     size_t n = (size_t)k + (qk == 32 ? 12 * (size_t)k / 32 : 4 * (size_t)k / 256 + 2 * (size_t)k / 16);
     return (n + 63) / 64 * 64;
 }
 
 /* Token t's parts in the shared scratch. */
-static llm__q8_act llm__q8_token(const uint8_t *act, size_t act_bytes, int64_t t, int64_t k, int qk) {
+LLM_PRIVATE llm__q8_act llm__q8_token(const uint8_t *act, size_t act_bytes, int64_t t, int64_t k, int qk) {
     const uint8_t *p = act + (size_t)t * act_bytes;
     const float *d = (const float *)(p + k);
     llm__q8_act a = { (const int8_t *)p, d, NULL, NULL, NULL };
@@ -2472,17 +2472,17 @@ typedef struct {
 
 /* The portable quantizers (the NEON kernels' activations): the same rounding as the AVX2
    ones (x * (127 / amax) to nearest even), one block of 32 at a time; returns its sum. */
-static int32_t llm__q8_block_scalar(const float *x, float id, int8_t *q) {
+LLM_PRIVATE int32_t llm__q8_block_scalar(const float *x, float id, int8_t *q) {
     int32_t sum = 0;
     for (int i = 0; i < 32; i++) sum += q[i] = (int8_t)nearbyintf(x[i] * id);
     return sum;
 }
-static float llm__absmax_scalar(const float *x, int64_t n) {
+LLM_PRIVATE float llm__absmax_scalar(const float *x, int64_t n) {
     float m = 0;
     for (int64_t i = 0; i < n; i++) m = fmaxf(m, fabsf(x[i]));
     return m;
 }
-static void llm__q8_quant32_scalar(const float *x, int64_t k, int8_t *q, float *d, float *s, int32_t *qsum) {
+LLM_PRIVATE void llm__q8_quant32_scalar(const float *x, int64_t k, int8_t *q, float *d, float *s, int32_t *qsum) {
     for (int64_t b = 0; b < k / 32; b++) {
         float amax = llm__absmax_scalar(x + 32 * b, 32);
         d[b] = amax / 127.0f;
@@ -2490,7 +2490,7 @@ static void llm__q8_quant32_scalar(const float *x, int64_t k, int8_t *q, float *
         s[b] = d[b] * (float)qsum[b];
     }
 }
-static void llm__q8_quant256_scalar(const float *x, int64_t k, int8_t *q, float *d, int16_t *bsums) {
+LLM_PRIVATE void llm__q8_quant256_scalar(const float *x, int64_t k, int8_t *q, float *d, int16_t *bsums) {
     for (int64_t b = 0; b < k / 256; b++) {
         float amax = llm__absmax_scalar(x + 256 * b, 256), id = amax > 0 ? 127.0f / amax : 0.0f;
         d[b] = amax / 127.0f;
@@ -2513,7 +2513,7 @@ static void llm__q8_quant256_avx2(const float *x, int64_t k, int8_t *q, float *d
 #define LLM__Q8_QUANT(qk) llm__q8_quant##qk##_scalar
 #endif
 
-static void llm__q8_prep_worker(void *ctx, int ith, int nth) {
+LLM_PRIVATE void llm__q8_prep_worker(void *ctx, int ith, int nth) {
     const llm__q8_prep_task *p = (const llm__q8_prep_task *)ctx;
     int64_t t0, t1;
     llm__split(p->n_tok, ith, nth, &t0, &t1);     /* tokens are independent: any split gives the same bytes */
@@ -2537,7 +2537,7 @@ LLM_PRIVATE llm__q8_mm llm__q8_prepare(llm_pool *pool, const float *x, int64_t n
 
 /* Token chunks whose quantized activations stay in L2 (256 KB) while the thread's rows pass
    (a multiple of 3 tokens, the in-place kernels' tile). */
-static int64_t llm__q8_chunk(size_t act_bytes) { return LLM__MAX(3, (int64_t)(((size_t)256 << 10) / act_bytes) / 3 * 3); }
+LLM_PRIVATE int64_t llm__q8_chunk(size_t act_bytes) { return LLM__MAX(3, (int64_t)(((size_t)256 << 10) / act_bytes) / 3 * 3); }
 
 /* The regrouped formats, with the tiles of a SIMD flavour: rows [r0, r1) (whole groups:
    llm__matmul deals 16-row panels) x tokens in tiles of up to 4 (3 for the k-quants, whose
@@ -2546,7 +2546,7 @@ static int64_t llm__q8_chunk(size_t act_bytes) { return LLM__MAX(3, (int64_t)(((
 typedef void (*llm__r8_tile_fn)(llm_dtype dt, int rn, const uint8_t *g, const llm__q8_act *x, int64_t k, float *y, int64_t ldy);
 #define LLM__BY_RN(rn, CALL) switch (rn) { case 4: CALL(4); break; case 3: CALL(3); break; case 2: CALL(2); break; default: CALL(1); break; }
 
-static void llm__matmul_r8(llm_dtype dt, llm__r8_tile_fn tile, const llm__mm_args *a, int64_t r0, int64_t r1) {
+LLM_PRIVATE void llm__matmul_r8(llm_dtype dt, llm__r8_tile_fn tile, const llm__mm_args *a, int64_t r0, int64_t r1) {
     const llm__q8_mm *m = (const llm__q8_mm *)a->w;
     int qk = (int)llm__dtypes[dt].block_elems, max_rn = qk == 32 ? 4 : 3;
     size_t group_bytes = 8 * llm_dtype_n_bytes(dt, a->k);

@@ -9,8 +9,8 @@
       give the same bits; with the fast ones (the same 8-bit activations meeting the same
       weights in another order) within 1e-4, or, with experts, where a near tie of the
       router can go the other way and change what follows, within 0.05 (where only the
-      regrouped formats have fast kernels, as on NEON, within 0.15: 8-bit activations
-      against exact ones).
+      regrouped formats have fast kernels, as on NEON, within 0.15, with experts 0.5:
+      8-bit activations against exact ones).
    2. Real models from PyPI (tests/tools/fetch_models.sh; skipped when absent):
       SmolLM2-135M-Instruct Q4_1: the greedy continuation of a fixed prompt (ids) equals
       llama.cpp's (commit c392e5094, CPU, 1 thread) for 12 tokens, and the first logits are
@@ -80,7 +80,7 @@ static void check_repack(const char *dir, const llm_token *ids, int64_t n, llm_d
     CHECK_OK(llm_model_load(q4, NULL, &m));
     check_all_regrouped(m, dt);
     double tol = m->hp.n_experts ? 0.05 : 1e-4;
-    if (!llm__kernels_best()->matmul_q8[dt]) tol = 0.15;   /* in place: exact f32 dot products (NEON), not 8-bit activations */
+    if (!llm__kernels_best()->matmul_q8[dt]) tol = m->hp.n_experts ? 0.5 : 0.15;   /* in place: exact f32 dots (NEON) */
     llm_model_free(m);
     llm_model_desc keep = { .no_repack = true };
     int64_t V = 0, V2 = 0, V3, V4;
@@ -278,7 +278,9 @@ static void test_smollm2_q4_1(void) {
     static const llm_token prompt[] = { 1, 9690, 2, 19, 253, 1345, 30, 216, 3563, 28 };
     static const llm_token want[] = { 216, 34, 32, 34, 35, 29, 32, 33, 29, 34, 34, 68 };             /* llama.cpp */
     static const float want_logits[] = { 18.51668f, 16.65178f, 22.26607f, 13.51544f, 14.04621f, 14.29827f, 11.17822f, 14.29725f };
-    check_greedy(path, prompt, LLM__COUNT(prompt), want, LLM__COUNT(want), want_logits, 0.5);
+    /* llama.cpp rounds every activation to 8 bits, as the AVX2 kernels do; elsewhere (NEON) only
+       the regrouped q8_0 embedding's are, the q4_1 matrices' dots are exact */
+    check_greedy(path, prompt, LLM__COUNT(prompt), want, LLM__COUNT(want), want_logits, llm__kernels_best()->matmul_q8[LLM_DTYPE_Q4_1] ? 0.5 : 1.0);
 }
 
 static void test_gemma3_q4_k_m(void) {
