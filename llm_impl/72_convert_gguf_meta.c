@@ -14,6 +14,20 @@ static void llm__gw_u32(llm__gw *w, const char *key, int64_t v) {
 
 static void llm__gw_f32(llm__gw *w, const char *key, double v) { llm__gw_kv(w, llm_gguf_kv_f32(llm__gw_key(w, key), (float)v)); }
 
+/* Gemma 2/3 layers that slide: llama.cpp assumes every other layer (Gemma 2) or all but
+   every 6th (Gemma 3); another pattern (config.json's layer_types) is written per layer as
+   <arch>.attention.sliding_window_pattern, bools (llama.cpp's key for it). */
+static void llm__gguf_sliding_pattern(llm__gw *w, const llm__hparams *hp) {
+    int version = !strcmp(w->arch, "gemma2") ? 2 : !strcmp(w->arch, "gemma3") ? 3 : 0;
+    bool same = true;
+    for (int64_t il = 0; il < hp->n_layers && version && hp->sliding_window > 0; il++)
+        same &= !hp->layer_sliding[il] == !(version == 2 ? il % 2 == 0 : (il + 1) % 6 != 0);
+    if (same) return;
+    uint8_t *b = (uint8_t *)llm__gw_own(w, malloc((size_t)hp->n_layers + 1));
+    for (int64_t il = 0; b && il < hp->n_layers; il++) b[il] = hp->layer_sliding[il] != 0;
+    if (b) llm__gw_kv(w, llm_gguf_kv_arr(llm__gw_key(w, "attention.sliding_window_pattern"), LLM_GGUF_BOOL, hp->n_layers, b));
+}
+
 static void llm__gguf_write_hparams(llm__gw *w, const llm__hparams *hp) {
     llm__gw_u32(w, "vocab_size", hp->n_vocab);
     llm__gw_u32(w, "context_length", hp->n_ctx_train);
@@ -36,6 +50,7 @@ static void llm__gguf_write_hparams(llm__gw *w, const llm__hparams *hp) {
     llm__gw_u32(w, "attention.sliding_window", hp->sliding_window);
     if (!strcmp(w->arch, "phi3") && hp->sliding_window <= 0)      /* llama.cpp needs the key: 0 is none (Phi-4) */
         llm__gw_kv(w, llm_gguf_kv_u32(llm__gw_key(w, "attention.sliding_window"), 0));
+    llm__gguf_sliding_pattern(w, hp);
     if (hp->attn_softcap) llm__gw_f32(w, "attn_logit_softcapping", hp->attn_softcap);
     if (hp->final_softcap) llm__gw_f32(w, "final_logit_softcapping", hp->final_softcap);
     if (hp->rope.type == LLM__ROPE_LINEAR || hp->rope.type == LLM__ROPE_YARN) {

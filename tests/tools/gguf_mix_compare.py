@@ -2,13 +2,15 @@
 """Compare our GGUF re-typing (`llm quantize --to-gguf --gguf-type T`) with llama-quantize's.
 
 usage: gguf_mix_compare.py [--llm build/llm] [--llama-quantize PATH] [--types Q4_K_M,...]
-                           [--table] SOURCE.gguf...
+                           [--table] [--synthetic OUT.gguf] SOURCE.gguf...
 
 For each SOURCE (an f16/f32 GGUF: a real one, or one our writer made from a fixture model:
 `llm convert --hf-path DIR --to-gguf X.gguf --gguf-type f16`) and each llama-quantize file
 type, both programs re-type the file; gguf-py reads the two outputs and we compare every
 tensor's type, and its bytes where the types agree. --table prints our name -> type lists
-(what tests/test_convert_gguf.c embeds). By hand only (needs llama-quantize and gguf-py):
+(what tests/test_convert_gguf.c embeds). --synthetic first writes OUT.gguf, the model that
+test_convert_gguf.c's test_mix_synthetic builds (llama, 8 layers, rows of 256, 8 heads on 2
+KV heads; 4-row matrices: the rules look at names and row lengths only), and compares it too. By hand only (needs llama-quantize and gguf-py):
 not run in CI. Exit status 0 when every tensor agrees.
 """
 import argparse, os, subprocess, sys, tempfile
@@ -25,6 +27,12 @@ def tensors(path):
     r = gguf.GGUFReader(path)
     ft = r.fields.get("general.file_type")
     return {t.name: (t.tensor_type.name, bytes(t.data.tobytes())) for t in r.tensors}, (int(ft.parts[-1][0]) if ft else None)
+
+
+def layer_order(name):
+    """llama-quantize's order: by layer (globals first), then by name"""
+    parts = name.split(".")
+    return (int(parts[1]) if parts[0] == "blk" else -1, name)
 
 
 def compare(src, typ, llm, lq, tmp, table):
@@ -52,8 +60,46 @@ def compare(src, typ, llm, lq, tmp, table):
     for line in bad[:20]:
         print("   ", line)
     if table:
-        print("   ", " ".join(f"{n}={a[n][0]}" for n in sorted(a)))
+        print("   ", " ".join(f"{n}={a[n][0]}" for n in sorted(a, key=layer_order)))
     return not bad
+
+
+def synthetic(path, experts):
+    """llama, 8 layers of 4-row matrices with rows of 256 (so k-quant blocks fit); with
+    experts, the feed-forward of each layer is that many experts ([E, 4, 256] stacks)."""
+    import numpy as np
+    w = gguf.GGUFWriter(path, "llama")
+    if experts:
+        w.add_uint32("llama.expert_count", experts)
+        w.add_uint32("llama.expert_used_count", 2)
+    for key, v in [("block_count", 8), ("context_length", 64), ("embedding_length", 256), ("feed_forward_length", 256),
+                   ("attention.head_count", 8), ("attention.head_count_kv", 2), ("rope.dimension_count", 32)]:
+        w.add_uint32(f"llama.{key}", v)
+    w.add_float32("llama.attention.layer_norm_rms_epsilon", 1e-5)
+    w.add_uint32("general.file_type", 0)
+    k = 0
+    def mat(name, rows=4, n=1):
+        nonlocal k
+        k += 1
+        v = np.sin(np.arange(n * rows * 256, dtype=np.float32) * 0.37 + k) * 0.1
+        w.add_tensor(name, v.reshape((n, rows, 256) if n > 1 else (rows, 256)))
+    mat("token_embd.weight", 32)
+    for il in range(8):
+        for t in ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"]:
+            if experts and t.startswith("ffn"):
+                mat(f"blk.{il}.{t}_exps.weight", 4, experts)
+            else:
+                mat(f"blk.{il}.{t}.weight")
+        if experts:
+            w.add_tensor(f"blk.{il}.ffn_gate_inp.weight", np.ones((experts, 256), dtype=np.float32))
+        for t in ["attn_norm", "ffn_norm"]:
+            w.add_tensor(f"blk.{il}.{t}.weight", np.ones(256, dtype=np.float32))
+    w.add_tensor("output_norm.weight", np.ones(256, dtype=np.float32))
+    mat("output.weight", 32)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
 
 
 def main():
@@ -62,8 +108,13 @@ def main():
     ap.add_argument("--llama-quantize", default="/work/llama.cpp-src/build/bin/llama-quantize")
     ap.add_argument("--types", default=",".join(TYPES))
     ap.add_argument("--table", action="store_true")
-    ap.add_argument("sources", nargs="+")
+    ap.add_argument("--synthetic")
+    ap.add_argument("--experts", type=int, default=0, help="with --synthetic: MoE layers of this many experts")
+    ap.add_argument("sources", nargs="*")
     args = ap.parse_args()
+    if args.synthetic:
+        synthetic(args.synthetic, args.experts)
+        args.sources.insert(0, args.synthetic)
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         for src in args.sources:
