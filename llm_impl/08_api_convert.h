@@ -53,16 +53,18 @@ typedef struct llm_convert_params {
      256-blocks); with 8 experts attn_v and attn_k are q8_0. A matrix whose rows the blocks
      do not divide takes llama-quantize's fallback: q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0,
      q2_K/q3_K -> q4_0 (llama-quantize: iq4_nl, which we do not write), else f16.
-     general.file_type is llama-quantize's (15 for Q4_K_M). The per-tensor types match
-     llama-quantize's on SmolLM2-135M and the fixture models (tests/tools/gguf_mix_compare.py).
+     general.file_type is llama-quantize's (15 for Q4_K_M). Types and bytes equal
+     llama-quantize's, tensor for tensor, for every mix on SmolLM2-135M, the fixture models
+     and synthetic 8-layer ones (tests/tools/gguf_mix_compare.py), iq4_nl aside.
    - from an MLX model: matrices are dequantized and quantized to their type, except 4-bit
      groups of 32 into q4_1 and 8-bit groups of 32 whose biases are -128 * scale into q8_0,
      which are copied block for block (no loss) when every scale and bias is an f16 value.
-   - metadata: general.*, <arch>.* hyperparameters and, from tokenizer.json and
+   - metadata: general.*, <arch>.* hyperparameters (Gemma 2/3 layers that slide in another
+     pattern than llama.cpp assumes: a per-layer <arch>.attention.sliding_window_pattern),
+     and, from tokenizer.json and
      tokenizer_config.json when present, tokenizer.ggml.* (72_convert_gguf_meta.c).
    - src may be a .gguf file: its metadata is copied and its tensors re-typed by the same
-     rules, as llama-quantize does (byte-identical with it for q4_0 and q8_0 from
-     SmolLM2-135M Q4_1).
+     rules, as llama-quantize does (byte-identical with it, see above).
    The tensors are assembled in memory (about the output's size), then written atomically. */
 
 /* Errors: LLM_ERR_IO (reading or writing), LLM_ERR_FORMAT (the source), LLM_ERR_INVALID_ARG

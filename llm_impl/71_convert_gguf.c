@@ -258,8 +258,7 @@ static llm_dtype llm__gguf_fallback(llm_dtype t, int64_t cols) {
    its rows of `cols` values; tied: the token table is also the output matrix. */
 static llm_dtype llm__gguf_mix_type(const llm__gguf_mix *m, const llm__gguf_dims *d, bool tied, const char *name, int64_t cols) {
     llm_dtype to = m->base;
-    int il = -1;
-    sscanf(name, "blk.%d.", &il);
+    int64_t il = strncmp(name, "blk.", 4) ? -1 : (int64_t)strtoll(name + 4, NULL, 10);   /* saturates: no overflow */
     bool moe8 = d->n_expert == 8;
     if (!strcmp(name, "output.weight") || (tied && !strcmp(name, "token_embd.weight"))) {
         if (cols % llm_dtype_get(to)->block_elems) to = LLM_DTYPE_Q8_0;

@@ -477,6 +477,9 @@ static void test_bad_args(void) {
     CHECK(to_gguf(tmp_path("missing"), LLM_DTYPE_F16, out) != LLM_OK);
     llm_convert_params p = { .gguf = out };
     CHECK_EQ_INT(llm_convert_model(&p), LLM_ERR_INVALID_ARG);
+    llm_convert_params mix = { .src = llama, .gguf = out, .gguf_mix = "Q4_K_X" };          /* not a llama-quantize type */
+    CHECK_EQ_INT(llm_convert_model(&mix), LLM_ERR_INVALID_ARG);
+    CHECK(strstr(llm_last_error(), "Q4_K_X") != NULL);
     CHECK(to_gguf(llama, LLM_DTYPE_F16, "/nonexistent-dir/x.gguf") != LLM_OK);          /* cannot write */
     CHECK(dir_empty(tmp_dir));
 }
