@@ -966,8 +966,13 @@ static bool ascii_ieq(const char *a, const char *b) {
     return *a == *b;
 }
 
-/* "q4_0", "Q4_K", "f16", "float16", ... -> the dtype; false if unknown */
-static bool parse_gguf_type(const char *name, llm_dtype *out) {
+/* "q4_0", "Q4_K", "f16", "float16", ... -> the dtype; llama-quantize's file types ("Q4_K_M",
+   also "q2_K" and "q6_K") -> p->gguf_mix; false if unknown */
+static bool parse_gguf_type(const char *name, llm_convert_params *p) {
+    static const char *const mixes[] = { "q2_k", "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k" };
+    for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++)
+        if (ascii_ieq(mixes[i], name)) { p->gguf_mix = name; return true; }
+    llm_dtype *out = &p->gguf_type;
     if (!strcmp(name, "float32")) name = "f32";
     else if (!strcmp(name, "float16")) name = "f16";
     else if (!strcmp(name, "bfloat16")) name = "bf16";
@@ -982,8 +987,9 @@ static int convert_run(const char *cmd, llm_convert_params *p, const char *dtype
     if (!p->src || (!p->dst && !p->gguf)) { fprintf(stderr, "llm %s: the source and an output (directory, or --to-gguf FILE) are required\n", cmd); return 2; }
     if (mode && strcmp(mode, "affine")) { fprintf(stderr, "llm %s: only --q-mode affine can be written\n", cmd); return 2; }
     p->gguf_type = LLM_DTYPE_F16;                                  /* convert_hf_to_gguf.py's default */
-    if (gguf_type && !parse_gguf_type(gguf_type, &p->gguf_type)) {
-        fprintf(stderr, "llm %s: --gguf-type is f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K or q6_K\n", cmd);
+    if (gguf_type && !parse_gguf_type(gguf_type, p)) {
+        fprintf(stderr, "llm %s: --gguf-type is f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q3_K, q4_K, q5_K, or one of llama-quantize's "
+                "Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K\n", cmd);
         return 2;
     }
     if (dtype) {
@@ -1018,7 +1024,7 @@ static int cmd_convert(int argc, char **argv) {
         { "--quant-predicate", NULL, OPT_STR, &p.quant_predicate, "mixed-precision recipe: mixed_2_6, mixed_3_4, mixed_3_6, mixed_4_6" },
         { "--dtype", NULL, OPT_STR, &dtype, "float32, float16 or bfloat16 for the float tensors (default: kept)" },
         { "--to-gguf", NULL, OPT_STR, &p.gguf, "write one llama.cpp GGUF file here instead of an MLX directory" },
-        { "--gguf-type", NULL, OPT_STR, &gguf_type, "GGUF weight type: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_K..q6_K (default f16)" },
+        { "--gguf-type", NULL, OPT_STR, &gguf_type, "GGUF weight type: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q3_K q4_K q5_K, or llama-quantize's Q4_K_M Q4_K_S Q5_K_M Q5_K_S Q3_K_S Q3_K_M Q3_K_L Q2_K Q6_K (default f16)" },
     };
     parse_flags("convert", "convert a model directory to MLX format (optionally quantized) or to GGUF", opts,
                 (int)(sizeof opts / sizeof opts[0]), argc, argv);
@@ -1035,7 +1041,7 @@ static int cmd_quantize(int argc, char **argv) {
         { "--q-group-size", NULL, OPT_INT, &p.group_size, "weights per scale and bias: 32, 64, 128 (default 64)" },
         { "--dtype", NULL, OPT_STR, &dtype, "float32, float16 or bfloat16 for scales and float tensors" },
         { "--to-gguf", NULL, OPT_STR, &p.gguf, "write one llama.cpp GGUF file here instead (with --gguf-type)" },
-        { "--gguf-type", NULL, OPT_STR, &gguf_type, "GGUF weight type, e.g. q4_0, q8_0, q4_K (default f16)" },
+        { "--gguf-type", NULL, OPT_STR, &gguf_type, "GGUF weight type, e.g. q4_0, q8_0, Q4_K_M, Q5_K_M (default f16)" },
     };
     parse_flags("quantize", "quantize a model directory (MLX affine; = convert -q), or write it as GGUF", opts,
                 (int)(sizeof opts / sizeof opts[0]), argc, argv);

@@ -31,6 +31,9 @@ typedef struct llm_convert_params {
     const char *gguf;        /* output .gguf path, or NULL */
     llm_dtype gguf_type;     /* type of the weight matrices: f32 (the zero value), f16, bf16, q4_0,
                                 q4_1, q5_0, q5_1, q8_0, q2_K..q6_K */
+    const char *gguf_mix;    /* NULL, or one of llama-quantize's file types by name, any case:
+                                "Q4_K_M", "Q4_K_S", "Q5_K_M", "Q5_K_S", "Q3_K_S", "Q3_K_M", "Q3_K_L",
+                                "Q2_K", "Q6_K"; then gguf_type is unused (see the types below) */
     /* optional progress report, called after each tensor: done of total */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *progress_user;
@@ -42,18 +45,26 @@ typedef struct llm_convert_params {
    - names: llama.cpp's (token_embd, blk.N.attn_q, ffn_gate_exps, ...); Llama's Wq/Wk rows
      permuted for ggml's interleaved rope; Gemma norms stored as 1 + w; Llama 3 rope scaling
      as a rope_freqs tensor, Phi-3 LongRoPE as rope_factors_short/long.
-   - types: 1-D tensors, norms and MoE routers f32; the matrices gguf_type, except the output
-     matrix (the token table when tied) of a block type other than q8_0, which is q6_K (q8_0
-     when its rows are not whole 256-blocks), as llama-quantize does; a matrix whose rows the
-     block size does not divide falls back to f16.
+   - types: 1-D tensors, norms and MoE routers f32; the matrices gguf_type, or with gguf_mix
+     the type llama-quantize's rules (llama_tensor_get_type) give each: the mix's base type
+     (q4_K for Q4_K_M) and more bits for attn_v and ffn_down in some layers, for attn_output
+     and attn_qkv, as the mix says. Under both: the output matrix (the token table when
+     tied) of a block type other than q8_0 is q6_K (q8_0 when its rows are not whole
+     256-blocks); with 8 experts attn_v and attn_k are q8_0. A matrix whose rows the blocks
+     do not divide takes llama-quantize's fallback: q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0,
+     q2_K/q3_K -> q4_0 (llama-quantize: iq4_nl, which we do not write), else f16.
+     general.file_type is llama-quantize's (15 for Q4_K_M). Types and bytes equal
+     llama-quantize's, tensor for tensor, for every mix on SmolLM2-135M, the fixture models
+     and synthetic 8-layer ones (tests/tools/gguf_mix_compare.py), iq4_nl aside.
    - from an MLX model: matrices are dequantized and quantized to their type, except 4-bit
      groups of 32 into q4_1 and 8-bit groups of 32 whose biases are -128 * scale into q8_0,
      which are copied block for block (no loss) when every scale and bias is an f16 value.
-   - metadata: general.*, <arch>.* hyperparameters and, from tokenizer.json and
+   - metadata: general.*, <arch>.* hyperparameters (Gemma 2/3 layers that slide in another
+     pattern than llama.cpp assumes: a per-layer <arch>.attention.sliding_window_pattern),
+     and, from tokenizer.json and
      tokenizer_config.json when present, tokenizer.ggml.* (72_convert_gguf_meta.c).
    - src may be a .gguf file: its metadata is copied and its tensors re-typed by the same
-     rules, as llama-quantize does (byte-identical with it for q4_0 and q8_0 from
-     SmolLM2-135M Q4_1).
+     rules, as llama-quantize does (byte-identical with it, see above).
    The tensors are assembled in memory (about the output's size), then written atomically. */
 
 /* Errors: LLM_ERR_IO (reading or writing), LLM_ERR_FORMAT (the source), LLM_ERR_INVALID_ARG

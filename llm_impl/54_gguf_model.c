@@ -169,6 +169,12 @@ static llm_status llm__gguf_gemma(const llm__gguf_ctx *c, llm__hparams *hp) {
     if (s) return s;
     for (int64_t il = 0; il < hp->n_layers && hp->sliding_window > 0; il++)
         hp->layer_sliding[il] = version == 2 ? il % 2 == 0 : (il + 1) % 6 != 0;
+    char k[160];                  /* another pattern, per layer (llm convert writes it then) */
+    snprintf(k, sizeof k, "%s.attention.sliding_window_pattern", c->arch);
+    const llm_gguf_kv *pat = llm_gguf_find_kv(c->g, k);
+    if (pat && (pat->type != LLM_GGUF_ARRAY || pat->arr_type != LLM_GGUF_BOOL || pat->n != hp->n_layers))
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: '%s' is not one bool per layer", c->path, k);
+    for (int64_t il = 0; pat && il < hp->n_layers && hp->sliding_window > 0; il++) hp->layer_sliding[il] = ((const uint8_t *)pat->v.arr)[il] != 0;
     if (version == 3) {
         memset(&hp->rope_local, 0, sizeof hp->rope_local);
         hp->rope_local.theta = 10000.0, hp->rope_local.factor = 1.0;

@@ -164,12 +164,130 @@ static void llm__gguf_mlx_blocks(const llm__convert_src *s, llm_dtype to, uint8_
     }
 }
 
+/* ---- which type each matrix gets: llama-quantize's rules (llama_tensor_get_type) ----
+   A llama-quantize file type ("Q4_K_M") names a base block type for most matrices and gives
+   a few more bits: the attention values (attn_v) and the feed-forward output (ffn_down) of
+   some layers, the attention output, Phi-3's fused attn_qkv. A plain type (q4_0, q4_K) is
+   the same rules with no such bumps. Every type keeps these: the output matrix (the token
+   table when tied) q6_K (q8_0 stays q8_0; q8_0 also when its rows are not whole 256-blocks),
+   models of 8 experts attn_v/attn_k q8_0, 70B-class models (80 layers, grouped KV heads)
+   attn_v q5_K where it would be q3_K/q4_K. Which layers get a bump: */
+enum { LLM__L_ALL = 1, LLM__L_FIRST2, LLM__L_FIRST4, LLM__L_EIGHTH, LLM__L_SIXTEENTH, LLM__L_MORE_BITS, LLM__L_GQA4 };
+
+/* hi in the layers `when` selects, lo in the others (F32, the zero value: the base type) */
+typedef struct llm__gguf_bump { llm_dtype hi; uint8_t when; llm_dtype lo; } llm__gguf_bump;
+
+typedef struct llm__gguf_mix {
+    const char *name;         /* llama-quantize's */
+    uint32_t ftype;           /* general.file_type (llama_ftype) */
+    llm_dtype base;
+    llm__gguf_bump attn_v, ffn_down;
+    llm_dtype attn_out, attn_out_moe8, attn_qkv;   /* F32: the base; moe8: models of 8 experts */
+} llm__gguf_mix;
+
+#define LLM__T(x) LLM_DTYPE_##x
+static const llm__gguf_mix llm__gguf_mixes[] = {
+    { "Q2_K", 10, LLM__T(Q2_K), { LLM__T(Q4_K), LLM__L_GQA4, LLM__T(Q3_K) }, { LLM__T(Q3_K), LLM__L_ALL, 0 }, LLM__T(Q3_K), LLM__T(Q5_K), 0 },
+    { "Q3_K_S", 11, LLM__T(Q3_K), { 0 }, { 0 }, 0, LLM__T(Q5_K), 0 },
+    { "Q3_K_M", 12, LLM__T(Q3_K), { LLM__T(Q5_K), LLM__L_FIRST2, LLM__T(Q4_K) }, { LLM__T(Q5_K), LLM__L_SIXTEENTH, LLM__T(Q4_K) },
+      LLM__T(Q4_K), LLM__T(Q5_K), LLM__T(Q4_K) },
+    { "Q3_K_L", 13, LLM__T(Q3_K), { LLM__T(Q5_K), LLM__L_ALL, 0 }, { LLM__T(Q5_K), LLM__L_ALL, 0 }, LLM__T(Q5_K), 0, LLM__T(Q4_K) },
+    { "Q4_K_S", 14, LLM__T(Q4_K), { LLM__T(Q5_K), LLM__L_FIRST4, 0 }, { LLM__T(Q5_K), LLM__L_EIGHTH, 0 }, 0, LLM__T(Q5_K), 0 },
+    { "Q4_K_M", 15, LLM__T(Q4_K), { LLM__T(Q6_K), LLM__L_MORE_BITS, 0 }, { LLM__T(Q6_K), LLM__L_MORE_BITS, 0 }, 0, LLM__T(Q5_K), LLM__T(Q5_K) },
+    { "Q5_K_S", 16, LLM__T(Q5_K), { 0 }, { 0 }, 0, 0, 0 },
+    { "Q5_K_M", 17, LLM__T(Q5_K), { LLM__T(Q6_K), LLM__L_MORE_BITS, 0 }, { LLM__T(Q6_K), LLM__L_MORE_BITS, 0 }, 0, 0, LLM__T(Q6_K) },
+    { "Q6_K", 18, LLM__T(Q6_K), { 0 }, { 0 }, 0, 0, 0 },
+};
+#undef LLM__T
+
+/* The file type called `name` (any case), or NULL. */
+static const llm__gguf_mix *llm__gguf_mix_find(const char *name) {
+    for (int i = 0; name && i < LLM__COUNT(llm__gguf_mixes); i++) {
+        const char *a = llm__gguf_mixes[i].name, *b = name;
+        while (*a && (*a | 32) == (*b | 32)) a++, b++;
+        if (!*a && !*b) return &llm__gguf_mixes[i];
+    }
+    return NULL;
+}
+
+/* What the rules need to know of the model. */
+typedef struct llm__gguf_dims { int64_t n_layer, n_gqa, n_expert; bool is_70b; } llm__gguf_dims;
+
+static llm__gguf_dims llm__gguf_dims_of(const char *arch, int64_t n_layer, int64_t n_head, int64_t n_head_kv, int64_t n_expert) {
+    llm__gguf_dims d = { n_layer, n_head_kv > 0 ? n_head / n_head_kv : 0, n_expert, false };
+    d.is_70b = n_layer == 80 && ((!strcmp(arch, "llama") && n_head != n_head_kv) || !strcmp(arch, "qwen2"));
+    return d;
+}
+
+/* Whether layer il of n gets bump b's hi type. MORE_BITS: the first and last eighth and
+   every third layer between them. */
+static bool llm__gguf_layer_bumped(uint8_t when, int64_t il, const llm__gguf_dims *d) {
+    int64_t n = d->n_layer;
+    switch (when) {
+    case LLM__L_ALL: return true;
+    case LLM__L_FIRST2: return il < 2;
+    case LLM__L_FIRST4: return il < 4;
+    case LLM__L_EIGHTH: return il < n / 8;
+    case LLM__L_SIXTEENTH: return il < n / 16;
+    case LLM__L_MORE_BITS: return il < n / 8 || il >= 7 * n / 8 || (il - n / 8) % 3 == 2;
+    case LLM__L_GQA4: return d->n_gqa >= 4;
+    default: return false;
+    }
+}
+
+static llm_dtype llm__gguf_bumped(const llm__gguf_bump *b, llm_dtype base, int64_t il, const llm__gguf_dims *d) {
+    if (!b->when) return base;
+    return llm__gguf_layer_bumped(b->when, il, d) ? b->hi : b->lo ? b->lo : base;
+}
+
+/* A type whose blocks do not divide the rows' length gives way as in llama-quantize; it
+   takes iq4_nl for q2_K/q3_K, a type we do not write: q4_0 has its 4.5 bits per weight. */
+static llm_dtype llm__gguf_fallback(llm_dtype t, int64_t cols) {
+    if (cols % llm_dtype_get(t)->block_elems == 0) return t;
+    switch (t) {
+    case LLM_DTYPE_Q2_K: case LLM_DTYPE_Q3_K: t = LLM_DTYPE_Q4_0; break;
+    case LLM_DTYPE_Q4_K: t = LLM_DTYPE_Q5_0; break;
+    case LLM_DTYPE_Q5_K: t = LLM_DTYPE_Q5_1; break;
+    case LLM_DTYPE_Q6_K: t = LLM_DTYPE_Q8_0; break;
+    default: return LLM_DTYPE_F16;
+    }
+    return cols % llm_dtype_get(t)->block_elems ? LLM_DTYPE_F16 : t;
+}
+
+/* The type of matrix `name` (llama.cpp's name, blk.N.*) under mix m for a model of dims d,
+   its rows of `cols` values; tied: the token table is also the output matrix. */
+static llm_dtype llm__gguf_mix_type(const llm__gguf_mix *m, const llm__gguf_dims *d, bool tied, const char *name, int64_t cols) {
+    llm_dtype to = m->base;
+    int64_t il = strncmp(name, "blk.", 4) ? -1 : (int64_t)strtoll(name + 4, NULL, 10);   /* saturates: no overflow */
+    bool moe8 = d->n_expert == 8;
+    if (!strcmp(name, "output.weight") || (tied && !strcmp(name, "token_embd.weight"))) {
+        if (cols % llm_dtype_get(to)->block_elems) to = LLM_DTYPE_Q8_0;
+        else if (to != LLM_DTYPE_Q8_0) to = LLM_DTYPE_Q6_K;
+    } else if (strstr(name, "attn_v.weight")) {
+        to = llm__gguf_bumped(&m->attn_v, to, il, d);
+        if (d->is_70b && (to == LLM_DTYPE_Q3_K || to == LLM_DTYPE_Q4_K)) to = LLM_DTYPE_Q5_K;
+        if (moe8) to = LLM_DTYPE_Q8_0;
+    } else if (strstr(name, "attn_k.weight")) {
+        if (moe8) to = LLM_DTYPE_Q8_0;
+    } else if (strstr(name, "ffn_down")) {                        /* also ffn_down_exps, ffn_down_shexp */
+        to = llm__gguf_bumped(&m->ffn_down, to, il, d);
+    } else if (strstr(name, "attn_output.weight")) {
+        llm_dtype o = moe8 ? m->attn_out_moe8 : m->attn_out;
+        if (o) to = o;
+    } else if (strstr(name, "attn_qkv.weight") && m->attn_qkv) {
+        to = m->attn_qkv;
+    }
+    return llm__gguf_fallback(to, cols);
+}
+
 /* ---- one output tensor ---- */
 
 typedef struct llm__gconv {
     const llm_convert_params *p;
     const char *path;          /* the source, for messages */
     const llm__hparams *hp;
+    llm__gguf_mix mix;         /* the file type (a plain type: no bumps) */
+    llm__gguf_dims dims;
     bool permute, tied;
     llm__gw w;
     int64_t n_requant;         /* MLX matrices dequantized and quantized again */
@@ -180,14 +298,11 @@ static bool llm__ends(const char *s, const char *suffix) {
     return n >= k && !strcmp(s + n - k, suffix);
 }
 
-/* The type of tensor `name` (see 08_api_convert.h): llama.cpp's rules. */
+/* The type of tensor `name`: vectors, norms and routers f32, float files as they are. */
 static llm_dtype llm__gguf_pick(const llm__gconv *c, const char *name, const llm__convert_src *s) {
     if (s->n_dims < 2 || strstr(name, "ffn_gate_inp") || llm__ends(name, "norm.weight")) return LLM_DTYPE_F32;
-    llm_dtype to = c->p->gguf_type;
-    bool out = !strcmp(name, "output.weight") || (c->tied && !strcmp(name, "token_embd.weight"));
-    if (out && !llm__is_float(to) && to != LLM_DTYPE_Q8_0) to = s->cols % 256 ? LLM_DTYPE_Q8_0 : LLM_DTYPE_Q6_K;
-    if (s->cols % llm_dtype_get(to)->block_elems) to = LLM_DTYPE_F16;
-    return to;
+    if (llm__is_float(c->mix.base)) return c->mix.base;
+    return llm__gguf_mix_type(&c->mix, &c->dims, c->tied, name, s->cols);
 }
 
 /* convert_hf_to_gguf.py's LlamaModel.permute on whole rows (any row layout): per head of

@@ -14,6 +14,20 @@ static void llm__gw_u32(llm__gw *w, const char *key, int64_t v) {
 
 static void llm__gw_f32(llm__gw *w, const char *key, double v) { llm__gw_kv(w, llm_gguf_kv_f32(llm__gw_key(w, key), (float)v)); }
 
+/* Gemma 2/3 layers that slide: llama.cpp assumes every other layer (Gemma 2) or all but
+   every 6th (Gemma 3); another pattern (config.json's layer_types) is written per layer as
+   <arch>.attention.sliding_window_pattern, bools (llama.cpp's key for it). */
+static void llm__gguf_sliding_pattern(llm__gw *w, const llm__hparams *hp) {
+    int version = !strcmp(w->arch, "gemma2") ? 2 : !strcmp(w->arch, "gemma3") ? 3 : 0;
+    bool same = true;
+    for (int64_t il = 0; il < hp->n_layers && version && hp->sliding_window > 0; il++)
+        same &= !hp->layer_sliding[il] == !(version == 2 ? il % 2 == 0 : (il + 1) % 6 != 0);
+    if (same) return;
+    uint8_t *b = (uint8_t *)llm__gw_own(w, malloc((size_t)hp->n_layers + 1));
+    for (int64_t il = 0; b && il < hp->n_layers; il++) b[il] = hp->layer_sliding[il] != 0;
+    if (b) llm__gw_kv(w, llm_gguf_kv_arr(llm__gw_key(w, "attention.sliding_window_pattern"), LLM_GGUF_BOOL, hp->n_layers, b));
+}
+
 static void llm__gguf_write_hparams(llm__gw *w, const llm__hparams *hp) {
     llm__gw_u32(w, "vocab_size", hp->n_vocab);
     llm__gw_u32(w, "context_length", hp->n_ctx_train);
@@ -34,6 +48,9 @@ static void llm__gguf_write_hparams(llm__gw *w, const llm__hparams *hp) {
         if (hp->n_ff_shared) llm__gw_u32(w, "expert_shared_feed_forward_length", hp->n_ff_shared);
     }
     llm__gw_u32(w, "attention.sliding_window", hp->sliding_window);
+    if (!strcmp(w->arch, "phi3") && hp->sliding_window <= 0)      /* llama.cpp needs the key: 0 is none (Phi-4) */
+        llm__gw_kv(w, llm_gguf_kv_u32(llm__gw_key(w, "attention.sliding_window"), 0));
+    llm__gguf_sliding_pattern(w, hp);
     if (hp->attn_softcap) llm__gw_f32(w, "attn_logit_softcapping", hp->attn_softcap);
     if (hp->final_softcap) llm__gw_f32(w, "final_logit_softcapping", hp->final_softcap);
     if (hp->rope.type == LLM__ROPE_LINEAR || hp->rope.type == LLM__ROPE_YARN) {
@@ -54,12 +71,26 @@ static uint32_t llm__gguf_ftype(llm_dtype dt) {
     return UINT32_MAX;
 }
 
-static void llm__gguf_general(llm__gw *w, const char *src_dir, llm_dtype type) {
+/* The file type of p: a llama-quantize one by name (gguf_mix), or gguf_type for every
+   matrix (no bumps); false when p names neither. */
+static bool llm__gguf_mix_of(const llm_convert_params *p, llm__gguf_mix *out) {
+    const llm__gguf_mix *m = llm__gguf_mix_find(p->gguf_mix);
+    if (p->gguf_mix) return m ? (*out = *m, true) : false;
+    *out = (llm__gguf_mix){ .name = "", .ftype = llm__gguf_ftype(p->gguf_type), .base = p->gguf_type };
+    return (unsigned)p->gguf_type < LLM_DTYPE_COUNT && p->gguf_type != LLM_DTYPE_F64 && out->ftype != UINT32_MAX;
+}
+
+/* general.file_type as llama-quantize writes it, and the quantization version with blocks */
+static void llm__gguf_file_type(llm__gw *w, const llm__gguf_mix *m) {
+    llm__gw_kv(w, llm_gguf_kv_u32("general.file_type", m->ftype));
+    if (!llm__is_float(m->base)) llm__gw_kv(w, llm_gguf_kv_u32("general.quantization_version", 2));
+}
+
+static void llm__gguf_general(llm__gw *w, const char *src_dir, const llm__gguf_mix *m) {
     const char *slash = strrchr(src_dir, '/'), *name = slash && slash[1] ? slash + 1 : src_dir;
     llm__gw_kv(w, llm_gguf_kv_str("general.architecture", w->arch));
     llm__gw_kv(w, llm_gguf_kv_str("general.name", llm__gw_str(w, "%s", name)));
-    llm__gw_kv(w, llm_gguf_kv_u32("general.file_type", llm__gguf_ftype(type)));
-    if (!llm__is_float(type)) llm__gw_kv(w, llm_gguf_kv_u32("general.quantization_version", 2));
+    llm__gguf_file_type(w, m);
 }
 
 /* ---- the tokenizer: tokenizer.json (+ tokenizer_config.json) -> tokenizer.ggml.* ----
@@ -285,14 +316,19 @@ static llm_status llm__convert_gguf_file(const llm_convert_params *p) {
     llm_status s = llm_gguf_open(p->src, &g);
     if (s) return s;
     llm__gconv c = { .p = p, .path = p->src, .hp = NULL };
+    llm__gguf_mix_of(p, &c.mix);
+    c.w.arch = "";
     llm_gguf_get_str(g, "general.architecture", &c.w.arch);
     c.tied = !llm_gguf_find_tensor(g, "output.weight");
+    int64_t hp[4] = { 0, 0, -1, 0 };                     /* block_count, head_count, head_count_kv, expert_count */
+    static const char *const keys[] = { "block_count", "attention.head_count", "attention.head_count_kv", "expert_count" };
+    for (int i = 0; i < 4; i++) llm_gguf_get_int(g, llm__gw_key(&c.w, keys[i]), &hp[i]);
+    c.dims = llm__gguf_dims_of(c.w.arch, hp[0], hp[1], hp[2] < 0 ? hp[1] : hp[2], hp[3]);
     for (int64_t i = 0; i < llm_gguf_n_kv(g); i++) {
         const llm_gguf_kv *kv = llm_gguf_kv_at(g, i);
         if (strcmp(kv->key, "general.file_type") && strcmp(kv->key, "general.quantization_version")) llm__gw_kv(&c.w, *kv);
     }
-    llm__gw_kv(&c.w, llm_gguf_kv_u32("general.file_type", llm__gguf_ftype(p->gguf_type)));
-    if (!llm__is_float(p->gguf_type)) llm__gw_kv(&c.w, llm_gguf_kv_u32("general.quantization_version", 2));
+    llm__gguf_file_type(&c.w, &c.mix);
     int64_t n = llm_gguf_n_tensors(g);
     for (int64_t i = 0; i < n && !s; i++) {
         s = llm__gguf_requant(&c, llm_gguf_tensor(g, i));
@@ -309,8 +345,12 @@ static llm_status llm__convert_gguf_file(const llm_convert_params *p) {
 
 static llm_status llm__gguf_check_params(const llm_convert_params *p) {
     llm_dtype t = p->gguf_type;
+    llm__gguf_mix m;
     if (!p->src) return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: src is required");
-    if ((unsigned)t >= LLM_DTYPE_COUNT || t == LLM_DTYPE_F64 || llm__gguf_ftype(t) == UINT32_MAX)
+    if (p->gguf_mix && !llm__gguf_mix_find(p->gguf_mix))
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: GGUF file type '%s' is not one of llama-quantize's Q2_K Q3_K_S Q3_K_M Q3_K_L "
+                         "Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K", p->gguf_mix);
+    if (!llm__gguf_mix_of(p, &m))
         return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: GGUF type %s is not one llama.cpp stores (f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K)",
                          llm_dtype_get(t) ? llm_dtype_get(t)->name : "?");
     if (llm__is_dir(p->gguf)) return llm__fail(LLM_ERR_INVALID_ARG, "%s: is a directory, not a .gguf path", p->gguf);
@@ -328,6 +368,7 @@ static llm_status llm__convert_gguf(const llm_convert_params *p) {
     llm_model *m = NULL;
     if ((s = llm_model_load(p->src, NULL, &m))) return s;
     llm__gconv c = { .p = p, .path = src_dir, .hp = &m->hp };
+    llm__gguf_mix_of(p, &c.mix);
     for (int i = 0; i < LLM__COUNT(llm__gguf_archs_hf); i++)
         if (!strcmp(llm__gguf_archs_hf[i].hf, m->hp.arch)) c.w.arch = llm__gguf_archs_hf[i].gguf, c.permute = llm__gguf_archs_hf[i].permute;
     cJSON *cfg = NULL;
@@ -337,7 +378,8 @@ static llm_status llm__convert_gguf(const llm_convert_params *p) {
     else s = llm__json_load(path, &cfg);
     if (!s) {
         c.tied = !llm_safetensors_find(m->st, "lm_head.weight");
-        llm__gguf_general(&c.w, src_dir, p->gguf_type);
+        c.dims = llm__gguf_dims_of(c.w.arch, m->hp.n_layers, m->hp.n_heads, m->hp.n_kv_heads, m->hp.n_experts);
+        llm__gguf_general(&c.w, src_dir, &c.mix);
         llm__gguf_write_hparams(&c.w, &m->hp);
         s = llm__gguf_vocab(&c.w, src_dir, &m->hp);
     }

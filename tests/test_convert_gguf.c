@@ -7,6 +7,11 @@
    - tokenizer.json -> tokenizer.ggml.*: the GGUF tokenizer encodes the reference cases like
      the tokenizer.json one (llama3, qwen3: byte-level BPE; llama2: SentencePiece);
    - a GGUF re-typed (llama-quantize's job) equals the direct conversion;
+   - llama-quantize's file types (Q4_K_M, ...): every tensor gets the type llama-quantize
+     gives it (tables made with llama-quantize by tests/tools/gguf_mix_compare.py, where the
+     bytes were identical too), on a synthetic 8-layer model whose rows fit k-quant blocks
+     (dense and 8 experts) and on fixture models (rows of 64: the fallbacks); Q4_K_M logits;
+   - every family we write gives transformers' logits from an f32 GGUF (gemma 1-3 included);
    - bad arguments are refused with a reason and leave no file behind (atomic writes);
    - the `gguf` Python package (llama.cpp's reader) reads the files back, names, types,
      shapes and values (tests/tools/gguf_py_check.py; skipped without python3 + gguf). */
@@ -14,8 +19,10 @@
 #include "llm.h"
 #include "test.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -76,13 +83,13 @@ static void test_block_types(void) {
         llm_gguf *g = NULL;
         CHECK_OK(llm_gguf_open(out, &g));
         if (!g) continue;
-        bool k = ty == LLM_DTYPE_Q4_K;      /* rows of 64 or 160: not whole 256-blocks, so f16 */
-        check_blocks(g, src, "blk.0.ffn_gate.weight", "model.layers.0.mlp.gate_proj.weight", k ? LLM_DTYPE_F16 : ty);
-        check_blocks(g, src, "token_embd.weight", "model.embed_tokens.weight", k ? LLM_DTYPE_F16 : ty);
+        bool k = ty == LLM_DTYPE_Q4_K;      /* rows of 64 or 160: not whole 256-blocks, so q5_0 (llama-quantize) */
+        check_blocks(g, src, "blk.0.ffn_gate.weight", "model.layers.0.mlp.gate_proj.weight", k ? LLM_DTYPE_Q5_0 : ty);
+        check_blocks(g, src, "token_embd.weight", "model.embed_tokens.weight", k ? LLM_DTYPE_Q5_0 : ty);
         /* llama-quantize: the output matrix q6_K, or q8_0 when its rows (64) are not 256-blocks */
         check_blocks(g, src, "output.weight", "lm_head.weight", LLM_DTYPE_Q8_0);
         const llm_tensor *n = llm_gguf_find_tensor(g, "output_norm.weight"), *q = llm_gguf_find_tensor(g, "blk.0.attn_q.weight");
-        CHECK(n && n->dtype == LLM_DTYPE_F32 && q && q->dtype == (k ? LLM_DTYPE_F16 : ty));
+        CHECK(n && n->dtype == LLM_DTYPE_F32 && q && q->dtype == (k ? LLM_DTYPE_Q5_0 : ty));
         llm_gguf_close(g);
         double e = ref_logits_err(out, "llama");
         printf("  llama -> GGUF %s: max |logits - f32 ref| %.3g\n", llm_dtype_get(ty)->name, e);
@@ -194,6 +201,188 @@ static void test_requantize(void) {
     remove(re);
 }
 
+/* ---- llama-quantize's file types ---- */
+
+/* The model gguf_mix_compare.py --synthetic [--experts E] writes: llama, 8 layers of 4-row
+   matrices with rows of 256, 8 heads on 2 KV heads; the expert stacks [E, 4, 256]. */
+static void write_synthetic(const char *path, int experts) {
+    static const char *const mats[] = { "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down" };
+    llm_gguf_kv kv[10];
+    int nkv = 0;
+    kv[nkv++] = llm_gguf_kv_str("general.architecture", "llama");
+    static const char *const keys[] = { "llama.block_count", "llama.context_length", "llama.embedding_length", "llama.feed_forward_length",
+                                        "llama.attention.head_count", "llama.attention.head_count_kv", "llama.rope.dimension_count" };
+    static const uint32_t vals[] = { 8, 64, 256, 256, 8, 2, 32 };
+    for (int i = 0; i < 7; i++) kv[nkv++] = llm_gguf_kv_u32(keys[i], vals[i]);
+    kv[nkv++] = llm_gguf_kv_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    if (experts) kv[nkv++] = llm_gguf_kv_u32("llama.expert_count", (uint32_t)experts);
+    llm_tensor t[100];
+    char names[100][48];
+    float *data[100];
+    int n = 0;
+    for (int il = -1; il < 9; il++)
+        for (int k = 0; k < (il < 0 || il == 8 ? 1 : 9); k++) {
+            bool vec = il >= 0 && il < 8 && k >= 7, exps = experts && il >= 0 && il < 8 && k >= 4 && k < 7;
+            int64_t e = exps ? experts : 1, rows = il < 0 || il == 8 ? 32 : vec ? 1 : 4;
+            if (il < 0) snprintf(names[n], sizeof names[n], "token_embd.weight");
+            else if (il == 8) snprintf(names[n], sizeof names[n], "output.weight");
+            else snprintf(names[n], sizeof names[n], "blk.%d.%s%s.weight", il, k < 7 ? mats[k] : k == 7 ? "attn_norm" : "ffn_norm", exps ? "_exps" : "");
+            data[n] = (float *)malloc((size_t)(e * rows * 256) * sizeof(float));
+            for (int64_t i = 0; i < e * rows * 256; i++) data[n][i] = vec ? 1.0f : 0.1f * sinf(0.37f * (float)i + (float)n);
+            t[n] = (llm_tensor){ .name = names[n], .dtype = LLM_DTYPE_F32, .n_dims = vec ? 1 : exps ? 3 : 2, .data = data[n],
+                                 .n_bytes = (size_t)(e * rows * 256) * sizeof(float) };
+            int64_t shape[3] = { vec ? 256 : exps ? e : rows, exps ? rows : 256, 256 };
+            memcpy(t[n].shape, shape, sizeof shape);
+            n++;
+        }
+    CHECK_OK(llm_gguf_write(path, kv, nkv, t, n));
+    for (int i = 0; i < n; i++) free(data[i]);
+}
+
+/* The types llama-quantize gave the synthetic model: token_embd and output, then per layer
+   attn_k attn_output attn_q attn_v ffn_down ffn_gate ffn_up (_exps with experts); '2'..'6'
+   q2_K..q6_K, '0' q4_0, '8' q8_0. */
+static const struct { const char *mix; llm_dtype type; int ftype; const char *dense, *moe8; } mix_cases[] = {
+    { "Q2_K", 0, 10, "26 2324322 2324322 2324322 2324322 2324322 2324322 2324322 2324322",
+                     "26 8528322 8528322 8528322 8528322 8528322 8528322 8528322 8528322" },
+    { "q3_k_s", 0, 11, "36 3333333 3333333 3333333 3333333 3333333 3333333 3333333 3333333",
+                       "36 8538333 8538333 8538333 8538333 8538333 8538333 8538333 8538333" },
+    { "Q3_K_M", 0, 12, "36 3435433 3435433 3434433 3434433 3434433 3434433 3434433 3434433",
+                       "36 8538433 8538433 8538433 8538433 8538433 8538433 8538433 8538433" },
+    { "Q3_K_L", 0, 13, "36 3535533 3535533 3535533 3535533 3535533 3535533 3535533 3535533",
+                       "36 8338533 8338533 8338533 8338533 8338533 8338533 8338533 8338533" },
+    { "Q4_K_S", 0, 14, "46 4445544 4445444 4445444 4445444 4444444 4444444 4444444 4444444",
+                       "46 8548544 8548444 8548444 8548444 8548444 8548444 8548444 8548444" },
+    { "Q4_K_M", 0, 15, "46 4446644 4444444 4444444 4446644 4444444 4444444 4446644 4446644",
+                       "46 8548644 8548444 8548444 8548644 8548444 8548444 8548644 8548644" },
+    { "Q5_K_S", 0, 16, "56 5555555 5555555 5555555 5555555 5555555 5555555 5555555 5555555",
+                       "56 8558555 8558555 8558555 8558555 8558555 8558555 8558555 8558555" },
+    { "Q5_K_M", 0, 17, "56 5556655 5555555 5555555 5556655 5555555 5555555 5556655 5556655",
+                       "56 8558655 8558555 8558555 8558655 8558555 8558555 8558655 8558655" },
+    { "Q6_K", 0, 18, "66 6666666 6666666 6666666 6666666 6666666 6666666 6666666 6666666",
+                     "66 8668666 8668666 8668666 8668666 8668666 8668666 8668666 8668666" },
+    { NULL, LLM_DTYPE_Q4_0, 2, "06 0000000 0000000 0000000 0000000 0000000 0000000 0000000 0000000",
+                               "06 8008000 8008000 8008000 8008000 8008000 8008000 8008000 8008000" },
+    { NULL, LLM_DTYPE_Q8_0, 7, "88 8888888 8888888 8888888 8888888 8888888 8888888 8888888 8888888",
+                               "88 8888888 8888888 8888888 8888888 8888888 8888888 8888888 8888888" },
+};
+
+static llm_dtype mix_code(char c) {
+    switch (c) {
+    case '0': return LLM_DTYPE_Q4_0;
+    case '2': return LLM_DTYPE_Q2_K;
+    case '3': return LLM_DTYPE_Q3_K;
+    case '4': return LLM_DTYPE_Q4_K;
+    case '5': return LLM_DTYPE_Q5_K;
+    case '6': return LLM_DTYPE_Q6_K;
+    case '8': return LLM_DTYPE_Q8_0;
+    default: return LLM_DTYPE_COUNT;
+    }
+}
+
+/* `want` (a mix_cases string) against the types in the file at path */
+static void check_mix_types(const char *path, const char *want, bool moe, int ftype) {
+    static const char *const mats[] = { "attn_k", "attn_output", "attn_q", "attn_v", "ffn_down", "ffn_gate", "ffn_up" };
+    llm_gguf *g = NULL;
+    CHECK_OK(llm_gguf_open(path, &g));
+    if (!g) return;
+    int bad = 0;
+    for (int i = 0, k = 0; want[i]; i++) {
+        if (want[i] == ' ') continue;
+        char name[64];
+        if (k < 2) snprintf(name, sizeof name, "%s.weight", k ? "output" : "token_embd");
+        else snprintf(name, sizeof name, "blk.%d.%s%s.weight", (k - 2) / 7, mats[(k - 2) % 7], moe && (k - 2) % 7 >= 4 ? "_exps" : "");
+        k++;
+        const llm_tensor *t = llm_gguf_find_tensor(g, name);
+        if (!t || t->dtype != mix_code(want[i])) {
+            if (!bad++) printf("  %s: %s is %s, llama-quantize: %c\n", path, name, t ? llm_dtype_get(t->dtype)->name : "missing", want[i]);
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    int64_t ft = -1;
+    llm_gguf_get_int(g, "general.file_type", &ft);
+    CHECK_EQ_INT(ft, ftype);
+    llm_gguf_close(g);
+}
+
+static void test_mix_synthetic(void) {
+    const char *src[2] = { tmp_path("syn.gguf"), tmp_path("syn_moe.gguf") }, *out = tmp_path("mix.gguf");
+    write_synthetic(src[0], 0);
+    write_synthetic(src[1], 8);
+    for (int c = 0; c < LLM__COUNT(mix_cases); c++)
+        for (int moe = 0; moe < 2; moe++) {
+            llm_convert_params p = { .src = src[moe], .gguf = out, .gguf_type = mix_cases[c].type, .gguf_mix = mix_cases[c].mix };
+            CHECK_OK(llm_convert_model(&p));
+            check_mix_types(out, moe ? mix_cases[c].moe8 : mix_cases[c].dense, moe, mix_cases[c].ftype);
+        }
+    remove(src[0]);
+    remove(src[1]);
+    remove(out);
+}
+
+/* Fixture models (rows of 64, 160, 80: every k-quant falls back) written straight from
+   safetensors with a file type: each tensor's type as llama-quantize chose it from our
+   f16 GGUF of the model (its iq4_nl is our q4_0), the rest f32; the logits stay near. */
+static void test_mix_fixtures(void) {
+    static const struct { const char *model, *mix; double tol; const char *types; } cases[] = {
+        { "llama", "Q4_K_M", 1.5, "output=q8_0 token_embd=q5_0 0.attn_k=q5_0 0.attn_output=q5_0 0.attn_q=q5_0 0.attn_v=q5_0 "
+          "0.ffn_down=q5_0 0.ffn_gate=q5_0 0.ffn_up=q5_0 1.attn_k=q5_0 1.attn_output=q5_0 1.attn_q=q5_0 1.attn_v=q8_0 "
+          "1.ffn_down=q8_0 1.ffn_gate=q5_0 1.ffn_up=q5_0" },
+        { "phi3", "Q4_K_M", 1.5, "output=q8_0 token_embd=q5_0 0.attn_output=q5_0 0.attn_qkv=q5_1 0.ffn_down=q5_0 0.ffn_up=q5_0 "
+          "1.attn_output=q5_0 1.attn_qkv=q5_1 1.ffn_down=q8_0 1.ffn_up=q5_0" },
+        { "qwen2_moe", "Q3_K_M", 3.0, "output=q8_0 token_embd=q4_0 0.attn_k=q4_0 0.attn_output=q5_0 0.attn_q=q4_0 0.attn_v=q5_1 "
+          "0.ffn_down_exps=f16 0.ffn_down_shexp=q5_0 0.ffn_gate_exps=q4_0 0.ffn_gate_shexp=q4_0 0.ffn_up_exps=q4_0 0.ffn_up_shexp=q4_0 "
+          "1.attn_k=q4_0 1.attn_output=q5_0 1.attn_q=q4_0 1.attn_v=q5_1 1.ffn_down_exps=f16 1.ffn_down_shexp=q5_0 1.ffn_gate_exps=q4_0 "
+          "1.ffn_gate_shexp=q4_0 1.ffn_up_exps=q4_0 1.ffn_up_shexp=q4_0" },
+    };
+    for (int c = 0; c < LLM__COUNT(cases); c++) {
+        char dir[256], *types = strdup(cases[c].types);
+        snprintf(dir, sizeof dir, "models/dev/%s", cases[c].model);
+        const char *out = tmp_path("mixfx.gguf");
+        llm_convert_params p = { .src = fixture(dir), .gguf = out, .gguf_mix = cases[c].mix };
+        CHECK_OK(llm_convert_model(&p));
+        llm_gguf *g = NULL;
+        CHECK_OK(llm_gguf_open(out, &g));
+        int n_listed = 0, bad = 0;
+        for (char *tok = strtok(types, " "); tok && g; tok = strtok(NULL, " "), n_listed++) {
+            char name[80], *eq = strchr(tok, '=');
+            *eq = 0;
+            snprintf(name, sizeof name, "%s%s.weight", isdigit((unsigned char)tok[0]) ? "blk." : "", tok);
+            const llm_tensor *t = llm_gguf_find_tensor(g, name);
+            if (!t || strcmp(llm_dtype_get(t->dtype)->name, eq + 1)) bad++, printf("  %s %s: %s is not %s\n", cases[c].model, cases[c].mix, name, eq + 1);
+        }
+        int n_quant = 0;
+        for (int64_t i = 0; g && i < llm_gguf_n_tensors(g); i++) n_quant += llm_gguf_tensor(g, i)->dtype != LLM_DTYPE_F32;
+        CHECK_EQ_INT(bad, 0);
+        CHECK_EQ_INT(n_quant, n_listed);                  /* and all the others f32 */
+        llm_gguf_close(g);
+        free(types);
+        double e = ref_logits_err(out, cases[c].model);
+        printf("  %s -> GGUF %s: max |logits - f32 ref| %.3g\n", cases[c].model, cases[c].mix, e);
+        CHECK(e <= cases[c].tol);
+        remove(out);
+    }
+}
+
+/* Every family we write, as f32: transformers' logits (gemma's norms + 1, gemma2's soft
+   caps, gemma3's sliding and global layers with two rope bases and its layer pattern,
+   Llama 3 rope_freqs, ...). Not mistral: llama.cpp's llama architecture has no sliding
+   window, and the fixture's (8) is shorter than its prompt. */
+static void test_families(void) {
+    static const char *const families[] = { "llama", "llama3_rope", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe",
+                                            "gemma", "gemma2", "gemma3", "phi3" };
+    for (int c = 0; c < LLM__COUNT(families); c++) {
+        char dir[256];
+        snprintf(dir, sizeof dir, "models/dev/%s", families[c]);
+        const char *out = tmp_path("fam.gguf");
+        CHECK_OK(to_gguf(fixture(dir), LLM_DTYPE_F32, out));
+        double e = ref_logits_err(out, families[c]);
+        printf("  %-11s -> GGUF f32: max |logits - ref| %.3g\n", families[c], e);
+        CHECK(e <= 1e-4);
+        remove(out);
+    }
+}
+
 /* A model directory of the dev model `model` with the real tokenizer `tok` (links). */
 static const char *with_tokenizer(const char *model, const char *tok) {
     const char *dir = tmp_path("tokmodel");
@@ -288,6 +477,9 @@ static void test_bad_args(void) {
     CHECK(to_gguf(tmp_path("missing"), LLM_DTYPE_F16, out) != LLM_OK);
     llm_convert_params p = { .gguf = out };
     CHECK_EQ_INT(llm_convert_model(&p), LLM_ERR_INVALID_ARG);
+    llm_convert_params mix = { .src = llama, .gguf = out, .gguf_mix = "Q4_K_X" };          /* not a llama-quantize type */
+    CHECK_EQ_INT(llm_convert_model(&mix), LLM_ERR_INVALID_ARG);
+    CHECK(strstr(llm_last_error(), "Q4_K_X") != NULL);
     CHECK(to_gguf(llama, LLM_DTYPE_F16, "/nonexistent-dir/x.gguf") != LLM_OK);          /* cannot write */
     CHECK(dir_empty(tmp_dir));
 }
@@ -321,6 +513,9 @@ int main(void) {
     RUN(test_mlx_q4_1);
     RUN(test_mlx_q4_1_llama);
     RUN(test_requantize);
+    RUN(test_mix_synthetic);
+    RUN(test_mix_fixtures);
+    RUN(test_families);
     RUN(test_vocab_llama3);
     RUN(test_vocab_qwen3);
     RUN(test_vocab_llama2);
