@@ -49,7 +49,9 @@
    Models. llm_model_load reads a Hugging Face or MLX directory (config.json +
    safetensors, sharded or not; MLX affine-quantized weights included), a llama2.c
    checkpoint, or a GGUF file (F32/F16/BF16 and the ggml block types). Weights are
-   memory-mapped and used in place; activations are f32. One generic decoder-only
+   memory-mapped and used in place (GGUF q4_0/q8_0/q4_K/q6_K matrices excepted: they are
+   regrouped once, 8 rows interleaved, for kernels twice as fast; llm_model_desc says how
+   to keep them in place); activations are f32. One generic decoder-only
    transformer serves every architecture; a family is a set of options, listed by
    llm_architectures(). A model is immutable and may be shared between threads.
 
@@ -879,6 +881,9 @@ typedef struct llm_convert_params {
     const char *gguf;        /* output .gguf path, or NULL */
     llm_dtype gguf_type;     /* type of the weight matrices: f32 (the zero value), f16, bf16, q4_0,
                                 q4_1, q5_0, q5_1, q8_0, q2_K..q6_K */
+    const char *gguf_mix;    /* NULL, or one of llama-quantize's file types by name, any case:
+                                "Q4_K_M", "Q4_K_S", "Q5_K_M", "Q5_K_S", "Q3_K_S", "Q3_K_M", "Q3_K_L",
+                                "Q2_K", "Q6_K"; then gguf_type is unused (see the types below) */
     /* optional progress report, called after each tensor: done of total */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *progress_user;
@@ -890,18 +895,26 @@ typedef struct llm_convert_params {
    - names: llama.cpp's (token_embd, blk.N.attn_q, ffn_gate_exps, ...); Llama's Wq/Wk rows
      permuted for ggml's interleaved rope; Gemma norms stored as 1 + w; Llama 3 rope scaling
      as a rope_freqs tensor, Phi-3 LongRoPE as rope_factors_short/long.
-   - types: 1-D tensors, norms and MoE routers f32; the matrices gguf_type, except the output
-     matrix (the token table when tied) of a block type other than q8_0, which is q6_K (q8_0
-     when its rows are not whole 256-blocks), as llama-quantize does; a matrix whose rows the
-     block size does not divide falls back to f16.
+   - types: 1-D tensors, norms and MoE routers f32; the matrices gguf_type, or with gguf_mix
+     the type llama-quantize's rules (llama_tensor_get_type) give each: the mix's base type
+     (q4_K for Q4_K_M) and more bits for attn_v and ffn_down in some layers, for attn_output
+     and attn_qkv, as the mix says. Under both: the output matrix (the token table when
+     tied) of a block type other than q8_0 is q6_K (q8_0 when its rows are not whole
+     256-blocks); with 8 experts attn_v and attn_k are q8_0. A matrix whose rows the blocks
+     do not divide takes llama-quantize's fallback: q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0,
+     q2_K/q3_K -> q4_0 (llama-quantize: iq4_nl, which we do not write), else f16.
+     general.file_type is llama-quantize's (15 for Q4_K_M). Types and bytes equal
+     llama-quantize's, tensor for tensor, for every mix on SmolLM2-135M, the fixture models
+     and synthetic 8-layer ones (tests/tools/gguf_mix_compare.py), iq4_nl aside.
    - from an MLX model: matrices are dequantized and quantized to their type, except 4-bit
      groups of 32 into q4_1 and 8-bit groups of 32 whose biases are -128 * scale into q8_0,
      which are copied block for block (no loss) when every scale and bias is an f16 value.
-   - metadata: general.*, <arch>.* hyperparameters and, from tokenizer.json and
+   - metadata: general.*, <arch>.* hyperparameters (Gemma 2/3 layers that slide in another
+     pattern than llama.cpp assumes: a per-layer <arch>.attention.sliding_window_pattern),
+     and, from tokenizer.json and
      tokenizer_config.json when present, tokenizer.ggml.* (72_convert_gguf_meta.c).
    - src may be a .gguf file: its metadata is copied and its tensors re-typed by the same
-     rules, as llama-quantize does (byte-identical with it for q4_0 and q8_0 from
-     SmolLM2-135M Q4_1).
+     rules, as llama-quantize does (byte-identical with it, see above).
    The tensors are assembled in memory (about the output's size), then written atomically. */
 
 /* Errors: LLM_ERR_IO (reading or writing), LLM_ERR_FORMAT (the source), LLM_ERR_INVALID_ARG
@@ -2244,28 +2257,33 @@ static LLM__AVX2_FN void llm__act_mul_avx2(llm__act act, float *y, const float *
 /* ---- >>kernels_ggml: matmul kernels for llama.cpp's block-quantized weights ----
    Same contract as the float kernels (21_kernels_scalar.c): y[t*ldy + r] = dot(x[t], W[r])
    for rows r in [r0, r1), scratch = k floats per thread, each output computed the same
-   way whatever the row split; except that the AVX2 kernels read a->w as a llm__q8_mm
+   way whatever the row split; except that the SIMD kernels read a->w as a llm__q8_mm
    (weights + activations already quantized, below).
 
    Scalar references, one per ggml type: dequantize a weight row into the scratch (exactly,
    with llm_dequantize) and take f32 dot products. They are the oracle for the fast kernels.
 
-   AVX2 kernels (q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K, q6_K), as llama.cpp does it: the activations
-   are quantized to 8 bits on the fly - per block of 32 (a scale d per block, and s = d *
-   sum(q) for the formats with a min) or per super-block of 256 for the k-quants (a scale
-   and bsums, the sums of each 16 values, which pay for the mins and offsets) - and each
-   weight block meets them in integer dot products: _mm256_maddubs_epi16 (u8 x i8 -> pairs
-   summed in i16) then _mm256_madd_epi16 (-> i32). Signed weights take the sign trick:
-   |w| * (x with w's sign). The result differs from the exact reference by the 8-bit
-   rounding of the activations (relative error about 1e-2 of |x| |w| / sqrt(k) per output;
-   tests/test_ggml_kernels.c states the bound it checks).
+   The fast kernels do what llama.cpp does: the activations are quantized to 8 bits on the
+   fly - per block of 32 (a scale d per block, its sum of codes and d times that sum) or per
+   super-block of 256 for the k-quants (a scale and bsums, the sums of each 16 values, which
+   pay for the mins and offsets) - and each weight block meets them in integer dot products:
+   _mm256_maddubs_epi16 (u8 x i8 -> pairs summed in i16) then _mm256_madd_epi16 (-> i32).
+   Signed weights take the sign trick: |w| * (x with w's sign). The result differs from the
+   exact reference by the 8-bit rounding of the activations (relative error about 1e-2 of
+   |x| |w| / sqrt(k) per output; tests/test_ggml_kernels.c states the bound it checks).
+
+   Two layouts. q4_0, q8_0, q4_K and q6_K matrices are regrouped at load, 8 rows
+   interleaved (the *_r8 dtypes, below): one register then holds 4 quants of each of 8
+   rows, the int32 lanes are rows, and a tile of 8 rows x up to 4 tokens needs no horizontal
+   sum (AVX2; NEON for q4_0 and q8_0). The other formats, and matrices that keep the file's
+   layout, run in register tiles of 4 weight rows x 3 tokens (the 32-element formats: each
+   weight block decoded once per tile, as llamafile's tinyBLAS does) or one row and one
+   token at a time (q5_K).
 
    llm__matmul (24_kernels.c) quantizes every token's activations once per matmul
    (llm__q8_prepare, threads splitting the tokens) into the shared part of its scratch; the
-   kernels then get them through a->w (a llm__q8_mm). The 32-element formats work in
-   register tiles of 4 weight rows x 3 tokens (each weight block decoded once per tile, as
-   llamafile's tinyBLAS does); the k-quants one row and one token at a time. Tokens go in
-   chunks whose activations stay in L2 while a thread's rows pass. */
+   kernels then get them through a->w (a llm__q8_mm). Tokens go in chunks whose activations
+   stay in L2 while a thread's rows pass. */
 /* #include "10_internal.h" (already above) */
 
 /* Scalar reference: one dequantized row in scratch, dotted with every token. */
@@ -14080,6 +14098,12 @@ static llm_status llm__gguf_gemma(const llm__gguf_ctx *c, llm__hparams *hp) {
     if (s) return s;
     for (int64_t il = 0; il < hp->n_layers && hp->sliding_window > 0; il++)
         hp->layer_sliding[il] = version == 2 ? il % 2 == 0 : (il + 1) % 6 != 0;
+    char k[160];                  /* another pattern, per layer (llm convert writes it then) */
+    snprintf(k, sizeof k, "%s.attention.sliding_window_pattern", c->arch);
+    const llm_gguf_kv *pat = llm_gguf_find_kv(c->g, k);
+    if (pat && (pat->type != LLM_GGUF_ARRAY || pat->arr_type != LLM_GGUF_BOOL || pat->n != hp->n_layers))
+        return llm__fail(LLM_ERR_UNSUPPORTED, "%s: '%s' is not one bool per layer", c->path, k);
+    for (int64_t il = 0; pat && il < hp->n_layers && hp->sliding_window > 0; il++) hp->layer_sliding[il] = ((const uint8_t *)pat->v.arr)[il] != 0;
     if (version == 3) {
         memset(&hp->rope_local, 0, sizeof hp->rope_local);
         hp->rope_local.theta = 10000.0, hp->rope_local.factor = 1.0;
@@ -17376,12 +17400,130 @@ static void llm__gguf_mlx_blocks(const llm__convert_src *s, llm_dtype to, uint8_
     }
 }
 
+/* ---- which type each matrix gets: llama-quantize's rules (llama_tensor_get_type) ----
+   A llama-quantize file type ("Q4_K_M") names a base block type for most matrices and gives
+   a few more bits: the attention values (attn_v) and the feed-forward output (ffn_down) of
+   some layers, the attention output, Phi-3's fused attn_qkv. A plain type (q4_0, q4_K) is
+   the same rules with no such bumps. Every type keeps these: the output matrix (the token
+   table when tied) q6_K (q8_0 stays q8_0; q8_0 also when its rows are not whole 256-blocks),
+   models of 8 experts attn_v/attn_k q8_0, 70B-class models (80 layers, grouped KV heads)
+   attn_v q5_K where it would be q3_K/q4_K. Which layers get a bump: */
+enum { LLM__L_ALL = 1, LLM__L_FIRST2, LLM__L_FIRST4, LLM__L_EIGHTH, LLM__L_SIXTEENTH, LLM__L_MORE_BITS, LLM__L_GQA4 };
+
+/* hi in the layers `when` selects, lo in the others (F32, the zero value: the base type) */
+typedef struct llm__gguf_bump { llm_dtype hi; uint8_t when; llm_dtype lo; } llm__gguf_bump;
+
+typedef struct llm__gguf_mix {
+    const char *name;         /* llama-quantize's */
+    uint32_t ftype;           /* general.file_type (llama_ftype) */
+    llm_dtype base;
+    llm__gguf_bump attn_v, ffn_down;
+    llm_dtype attn_out, attn_out_moe8, attn_qkv;   /* F32: the base; moe8: models of 8 experts */
+} llm__gguf_mix;
+
+#define LLM__T(x) LLM_DTYPE_##x
+static const llm__gguf_mix llm__gguf_mixes[] = {
+    { "Q2_K", 10, LLM__T(Q2_K), { LLM__T(Q4_K), LLM__L_GQA4, LLM__T(Q3_K) }, { LLM__T(Q3_K), LLM__L_ALL, 0 }, LLM__T(Q3_K), LLM__T(Q5_K), 0 },
+    { "Q3_K_S", 11, LLM__T(Q3_K), { 0 }, { 0 }, 0, LLM__T(Q5_K), 0 },
+    { "Q3_K_M", 12, LLM__T(Q3_K), { LLM__T(Q5_K), LLM__L_FIRST2, LLM__T(Q4_K) }, { LLM__T(Q5_K), LLM__L_SIXTEENTH, LLM__T(Q4_K) },
+      LLM__T(Q4_K), LLM__T(Q5_K), LLM__T(Q4_K) },
+    { "Q3_K_L", 13, LLM__T(Q3_K), { LLM__T(Q5_K), LLM__L_ALL, 0 }, { LLM__T(Q5_K), LLM__L_ALL, 0 }, LLM__T(Q5_K), 0, LLM__T(Q4_K) },
+    { "Q4_K_S", 14, LLM__T(Q4_K), { LLM__T(Q5_K), LLM__L_FIRST4, 0 }, { LLM__T(Q5_K), LLM__L_EIGHTH, 0 }, 0, LLM__T(Q5_K), 0 },
+    { "Q4_K_M", 15, LLM__T(Q4_K), { LLM__T(Q6_K), LLM__L_MORE_BITS, 0 }, { LLM__T(Q6_K), LLM__L_MORE_BITS, 0 }, 0, LLM__T(Q5_K), LLM__T(Q5_K) },
+    { "Q5_K_S", 16, LLM__T(Q5_K), { 0 }, { 0 }, 0, 0, 0 },
+    { "Q5_K_M", 17, LLM__T(Q5_K), { LLM__T(Q6_K), LLM__L_MORE_BITS, 0 }, { LLM__T(Q6_K), LLM__L_MORE_BITS, 0 }, 0, 0, LLM__T(Q6_K) },
+    { "Q6_K", 18, LLM__T(Q6_K), { 0 }, { 0 }, 0, 0, 0 },
+};
+#undef LLM__T
+
+/* The file type called `name` (any case), or NULL. */
+static const llm__gguf_mix *llm__gguf_mix_find(const char *name) {
+    for (int i = 0; name && i < LLM__COUNT(llm__gguf_mixes); i++) {
+        const char *a = llm__gguf_mixes[i].name, *b = name;
+        while (*a && (*a | 32) == (*b | 32)) a++, b++;
+        if (!*a && !*b) return &llm__gguf_mixes[i];
+    }
+    return NULL;
+}
+
+/* What the rules need to know of the model. */
+typedef struct llm__gguf_dims { int64_t n_layer, n_gqa, n_expert; bool is_70b; } llm__gguf_dims;
+
+static llm__gguf_dims llm__gguf_dims_of(const char *arch, int64_t n_layer, int64_t n_head, int64_t n_head_kv, int64_t n_expert) {
+    llm__gguf_dims d = { n_layer, n_head_kv > 0 ? n_head / n_head_kv : 0, n_expert, false };
+    d.is_70b = n_layer == 80 && ((!strcmp(arch, "llama") && n_head != n_head_kv) || !strcmp(arch, "qwen2"));
+    return d;
+}
+
+/* Whether layer il of n gets bump b's hi type. MORE_BITS: the first and last eighth and
+   every third layer between them. */
+static bool llm__gguf_layer_bumped(uint8_t when, int64_t il, const llm__gguf_dims *d) {
+    int64_t n = d->n_layer;
+    switch (when) {
+    case LLM__L_ALL: return true;
+    case LLM__L_FIRST2: return il < 2;
+    case LLM__L_FIRST4: return il < 4;
+    case LLM__L_EIGHTH: return il < n / 8;
+    case LLM__L_SIXTEENTH: return il < n / 16;
+    case LLM__L_MORE_BITS: return il < n / 8 || il >= 7 * n / 8 || (il - n / 8) % 3 == 2;
+    case LLM__L_GQA4: return d->n_gqa >= 4;
+    default: return false;
+    }
+}
+
+static llm_dtype llm__gguf_bumped(const llm__gguf_bump *b, llm_dtype base, int64_t il, const llm__gguf_dims *d) {
+    if (!b->when) return base;
+    return llm__gguf_layer_bumped(b->when, il, d) ? b->hi : b->lo ? b->lo : base;
+}
+
+/* A type whose blocks do not divide the rows' length gives way as in llama-quantize; it
+   takes iq4_nl for q2_K/q3_K, a type we do not write: q4_0 has its 4.5 bits per weight. */
+static llm_dtype llm__gguf_fallback(llm_dtype t, int64_t cols) {
+    if (cols % llm_dtype_get(t)->block_elems == 0) return t;
+    switch (t) {
+    case LLM_DTYPE_Q2_K: case LLM_DTYPE_Q3_K: t = LLM_DTYPE_Q4_0; break;
+    case LLM_DTYPE_Q4_K: t = LLM_DTYPE_Q5_0; break;
+    case LLM_DTYPE_Q5_K: t = LLM_DTYPE_Q5_1; break;
+    case LLM_DTYPE_Q6_K: t = LLM_DTYPE_Q8_0; break;
+    default: return LLM_DTYPE_F16;
+    }
+    return cols % llm_dtype_get(t)->block_elems ? LLM_DTYPE_F16 : t;
+}
+
+/* The type of matrix `name` (llama.cpp's name, blk.N.*) under mix m for a model of dims d,
+   its rows of `cols` values; tied: the token table is also the output matrix. */
+static llm_dtype llm__gguf_mix_type(const llm__gguf_mix *m, const llm__gguf_dims *d, bool tied, const char *name, int64_t cols) {
+    llm_dtype to = m->base;
+    int64_t il = strncmp(name, "blk.", 4) ? -1 : (int64_t)strtoll(name + 4, NULL, 10);   /* saturates: no overflow */
+    bool moe8 = d->n_expert == 8;
+    if (!strcmp(name, "output.weight") || (tied && !strcmp(name, "token_embd.weight"))) {
+        if (cols % llm_dtype_get(to)->block_elems) to = LLM_DTYPE_Q8_0;
+        else if (to != LLM_DTYPE_Q8_0) to = LLM_DTYPE_Q6_K;
+    } else if (strstr(name, "attn_v.weight")) {
+        to = llm__gguf_bumped(&m->attn_v, to, il, d);
+        if (d->is_70b && (to == LLM_DTYPE_Q3_K || to == LLM_DTYPE_Q4_K)) to = LLM_DTYPE_Q5_K;
+        if (moe8) to = LLM_DTYPE_Q8_0;
+    } else if (strstr(name, "attn_k.weight")) {
+        if (moe8) to = LLM_DTYPE_Q8_0;
+    } else if (strstr(name, "ffn_down")) {                        /* also ffn_down_exps, ffn_down_shexp */
+        to = llm__gguf_bumped(&m->ffn_down, to, il, d);
+    } else if (strstr(name, "attn_output.weight")) {
+        llm_dtype o = moe8 ? m->attn_out_moe8 : m->attn_out;
+        if (o) to = o;
+    } else if (strstr(name, "attn_qkv.weight") && m->attn_qkv) {
+        to = m->attn_qkv;
+    }
+    return llm__gguf_fallback(to, cols);
+}
+
 /* ---- one output tensor ---- */
 
 typedef struct llm__gconv {
     const llm_convert_params *p;
     const char *path;          /* the source, for messages */
     const llm__hparams *hp;
+    llm__gguf_mix mix;         /* the file type (a plain type: no bumps) */
+    llm__gguf_dims dims;
     bool permute, tied;
     llm__gw w;
     int64_t n_requant;         /* MLX matrices dequantized and quantized again */
@@ -17392,14 +17534,11 @@ static bool llm__ends(const char *s, const char *suffix) {
     return n >= k && !strcmp(s + n - k, suffix);
 }
 
-/* The type of tensor `name` (see 08_api_convert.h): llama.cpp's rules. */
+/* The type of tensor `name`: vectors, norms and routers f32, float files as they are. */
 static llm_dtype llm__gguf_pick(const llm__gconv *c, const char *name, const llm__convert_src *s) {
     if (s->n_dims < 2 || strstr(name, "ffn_gate_inp") || llm__ends(name, "norm.weight")) return LLM_DTYPE_F32;
-    llm_dtype to = c->p->gguf_type;
-    bool out = !strcmp(name, "output.weight") || (c->tied && !strcmp(name, "token_embd.weight"));
-    if (out && !llm__is_float(to) && to != LLM_DTYPE_Q8_0) to = s->cols % 256 ? LLM_DTYPE_Q8_0 : LLM_DTYPE_Q6_K;
-    if (s->cols % llm_dtype_get(to)->block_elems) to = LLM_DTYPE_F16;
-    return to;
+    if (llm__is_float(c->mix.base)) return c->mix.base;
+    return llm__gguf_mix_type(&c->mix, &c->dims, c->tied, name, s->cols);
 }
 
 /* convert_hf_to_gguf.py's LlamaModel.permute on whole rows (any row layout): per head of
@@ -17556,6 +17695,20 @@ static void llm__gw_u32(llm__gw *w, const char *key, int64_t v) {
 
 static void llm__gw_f32(llm__gw *w, const char *key, double v) { llm__gw_kv(w, llm_gguf_kv_f32(llm__gw_key(w, key), (float)v)); }
 
+/* Gemma 2/3 layers that slide: llama.cpp assumes every other layer (Gemma 2) or all but
+   every 6th (Gemma 3); another pattern (config.json's layer_types) is written per layer as
+   <arch>.attention.sliding_window_pattern, bools (llama.cpp's key for it). */
+static void llm__gguf_sliding_pattern(llm__gw *w, const llm__hparams *hp) {
+    int version = !strcmp(w->arch, "gemma2") ? 2 : !strcmp(w->arch, "gemma3") ? 3 : 0;
+    bool same = true;
+    for (int64_t il = 0; il < hp->n_layers && version && hp->sliding_window > 0; il++)
+        same &= !hp->layer_sliding[il] == !(version == 2 ? il % 2 == 0 : (il + 1) % 6 != 0);
+    if (same) return;
+    uint8_t *b = (uint8_t *)llm__gw_own(w, malloc((size_t)hp->n_layers + 1));
+    for (int64_t il = 0; b && il < hp->n_layers; il++) b[il] = hp->layer_sliding[il] != 0;
+    if (b) llm__gw_kv(w, llm_gguf_kv_arr(llm__gw_key(w, "attention.sliding_window_pattern"), LLM_GGUF_BOOL, hp->n_layers, b));
+}
+
 static void llm__gguf_write_hparams(llm__gw *w, const llm__hparams *hp) {
     llm__gw_u32(w, "vocab_size", hp->n_vocab);
     llm__gw_u32(w, "context_length", hp->n_ctx_train);
@@ -17576,6 +17729,9 @@ static void llm__gguf_write_hparams(llm__gw *w, const llm__hparams *hp) {
         if (hp->n_ff_shared) llm__gw_u32(w, "expert_shared_feed_forward_length", hp->n_ff_shared);
     }
     llm__gw_u32(w, "attention.sliding_window", hp->sliding_window);
+    if (!strcmp(w->arch, "phi3") && hp->sliding_window <= 0)      /* llama.cpp needs the key: 0 is none (Phi-4) */
+        llm__gw_kv(w, llm_gguf_kv_u32(llm__gw_key(w, "attention.sliding_window"), 0));
+    llm__gguf_sliding_pattern(w, hp);
     if (hp->attn_softcap) llm__gw_f32(w, "attn_logit_softcapping", hp->attn_softcap);
     if (hp->final_softcap) llm__gw_f32(w, "final_logit_softcapping", hp->final_softcap);
     if (hp->rope.type == LLM__ROPE_LINEAR || hp->rope.type == LLM__ROPE_YARN) {
@@ -17596,12 +17752,26 @@ static uint32_t llm__gguf_ftype(llm_dtype dt) {
     return UINT32_MAX;
 }
 
-static void llm__gguf_general(llm__gw *w, const char *src_dir, llm_dtype type) {
+/* The file type of p: a llama-quantize one by name (gguf_mix), or gguf_type for every
+   matrix (no bumps); false when p names neither. */
+static bool llm__gguf_mix_of(const llm_convert_params *p, llm__gguf_mix *out) {
+    const llm__gguf_mix *m = llm__gguf_mix_find(p->gguf_mix);
+    if (p->gguf_mix) return m ? (*out = *m, true) : false;
+    *out = (llm__gguf_mix){ .name = "", .ftype = llm__gguf_ftype(p->gguf_type), .base = p->gguf_type };
+    return (unsigned)p->gguf_type < LLM_DTYPE_COUNT && p->gguf_type != LLM_DTYPE_F64 && out->ftype != UINT32_MAX;
+}
+
+/* general.file_type as llama-quantize writes it, and the quantization version with blocks */
+static void llm__gguf_file_type(llm__gw *w, const llm__gguf_mix *m) {
+    llm__gw_kv(w, llm_gguf_kv_u32("general.file_type", m->ftype));
+    if (!llm__is_float(m->base)) llm__gw_kv(w, llm_gguf_kv_u32("general.quantization_version", 2));
+}
+
+static void llm__gguf_general(llm__gw *w, const char *src_dir, const llm__gguf_mix *m) {
     const char *slash = strrchr(src_dir, '/'), *name = slash && slash[1] ? slash + 1 : src_dir;
     llm__gw_kv(w, llm_gguf_kv_str("general.architecture", w->arch));
     llm__gw_kv(w, llm_gguf_kv_str("general.name", llm__gw_str(w, "%s", name)));
-    llm__gw_kv(w, llm_gguf_kv_u32("general.file_type", llm__gguf_ftype(type)));
-    if (!llm__is_float(type)) llm__gw_kv(w, llm_gguf_kv_u32("general.quantization_version", 2));
+    llm__gguf_file_type(w, m);
 }
 
 /* ---- the tokenizer: tokenizer.json (+ tokenizer_config.json) -> tokenizer.ggml.* ----
@@ -17827,14 +17997,19 @@ static llm_status llm__convert_gguf_file(const llm_convert_params *p) {
     llm_status s = llm_gguf_open(p->src, &g);
     if (s) return s;
     llm__gconv c = { .p = p, .path = p->src, .hp = NULL };
+    llm__gguf_mix_of(p, &c.mix);
+    c.w.arch = "";
     llm_gguf_get_str(g, "general.architecture", &c.w.arch);
     c.tied = !llm_gguf_find_tensor(g, "output.weight");
+    int64_t hp[4] = { 0, 0, -1, 0 };                     /* block_count, head_count, head_count_kv, expert_count */
+    static const char *const keys[] = { "block_count", "attention.head_count", "attention.head_count_kv", "expert_count" };
+    for (int i = 0; i < 4; i++) llm_gguf_get_int(g, llm__gw_key(&c.w, keys[i]), &hp[i]);
+    c.dims = llm__gguf_dims_of(c.w.arch, hp[0], hp[1], hp[2] < 0 ? hp[1] : hp[2], hp[3]);
     for (int64_t i = 0; i < llm_gguf_n_kv(g); i++) {
         const llm_gguf_kv *kv = llm_gguf_kv_at(g, i);
         if (strcmp(kv->key, "general.file_type") && strcmp(kv->key, "general.quantization_version")) llm__gw_kv(&c.w, *kv);
     }
-    llm__gw_kv(&c.w, llm_gguf_kv_u32("general.file_type", llm__gguf_ftype(p->gguf_type)));
-    if (!llm__is_float(p->gguf_type)) llm__gw_kv(&c.w, llm_gguf_kv_u32("general.quantization_version", 2));
+    llm__gguf_file_type(&c.w, &c.mix);
     int64_t n = llm_gguf_n_tensors(g);
     for (int64_t i = 0; i < n && !s; i++) {
         s = llm__gguf_requant(&c, llm_gguf_tensor(g, i));
@@ -17851,8 +18026,12 @@ static llm_status llm__convert_gguf_file(const llm_convert_params *p) {
 
 static llm_status llm__gguf_check_params(const llm_convert_params *p) {
     llm_dtype t = p->gguf_type;
+    llm__gguf_mix m;
     if (!p->src) return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: src is required");
-    if ((unsigned)t >= LLM_DTYPE_COUNT || t == LLM_DTYPE_F64 || llm__gguf_ftype(t) == UINT32_MAX)
+    if (p->gguf_mix && !llm__gguf_mix_find(p->gguf_mix))
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: GGUF file type '%s' is not one of llama-quantize's Q2_K Q3_K_S Q3_K_M Q3_K_L "
+                         "Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K", p->gguf_mix);
+    if (!llm__gguf_mix_of(p, &m))
         return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: GGUF type %s is not one llama.cpp stores (f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K)",
                          llm_dtype_get(t) ? llm_dtype_get(t)->name : "?");
     if (llm__is_dir(p->gguf)) return llm__fail(LLM_ERR_INVALID_ARG, "%s: is a directory, not a .gguf path", p->gguf);
@@ -17870,6 +18049,7 @@ static llm_status llm__convert_gguf(const llm_convert_params *p) {
     llm_model *m = NULL;
     if ((s = llm_model_load(p->src, NULL, &m))) return s;
     llm__gconv c = { .p = p, .path = src_dir, .hp = &m->hp };
+    llm__gguf_mix_of(p, &c.mix);
     for (int i = 0; i < LLM__COUNT(llm__gguf_archs_hf); i++)
         if (!strcmp(llm__gguf_archs_hf[i].hf, m->hp.arch)) c.w.arch = llm__gguf_archs_hf[i].gguf, c.permute = llm__gguf_archs_hf[i].permute;
     cJSON *cfg = NULL;
@@ -17879,7 +18059,8 @@ static llm_status llm__convert_gguf(const llm_convert_params *p) {
     else s = llm__json_load(path, &cfg);
     if (!s) {
         c.tied = !llm_safetensors_find(m->st, "lm_head.weight");
-        llm__gguf_general(&c.w, src_dir, p->gguf_type);
+        c.dims = llm__gguf_dims_of(c.w.arch, m->hp.n_layers, m->hp.n_heads, m->hp.n_kv_heads, m->hp.n_experts);
+        llm__gguf_general(&c.w, src_dir, &c.mix);
         llm__gguf_write_hparams(&c.w, &m->hp);
         s = llm__gguf_vocab(&c.w, src_dir, &m->hp);
     }

@@ -1,28 +1,33 @@
 /* ---- >>kernels_ggml: matmul kernels for llama.cpp's block-quantized weights ----
    Same contract as the float kernels (21_kernels_scalar.c): y[t*ldy + r] = dot(x[t], W[r])
    for rows r in [r0, r1), scratch = k floats per thread, each output computed the same
-   way whatever the row split; except that the AVX2 kernels read a->w as a llm__q8_mm
+   way whatever the row split; except that the SIMD kernels read a->w as a llm__q8_mm
    (weights + activations already quantized, below).
 
    Scalar references, one per ggml type: dequantize a weight row into the scratch (exactly,
    with llm_dequantize) and take f32 dot products. They are the oracle for the fast kernels.
 
-   AVX2 kernels (q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K, q6_K), as llama.cpp does it: the activations
-   are quantized to 8 bits on the fly - per block of 32 (a scale d per block, and s = d *
-   sum(q) for the formats with a min) or per super-block of 256 for the k-quants (a scale
-   and bsums, the sums of each 16 values, which pay for the mins and offsets) - and each
-   weight block meets them in integer dot products: _mm256_maddubs_epi16 (u8 x i8 -> pairs
-   summed in i16) then _mm256_madd_epi16 (-> i32). Signed weights take the sign trick:
-   |w| * (x with w's sign). The result differs from the exact reference by the 8-bit
-   rounding of the activations (relative error about 1e-2 of |x| |w| / sqrt(k) per output;
-   tests/test_ggml_kernels.c states the bound it checks).
+   The fast kernels do what llama.cpp does: the activations are quantized to 8 bits on the
+   fly - per block of 32 (a scale d per block, its sum of codes and d times that sum) or per
+   super-block of 256 for the k-quants (a scale and bsums, the sums of each 16 values, which
+   pay for the mins and offsets) - and each weight block meets them in integer dot products:
+   _mm256_maddubs_epi16 (u8 x i8 -> pairs summed in i16) then _mm256_madd_epi16 (-> i32).
+   Signed weights take the sign trick: |w| * (x with w's sign). The result differs from the
+   exact reference by the 8-bit rounding of the activations (relative error about 1e-2 of
+   |x| |w| / sqrt(k) per output; tests/test_ggml_kernels.c states the bound it checks).
+
+   Two layouts. q4_0, q8_0, q4_K and q6_K matrices are regrouped at load, 8 rows
+   interleaved (the *_r8 dtypes, below): one register then holds 4 quants of each of 8
+   rows, the int32 lanes are rows, and a tile of 8 rows x up to 4 tokens needs no horizontal
+   sum (AVX2; NEON for q4_0 and q8_0). The other formats, and matrices that keep the file's
+   layout, run in register tiles of 4 weight rows x 3 tokens (the 32-element formats: each
+   weight block decoded once per tile, as llamafile's tinyBLAS does) or one row and one
+   token at a time (q5_K).
 
    llm__matmul (24_kernels.c) quantizes every token's activations once per matmul
    (llm__q8_prepare, threads splitting the tokens) into the shared part of its scratch; the
-   kernels then get them through a->w (a llm__q8_mm). The 32-element formats work in
-   register tiles of 4 weight rows x 3 tokens (each weight block decoded once per tile, as
-   llamafile's tinyBLAS does); the k-quants one row and one token at a time. Tokens go in
-   chunks whose activations stay in L2 while a thread's rows pass. */
+   kernels then get them through a->w (a llm__q8_mm). Tokens go in chunks whose activations
+   stay in L2 while a thread's rows pass. */
 #include "10_internal.h"
 
 /* Scalar reference: one dequantized row in scratch, dotted with every token. */
