@@ -67,6 +67,6 @@ LLM_API llm_status llm_mlx_dequantize_fp(llm_mlx_fp_mode mode, const void *w, co
    to +0; fp8 values to the nearest e4m3, ties to even, saturating at 448. A NaN poisons its
    group's scale (see 33_mlx_quant.c for the exact bytes); dequantizing returns to within half
    a step of the format, relative to the group's scale.
-   Errors: LLM_ERR_INVALID_ARG (unknown mode, cols not a multiple of 32). Thread-safe. */
+   Errors: LLM_ERR_INVALID_ARG (unknown mode, cols not a multiple of the group). Thread-safe. */
 LLM_API llm_status llm_mlx_quantize_fp(llm_mlx_fp_mode mode, const float *w, int64_t rows, int64_t cols, void *out_w,
                                        uint8_t *out_scales);

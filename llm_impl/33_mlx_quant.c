@@ -145,9 +145,9 @@ LLM_API llm_status llm_mlx_dequantize_fp(llm_mlx_fp_mode mode, const void *w, co
     if ((unsigned)mode >= (unsigned)LLM__COUNT(llm__mlx_fp_modes))
         return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_dequantize_fp: unknown mode %d", (int)mode);
     int G = llm__mlx_fp_modes[mode].group_size;
-    if (rows < 0 || cols <= 0 || cols % 32)
-        return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_dequantize_fp: rows of %lld elements are not a multiple of 32",
-                         (long long)cols);
+    if (rows < 0 || cols <= 0 || cols % G)
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_dequantize_fp: rows of %lld elements are not a multiple of %d",
+                         (long long)cols, G);
     llm__qmat q = { .w = (const uint8_t *)w, .scales = scales, .rows = rows, .cols = cols,
                     .bits = llm__mlx_fp_modes[mode].bits, .group_size = G, .sdtype = LLM_DTYPE_U8, .fp_mode = (int)mode };
     for (int64_t r = 0; r < rows; r++) llm__mlx_row_f32(&q, r, out + r * cols);
@@ -230,9 +230,9 @@ LLM_PRIVATE llm_status llm__mlx_quantize_fp_dt(llm_mlx_fp_mode mode, const float
     if ((unsigned)mode >= (unsigned)LLM__COUNT(llm__mlx_fp_modes))
         return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_quantize_fp: unknown mode %d", (int)mode);
     int G = llm__mlx_fp_modes[mode].group_size, bits = llm__mlx_fp_modes[mode].bits;
-    if (rows < 0 || cols <= 0 || cols % 32 || !llm_mlx_weight_bytes(rows, cols, bits))
-        return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_quantize_fp: rows of %lld elements are not a multiple of 32",
-                         (long long)cols);
+    if (rows < 0 || cols <= 0 || cols % G || !llm_mlx_weight_bytes(rows, cols, bits))
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_quantize_fp: rows of %lld elements are not a multiple of %d",
+                         (long long)cols, G);
     int64_t n_groups = rows * (cols / G);
     uint8_t q[32];
     for (int64_t g = 0; g < n_groups; g++) {
