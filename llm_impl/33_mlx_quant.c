@@ -177,7 +177,7 @@ static float llm__mlx_round(float v, llm_dtype dt) {
 /* float -> int32 as x86's cvttss2si, which mlx's astype compiles to: out of range and NaN
    give INT32_MIN (C leaves them undefined). */
 static int32_t llm__mlx_f2i(float v) {
-    return v == v && v > -2147483904.0f && v < 2147483648.0f ? (int32_t)v : INT32_MIN;
+    return v >= -2147483648.0f && v < 2147483648.0f ? (int32_t)v : INT32_MIN;
 }
 
 /* fp8 e4m3 of v, as mlx's ToFP8 (the inverse of llm__fp8_e4m3). */
@@ -203,8 +203,12 @@ static unsigned llm__mlx_to_e2m1(float x, llm_dtype d) {
 /* One group of G values -> its scale byte and G codes (q, one per byte). */
 static uint8_t llm__mlx_fp_group(llm_mlx_fp_mode mode, const float *w, int G, llm_dtype dt, uint8_t *q) {
     float amax = 0;
-    for (int j = 0; j < G; j++) amax = fabsf(w[j]) > amax || w[j] != w[j] ? fabsf(w[j]) : amax;
-    for (int j = 0; j < G; j++) amax = w[j] != w[j] ? NAN : amax;    /* mlx's max propagates NaN */
+    bool nan = false;
+    for (int j = 0; j < G; j++) {
+        amax = fabsf(w[j]) > amax ? fabsf(w[j]) : amax;
+        nan |= w[j] != w[j];
+    }
+    if (nan) amax = NAN;                /* mlx's max propagates NaN */
     float s = llm__mlx_round(amax / (mode == LLM_MLX_MXFP8 ? 448.0f : 6.0f), dt), div;
     uint8_t sbyte;
     if (mode == LLM_MLX_NVFP4) {
