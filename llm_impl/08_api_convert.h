@@ -19,11 +19,11 @@ typedef struct llm_convert_params {
     bool quantize;           /* -q (an MLX-quantized source is refused, as mlx_lm does) */
     bool dequantize;         /* -d: MLX-quantized matrices back to float (the scales' dtype, or dtype);
                                 config.json loses "quantization" */
-    int bits;                /* 2, 3, 4, 5, 6, 8; 0: 4 */
-    int group_size;          /* 32, 64, 128; 0: 64 */
+    int bits;                /* 2, 3, 4, 5, 6, 8; 0: the mode's (affine: 4) */
+    int group_size;          /* 32, 64, 128; 0: the mode's (affine: 64) */
     const char *q_mode;      /* NULL or "affine"; "mxfp4", "nvfp4", "mxfp8": mlx's microscaling modes, which
-                                fix bits and group size (4/32, 4/16, 8/32; 0 in bits/group_size takes them,
-                                other values are refused, as mlx does), without mixed recipes */
+                                fix bits and group size (4/32, 4/16, 8/32; others are refused, as mlx
+                                does) and take no mixed recipe. MLX output only (not gguf) */
     bool set_dtype;          /* cast float tensors to dtype (else each keeps its own) */
     llm_dtype dtype;         /* LLM_DTYPE_F32, _F16 or _BF16 */
     const char *quant_predicate;   /* NULL, or mlx_lm's mixed recipes "mixed_2_6", "mixed_3_4", "mixed_3_6",
