@@ -28,6 +28,7 @@ typedef enum llm_dtype {
     LLM_DTYPE_Q6_K,
     LLM_DTYPE_Q8_K,
     LLM_DTYPE_MLX_AFFINE,   /* >>mlx-model: an MLX-quantized matrix; data is an llm__qmat (53_mlx_model.c), no flat layout */
+    LLM_DTYPE_MXFP4,        /* GGUF type 39 (gpt-oss): 32 e2m1 values + an e8m0 exponent; dequantization only (last: the values above stay) */
     LLM_DTYPE_COUNT
 } llm_dtype;
 

@@ -27,6 +27,7 @@ static const llm_dtype_info llm__dtypes[LLM_DTYPE_COUNT] = {
     [LLM_DTYPE_Q6_K] = { "q6_K", NULL, 256, 210, false },
     [LLM_DTYPE_Q8_K] = { "q8_K", NULL, 256, 292, false },
     [LLM_DTYPE_MLX_AFFINE] = { "mlx", NULL, 1, 0, false },   /* bytes 0: not a flat array (an llm__qmat) */
+    [LLM_DTYPE_MXFP4] = { "mxfp4", NULL, 32, 17, false },
 };
 
 LLM_API const llm_dtype_info *llm_dtype_get(llm_dtype dtype) {

@@ -6,6 +6,8 @@
 #include "llm.h"
 #include "test.h"
 
+#include <unistd.h>
+
 #define ROWS 7
 #define COLS 256
 
@@ -309,6 +311,38 @@ static void test_fp_round_trip(void) {
     }
 }
 
+/* ---- GGUF MXFP4 (type 39) ---- */
+
+/* LCG blocks (exponents 0, 1, 255, 127 in blocks 0..3) dequantized as gguf-py does
+   (tests/tools/gguf_mxfp4_ref.py): e 0 gives subnormals, e 255 overflows to inf. The
+   blocks also go through a GGUF file, where type 39 reads back as LLM_DTYPE_MXFP4. */
+static void test_gguf_mxfp4(void) {
+    enum { NB = 16 };
+    uint8_t blocks[NB * 17];
+    static float d[NB * 32];
+    uint64_t s = 5;
+    for (int i = 0; i < NB * 17; i++) blocks[i] = (uint8_t)(lcg(&s) >> 56);
+    blocks[0] = 0, blocks[17] = 1, blocks[2 * 17] = 255, blocks[3 * 17] = 127;
+    CHECK_OK(llm_dequantize(LLM_DTYPE_MXFP4, blocks, d, NB * 32));
+    CHECK_EQ_INT(fnv(FNV0, d, sizeof d), 0xbbbcb4aaeee2196du);
+    CHECK(d[0] == 8.816207631167156e-39f && d[1] == 5.877471754111438e-39f && d[96] == 0.5f && d[97] == 4.0f);
+    CHECK(isinf(d[64]) && d[64] > 0 && isinf(d[65]) && d[65] < 0);
+    CHECK_EQ_INT(llm_quantize(LLM_DTYPE_MXFP4, d, blocks, 32), LLM_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(llm_dtype_n_bytes(LLM_DTYPE_MXFP4, 64), 34);
+    char path[] = "/tmp/llm_mxfp4_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    llm_tensor t = { "blk.0.ffn_down_exps.weight", LLM_DTYPE_MXFP4, 2, { 4, 128 }, blocks, sizeof blocks };
+    llm_gguf *g = NULL;
+    CHECK_OK(llm_gguf_write(path, NULL, 0, &t, 1));
+    CHECK_OK(llm_gguf_open(path, &g));
+    const llm_tensor *r = g ? llm_gguf_find_tensor(g, t.name) : NULL;
+    CHECK(r && r->dtype == LLM_DTYPE_MXFP4 && r->n_bytes == sizeof blocks && !memcmp(r->data, blocks, sizeof blocks));
+    llm_gguf_close(g);
+    remove(path);
+}
+
 /* ---- matmul ---- */
 
 /* One quantized matrix with its dequantized copy. */
@@ -546,6 +580,7 @@ int main(void) {
     RUN(test_fp_quantize_matches_mlx);
     RUN(test_fp_quantize_edges);
     RUN(test_fp_round_trip);
+    RUN(test_gguf_mxfp4);
     RUN(test_matmul);
     RUN(test_matmul_mxfp4);
     RUN(test_nonfinite);
