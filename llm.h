@@ -244,6 +244,7 @@ typedef enum llm_dtype {
     LLM_DTYPE_Q6_K,
     LLM_DTYPE_Q8_K,
     LLM_DTYPE_MLX_AFFINE,   /* >>mlx-model: an MLX-quantized matrix; data is an llm__qmat (53_mlx_model.c), no flat layout */
+    LLM_DTYPE_MXFP4,        /* GGUF type 39 (gpt-oss): 32 e2m1 values + an e8m0 exponent */
     LLM_DTYPE_Q4_0_R8,      /* q4_0, q8_0, q4_K and q6_K rows interleaved in groups of 8: made at load */
     LLM_DTYPE_Q8_0_R8,      /* for the AVX2 kernels (23_kernels_ggml.c) */
     LLM_DTYPE_Q4_K_R8,
@@ -854,8 +855,10 @@ LLM_API llm_status llm_quantize(llm_dtype dtype, const float *src, void *dst, in
    quantize, every weight matrix mlx_lm would quantize (a 2-D or stacked 3-D "*.weight" in a
    float dtype whose rows the group size divides, norms excepted) becomes MLX affine
    tensors (.weight u32, .scales, .biases; 08_api_quant.h), bit-exact with mlx: the values
-   are first rounded to the output dtype, scales and biases are stored in it. config.json
-   gets "quantization" and "quantization_config" {"group_size", "bits", "mode": "affine"}.
+   are first rounded to the output dtype, scales and biases are stored in it. In the fp
+   modes (q_mode "mxfp4", "nvfp4", "mxfp8") the matrices become .weight u32 and u8 .scales
+   (no biases), quantized in the output dtype's arithmetic as mlx does. config.json gets
+   "quantization" and "quantization_config" {"group_size", "bits", "mode"}.
    Per-expert MoE weights "<p>.experts.<e>.<w>.weight" are stacked into
    "<p>.switch_mlp.<w>.weight" [E, rows, cols] as mlx_lm's models do (Mixtral's w1/w2/w3
    become gate_proj/down_proj/up_proj). The output tensors equal mlx_lm's byte for byte
@@ -867,8 +870,11 @@ typedef struct llm_convert_params {
     bool quantize;           /* -q (an MLX-quantized source is refused, as mlx_lm does) */
     bool dequantize;         /* -d: MLX-quantized matrices back to float (the scales' dtype, or dtype);
                                 config.json loses "quantization" */
-    int bits;                /* 2, 3, 4, 5, 6, 8; 0: 4 */
-    int group_size;          /* 32, 64, 128; 0: 64 */
+    int bits;                /* 2, 3, 4, 5, 6, 8; 0: the mode's (affine: 4) */
+    int group_size;          /* 32, 64, 128; 0: the mode's (affine: 64) */
+    const char *q_mode;      /* NULL or "affine"; "mxfp4", "nvfp4", "mxfp8": mlx's microscaling modes, which
+                                fix bits and group size (4/32, 4/16, 8/32; others are refused, as mlx
+                                does) and take no mixed recipe. MLX output only (not gguf) */
     bool set_dtype;          /* cast float tensors to dtype (else each keeps its own) */
     llm_dtype dtype;         /* LLM_DTYPE_F32, _F16 or _BF16 */
     const char *quant_predicate;   /* NULL, or mlx_lm's mixed recipes "mixed_2_6", "mixed_3_4", "mixed_3_6",
@@ -1011,8 +1017,7 @@ LLM_API llm_status llm_generate_batch(llm_session *const *sessions, int64_t n, c
    f32 values with scale_dtype T gives mlx's bytes for those values held in T (round them to
    T first, with llm_convert, to quantize a T matrix). Dequantizing gives mlx's values: it
    computes q*scale, then + bias, each rounded to T; we return those values as f32.
-   The "mxfp4", "nvfp4" and "mxfp8" modes have no biases and u8 scales; only dequantizing
-   them is supported. */
+   The "mxfp4", "nvfp4" and "mxfp8" modes have no biases and u8 scales (below). */
 
 /* Bytes of the packed weight for a [rows, cols] matrix: rows*cols*bits/8; 0 when the
    arguments are invalid or the size overflows. */
@@ -1052,6 +1057,24 @@ typedef enum llm_mlx_fp_mode { LLM_MLX_MXFP4, LLM_MLX_NVFP4, LLM_MLX_MXFP8 } llm
    Errors: LLM_ERR_INVALID_ARG (unknown mode, cols not a multiple of the group). */
 LLM_API llm_status llm_mlx_dequantize_fp(llm_mlx_fp_mode mode, const void *w, const uint8_t *scales, int64_t rows,
                                          int64_t cols, float *out);
+
+/* Quantize w [rows, cols] (f32, row-major) in one of those modes, byte for byte as
+   mlx.core.quantize(w, mode="mxfp4"|"nvfp4"|"mxfp8") (mlx 0.32.4, CPU) does for a float32 w:
+     out_w      [out] u32 [rows, cols*bits/32] (llm_mlx_weight_bytes(rows, cols, bits) bytes)
+     out_scales [out] u8 [rows, cols/group]
+   mxfp4/mxfp8: shared exponent e = round-half-even(log2(max|w| / M)) (M = 6 or 448), 0 for an
+   all-zero group; values w / 2^e (mlx 0.32.4 rounds e up: older mlx rounded to nearest).
+   nvfp4: scale e4m3(max|w| / 6), no global scale (mx.quantize's and mlx_lm.convert's
+   default; the optional global_scale is not supported), so a group whose max is below about
+   6 * 2^-10 loses precision in the e4m3 subnormals (0 below 6 * 2^-10 / 2) and one above
+   6 * 448 saturates. fp4 values round to the nearest
+   e2m1, ties toward the smaller magnitude (mlx's argmin), saturating at 6, tiny negatives
+   to +0; fp8 values to the nearest e4m3, ties to even, saturating at 448. A NaN poisons its
+   group's scale (see 33_mlx_quant.c for the exact bytes); dequantizing returns to within half
+   a step of the format, relative to the group's scale.
+   Errors: LLM_ERR_INVALID_ARG (unknown mode, cols not a multiple of the group). Thread-safe. */
+LLM_API llm_status llm_mlx_quantize_fp(llm_mlx_fp_mode mode, const float *w, int64_t rows, int64_t cols, void *out_w,
+                                       uint8_t *out_scales);
 /* ==== end llm_impl/08_api_quant.h ==== */
 /* ==== begin llm_impl/09_api_end.h ==== */
 #ifdef __cplusplus
@@ -1701,6 +1724,7 @@ static const llm_dtype_info llm__dtypes[LLM_DTYPE_COUNT] = {
     [LLM_DTYPE_Q6_K] = { "q6_K", NULL, 256, 210, false },
     [LLM_DTYPE_Q8_K] = { "q8_K", NULL, 256, 292, false },
     [LLM_DTYPE_MLX_AFFINE] = { "mlx", NULL, 1, 0, false },   /* bytes 0: not a flat array (an llm__qmat) */
+    [LLM_DTYPE_MXFP4] = { "mxfp4", NULL, 32, 17, false },
     [LLM_DTYPE_Q4_0_R8] = { "q4_0_r8", NULL, 32, 18, false },  /* 8 rows take the bytes of 8 q4_0 rows */
     [LLM_DTYPE_Q8_0_R8] = { "q8_0_r8", NULL, 32, 34, false },
     [LLM_DTYPE_Q4_K_R8] = { "q4_K_r8", NULL, 256, 148, false },   /* scales and mins a byte each: 32 more per 8 rows */
@@ -2308,6 +2332,7 @@ LLM__MATMUL_DEQ(llm__matmul_q4_K_scalar, LLM_DTYPE_Q4_K)
 LLM__MATMUL_DEQ(llm__matmul_q5_K_scalar, LLM_DTYPE_Q5_K)
 LLM__MATMUL_DEQ(llm__matmul_q6_K_scalar, LLM_DTYPE_Q6_K)
 LLM__MATMUL_DEQ(llm__matmul_q8_K_scalar, LLM_DTYPE_Q8_K)
+LLM__MATMUL_DEQ(llm__matmul_mxfp4_scalar, LLM_DTYPE_MXFP4)
 #undef LLM__MATMUL_DEQ
 
 /* The eight 6-bit scales and mins of a q4_K/q5_K block, packed in 12 bytes: for s < 4 the low
@@ -3379,7 +3404,8 @@ static const llm__kernels llm__kernels_scalar = {
                 [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_scalar, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_scalar,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_scalar, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_scalar,
-                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_scalar,
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_MXFP4] = llm__matmul_mxfp4_scalar,
+                [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_scalar,
                 [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_scalar,
                 [LLM_DTYPE_Q4_K_R8] = llm__matmul_q4_K_r8_scalar,
                 [LLM_DTYPE_Q6_K_R8] = llm__matmul_q6_K_r8_scalar },
@@ -3398,7 +3424,8 @@ static const llm__kernels llm__kernels_avx2 = {
                 [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_avx2, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_avx2,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_avx2, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_avx2,
-                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_avx2,
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_MXFP4] = llm__matmul_mxfp4_scalar,
+                [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_avx2,
                 [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_avx2,
                 [LLM_DTYPE_Q4_K_R8] = llm__matmul_q4_K_r8_avx2,
                 [LLM_DTYPE_Q6_K_R8] = llm__matmul_q6_K_r8_avx2 },
@@ -3419,7 +3446,7 @@ static const llm__kernels llm__kernels_neon = {
                 [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_scalar, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
                 [LLM_DTYPE_Q3_K] = llm__matmul_q3_K_scalar, [LLM_DTYPE_Q4_K] = llm__matmul_q4_K_scalar,
                 [LLM_DTYPE_Q5_K] = llm__matmul_q5_K_scalar, [LLM_DTYPE_Q6_K] = llm__matmul_q6_K_scalar,
-                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar,
+                [LLM_DTYPE_Q8_K] = llm__matmul_q8_K_scalar, [LLM_DTYPE_MXFP4] = llm__matmul_mxfp4_scalar,
                 [LLM_DTYPE_Q4_0_R8] = llm__matmul_q4_0_r8_neon, [LLM_DTYPE_Q8_0_R8] = llm__matmul_q8_0_r8_neon,
                 [LLM_DTYPE_Q4_K_R8] = llm__matmul_q4_K_r8_scalar,
                 [LLM_DTYPE_Q6_K_R8] = llm__matmul_q6_K_r8_scalar },   /* NEON block kernels: regrouped q4_0 and q8_0 */
@@ -4182,7 +4209,7 @@ static const struct { int dtype; const char *name; } llm__ggml_types[] = {
     [26] = { LLM_DTYPE_I32, "i32" },   [27] = { LLM_DTYPE_I64, "i64" },
     [28] = { LLM_DTYPE_F64, "f64" },   [29] = { -1, "iq1_m" },
     [30] = { LLM_DTYPE_BF16, "bf16" }, [34] = { -1, "tq1_0" }, [35] = { -1, "tq2_0" },
-    [39] = { -1, "mxfp4" },
+    [39] = { LLM_DTYPE_MXFP4, "mxfp4" },
 };
 
 /* GGUF value type -> size in bytes (0: string and array, which have their own layout). */
@@ -5826,6 +5853,24 @@ static void llm__quant_q8_K(const float *x, void *vy, int64_t nb) {
     }
 }
 
+/* MXFP4 (GGUF type 39, as gpt-oss uses; the OCP microscaling format): 32 e2m1 values with
+   a shared e8m0 exponent e, the nibbles ordered as q4_0's. ggml stores the e2m1 values
+   doubled (kvalues_mxfp4) and halves the scale: x = kv[q] * 2^(e - 128) (both zero codes +0).
+   Dequantization only: no quantizer, no matmul kernel. */
+typedef struct { uint8_t e; uint8_t qs[16]; } llm__block_mxfp4;
+static const int8_t llm__kvalues_mxfp4[16] = { 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12 };
+
+static void llm__dequant_mxfp4(const void *vx, float *y, int64_t nb) {
+    const llm__block_mxfp4 *x = (const llm__block_mxfp4 *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK) {
+        float d = ldexpf(1.0f, (int)x[i].e - 128);          /* exact, subnormal for e < 2 */
+        for (int j = 0; j < 16; j++) {
+            y[j] = (float)llm__kvalues_mxfp4[x[i].qs[j] & 15] * d;
+            y[j + 16] = (float)llm__kvalues_mxfp4[x[i].qs[j] >> 4] * d;
+        }
+    }
+}
+
 /* ---- public entry points ---- */
 
 typedef void (*llm__dequant_fn)(const void *src, float *dst, int64_t n_blocks);
@@ -5843,6 +5888,7 @@ static const struct { llm__dequant_fn dequant; llm__quant_fn quant; } llm__quant
     [LLM_DTYPE_Q5_K] = { llm__dequant_q5_K, llm__quant_q5_K },
     [LLM_DTYPE_Q6_K] = { llm__dequant_q6_K, llm__quant_q6_K },
     [LLM_DTYPE_Q8_K] = { llm__dequant_q8_K, llm__quant_q8_K },
+    [LLM_DTYPE_MXFP4] = { llm__dequant_mxfp4, NULL },
 };
 
 static bool llm__is_float(llm_dtype t) { return t == LLM_DTYPE_F32 || t == LLM_DTYPE_F16 || t == LLM_DTYPE_BF16; }
@@ -6023,13 +6069,110 @@ LLM_API llm_status llm_mlx_dequantize_fp(llm_mlx_fp_mode mode, const void *w, co
     if ((unsigned)mode >= (unsigned)LLM__COUNT(llm__mlx_fp_modes))
         return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_dequantize_fp: unknown mode %d", (int)mode);
     int G = llm__mlx_fp_modes[mode].group_size;
-    if (rows < 0 || cols <= 0 || cols % 32)
-        return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_dequantize_fp: rows of %lld elements are not a multiple of 32",
-                         (long long)cols);
+    if (rows < 0 || cols <= 0 || cols % G)
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_dequantize_fp: rows of %lld elements are not a multiple of %d",
+                         (long long)cols, G);
     llm__qmat q = { .w = (const uint8_t *)w, .scales = scales, .rows = rows, .cols = cols,
                     .bits = llm__mlx_fp_modes[mode].bits, .group_size = G, .sdtype = LLM_DTYPE_U8, .fp_mode = (int)mode };
     for (int64_t r = 0; r < rows; r++) llm__mlx_row_f32(&q, r, out + r * cols);
     return LLM_OK;
+}
+
+/* ---- quantizing to the fp modes, as mx.quantize(w, mode=...) (mlx ops.cpp fp_quantize) ----
+   mlx builds these from array ops evaluated in w's dtype dt, so each step below is
+   rounded to dt (llm__mlx_round) where mlx's op is. Per group of G values (16 or 32):
+     amax  = max |w| (NaN if any w is NaN);  s = amax / M, M = 6 (fp4) or 448 (fp8)
+     mxfp4, mxfp8: e = s == 0 ? 0 : (int)ceil(log2(s)) (log2 in f32, whatever dt);
+                   x = w / 2^e; scale byte e + 127 (e8m0; mlx clamps nothing: e < -127
+                   wraps around the byte, and -128 gives 255, which decodes as inf)
+     nvfp4:        scale byte = e4m3(s) (no global scale: mx.quantize's default);
+                   x = w / e4m3value, in f32 from here on
+     fp4 code of x: the first nearest of the e2m1 table {+0..+6, -0..-6} (argmin): ties go
+                   to the smaller magnitude, |x| <= 0.25 gives +0, beyond 6 saturates;
+                   NaN gives code 0
+     fp8 code of x: e4m3 rounded to nearest even, |x| >= 464 (also inf, NaN) saturating to 448. */
+
+static float llm__mlx_round(float v, llm_dtype dt) {
+    if (dt == LLM_DTYPE_F16) return llm__f16_to_f32(llm__f32_to_f16(v));
+    if (dt == LLM_DTYPE_BF16) return llm__bf16_to_f32(llm__f32_to_bf16(v));
+    return v;
+}
+
+/* float -> int32 as x86's cvttss2si, which mlx's astype compiles to: out of range and NaN
+   give INT32_MIN (C leaves them undefined). */
+static int32_t llm__mlx_f2i(float v) {
+    return v >= -2147483648.0f && v < 2147483648.0f ? (int32_t)v : INT32_MIN;
+}
+
+/* fp8 e4m3 of v, as mlx's ToFP8 (the inverse of llm__fp8_e4m3). */
+static uint8_t llm__mlx_to_e4m3(float v) {
+    uint32_t u = llm__f32_bits(v), sign = (u >> 24) & 0x80, a = u & 0x7fffffff;
+    if (a >= 0x43e80000u) return (uint8_t)(sign | 0x7e);                    /* >= 464: saturate to 448 */
+    if (a < 0x3c800000u) return (uint8_t)(sign | (uint8_t)rintf(llm__bits_f32(a) * 512.0f)); /* < 2^-6: k 2^-9 */
+    /* normal: rebias the exponent (127 -> 7) and round the 23-bit mantissa to 3, ties to even */
+    return (uint8_t)(sign | (((a - (120u << 23)) + 0x7ffffu + ((a >> 20) & 1)) >> 20));
+}
+
+/* fp4 e2m1 code of x, mlx's argmin over the table; d: the dtype of the differences. */
+static unsigned llm__mlx_to_e2m1(float x, llm_dtype d) {
+    unsigned best = 0;
+    float best_d = fabsf(llm__mlx_round(x - llm__fp4_e2m1[0], d));
+    for (unsigned k = 1; k < 16; k++) {
+        float dk = fabsf(llm__mlx_round(x - llm__fp4_e2m1[k], d));
+        if (dk < best_d) best = k, best_d = dk;
+    }
+    return best;
+}
+
+/* One group of G values -> its scale byte and G codes (q, one per byte). */
+static uint8_t llm__mlx_fp_group(llm_mlx_fp_mode mode, const float *w, int G, llm_dtype dt, uint8_t *q) {
+    float amax = 0;
+    bool nan = false;
+    for (int j = 0; j < G; j++) {
+        amax = fabsf(w[j]) > amax ? fabsf(w[j]) : amax;
+        nan |= w[j] != w[j];
+    }
+    if (nan) amax = NAN;                /* mlx's max propagates NaN */
+    float s = llm__mlx_round(amax / (mode == LLM_MLX_MXFP8 ? 448.0f : 6.0f), dt), div;
+    uint8_t sbyte;
+    if (mode == LLM_MLX_NVFP4) {
+        sbyte = llm__mlx_to_e4m3(s);
+        div = llm__fp8_e4m3(sbyte);
+    } else {                            /* the exponent goes through int32 and back to dt, as mlx's where() */
+        float e = s == 0 ? 0.0f : llm__mlx_round((float)llm__mlx_f2i(ceilf(log2f(s))), dt);
+        div = llm__mlx_round(powf(2.0f, e), dt);
+        sbyte = (uint8_t)llm__mlx_f2i(llm__mlx_round(e + 127.0f, dt));
+    }
+    for (int j = 0; j < G; j++) {
+        float x = llm__mlx_round(w[j] / div, dt);
+        q[j] = mode == LLM_MLX_MXFP8 ? llm__mlx_to_e4m3(x)
+                                     : (uint8_t)llm__mlx_to_e2m1(x, mode == LLM_MLX_NVFP4 ? LLM_DTYPE_F32 : dt);
+    }
+    return sbyte;
+}
+
+/* llm_mlx_quantize_fp with the arithmetic of mlx for an array of dtype dt (f32, f16, bf16;
+   w holds values of dt): llm_convert quantizes f16/bf16 models this way. */
+LLM_PRIVATE llm_status llm__mlx_quantize_fp_dt(llm_mlx_fp_mode mode, const float *w, int64_t rows, int64_t cols,
+                                               llm_dtype dt, void *out_w, uint8_t *out_scales) {
+    if ((unsigned)mode >= (unsigned)LLM__COUNT(llm__mlx_fp_modes))
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_quantize_fp: unknown mode %d", (int)mode);
+    int G = llm__mlx_fp_modes[mode].group_size, bits = llm__mlx_fp_modes[mode].bits;
+    if (rows < 0 || cols <= 0 || cols % G || !llm_mlx_weight_bytes(rows, cols, bits))
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_quantize_fp: rows of %lld elements are not a multiple of %d",
+                         (long long)cols, G);
+    int64_t n_groups = rows * (cols / G);
+    uint8_t q[32];
+    for (int64_t g = 0; g < n_groups; g++) {
+        out_scales[g] = llm__mlx_fp_group(mode, w + g * G, G, dt, q);
+        llm__mlx_pack(q, G, bits, (uint8_t *)out_w + g * (G * bits / 8));
+    }
+    return LLM_OK;
+}
+
+LLM_API llm_status llm_mlx_quantize_fp(llm_mlx_fp_mode mode, const float *w, int64_t rows, int64_t cols, void *out_w,
+                                       uint8_t *out_scales) {
+    return llm__mlx_quantize_fp_dt(mode, w, rows, cols, LLM_DTYPE_F32, out_w, out_scales);
 }
 
 /* ---- binding a quantized matrix ---- */
@@ -16768,24 +16911,24 @@ static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_ten
         out[0].dtype = dt; out[0].data = d; out[0].n_bytes = llm_dtype_n_bytes(dt, n);
         return LLM_OK;
     }
+    /* affine: .weight, .scales, .biases (scales and biases in dt); fp modes: .weight, u8 .scales */
+    int fp = llm__mlx_mode(p->q_mode), n_q = fp >= 0 ? 2 : 3;
+    llm_dtype sdt = fp >= 0 ? LLM_DTYPE_U8 : dt;
     int64_t cols = t->shape[t->n_dims - 1], rows = n / cols, ng = n / p->group_size;
-    size_t wb = llm_mlx_weight_bytes(rows, cols, bits), pb = llm_dtype_n_bytes(dt, ng);
+    size_t wb = llm_mlx_weight_bytes(rows, cols, bits), pb = llm_dtype_n_bytes(sdt, ng);
     float *f = (float *)malloc((size_t)n * sizeof *f);
-    void *w = owned[(*n_owned)++] = malloc(wb), *sc = owned[(*n_owned)++] = malloc(pb), *bi = owned[(*n_owned)++] = malloc(pb);
-    if (!f || !w || !sc || !bi) { free(f); return llm__fail(LLM_ERR_NOMEM, "out of memory"); }
-    llm_convert(LLM_DTYPE_F32, f, t->dtype, t->data, n);   /* round to the output dtype first, as mlx holds it */
-    for (int64_t i = 0; i < n; i += ng) {
-        int64_t k = LLM__MIN(ng, n - i);
-        llm_convert(dt, sc, LLM_DTYPE_F32, f + i, k);
-        llm_convert(LLM_DTYPE_F32, f + i, dt, sc, k);
-    }
-    llm_status s = llm_mlx_quantize(f, rows, cols, bits, p->group_size, dt, w, sc, bi);
+    void *data[3] = { owned[(*n_owned)++] = malloc(wb), owned[(*n_owned)++] = malloc(pb), NULL };
+    if (fp < 0) data[2] = owned[(*n_owned)++] = malloc(pb);
+    if (!f || !data[0] || !data[1] || (fp < 0 && !data[2])) { free(f); return llm__fail(LLM_ERR_NOMEM, "out of memory"); }
+    llm_convert(LLM_DTYPE_F32, f, t->dtype, t->data, n);
+    for (int64_t i = 0; i < n; i++) f[i] = llm__mlx_round(f[i], dt);   /* the values of mlx's array of dtype dt */
+    llm_status s = fp >= 0 ? llm__mlx_quantize_fp_dt((llm_mlx_fp_mode)fp, f, rows, cols, dt, data[0], (uint8_t *)data[1])
+                           : llm_mlx_quantize(f, rows, cols, bits, p->group_size, dt, data[0], data[1], data[2]);
     free(f);
     if (s) return s;
-    void *data[3] = { w, sc, bi };
     const char *suffix[3] = { "weight", "scales", "biases" };
     size_t base = strlen(t->name) - 6;                     /* "<module>." */
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n_q; i++) {
         out[i] = *t;
         if (i) {
             char *nm = (char *)(owned[(*n_owned)++] = malloc(base + 7));
@@ -16794,12 +16937,12 @@ static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_ten
             memcpy(nm + base, suffix[i], 7);
             out[i].name = nm;
         }
-        out[i].dtype = i ? dt : LLM_DTYPE_U32;
+        out[i].dtype = i ? sdt : LLM_DTYPE_U32;
         out[i].shape[t->n_dims - 1] = i ? cols / p->group_size : cols * bits / 32;
         out[i].data = data[i];
         out[i].n_bytes = i ? pb : wb;
     }
-    *n_out = 3;
+    *n_out = n_q;
     return LLM_OK;
 }
 
@@ -16975,7 +17118,7 @@ static llm_status llm__convert_config(const llm_convert_params *p, const cJSON *
     }
     for (int i = 0; i < 2 && p->quantize; i++) {
         cJSON *q = cJSON_AddObjectToObject(cfg, i ? "quantization_config" : "quantization");
-        if (q) { cJSON_AddNumberToObject(q, "group_size", p->group_size); cJSON_AddNumberToObject(q, "bits", p->bits); cJSON_AddStringToObject(q, "mode", "affine"); }
+        if (q) { cJSON_AddNumberToObject(q, "group_size", p->group_size); cJSON_AddNumberToObject(q, "bits", p->bits); cJSON_AddStringToObject(q, "mode", p->q_mode); }
         for (const cJSON *e = per ? per->child : NULL; q && e; e = e->next) cJSON_AddItemToObject(q, e->string, cJSON_Duplicate(e, true));
     }
     char *text = cJSON_Print(cfg);
@@ -17204,11 +17347,29 @@ static llm_status llm__convert_weights(const llm_convert_params *p, llm_safetens
 
 static llm_status llm__convert_gguf(const llm_convert_params *p);   /* 72_convert_gguf_meta.c */
 
+/* p's quantization mode: q_mode "affine" when unset, and bits and group size from the mode
+   when 0 (affine 4 and 64); an fp mode accepts only its own (mlx's quantize refuses others)
+   and no mixed recipe (mlx_lm convert refuses them: "only 'affine'"). */
+static llm_status llm__convert_mode(llm_convert_params *p) {
+    if (!p->q_mode) p->q_mode = "affine";
+    int fp = llm__mlx_mode(p->q_mode), gs, bits;
+    if (fp == -2) return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: q_mode '%s' is unknown (affine, mxfp4, nvfp4, mxfp8)", p->q_mode);
+    llm__mlx_mode_defaults(p->q_mode, &gs, &bits);
+    if (fp >= 0 && ((p->bits && p->bits != bits) || (p->group_size && p->group_size != gs)))
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: mode %s takes %d bits and groups of %d, not %d and %d", p->q_mode,
+                         bits, gs, p->bits ? p->bits : bits, p->group_size ? p->group_size : gs);
+    if (fp >= 0 && p->quant_predicate)
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: mixed recipes ('%s') support only the affine mode", p->quant_predicate);
+    if (!p->bits) p->bits = bits;
+    if (!p->group_size) p->group_size = gs;
+    return LLM_OK;
+}
+
 LLM_API llm_status llm_convert_model(const llm_convert_params *params) {
     if (params->gguf) return llm__convert_gguf(params);
     llm_convert_params p = *params;
-    if (!p.bits) p.bits = 4;
-    if (!p.group_size) p.group_size = 64;
+    llm_status s = llm__convert_mode(&p);
+    if (s) return s;
     if (!p.src || !p.dst) return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: src and dst are required");
     if (p.set_dtype && !llm__is_float(p.dtype)) return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: dtype must be f32, f16 or bf16");
     char src_dir[4096];
@@ -17219,7 +17380,7 @@ LLM_API llm_status llm_convert_model(const llm_convert_params *params) {
     llm_safetensors *st = NULL;
     cJSON *cfg = NULL;
     char path[4200];
-    llm_status s = llm__path_join(path, sizeof path, src_dir, "config.json") ? llm__json_load(path, &cfg) : llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
+    s = llm__path_join(path, sizeof path, src_dir, "config.json") ? llm__json_load(path, &cfg) : llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
     llm__convert_mix mx = { 0 };
     if (!s) s = llm_safetensors_open(p.src, &st);
     if (!s && p.quantize) s = llm__convert_mix_init(&p, st, cfg, &mx);

@@ -985,7 +985,7 @@ static bool parse_gguf_type(const char *name, llm_convert_params *p) {
 
 static int convert_run(const char *cmd, llm_convert_params *p, const char *dtype, const char *mode, const char *gguf_type) {
     if (!p->src || (!p->dst && !p->gguf)) { fprintf(stderr, "llm %s: the source and an output (directory, or --to-gguf FILE) are required\n", cmd); return 2; }
-    if (mode && strcmp(mode, "affine")) { fprintf(stderr, "llm %s: only --q-mode affine can be written\n", cmd); return 2; }
+    p->q_mode = mode;                                              /* checked by llm_convert_model */
     p->gguf_type = LLM_DTYPE_F16;                                  /* convert_hf_to_gguf.py's default */
     if (gguf_type && !parse_gguf_type(gguf_type, p)) {
         fprintf(stderr, "llm %s: --gguf-type is f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q3_K, q4_K, q5_K, or one of llama-quantize's "
@@ -1016,11 +1016,11 @@ static int cmd_convert(int argc, char **argv) {
     cli_opt opts[] = {
         { "--hf-path", NULL, OPT_STR, &p.src, "source model directory (Hugging Face or MLX safetensors)" },
         { "--mlx-path", NULL, OPT_STR, &p.dst, "output directory (created if missing)" },
-        { "--quantize", "-q", OPT_BOOL, &p.quantize, "quantize the weight matrices (MLX affine)" },
+        { "--quantize", "-q", OPT_BOOL, &p.quantize, "quantize the weight matrices (MLX, --q-mode)" },
         { "--dequantize", "-d", OPT_BOOL, &p.dequantize, "dequantize an MLX-quantized model to float" },
         { "--q-bits", NULL, OPT_INT, &p.bits, "bits per weight: 2, 3, 4, 5, 6, 8 (default 4)" },
         { "--q-group-size", NULL, OPT_INT, &p.group_size, "weights per scale and bias: 32, 64, 128 (default 64)" },
-        { "--q-mode", NULL, OPT_STR, &mode, "quantization mode (affine)" },
+        { "--q-mode", NULL, OPT_STR, &mode, "affine (default), mxfp4, nvfp4 or mxfp8 (these fix bits and group size)" },
         { "--quant-predicate", NULL, OPT_STR, &p.quant_predicate, "mixed-precision recipe: mixed_2_6, mixed_3_4, mixed_3_6, mixed_4_6" },
         { "--dtype", NULL, OPT_STR, &dtype, "float32, float16 or bfloat16 for the float tensors (default: kept)" },
         { "--to-gguf", NULL, OPT_STR, &p.gguf, "write one llama.cpp GGUF file here instead of an MLX directory" },
@@ -1033,19 +1033,20 @@ static int cmd_convert(int argc, char **argv) {
 
 static int cmd_quantize(int argc, char **argv) {
     llm_convert_params p = { .quantize = true };
-    const char *dtype = NULL, *gguf_type = NULL;
+    const char *dtype = NULL, *mode = NULL, *gguf_type = NULL;
     cli_opt opts[] = {
         { "--model", NULL, OPT_STR, &p.src, "model directory" },
         { "--output", "-o", OPT_STR, &p.dst, "output directory (created if missing)" },
         { "--q-bits", NULL, OPT_INT, &p.bits, "bits per weight: 2, 3, 4, 5, 6, 8 (default 4)" },
         { "--q-group-size", NULL, OPT_INT, &p.group_size, "weights per scale and bias: 32, 64, 128 (default 64)" },
+        { "--q-mode", NULL, OPT_STR, &mode, "affine (default), mxfp4, nvfp4 or mxfp8 (these fix bits and group size)" },
         { "--dtype", NULL, OPT_STR, &dtype, "float32, float16 or bfloat16 for scales and float tensors" },
         { "--to-gguf", NULL, OPT_STR, &p.gguf, "write one llama.cpp GGUF file here instead (with --gguf-type)" },
         { "--gguf-type", NULL, OPT_STR, &gguf_type, "GGUF weight type, e.g. q4_0, q8_0, Q4_K_M, Q5_K_M (default f16)" },
     };
-    parse_flags("quantize", "quantize a model directory (MLX affine; = convert -q), or write it as GGUF", opts,
+    parse_flags("quantize", "quantize a model directory (MLX; = convert -q), or write it as GGUF", opts,
                 (int)(sizeof opts / sizeof opts[0]), argc, argv);
-    return convert_run("quantize", &p, dtype, NULL, gguf_type);
+    return convert_run("quantize", &p, dtype, mode, gguf_type);
 }
 
 static const cli_cmd *find_cmd(const char *name);
@@ -1061,7 +1062,7 @@ static const cli_cmd commands[] = {
     { "tokenize", cmd_tokenize, "print the token ids of a text or file" },
     { "template", cmd_template, "render a chat template (--model DIR --messages F.json)" },
     { "convert",  cmd_convert,  "convert a model directory to MLX format (-q: quantized) or GGUF (--to-gguf)" },
-    { "quantize", cmd_quantize, "quantize a model directory (MLX affine, or GGUF with --to-gguf)" },
+    { "quantize", cmd_quantize, "quantize a model directory (MLX, or GGUF with --to-gguf)" },
     { "bench",    cmd_bench,    "measure prompt and generation speed (tokens/s), like llama-bench" },
     { "help",     cmd_help,     "list the subcommands and the supported architectures" },
 };

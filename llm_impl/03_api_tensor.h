@@ -28,6 +28,7 @@ typedef enum llm_dtype {
     LLM_DTYPE_Q6_K,
     LLM_DTYPE_Q8_K,
     LLM_DTYPE_MLX_AFFINE,   /* >>mlx-model: an MLX-quantized matrix; data is an llm__qmat (53_mlx_model.c), no flat layout */
+    LLM_DTYPE_MXFP4,        /* GGUF type 39 (gpt-oss): 32 e2m1 values + an e8m0 exponent */
     LLM_DTYPE_Q4_0_R8,      /* q4_0, q8_0, q4_K and q6_K rows interleaved in groups of 8: made at load */
     LLM_DTYPE_Q8_0_R8,      /* for the AVX2 kernels (23_kernels_ggml.c) */
     LLM_DTYPE_Q4_K_R8,

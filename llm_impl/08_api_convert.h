@@ -4,8 +4,10 @@
    quantize, every weight matrix mlx_lm would quantize (a 2-D or stacked 3-D "*.weight" in a
    float dtype whose rows the group size divides, norms excepted) becomes MLX affine
    tensors (.weight u32, .scales, .biases; 08_api_quant.h), bit-exact with mlx: the values
-   are first rounded to the output dtype, scales and biases are stored in it. config.json
-   gets "quantization" and "quantization_config" {"group_size", "bits", "mode": "affine"}.
+   are first rounded to the output dtype, scales and biases are stored in it. In the fp
+   modes (q_mode "mxfp4", "nvfp4", "mxfp8") the matrices become .weight u32 and u8 .scales
+   (no biases), quantized in the output dtype's arithmetic as mlx does. config.json gets
+   "quantization" and "quantization_config" {"group_size", "bits", "mode"}.
    Per-expert MoE weights "<p>.experts.<e>.<w>.weight" are stacked into
    "<p>.switch_mlp.<w>.weight" [E, rows, cols] as mlx_lm's models do (Mixtral's w1/w2/w3
    become gate_proj/down_proj/up_proj). The output tensors equal mlx_lm's byte for byte
@@ -17,8 +19,11 @@ typedef struct llm_convert_params {
     bool quantize;           /* -q (an MLX-quantized source is refused, as mlx_lm does) */
     bool dequantize;         /* -d: MLX-quantized matrices back to float (the scales' dtype, or dtype);
                                 config.json loses "quantization" */
-    int bits;                /* 2, 3, 4, 5, 6, 8; 0: 4 */
-    int group_size;          /* 32, 64, 128; 0: 64 */
+    int bits;                /* 2, 3, 4, 5, 6, 8; 0: the mode's (affine: 4) */
+    int group_size;          /* 32, 64, 128; 0: the mode's (affine: 64) */
+    const char *q_mode;      /* NULL or "affine"; "mxfp4", "nvfp4", "mxfp8": mlx's microscaling modes, which
+                                fix bits and group size (4/32, 4/16, 8/32; others are refused, as mlx
+                                does) and take no mixed recipe. MLX output only (not gguf) */
     bool set_dtype;          /* cast float tensors to dtype (else each keeps its own) */
     llm_dtype dtype;         /* LLM_DTYPE_F32, _F16 or _BF16 */
     const char *quant_predicate;   /* NULL, or mlx_lm's mixed recipes "mixed_2_6", "mixed_3_4", "mixed_3_6",

@@ -12,8 +12,7 @@
    f32 values with scale_dtype T gives mlx's bytes for those values held in T (round them to
    T first, with llm_convert, to quantize a T matrix). Dequantizing gives mlx's values: it
    computes q*scale, then + bias, each rounded to T; we return those values as f32.
-   The "mxfp4", "nvfp4" and "mxfp8" modes have no biases and u8 scales; only dequantizing
-   them is supported. */
+   The "mxfp4", "nvfp4" and "mxfp8" modes have no biases and u8 scales (below). */
 
 /* Bytes of the packed weight for a [rows, cols] matrix: rows*cols*bits/8; 0 when the
    arguments are invalid or the size overflows. */
@@ -53,3 +52,21 @@ typedef enum llm_mlx_fp_mode { LLM_MLX_MXFP4, LLM_MLX_NVFP4, LLM_MLX_MXFP8 } llm
    Errors: LLM_ERR_INVALID_ARG (unknown mode, cols not a multiple of the group). */
 LLM_API llm_status llm_mlx_dequantize_fp(llm_mlx_fp_mode mode, const void *w, const uint8_t *scales, int64_t rows,
                                          int64_t cols, float *out);
+
+/* Quantize w [rows, cols] (f32, row-major) in one of those modes, byte for byte as
+   mlx.core.quantize(w, mode="mxfp4"|"nvfp4"|"mxfp8") (mlx 0.32.4, CPU) does for a float32 w:
+     out_w      [out] u32 [rows, cols*bits/32] (llm_mlx_weight_bytes(rows, cols, bits) bytes)
+     out_scales [out] u8 [rows, cols/group]
+   mxfp4/mxfp8: shared exponent e = round-half-even(log2(max|w| / M)) (M = 6 or 448), 0 for an
+   all-zero group; values w / 2^e (mlx 0.32.4 rounds e up: older mlx rounded to nearest).
+   nvfp4: scale e4m3(max|w| / 6), no global scale (mx.quantize's and mlx_lm.convert's
+   default; the optional global_scale is not supported), so a group whose max is below about
+   6 * 2^-10 loses precision in the e4m3 subnormals (0 below 6 * 2^-10 / 2) and one above
+   6 * 448 saturates. fp4 values round to the nearest
+   e2m1, ties toward the smaller magnitude (mlx's argmin), saturating at 6, tiny negatives
+   to +0; fp8 values to the nearest e4m3, ties to even, saturating at 448. A NaN poisons its
+   group's scale (see 33_mlx_quant.c for the exact bytes); dequantizing returns to within half
+   a step of the format, relative to the group's scale.
+   Errors: LLM_ERR_INVALID_ARG (unknown mode, cols not a multiple of the group). Thread-safe. */
+LLM_API llm_status llm_mlx_quantize_fp(llm_mlx_fp_mode mode, const float *w, int64_t rows, int64_t cols, void *out_w,
+                                       uint8_t *out_scales);

@@ -27,6 +27,7 @@ static const llm_dtype_info llm__dtypes[LLM_DTYPE_COUNT] = {
     [LLM_DTYPE_Q6_K] = { "q6_K", NULL, 256, 210, false },
     [LLM_DTYPE_Q8_K] = { "q8_K", NULL, 256, 292, false },
     [LLM_DTYPE_MLX_AFFINE] = { "mlx", NULL, 1, 0, false },   /* bytes 0: not a flat array (an llm__qmat) */
+    [LLM_DTYPE_MXFP4] = { "mxfp4", NULL, 32, 17, false },
     [LLM_DTYPE_Q4_0_R8] = { "q4_0_r8", NULL, 32, 18, false },  /* 8 rows take the bytes of 8 q4_0 rows */
     [LLM_DTYPE_Q8_0_R8] = { "q8_0_r8", NULL, 32, 34, false },
     [LLM_DTYPE_Q4_K_R8] = { "q4_K_r8", NULL, 256, 148, false },   /* scales and mins a byte each: 32 more per 8 rows */

@@ -52,6 +52,7 @@ LLM__MATMUL_DEQ(llm__matmul_q4_K_scalar, LLM_DTYPE_Q4_K)
 LLM__MATMUL_DEQ(llm__matmul_q5_K_scalar, LLM_DTYPE_Q5_K)
 LLM__MATMUL_DEQ(llm__matmul_q6_K_scalar, LLM_DTYPE_Q6_K)
 LLM__MATMUL_DEQ(llm__matmul_q8_K_scalar, LLM_DTYPE_Q8_K)
+LLM__MATMUL_DEQ(llm__matmul_mxfp4_scalar, LLM_DTYPE_MXFP4)
 #undef LLM__MATMUL_DEQ
 
 /* The eight 6-bit scales and mins of a q4_K/q5_K block, packed in 12 bytes: for s < 4 the low

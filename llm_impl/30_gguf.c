@@ -32,7 +32,7 @@ static const struct { int dtype; const char *name; } llm__ggml_types[] = {
     [26] = { LLM_DTYPE_I32, "i32" },   [27] = { LLM_DTYPE_I64, "i64" },
     [28] = { LLM_DTYPE_F64, "f64" },   [29] = { -1, "iq1_m" },
     [30] = { LLM_DTYPE_BF16, "bf16" }, [34] = { -1, "tq1_0" }, [35] = { -1, "tq2_0" },
-    [39] = { -1, "mxfp4" },
+    [39] = { LLM_DTYPE_MXFP4, "mxfp4" },
 };
 
 /* GGUF value type -> size in bytes (0: string and array, which have their own layout). */

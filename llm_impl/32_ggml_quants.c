@@ -644,6 +644,24 @@ static void llm__quant_q8_K(const float *x, void *vy, int64_t nb) {
     }
 }
 
+/* MXFP4 (GGUF type 39, as gpt-oss uses; the OCP microscaling format): 32 e2m1 values with
+   a shared e8m0 exponent e, the nibbles ordered as q4_0's. ggml stores the e2m1 values
+   doubled (kvalues_mxfp4) and halves the scale: x = kv[q] * 2^(e - 128) (both zero codes +0).
+   Dequantization only: no quantizer, no matmul kernel. */
+typedef struct { uint8_t e; uint8_t qs[16]; } llm__block_mxfp4;
+static const int8_t llm__kvalues_mxfp4[16] = { 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12 };
+
+static void llm__dequant_mxfp4(const void *vx, float *y, int64_t nb) {
+    const llm__block_mxfp4 *x = (const llm__block_mxfp4 *)vx;
+    for (int64_t i = 0; i < nb; i++, y += LLM__QK) {
+        float d = ldexpf(1.0f, (int)x[i].e - 128);          /* exact, subnormal for e < 2 */
+        for (int j = 0; j < 16; j++) {
+            y[j] = (float)llm__kvalues_mxfp4[x[i].qs[j] & 15] * d;
+            y[j + 16] = (float)llm__kvalues_mxfp4[x[i].qs[j] >> 4] * d;
+        }
+    }
+}
+
 /* ---- public entry points ---- */
 
 typedef void (*llm__dequant_fn)(const void *src, float *dst, int64_t n_blocks);
@@ -661,6 +679,7 @@ static const struct { llm__dequant_fn dequant; llm__quant_fn quant; } llm__quant
     [LLM_DTYPE_Q5_K] = { llm__dequant_q5_K, llm__quant_q5_K },
     [LLM_DTYPE_Q6_K] = { llm__dequant_q6_K, llm__quant_q6_K },
     [LLM_DTYPE_Q8_K] = { llm__dequant_q8_K, llm__quant_q8_K },
+    [LLM_DTYPE_MXFP4] = { llm__dequant_mxfp4, NULL },
 };
 
 static bool llm__is_float(llm_dtype t) { return t == LLM_DTYPE_F32 || t == LLM_DTYPE_F16 || t == LLM_DTYPE_BF16; }

@@ -145,13 +145,110 @@ LLM_API llm_status llm_mlx_dequantize_fp(llm_mlx_fp_mode mode, const void *w, co
     if ((unsigned)mode >= (unsigned)LLM__COUNT(llm__mlx_fp_modes))
         return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_dequantize_fp: unknown mode %d", (int)mode);
     int G = llm__mlx_fp_modes[mode].group_size;
-    if (rows < 0 || cols <= 0 || cols % 32)
-        return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_dequantize_fp: rows of %lld elements are not a multiple of 32",
-                         (long long)cols);
+    if (rows < 0 || cols <= 0 || cols % G)
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_dequantize_fp: rows of %lld elements are not a multiple of %d",
+                         (long long)cols, G);
     llm__qmat q = { .w = (const uint8_t *)w, .scales = scales, .rows = rows, .cols = cols,
                     .bits = llm__mlx_fp_modes[mode].bits, .group_size = G, .sdtype = LLM_DTYPE_U8, .fp_mode = (int)mode };
     for (int64_t r = 0; r < rows; r++) llm__mlx_row_f32(&q, r, out + r * cols);
     return LLM_OK;
+}
+
+/* ---- quantizing to the fp modes, as mx.quantize(w, mode=...) (mlx ops.cpp fp_quantize) ----
+   mlx builds these from array ops evaluated in w's dtype dt, so each step below is
+   rounded to dt (llm__mlx_round) where mlx's op is. Per group of G values (16 or 32):
+     amax  = max |w| (NaN if any w is NaN);  s = amax / M, M = 6 (fp4) or 448 (fp8)
+     mxfp4, mxfp8: e = s == 0 ? 0 : (int)ceil(log2(s)) (log2 in f32, whatever dt);
+                   x = w / 2^e; scale byte e + 127 (e8m0; mlx clamps nothing: e < -127
+                   wraps around the byte, and -128 gives 255, which decodes as inf)
+     nvfp4:        scale byte = e4m3(s) (no global scale: mx.quantize's default);
+                   x = w / e4m3value, in f32 from here on
+     fp4 code of x: the first nearest of the e2m1 table {+0..+6, -0..-6} (argmin): ties go
+                   to the smaller magnitude, |x| <= 0.25 gives +0, beyond 6 saturates;
+                   NaN gives code 0
+     fp8 code of x: e4m3 rounded to nearest even, |x| >= 464 (also inf, NaN) saturating to 448. */
+
+static float llm__mlx_round(float v, llm_dtype dt) {
+    if (dt == LLM_DTYPE_F16) return llm__f16_to_f32(llm__f32_to_f16(v));
+    if (dt == LLM_DTYPE_BF16) return llm__bf16_to_f32(llm__f32_to_bf16(v));
+    return v;
+}
+
+/* float -> int32 as x86's cvttss2si, which mlx's astype compiles to: out of range and NaN
+   give INT32_MIN (C leaves them undefined). */
+static int32_t llm__mlx_f2i(float v) {
+    return v >= -2147483648.0f && v < 2147483648.0f ? (int32_t)v : INT32_MIN;
+}
+
+/* fp8 e4m3 of v, as mlx's ToFP8 (the inverse of llm__fp8_e4m3). */
+static uint8_t llm__mlx_to_e4m3(float v) {
+    uint32_t u = llm__f32_bits(v), sign = (u >> 24) & 0x80, a = u & 0x7fffffff;
+    if (a >= 0x43e80000u) return (uint8_t)(sign | 0x7e);                    /* >= 464: saturate to 448 */
+    if (a < 0x3c800000u) return (uint8_t)(sign | (uint8_t)rintf(llm__bits_f32(a) * 512.0f)); /* < 2^-6: k 2^-9 */
+    /* normal: rebias the exponent (127 -> 7) and round the 23-bit mantissa to 3, ties to even */
+    return (uint8_t)(sign | (((a - (120u << 23)) + 0x7ffffu + ((a >> 20) & 1)) >> 20));
+}
+
+/* fp4 e2m1 code of x, mlx's argmin over the table; d: the dtype of the differences. */
+static unsigned llm__mlx_to_e2m1(float x, llm_dtype d) {
+    unsigned best = 0;
+    float best_d = fabsf(llm__mlx_round(x - llm__fp4_e2m1[0], d));
+    for (unsigned k = 1; k < 16; k++) {
+        float dk = fabsf(llm__mlx_round(x - llm__fp4_e2m1[k], d));
+        if (dk < best_d) best = k, best_d = dk;
+    }
+    return best;
+}
+
+/* One group of G values -> its scale byte and G codes (q, one per byte). */
+static uint8_t llm__mlx_fp_group(llm_mlx_fp_mode mode, const float *w, int G, llm_dtype dt, uint8_t *q) {
+    float amax = 0;
+    bool nan = false;
+    for (int j = 0; j < G; j++) {
+        amax = fabsf(w[j]) > amax ? fabsf(w[j]) : amax;
+        nan |= w[j] != w[j];
+    }
+    if (nan) amax = NAN;                /* mlx's max propagates NaN */
+    float s = llm__mlx_round(amax / (mode == LLM_MLX_MXFP8 ? 448.0f : 6.0f), dt), div;
+    uint8_t sbyte;
+    if (mode == LLM_MLX_NVFP4) {
+        sbyte = llm__mlx_to_e4m3(s);
+        div = llm__fp8_e4m3(sbyte);
+    } else {                            /* the exponent goes through int32 and back to dt, as mlx's where() */
+        float e = s == 0 ? 0.0f : llm__mlx_round((float)llm__mlx_f2i(ceilf(log2f(s))), dt);
+        div = llm__mlx_round(powf(2.0f, e), dt);
+        sbyte = (uint8_t)llm__mlx_f2i(llm__mlx_round(e + 127.0f, dt));
+    }
+    for (int j = 0; j < G; j++) {
+        float x = llm__mlx_round(w[j] / div, dt);
+        q[j] = mode == LLM_MLX_MXFP8 ? llm__mlx_to_e4m3(x)
+                                     : (uint8_t)llm__mlx_to_e2m1(x, mode == LLM_MLX_NVFP4 ? LLM_DTYPE_F32 : dt);
+    }
+    return sbyte;
+}
+
+/* llm_mlx_quantize_fp with the arithmetic of mlx for an array of dtype dt (f32, f16, bf16;
+   w holds values of dt): llm_convert quantizes f16/bf16 models this way. */
+LLM_PRIVATE llm_status llm__mlx_quantize_fp_dt(llm_mlx_fp_mode mode, const float *w, int64_t rows, int64_t cols,
+                                               llm_dtype dt, void *out_w, uint8_t *out_scales) {
+    if ((unsigned)mode >= (unsigned)LLM__COUNT(llm__mlx_fp_modes))
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_quantize_fp: unknown mode %d", (int)mode);
+    int G = llm__mlx_fp_modes[mode].group_size, bits = llm__mlx_fp_modes[mode].bits;
+    if (rows < 0 || cols <= 0 || cols % G || !llm_mlx_weight_bytes(rows, cols, bits))
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_mlx_quantize_fp: rows of %lld elements are not a multiple of %d",
+                         (long long)cols, G);
+    int64_t n_groups = rows * (cols / G);
+    uint8_t q[32];
+    for (int64_t g = 0; g < n_groups; g++) {
+        out_scales[g] = llm__mlx_fp_group(mode, w + g * G, G, dt, q);
+        llm__mlx_pack(q, G, bits, (uint8_t *)out_w + g * (G * bits / 8));
+    }
+    return LLM_OK;
+}
+
+LLM_API llm_status llm_mlx_quantize_fp(llm_mlx_fp_mode mode, const float *w, int64_t rows, int64_t cols, void *out_w,
+                                       uint8_t *out_scales) {
+    return llm__mlx_quantize_fp_dt(mode, w, rows, cols, LLM_DTYPE_F32, out_w, out_scales);
 }
 
 /* ---- binding a quantized matrix ---- */

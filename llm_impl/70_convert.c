@@ -31,24 +31,24 @@ static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_ten
         out[0].dtype = dt; out[0].data = d; out[0].n_bytes = llm_dtype_n_bytes(dt, n);
         return LLM_OK;
     }
+    /* affine: .weight, .scales, .biases (scales and biases in dt); fp modes: .weight, u8 .scales */
+    int fp = llm__mlx_mode(p->q_mode), n_q = fp >= 0 ? 2 : 3;
+    llm_dtype sdt = fp >= 0 ? LLM_DTYPE_U8 : dt;
     int64_t cols = t->shape[t->n_dims - 1], rows = n / cols, ng = n / p->group_size;
-    size_t wb = llm_mlx_weight_bytes(rows, cols, bits), pb = llm_dtype_n_bytes(dt, ng);
+    size_t wb = llm_mlx_weight_bytes(rows, cols, bits), pb = llm_dtype_n_bytes(sdt, ng);
     float *f = (float *)malloc((size_t)n * sizeof *f);
-    void *w = owned[(*n_owned)++] = malloc(wb), *sc = owned[(*n_owned)++] = malloc(pb), *bi = owned[(*n_owned)++] = malloc(pb);
-    if (!f || !w || !sc || !bi) { free(f); return llm__fail(LLM_ERR_NOMEM, "out of memory"); }
-    llm_convert(LLM_DTYPE_F32, f, t->dtype, t->data, n);   /* round to the output dtype first, as mlx holds it */
-    for (int64_t i = 0; i < n; i += ng) {
-        int64_t k = LLM__MIN(ng, n - i);
-        llm_convert(dt, sc, LLM_DTYPE_F32, f + i, k);
-        llm_convert(LLM_DTYPE_F32, f + i, dt, sc, k);
-    }
-    llm_status s = llm_mlx_quantize(f, rows, cols, bits, p->group_size, dt, w, sc, bi);
+    void *data[3] = { owned[(*n_owned)++] = malloc(wb), owned[(*n_owned)++] = malloc(pb), NULL };
+    if (fp < 0) data[2] = owned[(*n_owned)++] = malloc(pb);
+    if (!f || !data[0] || !data[1] || (fp < 0 && !data[2])) { free(f); return llm__fail(LLM_ERR_NOMEM, "out of memory"); }
+    llm_convert(LLM_DTYPE_F32, f, t->dtype, t->data, n);
+    for (int64_t i = 0; i < n; i++) f[i] = llm__mlx_round(f[i], dt);   /* the values of mlx's array of dtype dt */
+    llm_status s = fp >= 0 ? llm__mlx_quantize_fp_dt((llm_mlx_fp_mode)fp, f, rows, cols, dt, data[0], (uint8_t *)data[1])
+                           : llm_mlx_quantize(f, rows, cols, bits, p->group_size, dt, data[0], data[1], data[2]);
     free(f);
     if (s) return s;
-    void *data[3] = { w, sc, bi };
     const char *suffix[3] = { "weight", "scales", "biases" };
     size_t base = strlen(t->name) - 6;                     /* "<module>." */
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n_q; i++) {
         out[i] = *t;
         if (i) {
             char *nm = (char *)(owned[(*n_owned)++] = malloc(base + 7));
@@ -57,12 +57,12 @@ static llm_status llm__convert_tensor(const llm_convert_params *p, const llm_ten
             memcpy(nm + base, suffix[i], 7);
             out[i].name = nm;
         }
-        out[i].dtype = i ? dt : LLM_DTYPE_U32;
+        out[i].dtype = i ? sdt : LLM_DTYPE_U32;
         out[i].shape[t->n_dims - 1] = i ? cols / p->group_size : cols * bits / 32;
         out[i].data = data[i];
         out[i].n_bytes = i ? pb : wb;
     }
-    *n_out = 3;
+    *n_out = n_q;
     return LLM_OK;
 }
 
@@ -238,7 +238,7 @@ static llm_status llm__convert_config(const llm_convert_params *p, const cJSON *
     }
     for (int i = 0; i < 2 && p->quantize; i++) {
         cJSON *q = cJSON_AddObjectToObject(cfg, i ? "quantization_config" : "quantization");
-        if (q) { cJSON_AddNumberToObject(q, "group_size", p->group_size); cJSON_AddNumberToObject(q, "bits", p->bits); cJSON_AddStringToObject(q, "mode", "affine"); }
+        if (q) { cJSON_AddNumberToObject(q, "group_size", p->group_size); cJSON_AddNumberToObject(q, "bits", p->bits); cJSON_AddStringToObject(q, "mode", p->q_mode); }
         for (const cJSON *e = per ? per->child : NULL; q && e; e = e->next) cJSON_AddItemToObject(q, e->string, cJSON_Duplicate(e, true));
     }
     char *text = cJSON_Print(cfg);
@@ -467,11 +467,29 @@ static llm_status llm__convert_weights(const llm_convert_params *p, llm_safetens
 
 static llm_status llm__convert_gguf(const llm_convert_params *p);   /* 72_convert_gguf_meta.c */
 
+/* p's quantization mode: q_mode "affine" when unset, and bits and group size from the mode
+   when 0 (affine 4 and 64); an fp mode accepts only its own (mlx's quantize refuses others)
+   and no mixed recipe (mlx_lm convert refuses them: "only 'affine'"). */
+static llm_status llm__convert_mode(llm_convert_params *p) {
+    if (!p->q_mode) p->q_mode = "affine";
+    int fp = llm__mlx_mode(p->q_mode), gs, bits;
+    if (fp == -2) return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: q_mode '%s' is unknown (affine, mxfp4, nvfp4, mxfp8)", p->q_mode);
+    llm__mlx_mode_defaults(p->q_mode, &gs, &bits);
+    if (fp >= 0 && ((p->bits && p->bits != bits) || (p->group_size && p->group_size != gs)))
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: mode %s takes %d bits and groups of %d, not %d and %d", p->q_mode,
+                         bits, gs, p->bits ? p->bits : bits, p->group_size ? p->group_size : gs);
+    if (fp >= 0 && p->quant_predicate)
+        return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: mixed recipes ('%s') support only the affine mode", p->quant_predicate);
+    if (!p->bits) p->bits = bits;
+    if (!p->group_size) p->group_size = gs;
+    return LLM_OK;
+}
+
 LLM_API llm_status llm_convert_model(const llm_convert_params *params) {
     if (params->gguf) return llm__convert_gguf(params);
     llm_convert_params p = *params;
-    if (!p.bits) p.bits = 4;
-    if (!p.group_size) p.group_size = 64;
+    llm_status s = llm__convert_mode(&p);
+    if (s) return s;
     if (!p.src || !p.dst) return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: src and dst are required");
     if (p.set_dtype && !llm__is_float(p.dtype)) return llm__fail(LLM_ERR_INVALID_ARG, "llm_convert_model: dtype must be f32, f16 or bf16");
     char src_dir[4096];
@@ -482,7 +500,7 @@ LLM_API llm_status llm_convert_model(const llm_convert_params *params) {
     llm_safetensors *st = NULL;
     cJSON *cfg = NULL;
     char path[4200];
-    llm_status s = llm__path_join(path, sizeof path, src_dir, "config.json") ? llm__json_load(path, &cfg) : llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
+    s = llm__path_join(path, sizeof path, src_dir, "config.json") ? llm__json_load(path, &cfg) : llm__fail(LLM_ERR_INVALID_ARG, "%s: path too long", src_dir);
     llm__convert_mix mx = { 0 };
     if (!s) s = llm_safetensors_open(p.src, &st);
     if (!s && p.quantize) s = llm__convert_mix_init(&p, st, cfg, &mx);

@@ -80,22 +80,36 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
    every tensor in name order (name bytes, then data bytes), computed there from
    tree_flatten(model.parameters()) after quantize_model(model, config, group_size, bits). */
 static void test_same_as_mlx_lm(void) {
-    static const struct { const char *family; int bits, group_size, n_tensors; uint64_t hash; const char *recipe; } cases[] = {
-        { "llama", 4, 64, 49, 0x10c6d03eebaba4a6ULL, NULL },
-        { "qwen3", 8, 32, 57, 0x14a8d6e7de2626c0ULL, NULL },
-        { "gemma3", 4, 32, 61, 0x0bf9df55d4919928ULL, NULL },
-        { "qwen2_moe", 4, 64, 81, 0x135b8c7c2ee6bf5fULL, NULL },   /* experts stacked into switch_mlp */
-        { "mixtral", 8, 32, 59, 0x2847210a83791888ULL, NULL },     /* w1/w2/w3 stacked and renamed */
+    static const struct { const char *family; int bits, group_size, n_tensors; uint64_t hash; const char *recipe, *mode; llm_dtype dt; } cases[] = {
+        { "llama", 4, 64, 49, 0x10c6d03eebaba4a6ULL, NULL, NULL, LLM_DTYPE_F32 },
+        { "qwen3", 8, 32, 57, 0x14a8d6e7de2626c0ULL, NULL, NULL, LLM_DTYPE_F32 },
+        { "gemma3", 4, 32, 61, 0x0bf9df55d4919928ULL, NULL, NULL, LLM_DTYPE_F32 },
+        { "qwen2_moe", 4, 64, 81, 0x135b8c7c2ee6bf5fULL, NULL, NULL, LLM_DTYPE_F32 },   /* experts stacked into switch_mlp */
+        { "mixtral", 8, 32, 59, 0x2847210a83791888ULL, NULL, NULL, LLM_DTYPE_F32 },     /* w1/w2/w3 stacked and renamed */
         /* mixed recipes (convert.py's mixed_quant_predicate; tests/tools/mlx_convert_hash.py) */
-        { "llama", 4, 32, 53, 0xeaa5c8529dfd5a32ULL, "mixed_3_6" },
-        { "qwen2_moe", 4, 64, 81, 0x909727df2c2f4e63ULL, "mixed_2_6" },
+        { "llama", 4, 32, 53, 0xeaa5c8529dfd5a32ULL, "mixed_3_6", NULL, LLM_DTYPE_F32 },
+        { "qwen2_moe", 4, 64, 81, 0x909727df2c2f4e63ULL, "mixed_2_6", NULL, LLM_DTYPE_F32 },
+        /* the fp modes (mlx_convert_hash.py --mode M [--dtype D], bits and group size 0: the mode's);
+           a bf16/f16 model is quantized in that dtype's arithmetic */
+        { "llama", 0, 0, 37, 0x2b11aab4c14b18f5ULL, NULL, "mxfp4", LLM_DTYPE_F32 },
+        { "llama", 0, 0, 37, 0xf6fbf0d9a9815002ULL, NULL, "nvfp4", LLM_DTYPE_F32 },
+        { "llama", 0, 0, 37, 0x84d5ad6eab677b55ULL, NULL, "mxfp8", LLM_DTYPE_F32 },
+        { "qwen3", 0, 0, 41, 0x6480517aa78165c4ULL, NULL, "mxfp4", LLM_DTYPE_F32 },
+        { "gemma3", 0, 0, 45, 0xd223fa33dbc4a48aULL, NULL, "nvfp4", LLM_DTYPE_F32 },
+        { "qwen2_moe", 0, 0, 63, 0x4c36ea5777103aaaULL, NULL, "nvfp4", LLM_DTYPE_F32 },
+        { "mixtral", 0, 0, 41, 0xedcd8f590d12e493ULL, NULL, "mxfp8", LLM_DTYPE_F32 },
+        { "llama", 0, 0, 37, 0x3e4f271ad7d9ecb4ULL, NULL, "mxfp4", LLM_DTYPE_BF16 },
+        { "llama", 0, 0, 37, 0xf7cb69ac6bc876fdULL, NULL, "nvfp4", LLM_DTYPE_BF16 },
+        { "llama", 0, 0, 37, 0xca0faa32b8b117a5ULL, NULL, "mxfp8", LLM_DTYPE_BF16 },
+        { "qwen3", 0, 0, 41, 0x22fdd8f0bdc52f0dULL, NULL, "mxfp8", LLM_DTYPE_F16 },
     };
     for (int c = 0; c < (int)(sizeof cases / sizeof cases[0]); c++) {
         char dir[] = "/tmp/llm_conv_XXXXXX", src[1024], p2[1100];
         CHECK(mkdtemp(dir));
         snprintf(src, sizeof src, "%s%s", fixture("models/dev/"), cases[c].family);
         llm_convert_params p = { .src = src, .dst = dir, .quantize = true, .bits = cases[c].bits, .group_size = cases[c].group_size,
-                                 .quant_predicate = cases[c].recipe };
+                                 .quant_predicate = cases[c].recipe, .q_mode = cases[c].mode,
+                                 .set_dtype = cases[c].dt != LLM_DTYPE_F32, .dtype = cases[c].dt };   /* the fixtures are f32 */
         CHECK_OK(llm_convert_model(&p));
         snprintf(p2, sizeof p2, "%s/model.safetensors", dir);
         llm_safetensors *st = NULL;
@@ -106,7 +120,8 @@ static void test_same_as_mlx_lm(void) {
         qsort(t, (size_t)n, sizeof *t, by_name);
         uint64_t h = 0xcbf29ce484222325ULL;
         for (int64_t i = 0; i < n; i++) h = fnv1a(fnv1a(h, t[i]->name, strlen(t[i]->name)), t[i]->data, t[i]->n_bytes);
-        printf("  %-9s %-9s %d-bit g%d: %lld tensors, hash %016llx (mlx_lm %016llx)\n", cases[c].family, cases[c].recipe ? cases[c].recipe : "", cases[c].bits,
+        printf("  %-9s %-9s %-4s %d-bit g%d: %lld tensors, hash %016llx (mlx_lm %016llx)\n", cases[c].family,
+               cases[c].recipe ? cases[c].recipe : cases[c].mode ? cases[c].mode : "", llm_dtype_get(cases[c].dt)->name, cases[c].bits,
                cases[c].group_size, (long long)n, (unsigned long long)h, (unsigned long long)cases[c].hash);
         CHECK_EQ_INT(n, cases[c].n_tensors);
         CHECK(h == cases[c].hash);
@@ -186,6 +201,71 @@ static void test_mixed_config(void) {
     rm_dir(dir);
 }
 
+/* The logits of the model at path over the prompt of models/dev/llama (n_out floats). */
+static void llama_prompt_logits(const char *path, float *out, size_t n_out) {
+    char refp[1024];
+    snprintf(refp, sizeof refp, "%sllama/ref.safetensors", fixture("models/dev/"));
+    llm_safetensors *ref = NULL;
+    llm_model *m = NULL;
+    llm_session *s = NULL;
+    memset(out, 0, n_out * sizeof *out);
+    CHECK_OK(llm_safetensors_open(refp, &ref));
+    CHECK_OK(llm_model_load(path, NULL, &m));
+    llm_session_desc sd = { .n_ctx = 64, .n_threads = 2 };
+    if (m) CHECK_OK(llm_session_create(m, &sd, &s));
+    const llm_tensor *ids = ref ? llm_safetensors_find(ref, "input_ids") : NULL;
+    if (s && ids && (size_t)ids->shape[0] * 512 <= n_out) CHECK_OK(llm_session_eval(s, (const llm_token *)ids->data, ids->shape[0], out));
+    llm_session_destroy(s);
+    llm_model_free(m);
+    llm_safetensors_close(ref);
+}
+
+/* q_mode "mxfp4": u8 scales and no biases, the mode in config.json, and the quantized model
+   (the fp4 kernels) computes what the same model dequantized to f32 computes. Bits or a
+   group size other than the mode's, a mixed recipe and an unknown mode are refused. */
+static void test_quantize_mxfp4(void) {
+    char q[] = "/tmp/llm_conv_XXXXXX", d[] = "/tmp/llm_conv_XXXXXX", src[1024], path[1100];
+    CHECK(mkdtemp(q) && mkdtemp(d));
+    snprintf(src, sizeof src, "%sllama", fixture("models/dev/"));
+    llm_convert_params p = { .src = src, .dst = q, .quantize = true, .q_mode = "mxfp4" };
+    CHECK_OK(llm_convert_model(&p));
+    snprintf(path, sizeof path, "%s/model.safetensors", q);
+    llm_safetensors *st = NULL;
+    CHECK_OK(llm_safetensors_open(path, &st));
+    const llm_tensor *sc = st ? llm_safetensors_find(st, "model.layers.0.mlp.up_proj.scales") : NULL;
+    CHECK(sc && sc->dtype == LLM_DTYPE_U8 && sc->shape[0] == 160 && sc->shape[1] == 64 / 32);
+    CHECK(st && !llm_safetensors_find(st, "model.layers.0.mlp.up_proj.biases") && llm_safetensors_find(st, "model.embed_tokens.scales"));
+    llm_safetensors_close(st);
+    cJSON *cfg = NULL;
+    snprintf(path, sizeof path, "%s/config.json", q);
+    CHECK_OK(llm__json_load(path, &cfg));
+    for (int i = 0; i < 2; i++) {
+        const cJSON *qc = llm__json_get(cfg, i ? "quantization_config" : "quantization");
+        CHECK(cJSON_GetArraySize(qc) == 3 && llm__json_int(qc, "group_size", 0) == 32 && llm__json_int(qc, "bits", 0) == 4);
+        CHECK_STR(llm__json_str(qc, "mode", ""), "mxfp4");
+    }
+    cJSON_Delete(cfg);
+    CHECK_OK(llm_convert_model(&(llm_convert_params){ .src = q, .dst = d, .dequantize = true, .set_dtype = true, .dtype = LLM_DTYPE_F32 }));
+    static float lq[24 * 512], ld[24 * 512];
+    llama_prompt_logits(q, lq, 24 * 512);
+    llama_prompt_logits(d, ld, 24 * 512);
+    double e = max_abs_diff(lq, ld, 24 * 512), eref = ref_logits_err(q, "llama");
+    printf("  llama mxfp4: max |logits - dequantized model's| %.3g, |logits - float ref| %.3g\n", e, eref);
+    CHECK(e <= 1e-3 && eref <= 3.0);
+    static const llm_convert_params bad[] = {
+        { .quantize = true, .q_mode = "mxfp4", .bits = 8 }, { .quantize = true, .q_mode = "nvfp4", .group_size = 32 },
+        { .quantize = true, .q_mode = "mxfp8", .quant_predicate = "mixed_3_6" }, { .quantize = true, .q_mode = "fp4" },
+    };
+    for (int i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
+        llm_convert_params b = bad[i];
+        b.src = src, b.dst = d;
+        CHECK_EQ_INT(llm_convert_model(&b), LLM_ERR_INVALID_ARG);
+    }
+    CHECK(strstr(llm_last_error(), "'fp4' is unknown") != NULL);
+    rm_dir(q);
+    rm_dir(d);
+}
+
 /* A small shard limit: model-0000i-of-0000N.safetensors + index, loading like one file. */
 static void test_shards(void) {
     char dir[] = "/tmp/llm_conv_XXXXXX", src[1024], p1[1100];
@@ -223,6 +303,7 @@ int main(void) {
     RUN(test_same_as_mlx_lm);
     RUN(test_dequantize);
     RUN(test_mixed_config);
+    RUN(test_quantize_mxfp4);
     RUN(test_shards);
     return TEST_MAIN_END();
 }

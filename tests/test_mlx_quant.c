@@ -6,6 +6,8 @@
 #include "llm.h"
 #include "test.h"
 
+#include <unistd.h>
+
 #define ROWS 7
 #define COLS 256
 
@@ -181,9 +183,167 @@ static void test_fp_matches_mlx(void) {
     CHECK_NEAR(out[0], -0.00018310546875, 0);   /* mxfp8 d[0][0] as mlx prints it */
 }
 
-/* ---- matmul ---- */
+/* ---- quantizing to the fp modes ---- */
 
+/* A uniform value in [-1, 1) with 24 random bits. */
 static float rnd(uint64_t *s) { return (float)((int64_t)(lcg(s) >> 40) - (1 << 23)) * ldexpf(1.0f, -23); }
+
+
+/* mx.quantize(w, mode=...) of LCG matrices held in f32, f16 and bf16 (mlx computes in the
+   array's dtype: llm__mlx_quantize_fp_dt). Hashes from mlx_quant_ref.py. */
+static const struct { llm_mlx_fp_mode mode; llm_dtype dt; uint64_t w, s; } fpq_expect[] = {
+    { LLM_MLX_MXFP4, LLM_DTYPE_F32,  0x2df5f87605437509u, 0x98ebf5597331acbdu },
+    { LLM_MLX_MXFP4, LLM_DTYPE_F16,  0x10d092bb81f0339bu, 0x497a72f0a46dcb6du },
+    { LLM_MLX_MXFP4, LLM_DTYPE_BF16, 0x2ec14897b9458474u, 0x98ebf5597331acbdu },
+    { LLM_MLX_NVFP4, LLM_DTYPE_F32,  0x9d5c89e67e8c24a3u, 0x57b6270ad09d2da4u },
+    { LLM_MLX_NVFP4, LLM_DTYPE_F16,  0xaa8847dc7dd96099u, 0x128d7108854c24fau },
+    { LLM_MLX_NVFP4, LLM_DTYPE_BF16, 0x211f5a7c798a4171u, 0xa6c8980938d52431u },
+    { LLM_MLX_MXFP8, LLM_DTYPE_F32,  0xd0d57f071d23ada5u, 0x02e16bce9c25692du },
+    { LLM_MLX_MXFP8, LLM_DTYPE_F16,  0x6fec4ef68ae69ee8u, 0x2485eea419c86dadu },
+    { LLM_MLX_MXFP8, LLM_DTYPE_BF16, 0xbd9ee14ca2932fe5u, 0x02e16bce9c25692du },
+};
+
+static void test_fp_quantize_matches_mlx(void) {
+    static float w[ROWS * COLS], tmp[ROWS * COLS];
+    static uint8_t packed[ROWS * COLS], scales[ROWS * COLS / 16];
+    int bad = 0;
+    for (int i = 0; i < LLM__COUNT(fpq_expect); i++) {
+        llm_mlx_fp_mode m = fpq_expect[i].mode;
+        llm_dtype dt = fpq_expect[i].dt;
+        test_matrix(2000 + 10 * (uint64_t)m + (uint64_t)i % 3, w);
+        llm_convert(dt, tmp, LLM_DTYPE_F32, w, ROWS * COLS);        /* the values of the dt array */
+        llm_convert(LLM_DTYPE_F32, w, dt, tmp, ROWS * COLS);
+        CHECK_OK(llm__mlx_quantize_fp_dt(m, w, ROWS, COLS, dt, packed, scales));
+        int bits = m == LLM_MLX_MXFP8 ? 8 : 4, group = m == LLM_MLX_NVFP4 ? 16 : 32;
+        uint64_t hw = fnv(FNV0, packed, (size_t)ROWS * COLS * bits / 8), hs = fnv(FNV0, scales, (size_t)ROWS * COLS / group);
+        if (hw != fpq_expect[i].w || hs != fpq_expect[i].s) {
+            printf("  mode %d %s: weights %s, scales %s\n", (int)m, llm_dtype_get(dt)->name,
+                   hw == fpq_expect[i].w ? "ok" : "DIFFER", hs == fpq_expect[i].s ? "ok" : "DIFFER");
+            bad++;
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+/* Awkward rows (the inputs of mlx_quant_ref.py's edge_rows): fp4 ties at scale 1, zero
+   groups with -0, huge values, subnormals (mxfp4's exponent wraps to the byte 0xff there, as
+   in mlx), a NaN, an inf, e4m3 ties and saturation, a wide range. mlx's bytes in full. */
+#define EDGE_ROWS 8
+static const float edge_in[EDGE_ROWS][32] = {
+    { 6, .25f, -.25f, .75f, -.75f, 1.25f, -1.25f, 1.75f, 2.5f, 3.5f, 5, -5, 0, -0.0f, .2f, -.3f,
+      5.9f, 4.99f, 2.49f, 1.74f, .74f, .26f, -.26f, 3, -6, 1, -1, 1.5f, -1.5f, 2, 4, -4 },
+    { 0, 0, 0, 0, 0, 0, 0, 0, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f },
+#define X4(...) __VA_ARGS__, __VA_ARGS__, __VA_ARGS__, __VA_ARGS__
+    { X4(FLT_MAX, -3e38f, 1, -1, 1e30f, 2e38f, 0, 5e37f) },
+    { X4(1e-45f, -1e-45f, 3e-45f, 1e-40f, -2e-39f, 1.1754942e-38f, 0, 5e-44f) },
+    { 1, 2, NAN, 3, X4(.5f, .5f, .5f, .5f, .5f, .5f, .5f) },
+    { 1, INFINITY, 2, -3, X4(.5f, .5f, .5f, .5f, .5f, .5f, .5f) },
+    { 448, 464, 460, -456, 240, 248, 232, 0.001953125f, 0.0029296875f, -0.0009765625f, 17, 19, 0.015625f, 448, 1, 2,
+      448, 464, 460, -456, 240, 248, 232, 0.001953125f, 0.0029296875f, -0.0009765625f, 17, 19, 0.015625f, 448, 1, 2 },
+    { X4(1e3f, 1e-3f, -1e3f, 1e-4f, 0.4f, 100, 7, 8) },
+#undef X4
+};
+static const uint8_t edge_mxfp4_w[] = {
+        0x07, 0x10, 0x29, 0x3a, 0x54, 0xe6, 0x00, 0x90, 0x67, 0x34, 0x11, 0x59, 0x2f, 0x3a, 0x4b, 0xe6, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0xe6, 0x00, 0x40, 0x10, 0xe6, 0x00, 0x40, 0x10, 0xe6, 0x00, 0x40, 0x10, 0xe6, 0x00, 0x40, 0x10, 0x00, 0x00, 0x69, 0x00, 0x00, 0x00, 0x69, 0x00, 0x00, 0x00, 0x69, 0x00, 0x00, 0x00, 0x69, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x65, 0xe6, 0x44, 0x04, 0x00, 0x00, 0x50, 0x00, 0x65, 0xe6, 0x44, 0x04, 0x00, 0x00, 0x50, 0x00, 0x06, 0x0e, 0x10, 0x00, 0x06, 0x0e, 0x10, 0x00, 0x06, 0x0e, 0x10, 0x00, 0x06, 0x0e, 0x10, 0x00 };
+static const uint8_t edge_mxfp4_s[] = { 0x7f, 0x7f, 0xfd, 0xff, 0x80, 0x80, 0x86, 0x87 };
+static const uint8_t edge_nvfp4_w[] = {
+        0x07, 0x10, 0x29, 0x3a, 0x54, 0xe6, 0x00, 0x90, 0x67, 0x34, 0x11, 0x59, 0x2f, 0x3a, 0x4b, 0xe6, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77,
+        0x77, 0xf7, 0x55, 0x05, 0x00, 0x00, 0x70, 0x00, 0x77, 0xf7, 0x55, 0x05, 0x00, 0x00, 0x70, 0x00, 0x07, 0x0f, 0x10, 0x00, 0x07, 0x0f, 0x10, 0x00, 0x07, 0x0f, 0x10, 0x00, 0x07, 0x0f, 0x10, 0x00 };
+static const uint8_t edge_nvfp4_s[] = { 0x38, 0x38, 0x00, 0x00, 0x7e, 0x7e, 0x00, 0x00, 0x7e, 0x1b, 0x7e, 0x1b, 0x6a, 0x6a, 0x72, 0x72 };
+static const uint8_t edge_mxfp8_w[] = {
+        0x7c, 0x58, 0xd8, 0x64, 0xe4, 0x6a, 0xea, 0x6e, 0x72, 0x76, 0x7a, 0xfa, 0x00, 0x80, 0x55, 0xda, 0x7c, 0x7a, 0x72, 0x6e, 0x64, 0x58, 0xd8, 0x74, 0xfc, 0x68, 0xe8, 0x6c, 0xec, 0x70, 0x78, 0xf8,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x78, 0xf6, 0x00, 0x80, 0x00, 0x71, 0x00, 0x61, 0x78, 0xf6, 0x00, 0x80, 0x00, 0x71, 0x00, 0x61, 0x78, 0xf6, 0x00, 0x80, 0x00, 0x71, 0x00, 0x61, 0x78, 0xf6, 0x00, 0x80, 0x00, 0x71, 0x00, 0x61,
+        0x00, 0x80, 0x00, 0x41, 0xe3, 0x78, 0x00, 0x01, 0x00, 0x80, 0x00, 0x41, 0xe3, 0x78, 0x00, 0x01, 0x00, 0x80, 0x00, 0x41, 0xe3, 0x78, 0x00, 0x01, 0x00, 0x80, 0x00, 0x41, 0xe3, 0x78, 0x00, 0x01,
+        0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e,
+        0x7e, 0x7e, 0x7e, 0xfe, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e,
+        0x76, 0x76, 0x76, 0xf6, 0x6f, 0x70, 0x6e, 0x00, 0x01, 0x80, 0x50, 0x52, 0x04, 0x76, 0x30, 0x38, 0x76, 0x76, 0x76, 0xf6, 0x6f, 0x70, 0x6e, 0x00, 0x01, 0x80, 0x50, 0x52, 0x04, 0x76, 0x30, 0x38,
+        0x78, 0x00, 0xf8, 0x00, 0x1d, 0x5c, 0x3e, 0x40, 0x78, 0x00, 0xf8, 0x00, 0x1d, 0x5c, 0x3e, 0x40, 0x78, 0x00, 0xf8, 0x00, 0x1d, 0x5c, 0x3e, 0x40, 0x78, 0x00, 0xf8, 0x00, 0x1d, 0x5c, 0x3e, 0x40 };
+static const uint8_t edge_mxfp8_s[] = { 0x79, 0x7f, 0xf7, 0xf9, 0x80, 0x80, 0x80, 0x81 };
+
+static void test_fp_quantize_edges(void) {
+    static const uint8_t *const expect_w[3] = { edge_mxfp4_w, edge_nvfp4_w, edge_mxfp8_w };
+    static const uint8_t *const expect_s[3] = { edge_mxfp4_s, edge_nvfp4_s, edge_mxfp8_s };
+    static const size_t n_w[3] = { sizeof edge_mxfp4_w, sizeof edge_nvfp4_w, sizeof edge_mxfp8_w };
+    static const size_t n_s[3] = { sizeof edge_mxfp4_s, sizeof edge_nvfp4_s, sizeof edge_mxfp8_s };
+    uint8_t w[EDGE_ROWS * 32], s[EDGE_ROWS * 2];
+    for (int m = 0; m < 3; m++) {
+        CHECK_OK(llm_mlx_quantize_fp((llm_mlx_fp_mode)m, &edge_in[0][0], EDGE_ROWS, 32, w, s));
+        for (size_t i = 0; i < n_w[m]; i++)
+            if (w[i] != expect_w[m][i]) { printf("  mode %d: weight byte %zu (row %zu) is 0x%02x, mlx 0x%02x\n", m, i,
+                                                 i / (n_w[m] / EDGE_ROWS), w[i], expect_w[m][i]); CHECK(0); break; }
+        for (size_t i = 0; i < n_s[m]; i++) CHECK_EQ_INT(s[i], expect_s[m][i]);
+    }
+    CHECK_EQ_INT(edge_mxfp4_w[0], 0x07);         /* 6 -> code 7, .25 -> +0 (tie to the smaller) */
+    CHECK_EQ_INT(edge_mxfp4_w[1], 0x10);         /* -.25 -> +0, .75 -> 0.5 (code 1) */
+    CHECK(llm_mlx_quantize_fp((llm_mlx_fp_mode)3, &edge_in[0][0], 1, 32, w, s) == LLM_ERR_INVALID_ARG);
+    CHECK(llm_mlx_quantize_fp(LLM_MLX_MXFP4, &edge_in[0][0], 1, 16, w, s) == LLM_ERR_INVALID_ARG);
+}
+
+/* Quantize -> llm_mlx_dequantize_fp on random rows of varied amplitude (2^-2 .. 2^7, every
+   5th column x9): every element within half a step of its format: for fp4 max(scale/4,
+   |w|/4) (the e2m1 grid 0, .5, 1, 1.5, 2, 3, 4, 6), for e4m3 max(scale/1024, |w|/16). The
+   amplitudes keep nvfp4's e4m3 scale normal: without a global scale it flushes groups whose
+   max is below about 6 * 2^-10 to zero and saturates above 6 * 448. */
+static void test_fp_round_trip(void) {
+    enum { R = 16, C = 128 };
+    static float w[R * C], d[R * C];
+    static uint8_t packed[R * C], scales[R * C / 16];
+    uint64_t s = 21;
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) w[r * C + c] = rnd(&s) * ldexpf(1.0f, (r * 5) % 10 - 2) * (c % 5 ? 1.0f : 9.0f);
+    for (int m = 0; m < 3; m++) {
+        int group = m == LLM_MLX_NVFP4 ? 16 : 32, bad = 0;
+        CHECK_OK(llm_mlx_quantize_fp((llm_mlx_fp_mode)m, w, R, C, packed, scales));
+        CHECK_OK(llm_mlx_dequantize_fp((llm_mlx_fp_mode)m, packed, scales, R, C, d));
+        for (int i = 0; i < R * C; i++) {
+            uint8_t sb = scales[i / group];
+            double sc = m == LLM_MLX_NVFP4 ? llm__fp8_e4m3(sb) : ldexp(1.0, sb - 127);
+            double tol = m == LLM_MLX_MXFP8 ? fmax(sc / 1024, fabs(w[i]) / 16) : fmax(sc / 4, fabs(w[i]) / 4);
+            bad += !(fabs((double)d[i] - w[i]) <= tol);
+        }
+        CHECK_EQ_INT(bad, 0);
+    }
+}
+
+/* ---- GGUF MXFP4 (type 39) ---- */
+
+/* LCG blocks (exponents 0, 1, 255, 127 in blocks 0..3) dequantized as gguf-py does
+   (tests/tools/gguf_mxfp4_ref.py): e 0 gives subnormals, e 255 overflows to inf. The
+   blocks also go through a GGUF file, where type 39 reads back as LLM_DTYPE_MXFP4. */
+static void test_gguf_mxfp4(void) {
+    enum { NB = 16 };
+    uint8_t blocks[NB * 17];
+    static float d[NB * 32];
+    uint64_t s = 5;
+    for (int i = 0; i < NB * 17; i++) blocks[i] = (uint8_t)(lcg(&s) >> 56);
+    blocks[0] = 0, blocks[17] = 1, blocks[2 * 17] = 255, blocks[3 * 17] = 127;
+    CHECK_OK(llm_dequantize(LLM_DTYPE_MXFP4, blocks, d, NB * 32));
+    CHECK_EQ_INT(fnv(FNV0, d, sizeof d), 0xbbbcb4aaeee2196du);
+    CHECK(d[0] == 8.816207631167156e-39f && d[1] == 5.877471754111438e-39f && d[96] == 0.5f && d[97] == 4.0f);
+    CHECK(isinf(d[64]) && d[64] > 0 && isinf(d[65]) && d[65] < 0);
+    CHECK_EQ_INT(llm_quantize(LLM_DTYPE_MXFP4, d, blocks, 32), LLM_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(llm_dtype_n_bytes(LLM_DTYPE_MXFP4, 64), 34);
+    char path[] = "/tmp/llm_mxfp4_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    llm_tensor t = { "blk.0.ffn_down_exps.weight", LLM_DTYPE_MXFP4, 2, { 4, 128 }, blocks, sizeof blocks };
+    llm_gguf *g = NULL;
+    CHECK_OK(llm_gguf_write(path, NULL, 0, &t, 1));
+    CHECK_OK(llm_gguf_open(path, &g));
+    const llm_tensor *r = g ? llm_gguf_find_tensor(g, t.name) : NULL;
+    CHECK(r && r->dtype == LLM_DTYPE_MXFP4 && r->n_bytes == sizeof blocks && !memcmp(r->data, blocks, sizeof blocks));
+    llm_gguf_close(g);
+    remove(path);
+}
+
+/* ---- matmul ---- */
 
 /* One quantized matrix with its dequantized copy. */
 typedef struct { llm__qmat q; uint8_t *w; void *scales, *biases; float *deq; } qmatrix;
@@ -417,6 +577,10 @@ int main(void) {
     RUN(test_affine_matches_mlx);
     RUN(test_affine_values);
     RUN(test_fp_matches_mlx);
+    RUN(test_fp_quantize_matches_mlx);
+    RUN(test_fp_quantize_edges);
+    RUN(test_fp_round_trip);
+    RUN(test_gguf_mxfp4);
     RUN(test_matmul);
     RUN(test_matmul_mxfp4);
     RUN(test_nonfinite);
