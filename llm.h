@@ -13111,6 +13111,14 @@ static llm_status llm__repack(llm_model *m, const llm_tensor **t, int64_t slice_
     return LLM_OK;
 }
 
+/* Row r of a bound matrix as f32: float, GGUF blocks, regrouped or MLX-quantized. */
+static void llm__mat_row_f32(const llm_tensor *w, int64_t r, float *out) {
+    int64_t k = w->shape[w->n_dims - 1];
+    if (w->dtype == LLM_DTYPE_MLX_AFFINE) llm__mlx_row_f32((const llm__qmat *)w->data, r, out);   /* >>mlx-model */
+    else if (llm__is_r8(w->dtype)) llm__r8_row_f32(w->dtype, (const uint8_t *)w->data, k, r, out);
+    else (void)llm_dequantize(w->dtype, (const uint8_t *)w->data + (size_t)r * llm_dtype_n_bytes(w->dtype, k), out, k);
+}
+
 /* A vector [n], converted to f32 and owned by the model. */
 static llm_status llm__bind_vec(llm_model *m, const char *name, int64_t n, bool required, const float **out) {
     const llm_tensor *t = llm__model_tensor(m, name);
@@ -14826,13 +14834,9 @@ static void llm__mlp(llm_session *s, float *out, const float *h, int64_t T, cons
 static void llm__embed(llm_session *s, const llm_token *tokens, int64_t T) {
     const llm_model *m = s->m;
     int64_t C = m->hp.n_embd;
-    size_t row_bytes = llm_dtype_n_bytes(m->tok_embd->dtype, C);
     for (int64_t t = 0; t < T; t++) {
         float *x = s->x + t * C;
-        if (m->tok_embd->dtype == LLM_DTYPE_MLX_AFFINE) llm__mlx_row_f32((const llm__qmat *)m->tok_embd->data, tokens[t], x);   /* >>mlx-model */
-        else if (llm__is_r8(m->tok_embd->dtype))   /* regrouped with the tied output */
-            llm__r8_row_f32(m->tok_embd->dtype, (const uint8_t *)m->tok_embd->data, C, tokens[t], x);
-        else (void)llm_dequantize(m->tok_embd->dtype, (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes, x, C);   /* float or GGUF block types */
+        llm__mat_row_f32(m->tok_embd, tokens[t], x);
         if (m->hp.embed_scale != 1.0f)
             for (int64_t i = 0; i < C; i++) x[i] *= m->hp.embed_scale;
         if (m->pos_embd) {
@@ -15031,12 +15035,6 @@ static void llm__mla_block(llm_session *s, int64_t il, const float *h, float *ou
    float or quantized. These become one f32 kv_b owned by the model, the dequantized values
    exactly (mlx_lm re-quantizes the split of a quantized kv_b_proj; we keep the file's
    values), at 4 bytes per weight (DeepSeek-V3: 64 MiB per layer, 1/6 of its MoE layer at 4 bits). */
-
-/* Row r of a float or MLX-quantized matrix as f32. */
-static void llm__mat_row_f32(const llm_tensor *w, int64_t r, float *out) {
-    if (w->dtype == LLM_DTYPE_MLX_AFFINE) { llm__mlx_row_f32((const llm__qmat *)w->data, r, out); return; }   /* >>mlx-model */
-    llm_convert(LLM_DTYPE_F32, out, w->dtype, (const uint8_t *)w->data + (size_t)r * llm_dtype_n_bytes(w->dtype, w->shape[1]), w->shape[1]);
-}
 
 /* Head h of the stack "<prefix><part>.weight" [H, rows, cols]: a view, float or quantized. */
 static llm_status llm__mla_head(llm_model *m, const char *prefix, const char *part, int64_t h, int64_t rows, int64_t cols,

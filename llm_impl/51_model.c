@@ -255,6 +255,14 @@ static llm_status llm__repack(llm_model *m, const llm_tensor **t, int64_t slice_
     return LLM_OK;
 }
 
+/* Row r of a bound matrix as f32: float, GGUF blocks, regrouped or MLX-quantized. */
+static void llm__mat_row_f32(const llm_tensor *w, int64_t r, float *out) {
+    int64_t k = w->shape[w->n_dims - 1];
+    if (w->dtype == LLM_DTYPE_MLX_AFFINE) llm__mlx_row_f32((const llm__qmat *)w->data, r, out);   /* >>mlx-model */
+    else if (llm__is_r8(w->dtype)) llm__r8_row_f32(w->dtype, (const uint8_t *)w->data, k, r, out);
+    else (void)llm_dequantize(w->dtype, (const uint8_t *)w->data + (size_t)r * llm_dtype_n_bytes(w->dtype, k), out, k);
+}
+
 /* A vector [n], converted to f32 and owned by the model. */
 static llm_status llm__bind_vec(llm_model *m, const char *name, int64_t n, bool required, const float **out) {
     const llm_tensor *t = llm__model_tensor(m, name);

@@ -260,13 +260,9 @@ static void llm__mlp(llm_session *s, float *out, const float *h, int64_t T, cons
 static void llm__embed(llm_session *s, const llm_token *tokens, int64_t T) {
     const llm_model *m = s->m;
     int64_t C = m->hp.n_embd;
-    size_t row_bytes = llm_dtype_n_bytes(m->tok_embd->dtype, C);
     for (int64_t t = 0; t < T; t++) {
         float *x = s->x + t * C;
-        if (m->tok_embd->dtype == LLM_DTYPE_MLX_AFFINE) llm__mlx_row_f32((const llm__qmat *)m->tok_embd->data, tokens[t], x);   /* >>mlx-model */
-        else if (llm__is_r8(m->tok_embd->dtype))   /* regrouped with the tied output */
-            llm__r8_row_f32(m->tok_embd->dtype, (const uint8_t *)m->tok_embd->data, C, tokens[t], x);
-        else (void)llm_dequantize(m->tok_embd->dtype, (const uint8_t *)m->tok_embd->data + (size_t)tokens[t] * row_bytes, x, C);   /* float or GGUF block types */
+        llm__mat_row_f32(m->tok_embd, tokens[t], x);
         if (m->hp.embed_scale != 1.0f)
             for (int64_t i = 0; i < C; i++) x[i] *= m->hp.embed_scale;
         if (m->pos_embd) {

@@ -93,12 +93,6 @@ static void llm__mla_block(llm_session *s, int64_t il, const float *h, float *ou
    exactly (mlx_lm re-quantizes the split of a quantized kv_b_proj; we keep the file's
    values), at 4 bytes per weight (DeepSeek-V3: 64 MiB per layer, 1/6 of its MoE layer at 4 bits). */
 
-/* Row r of a float or MLX-quantized matrix as f32. */
-static void llm__mat_row_f32(const llm_tensor *w, int64_t r, float *out) {
-    if (w->dtype == LLM_DTYPE_MLX_AFFINE) { llm__mlx_row_f32((const llm__qmat *)w->data, r, out); return; }   /* >>mlx-model */
-    llm_convert(LLM_DTYPE_F32, out, w->dtype, (const uint8_t *)w->data + (size_t)r * llm_dtype_n_bytes(w->dtype, w->shape[1]), w->shape[1]);
-}
-
 /* Head h of the stack "<prefix><part>.weight" [H, rows, cols]: a view, float or quantized. */
 static llm_status llm__mla_head(llm_model *m, const char *prefix, const char *part, int64_t h, int64_t rows, int64_t cols,
                                 const llm_tensor **out) {
