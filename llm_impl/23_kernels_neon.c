@@ -26,31 +26,34 @@ static float llm__dot_f32_neon(const float *a, const float *b, int64_t n) {
     return s;
 }
 
-/* ---- decode: nr <= 4 rows of W against one x; the same sum order for any nr ---- */
+/* ---- decode: nr <= 4 rows of W against one x; the same sum order for any nr ----
+   As on AVX2, the 4 rows come from the four quarters of the range: four sequential streams
+   far apart keep four misses in flight. */
 #define LLM__MATVEC_NEON(NAME, WT, LOAD, SCALAR)                                                       \
-    static LLM__INLINE void NAME##_rows(float *y, const float *x, const WT *w, int64_t k, int nr) {    \
+    static LLM__INLINE void NAME##_rows(float *y, int64_t ystep, const float *x, const WT *w, int64_t step, int64_t k, \
+                                        int nr) {                                                      \
         float32x4_t acc[4][2];                                                                         \
         for (int r = 0; r < nr; r++) acc[r][0] = acc[r][1] = vdupq_n_f32(0);                           \
         int64_t i = 0;                                                                                 \
         for (; i + 8 <= k; i += 8) {                                                                   \
             float32x4_t x0 = vld1q_f32(x + i), x1 = vld1q_f32(x + i + 4);                              \
             for (int r = 0; r < nr; r++) {                                                             \
-                acc[r][0] = vfmaq_f32(acc[r][0], x0, LOAD(w + r * k + i));                             \
-                acc[r][1] = vfmaq_f32(acc[r][1], x1, LOAD(w + r * k + i + 4));                         \
+                acc[r][0] = vfmaq_f32(acc[r][0], x0, LOAD(w + r * step + i));                          \
+                acc[r][1] = vfmaq_f32(acc[r][1], x1, LOAD(w + r * step + i + 4));                      \
             }                                                                                          \
         }                                                                                              \
         for (; i + 4 <= k; i += 4)                                                                     \
-            for (int r = 0; r < nr; r++) acc[r][0] = vfmaq_f32(acc[r][0], vld1q_f32(x + i), LOAD(w + r * k + i)); \
+            for (int r = 0; r < nr; r++) acc[r][0] = vfmaq_f32(acc[r][0], vld1q_f32(x + i), LOAD(w + r * step + i)); \
         for (int r = 0; r < nr; r++) {                                                                 \
             float s = vaddvq_f32(vaddq_f32(acc[r][0], acc[r][1]));                                     \
-            for (int64_t j = i; j < k; j++) s += x[j] * SCALAR(w[r * k + j]);                          \
-            y[r] = s;                                                                                  \
+            for (int64_t j = i; j < k; j++) s += x[j] * SCALAR(w[r * step + j]);                       \
+            y[r * ystep] = s;                                                                          \
         }                                                                                              \
     }                                                                                                  \
     static void NAME(float *y, const float *x, const WT *w, int64_t k, int64_t r0, int64_t r1) {       \
-        int64_t r = r0;                                                                                \
-        for (; r + 4 <= r1; r += 4) NAME##_rows(y + r, x, w + r * k, k, 4);                            \
-        for (; r < r1; r++) NAME##_rows(y + r, x, w + r * k, k, 1);                                    \
+        int64_t q = (r1 - r0) / 4, r;                                                                  \
+        for (r = r0; r < r0 + q; r++) NAME##_rows(y + r, q, x, w + r * k, q * k, k, 4);                \
+        for (r = r0 + 4 * q; r < r1; r++) NAME##_rows(y + r, 0, x, w + r * k, 0, k, 1);                \
     }
 static inline float llm__id_f32_neon(float v) { return v; }
 LLM__MATVEC_NEON(llm__matvec_f32_neon, float, llm__load4_f32, llm__id_f32_neon)
