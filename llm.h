@@ -1227,11 +1227,27 @@ LLM_PRIVATE void llm__log(llm_log_level level, const char *fmt, ...) {
    A NULL or zeroed allocator means aligned malloc. All sizes go through llm__alloc, which
    returns NULL on overflowed (SIZE_MAX) requests as well as on exhaustion. */
 
+/* Large blocks (a session's activations and KV cache) ask for 2 MB pages where the kernel
+   gives them on request (transparent huge pages in "madvise" mode): a prefill walks rows
+   of [tokens, 8192] activations 32 KB apart, one 4 KB page each, and the TLB misses cost
+   ~3% of a 1B prefill. */
+static void llm__huge_pages(void *p, size_t bytes) {
+#if defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (p && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
 LLM_PRIVATE void *llm__alloc(const llm_allocator *a, size_t bytes) {
     if (bytes == 0) bytes = 1;
     if (bytes > SIZE_MAX - LLM__ALIGN) return NULL;
     if (a && a->alloc) return a->alloc(bytes, LLM__ALIGN, a->user);
-    return aligned_alloc(LLM__ALIGN, (bytes + LLM__ALIGN - 1) / LLM__ALIGN * LLM__ALIGN);
+    void *p = aligned_alloc(LLM__ALIGN, (bytes + LLM__ALIGN - 1) / LLM__ALIGN * LLM__ALIGN);
+    llm__huge_pages(p, bytes);
+    return p;
 }
 
 LLM_PRIVATE void *llm__calloc(const llm_allocator *a, size_t n, size_t size) {
