@@ -111,21 +111,15 @@ static LLM__AVX2_FN void llm__transpose8(__m256 r[8]) {
 }
 
 /* P[p*16 + j] = W[j][p] as f32 for j < nr rows (W: row stride k), p < kc; rows >= nr are 0.
-   The 16 rows are read a few hundred bytes each, too little for the hardware prefetcher to
-   ramp up: each load also prefetches the same bytes of the next panel (16 rows down), which
-   the tiles of this panel then give plenty of time to arrive (past the last row it is only
-   a hint). */
+   The 16 rows are read a KB or so each, too little for the hardware prefetcher to ramp up:
+   llm__panel_prefetch asks for them while the previous panel computes. */
 #define LLM__PACK_AVX2(NAME, WT, LOAD, SCALAR)                                                         \
     static LLM__AVX2_FN void NAME(float *P, const WT *w, int64_t k, int nr, int64_t kc) {              \
         int64_t p = 0;                                                                                 \
         for (; p + 8 <= kc; p += 8)                                                                    \
             for (int h = 0; h < 2; h++) {                                                              \
                 __m256 r[8];                                                                           \
-                for (int j = 0; j < 8; j++) {                                                          \
-                    if ((p * (int64_t)sizeof(WT)) % 64 == 0)                                           \
-                        _mm_prefetch((const char *)(w + (LLM__MR + h * 8 + j) * k + p), _MM_HINT_T0);  \
-                    r[j] = h * 8 + j < nr ? LOAD(w + (h * 8 + j) * k + p) : _mm256_setzero_ps();       \
-                }                                                                              \
+                for (int j = 0; j < 8; j++) r[j] = h * 8 + j < nr ? LOAD(w + (h * 8 + j) * k + p) : _mm256_setzero_ps(); \
                 llm__transpose8(r);                                                                    \
                 for (int c = 0; c < 8; c++) _mm256_storeu_ps(P + (p + c) * LLM__MR + h * 8, r[c]);     \
             }                                                                                          \
@@ -201,6 +195,22 @@ static LLM__AVX2_FN LLM__INLINE void llm__tile_prefetch(const llm__mm_args *a, i
     }
 }
 
+/* The next panel's weights (16 rows, row_bytes apart, kc_bytes each), asked for a few lines
+   per tile during the panel's last 32 tiles. Asked for earlier, they are gone again by the
+   time the packing reads them (the activations streaming through L2 evict them) and the
+   packing waits on memory: a tenth of a 1B f16 prefill. More lines per tile fill the miss
+   buffers, and the tile's own prefetches wait. */
+#define LLM__PANEL_TILES 32
+static LLM__AVX2_FN LLM__INLINE void llm__panel_prefetch(const void *next, int64_t row_bytes, int64_t kc_bytes, int64_t tile,
+                                                        int64_t n_tiles) {
+    int64_t L = LLM__MIN(n_tiles, LLM__PANEL_TILES), i = tile - (n_tiles - L);
+    if (i < 0) return;
+    int64_t per_row = (kc_bytes + 63) / 64, n = LLM__MR * per_row;
+    for (int64_t l = n * i / L; l < n * (i + 1) / L; l++)
+        _mm_prefetch((const char *)next + l / per_row * row_bytes + l % per_row * 64, _MM_HINT_T0);
+}
+#undef LLM__PANEL_TILES
+
 /* The matmul kernels: one token -> matvec; more -> for each KC block of k, for each 16-row
    panel: pack it, run every token tile (prefetching the next tile's y and x). */
 #define LLM__MATMUL_AVX2(NAME, WT, MATVEC, PACK)                                                       \
@@ -217,6 +227,8 @@ static LLM__AVX2_FN LLM__INLINE void llm__tile_prefetch(const llm__mm_args *a, i
                 PACK(P, w + r * k + k0, k, nr, kc);                                                    \
                 for (int64_t t = 0; t < a->n_tok; t += LLM__NR) {                                      \
                     llm__tile_prefetch(a, t + LLM__NR, r, k0);                                         \
+                    llm__panel_prefetch(w + (r + LLM__MR) * k + k0, k * (int64_t)sizeof(WT), kc * (int64_t)sizeof(WT), \
+                                        t / LLM__NR, (a->n_tok + LLM__NR - 1) / LLM__NR);              \
                     llm__tile_any_avx2(P, kc, a->x + t * k + k0, k, a->y + t * a->ldy + r, a->ldy,     \
                                        (int)LLM__MIN(LLM__NR, a->n_tok - t), nr, k0 > 0);              \
                 }                                                                                      \
