@@ -34,12 +34,13 @@ check-amalgamation:
 	  || { rm -f $(BUILD).llm.h.fresh; echo "llm.h is stale: run 'make llm.h' and commit"; exit 1; }
 
 # What users compile: the implementation with -Wall -Wextra -Werror under gcc and clang, plain,
+# on plain AVX2 (x86-64-v3: no AVX-512),
 # without SIMD and with runtime dispatch on a baseline x86-64 target; a second translation unit
 # linked to it; the API from C++.
 CHECK_WARN := -std=c11 -Wall -Wextra -Wshadow -Werror -O1 -I.
 check-compile: llm.h | $(BUILD)
 	@set -e; for cc in gcc clang; do \
-	  for cfg in "-march=native" "-march=native -DLLM_NO_SIMD" "-march=x86-64 -DLLM_RUNTIME_DISPATCH"; do \
+	  for cfg in "-march=native" "-march=native -DLLM_NO_SIMD" "-march=x86-64-v3" "-march=x86-64 -DLLM_RUNTIME_DISPATCH"; do \
 	    echo "  $$cc $$cfg"; $$cc $(CHECK_WARN) $$cfg -c tests/compile/impl.c -o $(BUILD)/compile_impl.o; done; \
 	  $$cc $(CHECK_WARN) -c tests/compile/user.c -o $(BUILD)/compile_user.o; \
 	  $$cc -o $(BUILD)/compile_two $(BUILD)/compile_impl.o $(BUILD)/compile_user.o $(LIBS); $(BUILD)/compile_two; done

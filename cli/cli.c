@@ -1082,6 +1082,7 @@ static int cmd_help(int argc, char **argv) {
     for (const char *const *a = llm_architectures(); *a; a++) printf(" %s", *a);
     printf("\n\nenvironment:\n  LLM_THREADS=N             default thread count\n"
            "  LLM_REFERENCE_KERNELS=1   compute with the scalar reference kernels (slow; for checking the fast ones)\n"
+           "  LLM_EXACT_BF16=1          bf16 prefill in f32 on AVX512-BF16 CPUs (exact; slower)\n"
            "  LLM_NO_REPACK=1           keep q4_0 weights as the file has them (no copy in memory; slower)\n");
     return 0;
 }
@@ -1093,5 +1094,7 @@ int main(int argc, char **argv) {
     if (!c) { fprintf(stderr, "llm: unknown command '%s' (see llm --help)\n", argv[1]); return 2; }
     const char *ref = getenv("LLM_REFERENCE_KERNELS");
     if (ref && *ref && strcmp(ref, "0")) llm_set_reference_kernels(true);
+    const char *exact = getenv("LLM_EXACT_BF16");
+    if (exact && *exact && strcmp(exact, "0")) llm_set_exact_bf16(true);
     return c->fn(argc - 2, argv + 2);
 }

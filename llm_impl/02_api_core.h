@@ -59,6 +59,12 @@ LLM_API void llm_set_log(llm_log_fn fn, void *user);   /* fn NULL: back to the d
    the default). Global; call it before creating sessions. */
 LLM_API void llm_set_reference_kernels(bool reference);
 
+/* Prefill with bf16 weights, on CPUs with AVX512-BF16: round the activations to bf16 and
+   multiply pairs (false, the default: about 1.5x faster, as llama.cpp does; logits then
+   differ from f32 arithmetic by ~1e-3 of their scale) or keep them f32 (true: exact, the
+   speed of f16 weights). Elsewhere bf16 is always exact. Global; call before sessions. */
+LLM_API void llm_set_exact_bf16(bool exact);
+
 /* Free a buffer the library allocated for the caller (generated text, a rendered prompt). */
 LLM_API void llm_free(void *ptr);
 

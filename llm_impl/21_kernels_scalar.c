@@ -33,6 +33,13 @@
 #define LLM__AVX2_BEGIN
 #define LLM__AVX2_END
 #endif
+/* AVX512-BF16 (Zen 4, Sapphire Rapids and later) when the whole build targets it
+   (-march=native on such a CPU): bf16 prefill on pair dot products (22_kernels_avx512.c).
+   LLM_NO_AVX512 leaves it out: bf16 prefill then keeps f32 activations. */
+#if defined(LLM__AVX2) && !defined(LLM__AVX2_RUNTIME) && defined(__AVX512F__) && defined(__AVX512BF16__) && \
+    !defined(LLM_NO_AVX512)
+#define LLM__AVX512BF16 1
+#endif
 #if defined(__aarch64__) && !defined(LLM_NO_SIMD) && !defined(LLM_NO_NEON)
 #define LLM__NEON 1
 #include <arm_neon.h>

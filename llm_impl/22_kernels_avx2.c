@@ -195,17 +195,17 @@ static LLM__AVX2_FN LLM__INLINE void llm__tile_prefetch(const llm__mm_args *a, i
     }
 }
 
-/* The next panel's weights (16 rows, row_bytes apart, kc_bytes each), asked for a few lines
+/* The next panel's weights (rows rows, row_bytes apart, kc_bytes each), asked for a few lines
    per tile during the panel's last 32 tiles. Asked for earlier, they are gone again by the
    time the packing reads them (the activations streaming through L2 evict them) and the
    packing waits on memory: a tenth of a 1B f16 prefill. More lines per tile fill the miss
    buffers, and the tile's own prefetches wait. */
 #define LLM__PANEL_TILES 32
-static LLM__AVX2_FN LLM__INLINE void llm__panel_prefetch(const void *next, int64_t row_bytes, int64_t kc_bytes, int64_t tile,
-                                                        int64_t n_tiles) {
+static LLM__AVX2_FN LLM__INLINE void llm__panel_prefetch(const void *next, int rows, int64_t row_bytes, int64_t kc_bytes,
+                                                        int64_t tile, int64_t n_tiles) {
     int64_t L = LLM__MIN(n_tiles, LLM__PANEL_TILES), i = tile - (n_tiles - L);
     if (i < 0) return;
-    int64_t per_row = (kc_bytes + 63) / 64, n = LLM__MR * per_row;
+    int64_t per_row = (kc_bytes + 63) / 64, n = rows * per_row;
     for (int64_t l = n * i / L; l < n * (i + 1) / L; l++)
         _mm_prefetch((const char *)next + l / per_row * row_bytes + l % per_row * 64, _MM_HINT_T0);
 }
@@ -227,7 +227,7 @@ static LLM__AVX2_FN LLM__INLINE void llm__panel_prefetch(const void *next, int64
                 PACK(P, w + r * k + k0, k, nr, kc);                                                    \
                 for (int64_t t = 0; t < a->n_tok; t += LLM__NR) {                                      \
                     llm__tile_prefetch(a, t + LLM__NR, r, k0);                                         \
-                    llm__panel_prefetch(w + (r + LLM__MR) * k + k0, k * (int64_t)sizeof(WT), kc * (int64_t)sizeof(WT), \
+                    llm__panel_prefetch(w + (r + LLM__MR) * k + k0, LLM__MR, k * (int64_t)sizeof(WT), kc * (int64_t)sizeof(WT), \
                                         t / LLM__NR, (a->n_tok + LLM__NR - 1) / LLM__NR);              \
                     llm__tile_any_avx2(P, kc, a->x + t * k + k0, k, a->y + t * a->ldy + r, a->ldy,     \
                                        (int)LLM__MIN(LLM__NR, a->n_tok - t), nr, k0 > 0);              \

@@ -9,6 +9,8 @@ typedef struct llm__kernels {
     const char *name;                         /* "scalar", "avx2", "neon" */
     llm__matmul_fn matmul[LLM_DTYPE_COUNT];   /* NULL: no kernel for that weight dtype */
     bool matmul_q8[LLM_DTYPE_COUNT];          /* the kernel reads a->w as a llm__q8_mm (23_kernels_ggml.c) */
+    bool bf16_acts;                           /* the BF16 kernel rounds prefill activations to bf16 and reads
+                                                 a->w as a llm__bf16_mm (22_kernels_avx512.c) */
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float alpha, const float *x, int64_t n);
     void (*dots_f32)(float *S, int64_t lds, const float *const *q, int nq, const float *K, int64_t k, int64_t n);
@@ -39,9 +41,15 @@ static const llm__kernels llm__kernels_scalar = {
 
 #ifdef LLM__AVX2
 static const llm__kernels llm__kernels_avx2 = {
+#ifdef LLM__AVX512BF16
+    .name = "avx2+avx512bf16",
+    .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_avx2, [LLM_DTYPE_F16] = llm__matmul_f16_avx2,
+                [LLM_DTYPE_BF16] = llm__matmul_bf16_avx512,
+#else
     .name = "avx2",
     .matmul = { [LLM_DTYPE_F32] = llm__matmul_f32_avx2, [LLM_DTYPE_F16] = llm__matmul_f16_avx2,
                 [LLM_DTYPE_BF16] = llm__matmul_bf16_avx2,
+#endif
                 [LLM_DTYPE_Q4_0] = llm__matmul_q4_0_avx2, [LLM_DTYPE_Q4_1] = llm__matmul_q4_1_avx2,
                 [LLM_DTYPE_Q5_0] = llm__matmul_q5_0_avx2, [LLM_DTYPE_Q5_1] = llm__matmul_q5_1_avx2,
                 [LLM_DTYPE_Q8_0] = llm__matmul_q8_0_avx2, [LLM_DTYPE_Q2_K] = llm__matmul_q2_K_scalar,
@@ -54,6 +62,9 @@ static const llm__kernels llm__kernels_avx2 = {
                 [LLM_DTYPE_Q6_K_R8] = llm__matmul_q6_K_r8_avx2 },
     .matmul_q8 = { [LLM_DTYPE_Q4_0] = true, [LLM_DTYPE_Q4_0_R8] = true, [LLM_DTYPE_Q8_0_R8] = true, [LLM_DTYPE_Q4_K_R8] = true, [LLM_DTYPE_Q6_K_R8] = true, [LLM_DTYPE_Q4_1] = true, [LLM_DTYPE_Q5_0] = true, [LLM_DTYPE_Q5_1] = true,
                    [LLM_DTYPE_Q8_0] = true, [LLM_DTYPE_Q4_K] = true, [LLM_DTYPE_Q5_K] = true, [LLM_DTYPE_Q6_K] = true },
+#ifdef LLM__AVX512BF16
+    .bf16_acts = true,
+#endif
     .dot_f32 = llm__dot_f32_avx2, .axpy_f32 = llm__axpy_f32_avx2, .scale_f32 = llm__scale_f32_avx2,
     .dots_f32 = llm__dots_f32_avx2, .axpys_f32 = llm__axpys_f32_avx2,
     .exp_sum_f32 = llm__exp_sum_f32_avx2, .act_mul = llm__act_mul_avx2,
@@ -126,6 +137,9 @@ __attribute__((constructor)) static void llm__kernels_init(void) { llm__k = llm_
 LLM_API void llm_set_reference_kernels(bool reference) {
     llm__k = reference ? &llm__kernels_scalar : llm__kernels_best();
 }
+
+static bool llm__bf16_exact = false;
+LLM_API void llm_set_exact_bf16(bool exact) { llm__bf16_exact = exact; }
 
 /* ---- threaded matmul: y[T, n_out] = x[T, k] . W^T, rows of W split between threads ----
    The scratch has two parts: k floats per thread (the reference kernels unpack a row
@@ -201,6 +215,13 @@ LLM_PRIVATE void llm__matmul(llm_pool *pool, float *scratch, float *y, int64_t l
     if (llm__k->matmul_q8[w->dtype]) {        /* the activations, once, after the per-thread part */
         q8 = llm__q8_prepare(pool, x, n_tok, k, (int)llm__dtypes[w->dtype].block_elems, scratch + nth * k, w->data);
         t.args.w = &q8;
+    }
+#endif
+#ifdef LLM__AVX512BF16
+    llm__bf16_mm bf;
+    if (w->dtype == LLM_DTYPE_BF16 && llm__k->bf16_acts) {
+        bf = llm__bf16_prepare(pool, x, llm__bf16_exact ? 0 : n_tok, k, scratch + nth * k, w->data);
+        t.args.w = &bf;
     }
 #endif
     llm__parallel_for(pool, llm__mm_worker, &t);

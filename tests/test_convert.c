@@ -298,6 +298,7 @@ static void test_shards(void) {
 }
 
 int main(void) {
+    llm_set_exact_bf16(true);   /* exact f32 arithmetic: what the 1e-4 tolerances assume */
     RUN(test_cast_bf16);
     RUN(test_quantize_4bit);
     RUN(test_same_as_mlx_lm);

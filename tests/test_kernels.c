@@ -40,18 +40,35 @@ static double check_matmul(llm_dtype dt, int64_t rows, int64_t k, int64_t n_tok)
     for (int64_t i = 0; i < n_tok * k; i++) x[i] = frand();
     llm_convert(LLM_DTYPE_F32, wf, dt, w, rows * k);
     llm__mm_args a = { .y = y, .ldy = rows, .x = x, .n_tok = n_tok, .k = k, .w = w };
+#ifdef LLM__AVX512BF16
+    /* bf16 prefill on pair dot products: activations rounded to bf16 (the reference gets
+       them rounded the same way), the kernel reads its a->w as llm__matmul prepares it */
+    void *act = malloc((size_t)n_tok * (2 * (size_t)k + 64));
+    llm__bf16_mm bm = llm__bf16_prepare(NULL, x, n_tok, k, act, w);
+    if (dt == LLM_DTYPE_BF16 && llm__kernels_best()->bf16_acts) a.w = &bm;
+#endif
     llm__kernels_best()->matmul[dt](&a, 0, rows, scratch);
-    a.y = yr;
+    a.y = yr, a.w = w;
+#ifdef LLM__AVX512BF16
+    float *xr = (float *)malloc((size_t)(n_tok * k) * sizeof(float));
+    if (dt == LLM_DTYPE_BF16 && llm__kernels_best()->bf16_acts && n_tok > 1) {
+        for (int64_t i = 0; i < n_tok * k; i++) xr[i] = llm__bf16_to_f32(llm__f32_to_bf16(x[i]));
+        a.x = xr;
+    }
+#endif
     llm__kernels_scalar.matmul[dt](&a, 0, rows, scratch);
     double worst = 0;
     for (int64_t t = 0; t < n_tok; t++)
         for (int64_t r = 0; r < rows; r++) {
             double mag = 0;
-            for (int64_t i = 0; i < k; i++) mag += fabs((double)x[t * k + i] * wf[r * k + i]);
+            for (int64_t i = 0; i < k; i++) mag += fabs((double)a.x[t * k + i] * wf[r * k + i]);
             double err = fabs((double)y[t * rows + r] - yr[t * rows + r]) / (sqrt((double)k) * mag + 1e-30);
             worst = err > worst ? err : worst;
         }
     CHECK(worst <= 1e-6);
+#ifdef LLM__AVX512BF16
+    free(act), free(xr);
+#endif
     free(w); free(x); free(wf); free(y); free(yr); free(scratch);
     return worst;
 }

@@ -366,13 +366,26 @@ static void test_errors(void) {
     CHECK(strstr(llm_last_error(), "generation_config.json") && strstr(llm_last_error(), "vocab_size"));
 }
 
+/* The fast bf16 prefill (activations rounded to bf16, on AVX512-BF16 CPUs; elsewhere this
+   is the exact path again): logits within 2% of their range (|ref| <= 2.9 here) of the f32
+   reference, the same greedy continuation. The kernel itself is checked exactly against the
+   scalar one on rounded activations (test_kernels). */
+static void test_bf16_fast(void) {
+    static const family fast = { "llama_bf16", 0.06, NULL, false, NULL };
+    llm_set_exact_bf16(false);
+    check_family(&fast, "config.json", 2, NULL);
+    llm_set_exact_bf16(true);
+}
+
 int main(void) {
+    llm_set_exact_bf16(true);   /* exact f32 arithmetic: what the 1e-4 tolerances assume */
     RUN(test_families);
     RUN(test_thread_count_invariance);
     RUN(test_stacked_experts);
     RUN(test_rope_scaling);
     RUN(test_gpt2_bare_names);
     RUN(test_bf16_weights);
+    RUN(test_bf16_fast);
     RUN(test_gemma3_multimodal);
     RUN(test_unsupported_arch);
     RUN(test_errors);

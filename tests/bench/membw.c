@@ -16,7 +16,7 @@
 #include <immintrin.h>
 #endif
 
-typedef struct { const uint64_t *p; size_t n; uint64_t sum; pthread_barrier_t *bar; } slice;
+typedef struct { const uint64_t *p; size_t n; uint64_t sum; size_t bytes; pthread_barrier_t *bar; } slice;
 
 static double now(void) {
     struct timespec t;
@@ -25,12 +25,15 @@ static double now(void) {
 }
 
 /* Sum the slice as 4 streams read side by side (as the matvec reads 4 weight rows), one
-   64-byte line per stream per iteration: several streams keep more line fetches in flight. */
+   64-byte line per stream per iteration: several streams keep more line fetches in flight.
+   The streams start 97 lines short of a power of two apart: exactly 256 MiB apart, all four
+   hit the same DRAM banks (Zen 4, one thread: 11 GB/s instead of 31). */
 static void *reader(void *arg) {
     slice *s = (slice *)arg;
     pthread_barrier_wait(s->bar);
-    size_t q = s->n / 4 / 8 * 8;
+    size_t q = (s->n / 4 - 8 * 97) / 8 * 8;
     const uint64_t *p0 = s->p, *p1 = p0 + q, *p2 = p1 + q, *p3 = p2 + q;
+    s->bytes = 4 * q * sizeof *p0;
 #ifdef __AVX2__
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     for (size_t i = 0; i < q; i += 8) {
@@ -69,15 +72,17 @@ int main(int argc, char **argv) {
     for (int pass = 0; pass < passes; pass++) {
         pthread_t th[256];
         for (int t = 0; t < nth; t++) {
-            size_t lo = n * (size_t)t / (size_t)nth, hi = n * (size_t)(t + 1) / (size_t)nth;
-            sl[t] = (slice){ buf + lo, hi - lo, 0, &bar };
+            /* slices also start off a power of two apart (41 lines per thread) */
+            size_t lo = n * (size_t)t / (size_t)nth + 8 * 41 * (size_t)t, hi = n * (size_t)(t + 1) / (size_t)nth;
+            sl[t] = (slice){ buf + lo, hi - lo, 0, 0, &bar };
             pthread_create(&th[t], NULL, reader, &sl[t]);
         }
         pthread_barrier_wait(&bar);
         double t0 = now();
         pthread_barrier_wait(&bar);
-        double gbs = (double)(n * 8) / (now() - t0) * 1e-9;
-        for (int t = 0; t < nth; t++) { pthread_join(th[t], NULL); total += (double)(sl[t].sum & 1); }
+        double dt = now() - t0, bytes = 0;
+        for (int t = 0; t < nth; t++) { pthread_join(th[t], NULL); total += (double)(sl[t].sum & 1); bytes += (double)sl[t].bytes; }
+        double gbs = bytes / dt * 1e-9;
         best = gbs > best ? gbs : best;
     }
     printf("{\"threads\": %d, \"mib\": %zu, \"read_gbs\": %.2f}\n", nth, mib, best + 0 * total);
