@@ -93,6 +93,7 @@
    LLM_THREADS            default pool size (0: online cores)
    LLM_NO_THREADS         no pthreads: everything runs on the calling thread
    LLM_NO_SIMD, LLM_NO_AVX2  scalar kernels only / no AVX2 kernels
+   LLM_NO_AVX512          no AVX512-BF16 prefill for bf16 weights (see llm_set_exact_bf16)
    LLM_NO_ERROR_STRINGS   llm_last_error gives only the status text
    LLM_NO_STDIO           no default stderr logging
    LLM_MAX_DIMS           tensor rank limit (4)
