@@ -1867,6 +1867,12 @@ LLM_API void llm_convert(llm_dtype to, void *dst, llm_dtype from, const void *sr
     !defined(LLM_NO_AVX512)
 #define LLM__AVX512BF16 1
 #endif
+/* AVX512-VNNI (same CPUs, and Ice Lake): vpdpbusd does maddubs + madd + add in one
+   instruction, without the int16 intermediate; the integer kernels use it where present. */
+#if defined(LLM__AVX2) && !defined(LLM__AVX2_RUNTIME) && defined(__AVX512VNNI__) && defined(__AVX512VL__) && \
+    !defined(LLM_NO_AVX512)
+#define LLM__AVX512VNNI 1
+#endif
 #if defined(__aarch64__) && !defined(LLM_NO_SIMD) && !defined(LLM_NO_NEON)
 #define LLM__NEON 1
 #include <arm_neon.h>
@@ -3077,12 +3083,15 @@ LLM__MATMUL_B32(llm__matmul_q8_0_avx2, LLM__B32_Q8_0, LLM_DTYPE_Q8_0)
    so each chunk has its own madd. Every output gets the same operations whatever RN, so
    batch sizes agree bitwise. */
 static LLM__INLINE void llm__tile_r8(bool q8, int RN, const uint8_t *g, const llm__q8_act *x, int64_t k, float *y, int64_t ldy) {
-    const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(15);
+#ifndef LLM__AVX512VNNI
+    const __m256i ones = _mm256_set1_epi16(1);
+#endif
     const int n_chunks = q8 ? 8 : 4;
     __m256 acc[4];
     LLM__UNROLL for (int t = 0; t < RN; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < k / 32; b++, g += q8 ? 272 : 144) {
-        __m256i sum[4];   /* q4_0: int16 pairs; q8_0: int32 */
+        __m256i sum[4];   /* q4_0: int16 pairs (int32 with VNNI); q8_0: int32 */
         LLM__UNROLL for (int t = 0; t < RN; t++) sum[t] = _mm256_setzero_si256();
         LLM__UNROLL for (int c = 0; c < n_chunks; c++) {
             __m256i raw = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c));
@@ -3091,8 +3100,12 @@ static LLM__INLINE void llm__tile_r8(bool q8, int RN, const uint8_t *g, const ll
                 LLM__UNROLL for (int t = 0; t < RN; t++) {
                     int32_t xc;
                     memcpy(&xc, x[t].q + 32 * b + 4 * c, 4);
+#ifdef LLM__AVX512VNNI
+                    sum[t] = _mm256_dpbusd_epi32(sum[t], mag, _mm256_sign_epi8(_mm256_set1_epi32(xc), raw));
+#else
                     __m256i p = _mm256_maddubs_epi16(mag, _mm256_sign_epi8(_mm256_set1_epi32(xc), raw));
                     sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(p, ones));
+#endif
                 }
                 continue;
             }
@@ -3101,13 +3114,21 @@ static LLM__INLINE void llm__tile_r8(bool q8, int RN, const uint8_t *g, const ll
                 int32_t xl, xh;   /* elements 4c.. (low nibbles) and 16 + 4c.. (high) */
                 memcpy(&xl, x[t].q + 32 * b + 4 * c, 4);
                 memcpy(&xh, x[t].q + 32 * b + 16 + 4 * c, 4);
+#ifdef LLM__AVX512VNNI
+                sum[t] = _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(sum[t], lo, _mm256_set1_epi32(xl)), hi, _mm256_set1_epi32(xh));
+#else
                 sum[t] = _mm256_add_epi16(sum[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(xl)));
                 sum[t] = _mm256_add_epi16(sum[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(xh)));
+#endif
             }
         }
         __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
         LLM__UNROLL for (int t = 0; t < RN; t++) {
+#ifdef LLM__AVX512VNNI
+            __m256i dot = q8 ? sum[t] : _mm256_sub_epi32(sum[t], _mm256_set1_epi32(8 * x[t].qsum[b]));
+#else
             __m256i dot = q8 ? sum[t] : _mm256_sub_epi32(_mm256_madd_epi16(sum[t], ones), _mm256_set1_epi32(8 * x[t].qsum[b]));
+#endif
             acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(x[t].d[b])), _mm256_cvtepi32_ps(dot), acc[t]);
         }
     }
@@ -4163,9 +4184,14 @@ LLM__AVX2_BEGIN
    of a row; xq the token's 64 int8 activations in the matching order. An int32 per pair of
    16-element runs (lanes 0-3 from the first 32-block, 4-7 from the second), times xd. */
 static inline __m256 llm__mlx_q4_dot64(__m256i lo, __m256i hi, const int8_t *xq, const float *xd) {
-    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)xq)),   /* <= 2*3810 */
-                                 _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xq + 32))));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1))), _mm256_loadu_ps(xd));
+    __m256i x0 = _mm256_loadu_si256((const __m256i *)xq), x1 = _mm256_loadu_si256((const __m256i *)(xq + 32));
+#ifdef LLM__AVX512VNNI   /* the same int32 sums in two instructions */
+    __m256i p = _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, x0), hi, x1);
+#else
+    __m256i p = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, x0), _mm256_maddubs_epi16(hi, x1)),   /* <= 2*3810 */
+                                  _mm256_set1_epi16(1));
+#endif
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(p), _mm256_loadu_ps(xd));
 }
 
 /* Chunk c of token j into accumulator acc<j><h> (h: a for even chunks, b for odd ones, two

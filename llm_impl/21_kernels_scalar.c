@@ -40,6 +40,12 @@
     !defined(LLM_NO_AVX512)
 #define LLM__AVX512BF16 1
 #endif
+/* AVX512-VNNI (same CPUs, and Ice Lake): vpdpbusd does maddubs + madd + add in one
+   instruction, without the int16 intermediate; the integer kernels use it where present. */
+#if defined(LLM__AVX2) && !defined(LLM__AVX2_RUNTIME) && defined(__AVX512VNNI__) && defined(__AVX512VL__) && \
+    !defined(LLM_NO_AVX512)
+#define LLM__AVX512VNNI 1
+#endif
 #if defined(__aarch64__) && !defined(LLM_NO_SIMD) && !defined(LLM_NO_NEON)
 #define LLM__NEON 1
 #include <arm_neon.h>

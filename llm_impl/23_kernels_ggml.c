@@ -591,12 +591,15 @@ LLM__MATMUL_B32(llm__matmul_q8_0_avx2, LLM__B32_Q8_0, LLM_DTYPE_Q8_0)
    so each chunk has its own madd. Every output gets the same operations whatever RN, so
    batch sizes agree bitwise. */
 static LLM__INLINE void llm__tile_r8(bool q8, int RN, const uint8_t *g, const llm__q8_act *x, int64_t k, float *y, int64_t ldy) {
-    const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(15);
+#ifndef LLM__AVX512VNNI
+    const __m256i ones = _mm256_set1_epi16(1);
+#endif
     const int n_chunks = q8 ? 8 : 4;
     __m256 acc[4];
     LLM__UNROLL for (int t = 0; t < RN; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < k / 32; b++, g += q8 ? 272 : 144) {
-        __m256i sum[4];   /* q4_0: int16 pairs; q8_0: int32 */
+        __m256i sum[4];   /* q4_0: int16 pairs (int32 with VNNI); q8_0: int32 */
         LLM__UNROLL for (int t = 0; t < RN; t++) sum[t] = _mm256_setzero_si256();
         LLM__UNROLL for (int c = 0; c < n_chunks; c++) {
             __m256i raw = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c));
@@ -605,8 +608,12 @@ static LLM__INLINE void llm__tile_r8(bool q8, int RN, const uint8_t *g, const ll
                 LLM__UNROLL for (int t = 0; t < RN; t++) {
                     int32_t xc;
                     memcpy(&xc, x[t].q + 32 * b + 4 * c, 4);
+#ifdef LLM__AVX512VNNI
+                    sum[t] = _mm256_dpbusd_epi32(sum[t], mag, _mm256_sign_epi8(_mm256_set1_epi32(xc), raw));
+#else
                     __m256i p = _mm256_maddubs_epi16(mag, _mm256_sign_epi8(_mm256_set1_epi32(xc), raw));
                     sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(p, ones));
+#endif
                 }
                 continue;
             }
@@ -615,13 +622,21 @@ static LLM__INLINE void llm__tile_r8(bool q8, int RN, const uint8_t *g, const ll
                 int32_t xl, xh;   /* elements 4c.. (low nibbles) and 16 + 4c.. (high) */
                 memcpy(&xl, x[t].q + 32 * b + 4 * c, 4);
                 memcpy(&xh, x[t].q + 32 * b + 16 + 4 * c, 4);
+#ifdef LLM__AVX512VNNI
+                sum[t] = _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(sum[t], lo, _mm256_set1_epi32(xl)), hi, _mm256_set1_epi32(xh));
+#else
                 sum[t] = _mm256_add_epi16(sum[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(xl)));
                 sum[t] = _mm256_add_epi16(sum[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(xh)));
+#endif
             }
         }
         __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
         LLM__UNROLL for (int t = 0; t < RN; t++) {
+#ifdef LLM__AVX512VNNI
+            __m256i dot = q8 ? sum[t] : _mm256_sub_epi32(sum[t], _mm256_set1_epi32(8 * x[t].qsum[b]));
+#else
             __m256i dot = q8 ? sum[t] : _mm256_sub_epi32(_mm256_madd_epi16(sum[t], ones), _mm256_set1_epi32(8 * x[t].qsum[b]));
+#endif
             acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(x[t].d[b])), _mm256_cvtepi32_ps(dot), acc[t]);
         }
     }

@@ -180,9 +180,14 @@ LLM__AVX2_BEGIN
    of a row; xq the token's 64 int8 activations in the matching order. An int32 per pair of
    16-element runs (lanes 0-3 from the first 32-block, 4-7 from the second), times xd. */
 static inline __m256 llm__mlx_q4_dot64(__m256i lo, __m256i hi, const int8_t *xq, const float *xd) {
-    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)xq)),   /* <= 2*3810 */
-                                 _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xq + 32))));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1))), _mm256_loadu_ps(xd));
+    __m256i x0 = _mm256_loadu_si256((const __m256i *)xq), x1 = _mm256_loadu_si256((const __m256i *)(xq + 32));
+#ifdef LLM__AVX512VNNI   /* the same int32 sums in two instructions */
+    __m256i p = _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, x0), hi, x1);
+#else
+    __m256i p = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, x0), _mm256_maddubs_epi16(hi, x1)),   /* <= 2*3810 */
+                                  _mm256_set1_epi16(1));
+#endif
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(p), _mm256_loadu_ps(xd));
 }
 
 /* Chunk c of token j into accumulator acc<j><h> (h: a for even chunks, b for odd ones, two
