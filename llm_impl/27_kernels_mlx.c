@@ -198,7 +198,7 @@ static inline __m256 llm__mlx_q4_dot64(__m256i lo, __m256i hi, const int8_t *xq,
     do {                                                                                                           \
         __m256 s = G == 32 ? _mm256_set_m128(_mm_set1_ps(sc[2 * c + 1]), _mm_set1_ps(sc[2 * c]))  /* 2 groups */  \
                            : _mm256_broadcast_ss(sc + (c >> shift));                                              \
-        _mm_prefetch((const char *)w + c * 32 + 768, _MM_HINT_T0);                                                \
+        _mm_prefetch((const char *)w + c * 32 + 4096, _MM_HINT_T0);   /* 4 KB ahead: decode +20% vs 768 B */       \
         __m256i v = _mm256_loadu_si256((const __m256i *)(w + c * 32));                                             \
         __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);                 \
         LLM__MLX_Q4_TOKEN(0, h);                                                                                   \
