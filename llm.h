@@ -2376,13 +2376,13 @@ static void llm__bf16_prep_worker(void *ctx, int ith, int nth) {
     }
 }
 
-/* The kernel's a->w for x [n_tok, k] and bf16 weights w. Several tokens: x rounded to bf16
-   into act (n_tok * (2 k + 64) bytes at most), the threads splitting the tokens. n_tok 0:
-   no rounding (llm_set_exact_bf16), the kernel then runs the f32 one. */
+/* The kernel's a->w for x [n_tok, k] and bf16 weights w. round: x rounded to bf16 into act
+   (n_tok * (2 k + 64) bytes at most), the threads splitting the tokens; else (decoding, or
+   llm_set_exact_bf16) the kernel runs the f32 one. */
 LLM_PRIVATE llm__bf16_mm llm__bf16_prepare(llm_pool *pool, const float *x, int64_t n_tok, int64_t k, void *act,
-                                          const void *w) {
+                                          const void *w, bool round) {
     llm__bf16_mm m = { (const uint16_t *)w, NULL, (k + 31) / 32 * 16 };   /* rows of whole cache lines */
-    if (n_tok > 1) {
+    if (round) {
         llm__bf16_prep_task p = { x, n_tok, k, m.ldx, (uint16_t *)act };
         llm__parallel_for(pool, llm__bf16_prep_worker, &p);
         m.x = (const uint32_t *)act;
@@ -3827,7 +3827,7 @@ LLM_PRIVATE void llm__matmul(llm_pool *pool, float *scratch, float *y, int64_t l
 #ifdef LLM__AVX512BF16
     llm__bf16_mm bf;
     if (w->dtype == LLM_DTYPE_BF16 && llm__k->bf16_acts) {
-        bf = llm__bf16_prepare(pool, x, llm__bf16_exact ? 0 : n_tok, k, scratch + nth * k, w->data);
+        bf = llm__bf16_prepare(pool, x, n_tok, k, scratch + nth * k, w->data, n_tok > 1 && !llm__bf16_exact);
         t.args.w = &bf;
     }
 #endif

@@ -220,7 +220,7 @@ LLM_PRIVATE void llm__matmul(llm_pool *pool, float *scratch, float *y, int64_t l
 #ifdef LLM__AVX512BF16
     llm__bf16_mm bf;
     if (w->dtype == LLM_DTYPE_BF16 && llm__k->bf16_acts) {
-        bf = llm__bf16_prepare(pool, x, llm__bf16_exact ? 0 : n_tok, k, scratch + nth * k, w->data);
+        bf = llm__bf16_prepare(pool, x, n_tok, k, scratch + nth * k, w->data, n_tok > 1 && !llm__bf16_exact);
         t.args.w = &bf;
     }
 #endif

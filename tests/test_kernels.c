@@ -44,7 +44,7 @@ static double check_matmul(llm_dtype dt, int64_t rows, int64_t k, int64_t n_tok)
     /* bf16 prefill on pair dot products: activations rounded to bf16 (the reference gets
        them rounded the same way), the kernel reads its a->w as llm__matmul prepares it */
     void *act = malloc((size_t)n_tok * (2 * (size_t)k + 64));
-    llm__bf16_mm bm = llm__bf16_prepare(NULL, x, n_tok, k, act, w);
+    llm__bf16_mm bm = llm__bf16_prepare(NULL, x, n_tok, k, act, w, n_tok > 1);
     if (dt == LLM_DTYPE_BF16 && llm__kernels_best()->bf16_acts) a.w = &bm;
 #endif
     llm__kernels_best()->matmul[dt](&a, 0, rows, scratch);
